@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Exit codes shared by every binary of the suite.
+const (
+	// ExitOK: the command did what was asked, or found nothing at or above --fail-on.
+	ExitOK = 0
+	// ExitFailed: the operation failed (a rollout failed, diagnose found problems, diff found changes).
+	ExitFailed = 1
+	// ExitUsage: a usage error or bad input (flags, arguments, .env files); nothing was changed.
+	ExitUsage = 2
+	// ExitCluster: the cluster could not be reached, or refused the credentials or the rights.
+	ExitCluster = 3
+	// ExitInterrupted: Ctrl-C or SIGTERM stopped the command (128 + SIGINT, as shells report it).
+	ExitInterrupted = 130
+)
+
+// Error is an error with an exit code and an optional hint line. Its message
+// is one line; the hint says what to do. Neither may contain a secret value.
+type Error struct {
+	Code int
+	Msg  string
+	Hint string
+	// Silent errors print nothing: the command already reported (e.g. diff output).
+	Silent bool
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Usagef returns an exit-2 error: bad flags, arguments or input; nothing was changed.
+func Usagef(format string, args ...any) *Error {
+	return &Error{Code: ExitUsage, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Failedf returns an exit-1 error: the operation was tried and failed.
+func Failedf(format string, args ...any) *Error {
+	return &Error{Code: ExitFailed, Msg: fmt.Sprintf(format, args...)}
+}
+
+// WithHint returns e with a hint line.
+func (e *Error) WithHint(format string, args ...any) *Error {
+	e.Hint = fmt.Sprintf(format, args...)
+	return e
+}
+
+// ExitCode returns an exit code without a message: for results such as
+// "diagnose found problems" that the command has already printed.
+func ExitCode(code int) error { return &Error{Code: code, Silent: true} }
+
+var forbiddenRE = regexp.MustCompile(`cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?`)
+
+// Classify turns any error into an *Error with the right exit code, a one-line
+// message and a hint. server names the API server for connection errors.
+func Classify(err error, server string) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Code: ExitInterrupted, Msg: "interrupted"}
+	}
+	if apierrors.IsForbidden(err) {
+		msg := firstLine(err.Error())
+		hint := "ask a cluster admin for that right, or check it with: kubectl auth can-i --list"
+		if m := forbiddenRE.FindStringSubmatch(msg); m != nil {
+			res := m[2]
+			if m[3] != "" {
+				res += "." + m[3]
+			}
+			hint = fmt.Sprintf("missing RBAC right: %s %s", m[1], res)
+			if m[4] != "" {
+				hint += " in namespace " + m[4]
+				hint += fmt.Sprintf(" (check: kubectl auth can-i %s %s -n %s)", m[1], res, m[4])
+			} else {
+				hint += fmt.Sprintf(" (check: kubectl auth can-i %s %s)", m[1], res)
+			}
+		}
+		return &Error{Code: ExitCluster, Msg: msg, Hint: hint}
+	}
+	if apierrors.IsUnauthorized(err) {
+		return &Error{Code: ExitCluster, Msg: "unauthorized: the cluster" + at(server) + " rejected the credentials",
+			Hint: "check --kubeconfig, --context, --user or --token, or log in again"}
+	}
+	if clientcmd.IsEmptyConfig(err) {
+		return &Error{Code: ExitCluster, Msg: "no cluster configured: no kubeconfig was found",
+			Hint: "set KUBECONFIG or pass --kubeconfig, --context or --server"}
+	}
+	if clientcmd.IsConfigurationInvalid(err) {
+		return &Error{Code: ExitUsage, Msg: "invalid kubeconfig: " + firstLine(err.Error()),
+			Hint: "check --kubeconfig, --context and --cluster (kubectl config get-contexts)"}
+	}
+	if isUnreachable(err) {
+		return &Error{Code: ExitCluster, Msg: "cannot reach the cluster" + at(server) + ": " + rootCause(err),
+			Hint: "check that the cluster is up and --context/--server/--kubeconfig point at it"}
+	}
+	if apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) {
+		return &Error{Code: ExitCluster, Msg: "the cluster" + at(server) + " did not answer in time: " + firstLine(err.Error()),
+			Hint: "retry, or raise --request-timeout"}
+	}
+	return &Error{Code: ExitFailed, Msg: firstLine(err.Error())}
+}
+
+func at(server string) string {
+	if server == "" {
+		return ""
+	}
+	return " at " + server
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func isUnreachable(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	var op *net.OpError
+	var dns *net.DNSError
+	var cert *x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var inv x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &op), errors.As(err, &dns), errors.As(err, &cert), errors.As(err, &host), errors.As(err, &inv):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	case errors.As(err, &ue):
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "no such host", "i/o timeout", "Client.Timeout exceeded",
+		"context deadline exceeded", "TLS handshake timeout", "certificate signed by unknown authority", "EOF"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootCause returns the innermost error's text, which for network errors is
+// the useful part ("connect: connection refused").
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			break
+		}
+		err = u
+	}
+	msg := firstLine(err.Error())
+	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "Client.Timeout") {
+		return "timed out"
+	}
+	return msg
+}

@@ -1,0 +1,146 @@
+// Package cli wires the kubectl conventions shared by every binary of the
+// suite: the standard kubectl flags (genericclioptions.ConfigFlags), --env,
+// the environment and namespace they select, lazily built clients, the root
+// command, exit codes and error messages.
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	// exec, OIDC and other auth plugins of kubeconfigs
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+)
+
+// EnvVar names the environment variable that sets the default of --env.
+const EnvVar = "PIYASA_ENV"
+
+// Global holds what every command of the suite shares: the kubectl flags, the
+// selected environment and namespace, the IO streams, lazily made clients and
+// a clock. Each command's Options embeds it.
+type Global struct {
+	genericiooptions.IOStreams
+
+	// ConfigFlags are kubectl's standard flags (--kubeconfig, --context, -n, --as ...).
+	ConfigFlags *genericclioptions.ConfigFlags
+	// EnvName is the value of --env.
+	EnvName string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+
+	// Env is the selected environment (after Complete).
+	Env app.Environment
+	// Namespace is the namespace to work in (after Complete).
+	Namespace string
+	// NamespaceExplicit is true when -n was given.
+	NamespaceExplicit bool
+
+	once      sync.Once
+	completed error
+	factory   cmdutil.Factory
+}
+
+// NewGlobal returns the shared options with kubectl's defaults.
+func NewGlobal(streams genericiooptions.IOStreams) *Global {
+	cf := genericclioptions.NewConfigFlags(true)
+	return &Global{IOStreams: streams, ConfigFlags: cf, Now: time.Now}
+}
+
+// AddFlags adds the kubectl flags and --env to a flag set (the root's persistent flags).
+func (g *Global) AddFlags(fs *pflag.FlagSet) {
+	g.ConfigFlags.AddFlags(fs)
+	def := os.Getenv(EnvVar)
+	fs.StringVar(&g.EnvName, "env", def, fmt.Sprintf("App environment (%s): selects the namespace and the name prefix; -n overrides the namespace. Default: from the namespace, else %s ($%s)",
+		strings.Join(app.EnvironmentNames(), "|"), app.DefaultEnvironment, EnvVar))
+}
+
+// Complete resolves the environment and the namespace. Precedence for the
+// namespace: -n, then --env's namespace, then the kubeconfig context's
+// namespace, then the default environment's. The environment (name prefix)
+// comes from --env, else from a namespace that belongs to a known environment,
+// else the default environment.
+func (g *Global) Complete() error {
+	g.once.Do(func() { g.completed = g.complete() })
+	return g.completed
+}
+
+func (g *Global) complete() error {
+	if g.EnvName != "" {
+		env, err := app.LookupEnvironment(g.EnvName)
+		if err != nil {
+			return Usagef("%v", err)
+		}
+		g.Env = env
+	}
+	if g.ConfigFlags.Namespace != nil && *g.ConfigFlags.Namespace != "" {
+		g.Namespace = *g.ConfigFlags.Namespace
+		g.NamespaceExplicit = true
+	} else if g.EnvName != "" {
+		g.Namespace = g.Env.Namespace
+	} else if ns, explicit, err := g.ConfigFlags.ToRawKubeConfigLoader().Namespace(); err == nil && explicit {
+		g.Namespace = ns
+	}
+	if g.EnvName == "" {
+		if env, ok := app.EnvironmentForNamespace(g.Namespace); ok {
+			g.Env = env
+		} else {
+			g.Env = app.Environments[app.DefaultEnvironment]
+		}
+	}
+	if g.Namespace == "" {
+		g.Namespace = g.Env.Namespace
+	}
+	return nil
+}
+
+// Factory returns kubectl's client factory built on the config flags.
+func (g *Global) Factory() cmdutil.Factory {
+	if g.factory == nil {
+		g.factory = cmdutil.NewFactory(cmdutil.NewMatchVersionFlags(g.ConfigFlags))
+	}
+	return g.factory
+}
+
+// RESTConfig returns the client configuration the flags select.
+func (g *Global) RESTConfig() (*rest.Config, error) {
+	return g.Factory().ToRESTConfig()
+}
+
+// Clientset returns a typed client.
+func (g *Global) Clientset() (kubernetes.Interface, error) {
+	return g.Factory().KubernetesClientSet()
+}
+
+// Dynamic returns a dynamic client.
+func (g *Global) Dynamic() (dynamic.Interface, error) {
+	return g.Factory().DynamicClient()
+}
+
+// Server returns the API server address the flags select, for messages ("" if unknown).
+func (g *Global) Server() string {
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return ""
+	}
+	return cfg.Host
+}
+
+// Printf writes to standard output.
+func (g *Global) Printf(format string, args ...any) { fmt.Fprintf(g.Out, format, args...) }
+
+// Infof writes a progress or status line to standard error, so that standard
+// output stays machine-readable.
+func (g *Global) Infof(format string, args ...any) { fmt.Fprintf(g.ErrOut, format, args...) }

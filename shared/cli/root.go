@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/suite"
+	"github.com/piyasa/kubectl-piyasa/shared/version"
+)
+
+// NewRoot returns the root command of the binary kubectl-piyasa-<sub> with
+// the shared flags, --version, a version subcommand and completion for --env
+// and -n. Callers add their subcommands and flags.
+func NewRoot(sub string, streams genericiooptions.IOStreams) (*cobra.Command, *Global) {
+	g := NewGlobal(streams)
+	info := version.Get(suite.Binary(sub))
+	s, _ := suite.Lookup(sub)
+	cmd := &cobra.Command{
+		Use:           suite.Binary(sub),
+		Short:         s.Short,
+		Version:       info.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: suite.DisplayName(sub)},
+	}
+	cmd.SetVersionTemplate(info.String() + "\n")
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	g.AddFlags(cmd.PersistentFlags())
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return Usagef("%v", err).WithHint("see '%s --help'", c.CommandPath())
+	})
+	registerCompletions(cmd, g)
+	cmd.AddCommand(newVersionCmd(sub, streams))
+	return cmd, g
+}
+
+// newVersionCmd prints the binary's version; `-o json|yaml` gives a document.
+func newVersionCmd(sub string, streams genericiooptions.IOStreams) *cobra.Command {
+	pf := output.NewFlags()
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of " + suite.Binary(sub),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pf.Validate(); err != nil {
+				return Usagef("%v", err)
+			}
+			info := version.Get(suite.Binary(sub))
+			if pf.Structured() {
+				return pf.PrintDocument(streams.Out, "Version", info)
+			}
+			fmt.Fprintln(streams.Out, info.String())
+			return nil
+		},
+	}
+	pf.AddFlags(cmd)
+	return cmd
+}
+
+func registerCompletions(cmd *cobra.Command, g *Global) {
+	_ = cmd.RegisterFlagCompletionFunc("env", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return app.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("namespace", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return g.namespaceNames(), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// namespaceNames lists the cluster's namespaces for completion; errors give none.
+func (g *Global) namespaceNames() []string {
+	cs, err := g.Clientset()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, ns := range list.Items {
+		names = append(names, ns.Name)
+	}
+	return names
+}
+
+// Main runs a root command with a context that Ctrl-C and SIGTERM cancel,
+// prints any error as one or two lines, and exits with the suite's exit code.
+func Main(cmd *cobra.Command, g *Global) {
+	os.Exit(Execute(cmd, g, os.Args[1:]))
+}
+
+// Execute runs cmd with args and returns the exit code; errors are printed to
+// g.ErrOut as "error: <message>" and, when there is one, "hint: <hint>".
+func Execute(cmd *cobra.Command, g *Global, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	wrapArgs(cmd)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if ctx.Err() != nil && !errors.As(err, new(*Error)) {
+		err = context.Canceled
+	}
+	e := classifyCobra(err)
+	if e == nil {
+		e = Classify(err, g.Server())
+	}
+	if !e.Silent && e.Msg != "" {
+		fmt.Fprintf(g.ErrOut, "error: %s\n", e.Msg)
+		if e.Hint != "" {
+			fmt.Fprintf(g.ErrOut, "hint: %s\n", e.Hint)
+		}
+	}
+	return e.Code
+}
+
+// classifyCobra recognises cobra's own usage errors (unknown command, wrong
+// argument count) and makes them exit-2 errors.
+func classifyCobra(err error) *Error {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.HasPrefix(msg, p) {
+			return Usagef("%s", firstLine(msg))
+		}
+	}
+	return nil
+}
+
+// wrapArgs makes every argument-count error of the command tree an exit-2 usage error.
+func wrapArgs(cmd *cobra.Command) {
+	if v := cmd.Args; v != nil {
+		c := cmd
+		cmd.Args = func(cc *cobra.Command, args []string) error {
+			if err := v(cc, args); err != nil {
+				var e *Error
+				if errors.As(err, &e) {
+					return e
+				}
+				return Usagef("%v", err).WithHint("see '%s --help'", c.CommandPath())
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		wrapArgs(c)
+	}
+}
