@@ -1,0 +1,278 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/kubectl/pkg/polymorphichelpers"
+)
+
+// Workload names a Deployment or StatefulSet to wait for.
+type Workload struct {
+	Component string `json:"component"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+}
+
+// WorkloadStatus is the rollout state of one workload.
+type WorkloadStatus struct {
+	Workload
+	Desired   int32  `json:"desired"`
+	Ready     int32  `json:"ready"`
+	Updated   int32  `json:"updated"`
+	Available int32  `json:"available"`
+	Image     string `json:"image,omitempty"`
+	// Done is true once the rollout is complete (kubectl rollout status semantics).
+	Done bool `json:"done"`
+	// Message is kubectl's rollout status message while not done.
+	Message string `json:"message,omitempty"`
+	// Found is false while the workload does not exist.
+	Found bool `json:"found"`
+}
+
+// FailureError reports a pod that stops a rollout (CrashLoopBackOff, OOMKilled ...).
+type FailureError struct {
+	Workload Workload
+	Problem  PodProblem
+}
+
+func (e *FailureError) Error() string {
+	return fmt.Sprintf("%s %s/%s is failing: %s", e.Workload.Component, strings.ToLower(e.Workload.Kind), e.Workload.Name, e.Problem)
+}
+
+// TimeoutError reports workloads still not ready when the timeout ran out.
+type TimeoutError struct {
+	Timeout time.Duration
+	Pending []WorkloadStatus
+}
+
+func (e *TimeoutError) Error() string {
+	var parts []string
+	for _, s := range e.Pending {
+		msg := s.Message
+		if !s.Found {
+			msg = "not found"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.Component, strings.TrimSpace(msg)))
+	}
+	return fmt.Sprintf("timed out after %s waiting for %s", e.Timeout, strings.Join(parts, ", "))
+}
+
+// WaitOptions tunes WaitForWorkloads.
+type WaitOptions struct {
+	// Timeout bounds the wait (0: no bound besides the context).
+	Timeout time.Duration
+	// OnProgress is called from one goroutine each time a workload's status changes.
+	OnProgress func(WorkloadStatus)
+	// FailFast stops the wait at the first pod in a fatal state (FatalProblem).
+	FailFast bool
+}
+
+// WatchConfig returns a copy of cfg fit for long watches: --request-timeout
+// bounds single requests, and must not cut a watch short.
+func WatchConfig(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Timeout = 0
+	return c
+}
+
+// WaitForWorkloads waits until every workload has completed its rollout, as
+// `kubectl rollout status` judges it, by watching Deployments, StatefulSets
+// and Pods of the namespace (one LIST and one WATCH per kind). It returns the
+// final statuses; a *FailureError when FailFast sees a failing pod; a
+// *TimeoutError on timeout; ctx.Err() when the context ends.
+func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, workloads []Workload, opts WaitOptions) ([]WorkloadStatus, error) {
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+	deploys := factory.Apps().V1().Deployments()
+	stss := factory.Apps().V1().StatefulSets()
+	pods := factory.Core().V1().Pods()
+	needDeploy, needSTS := false, false
+	for _, w := range workloads {
+		needDeploy = needDeploy || w.Kind == "Deployment"
+		needSTS = needSTS || w.Kind == "StatefulSet"
+	}
+	changed := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { notify() },
+		UpdateFunc: func(any, any) { notify() },
+		DeleteFunc: func(any) { notify() },
+	}
+	var synced []cache.InformerSynced
+	if needDeploy {
+		_, _ = deploys.Informer().AddEventHandler(handler)
+		synced = append(synced, deploys.Informer().HasSynced)
+	}
+	if needSTS {
+		_, _ = stss.Informer().AddEventHandler(handler)
+		synced = append(synced, stss.Informer().HasSynced)
+	}
+	if opts.FailFast {
+		_, _ = pods.Informer().AddEventHandler(handler)
+		synced = append(synced, pods.Informer().HasSynced)
+	}
+	stop := make(chan struct{})
+	var once sync.Once
+	factory.Start(stop)
+	defer factory.Shutdown()
+	defer once.Do(func() { close(stop) })
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil, waitErr(ctx, opts, nil)
+	}
+
+	last := map[Workload]WorkloadStatus{}
+	for {
+		statuses := make([]WorkloadStatus, 0, len(workloads))
+		allDone := true
+		for _, w := range workloads {
+			var obj runtime.Object
+			var selector *metav1.LabelSelector
+			var image string
+			switch w.Kind {
+			case "Deployment":
+				if d, err := deploys.Lister().Deployments(ns).Get(w.Name); err == nil {
+					obj, selector, image = d, d.Spec.Selector, firstImage(d.Spec.Template.Spec)
+				}
+			case "StatefulSet":
+				if s, err := stss.Lister().StatefulSets(ns).Get(w.Name); err == nil {
+					obj, selector, image = s, s.Spec.Selector, firstImage(s.Spec.Template.Spec)
+				}
+			}
+			st := statusOf(w, obj)
+			st.Image = image
+			statuses = append(statuses, st)
+			allDone = allDone && st.Done
+			if prev, ok := last[w]; !ok || prev != st {
+				last[w] = st
+				if opts.OnProgress != nil {
+					opts.OnProgress(st)
+				}
+			}
+			if opts.FailFast && obj != nil && !st.Done {
+				if p, ok := failingPod(pods.Lister(), ns, selector); ok {
+					return statuses, &FailureError{Workload: w, Problem: p}
+				}
+			}
+		}
+		if allDone {
+			return statuses, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return statuses, waitErr(ctx, opts, statuses)
+		}
+	}
+}
+
+func waitErr(ctx context.Context, opts WaitOptions, statuses []WorkloadStatus) error {
+	if ctx.Err() == context.DeadlineExceeded && opts.Timeout > 0 {
+		var pending []WorkloadStatus
+		for _, s := range statuses {
+			if !s.Done {
+				pending = append(pending, s)
+			}
+		}
+		return &TimeoutError{Timeout: opts.Timeout, Pending: pending}
+	}
+	return ctx.Err()
+}
+
+func firstImage(spec corev1.PodSpec) string {
+	if len(spec.Containers) == 0 {
+		return ""
+	}
+	return spec.Containers[0].Image
+}
+
+// statusOf computes a workload's rollout status with kubectl's status viewers.
+func statusOf(w Workload, obj runtime.Object) WorkloadStatus {
+	st := WorkloadStatus{Workload: w}
+	if obj == nil {
+		st.Message = "waiting for " + strings.ToLower(w.Kind) + " " + w.Name + " to be created"
+		return st
+	}
+	st.Found = true
+	var gk schema.GroupKind
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		gk = schema.GroupKind{Group: "apps", Kind: "Deployment"}
+		st.Desired = replicas(o.Spec.Replicas)
+		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
+	case *appsv1.StatefulSet:
+		gk = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
+		st.Desired = replicas(o.Spec.Replicas)
+		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
+	}
+	viewer, err := polymorphichelpers.StatusViewerFor(gk)
+	if err != nil {
+		st.Message = err.Error()
+		return st
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		st.Message = err.Error()
+		return st
+	}
+	msg, done, err := viewer.Status(&unstructured.Unstructured{Object: u}, 0)
+	if err != nil {
+		st.Message = err.Error()
+		return st
+	}
+	st.Done, st.Message = done, strings.TrimSpace(msg)
+	if done {
+		st.Message = ""
+	}
+	return st
+}
+
+func replicas(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// failingPod returns the first pod selected by sel that is in a fatal state.
+func failingPod(lister corelisters.PodLister, ns string, sel *metav1.LabelSelector) (PodProblem, bool) {
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil || selector.Empty() {
+		return PodProblem{}, false
+	}
+	list, err := lister.Pods(ns).List(selector)
+	if err != nil {
+		return PodProblem{}, false
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	for _, p := range list {
+		if prob, ok := FatalProblem(p); ok {
+			return prob, true
+		}
+	}
+	return PodProblem{}, false
+}
