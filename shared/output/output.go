@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/printers"
 
@@ -100,4 +101,9 @@ func ToUnstructured(kind string, v any) (*unstructured.Unstructured, error) {
 	m["apiVersion"] = app.APIVersion
 	m["kind"] = kind
 	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// AddFlagSet adds -o/--output to a plain flag set.
+func (f *Flags) AddFlagSet(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.Output, "output", "o", f.Output, "Output format: "+strings.Join(f.allowed, "|"))
 }
