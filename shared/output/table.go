@@ -1,7 +1,9 @@
 package output
 
 import (
+	"bytes"
 	"io"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -11,7 +13,9 @@ import (
 // TablePrinter prints rows in kubectl's style: upper-case headers, no borders,
 // columns left-aligned and separated by three spaces.
 type TablePrinter struct {
-	t *tablewriter.Table
+	t   *tablewriter.Table
+	w   io.Writer
+	buf bytes.Buffer
 }
 
 // NewTable returns a table writing to w with the given headers.
@@ -25,7 +29,8 @@ func NewTable(w io.Writer, headers ...string) *TablePrinter {
 		},
 	})
 	pad := tw.Padding{Left: "", Right: "   ", Overwrite: true}
-	t := tablewriter.NewTable(w,
+	p := &TablePrinter{w: w}
+	t := tablewriter.NewTable(&p.buf,
 		tablewriter.WithRenderer(r),
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
@@ -36,7 +41,8 @@ func NewTable(w io.Writer, headers ...string) *TablePrinter {
 		tablewriter.WithTrimSpace(tw.Off),
 	)
 	t.Header(toAny(headers)...)
-	return &TablePrinter{t: t}
+	p.t = t
+	return p
 }
 
 // Append adds one row.
@@ -44,8 +50,27 @@ func (p *TablePrinter) Append(cells ...string) {
 	_ = p.t.Append(toAny(cells)...)
 }
 
-// Render writes the table.
-func (p *TablePrinter) Render() error { return p.t.Render() }
+// Render writes the table, without the padding tablewriter leaves at line ends.
+func (p *TablePrinter) Render() error {
+	if err := p.t.Render(); err != nil {
+		return err
+	}
+	for _, line := range strings.SplitAfter(p.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		nl := strings.HasSuffix(line, "\n")
+		line = strings.TrimRight(line, " \n")
+		if nl {
+			line += "\n"
+		}
+		if _, err := io.WriteString(p.w, line); err != nil {
+			return err
+		}
+	}
+	p.buf.Reset()
+	return nil
+}
 
 func toAny(s []string) []any {
 	out := make([]any, len(s))

@@ -18,12 +18,7 @@ func TestTableKubectlStyle(t *testing.T) {
 		"dev-api-7b8f9d5c6d-abcde   1/1     Running\n" +
 		"dev-redis-0                1/1     Running\n"
 	got := b.String()
-	// trailing spaces are not significant
-	var lines []string
-	for _, l := range strings.Split(got, "\n") {
-		lines = append(lines, strings.TrimRight(l, " "))
-	}
-	if strings.Join(lines, "\n") != want {
+	if got != want {
 		t.Fatalf("table:\n%q\nwant:\n%q", got, want)
 	}
 }
