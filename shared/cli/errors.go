@@ -108,8 +108,8 @@ func Classify(err error, server string) *Error {
 			Hint: "check --kubeconfig, --context and --cluster (kubectl config get-contexts)"}
 	}
 	if isUnreachable(err) {
-		return &Error{Code: ExitCluster, Msg: "cannot reach the cluster" + at(server) + ": " + rootCause(err),
-			Hint: "check that the cluster is up and --context/--server/--kubeconfig point at it"}
+		return &Error{Code: ExitCluster, Msg: "cannot reach the cluster" + at(server) + " (" + rootCause(err) +
+			"): is it up, and do --context, --server and --kubeconfig point at it?"}
 	}
 	if apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) {
 		return &Error{Code: ExitCluster, Msg: "the cluster" + at(server) + " did not answer in time: " + firstLine(err.Error()),

@@ -81,10 +81,17 @@ func (d *Dispatcher) Find(sub string) (string, bool) {
 // valueFlags tells which of the shared flags take a value, from the same flag
 // definitions the subcommands use.
 func valueFlags(pf *output.Flags) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("piyasa", pflag.ContinueOnError)
-	cli.NewGlobal(genericiooptions.IOStreams{}).AddFlags(fs)
-	pf.AddFlagSet(fs)
+	fs, _ := flagSet(pf)
 	return fs
+}
+
+// flagSet returns the shared flags bound to a fresh cli.Global.
+func flagSet(pf *output.Flags) (*pflag.FlagSet, *cli.Global) {
+	fs := pflag.NewFlagSet("piyasa", pflag.ContinueOnError)
+	g := cli.NewGlobal(genericiooptions.IOStreams{})
+	g.AddFlags(fs)
+	pf.AddFlagSet(fs)
+	return fs, g
 }
 
 // Split separates the flags before the subcommand, the subcommand and its arguments.
@@ -193,13 +200,19 @@ func (d *Dispatcher) Help(w io.Writer) {
 		"Run 'kubectl piyasa <subcommand> --help' for its flags, 'kubectl options' for kubectl's global flags.\n")
 }
 
-// Version prints the versions of the dispatcher and every installed subcommand.
+// Version prints the versions of the dispatcher, every installed subcommand
+// and, unless --client is given, the API server that the kubectl flags select.
 func (d *Dispatcher) Version(args []string) int {
 	pf := output.NewFlags()
-	fs := valueFlags(pf)
+	fs, g := flagSet(pf)
+	clientOnly := fs.Bool("client", false, "")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(d.ErrOut, "error: %v\n", err)
+		fmt.Fprintf(d.ErrOut, "error: %v\nhint: usage: kubectl piyasa version [--client] [-o table|wide|json|yaml]\n", err)
+		return cli.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(d.ErrOut, "error: version takes no arguments\nhint: usage: kubectl piyasa version [--client] [-o table|wide|json|yaml]\n")
 		return cli.ExitUsage
 	}
 	if err := pf.Validate(); err != nil {
@@ -227,12 +240,21 @@ func (d *Dispatcher) Version(args []string) int {
 		}
 		parts = append(parts, p)
 	}
+	var server *ServerInfo
+	var serverErr *cli.Error
+	if !*clientOnly {
+		server, serverErr = serverVersion(g)
+	}
 	if pf.Structured() {
-		if err := pf.PrintDocument(d.Out, "VersionList", map[string]any{"items": parts}); err != nil {
+		doc := map[string]any{"items": parts}
+		if server != nil {
+			doc["server"] = server
+		}
+		if err := pf.PrintDocument(d.Out, "VersionList", doc); err != nil {
 			fmt.Fprintf(d.ErrOut, "error: %v\n", err)
 			return cli.ExitFailed
 		}
-		return cli.ExitOK
+		return d.serverResult(serverErr)
 	}
 	t := output.NewTable(d.Out, "BINARY", "VERSION", "COMMIT", "BUILT")
 	if pf.IsWide() {
@@ -255,7 +277,42 @@ func (d *Dispatcher) Version(args []string) int {
 	if err := t.Render(); err != nil {
 		return cli.ExitFailed
 	}
-	return cli.ExitOK
+	if server != nil {
+		fmt.Fprintf(d.Out, "\nServer: %s (%s)\n", server.GitVersion, server.Host)
+	}
+	return d.serverResult(serverErr)
+}
+
+// serverResult prints a server error after the client versions, as kubectl version does.
+func (d *Dispatcher) serverResult(e *cli.Error) int {
+	if e == nil {
+		return cli.ExitOK
+	}
+	fmt.Fprintf(d.ErrOut, "error: %s\n", e.Msg)
+	if e.Hint != "" {
+		fmt.Fprintf(d.ErrOut, "hint: %s\n", e.Hint)
+	}
+	return e.Code
+}
+
+// ServerInfo is the API server's version in `version -o json`.
+type ServerInfo struct {
+	Host       string `json:"host"`
+	GitVersion string `json:"gitVersion"`
+	Platform   string `json:"platform"`
+}
+
+// serverVersion asks the API server selected by the kubectl flags for its version.
+func serverVersion(g *cli.Global) (*ServerInfo, *cli.Error) {
+	dc, err := g.Factory().ToDiscoveryClient()
+	if err != nil {
+		return nil, cli.Classify(err, g.Server())
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return nil, cli.Classify(err, g.Server())
+	}
+	return &ServerInfo{Host: g.Server(), GitVersion: v.GitVersion, Platform: v.Platform}, nil
 }
 
 // subVersion asks an installed binary for its version document.
