@@ -13,6 +13,14 @@ if [ -f "$CP_BIN/.complete" ]; then
   echo "$CP_BIN"
   exit 0
 fi
+# One build at a time: concurrent test packages wait for the first one's build.
+mkdir -p "$CP_CACHE"
+exec 9>"$CP_CACHE/.build.lock"
+flock 9
+if [ -f "$CP_BIN/.complete" ]; then
+  echo "$CP_BIN"
+  exit 0
+fi
 WORK=$CP_CACHE/work
 STAGING=v0${K8S_VERSION#v1}
 MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
