@@ -1,0 +1,102 @@
+package scale
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/piyasa/kubectl-piyasa/shared/output"
+)
+
+// renderTable prints the status as a kubectl-style table followed by the
+// reasons for <unknown> figures and the problems found.
+func renderTable(w io.Writer, st Status, wide bool, now time.Time) error {
+	headers := []string{"COMPONENT", "WORKLOAD", "READY", "HPA", "CPU", "MEMORY", "LAST SCALE"}
+	if wide {
+		headers = []string{"COMPONENT", "WORKLOAD", "READY", "UPDATED", "PODS", "HPA", "CPU", "CPU USE/REQ", "MEMORY", "MEMORY USE/REQ", "TOTAL_WORKERS", "LAST SCALE"}
+	}
+	t := output.NewTable(w, headers...)
+	type note struct {
+		what  []string
+		order int
+	}
+	notes := map[string]*note{}
+	var order []string
+	addNote := func(reason, what string) {
+		if reason == "" {
+			return
+		}
+		n, ok := notes[reason]
+		if !ok {
+			n = &note{}
+			notes[reason] = n
+			order = append(order, reason)
+		}
+		n.what = append(n.what, what)
+	}
+	for _, c := range st.Components {
+		ready, hpa, last := "-", "-", "-"
+		workload := lower(c.Kind) + "/" + c.Workload
+		if c.Found {
+			ready = fmt.Sprintf("%d/%d", c.Ready, c.Desired)
+		} else {
+			ready = "not found"
+		}
+		if c.HPA != nil {
+			hpa = fmt.Sprintf("%d-%d", c.HPA.MinReplicas, c.HPA.MaxReplicas)
+		}
+		if c.LastScale != nil {
+			last = fmt.Sprintf("%s ago %s: %s", duration.HumanDuration(now.Sub(c.LastScale.Time.Time)), c.LastScale.Reason, c.LastScale.Message)
+		}
+		if c.Found {
+			addNote(c.CPU.Unknown, c.Name+" cpu")
+			addNote(c.Memory.Unknown, c.Name+" memory")
+		}
+		if !wide {
+			t.Append(c.Name, workload, ready, hpa, figure(c.CPU), figure(c.Memory), last)
+			continue
+		}
+		total := "-"
+		if c.TotalWorkers != nil {
+			total = fmt.Sprint(*c.TotalWorkers)
+		}
+		t.Append(c.Name, workload, ready, fmt.Sprint(c.Updated), fmt.Sprint(c.Current), hpa,
+			figure(c.CPU), useReq(c.CPU), figure(c.Memory), useReq(c.Memory), total, last)
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, r := range order {
+		fmt.Fprintf(w, "<unknown> %s: %s\n", strings.Join(notes[r].what, ", "), r)
+	}
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	return nil
+}
+
+// figure is "now/target" in percent of requests, as kubectl get hpa shows it.
+func figure(r ResourceStatus) string {
+	now := "<unknown>"
+	if r.Utilization != nil {
+		now = fmt.Sprintf("%d%%", *r.Utilization)
+	}
+	if r.Target != nil {
+		return fmt.Sprintf("%s/%d%%", now, *r.Target)
+	}
+	return now
+}
+
+func useReq(r ResourceStatus) string {
+	u, q := r.Usage, r.Request
+	if u == "" {
+		u = "?"
+	}
+	if q == "" {
+		q = "?"
+	}
+	return u + "/" + q
+}

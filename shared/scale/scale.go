@@ -1,0 +1,218 @@
+package scale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+)
+
+// Options are the options of `kubectl piyasa scale COMPONENT N`.
+type Options struct {
+	*cli.Global
+
+	// Force scales even when an HPA targets the component.
+	Force bool
+	// DryRunFlag is the raw --dry-run value.
+	DryRunFlag string
+	// Wait waits until the component is ready.
+	Wait bool
+	// Timeout bounds the wait.
+	Timeout time.Duration
+
+	comp     app.Component
+	replicas int32
+	dryRun   DryRun
+}
+
+// NewOptions returns the defaults: wait up to 5 minutes, no dry run.
+func NewOptions(g *cli.Global) *Options {
+	return &Options{Global: g, Wait: true, Timeout: 5 * time.Minute, DryRunFlag: string(DryRunNone)}
+}
+
+// SetupRoot makes root (the kubectl-piyasa-scale command) run `scale
+// COMPONENT N` and adds the hpa and status subcommands.
+func SetupRoot(root *cobra.Command, g *cli.Global) {
+	o := NewOptions(g)
+	root.Use = root.Use + " COMPONENT REPLICAS"
+	root.Long = rootLong
+	root.Example = rootExample
+	root.Args = cobra.ArbitraryArgs
+	root.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return append(scalableNames(), "hpa", "status"), cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+	root.Flags().BoolVar(&o.Force, "force", false, "Scale even though an HPA targets the component (it may undo the change)")
+	root.Flags().BoolVar(&o.Wait, "wait", true, "Wait until the component's pods are ready")
+	root.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the pods (0: no limit)")
+	addDryRunFlag(root, &o.DryRunFlag)
+	root.AddCommand(NewCmdHPA(g), NewCmdStatus(g))
+	flagErr := root.FlagErrorFunc()
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// "scale api -1" reaches pflag as the shorthand flag -1.
+		if m := negativeRE.FindStringSubmatch(err.Error()); m != nil {
+			return cli.Usagef("invalid replica count -%s: use a whole number >= 0", m[2])
+		}
+		return flagErr(c, err)
+	})
+}
+
+var negativeRE = regexp.MustCompile(`unknown shorthand flag: '(\d)' in -(\d+)`)
+
+// Complete resolves the environment, the component and the replica count.
+func (o *Options) Complete(args []string) error {
+	if len(args) != 2 {
+		return cli.Usagef("expected COMPONENT REPLICAS (e.g. api 3), got %d argument(s)", len(args)).
+			WithHint("see 'kubectl piyasa scale --help'")
+	}
+	if err := o.Global.Complete(); err != nil {
+		return err
+	}
+	c, err := scalableComponent(args[0])
+	if err != nil {
+		return err
+	}
+	o.comp = c
+	if o.replicas, err = parseReplicas(args[1]); err != nil {
+		return err
+	}
+	o.dryRun, err = parseDryRun(o.DryRunFlag)
+	return err
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.Timeout < 0 {
+		return cli.Usagef("invalid --timeout %s: use a duration >= 0", o.Timeout)
+	}
+	if o.comp.Name == app.Worker && o.replicas < 1 {
+		return cli.Usagef("invalid worker count %d: run at least 1 worker (TOTAL_WORKERS must be >= 1)", o.replicas)
+	}
+	return nil
+}
+
+// Run scales the component.
+func (o *Options) Run(ctx context.Context) error {
+	cs, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	hpa, err := findHPA(ctx, cs, o.Namespace, o.Env, o.comp)
+	if err != nil {
+		return err
+	}
+	if hpa != nil {
+		min, max := hpaMin(hpa), hpa.Spec.MaxReplicas
+		if o.replicas < min || o.replicas > max {
+			return cli.Usagef("%d replicas is outside the range %d-%d of HPA %s, which would change it back at once", o.replicas, min, max, hpa.Name).
+				WithHint("change the range first: kubectl piyasa scale hpa %s --min N --max M", o.comp.Name)
+		}
+		if !o.Force {
+			if o.comp.Name == app.Worker {
+				return workersHPAError(fmt.Sprintf("HPA %s autoscales the workers, which the suite does not support", hpa.Name))
+			}
+			return cli.Usagef("%s is autoscaled by HPA %s (%d-%d replicas): a manual scale would be undone by it", o.comp.Name, hpa.Name, min, max).
+				WithHint("tune the HPA instead: kubectl piyasa scale hpa %s --min N --max M; or pass --force to scale anyway", o.comp.Name)
+		}
+		o.Infof("warning: HPA %s targets %s and may change the replica count again\n", hpa.Name, o.comp.Name)
+	}
+	if o.comp.Name == app.Worker {
+		return o.runWorker(ctx, cs)
+	}
+	return o.runDeployment(ctx, cs)
+}
+
+func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) error {
+	name := o.Env.WorkloadName(o.comp)
+	ref := workloadRef(o.Env, o.comp)
+	d, err := cs.AppsV1().Deployments(o.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return notFound(err, ref, o.Namespace)
+	}
+	before := replicasOf(d.Spec.Replicas)
+	if before == o.replicas {
+		o.Printf("%s already has %s\n", ref, plural(o.replicas, "replica", "replicas"))
+	} else {
+		if o.dryRun != DryRunClient {
+			patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"replicas":%d}}`, d.ResourceVersion, o.replicas)
+			if _, err := cs.AppsV1().Deployments(o.Namespace).Patch(ctx, name, types.MergePatchType, []byte(patch),
+				metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.dryRun.server()}); err != nil {
+				return err
+			}
+		}
+		o.Printf("%s scaled: %d -> %d replicas%s\n", ref, before, o.replicas, o.dryRun.suffix())
+	}
+	if o.dryRun != DryRunNone || !o.Wait {
+		return nil
+	}
+	return o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: name})
+}
+
+// wait waits for the workload's rollout and prints its progress to ErrOut.
+func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Workload) error {
+	st, err := kube.WaitForWorkloads(ctx, cs, o.Namespace, []kube.Workload{w}, kube.WaitOptions{
+		Timeout:  o.Timeout,
+		FailFast: true,
+		OnProgress: func(s kube.WorkloadStatus) {
+			if !s.Done && s.Message != "" {
+				o.Infof("%s: %s\n", s.Component, s.Message)
+			}
+		},
+	})
+	if err != nil {
+		return waitError(err, o.Namespace)
+	}
+	for _, s := range st {
+		o.Printf("%s/%s: %d/%d ready\n", lower(s.Kind), s.Name, s.Ready, s.Desired)
+	}
+	return nil
+}
+
+// waitError turns the errors of kube.WaitForWorkloads into exit-1 errors with a hint.
+func waitError(err error, ns string) error {
+	var te *kube.TimeoutError
+	var fe *kube.FailureError
+	switch {
+	case errors.As(err, &te), errors.As(err, &fe):
+		return cli.Failedf("%v", err).WithHint("find out why: kubectl piyasa diagnose -n %s", ns)
+	}
+	return err
+}
+
+func replicasOf(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+func lower(kind string) string {
+	switch kind {
+	case app.KindDeployment:
+		return "deployment"
+	case app.KindStatefulSet:
+		return "statefulset"
+	}
+	return kind
+}
