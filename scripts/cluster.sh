@@ -74,6 +74,7 @@ YAML
   cat "$CP_BIN/kwok-metrics.yaml" >> "$CFG"
   [ -n "${CLUSTER_OWNER_PID:-}" ] && echo "$CLUSTER_OWNER_PID" > "$KWOK_WORKDIR/$NAME.owner"
   "$CP_BIN/kwokctl" create cluster --name "$NAME" -c "$CFG" --kubeconfig "$KCFG" --wait 2m >&2
+  "$CP_BIN/kubectl" --kubeconfig "$KCFG" apply -f "$CP_BIN/kwok-stages.yaml" >/dev/null
   "$CP_BIN/kwokctl" --name "$NAME" scale node --replicas "$NODES" >&2
   echo "$KCFG"
   ;;

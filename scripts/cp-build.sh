@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/cp-versions.sh
 . "$here/cp-versions.sh"
 
-if [ -f "$CP_BIN/.complete" ]; then
+if [ -f "$CP_BIN/.complete" ] && [ -f "$CP_BIN/kwok-stages.yaml" ]; then
   echo "$CP_BIN"
   exit 0
 fi
@@ -17,7 +17,7 @@ fi
 mkdir -p "$CP_CACHE"
 exec 9>"$CP_CACHE/.build.lock"
 flock 9
-if [ -f "$CP_BIN/.complete" ]; then
+if [ -f "$CP_BIN/.complete" ] && [ -f "$CP_BIN/kwok-stages.yaml" ]; then
   echo "$CP_BIN"
   exit 0
 fi
@@ -86,6 +86,11 @@ if [ ! -x "$CP_BIN/metrics-server" ]; then
 fi
 KWDIR=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
 { cat "$KWDIR/kustomize/metrics/resource/metrics-resource.yaml"; echo "---"; cat "$KWDIR/kustomize/metrics/usage/usage-from-annotation.yaml"; } > "$CP_BIN/kwok-metrics.yaml"
+# kwok's default stages as Stage objects (the Stage CRD is enabled so tests can add their own):
+# fast node and pod life cycle, node leases, and volume provisioning through a default StorageClass.
+"$CP_BIN/kubectl" kustomize "$KWDIR/kustomize/stage/fast" > "$CP_BIN/kwok-stages.yaml.tmp"
+{ echo "---"; "$CP_BIN/kubectl" kustomize "$KWDIR/kustomize/stage/volume/fast"; } >> "$CP_BIN/kwok-stages.yaml.tmp"
+mv "$CP_BIN/kwok-stages.yaml.tmp" "$CP_BIN/kwok-stages.yaml"
 rm -rf "$WORK"
 touch "$CP_BIN/.complete"
 lap total
