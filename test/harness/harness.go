@@ -133,9 +133,11 @@ func BuildBinaries(dir string) error {
 		return err
 	}
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	var built []os.DirEntry
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() && hasGoFiles(filepath.Join(Env.Root, "plugins", e.Name())) {
 			args = append(args, "./plugins/"+e.Name())
+			built = append(built, e)
 		}
 	}
 	cmd := exec.Command("go", args...)
@@ -144,16 +146,18 @@ func BuildBinaries(dir string) error {
 		return fmt.Errorf("%v\n%s", err, out)
 	}
 	// go build names each binary after its package directory; rename to the executable names.
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
+	for _, e := range built {
 		name := binaryName(e.Name())
 		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(dir, name)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func hasGoFiles(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(m) > 0
 }
 
 // binaryName maps a directory under plugins/ to its executable name:
