@@ -1,0 +1,349 @@
+// Package bundle writes the support bundle of `kubectl piyasa diagnose bundle`:
+// a gzip-compressed tar of the diagnose report, pod and workload status,
+// events, the last log lines of failing pods and the app's objects as YAML.
+// Every file passes through redaction: Secret data and any ConfigMap value
+// whose key or content looks like a password, token or key are masked, env
+// values of sensitive names are masked, and finally every known Secret value
+// of the namespace (and its base64 form) is scrubbed from every file.
+package bundle
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/redact"
+)
+
+// Input is what the bundle is made of.
+type Input struct {
+	Namespace string
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	// Files are added as they are (after scrubbing), e.g. report.json and report.txt.
+	Files map[string][]byte
+	// TailLines of each failing container's log (current and previous).
+	TailLines int64
+	// MaxLogPods bounds the pods whose logs are read.
+	MaxLogPods int
+	Now        time.Time
+}
+
+// Kinds are the app objects written as YAML, one file per object.
+var Kinds = []schema.GroupVersionResource{
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "apps", Version: "v1", Resource: "statefulsets"},
+	{Group: "batch", Version: "v1", Resource: "cronjobs"},
+	{Group: "batch", Version: "v1", Resource: "jobs"},
+	{Version: "v1", Resource: "services"},
+	{Version: "v1", Resource: "configmaps"},
+	{Version: "v1", Resource: "secrets"},
+	{Version: "v1", Resource: "persistentvolumeclaims"},
+	{Version: "v1", Resource: "serviceaccounts"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"},
+	{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
+	{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
+}
+
+type file struct {
+	name string
+	data []byte
+}
+
+// Write builds the bundle and writes it to w. It returns the names of the
+// files written and the notes about what could not be read.
+func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
+	if in.TailLines <= 0 {
+		in.TailLines = 200
+	}
+	if in.MaxLogPods <= 0 {
+		in.MaxLogPods = 20
+	}
+	var files []file
+	var notes []string
+	var secretValues []string
+
+	for _, gvr := range Kinds {
+		list, err := listAll(ctx, in.Dynamic.Resource(gvr).Namespace(in.Namespace))
+		if err != nil {
+			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+				notes = append(notes, fmt.Sprintf("%s: not read (%s)", gvr.Resource, firstLine(err.Error())))
+				continue
+			}
+			return nil, err
+		}
+		for i := range list {
+			u := &list[i]
+			if gvr.Resource == "secrets" {
+				secretValues = append(secretValues, secretStrings(u)...)
+			}
+			if gvr.Resource == "configmaps" {
+				data, _, _ := unstructured.NestedStringMap(u.Object, "data")
+				for k, v := range data {
+					if redact.Value(k, v) != v {
+						secretValues = append(secretValues, v)
+					}
+				}
+			}
+			RedactObject(u)
+			b, err := yaml.Marshal(u.Object)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, file{fmt.Sprintf("objects/%s/%s.yaml", gvr.Resource, u.GetName()), b})
+		}
+	}
+
+	// pods: a status table of all, YAML and logs of the failing ones
+	var podTable strings.Builder
+	fmt.Fprintf(&podTable, "%-50s %-10s %-8s %-9s %s\n", "NAME", "PHASE", "READY", "RESTARTS", "PROBLEMS")
+	logPods := 0
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		l, err := in.Kube.CoreV1().Pods(in.Namespace).List(ctx, opts)
+		if err != nil {
+			if apierrors.IsForbidden(err) {
+				notes = append(notes, "pods: not read ("+firstLine(err.Error())+")")
+				break
+			}
+			return nil, err
+		}
+		for i := range l.Items {
+			p := &l.Items[i]
+			probs := kube.PodProblems(p)
+			ready, total, restarts := 0, len(p.Status.ContainerStatuses), int32(0)
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.Ready {
+					ready++
+				}
+				restarts += cs.RestartCount
+			}
+			var ps []string
+			for _, pr := range probs {
+				ps = append(ps, pr.String())
+			}
+			fmt.Fprintf(&podTable, "%-50s %-10s %-8s %-9d %s\n", p.Name, p.Status.Phase, fmt.Sprintf("%d/%d", ready, total), restarts, strings.Join(ps, "; "))
+			if len(probs) == 0 && p.Status.Phase != corev1.PodPending && p.Status.Phase != corev1.PodFailed {
+				continue
+			}
+			obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+			if err != nil {
+				return nil, err
+			}
+			u := &unstructured.Unstructured{Object: obj}
+			u.SetAPIVersion("v1")
+			u.SetKind("Pod")
+			RedactObject(u)
+			b, err := yaml.Marshal(u.Object)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, file{"pods/" + p.Name + ".yaml", b})
+			if logPods >= in.MaxLogPods {
+				continue
+			}
+			logPods++
+			for _, c := range p.Spec.Containers {
+				for _, prev := range []bool{false, true} {
+					tail := in.TailLines
+					lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					b, err := in.Kube.CoreV1().Pods(in.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: prev, TailLines: &tail}).DoRaw(lctx)
+					cancel()
+					name := fmt.Sprintf("logs/%s/%s.log", p.Name, c.Name)
+					if prev {
+						name = fmt.Sprintf("logs/%s/%s.previous.log", p.Name, c.Name)
+					}
+					if err != nil {
+						notes = append(notes, fmt.Sprintf("%s: not read (%s)", name, firstLine(err.Error())))
+						continue
+					}
+					files = append(files, file{name, b})
+				}
+			}
+		}
+		if l.Continue == "" {
+			break
+		}
+		opts.Continue = l.Continue
+	}
+	files = append(files, file{"pods.txt", []byte(podTable.String())})
+
+	// events of the namespace, oldest first
+	if evs, err := in.Kube.CoreV1().Events(in.Namespace).List(ctx, metav1.ListOptions{}); err != nil {
+		if !apierrors.IsForbidden(err) {
+			return nil, err
+		}
+		notes = append(notes, "events: not read ("+firstLine(err.Error())+")")
+	} else {
+		items := evs.Items
+		sort.Slice(items, func(i, j int) bool { return items[i].LastTimestamp.Before(&items[j].LastTimestamp) })
+		var b strings.Builder
+		for _, e := range items {
+			fmt.Fprintf(&b, "%s\t%s\t%s/%s\t%s\tx%d\t%s\n", e.LastTimestamp.UTC().Format(time.RFC3339), e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Count, e.Message)
+		}
+		files = append(files, file{"events.txt", []byte(b.String())})
+	}
+
+	for name, data := range in.Files {
+		files = append(files, file{name, data})
+	}
+	readme := fmt.Sprintf(`kubectl piyasa diagnose bundle of namespace %s, made %s.
+
+Redaction: Secret data values are replaced by %s (key names kept); ConfigMap values
+whose key or content looks like a password, token or key are replaced; env values of
+sensitive names are replaced; last-applied-configuration annotations and managedFields
+are dropped; then every Secret value of the namespace (and its base64 form) and every
+credential pattern (URL passwords, KEY=value of sensitive names, bearer tokens, provider
+API keys) is masked in every file, logs included.
+`, in.Namespace, in.Now.UTC().Format(time.RFC3339), redact.Mask)
+	if len(notes) > 0 {
+		readme += "\nNot included:\n  " + strings.Join(notes, "\n  ") + "\n"
+	}
+	files = append(files, file{"README.txt", []byte(readme)})
+
+	scrub := redact.NewScrubber(secretValues...)
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	root := "piyasa-bundle-" + in.Namespace + "/"
+	var names []string
+	for _, f := range files {
+		data := []byte(scrub.Scrub(string(f.data)))
+		hdr := &tar.Header{Name: root + f.name, Mode: 0o600, Size: int64(len(data)), ModTime: in.Now, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+		names = append(names, f.name)
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return names, gz.Close()
+}
+
+func listAll(ctx context.Context, ri dynamic.ResourceInterface) ([]unstructured.Unstructured, error) {
+	var out []unstructured.Unstructured
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		l, err := ri.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Items...)
+		if l.GetContinue() == "" {
+			return out, nil
+		}
+		opts.Continue = l.GetContinue()
+	}
+}
+
+// secretStrings returns the decoded values of a Secret (for scrubbing).
+func secretStrings(u *unstructured.Unstructured) []string {
+	var out []string
+	for _, field := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedMap(u.Object, field)
+		for _, v := range m {
+			s, _ := v.(string)
+			if field == "data" {
+				if dec, err := decodeB64(s); err == nil {
+					out = append(out, dec)
+					for _, line := range strings.Split(dec, "\n") {
+						out = append(out, line)
+					}
+				}
+			} else {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// RedactObject masks the secret parts of an object in place: Secret data,
+// sensitive ConfigMap values, env values of sensitive names, sensitive
+// annotations; it drops managedFields and last-applied-configuration.
+func RedactObject(u *unstructured.Unstructured) {
+	unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+	if ann := u.GetAnnotations(); ann != nil {
+		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		for k, v := range ann {
+			ann[k] = redact.Value(k, v)
+		}
+		u.SetAnnotations(ann)
+	}
+	switch u.GetKind() {
+	case "Secret":
+		for _, field := range []string{"data", "stringData"} {
+			if m, ok, _ := unstructured.NestedMap(u.Object, field); ok {
+				for k := range m {
+					m[k] = redact.Mask
+				}
+				_ = unstructured.SetNestedMap(u.Object, m, field)
+			}
+		}
+	case "ConfigMap":
+		if m, ok, _ := unstructured.NestedStringMap(u.Object, "data"); ok {
+			_ = unstructured.SetNestedStringMap(u.Object, redact.Map(m), "data")
+		}
+		if m, ok, _ := unstructured.NestedMap(u.Object, "binaryData"); ok {
+			for k := range m {
+				m[k] = redact.Mask
+			}
+			_ = unstructured.SetNestedMap(u.Object, m, "binaryData")
+		}
+	}
+	walkEnv(u.Object)
+}
+
+// walkEnv masks env[].value of sensitive names anywhere in the object.
+func walkEnv(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, child := range t {
+			if k == "env" {
+				if list, ok := child.([]any); ok {
+					for _, item := range list {
+						if e, ok := item.(map[string]any); ok {
+							name, _ := e["name"].(string)
+							if val, ok := e["value"].(string); ok {
+								e["value"] = redact.Value(name, val)
+							}
+						}
+					}
+				}
+			}
+			walkEnv(child)
+		}
+	case []any:
+		for _, item := range t {
+			walkEnv(item)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

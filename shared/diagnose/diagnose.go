@@ -1,0 +1,67 @@
+// Package diagnose implements `kubectl piyasa diagnose`: the guide's
+// Troubleshooting section as automated, read-only checks over one namespace.
+// It reads each kind with one paged LIST (protobuf), keeps only what the
+// checks need, and reports findings with stable codes (codes.go), a severity,
+// the evidence and the command that fixes them.
+package diagnose
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Config selects what Analyze runs.
+type Config struct {
+	Only, Skip  CodeSet
+	MinSeverity Severity
+	FailOn      Severity
+	Probe       bool
+	// EnvFileKeys are the key names of --env-file (nil: not given).
+	EnvFileKeys []string
+}
+
+// Analyze runs every selected check over the snapshot. logs reads container
+// logs for crash classification (nil: no log reads); prober runs the live
+// probes when cfg.Probe is set.
+func Analyze(ctx context.Context, s *Snapshot, cfg Config, logs LogFunc, prober Prober) *Report {
+	r := newRunner(s, cfg.Only, cfg.Skip, cfg.Probe)
+	r.checkPods(ctx, logs)
+	r.checkWorkloads()
+	r.checkReferences(cfg.EnvFileKeys)
+	r.checkDatabase()
+	r.checkRedis()
+	r.checkWorkers()
+	r.checkHPAs()
+	r.checkIngresses()
+	r.checkStorage()
+	r.checkPrerequisites()
+	r.checkImages()
+	r.checkSecurity()
+	r.checkEvents()
+	r.checkProbes(ctx, prober)
+
+	if cfg.FailOn == "" {
+		cfg.FailOn = SeverityError
+	}
+	if cfg.MinSeverity == "" {
+		cfg.MinSeverity = SeverityInfo
+	}
+	rep := &Report{Namespace: s.Namespace, Environment: s.Env.Name, GeneratedAt: s.Now.UTC().Truncate(time.Second), FailOn: cfg.FailOn,
+		Findings: r.out, Checks: make([]CheckResult, 0, len(r.checks))}
+	for _, c := range r.checks {
+		rep.Checks = append(rep.Checks, *c)
+	}
+	rep.Stats.Pods = len(s.Pods)
+	rep.finish(cfg.MinSeverity)
+	return rep
+}
+
+// KubeLogs returns a LogFunc reading logs through the API server.
+func KubeLogs(c *Clients, ns string) LogFunc {
+	return func(ctx context.Context, pod, container string, previous bool, tail int64) (string, error) {
+		b, err := c.Kube.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: previous, TailLines: &tail}).DoRaw(ctx)
+		return string(b), err
+	}
+}

@@ -1,0 +1,235 @@
+package diagnose
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+)
+
+// ProbeTimeout bounds each live probe (exec, proxy GET, DNS lookup).
+const ProbeTimeout = 10 * time.Second
+
+// Prober runs the live probes of --probe.
+type Prober interface {
+	// Exec runs cmd in a container and returns what it printed. A non-nil
+	// error with output is normal on kwok (exit codes are not passed
+	// through): callers judge the output.
+	Exec(ctx context.Context, pod, container string, cmd []string) (string, error)
+	// ProxyGet GETs path on the pod's port through the API server's pod proxy.
+	ProxyGet(ctx context.Context, pod, port, path string) (string, error)
+	// LookupHost resolves a DNS name.
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
+// KubeProber is the Prober of a real cluster.
+type KubeProber struct {
+	Kube      kubernetes.Interface
+	Config    *rest.Config
+	Namespace string
+}
+
+// Exec runs cmd through the exec subresource (WebSocket, falling back to SPDY), bounded by ctx.
+func (p *KubeProber) Exec(ctx context.Context, pod, container string, cmd []string) (string, error) {
+	req := p.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	spdy, err := remotecommand.NewSPDYExecutor(p.Config, "POST", req.URL())
+	if err != nil {
+		return "", err
+	}
+	ws, err := remotecommand.NewWebSocketExecutor(p.Config, "GET", req.URL().String())
+	if err != nil {
+		return "", err
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &out})
+	return out.String(), err
+}
+
+// ProxyGet GETs through pods/proxy.
+func (p *KubeProber) ProxyGet(ctx context.Context, pod, port, path string) (string, error) {
+	b, err := p.Kube.CoreV1().Pods(p.Namespace).ProxyGet("http", pod, port, path, nil).DoRaw(ctx)
+	return string(b), err
+}
+
+// LookupHost resolves with the machine's resolver.
+func (p *KubeProber) LookupHost(ctx context.Context, host string) ([]string, error) {
+	return net.DefaultResolver.LookupHost(ctx, host)
+}
+
+var dfUseRE = regexp.MustCompile(`\s(\d{1,3})%\s+(\S+)\s*$`)
+
+// ParseDF returns the use percentage and mount point of the last line of `df -P` output.
+func ParseDF(out string) (int, string, bool) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 1; i-- {
+		if m := dfUseRE.FindStringSubmatch(lines[i]); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return n, m[2], true
+		}
+	}
+	return 0, "", false
+}
+
+// runningPod returns the first running, not deleting pod of a component.
+func (r *runner) runningPods(comp string) []PodSummary {
+	var out []PodSummary
+	for _, p := range r.s.Pods {
+		if p.Component == comp && p.Phase == corev1.PodRunning && !p.Deleting {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *runner) checkProbes(ctx context.Context, pr Prober) {
+	if pr == nil || !r.probe {
+		return
+	}
+	shell := func(cmd string) []string { return []string{"sh", "-c", cmd} }
+	run := func(pod, container string, cmd []string) (string, error) {
+		c, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		defer cancel()
+		return pr.Exec(c, pod, container, cmd)
+	}
+	couldNot := func(comp, pod, what string, err error) {
+		if r.begin("PIY979", KindPods) {
+			msg := fmt.Sprintf("%s could not run", what)
+			if pod != "" {
+				msg += " in pod " + pod
+			}
+			if err != nil {
+				msg += ": " + truncate(err.Error(), 160)
+			}
+			r.add("PIY979", comp, podObj(pod), msg, nil, "")
+		}
+	}
+	container := func(p PodSummary, comp string) string {
+		if len(p.Containers) == 0 {
+			return comp
+		}
+		for _, c := range p.Containers {
+			if c == comp {
+				return c
+			}
+		}
+		return p.Containers[0]
+	}
+	r.begin("PIY979", KindPods)
+
+	// PostgreSQL
+	if r.begin("PIY971", KindPods) {
+		pods := r.runningPods(app.Postgres)
+		if len(pods) == 0 {
+			couldNot(app.Postgres, "", "pg_isready: no running PostgreSQL pod;", nil)
+		} else {
+			p := pods[0]
+			out, err := run(p.Name, container(p, app.Postgres), shell(fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
+			switch {
+			case strings.Contains(out, "accepting connections"):
+			case strings.TrimSpace(out) == "" && err != nil:
+				couldNot(app.Postgres, p.Name, "pg_isready", err)
+			default:
+				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(strings.TrimSpace(out), 200), []string{"pg_isready output: " + truncate(strings.TrimSpace(out), 200)},
+					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
+			}
+		}
+	}
+	// Redis
+	if r.begin("PIY972", KindPods) {
+		pods := r.runningPods(app.Redis)
+		if len(pods) == 0 {
+			couldNot(app.Redis, "", "redis-cli ping: no running Redis pod;", nil)
+		} else {
+			p := pods[0]
+			out, err := run(p.Name, container(p, app.Redis), shell("redis-cli ping"))
+			switch {
+			case strings.Contains(out, "PONG"):
+			case strings.TrimSpace(out) == "" && err != nil:
+				couldNot(app.Redis, p.Name, "redis-cli ping", err)
+			default:
+				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(strings.TrimSpace(out), 200), nil,
+					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
+			}
+		}
+	}
+	// api /readyz
+	if r.begin("PIY973", KindPods) {
+		c, _ := app.LookupComponent(app.API)
+		for _, p := range r.runningPods(app.API) {
+			pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+			body, err := pr.ProxyGet(pctx, p.Name, strconv.Itoa(int(c.Port)), "/readyz")
+			cancel()
+			if err != nil {
+				r.add("PIY973", app.API, podObj(p.Name), "GET /readyz failed: "+truncate(err.Error(), 200), []string{"body: " + truncate(body, 160)},
+					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
+			}
+		}
+	}
+	// disk use of the data volumes
+	r974, r975 := r.begin("PIY974", KindPods), r.begin("PIY975", KindPods)
+	if r974 || r975 {
+		for _, comp := range []string{app.Postgres, app.Redis} {
+			for _, p := range r.runningPods(comp) {
+				for claim, where := range p.Mounts {
+					ctr, path, _ := strings.Cut(where, ":")
+					out, err := run(p.Name, ctr, shell("df -P "+path))
+					use, _, ok := ParseDF(out)
+					if !ok {
+						couldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(out, 80), err))
+						continue
+					}
+					ev := []string{fmt.Sprintf("df %s: %d%% used (PVC %s)", path, use, claim)}
+					fix := fmt.Sprintf(`kubectl patch pvc %s -n %s -p '{"spec":{"resources":{"requests":{"storage":"LARGER"}}}}' (if its StorageClass allows expansion, see PIY603)`, claim, r.s.Namespace)
+					switch {
+					case use > 90 && r975:
+						r.add("PIY975", comp, Object{Kind: "PersistentVolumeClaim", Name: claim}, fmt.Sprintf("volume %s of pod %s is %d%% full", path, p.Name, use), ev, fix)
+					case use > 80 && use <= 90 && r974:
+						r.add("PIY974", comp, Object{Kind: "PersistentVolumeClaim", Name: claim}, fmt.Sprintf("volume %s of pod %s is %d%% full", path, p.Name, use), ev, fix)
+					}
+				}
+			}
+		}
+	}
+	// DNS of the Ingress hosts
+	if r.begin("PIY976", KindIngresses) {
+		seen := map[string]bool{}
+		for _, ing := range r.s.Ingresses {
+			for _, rule := range ing.Spec.Rules {
+				h := rule.Host
+				if h == "" || seen[h] || strings.Contains(h, "*") {
+					continue
+				}
+				seen[h] = true
+				dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				_, err := pr.LookupHost(dctx, h)
+				cancel()
+				if err != nil {
+					r.add("PIY976", "app", Object{Kind: "Ingress", Name: ing.Name}, fmt.Sprintf("host %s does not resolve: %s", h, truncate(err.Error(), 160)), nil,
+						fmt.Sprintf("nslookup %s; create the DNS record pointing at the ingress controller", h))
+				}
+			}
+		}
+	}
+}

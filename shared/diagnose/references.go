@@ -1,0 +1,154 @@
+package diagnose
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+)
+
+func (r *runner) checkReferences(envFileKeys []string) {
+	cs := func(t *corev1.PodTemplateSpec) []corev1.Container {
+		return append(append([]corev1.Container{}, t.Spec.InitContainers...), t.Spec.Containers...)
+	}
+	r201 := r.begin("PIY201", KindSecrets, KindDeployments, KindStatefulSets, KindCronJobs, KindJobs)
+	r202 := r.begin("PIY202", KindConfigMaps, KindDeployments, KindStatefulSets, KindCronJobs, KindJobs)
+	r203s := r.begin("PIY203", KindSecrets, KindConfigMaps, KindDeployments, KindStatefulSets, KindCronJobs, KindJobs)
+	for _, w := range r.workloads() {
+		comp := w.Component
+		for _, c := range cs(w.Template) {
+			for _, e := range c.Env {
+				if e.ValueFrom == nil {
+					continue
+				}
+				if ref := e.ValueFrom.SecretKeyRef; ref != nil && r201 && !isTrue(ref.Optional) {
+					sec, ok := r.s.Secrets[ref.Name]
+					switch {
+					case !ok:
+						r.add("PIY201", comp, w.obj(), fmt.Sprintf("container %s env %s: Secret %s not found", c.Name, e.Name, ref.Name),
+							[]string{fmt.Sprintf("secretKeyRef: %s/%s", ref.Name, ref.Key)}, r.secretFix(ref.Name))
+					case !sec.Keys[ref.Key]:
+						r.add("PIY201", comp, w.obj(), fmt.Sprintf("container %s env %s: Secret %s has no key %s", c.Name, e.Name, ref.Name, ref.Key),
+							[]string{fmt.Sprintf("secretKeyRef: %s/%s", ref.Name, ref.Key), "keys: " + strings.Join(sortedKeys(sec.Keys), ",")}, r.secretFix(ref.Name))
+					}
+				}
+				if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil && r202 && !isTrue(ref.Optional) {
+					data, ok := r.s.ConfigMaps[ref.Name]
+					if !ok {
+						r.add("PIY202", comp, w.obj(), fmt.Sprintf("container %s env %s: ConfigMap %s not found", c.Name, e.Name, ref.Name),
+							[]string{fmt.Sprintf("configMapKeyRef: %s/%s", ref.Name, ref.Key)}, "")
+					} else if _, has := data[ref.Key]; !has {
+						r.add("PIY202", comp, w.obj(), fmt.Sprintf("container %s env %s: ConfigMap %s has no key %s", c.Name, e.Name, ref.Name, ref.Key),
+							[]string{fmt.Sprintf("configMapKeyRef: %s/%s", ref.Name, ref.Key)}, "")
+					}
+				}
+			}
+			if !r203s {
+				continue
+			}
+			for _, ef := range c.EnvFrom {
+				if ref := ef.SecretRef; ref != nil && !isTrue(ref.Optional) {
+					if _, ok := r.s.Secrets[ref.Name]; !ok {
+						r.add("PIY203", comp, w.obj(), fmt.Sprintf("container %s envFrom: Secret %s not found", c.Name, ref.Name), nil, r.secretFix(ref.Name))
+					}
+				}
+				if ref := ef.ConfigMapRef; ref != nil && !isTrue(ref.Optional) {
+					if _, ok := r.s.ConfigMaps[ref.Name]; !ok {
+						r.add("PIY203", comp, w.obj(), fmt.Sprintf("container %s envFrom: ConfigMap %s not found", c.Name, ref.Name), nil, "")
+					}
+				}
+			}
+		}
+		if !r203s {
+			continue
+		}
+		for _, v := range w.Template.Spec.Volumes {
+			if v.Secret != nil && !isTrue(v.Secret.Optional) {
+				if _, ok := r.s.Secrets[v.Secret.SecretName]; !ok {
+					r.add("PIY203", comp, w.obj(), fmt.Sprintf("volume %s: Secret %s not found", v.Name, v.Secret.SecretName), nil, r.secretFix(v.Secret.SecretName))
+				}
+			}
+			if v.ConfigMap != nil && !isTrue(v.ConfigMap.Optional) {
+				if _, ok := r.s.ConfigMaps[v.ConfigMap.Name]; !ok {
+					r.add("PIY203", comp, w.obj(), fmt.Sprintf("volume %s: ConfigMap %s not found", v.Name, v.ConfigMap.Name), nil, "")
+				}
+			}
+		}
+	}
+
+	secName := r.s.Env.Secret()
+	sec, haveSec := r.s.Secrets[secName]
+	if r.begin("PIY205", KindSecrets, KindConfigMaps) {
+		provider := strings.ToLower(strings.TrimSpace(r.appConfig()[app.KeyLLMProvider]))
+		if provider == "" {
+			provider = app.DefaultLLMProvider
+		}
+		required := append([]string{}, app.RequiredSecretKeys...)
+		if k, ok := app.LLMProviderKeys[provider]; ok {
+			required = append(required, k)
+		}
+		if !haveSec {
+			r.add("PIY205", "app", Object{Kind: "Secret", Name: secName}, fmt.Sprintf("Secret %s not found in namespace %s", secName, r.s.Namespace), nil, "")
+		} else {
+			var missing []string
+			for _, k := range required {
+				if !sec.Keys[k] {
+					missing = append(missing, k)
+				}
+			}
+			if len(missing) > 0 {
+				r.add("PIY205", "app", Object{Kind: "Secret", Name: secName}, fmt.Sprintf("Secret %s lacks %s", secName, strings.Join(missing, ", ")),
+					[]string{"LLM_PROVIDER: " + provider}, "")
+			}
+		}
+	}
+	if envFileKeys != nil && r.begin("PIY204", KindSecrets) && haveSec {
+		inFile := map[string]bool{}
+		for _, k := range envFileKeys {
+			inFile[k] = true
+		}
+		var onlyFile, onlySecret []string
+		for _, k := range envFileKeys {
+			if !sec.Keys[k] {
+				onlyFile = append(onlyFile, k)
+			}
+		}
+		for _, k := range sortedKeys(sec.Keys) {
+			if !inFile[k] {
+				onlySecret = append(onlySecret, k)
+			}
+		}
+		if len(onlyFile)+len(onlySecret) > 0 {
+			var ev []string
+			if len(onlyFile) > 0 {
+				ev = append(ev, "only in the .env: "+strings.Join(onlyFile, ", "))
+			}
+			if len(onlySecret) > 0 {
+				ev = append(ev, "only in the Secret: "+strings.Join(onlySecret, ", "))
+			}
+			r.add("PIY204", "app", Object{Kind: "Secret", Name: secName},
+				fmt.Sprintf("the .env and Secret %s differ in %s (names compared, not values)", secName, plural(len(onlyFile)+len(onlySecret), "key", "keys")), ev, "")
+		}
+	}
+}
+
+func (r *runner) secretFix(name string) string {
+	if name == r.s.Env.Secret() {
+		return fmt.Sprintf("add the key to the .env and run: kubectl piyasa deploy secrets --env-file .env -n %s", r.s.Namespace)
+	}
+	return fmt.Sprintf("create Secret %s or fix the reference: kubectl get secret %s -n %s", name, name, r.s.Namespace)
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,195 @@
+package diagnose
+
+import (
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+)
+
+// runner evaluates the checks over a snapshot and gathers the findings.
+type runner struct {
+	s      *Snapshot
+	only   CodeSet
+	skip   CodeSet
+	probe  bool
+	checks map[string]*CheckResult
+	out    []Finding
+	fixes  *strings.Replacer
+}
+
+func newRunner(s *Snapshot, only, skip CodeSet, probe bool) *runner {
+	return &runner{s: s, only: only, skip: skip, probe: probe, checks: map[string]*CheckResult{},
+		fixes: strings.NewReplacer("-n NS", "-n "+s.Namespace, "--env ENV", "--env "+s.Env.Name)}
+}
+
+// selected tells whether a code is to run at all (--only, --skip, --probe).
+func (r *runner) selected(code string) bool {
+	c := codeIndex[code]
+	if c == nil {
+		panic("unknown diagnose code " + code)
+	}
+	if c.Probe && !r.probe {
+		return false
+	}
+	if len(r.only) > 0 && !r.only[code] {
+		return false
+	}
+	return !r.skip[code]
+}
+
+// begin registers a code's check and tells whether to run it: false when the
+// code is not selected or a kind it needs could not be read (skipped: forbidden).
+func (r *runner) begin(code string, needs ...Kind) bool {
+	if !r.selected(code) {
+		return false
+	}
+	c := codeIndex[code]
+	if res, ok := r.checks[code]; ok {
+		if res.Status == StatusSkipped {
+			return false
+		}
+	} else {
+		r.checks[code] = &CheckResult{Code: code, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusPassed}
+	}
+	if k, bad := r.s.Forbidden(needs...); bad {
+		res := r.checks[code]
+		res.Status, res.Reason = StatusSkipped, "forbidden: list "+string(k)
+		return false
+	}
+	return true
+}
+
+// skipped marks a selected check as skipped for a reason.
+func (r *runner) skipped(code, reason string) {
+	if !r.selected(code) {
+		return
+	}
+	c := codeIndex[code]
+	r.checks[code] = &CheckResult{Code: code, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusSkipped, Reason: reason}
+}
+
+// add records a finding of code; fix "" takes the code's default fix.
+func (r *runner) add(code, component string, obj Object, msg string, evidence []string, fix string) {
+	c := codeIndex[code]
+	res := r.checks[code]
+	if res == nil || res.Status == StatusSkipped {
+		return
+	}
+	res.Status = StatusFailed
+	res.Findings++
+	if fix == "" {
+		fix = c.Fix
+	}
+	if component == "" {
+		component = "app"
+	}
+	r.out = append(r.out, Finding{Code: code, Severity: c.Severity, Title: c.Title, Component: component, Object: obj,
+		Message: msg, Evidence: evidence, Fix: r.fixes.Replace(fix)})
+}
+
+// workload is one Deployment, StatefulSet, CronJob or Job with its pod template.
+type workload struct {
+	Kind, Name string
+	Component  string
+	Replicas   int32
+	Template   *corev1.PodTemplateSpec
+	Deploy     *appsv1.Deployment
+	STS        *appsv1.StatefulSet
+}
+
+func (w workload) obj() Object { return Object{Kind: w.Kind, Name: w.Name} }
+
+// workloads lists every workload of the namespace with a pod template.
+func (r *runner) workloads() []workload {
+	var out []workload
+	for i := range r.s.Deployments {
+		d := &r.s.Deployments[i]
+		out = append(out, workload{Kind: app.KindDeployment, Name: d.Name, Component: ComponentOf(d.Spec.Template.Labels),
+			Replicas: replicas(d.Spec.Replicas), Template: &d.Spec.Template, Deploy: d})
+	}
+	for i := range r.s.StatefulSets {
+		st := &r.s.StatefulSets[i]
+		out = append(out, workload{Kind: app.KindStatefulSet, Name: st.Name, Component: ComponentOf(st.Spec.Template.Labels),
+			Replicas: replicas(st.Spec.Replicas), Template: &st.Spec.Template, STS: st})
+	}
+	for i := range r.s.CronJobs {
+		cj := &r.s.CronJobs[i]
+		out = append(out, workload{Kind: "CronJob", Name: cj.Name, Template: &cj.Spec.JobTemplate.Spec.Template})
+	}
+	for i := range r.s.Jobs {
+		j := &r.s.Jobs[i]
+		out = append(out, workload{Kind: "Job", Name: j.Name, Template: &j.Spec.Template})
+	}
+	return out
+}
+
+// component returns the workload of an app component: by its name in the
+// environment, else the first workload of that kind whose pods carry its labels.
+func (r *runner) component(name string) (workload, bool) {
+	c, _ := app.LookupComponent(name)
+	want := r.s.Env.WorkloadName(c)
+	var fallback *workload
+	for _, w := range r.workloads() {
+		if w.Kind != c.Kind {
+			continue
+		}
+		if w.Name == want {
+			return w, true
+		}
+		if w.Component == name && fallback == nil {
+			wc := w
+			fallback = &wc
+		}
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return workload{}, false
+}
+
+func replicas(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// appConfig returns the app ConfigMap's data (nil when absent).
+func (r *runner) appConfig() map[string]string {
+	if d, ok := r.s.ConfigMaps[r.s.Env.ConfigMap()]; ok {
+		return d
+	}
+	return r.s.ConfigMaps[app.ConfigMapName]
+}
+
+// appConfigName returns the app ConfigMap's name as found.
+func (r *runner) appConfigName() string {
+	if _, ok := r.s.ConfigMaps[r.s.Env.ConfigMap()]; ok {
+		return r.s.Env.ConfigMap()
+	}
+	if _, ok := r.s.ConfigMaps[app.ConfigMapName]; ok {
+		return app.ConfigMapName
+	}
+	return r.s.Env.ConfigMap()
+}
+
+func podObj(name string) Object { return Object{Kind: "Pod", Name: name} }
+
+func truncate(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
