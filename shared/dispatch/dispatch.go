@@ -46,6 +46,8 @@ type Dispatcher struct {
 type Builtin struct {
 	Short string
 	Run   func(d *Dispatcher, args []string) int
+	// Hidden builtins (e.g. __complete) are left out of help, names and suggestions.
+	Hidden bool
 }
 
 // New returns a dispatcher for the running executable.
@@ -176,8 +178,10 @@ func (d *Dispatcher) Names() []string {
 	for _, s := range suite.Subcommands {
 		names = append(names, s.Name)
 	}
-	for n := range d.Builtins {
-		names = append(names, n)
+	for n, b := range d.Builtins {
+		if !b.Hidden {
+			names = append(names, n)
+		}
 	}
 	return names
 }
@@ -194,6 +198,9 @@ func (d *Dispatcher) Help(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-11s%s\n", "version", "Print the versions of the dispatcher and every installed subcommand")
 	for _, n := range sortedKeys(d.Builtins) {
+		if d.Builtins[n].Hidden {
+			continue
+		}
 		fmt.Fprintf(w, "  %-11s%s\n", n, d.Builtins[n].Short)
 	}
 	fmt.Fprintf(w, "\nFlags given before the subcommand (-n, --context, --env, ...) are passed to it.\n"+
