@@ -1,0 +1,263 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
+)
+
+// Options of `kubectl piyasa deploy`: the guide's Procedure 1.
+type Options struct {
+	*cli.Global
+
+	EnvFile       string
+	Manifests     string
+	Image         string
+	FrontendImage string
+	DryRun        string
+	Wait          bool
+	Timeout       time.Duration
+
+	objs []*unstructured.Unstructured
+}
+
+// NewOptions returns the defaults.
+func NewOptions(g *cli.Global) *Options {
+	return &Options{Global: g, EnvFile: ".env", DryRun: DryRunNone, Wait: true, Timeout: DefaultTimeout}
+}
+
+// NewCmdDeploy makes root the deploy command itself and adds the subcommands.
+func NewCmdDeploy(root *cobra.Command, g *cli.Global, streams genericiooptions.IOStreams) {
+	o := NewOptions(g)
+	root.Long = `Deploy the app: validate the .env, create the namespace and Secret piyasa-secrets,
+render the environment's overlay (embedded, or --manifests DIR), apply it server-side
+(field manager kubectl-piyasa) and wait, by watching, until every component is ready.
+A pod in CrashLoopBackOff, OOMKilled, ImagePullBackOff, CreateContainerConfigError or
+Unschedulable stops the wait at once (exit 1) with its events and last log lines.`
+	root.Example = `  kubectl piyasa deploy init-env -f .env
+  kubectl piyasa deploy --env dev --env-file .env
+  kubectl piyasa deploy --env prod --env-file .env.prod --image v2.0.0
+  kubectl piyasa deploy --env dev -n my-test --dry-run=server`
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.Complete(); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+	f := root.Flags()
+	f.StringVar(&o.EnvFile, "env-file", o.EnvFile, "The .env file that becomes Secret piyasa-secrets")
+	addManifestsFlag(root, &o.Manifests)
+	f.StringVar(&o.Image, "image", "", "Image of api and worker: a TAG (v2.0.0) or a full IMAGE reference; default: the manifests' tag")
+	f.StringVar(&o.FrontendImage, "frontend-image", "", "Image of the frontend: a TAG or a full IMAGE reference")
+	addDryRun(root, &o.DryRun)
+	addWait(root, &o.Wait, &o.Timeout)
+
+	root.AddCommand(
+		NewCmdInitEnv(g, streams),
+		NewCmdRender(g, streams),
+		NewCmdStatus(g, streams),
+		NewCmdDiff(g, streams),
+		NewCmdUpdate(g, streams),
+		NewCmdRollback(g, streams),
+		NewCmdHistory(g, streams),
+		NewCmdConfig(g, streams),
+		NewCmdSecret(g, streams),
+		NewCmdDelete(g, streams),
+	)
+}
+
+func addManifestsFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "manifests", "", "A kustomization directory to use instead of the embedded overlay of --env")
+}
+
+// Complete resolves the environment and namespace.
+func (o *Options) Complete() error { return o.Global.Complete() }
+
+// Validate checks flags, renders the manifests and validates the .env:
+// nothing touches the cluster before every input is known to be good.
+func (o *Options) Validate() error {
+	if err := validateDryRun(o.DryRun); err != nil {
+		return err
+	}
+	if o.Timeout < 0 {
+		return cli.Usagef("--timeout must not be negative")
+	}
+	objs, err := renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage)
+	if err != nil {
+		return err
+	}
+	o.objs = objs
+	return nil
+}
+
+// configData returns the data of the rendered piyasa-config (nil if none).
+func configData(objs []*unstructured.Unstructured, env app.Environment) map[string]string {
+	for _, u := range objs {
+		if u.GetKind() == "ConfigMap" && (u.GetName() == env.ConfigMap() || strings.HasSuffix(u.GetName(), app.ConfigMapName)) {
+			d, _, _ := unstructured.NestedStringMap(u.Object, "data")
+			return d
+		}
+	}
+	return nil
+}
+
+// Run applies and waits.
+func (o *Options) Run(ctx context.Context) error {
+	env, err := loadEnvFile(o.EnvFile, o.Env, configData(o.objs, o.Env)[app.KeyLLMProvider])
+	if err != nil {
+		return err
+	}
+	suffix := dryRunSuffix(o.DryRun)
+	if o.DryRun == DryRunClient {
+		fmt.Fprintf(o.Out, "namespace/%s%s\n", o.Namespace, suffix)
+		fmt.Fprintf(o.Out, "secret/%s (%s from %s)%s\n", app.SecretName, plural(len(env.Entries), "key"), o.EnvFile, suffix)
+		for _, u := range o.objs {
+			fmt.Fprintf(o.Out, "%s/%s%s\n", kindLower(u.GetKind()), u.GetName(), suffix)
+		}
+		return nil
+	}
+	c, err := newClients(o.Global)
+	if err != nil {
+		return err
+	}
+	o.Infof("Deploying the %s environment into namespace %s%s\n", o.Env.Name, o.Namespace, suffix)
+	if err := ensureNamespace(ctx, c, o.Namespace, o.objs, o.DryRun); err != nil {
+		return err
+	}
+	change, err := putSecret(ctx, c.cs, secretObject(o.Namespace, env), o.DryRun)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "secret/%s %s (%s, values not shown)%s\n", app.SecretName, change, plural(len(env.Entries), "key"), suffix)
+	if err := applyAll(ctx, c, o.objs, o.DryRun, o.Out); err != nil {
+		return err
+	}
+	if o.DryRun != DryRunNone || !o.Wait {
+		return nil
+	}
+	return waitAndReport(ctx, o.Global, workloadsOf(o.objs), o.Timeout)
+}
+
+// ensureNamespace applies the rendered Namespace object, or creates the
+// namespace when the manifests have none.
+func ensureNamespace(ctx context.Context, c *clients, ns string, objs []*unstructured.Unstructured, dryRun string) error {
+	for _, u := range objs {
+		if u.GetKind() == "Namespace" && u.GetName() == ns {
+			return nil // applied first by applyAll; a Namespace must exist before the Secret
+		}
+	}
+	_, err := c.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+			metav1.CreateOptions{FieldManager: app.FieldManager, DryRun: dryRunOpt(dryRun)})
+	}
+	return err
+}
+
+// applyAll applies objects server-side in order; the Namespace is applied
+// before anything else (the Secret needs it).
+func applyAll(ctx context.Context, c *clients, objs []*unstructured.Unstructured, dryRun string, out io.Writer) error {
+	for _, u := range objs {
+		res, err := c.resource(u)
+		if err != nil {
+			return err
+		}
+		_, err = res.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: app.FieldManager, Force: true, DryRun: dryRunOpt(dryRun)})
+		if err != nil {
+			return fmt.Errorf("apply %s/%s: %w", kindLower(u.GetKind()), u.GetName(), err)
+		}
+		fmt.Fprintf(out, "%s/%s serverside-applied%s\n", kindLower(u.GetKind()), u.GetName(), dryRunSuffix(dryRun))
+	}
+	return nil
+}
+
+// waitAndReport waits for the workloads, then prints the pods and how to
+// reach the app.
+func waitAndReport(ctx context.Context, g *cli.Global, workloads []kube.Workload, timeout time.Duration) error {
+	cs, err := watchClientset(g)
+	if err != nil {
+		return err
+	}
+	g.Infof("Waiting for %s (timeout %s)\n", plural(len(workloads), "workload"), timeout)
+	w := &Waiter{CS: cs, NS: g.Namespace, Timeout: timeout, Progress: g.ErrOut, Now: g.Now}
+	if _, err := w.Wait(ctx, workloads); err != nil {
+		return waitErr(ctx, g, err)
+	}
+	return report(ctx, g)
+}
+
+// report prints the app's pods (the guide's "Expected output") and how to
+// reach the app.
+func report(ctx context.Context, g *cli.Global) error {
+	client, err := g.Clientset()
+	if err != nil {
+		return err
+	}
+	var sels []labels.Selector
+	for _, c := range app.Components {
+		sels = append(sels, labels.SelectorFromSet(c.Labels))
+	}
+	list, err := client.CoreV1().Pods(g.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var pods []corev1.Pod
+	for _, p := range list.Items {
+		for _, s := range sels {
+			if s.Matches(labels.Set(p.Labels)) {
+				pods = append(pods, p)
+				break
+			}
+		}
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	fmt.Fprintln(g.Out)
+	t := output.NewTable(g.Out, "NAME", "READY", "STATUS", "RESTARTS", "AGE")
+	for _, r := range podRows(pods, g.Now()) {
+		t.Append(r...)
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.Out)
+	fmt.Fprint(g.Out, accessText(g.Env, g.Namespace))
+	return nil
+}
+
+// accessText says how to reach the app: port-forwards for dev, the Ingress
+// hosts for prod (guide, Procedure 1 step 7).
+func accessText(env app.Environment, ns string) string {
+	var b strings.Builder
+	if env.TLS {
+		fmt.Fprintf(&b, "The app is served through Ingress %s:\n", env.ObjectName(app.IngressName))
+		fmt.Fprintf(&b, "  Frontend: https://%s\n", env.Domain)
+		fmt.Fprintf(&b, "  API:      https://api.%s (docs: /docs, health: /healthz)\n", env.Domain)
+		return b.String()
+	}
+	api, _ := app.LookupComponent(app.API)
+	fe, _ := app.LookupComponent(app.Frontend)
+	b.WriteString("Reach the app with port-forwards:\n")
+	fmt.Fprintf(&b, "  kubectl port-forward -n %s svc/%s %d:%d   # API: http://localhost:%d/docs\n", ns, env.ServiceName(api), api.Port, api.Port, api.Port)
+	fmt.Fprintf(&b, "  kubectl port-forward -n %s svc/%s %d:%d   # Frontend: http://localhost:%d\n", ns, env.ServiceName(fe), fe.Port, fe.Port, fe.Port)
+	return b.String()
+}
