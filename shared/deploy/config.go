@@ -192,7 +192,11 @@ func (o *ConfigOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "configmap/%s: %s changed%s\n", name, strings.Join(changed, ", "), suffix)
-	return restartAndWait(ctx, o.Global, cs, readers, o.DryRun, o.Wait, o.Timeout)
+	verb := "set"
+	if len(o.unset) > 0 {
+		verb = "unset"
+	}
+	return restartAndWait(ctx, o.Global, cs, readers, "kubectl piyasa deploy config "+verb+" "+strings.Join(changed, ","), o.DryRun, o.Wait, o.Timeout)
 }
 
 // readersOf lists the workloads of the components that pass keep.
@@ -208,8 +212,8 @@ func readersOf(env app.Environment, keep func(app.Component) bool) []kube.Worklo
 
 // restartAndWait restarts workloads as `kubectl rollout restart` does and
 // waits for them.
-func restartAndWait(ctx context.Context, g *cli.Global, cs kubernetes.Interface, ws []kube.Workload, dryRun string, wait bool, timeout time.Duration) error {
-	if err := restart(ctx, cs, g.Namespace, ws, g.Now(), dryRun); err != nil {
+func restartAndWait(ctx context.Context, g *cli.Global, cs kubernetes.Interface, ws []kube.Workload, cause, dryRun string, wait bool, timeout time.Duration) error {
+	if err := restart(ctx, cs, g.Namespace, ws, g.Now(), cause, dryRun); err != nil {
 		return err
 	}
 	for _, w := range ws {
@@ -230,9 +234,11 @@ func restartAndWait(ctx context.Context, g *cli.Global, cs kubernetes.Interface,
 	return nil
 }
 
-func restart(ctx context.Context, cs kubernetes.Interface, ns string, ws []kube.Workload, now time.Time, dryRun string) error {
-	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-		"annotations": map[string]string{RestartedAtAnnotation: now.Format(time.RFC3339)}}}}})
+func restart(ctx context.Context, cs kubernetes.Interface, ns string, ws []kube.Workload, now time.Time, cause, dryRun string) error {
+	patch, _ := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": map[string]string{ChangeCauseAnnotation: cause}},
+		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+			"annotations": map[string]string{RestartedAtAnnotation: now.Format(time.RFC3339)}}}}})
 	opts := metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: dryRunOpt(dryRun)}
 	for _, w := range ws {
 		var err error

@@ -141,7 +141,20 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	o.Infof("Deploying the %s environment into namespace %s%s\n", o.Env.Name, o.Namespace, suffix)
-	if err := ensureNamespace(ctx, c, o.Namespace, o.objs, o.DryRun); err != nil {
+	// The Namespace first (the Secret needs it), then the Secret (the pods
+	// need it), then everything else.
+	var nsObjs, rest []*unstructured.Unstructured
+	for _, u := range o.objs {
+		if u.GetKind() == "Namespace" {
+			nsObjs = append(nsObjs, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	if err := applyAll(ctx, c, nsObjs, o.DryRun, o.Out); err != nil {
+		return err
+	}
+	if err := ensureNamespace(ctx, c, o.Namespace, o.DryRun); err != nil {
 		return err
 	}
 	change, err := putSecret(ctx, c.cs, secretObject(o.Namespace, env), o.DryRun)
@@ -149,7 +162,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "secret/%s %s (%s, values not shown)%s\n", app.SecretName, change, plural(len(env.Entries), "key"), suffix)
-	if err := applyAll(ctx, c, o.objs, o.DryRun, o.Out); err != nil {
+	if err := applyAll(ctx, c, rest, o.DryRun, o.Out); err != nil {
 		return err
 	}
 	if o.DryRun != DryRunNone || !o.Wait {
@@ -158,13 +171,10 @@ func (o *Options) Run(ctx context.Context) error {
 	return waitAndReport(ctx, o.Global, workloadsOf(o.objs), o.Timeout)
 }
 
-// ensureNamespace applies the rendered Namespace object, or creates the
-// namespace when the manifests have none.
-func ensureNamespace(ctx context.Context, c *clients, ns string, objs []*unstructured.Unstructured, dryRun string) error {
-	for _, u := range objs {
-		if u.GetKind() == "Namespace" && u.GetName() == ns {
-			return nil // applied first by applyAll; a Namespace must exist before the Secret
-		}
+// ensureNamespace creates the namespace when the manifests have none for it.
+func ensureNamespace(ctx context.Context, c *clients, ns string, dryRun string) error {
+	if dryRun == DryRunServer {
+		return nil
 	}
 	_, err := c.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

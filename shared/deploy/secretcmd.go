@@ -97,5 +97,5 @@ func (o *SecretRotateOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
-	return restartAndWait(ctx, o.Global, cs, readers, o.DryRun, o.Wait, o.Timeout)
+	return restartAndWait(ctx, o.Global, cs, readers, "kubectl piyasa deploy secret rotate", o.DryRun, o.Wait, o.Timeout)
 }

@@ -34,6 +34,7 @@ type Waiter struct {
 func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.WorkloadStatus, error) {
 	start := w.now()
 	reported := map[kube.Workload]bool{}
+	lastLine := map[kube.Workload]string{}
 	width := 0
 	for _, wl := range workloads {
 		width = max(width, len(wl.Component))
@@ -52,6 +53,12 @@ func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.Wo
 				}
 			}
 			if w.Progress != nil {
+				// One line per visible change (statuses also change in fields not shown).
+				key := progressLine(st, width, 0)
+				if lastLine[st.Workload] == key {
+					return
+				}
+				lastLine[st.Workload] = key
 				fmt.Fprintln(w.Progress, progressLine(st, width, w.now().Sub(start)))
 			}
 		},
