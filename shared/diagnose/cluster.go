@@ -373,6 +373,18 @@ func (r *runner) checkEvents() {
 		}
 		return evs[i].Kind+evs[i].Name+evs[i].Reason < evs[j].Kind+evs[j].Name+evs[j].Reason
 	})
+	// objects already reported by another check: their events are evidence there
+	reported := map[string]bool{}
+	for _, f := range r.out {
+		reported[f.Object.Kind+"/"+f.Object.Name] = true
+	}
+	kept := evs[:0]
+	for _, e := range evs {
+		if !reported[e.Kind+"/"+e.Name] {
+			kept = append(kept, e)
+		}
+	}
+	evs = kept
 	const maxGroups = 25
 	for i, e := range evs {
 		if i == maxGroups {

@@ -214,7 +214,7 @@ func (r *runner) checkWorkloads() {
 			if _, ok := r.component(c.Name); !ok {
 				r.add("PIY112", c.Name, Object{Kind: c.Kind, Name: r.s.Env.WorkloadName(c)},
 					fmt.Sprintf("%s %s not found in namespace %s", c.Kind, r.s.Env.WorkloadName(c), r.s.Namespace), nil,
-					fmt.Sprintf("kubectl piyasa deploy --env %s -n %s", r.s.Env.Name, r.s.Namespace))
+					fmt.Sprintf("kubectl piyasa deploy --env %s -n %s --env-file .env", r.s.Env.Name, r.s.Namespace))
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func (r *runner) checkReferences(envFileKeys []string) {
 
 func (r *runner) secretFix(name string) string {
 	if name == r.s.Env.Secret() {
-		return fmt.Sprintf("add the key to the .env and run: kubectl piyasa deploy secrets --env-file .env -n %s", r.s.Namespace)
+		return fmt.Sprintf("add the key to the .env and run: kubectl piyasa deploy secret rotate --env-file .env -n %s", r.s.Namespace)
 	}
 	return fmt.Sprintf("create Secret %s or fix the reference: kubectl get secret %s -n %s", name, name, r.s.Namespace)
 }

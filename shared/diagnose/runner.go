@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -83,6 +84,9 @@ func (r *runner) add(code, component string, obj Object, msg string, evidence []
 	res.Findings++
 	if fix == "" {
 		fix = c.Fix
+		if re := placeholderRE[obj.Kind]; re != nil {
+			fix = re.ReplaceAllLiteralString(fix, obj.Name)
+		}
 	}
 	if component == "" {
 		component = "app"
@@ -175,6 +179,14 @@ func (r *runner) appConfigName() string {
 		return app.ConfigMapName
 	}
 	return r.s.Env.ConfigMap()
+}
+
+// placeholderRE finds the object placeholder of default fixes, by object kind.
+var placeholderRE = map[string]*regexp.Regexp{
+	"Pod":                     regexp.MustCompile(`\bPOD\b`),
+	"HorizontalPodAutoscaler": regexp.MustCompile(`\bHPA\b`),
+	"PersistentVolumeClaim":   regexp.MustCompile(`\bPVC\b`),
+	"Certificate":             regexp.MustCompile(`\bNAME\b`),
 }
 
 func podObj(name string) Object { return Object{Kind: "Pod", Name: name} }

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,43 +90,59 @@ func (r *runner) checkService(comp, missingCode, noEndpointsCode string) {
 	}
 }
 
-// checkURLHost reports a connection URL whose host is not a Service of the namespace.
+// expand replaces Kubernetes $(VAR) references with the ConfigMap's values.
+func (r *runner) expand(v string) string {
+	if !strings.Contains(v, "$(") {
+		return v
+	}
+	cm := r.appConfig()
+	return envRefRE.ReplaceAllStringFunc(v, func(m string) string {
+		if x, ok := cm[m[2:len(m)-1]]; ok {
+			return x
+		}
+		return m
+	})
+}
+
+var envRefRE = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)`)
+
+// checkURLHost reports a connection URL, or host setting, whose host is not a
+// Service of the namespace (DESIGN trap 1).
 func (r *runner) checkURLHost(code, key, comp string, hostKeys ...string) {
 	if !r.begin(code, KindConfigMaps, KindServices, KindDeployments, KindStatefulSets) {
 		return
 	}
 	c, _ := app.LookupComponent(comp)
 	want := r.s.Env.ServiceName(c)
-	val, where := r.urlSetting(key, app.API, app.Worker)
-	var host string
-	if val != "" {
-		h, err := urlHost(val)
-		if err != nil {
-			r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()}, fmt.Sprintf("%s in %s %v", key, where, err),
-				[]string{key + "=" + redact.Line(val)}, "")
-			return
+	for _, k := range append([]string{key}, hostKeys...) {
+		raw, where := r.urlSetting(k, app.API, app.Worker)
+		if raw == "" {
+			continue
 		}
-		host = h
-	} else {
-		for _, hk := range hostKeys {
-			if v, _ := r.urlSetting(hk, app.API, app.Worker); v != "" {
-				host, where, key, val = v, "ConfigMap "+r.appConfigName(), hk, v
-				break
+		val := r.expand(raw)
+		host := strings.TrimSpace(val)
+		if k == key {
+			h, err := urlHost(val)
+			if err != nil {
+				if strings.Contains(val, "$(") {
+					continue // a reference the ConfigMap does not resolve: PIY202 covers it
+				}
+				r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()}, fmt.Sprintf("%s in %s %v", k, where, err),
+					[]string{k + "=" + redact.Line(raw)}, "")
+				continue
 			}
+			host = h
 		}
-	}
-	if host == "" {
-		return // nothing configured: the references check reports missing keys
-	}
-	svc, local := r.hostService(host)
-	if !local {
-		return // another namespace or an outside address
-	}
-	if _, ok := r.s.Services[svc]; !ok {
-		r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
-			fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", key, host, where, r.s.Namespace, want),
-			[]string{key + "=" + redact.Line(val)},
-			fmt.Sprintf("set the host to %s: kubectl piyasa deploy --env %s -n %s", want, r.s.Env.Name, r.s.Namespace))
+		svc, local := r.hostService(host)
+		if !local {
+			continue // another namespace or an outside address
+		}
+		if _, ok := r.s.Services[svc]; !ok {
+			r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
+				fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", k, host, where, r.s.Namespace, want),
+				[]string{k + "=" + redact.Line(raw)},
+				fmt.Sprintf("kubectl piyasa deploy config set %s=%s -n %s", k, fixedValue(k == key, val, want), r.s.Namespace))
+		}
 	}
 }
 
@@ -220,6 +237,26 @@ func (r *runner) checkWorkers() {
 			}
 		}
 	}
+}
+
+// fixedValue is the setting with its host replaced by the Service (and any password dropped).
+func fixedValue(isURL bool, val, svc string) string {
+	if !isURL {
+		return svc
+	}
+	u, err := url.Parse(strings.TrimSpace(val))
+	if err != nil {
+		return svc
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if p := u.Port(); p != "" {
+		u.Host = svc + ":" + p
+	} else {
+		u.Host = svc
+	}
+	return u.String()
 }
 
 func selectorString(m map[string]string) string {
