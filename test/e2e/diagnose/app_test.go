@@ -168,7 +168,7 @@ func crashPod(t *testing.T, ns, name string, labels map[string]string, memLimit 
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{c},
 		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &[]bool{true}[0], RunAsUser: &uid, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
+		Tolerations:     []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -296,7 +296,9 @@ spec: {logs: [{containers: [app], logsFile: %[1]s, previousLogsFile: %[4]s}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cs.NetworkingV1().IngressClasses().Delete(context.Background(), "traefik", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.NetworkingV1().IngressClasses().Delete(context.Background(), "traefik", metav1.DeleteOptions{})
+	})
 	if got := codes(report(t, 1, "--env", "dev", "-n", ns, "--only", "ingress")); len(got["PIY502"]) != 1 || len(got["PIY501"]) != 0 {
 		t.Errorf("with IngressClass traefik only: %+v", got)
 	}
