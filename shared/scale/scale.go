@@ -169,9 +169,24 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 	return o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: name})
 }
 
-// wait waits for the workload's rollout and prints its progress to ErrOut.
-func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Workload) error {
-	st, err := kube.WaitForWorkloads(ctx, cs, o.Namespace, []kube.Workload{w}, kube.WaitOptions{
+// wait waits for the workload's rollout (kube.WaitForWorkloads: kubectl
+// rollout status semantics, failing pods stop it), then until the pods of a
+// scale-down are gone, and prints progress to ErrOut and the result to Out.
+func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workload) error {
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return err
+	}
+	wcs, err := kubernetes.NewForConfig(kube.WatchConfig(cfg))
+	if err != nil {
+		return err
+	}
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	_, err = kube.WaitForWorkloads(ctx, wcs, o.Namespace, []kube.Workload{w}, kube.WaitOptions{
 		Timeout:  o.Timeout,
 		FailFast: true,
 		OnProgress: func(s kube.WorkloadStatus) {
@@ -183,9 +198,15 @@ func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Work
 	if err != nil {
 		return waitError(err, o.Namespace)
 	}
-	for _, s := range st {
-		o.Printf("%s/%s: %d/%d ready\n", lower(s.Kind), s.Name, s.Ready, s.Desired)
+	ready, desired, err := waitSettled(ctx, wcs, o.Namespace, w)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return cli.Failedf("timed out after %s waiting for %s to settle at %d pods (%d now)", o.Timeout, w.Component, desired, ready).
+				WithHint("find out why: kubectl piyasa diagnose -n %s", o.Namespace)
+		}
+		return err
 	}
+	o.Printf("%s/%s: %d/%d ready\n", lower(w.Kind), w.Name, ready, desired)
 	return nil
 }
 

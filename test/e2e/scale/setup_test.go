@@ -1,0 +1,194 @@
+package scale_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/render"
+	"github.com/piyasa/kubectl-piyasa/test/harness"
+)
+
+func TestMain(m *testing.M) { harness.Main(m) }
+
+var dev = app.Environments["dev"]
+
+// Usage fed to metrics-server through kwok's usage emulation.
+const (
+	apiCPU    = "100m" // of the dev api's 250m request: 40%
+	apiMemory = "128Mi"
+)
+
+// deployDev renders the dev overlay into a fresh namespace, lets mutate
+// change each object, applies it and waits until api, worker and frontend are
+// ready. It returns the namespace.
+func deployDev(t *testing.T, mutate func(u *unstructured.Unstructured)) string {
+	t.Helper()
+	ns := harness.Namespace(t, "scale")
+	objs, err := render.Render(render.Options{Env: dev, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []*unstructured.Unstructured
+	for _, u := range objs {
+		switch u.GetKind() {
+		case "Namespace", "CronJob":
+			continue
+		}
+		if u.GetKind() == "Deployment" || u.GetKind() == "StatefulSet" {
+			dropEphemeralStorage(u)
+			ann, _, _ := unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "annotations")
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann["kwok.x-k8s.io/usage-cpu"] = apiCPU
+			ann["kwok.x-k8s.io/usage-memory"] = apiMemory
+			if err := unstructured.SetNestedStringMap(u.Object, ann, "spec", "template", "metadata", "annotations"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if mutate != nil {
+			mutate(u)
+		}
+		keep = append(keep, u)
+	}
+	data, err := render.YAML(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.ApplyYAML(t, ns, string(data))
+	waitReady(t, ns)
+	return ns
+}
+
+func workloads() []kube.Workload {
+	var ws []kube.Workload
+	for _, n := range []string{app.API, app.Worker, app.Frontend} {
+		c, _ := app.LookupComponent(n)
+		ws = append(ws, kube.Workload{Component: n, Kind: c.Kind, Name: dev.WorkloadName(c)})
+	}
+	return ws
+}
+
+func waitReady(t *testing.T, ns string) {
+	t.Helper()
+	if _, err := kube.WaitForWorkloads(context.Background(), harness.Client(t), ns, workloads(), kube.WaitOptions{Timeout: 2 * time.Minute}); err != nil {
+		t.Fatalf("dev overlay not ready in %s: %v", ns, err)
+	}
+}
+
+// waitForPodMetrics waits (bounded) until metrics.k8s.io reports every pod
+// whose name starts with prefix. Tests may wait for conditions; they assert
+// no timings.
+func waitForPodMetrics(t *testing.T, ns string, prefixes ...string) {
+	t.Helper()
+	mc, err := metricsclient.NewForConfig(harness.RESTConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := harness.Client(t)
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, merr := mc.MetricsV1beta1().PodMetricses(ns).List(context.Background(), metav1.ListOptions{})
+		have := map[string]bool{}
+		if merr == nil {
+			for _, m := range list.Items {
+				have[m.Name] = true
+			}
+		}
+		missing := 0
+		for _, p := range pods.Items {
+			for _, pre := range prefixes {
+				if strings.HasPrefix(p.Name, pre) && p.DeletionTimestamp == nil && !have[p.Name] {
+					missing++
+				}
+			}
+		}
+		if missing == 0 && merr == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics.k8s.io has no metrics for %d pod(s) of %v in %s (err=%v)", missing, prefixes, ns, merr)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// statusDoc runs `scale status -o json` and decodes it.
+func statusDoc(t *testing.T, ns string, code int) map[string]any {
+	t.Helper()
+	r := harness.Piyasa(t, "scale", "status", "--env", "dev", "-n", ns, "-o", "json").ExpectCode(code)
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, r.Stdout)
+	}
+	if doc["apiVersion"] != app.APIVersion || doc["kind"] != "ScaleStatus" {
+		t.Fatalf("status document has apiVersion %v kind %v", doc["apiVersion"], doc["kind"])
+	}
+	return doc
+}
+
+func component(t *testing.T, doc map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, c := range doc["components"].([]any) {
+		m := c.(map[string]any)
+		if m["name"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no component %s in status", name)
+	return nil
+}
+
+// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// dropEphemeralStorage removes ephemeral-storage requests and limits: kwok's
+// fake nodes advertise no ephemeral-storage, so pods requesting it stay
+// Pending ("Insufficient ephemeral-storage").
+func dropEphemeralStorage(u *unstructured.Unstructured) {
+	for _, field := range []string{"containers", "initContainers"} {
+		cs, ok, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
+		if !ok {
+			continue
+		}
+		for _, c := range cs {
+			for _, k := range []string{"requests", "limits"} {
+				if m, ok, _ := unstructured.NestedMap(c.(map[string]any), "resources", k); ok {
+					delete(m, "ephemeral-storage")
+					_ = unstructured.SetNestedMap(c.(map[string]any), m, "resources", k)
+				}
+			}
+		}
+		_ = unstructured.SetNestedSlice(u.Object, cs, "spec", "template", "spec", field)
+	}
+}
