@@ -79,7 +79,7 @@ func (r *runner) checkHPAs() {
 		}
 		min := replicas(h.Spec.MinReplicas)
 		if r413 && min > h.Spec.MaxReplicas {
-			r.add("PIY413", comp, obj, fmt.Sprintf("HPA %s: minReplicas %d > maxReplicas %d", h.Name, min, h.Spec.MaxReplicas), nil, "")
+			r.add("PIY413", comp, obj, fmt.Sprintf("HPA %s: minReplicas %d > maxReplicas %d", h.Name, min, h.Spec.MaxReplicas), nil, hpaFix(comp, h.Name, r.s.Namespace, fmt.Sprintf("--min %d --max %d", h.Spec.MaxReplicas, h.Spec.MaxReplicas)))
 		}
 		for _, c := range h.Status.Conditions {
 			if r412 && (c.Type == autoscalingv2.AbleToScale || c.Type == autoscalingv2.ScalingActive) && c.Status == corev1.ConditionFalse {
@@ -90,10 +90,18 @@ func (r *runner) checkHPAs() {
 			if r415 && c.Type == autoscalingv2.ScalingLimited && c.Status == corev1.ConditionTrue && h.Status.CurrentReplicas >= h.Spec.MaxReplicas &&
 				r.s.Now.Sub(c.LastTransitionTime.Time) > 30*time.Minute {
 				r.add("PIY415", comp, obj, fmt.Sprintf("HPA %s at maxReplicas %d for %s", h.Name, h.Spec.MaxReplicas, r.s.Now.Sub(c.LastTransitionTime.Time).Round(time.Minute)),
-					[]string{fmt.Sprintf("ScalingLimited=True (%s)", c.Reason)}, "")
+					[]string{fmt.Sprintf("ScalingLimited=True (%s)", c.Reason)}, hpaFix(comp, h.Name, r.s.Namespace, fmt.Sprintf("--max %d", 2*h.Spec.MaxReplicas)))
 			}
 		}
 	}
+}
+
+// hpaFix names `kubectl piyasa scale hpa` for the app's scalable components, else kubectl patch.
+func hpaFix(comp, hpa, ns, args string) string {
+	if comp == app.API || comp == app.Frontend {
+		return fmt.Sprintf("kubectl piyasa scale hpa %s %s -n %s", comp, args, ns)
+	}
+	return fmt.Sprintf("kubectl edit hpa %s -n %s (set %s)", hpa, ns, args)
 }
 
 func ingressClassName(ing networkingv1.Ingress) string {
@@ -277,7 +285,7 @@ func (r *runner) checkStorage() {
 			}
 		case corev1.ClaimLost:
 			if r602 {
-				r.add("PIY602", comp, obj, fmt.Sprintf("PVC %s is Lost: its volume %s is gone", pvc.Name, pvc.Spec.VolumeName), ev,
+				r.add("PIY602", comp, obj, fmt.Sprintf("PVC %s is Lost: its PersistentVolume %s is gone", pvc.Name, or(pvc.Spec.VolumeName, "(unnamed)")), ev,
 					fmt.Sprintf("kubectl piyasa backup restore -n %s", r.s.Namespace))
 			}
 		}
