@@ -1,0 +1,502 @@
+package krew
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// manifest is the part of a Krew plugin manifest the tests check.
+type manifest struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		Version          string `json:"version"`
+		ShortDescription string `json:"shortDescription"`
+		Caveats          string `json:"caveats"`
+		Platforms        []struct {
+			Selector struct {
+				MatchLabels map[string]string `json:"matchLabels"`
+			} `json:"selector"`
+			URI    string `json:"uri"`
+			Sha256 string `json:"sha256"`
+			Bin    string `json:"bin"`
+			Files  []struct {
+				From string `json:"from"`
+				To   string `json:"to"`
+			} `json:"files"`
+		} `json:"platforms"`
+	} `json:"spec"`
+}
+
+func readManifest(t *testing.T, path string) manifest {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return m
+}
+
+func platformsOf(m manifest) []string {
+	var out []string
+	for _, p := range m.Spec.Platforms {
+		out = append(out, p.Selector.MatchLabels["os"]+"/"+p.Selector.MatchLabels["arch"])
+	}
+	return out
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// TestRenderedManifest checks the manifest the release script rendered:
+// version from the tag, one platform per archive with its real sha256 and URI.
+func TestRenderedManifest(t *testing.T) {
+	m := readManifest(t, filepath.Join(env.Dist, "piyasa.yaml"))
+	if m.Kind != "Plugin" || m.Metadata.Name != "piyasa" || m.Spec.Version != Version {
+		t.Fatalf("manifest: kind %q name %q version %q", m.Kind, m.Metadata.Name, m.Spec.Version)
+	}
+	if got := platformsOf(m); !slices.Equal(got, env.Platforms) {
+		t.Fatalf("platforms %v, want the built ones %v", got, env.Platforms)
+	}
+	for i, p := range m.Spec.Platforms {
+		name := archive(env.Platforms[i])
+		if p.URI != env.BaseURL+"/"+name {
+			t.Errorf("%s: uri %q", env.Platforms[i], p.URI)
+		}
+		if p.Sha256 != env.Sums[name] || !sha256Hex.MatchString(p.Sha256) {
+			t.Errorf("%s: sha256 %q, SHA256SUMS has %q", env.Platforms[i], p.Sha256, env.Sums[name])
+		}
+		wantBin := "kubectl-piyasa"
+		if strings.HasPrefix(env.Platforms[i], "windows/") {
+			wantBin += ".exe"
+		}
+		if p.Bin != wantBin {
+			t.Errorf("%s: bin %q, want %q", env.Platforms[i], p.Bin, wantBin)
+		}
+	}
+	if !strings.Contains(m.Spec.Caveats, "kubectl_complete-piyasa") {
+		t.Errorf("caveats do not tell how to enable completion:\n%s", m.Spec.Caveats)
+	}
+	if len(env.Platforms) == len(AllPlatforms) && !slices.Equal(platformsOf(m), AllPlatforms) {
+		t.Errorf("a full release names %v, want %v", platformsOf(m), AllPlatforms)
+	}
+}
+
+// TestEveryPlatformNamed checks that the template and the index's manifest
+// (written by a full `make release`) name all five platforms, and that the
+// index's manifest is structurally valid for krew.
+func TestEveryPlatformNamed(t *testing.T) {
+	tmpl, err := os.ReadFile(filepath.Join(env.Root, "krew", "piyasa.yaml.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range AllPlatforms {
+		os, arch, _ := strings.Cut(p, "/")
+		if !strings.Contains(string(tmpl), "# platform "+p+"\n") ||
+			!strings.Contains(string(tmpl), fmt.Sprintf("os: %s\n        arch: %s\n", os, arch)) ||
+			!strings.Contains(string(tmpl), "{{SHA256_"+os+"_"+arch+"}}") {
+			t.Errorf("template krew/piyasa.yaml.tmpl does not name %s", p)
+		}
+	}
+	index := filepath.Join(env.Root, "krew", "plugins", "piyasa.yaml")
+	m := readManifest(t, index)
+	if got := platformsOf(m); !slices.Equal(got, AllPlatforms) {
+		t.Errorf("krew/plugins/piyasa.yaml names %v, want %v", got, AllPlatforms)
+	}
+	for _, p := range m.Spec.Platforms {
+		if !sha256Hex.MatchString(p.Sha256) || !strings.Contains(p.URI, "/kubectl-piyasa_"+m.Spec.Version+"_") {
+			t.Errorf("krew/plugins/piyasa.yaml: platform %v: uri %q sha256 %q", p.Selector.MatchLabels, p.URI, p.Sha256)
+		}
+	}
+	r := run(t, nil, filepath.Join(env.Tools, "validate-krew-manifest"), "-manifest", index, "-skip-install")
+	if r.code != 0 {
+		t.Fatalf("validate-krew-manifest -skip-install krew/plugins/piyasa.yaml: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestValidateManifest runs validate-krew-manifest on the rendered manifest:
+// it installs every platform's archive (downloaded from the local server)
+// into a scratch KREW_ROOT with krew's KREW_OS/KREW_ARCH override.
+func TestValidateManifest(t *testing.T) {
+	r := run(t, []string{"PATH=" + userPath(t.TempDir())}, filepath.Join(env.Tools, "validate-krew-manifest"),
+		"-manifest", filepath.Join(env.Dist, "piyasa.yaml"))
+	if r.code != 0 {
+		t.Fatalf("validate-krew-manifest: exit %d\n%s", r.code, r.stderr)
+	}
+	want := fmt.Sprintf("all %d spec.platforms installed fine", len(env.Platforms))
+	if !strings.Contains(r.stderr, want) {
+		t.Fatalf("validate-krew-manifest did not say %q:\n%s", want, r.stderr)
+	}
+}
+
+// TestInstallFromIndex is the user's path: add the index, install the plugin,
+// run it through kubectl, complete a command line, uninstall.
+func TestInstallFromIndex(t *testing.T) {
+	u := newUser(t)
+	indexRepo(t, u.index, readFile(t, filepath.Join(env.Dist, "piyasa.yaml")))
+
+	step(t, "index add", func(t *testing.T) {
+		u.ok(t, "kubectl", "krew", "index", "add", "e2e", u.index)
+		r := u.ok(t, "kubectl", "krew", "index", "list")
+		if !strings.Contains(r.stdout, "e2e") || strings.Contains(r.stdout, "default") {
+			t.Fatalf("index list: want only e2e:\n%s", r.stdout)
+		}
+	})
+	step(t, "install", func(t *testing.T) {
+		r := u.ok(t, "kubectl", "krew", "install", "e2e/piyasa")
+		if !strings.Contains(r.stderr, "Installed plugin: piyasa") || !strings.Contains(r.stderr, "kubectl_complete-piyasa") {
+			t.Fatalf("install output lacks the confirmation or the completion caveat:\n%s", r.stderr)
+		}
+		if got := u.ours(t); !slices.Equal(got, []string{"kubectl-piyasa"}) {
+			t.Fatalf("%s/bin holds %v, want only kubectl-piyasa (Krew links one binary)", u.root, got)
+		}
+		store := u.storeDir(t)
+		for _, b := range env.Binaries {
+			if _, err := os.Stat(filepath.Join(store, b)); err != nil {
+				t.Errorf("%s not installed: %v", b, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(store, "LICENSE")); err != nil {
+			t.Errorf("LICENSE not installed: %v", err)
+		}
+	})
+	step(t, "kubectl piyasa --help", func(t *testing.T) {
+		r := u.ok(t, "kubectl", "piyasa", "--help")
+		for _, sub := range env.Subs {
+			line := lineWith(r.stdout, "  "+sub+" ")
+			if line == "" || strings.Contains(line, "not installed") {
+				t.Errorf("help: %s should be listed as installed: %q\n%s", sub, line, r.stdout)
+			}
+		}
+	})
+	for _, sub := range env.Subs {
+		step(t, "kubectl piyasa -n x "+sub+" --help", func(t *testing.T) {
+			r := u.ok(t, "kubectl", "piyasa", "-n", "x", sub, "--help")
+			if !strings.Contains(r.stdout, "piyasa") || !strings.Contains(r.stdout, sub) || !strings.Contains(r.stdout, "--namespace") {
+				t.Fatalf("help of %s:\n%s", sub, r.stdout)
+			}
+		})
+	}
+	step(t, "kubectl piyasa version", func(t *testing.T) {
+		r := u.ok(t, "kubectl", "piyasa", "version")
+		for _, b := range env.Binaries {
+			if strings.HasPrefix(b, "kubectl_complete") {
+				continue
+			}
+			if line := lineWith(r.stdout, b+" "); !strings.Contains(line, Version) {
+				t.Errorf("version: %s: %q, want %s\n%s", b, line, Version, r.stdout)
+			}
+		}
+	})
+	step(t, "completion", func(t *testing.T) {
+		// The completion executable from the archive, as kubectl runs it.
+		r := u.ok(t, filepath.Join(u.storeDir(t), "kubectl_complete-piyasa"), "depl")
+		if first(r.stdout) != "deploy" || !strings.HasSuffix(r.stdout, ":4\n") {
+			t.Fatalf("kubectl_complete-piyasa depl:\n%s", r.stdout)
+		}
+		// Through kubectl's completion, after the caveat's one-time link.
+		link := filepath.Join(u.root, "bin", "kubectl_complete-piyasa")
+		if err := os.Symlink("kubectl-piyasa", link); err != nil {
+			t.Fatal(err)
+		}
+		r = u.ok(t, "kubectl", "__complete", "piyasa", "depl")
+		if first(r.stdout) != "deploy" {
+			t.Fatalf("kubectl __complete piyasa depl:\n%s", r.stdout)
+		}
+		r = u.ok(t, "kubectl", "__complete", "piyasa", "-n", "x", "")
+		for _, want := range append([]string{"version", "completion"}, env.Subs...) {
+			if !slices.Contains(names(r.stdout), want) {
+				t.Errorf("kubectl __complete piyasa -n x '': %s missing:\n%s", want, r.stdout)
+			}
+		}
+		// Words after a subcommand are completed by the subcommand binary itself.
+		if len(env.Subs) > 0 {
+			r = u.ok(t, "kubectl", "__complete", "piyasa", env.Subs[0], "--env", "")
+			if got := names(r.stdout); !slices.Contains(got, "dev") || !slices.Contains(got, "prod") {
+				t.Errorf("kubectl __complete piyasa %s --env '': %v", env.Subs[0], got)
+			}
+		}
+	})
+	step(t, "uninstall", func(t *testing.T) {
+		store := filepath.Dir(u.storeDir(t))
+		u.ok(t, "kubectl", "krew", "uninstall", "piyasa")
+		if _, err := os.Stat(store); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", store, err)
+		}
+		if _, err := os.Stat(filepath.Join(u.root, "bin", "kubectl-piyasa")); !os.IsNotExist(err) {
+			t.Errorf("kubectl-piyasa left in bin (%v)", err)
+		}
+		// The caveat's completion link now points at nothing: no binary runs by that name.
+		if _, err := os.Stat(filepath.Join(u.root, "bin", "kubectl_complete-piyasa")); !os.IsNotExist(err) {
+			t.Errorf("kubectl_complete-piyasa still runs after uninstall (%v)", err)
+		}
+		_ = os.Remove(filepath.Join(u.root, "bin", "kubectl_complete-piyasa"))
+		if got := u.ours(t); len(got) != 0 {
+			t.Errorf("left in %s/bin: %v", u.root, got)
+		}
+		if r := u.run(t, "kubectl", "piyasa", "--help"); r.code == 0 {
+			t.Errorf("kubectl piyasa still runs after uninstall")
+		}
+	})
+}
+
+// TestWrongSHA256 checks that an archive that does not match the manifest's
+// sha256 is refused and nothing is installed.
+func TestWrongSHA256(t *testing.T) {
+	u := newUser(t)
+	good := readFile(t, filepath.Join(env.Dist, "piyasa.yaml"))
+	host := env.Sums[archive(hostPlatform())]
+	if host == "" {
+		t.Fatalf("no archive for the host platform %s", hostPlatform())
+	}
+	bad := strings.ReplaceAll(good, host, strings.Repeat("ab", 32)) // well-formed, wrong
+	indexRepo(t, u.index, bad)
+	u.ok(t, "kubectl", "krew", "index", "add", "e2e", u.index)
+	r := u.run(t, "kubectl", "krew", "install", "e2e/piyasa")
+	if r.code == 0 {
+		t.Fatalf("install with a wrong sha256 succeeded:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "checksum does not match") {
+		t.Errorf("install failed without naming the checksum:\n%s", r.stderr)
+	}
+	if got := u.ours(t); len(got) != 0 {
+		t.Errorf("left in %s/bin after the failed install: %v", u.root, got)
+	}
+	if _, err := os.Stat(filepath.Join(u.root, "store", "piyasa")); !os.IsNotExist(err) {
+		t.Errorf("store/piyasa exists after the failed install (%v)", err)
+	}
+}
+
+// user is an isolated Krew installation with its own PATH.
+type user struct {
+	root  string // KREW_ROOT
+	index string // the throwaway index repository
+	env   []string
+}
+
+func newUser(t *testing.T) *user {
+	dir := t.TempDir()
+	u := &user{root: filepath.Join(dir, "krew"), index: filepath.Join(dir, "index")}
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	u.env = []string{
+		"KREW_ROOT=" + u.root,
+		"KREW_NO_UPGRADE_CHECK=1",
+		// Never the public index: if krew ever tried to add it, it would fail here.
+		"KREW_DEFAULT_INDEX_URI=" + filepath.Join(dir, "no-default-index"),
+		"KUBECONFIG=" + env.Kubecfg,
+		"HOME=" + home,
+		"PATH=" + userPath(filepath.Join(u.root, "bin")),
+	}
+	return u
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (u *user) run(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	return run(t, u.env, name, args...)
+}
+
+func (u *user) ok(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	r := u.run(t, name, args...)
+	if r.code != 0 {
+		t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// storeDir is the installed version's directory, $KREW_ROOT/store/piyasa/<version>.
+func (u *user) storeDir(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(u.root, "store", "piyasa", Version)
+}
+
+// ours lists the suite's entries in $KREW_ROOT/bin.
+func (u *user) ours(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(u.root, "bin"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "kubectl-piyasa") || strings.HasPrefix(e.Name(), "kubectl_complete-piyasa") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// run runs a command with extra environment (overriding os.Environ()).
+func run(t *testing.T, extra []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = mergeEnv(os.Environ(), extra)
+	if !strings.ContainsRune(name, os.PathSeparator) {
+		// Resolve the command on the PATH it runs with, as a shell would.
+		for _, kv := range extra {
+			if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+				if abs := lookIn(name, p); abs != "" {
+					cmd.Path = abs
+				}
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("%s: %v", name, err)
+		}
+		code = ee.ExitCode()
+	}
+	t.Logf("$ %s %s  # exit %d", name, strings.Join(args, " "), code)
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func mergeEnv(base, extra []string) []string {
+	out := make([]string, 0, len(base)+len(extra))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(extra, func(e string) bool { return strings.HasPrefix(e, k+"=") }) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
+}
+
+func lookIn(name, path string) string {
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// userPath is the PATH of an isolated user: first, then krew's tools, then
+// the machine's PATH without any directory that holds a kubectl-piyasa
+// binary (a `make install` there would hide what Krew installed), and the
+// kubectl in use last when it is not on the machine's PATH.
+func userPath(first string) string {
+	parts := []string{first, env.Tools}
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if d == "" {
+			continue
+		}
+		if m, _ := filepath.Glob(filepath.Join(d, "kubectl-piyasa*")); len(m) > 0 {
+			continue
+		}
+		if m, _ := filepath.Glob(filepath.Join(d, "kubectl_complete-piyasa*")); len(m) > 0 {
+			continue
+		}
+		parts = append(parts, d)
+	}
+	if !slices.Contains(parts, filepath.Dir(env.Kubectl)) {
+		parts = append(parts, filepath.Dir(env.Kubectl))
+	}
+	return strings.Join(parts, string(os.PathListSeparator))
+}
+
+// indexRepo makes a git repository holding plugins/piyasa.yaml, a Krew index.
+func indexRepo(t *testing.T, dir, manifest string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "piyasa.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "plugins/piyasa.yaml"},
+		{"-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "-q", "-m", "piyasa " + Version},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+func step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, f) {
+		t.FailNow()
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func hostPlatform() string {
+	for _, p := range env.Platforms {
+		if p == runtime.GOOS+"/"+runtime.GOARCH {
+			return p
+		}
+	}
+	return env.Platforms[0]
+}
+
+func lineWith(s, substr string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			return l
+		}
+	}
+	return ""
+}
+
+// names are the completions of a __complete answer, without descriptions and directive.
+func names(out string) []string {
+	var n []string
+	for _, l := range strings.Split(out, "\n") {
+		if l == "" || strings.HasPrefix(l, ":") {
+			continue
+		}
+		name, _, _ := strings.Cut(l, "\t")
+		n = append(n, name)
+	}
+	return n
+}
+
+func first(out string) string {
+	if n := names(out); len(n) > 0 {
+		return n[0]
+	}
+	return ""
+}
