@@ -225,11 +225,32 @@ func TestInstallFromIndex(t *testing.T) {
 				t.Errorf("kubectl __complete piyasa -n x '': %s missing:\n%s", want, r.stdout)
 			}
 		}
-		// Words after a subcommand are completed by the subcommand binary itself.
-		if len(env.Subs) > 0 {
-			r = u.ok(t, "kubectl", "__complete", "piyasa", env.Subs[0], "--env", "")
-			if got := names(r.stdout); !slices.Contains(got, "dev") || !slices.Contains(got, "prod") {
-				t.Errorf("kubectl __complete piyasa %s --env '': %v", env.Subs[0], got)
+		// Words after a subcommand, and flag values before it, are completed by
+		// the subcommand binaries themselves: environments, namespaces (from
+		// the API server), components.
+		if len(env.Subs) == 0 {
+			return
+		}
+		r = u.ok(t, "kubectl", "__complete", "piyasa", env.Subs[0], "--env", "")
+		if got := names(r.stdout); !slices.Equal(got, []string{"dev", "prod"}) {
+			t.Errorf("kubectl __complete piyasa %s --env '': %v", env.Subs[0], got)
+		}
+		r = u.ok(t, "kubectl", "__complete", "piyasa", "--env", "p")
+		if got := names(r.stdout); !slices.Contains(got, "prod") { // shells filter by the prefix
+			t.Errorf("kubectl __complete piyasa --env p: %v", got)
+		}
+		r = u.ok(t, "kubectl", "__complete", "piyasa", "-n", "")
+		if got := names(r.stdout); !slices.Equal(got, Namespaces) {
+			t.Errorf("kubectl __complete piyasa -n '': %v, want %v", got, Namespaces)
+		}
+		r = u.ok(t, "kubectl", "__complete", "piyasa", env.Subs[0], "--namespace", "")
+		if got := names(r.stdout); !slices.Equal(got, Namespaces) {
+			t.Errorf("kubectl __complete piyasa %s --namespace '': %v, want %v", env.Subs[0], got, Namespaces)
+		}
+		if slices.Contains(env.Subs, "scale") {
+			r = u.ok(t, "kubectl", "__complete", "piyasa", "-n", "x", "scale", "")
+			if got := names(r.stdout); !slices.Contains(got, "api") || !slices.Contains(got, "worker") {
+				t.Errorf("kubectl __complete piyasa -n x scale '': components missing: %v", got)
 			}
 		}
 	})

@@ -228,15 +228,26 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// fakeAPIServer answers /version like a Kubernetes API server, for `kubectl piyasa version`.
+// Namespaces are the namespaces the fake API server lists.
+var Namespaces = []string{"default", "piyasa-dev", "piyasa-prod"}
+
+// fakeAPIServer answers /version and the namespace list like a Kubernetes API
+// server, for `kubectl piyasa version` and namespace completion.
 func fakeAPIServer() *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/version" {
-			http.NotFound(w, r)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"major":"1","minor":"36","gitVersion":"v1.36.3","platform":"linux/amd64"}`)
+		switch r.URL.Path {
+		case "/version":
+			fmt.Fprint(w, `{"major":"1","minor":"36","gitVersion":"v1.36.3","platform":"linux/amd64"}`)
+		case "/api/v1/namespaces":
+			items := make([]string, 0, len(Namespaces))
+			for _, n := range Namespaces {
+				items = append(items, `{"metadata":{"name":"`+n+`"}}`)
+			}
+			fmt.Fprint(w, `{"kind":"NamespaceList","apiVersion":"v1","metadata":{},"items":[`+strings.Join(items, ",")+`]}`)
+		default:
+			http.NotFound(w, r)
+		}
 	}))
 }
 
