@@ -90,7 +90,7 @@ func (g *Global) complete() error {
 		g.NamespaceExplicit = true
 	} else if g.EnvName != "" {
 		g.Namespace = g.Env.Namespace
-	} else if ns, explicit, err := g.ConfigFlags.ToRawKubeConfigLoader().Namespace(); err == nil && explicit {
+	} else if ns := g.contextNamespace(); ns != "" {
 		g.Namespace = ns
 	}
 	if g.EnvName == "" {
@@ -104,6 +104,23 @@ func (g *Global) complete() error {
 		g.Namespace = g.Env.Namespace
 	}
 	return nil
+}
+
+// contextNamespace returns the namespace that the selected kubeconfig context
+// sets, or "" when it sets none (clientcmd would answer "default").
+func (g *Global) contextNamespace() string {
+	raw, err := g.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return ""
+	}
+	name := raw.CurrentContext
+	if g.ConfigFlags.Context != nil && *g.ConfigFlags.Context != "" {
+		name = *g.ConfigFlags.Context
+	}
+	if c, ok := raw.Contexts[name]; ok {
+		return c.Namespace
+	}
+	return ""
 }
 
 // Factory returns kubectl's client factory built on the config flags.

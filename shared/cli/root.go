@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
@@ -108,6 +110,7 @@ func Main(cmd *cobra.Command, g *Global) {
 // Execute runs cmd with args and returns the exit code; errors are printed to
 // g.ErrOut as "error: <message>" and, when there is one, "hint: <hint>".
 func Execute(cmd *cobra.Command, g *Global, args []string) int {
+	QuietKlog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -134,6 +137,13 @@ func Execute(cmd *cobra.Command, g *Global, args []string) int {
 		}
 	}
 	return e.Code
+}
+
+// QuietKlog stops client-go's internal klog lines (e.g. about cancelled
+// requests) from reaching the user's terminal: the suite reports errors itself.
+func QuietKlog() {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 }
 
 // classifyCobra recognises cobra's own usage errors (unknown command, wrong

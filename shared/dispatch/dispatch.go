@@ -127,6 +127,7 @@ func Split(args []string) (pre []string, sub string, rest []string) {
 
 // Run dispatches args (without the program name) and returns the exit code.
 func (d *Dispatcher) Run(args []string) int {
+	cli.QuietKlog()
 	pre, sub, rest := Split(args)
 	switch {
 	case sub == "" && hasAny(pre, "--version"):

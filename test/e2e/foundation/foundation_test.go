@@ -5,8 +5,10 @@ package foundation
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -184,5 +186,61 @@ spec:
 	d, err := harness.Client(t).AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil || d.Status.AvailableReplicas != 2 {
 		t.Fatalf("available=%v err=%v", d.Status.AvailableReplicas, err)
+	}
+}
+
+func TestNamespaceFromContextAndFlag(t *testing.T) {
+	kc := twoContextKubeconfig(t)
+	status := func(args ...string) map[string]any {
+		t.Helper()
+		r := harness.Piyasa(t, append([]string{"--kubeconfig", kc, "--context", "local"}, args...)...).RunOK()
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, r.Stdout)
+		}
+		return doc
+	}
+	// the context's namespace, then -n before and after the subcommand, then --env
+	if ns := status("deploy", "status", "-o", "json")["namespace"]; ns != "from-context" {
+		t.Errorf("namespace from context = %v", ns)
+	}
+	if ns := status("-n", "foo", "deploy", "status", "-o", "json")["namespace"]; ns != "foo" {
+		t.Errorf("-n before the subcommand: %v", ns)
+	}
+	if ns := status("deploy", "status", "-n", "bar", "-o", "json")["namespace"]; ns != "bar" {
+		t.Errorf("-n after the subcommand: %v", ns)
+	}
+	doc := status("deploy", "status", "--env", "prod", "-o", "json")
+	if doc["namespace"] != "piyasa-chatbot" || doc["environment"] != "prod" {
+		t.Errorf("--env prod: %v %v", doc["namespace"], doc["environment"])
+	}
+}
+
+// With only the separate binaries on PATH (no dispatcher), kubectl's own
+// longest-name plugin lookup still runs `kubectl piyasa deploy`.
+func TestSubcommandWithoutDispatcher(t *testing.T) {
+	dir := t.TempDir()
+	bin := suite.Binary("deploy")
+	if err := os.Symlink(filepath.Join(harness.Env.BinDir, bin), filepath.Join(dir, bin)); err != nil {
+		t.Fatal(err)
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		kubectl = filepath.Join(harness.Env.ClusterBin, "kubectl")
+	}
+	cmd := exec.Command(kubectl, "piyasa", "deploy", "status", "-n", "nothing-here", "-o", "json")
+	cmd.Env = append(os.Environ(), "PATH="+dir, "KUBECONFIG="+harness.Env.Kubeconfig)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl piyasa deploy without the dispatcher: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `"namespace": "nothing-here"`) {
+		t.Errorf("unexpected output:\n%s", out)
+	}
+	// and the dispatcher is really absent: `kubectl piyasa` alone is unknown to kubectl
+	cmd = exec.Command(kubectl, "piyasa", "--help")
+	cmd.Env = append(os.Environ(), "PATH="+dir, "KUBECONFIG="+harness.Env.Kubeconfig)
+	if out, err := cmd.CombinedOutput(); err == nil && strings.Contains(string(out), "Subcommands:") {
+		t.Errorf("dispatcher unexpectedly found:\n%s", out)
 	}
 }
