@@ -259,7 +259,9 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.Timeout, Progress: o.ErrOut, Now: o.Now}
+	// No fail-fast: the pods of the revision rolled back from may still be
+	// failing until they are replaced.
+	w := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.Timeout, Progress: o.ErrOut, Now: o.Now, NoFailFast: true}
 	if _, err := w.Wait(ctx, []kube.Workload{
 		{Component: app.API, Kind: app.KindDeployment, Name: d.Name},
 		{Component: app.Worker, Kind: app.KindStatefulSet, Name: wt.name},

@@ -186,7 +186,7 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(o.Out, "%s/%s image %s -> %s (rolled back)\n", kindLower(t.comp.Kind), t.name, t.newImage, t.oldImage)
 	}
-	rw := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.Timeout, Progress: o.ErrOut, Now: o.Now}
+	rw := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.Timeout, Progress: o.ErrOut, Now: o.Now, NoFailFast: true}
 	if _, err := rw.Wait(context.WithoutCancel(ctx), workloads); err != nil {
 		return cli.Failedf("update failed (%v); rolled back, but the rollback is not ready either: %v", werr, err).WithHint("kubectl piyasa diagnose -n %s", o.Namespace)
 	}

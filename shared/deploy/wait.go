@@ -27,6 +27,9 @@ type Waiter struct {
 	Now func() time.Time
 	// OnReady is called when a workload is first reported ready (benchmarks).
 	OnReady func(kube.WorkloadStatus)
+	// NoFailFast waits through failing pods (after a rollback the failed
+	// revision's pods fail until they are replaced).
+	NoFailFast bool
 }
 
 // Wait waits for the workloads by watching; on a failing pod it prints the
@@ -41,7 +44,7 @@ func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.Wo
 	}
 	statuses, err := kube.WaitForWorkloads(ctx, w.CS, w.NS, workloads, kube.WaitOptions{
 		Timeout:  w.Timeout,
-		FailFast: true,
+		FailFast: !w.NoFailFast,
 		OnProgress: func(st kube.WorkloadStatus) {
 			if st.Done {
 				if reported[st.Workload] {

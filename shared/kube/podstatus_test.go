@@ -45,3 +45,17 @@ func TestPodProblems(t *testing.T) {
 		t.Error("a terminating pod does not stop a rollout")
 	}
 }
+
+func TestUnboundPVCIsNotFatal(t *testing.T) {
+	pod := &corev1.Pod{}
+	pod.Name = "p"
+	pod.Status.Phase = corev1.PodPending
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: ReasonUnschedulable,
+		Message: "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available"}}
+	if _, fatal := FatalProblem(pod); fatal {
+		t.Fatal("a pod waiting for its PVC to bind stops the rollout")
+	}
+	if len(PodProblems(pod)) != 1 {
+		t.Fatal("the wait for the PVC is not reported as a problem")
+	}
+}

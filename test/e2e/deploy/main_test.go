@@ -1,0 +1,150 @@
+// Package deploy_test exercises `kubectl piyasa deploy` end to end on the
+// local kwok cluster, as a user types it.
+package deploy_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+	"github.com/piyasa/kubectl-piyasa/test/harness"
+)
+
+func TestMain(m *testing.M) { harness.Main(m) }
+
+var nodesOnce sync.Once
+
+// prepareNodes gives the fake nodes ephemeral-storage capacity, which real
+// kubelets report and kwok's nodes lack: the manifests request
+// ephemeral-storage (kube-score requires it), so without it no pod schedules.
+func prepareNodes(t testing.TB) {
+	t.Helper()
+	nodesOnce.Do(func() {
+		cs := harness.Client(t)
+		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		patch := []byte(`{"status":{"capacity":{"ephemeral-storage":"100Gi"},"allocatable":{"ephemeral-storage":"100Gi"}}}`)
+		for _, n := range nodes.Items {
+			if _, err := cs.CoreV1().Nodes().Patch(context.Background(), n.Name, "application/merge-patch+json", patch, metav1.PatchOptions{}, "status"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// newEnvFile writes a fresh .env with `deploy init-env` and returns its path.
+func newEnvFile(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	harness.Piyasa(t, "deploy", "init-env", "-f", p).RunOK()
+	return p
+}
+
+// secretValues returns the values of a .env worth looking for in output.
+func secretValues(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := envfile.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range f.Entries {
+		if v := e.Value.Reveal(); len(v) >= 8 && !strings.Contains(v, "your-") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// noLeak fails (without printing the value) when output holds a secret value.
+func noLeak(t testing.TB, r harness.Result, envFiles ...string) {
+	t.Helper()
+	for _, f := range envFiles {
+		for i, v := range secretValues(t, f) {
+			if strings.Contains(r.Stdout, v) || strings.Contains(r.Stderr, v) {
+				t.Fatalf("output shows value #%d of %s", i, filepath.Base(f))
+			}
+		}
+	}
+}
+
+// statusDoc runs `deploy status -o json`.
+type statusDoc struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Ready      bool   `json:"ready"`
+	Components []struct {
+		Component string `json:"component"`
+		Name      string `json:"name"`
+		Desired   int32  `json:"desired"`
+		Ready     int32  `json:"ready"`
+		Image     string `json:"image"`
+		RolledOut bool   `json:"rolledOut"`
+	} `json:"components"`
+}
+
+func status(t testing.TB, ns string) statusDoc {
+	t.Helper()
+	r := harness.Piyasa(t, "deploy", "status", "--env", "dev", "-n", ns, "-o", "json").RunOK()
+	var d statusDoc
+	if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, r.Stdout)
+	}
+	return d
+}
+
+func (d statusDoc) image(comp string) string {
+	for _, c := range d.Components {
+		if c.Component == comp {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// podUID returns the UID of the only pod matching a selector.
+func podUIDs(t testing.TB, ns, selector string) []string {
+	t.Helper()
+	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+			out = append(out, string(p.UID))
+		}
+	}
+	return out
+}
+
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
