@@ -254,6 +254,26 @@ func TestInstallFromIndex(t *testing.T) {
 			}
 		}
 	})
+	step(t, "bash completion scripts", func(t *testing.T) {
+		// kubectl's own bash script (for `kubectl piyasa ...`) and the one of
+		// `kubectl piyasa completion bash` (for kubectl-piyasa), run by bash.
+		// bash-completion's _get_comp_words_by_ref is stubbed: the package may
+		// not be installed.
+		script := `
+_get_comp_words_by_ref() { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+__ltrim_colon_completions() { :; }
+complete_line() { local fn=$1; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMPREPLY=(); $fn; printf '%s\n' "${COMPREPLY[@]}"; }
+source <(kubectl completion bash)
+complete_line __start_kubectl kubectl piyasa -n x depl
+echo ---
+source <(kubectl piyasa completion bash)
+complete_line __start_kubectl-piyasa kubectl-piyasa --env pr
+`
+		r := u.run(t, "bash", "-c", script)
+		if r.stdout != "deploy\n---\nprod\n" {
+			t.Fatalf("bash completion: got\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		}
+	})
 	step(t, "uninstall", func(t *testing.T) {
 		store := filepath.Dir(u.storeDir(t))
 		u.ok(t, "kubectl", "krew", "uninstall", "piyasa")
@@ -397,7 +417,11 @@ func run(t *testing.T, extra []string, name string, args ...string) result {
 		}
 		code = ee.ExitCode()
 	}
-	t.Logf("$ %s %s  # exit %d", name, strings.Join(args, " "), code)
+	line := strings.Join(args, " ")
+	if first, _, multi := strings.Cut(strings.TrimSpace(line), "\n"); multi || len(first) > 120 {
+		line = first[:min(len(first), 120)] + " ..."
+	}
+	t.Logf("$ %s %s  # exit %d", name, line, code)
 	return result{stdout.String(), stderr.String(), code}
 }
 
