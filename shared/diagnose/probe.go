@@ -61,9 +61,10 @@ func (p *KubeProber) Exec(ctx context.Context, pod, container string, cmd []stri
 	if err != nil {
 		return "", err
 	}
-	var out bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &out})
-	return out.String(), err
+	// stdout and stderr are copied by separate goroutines: one buffer each
+	var stdout, stderr bytes.Buffer
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	return stdout.String() + stderr.String(), err
 }
 
 // ProxyGet GETs through pods/proxy.
@@ -148,7 +149,7 @@ func (r *runner) checkProbes(ctx context.Context, pr Prober) {
 			out, err := run(p.Name, container(p, app.Postgres), shell(fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
 			switch {
 			case strings.Contains(out, "accepting connections"):
-			case strings.TrimSpace(out) == "" && err != nil:
+			case strings.TrimSpace(out) == "":
 				couldNot(app.Postgres, p.Name, "pg_isready", err)
 			default:
 				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(strings.TrimSpace(out), 200), []string{"pg_isready output: " + truncate(strings.TrimSpace(out), 200)},
@@ -166,7 +167,7 @@ func (r *runner) checkProbes(ctx context.Context, pr Prober) {
 			out, err := run(p.Name, container(p, app.Redis), shell("redis-cli ping"))
 			switch {
 			case strings.Contains(out, "PONG"):
-			case strings.TrimSpace(out) == "" && err != nil:
+			case strings.TrimSpace(out) == "":
 				couldNot(app.Redis, p.Name, "redis-cli ping", err)
 			default:
 				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(strings.TrimSpace(out), 200), nil,

@@ -473,7 +473,7 @@ spec: {logs: [{containers: [api], logsFile: %[1]s, previousLogsFile: %[1]s}]}
 	}
 	files := untar(t, out)
 	for _, want := range []string{"report.json", "report.txt", "pods.txt", "events.txt", "README.txt", "objects/secrets/piyasa-secrets.yaml",
-		"objects/configmaps/leaky-config.yaml", "objects/deployments.apps/dev-api.yaml", "pods/crash-leak.yaml", "logs/crash-leak/api.previous.log"} {
+		"objects/configmaps/leaky-config.yaml", "objects/deployments/dev-api.yaml", "pods/crash-leak.yaml", "logs/crash-leak/api.previous.log"} {
 		if _, ok := files[want]; !ok && !hasSuffixKey(files, want) {
 			t.Errorf("bundle lacks %s (has %d files)", want, len(files))
 		}
