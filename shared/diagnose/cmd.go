@@ -48,10 +48,13 @@ const diagnoseExample = `  # the dev environment (namespace piyasa-chatbot-dev)
   # a namespace, failing on warnings too, as JUnit for CI
   kubectl piyasa diagnose -n my-ns --fail-on warning -o junit > diagnose.xml
 
-  # only the database and worker checks, with live probes (exec into pods)
-  kubectl piyasa diagnose --env prod --only database,workers --probe
+  # only the database and worker checks
+  kubectl piyasa diagnose --env prod --only database,workers
 
-  # compare the .env key names with the Secret's (values are never read)
+  # with live probes: exec pg_isready, redis-cli ping and df, GET /readyz, DNS
+  kubectl piyasa diagnose --env prod --probe
+
+  # compare the .env key names with the Secret's (names only, never values)
   kubectl piyasa diagnose --env prod --env-file .env
 
   # what a code means

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench-diagnose.sh: how long `kubectl piyasa diagnose` takes, and how much
+# memory it peaks at, on a namespace of many pods, against
+# `kubectl get pods,deploy,sts,svc,ingress,hpa,pvc,events -o json` on the same
+# namespace in the same run. A benchmark, not a test: it prints the figures.
+#
+#   scripts/bench-diagnose.sh            start cluster piyasa-bench, fill it, measure, delete it
+#
+# Environment: PODS (default 5000), NODES (default 50; kwok nodes hold 110 pods
+# each), RUNS (default 3 runs of each command, interleaved), KEEP=1 keeps the
+# cluster (and reuses a filled one on the next run), CHUNK (diagnose --chunk-size).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=scripts/cp-versions.sh
+. "$here/cp-versions.sh"
+PODS=${PODS:-5000}
+NODES=${NODES:-$(( (PODS + 99) / 100 ))}
+RUNS=${RUNS:-3}
+CHUNK=${CHUNK:-500}
+NAME=${NAME:-piyasa-bench}
+NS=bench
+[ -x /usr/bin/time ] || { echo "bench-diagnose: /usr/bin/time is needed (apt-get install time)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "bench: building kubectl-piyasa-diagnose" >&2
+(cd "$root" && go build -o "$work/kubectl-piyasa-diagnose" ./plugins/diagnose)
+
+KCFG=${CP_CACHE}/clusters/$NAME.kubeconfig
+if [ "${KEEP:-}" != 1 ] || [ ! -f "$KCFG" ]; then
+  echo "bench: starting cluster $NAME with $NODES nodes" >&2
+  KCFG=$(NODES=$NODES "$here/cluster.sh" up "$NAME" | tail -n1)
+fi
+if [ "${KEEP:-}" != 1 ]; then
+  trap 'rm -rf "$work"; "$here/cluster.sh" down "$NAME"' EXIT
+fi
+export KUBECONFIG=$KCFG
+K="$CP_BIN/kubectl"
+
+have=$("$K" get deploy bench -n $NS -o jsonpath='{.status.readyReplicas}' 2>/dev/null || true)
+if [ "${have:-0}" != "$PODS" ]; then
+  echo "bench: creating $PODS pods in namespace $NS (a Deployment on kwok nodes)" >&2
+  "$K" create namespace $NS --dry-run=client -o yaml | "$K" apply -f - >/dev/null
+  start=$(date +%s)
+  cat <<YAML | "$K" apply -n $NS -f - >/dev/null
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bench}
+spec:
+  replicas: $PODS
+  selector: {matchLabels: {app: bench}}
+  template:
+    metadata: {labels: {app: bench}}
+    spec:
+      containers:
+      - name: c
+        image: example/bench:v1
+        resources: {requests: {cpu: 1m, memory: 1Mi}, limits: {cpu: 10m, memory: 16Mi}}
+YAML
+  "$K" rollout status deployment/bench -n $NS --timeout=40m >/dev/null
+  echo "bench: $PODS pods ready in $(( $(date +%s) - start )) s" >&2
+fi
+echo "bench: namespace $NS holds $("$K" get pods -n $NS --no-headers | wc -l) pods" >&2
+
+# measure CMD...: prints "seconds peak_MiB"
+measure() {
+  /usr/bin/time -v -o "$work/time" "$@" >"$work/out" 2>"$work/err" || true
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time")
+  # wall is [h:]m:ss.ss
+  awk -v w="$wall" -v r="$rss" 'BEGIN { n = split(w, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f %.0f\n", s, r / 1024 }'
+}
+
+printf '%-10s %-4s %10s %12s\n' COMMAND RUN SECONDS PEAK_MiB
+k_s=(); k_m=(); d_s=(); d_m=()
+for i in $(seq 1 "$RUNS"); do
+  read -r s m < <(measure "$K" get pods,deploy,sts,svc,ingress,hpa,pvc,events -n $NS -o json)
+  printf '%-10s %-4s %10s %12s\n' kubectl "$i" "$s" "$m"; k_s+=("$s"); k_m+=("$m")
+  read -r s m < <(measure "$work/kubectl-piyasa-diagnose" -n $NS -o json --chunk-size "$CHUNK")
+  printf '%-10s %-4s %10s %12s\n' diagnose "$i" "$s" "$m"; d_s+=("$s"); d_m+=("$m")
+  cp "$work/out" "$work/report.json"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ks=$(median "${k_s[@]}"); km=$(median "${k_m[@]}"); ds=$(median "${d_s[@]}"); dm=$(median "${d_m[@]}")
+python3 - "$work/report.json" <<PY
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["stats"]["requests"]
+print(f"diagnose read {d['stats']['pods']} pods; LISTs per kind: max {max(r['lists'].values())}; pods: {r['lists'].get('pods')} LIST in {r['pages'].get('pods')} pages; {r['total']} HTTP requests in all")
+PY
+echo "median of $RUNS runs: kubectl get -o json ${ks}s ${km}MiB; diagnose ${ds}s ${dm}MiB; ratio $(awk -v a="$ds" -v b="$ks" 'BEGIN {printf "%.2f", a / b}')x time"
