@@ -80,10 +80,11 @@ func PodProblems(pod *corev1.Pod) []PodProblem {
 	if pod.Status.Phase == corev1.PodPending {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == ReasonUnschedulable {
-				// Waiting for a PersistentVolumeClaim to be bound is transient
-				// while a provisioner works: a problem, but not one that stops a
-				// rollout at once (the timeout still does).
-				fatal := !strings.Contains(c.Message, "unbound immediate PersistentVolumeClaims")
+				// Waiting for a PersistentVolumeClaim to be bound (or for the
+				// scheduler to see its new volume) is transient while a provisioner
+				// works: a problem, but not one that stops a rollout at once (the
+				// timeout still does).
+				fatal := !strings.Contains(strings.ToLower(c.Message), "persistentvolumeclaim")
 				out = append(out, PodProblem{Pod: pod.Name, Reason: ReasonUnschedulable, Message: c.Message, Fatal: fatal})
 			}
 		}

@@ -58,4 +58,12 @@ func TestUnboundPVCIsNotFatal(t *testing.T) {
 	if len(PodProblems(pod)) != 1 {
 		t.Fatal("the wait for the PVC is not reported as a problem")
 	}
+	pod.Status.Conditions[0].Message = `0/2 nodes are available: persistentvolumeclaim "data" bound to non-existent persistentvolume "pvc-1". not found`
+	if _, fatal := FatalProblem(pod); fatal {
+		t.Fatal("a PVC bound to a volume the scheduler has not seen yet stops the rollout")
+	}
+	pod.Status.Conditions[0].Message = "0/2 nodes are available: 2 Insufficient cpu."
+	if _, fatal := FatalProblem(pod); !fatal {
+		t.Fatal("insufficient cpu is not fatal")
+	}
 }
