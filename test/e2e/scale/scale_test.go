@@ -9,7 +9,6 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
@@ -336,15 +335,11 @@ func TestScaleHPA(t *testing.T) {
 // emulation) and explains <unknown> when requests are missing.
 func TestStatusMetrics(t *testing.T) {
 	t.Parallel()
-	ns := deployDev(t, func(u *unstructured.Unstructured) {
-		if u.GetKind() != "Deployment" || u.GetName() != "dev-frontend" {
-			return
-		}
-		containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
-		for _, c := range containers {
-			delete(c.(map[string]any), "resources")
-		}
-		_ = unstructured.SetNestedSlice(u.Object, containers, "spec", "template", "spec", "containers")
+	ns := deployDev(t, map[string]string{
+		"deployment/dev-api": usagePatch,
+		// The frontend without resource requests: its utilization is <unknown>.
+		"deployment/dev-frontend": `{"spec":{"template":{"metadata":{"annotations":{"kwok.x-k8s.io/usage-cpu":"50m"}},` +
+			`"spec":{"containers":[{"name":"frontend","resources":{"requests":null,"limits":null}}]}}}}`,
 	})
 	waitForPodMetrics(t, ns, "dev-api-", "dev-frontend-")
 	doc := statusDoc(t, ns, 0)

@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
-	"github.com/piyasa/kubectl-piyasa/shared/render"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -29,44 +29,51 @@ const (
 	apiMemory = "128Mi"
 )
 
-// deployDev renders the dev overlay into a fresh namespace, lets mutate
-// change each object, applies it and waits until api, worker and frontend are
-// ready. It returns the namespace.
-func deployDev(t *testing.T, mutate func(u *unstructured.Unstructured)) string {
+var prepareOnce sync.Once
+
+// prepareCluster fixes two gaps of the fake nodes, once per cluster: kwok's
+// nodes report no ephemeral-storage, which the manifests request (pods would
+// stay Pending with "Insufficient ephemeral-storage"), and kwok reads its
+// Metric / ClusterResourceUsage objects from the API when their CRDs are
+// enabled, so the usage emulation that feeds metrics-server must be applied.
+func prepareCluster(t *testing.T) {
 	t.Helper()
-	ns := harness.Namespace(t, "scale")
-	objs, err := render.Render(render.Options{Env: dev, Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keep []*unstructured.Unstructured
-	for _, u := range objs {
-		switch u.GetKind() {
-		case "Namespace", "CronJob":
-			continue
+	prepareOnce.Do(func() {
+		cs := harness.Client(t)
+		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if u.GetKind() == "Deployment" || u.GetKind() == "StatefulSet" {
-			dropEphemeralStorage(u)
-			ann, _, _ := unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "annotations")
-			if ann == nil {
-				ann = map[string]string{}
-			}
-			ann["kwok.x-k8s.io/usage-cpu"] = apiCPU
-			ann["kwok.x-k8s.io/usage-memory"] = apiMemory
-			if err := unstructured.SetNestedStringMap(u.Object, ann, "spec", "template", "metadata", "annotations"); err != nil {
+		patch := []byte(`{"status":{"capacity":{"ephemeral-storage":"100Gi"},"allocatable":{"ephemeral-storage":"100Gi"}}}`)
+		for _, n := range nodes.Items {
+			if _, err := cs.CoreV1().Nodes().Patch(context.Background(), n.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if mutate != nil {
-			mutate(u)
-		}
-		keep = append(keep, u)
+		harness.Kubectl(t, "apply", "-f", filepath.Join(harness.Env.ClusterBin, "kwok-metrics.yaml")).RunOK()
+	})
+}
+
+// usagePatch sets kwok's usage annotations on a pod template (a strategic
+// merge patch): metrics-server then reports that usage for its pods.
+const usagePatch = `{"spec":{"template":{"metadata":{"annotations":{"kwok.x-k8s.io/usage-cpu":"` + apiCPU + `","kwok.x-k8s.io/usage-memory":"` + apiMemory + `"}}}}}`
+
+// deployDev deploys the dev overlay into a fresh namespace with
+// `kubectl piyasa deploy --env dev`, applies the given strategic merge patches
+// ("deployment/dev-api" -> patch), and waits until api, worker and frontend
+// are ready. It returns the namespace.
+func deployDev(t *testing.T, patches map[string]string) string {
+	t.Helper()
+	prepareCluster(t)
+	ns := harness.Namespace(t, "scale")
+	envFile := filepath.Join(t.TempDir(), "dev.env")
+	harness.Piyasa(t, "deploy", "init-env", "-f", envFile).RunOK()
+	// --wait=false: this package waits for the three scalable components only
+	// (postgres' volume binding is not its concern).
+	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envFile, "--wait=false").RunOK()
+	for obj, p := range patches {
+		harness.Kubectl(t, "patch", obj, "-n", ns, "--type", "strategic", "-p", p).RunOK()
 	}
-	data, err := render.YAML(keep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	harness.ApplyYAML(t, ns, string(data))
 	waitReady(t, ns)
 	return ns
 }
@@ -170,25 +177,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// dropEphemeralStorage removes ephemeral-storage requests and limits: kwok's
-// fake nodes advertise no ephemeral-storage, so pods requesting it stay
-// Pending ("Insufficient ephemeral-storage").
-func dropEphemeralStorage(u *unstructured.Unstructured) {
-	for _, field := range []string{"containers", "initContainers"} {
-		cs, ok, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
-		if !ok {
-			continue
-		}
-		for _, c := range cs {
-			for _, k := range []string{"requests", "limits"} {
-				if m, ok, _ := unstructured.NestedMap(c.(map[string]any), "resources", k); ok {
-					delete(m, "ephemeral-storage")
-					_ = unstructured.SetNestedMap(c.(map[string]any), m, "resources", k)
-				}
-			}
-		}
-		_ = unstructured.SetNestedSlice(u.Object, cs, "spec", "template", "spec", field)
-	}
 }
