@@ -1,0 +1,169 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/render"
+)
+
+func TestWorkloadsOfRenderedOverlay(t *testing.T) {
+	objs, err := render.Render(render.Options{Env: app.Environments["dev"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := workloadsOf(objs)
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Component+"="+w.Kind+"/"+w.Name)
+	}
+	want := "api=Deployment/dev-api worker=StatefulSet/dev-worker frontend=Deployment/dev-frontend postgres=Deployment/dev-postgres redis=StatefulSet/dev-redis"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("workloads %v", got)
+	}
+	if p := configData(objs, app.Environments["dev"])[app.KeyLLMProvider]; p != "openai" {
+		t.Fatalf("LLM_PROVIDER %q", p)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	st := kube.WorkloadStatus{Workload: kube.Workload{Component: "api"}, Found: true, Desired: 2, Ready: 1,
+		Message: `Waiting for deployment "dev-api" rollout to finish: 1 of 2 updated replicas are available...`}
+	got := progressLine(st, 8, 3*time.Second)
+	if got != `[  3s] api       1/2 ready  (Waiting for deployment "dev-api" rollout to finish: 1 of 2 updated replicas are available)` {
+		t.Fatalf("%q", got)
+	}
+	st.Done, st.Ready = true, 2
+	if got := progressLine(st, 3, 0); got != "[  0s] api  2/2 ready, rolled out" {
+		t.Fatalf("%q", got)
+	}
+}
+
+func TestAccessText(t *testing.T) {
+	dev := accessText(app.Environments["dev"], "my-ns")
+	if !strings.Contains(dev, "kubectl port-forward -n my-ns svc/dev-api-service 8000:8000") || !strings.Contains(dev, "svc/dev-frontend-service 5173:5173") {
+		t.Fatal(dev)
+	}
+	prod := accessText(app.Environments["prod"], "piyasa-chatbot")
+	if !strings.Contains(prod, "https://piyasa-chatbot.example.com") || !strings.Contains(prod, "https://api.piyasa-chatbot.example.com") {
+		t.Fatal(prod)
+	}
+}
+
+func TestSecretDiffMasksValues(t *testing.T) {
+	live := map[string]any{"kind": "Secret", "data": map[string]any{"A": "b2xk", "B": "c2FtZQ=="}}
+	merged := map[string]any{"kind": "Secret", "data": map[string]any{"A": "bmV3", "B": "c2FtZQ==", "C": "YWRkZWQ="}}
+	maskSecrets(live, merged)
+	d := unifiedDiff("secret/x", live, merged)
+	for _, v := range []string{"b2xk", "bmV3", "c2FtZQ==", "YWRkZWQ="} {
+		if strings.Contains(d, v) {
+			t.Fatalf("diff shows a value:\n%s", d)
+		}
+	}
+	if !strings.Contains(d, "-  A: '*** (masked, old)'") || !strings.Contains(d, "+  A: '*** (masked, new)'") || !strings.Contains(d, "+  C: '*** (masked)'") {
+		t.Fatalf("diff:\n%s", d)
+	}
+}
+
+func TestNormalizeIgnoresHPAReplicas(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "a", "resourceVersion": "5",
+		"annotations": map[string]any{"deployment.kubernetes.io/revision": "3"}}, "spec": map[string]any{"replicas": int64(4)}, "status": map[string]any{}}}
+	n := normalize(u, true)
+	if _, ok := n["status"]; ok {
+		t.Fatal("status kept")
+	}
+	if _, ok, _ := unstructured.NestedFieldNoCopy(n, "spec", "replicas"); ok {
+		t.Fatal("replicas kept")
+	}
+	if _, ok, _ := unstructured.NestedFieldNoCopy(n, "metadata", "annotations"); ok {
+		t.Fatal("revision annotation kept")
+	}
+}
+
+func TestPutSecretReplacesWholesale(t *testing.T) {
+	cs := fake.NewClientset()
+	ctx := context.Background()
+	f1, _ := envfile.Parse(".env", []byte("A=1\nB=2\n"))
+	ch, err := putSecret(ctx, cs, secretObject("ns", f1), DryRunNone)
+	if err != nil || !ch.Created {
+		t.Fatalf("%v %v", ch, err)
+	}
+	f2, _ := envfile.Parse(".env", []byte("A=1\nB=3\nC=4\n"))
+	ch, err = putSecret(ctx, cs, secretObject("ns", f2), DryRunNone)
+	if err != nil || ch.String() != "added C; changed B" {
+		t.Fatalf("%v %v", ch, err)
+	}
+	f3, _ := envfile.Parse(".env", []byte("C=4\n"))
+	ch, _ = putSecret(ctx, cs, secretObject("ns", f3), DryRunClient)
+	if ch.String() != "removed A,B" {
+		t.Fatalf("%v", ch)
+	}
+	s, _ := cs.CoreV1().Secrets("ns").Get(ctx, app.SecretName, metav1.GetOptions{})
+	if len(s.Data) != 3 || string(s.Data["B"]) != "3" || s.Type != corev1.SecretTypeOpaque {
+		t.Fatalf("client dry run changed the Secret, or the update was wrong: %v", s.Data)
+	}
+}
+
+func TestConfigParse(t *testing.T) {
+	o := &ConfigOptions{Global: cli.NewGlobal(genericiooptions.IOStreams{}), DryRun: DryRunNone}
+	for _, bad := range [][]string{
+		{"NOEQUALS"}, {"A=1", "A=2"}, {"MY_SECRET=x"}, {"REDIS_PASSWORD=x"}, {"TOTAL_WORKERS=3"},
+		{"DATABASE_URL=postgresql://u:pw@h:5432/db"}, {"LLM_PROVIDER=mistral"}, {"LOG_LEVEL=LOUD"}, {"CORS_ALLOWED_ORIGINS=*"},
+	} {
+		err := o.parse(bad, false)
+		if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage {
+			t.Errorf("%v: %v", bad, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw@") {
+			t.Errorf("%v: error shows the password", bad)
+		}
+	}
+	if err := o.parse([]string{"LOG_LEVEL=INFO", "FEATURE_X=on", "EMPTY="}, false); err != nil || o.set["EMPTY"] != "" || o.set["FEATURE_X"] != "on" {
+		t.Fatalf("%v %v", err, o.set)
+	}
+	if err := o.parse([]string{"DATABASE_HOST"}, true); err == nil {
+		t.Fatal("unset of a key the app needs")
+	}
+	if err := o.parse([]string{"FEATURE_X"}, true); err != nil || o.unset[0] != "FEATURE_X" {
+		t.Fatal(err)
+	}
+}
+
+func TestInitEnvNeverOverwrites(t *testing.T) {
+	var out, errOut bytes.Buffer
+	g := cli.NewGlobal(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+	p := t.TempDir() + "/.env"
+	cmd := NewCmdInitEnv(g, g.IOStreams)
+	cmd.SetArgs([]string{"-f", p})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := envfile.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.Entries {
+		if v := e.Value.Reveal(); len(v) > 8 && strings.Contains(out.String()+errOut.String(), v) {
+			t.Fatalf("init-env printed %s", e.Key)
+		}
+	}
+	cmd = NewCmdInitEnv(g, g.IOStreams)
+	cmd.SetArgs([]string{"-f", p})
+	err = cmd.Execute()
+	if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage || !strings.Contains(e.Msg, "already exists") {
+		t.Fatalf("second init-env: %v", err)
+	}
+}
