@@ -53,7 +53,7 @@ demo: build
 ## release: build the release archives (5 platforms) into dist/, SHA256SUMS and the Krew
 ## manifest krew/plugins/piyasa.yaml; nothing is uploaded. Usage: make release VERSION=v0.x.y
 release:
-	@scripts/release.sh --version "$(VERSION)"
+	@scripts/release.sh --version "$(VERSION)" --ref HEAD
 
 clean:
 	rm -rf $(BIN) dist

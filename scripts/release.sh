@@ -10,6 +10,8 @@
 #   --uri-base U    where the archives will be downloaded from ($RELEASE_URI_BASE);
 #                   default: https://github.com/piyasa/kubectl-piyasa/releases/download/<version>
 #   --dist D        output directory, emptied first ($DIST; default: dist)
+#   --ref R         build a clean export of git revision R (e.g. the tag, or HEAD)
+#                   instead of the working tree ($RELEASE_REF; make release uses HEAD)
 #   --index I       Krew index root to write plugins/piyasa.yaml into ($KREW_INDEX;
 #                   default: krew; "" for none). Written only when every default
 #                   platform is built, because the index must name them all.
@@ -30,6 +32,7 @@ PLATFORMS=${PLATFORMS:-$ALL_PLATFORMS}
 URI_BASE=${RELEASE_URI_BASE:-}
 DIST=${DIST:-dist}
 INDEX=${KREW_INDEX-krew}
+REF=${RELEASE_REF:-}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "error: $1" >&2; [ -n "${2:-}" ] && echo "hint: $2" >&2; exit "${3:-1}"; }
@@ -44,6 +47,8 @@ while [ $# -gt 0 ]; do
     --uri-base=*) URI_BASE=${1#*=}; shift ;;
     --dist) DIST=${2-}; shift 2 ;;
     --dist=*) DIST=${1#*=}; shift ;;
+    --ref) REF=${2-}; shift 2 ;;
+    --ref=*) REF=${1#*=}; shift ;;
     --index) INDEX=${2-}; shift 2 ;;
     --index=*) INDEX=${1#*=}; shift ;;
     -h|--help) usage ;;
@@ -72,12 +77,25 @@ case " $PLATFORMS " in *" windows/"*) command -v zip >/dev/null || die "zip is n
 tar --version 2>/dev/null | grep -q 'GNU tar' || die "GNU tar is needed for reproducible archives" "on macOS: brew install gnu-tar and put gtar first on PATH as tar"
 
 # Version stamp: the tag, the commit (with -dirty for uncommitted changes to the sources) and the commit's time.
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- plugins shared go.mod go.sum 2>/dev/null)" ]; then
-  COMMIT=$COMMIT-dirty
-  echo "warning: uncommitted changes under plugins/, shared/ or go.mod: commit is stamped $COMMIT" >&2
+if [ -n "$REF" ]; then
+  COMMIT=$(git rev-parse --short "$REF^{commit}" 2>/dev/null) || die "unknown git revision \"$REF\""
+  EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct "$REF")}
+  # A fixed path (dist/.src) lets go's build cache serve the next release.
+  rm -rf "$DIST"
+  SRC=$DIST/.src
+  mkdir -p "$SRC"
+  trap 'rm -rf "$SRC"' EXIT
+  git archive --format=tar "$REF" | tar -x -C "$SRC"
+  echo "== building $REF ($COMMIT) from a clean export" >&2
+  cd "$SRC"
+else
+  COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [ -n "$(git status --porcelain -- plugins shared go.mod go.sum 2>/dev/null)" ]; then
+    COMMIT=$COMMIT-dirty
+    echo "warning: uncommitted changes under plugins/, shared/ or go.mod: commit is stamped $COMMIT" >&2
+  fi
+  EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 fi
-EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 DATE=$(date -u -d "@$EPOCH" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 TOUCH=$(date -u -d "@$EPOCH" +%Y%m%d%H%M.%S 2>/dev/null || date -u -r "$EPOCH" +%Y%m%d%H%M.%S)
 PKG=github.com/piyasa/kubectl-piyasa/shared/version
@@ -128,8 +146,8 @@ License: Apache-2.0 (LICENSE). Source: https://github.com/piyasa/kubectl-piyasa
 EOF
 }
 
-rm -rf "$DIST"
 mkdir -p "$DIST"
+find "$DIST" -mindepth 1 -maxdepth 1 ! -name .src -exec rm -rf {} +
 STAGE=$DIST/.stage
 t0=$(date +%s)
 declare -A ARCHIVE
