@@ -162,6 +162,10 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 			}
 		}
 		o.Printf("%s scaled: %d -> %d replicas%s\n", ref, before, o.replicas, o.dryRun.suffix())
+		if o.dryRun == DryRunNone {
+			recordScaled(ctx, cs, o.Namespace, o.comp.Kind, name, string(d.UID),
+				fmt.Sprintf("Scaled from %d to %d replicas by kubectl piyasa scale", before, o.replicas), o.Now())
+		}
 	}
 	if o.dryRun != DryRunNone || !o.Wait {
 		return nil

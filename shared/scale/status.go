@@ -297,26 +297,41 @@ func formatQuantity(res corev1.ResourceName, q resource.Quantity) string {
 	return fmt.Sprintf("%dMi", q.Value()/(1024*1024))
 }
 
-// Events that record a change of replicas.
+// Events that record a change of replicas, by the kind of object they are about.
 var scaleReasons = map[string]map[string]bool{
 	"HorizontalPodAutoscaler": {"SuccessfulRescale": true, "FailedRescale": true},
-	app.KindDeployment:        {"ScalingReplicaSet": true},
-	app.KindStatefulSet:       {"SuccessfulCreate": true, "SuccessfulDelete": true},
+	app.KindDeployment:        {"ScalingReplicaSet": true, ScaledReason: true},
+	app.KindStatefulSet:       {ScaledReason: true},
 }
+
+// podEvents are a StatefulSet's pod creations and deletions: a scale, but also
+// every rolling restart, so they count only when no better event exists.
+var podEvents = map[string]bool{"SuccessfulCreate": true, "SuccessfulDelete": true}
 
 // lastScale returns the latest scaling event of the workload or its HPA.
 func lastScale(events []*corev1.Event, kind, name, hpa string) *ScaleEvent {
-	var best *corev1.Event
-	var bestT time.Time
+	var best, fallback *corev1.Event
+	var bestT, fallbackT time.Time
 	for _, e := range events {
 		o := e.InvolvedObject
 		match := (o.Kind == kind && o.Name == name) || (hpa != "" && o.Kind == "HorizontalPodAutoscaler" && o.Name == hpa)
-		if !match || !scaleReasons[o.Kind][e.Reason] {
+		if !match {
 			continue
 		}
-		if t := eventTime(e); best == nil || !t.Before(bestT) {
-			best, bestT = e, t
+		t := eventTime(e)
+		switch {
+		case scaleReasons[o.Kind][e.Reason]:
+			if best == nil || !t.Before(bestT) {
+				best, bestT = e, t
+			}
+		case o.Kind == app.KindStatefulSet && podEvents[e.Reason]:
+			if fallback == nil || !t.Before(fallbackT) {
+				fallback, fallbackT = e, t
+			}
 		}
+	}
+	if best == nil {
+		best, bestT = fallback, fallbackT
 	}
 	if best == nil {
 		return nil

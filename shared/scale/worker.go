@@ -100,7 +100,12 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 			WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns)
 	}
 	o.Printf("%s scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s, restarting every worker%s\n", ref, old.replicas, n, oldTotal, newTotal, o.dryRun.suffix())
-	if o.dryRun != DryRunNone || !o.Wait {
+	if o.dryRun != DryRunNone {
+		return nil
+	}
+	recordScaled(ctx, cs, ns, o.comp.Kind, stsName, string(sts.UID),
+		fmt.Sprintf("Scaled from %d to %d replicas with TOTAL_WORKERS %s -> %s, every worker restarted, by kubectl piyasa scale", old.replicas, n, oldTotal, newTotal), o.Now())
+	if !o.Wait {
 		return nil
 	}
 
@@ -121,6 +126,10 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		return cli.Failedf("scaling %s failed: %s; rolling back ALSO failed: %v", ref, cause, rerr).
 			WithHint("set TOTAL_WORKERS=%s in configmap/%s and %d replicas by hand, then: kubectl rollout restart %s -n %s", oldTotal, cmName, old.replicas, ref, ns)
 	}
+	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recordScaled(rctx, cs, ns, o.comp.Kind, stsName, string(sts.UID),
+		fmt.Sprintf("Rolled back to %d replicas with TOTAL_WORKERS %s by kubectl piyasa scale after: %s", old.replicas, oldTotal, cause), o.Now())
 	return cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again and %s is back to %d replicas at its previous pod template",
 		ref, cause, oldTotal, ref, old.replicas).
 		WithHint("find out why: kubectl piyasa diagnose -n %s (a worker that stays broken may need: kubectl delete pod <name> -n %s)", ns, ns)
