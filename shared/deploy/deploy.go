@@ -154,6 +154,13 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := applyAll(ctx, c, nsObjs, o.DryRun, o.Out); err != nil {
 		return err
 	}
+	if o.DryRun == DryRunServer {
+		if _, err := c.cs.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			fmt.Fprintf(o.Out, "namespace/%s would be created%s\n", o.Namespace, suffix)
+			o.Infof("A server dry run cannot check objects inside a namespace that does not exist yet: create the namespace, or use --dry-run=client.\n")
+			return nil
+		}
+	}
 	if err := ensureNamespace(ctx, c, o.Namespace, o.DryRun); err != nil {
 		return err
 	}

@@ -247,7 +247,15 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "deployment/%s %s to revision %d (%s)%s\n", d.Name, msg, rev, image, dryRunSuffix(o.DryRun))
 	cause := fmt.Sprintf("kubectl piyasa deploy rollback --to-revision %d", rev)
 	if wt.oldImage != image {
-		if err := setImage(ctx, cs, o.Namespace, wt, image, cause, o.DryRun); err != nil {
+		if o.DryRun == DryRunNone {
+			// Pods of an unfinished (failed) worker revision are replaced by
+			// hand, as a StatefulSet's forced rollback needs.
+			wt.newImage, wt.oldImage = wt.oldImage, image
+			if err := revertImage(ctx, cs, o.Namespace, wt, cause, true); err != nil {
+				return err
+			}
+			wt.oldImage = wt.newImage
+		} else if err := setImage(ctx, cs, o.Namespace, wt, image, cause, o.DryRun); err != nil {
 			return err
 		}
 	}

@@ -181,7 +181,7 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	}
 	o.Infof("\nUpdate failed: %v\nRolling back to the previous images...\n", werr)
 	for _, t := range targets {
-		if err := revertImage(ctx, cs, o.Namespace, t, "rollback: "+cause+" failed"); err != nil {
+		if err := revertImage(ctx, cs, o.Namespace, t, "rollback: "+cause+" failed", false); err != nil {
 			return cli.Failedf("update failed (%v) and the rollback failed too: %v", werr, err).WithHint("roll back by hand: kubectl piyasa deploy rollback -n %s", o.Namespace)
 		}
 		fmt.Fprintf(o.Out, "%s/%s image %s -> %s (rolled back)\n", kindLower(t.comp.Kind), t.name, t.newImage, t.oldImage)
@@ -288,7 +288,9 @@ func setImage(ctx context.Context, cs kubernetes.Interface, ns string, t target,
 // revertImage sets the old image back. For a StatefulSet it also deletes the
 // pods of the failed revision, which the controller would otherwise leave
 // broken (the documented "forced rollback" of StatefulSets).
-func revertImage(ctx context.Context, cs kubernetes.Interface, ns string, t target, cause string) error {
+// With onlyUnfinished, pods are deleted only when the rollout to the failed
+// revision had not completed.
+func revertImage(ctx context.Context, cs kubernetes.Interface, ns string, t target, cause string, onlyUnfinished bool) error {
 	ctx = context.WithoutCancel(ctx)
 	var badRev string
 	var sel *metav1.LabelSelector
@@ -298,6 +300,9 @@ func revertImage(ctx context.Context, cs kubernetes.Interface, ns string, t targ
 			return err
 		}
 		badRev, sel = s.Status.UpdateRevision, s.Spec.Selector
+		if onlyUnfinished && s.Status.CurrentRevision == s.Status.UpdateRevision {
+			badRev = ""
+		}
 	}
 	if err := setImage(ctx, cs, ns, t, t.oldImage, cause, DryRunNone); err != nil {
 		return err

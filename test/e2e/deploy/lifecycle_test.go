@@ -129,6 +129,19 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("failed update kept, then rollback", func(t *testing.T) {
+		crashingImage(t)
+		crash := app.APIImage + ":" + crashTag
+		harness.Piyasa(t, "deploy", "update", "--image", crashTag, "--no-rollback", "--env", "dev", "-n", ns, "--timeout", "2m").ExpectCode(1)
+		if st := status(t, ns); st.image(app.API) != crash || st.image(app.Worker) != crash || st.Ready {
+			t.Fatalf("after failed update without rollback: %+v", st)
+		}
+		harness.Piyasa(t, "deploy", "rollback", "--env", "dev", "-n", ns, "--timeout", "2m").RunOK()
+		if st := status(t, ns); st.image(app.API) != v1 || st.image(app.Worker) != v1 || !st.Ready {
+			t.Fatalf("after rollback: %+v", st)
+		}
+	})
+
 	t.Run("secret rotate", func(t *testing.T) {
 		next := newEnvFile(t, ".env.next")
 		r := harness.Piyasa(t, "deploy", "secret", "rotate", "--env-file", next, "--env", "dev", "-n", ns).RunOK()
