@@ -91,13 +91,14 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		if o.dryRun == DryRunServer {
 			return err
 		}
-		cause := cli.Classify(err, "").Msg
+		classified := cli.Classify(err, "")
+		cause := classified.Msg
 		if rerr := o.restoreConfigMap(cs, cmName, old); rerr != nil {
-			return cli.Failedf("scaling %s failed: %s; putting TOTAL_WORKERS back to %s ALSO failed: %v", ref, cause, oldTotal, rerr).
-				WithHint("set it back by hand: kubectl patch configmap %s -n %s --type merge -p '{\"data\":{\"%s\":\"%s\"}}'", cmName, ns, app.KeyTotalWorkers, oldTotal)
+			return withCode(cli.Failedf("scaling %s failed: %s; putting TOTAL_WORKERS back to %s ALSO failed: %v", ref, cause, oldTotal, rerr).
+				WithHint("set it back by hand: kubectl patch configmap %s -n %s --type merge -p '{\"data\":{\"%s\":\"%s\"}}'", cmName, ns, app.KeyTotalWorkers, oldTotal), classified)
 		}
-		return cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again, replicas stay %d, no worker was restarted", ref, cause, oldTotal, old.replicas).
-			WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns)
+		return withCode(cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again, replicas stay %d, no worker was restarted", ref, cause, oldTotal, old.replicas).
+			WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns), classified)
 	}
 	o.Printf("%s scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s, restarting every worker%s\n", ref, old.replicas, n, oldTotal, newTotal, o.dryRun.suffix())
 	if o.dryRun != DryRunNone {
@@ -190,4 +191,13 @@ func strOr(p *string, def string) string {
 		return def
 	}
 	return *p
+}
+
+// withCode keeps the suite's exit code 3 when the cause was the cluster
+// (unreachable, forbidden), 1 otherwise.
+func withCode(e *cli.Error, cause *cli.Error) *cli.Error {
+	if cause != nil && cause.Code == cli.ExitCluster {
+		e.Code = cli.ExitCluster
+	}
+	return e
 }

@@ -259,7 +259,8 @@ func TestWorkerRollbackForbidden(t *testing.T) {
 		return s.Generation
 	}
 	g0 := gen()
-	r := harness.Piyasa(t, "scale", "worker", "4", "-n", ns, "--env", "dev", "--as", "half-scaler").ExpectCode(1)
+	// Exit 3: the cause is a missing right.
+	r := harness.Piyasa(t, "scale", "worker", "4", "-n", ns, "--env", "dev", "--as", "half-scaler").ExpectCode(3)
 	if !strings.Contains(r.Stderr, "rolled back: TOTAL_WORKERS is 2 again") || !strings.Contains(r.Stderr, "forbidden") {
 		t.Errorf("stderr does not report the failure and the rollback:\n%s", r.Stderr)
 	}
