@@ -200,7 +200,7 @@ func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workl
 		},
 	})
 	if err != nil {
-		return waitError(err, o.Namespace)
+		return waitError(err, o.Namespace, w)
 	}
 	ready, desired, err := waitSettled(ctx, wcs, o.Namespace, w)
 	if err != nil {
@@ -215,12 +215,16 @@ func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workl
 }
 
 // waitError turns the errors of kube.WaitForWorkloads into exit-1 errors with a hint.
-func waitError(err error, ns string) error {
+func waitError(err error, ns string, w kube.Workload) error {
 	var te *kube.TimeoutError
 	var fe *kube.FailureError
+	hint := fmt.Sprintf("find out why: kubectl piyasa diagnose -n %s", ns)
 	switch {
+	case errors.As(err, &te) && len(te.Pending) == 0:
+		// The timeout ran out before the first LIST answered.
+		return cli.Failedf("timed out after %s waiting for %s/%s", te.Timeout, lower(w.Kind), w.Name).WithHint("%s", hint)
 	case errors.As(err, &te), errors.As(err, &fe):
-		return cli.Failedf("%v", err).WithHint("find out why: kubectl piyasa diagnose -n %s", ns)
+		return cli.Failedf("%v", err).WithHint("%s", hint)
 	}
 	return err
 }
