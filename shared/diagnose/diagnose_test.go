@@ -305,3 +305,14 @@ func TestJUnit(t *testing.T) {
 		t.Errorf("junit:\n%s", s)
 	}
 }
+
+func TestEnvFileKeys(t *testing.T) {
+	rep := Analyze(context.Background(), trapSnapshot(), Config{EnvFileKeys: []string{"API_KEY", "DATABASE_PASSWORD", "GROQ_API_KEY"}, Only: CodeSet{"PIY204": true}}, nil, nil)
+	if len(rep.Findings) != 1 || rep.Findings[0].Code != "PIY204" || !strings.Contains(strings.Join(rep.Findings[0].Evidence, ";"), "only in the .env: GROQ_API_KEY") {
+		t.Errorf("%+v", rep.Findings)
+	}
+	rep = Analyze(context.Background(), trapSnapshot(), Config{EnvFileKeys: []string{"DATABASE_PASSWORD", "API_KEY"}, Only: CodeSet{"PIY204": true}}, nil, nil)
+	if len(rep.Findings) != 0 || rep.Checks[0].Status != StatusPassed {
+		t.Errorf("same keys: %+v %+v", rep.Findings, rep.Checks)
+	}
+}
