@@ -5,6 +5,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -201,21 +202,12 @@ func contains(list []string, s string) bool {
 func renderFor(g *cli.Global, dir, apiImage, frontendImage string) ([]*unstructured.Unstructured, error) {
 	objs, err := render.Render(render.Options{Env: g.Env, Namespace: g.Namespace, Dir: dir, APIImage: apiImage, FrontendImage: frontendImage})
 	if err != nil {
-		var ie *render.ImageError
-		if ok := asImageError(err, &ie); ok {
+		if ie := (*render.ImageError)(nil); errors.As(err, &ie) {
 			return nil, cli.Usagef("%v", ie)
 		}
 		return nil, cli.Usagef("cannot render the manifests: %v", err).WithHint("check --manifests DIR (a kustomization directory)")
 	}
 	return objs, nil
-}
-
-func asImageError(err error, target **render.ImageError) bool {
-	ie, ok := err.(*render.ImageError)
-	if ok {
-		*target = ie
-	}
-	return ok
 }
 
 // age formats the time since t as kubectl does.

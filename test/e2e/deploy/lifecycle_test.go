@@ -47,6 +47,14 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("diagnose finds no error", func(t *testing.T) {
+		// The suite's own checker agrees that the manifests avoid DESIGN's traps.
+		r := harness.Piyasa(t, "diagnose", "--env", "dev", "-n", ns, "--fail-on", "error").Run()
+		if r.Code != 0 {
+			t.Fatalf("diagnose exit %d on a healthy dev deploy:\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+		}
+	})
+
 	t.Run("diff", func(t *testing.T) {
 		harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns, "--env-file", env).ExpectCode(0)
 		harness.Kubectl(t, "-n", ns, "patch", "configmap", "dev-piyasa-config", "--type", "merge", "-p", `{"data":{"LOG_LEVEL":"ERROR"}}`).RunOK()
