@@ -22,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -314,5 +315,16 @@ func TestEnvFileKeys(t *testing.T) {
 	rep = Analyze(context.Background(), trapSnapshot(), Config{EnvFileKeys: []string{"DATABASE_PASSWORD", "API_KEY"}, Only: CodeSet{"PIY204": true}}, nil, nil)
 	if len(rep.Findings) != 0 || rep.Checks[0].Status != StatusPassed {
 		t.Errorf("same keys: %+v %+v", rep.Findings, rep.Checks)
+	}
+}
+
+func TestCertManagerCertificate(t *testing.T) {
+	s := trapSnapshot()
+	s.CertManager = true
+	s.Certificates = []unstructured.Unstructured{{Object: map[string]any{"metadata": map[string]any{"name": "piyasa-tls"},
+		"status": map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}}}}}}
+	rep := Analyze(context.Background(), s, Config{Only: CodeSet{"PIY507": true, "PIY804": true}}, nil, nil)
+	if len(rep.Findings) != 1 || rep.Findings[0].Code != "PIY507" || !strings.Contains(rep.Findings[0].Message, "Secret does not exist") {
+		t.Errorf("%+v", rep.Findings)
 	}
 }

@@ -210,10 +210,14 @@ func (r *runner) oomFix(p PodSummary, container, limit string) string {
 // checkWorkloads reports missing components and workloads short of ready replicas.
 func (r *runner) checkWorkloads() {
 	if r.begin("PIY112", KindDeployments, KindStatefulSets) {
+		empty := ""
+		if len(r.s.Deployments)+len(r.s.StatefulSets) == 0 {
+			empty = " (the namespace has no workloads: check -n and --env)"
+		}
 		for _, c := range app.Components {
 			if _, ok := r.component(c.Name); !ok {
 				r.add("PIY112", c.Name, Object{Kind: c.Kind, Name: r.s.Env.WorkloadName(c)},
-					fmt.Sprintf("%s %s not found in namespace %s", c.Kind, r.s.Env.WorkloadName(c), r.s.Namespace), nil,
+					fmt.Sprintf("%s %s not found in namespace %s%s", c.Kind, r.s.Env.WorkloadName(c), r.s.Namespace, empty), nil,
 					fmt.Sprintf("kubectl piyasa deploy --env %s -n %s --env-file .env", r.s.Env.Name, r.s.Namespace))
 			}
 		}
