@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
@@ -124,9 +125,14 @@ func statusKey(st Status) []byte {
 	return b
 }
 
+// watchEnd is the result of -w: the watch's fatal error, or a silent exit
+// 130 when Ctrl-C ended it (as kubectl get -w, it prints nothing more).
 func watchEnd(ctx context.Context, failure error) error {
 	if failure != nil {
 		return failure
 	}
-	return ctx.Err()
+	if ctx.Err() != nil {
+		return cli.ExitCode(cli.ExitInterrupted)
+	}
+	return nil
 }

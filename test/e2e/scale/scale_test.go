@@ -420,7 +420,7 @@ func TestStatusWatch(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatal("status -w did not stop on SIGINT")
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit code %d after SIGINT, want 130; stderr:\n%s", code, errb.String())
+	if code := cmd.ProcessState.ExitCode(); code != 130 || strings.Contains(errb.String(), "error") {
+		t.Errorf("exit code %d after SIGINT, want 130 and no error; stderr:\n%s", code, errb.String())
 	}
 }
