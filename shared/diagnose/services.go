@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -62,6 +63,9 @@ func urlHost(raw string) (string, error) {
 	return u.Hostname(), nil
 }
 
+// endpointLag is how long a pod that just became ready may be missing from its Service's endpoints.
+const endpointLag = 15 * time.Second
+
 // checkService reports a missing Service and one without ready endpoints.
 func (r *runner) checkService(comp, missingCode, noEndpointsCode string) {
 	c, _ := app.LookupComponent(comp)
@@ -72,14 +76,18 @@ func (r *runner) checkService(comp, missingCode, noEndpointsCode string) {
 	}
 	if ok && r.begin(noEndpointsCode, KindServices, KindEndpointSlices) && r.s.ReadyEndpoints[name] == 0 {
 		ev := []string{"selector: " + selectorString(svc.Spec.Selector)}
-		n, ready := 0, 0
+		n, ready, justReady := 0, 0, false
 		for _, p := range r.s.Pods {
 			if p.Component == comp && !p.Deleting {
 				n++
 				if p.Ready {
 					ready++
+					justReady = justReady || (p.ReadyFor != 0 && p.ReadyFor < endpointLag)
 				}
 			}
+		}
+		if justReady {
+			return // a pod became ready moments ago: its endpoint may not be published yet
 		}
 		ev = append(ev, fmt.Sprintf("%s pods: %d, ready: %d", comp, n, ready))
 		fix := ""

@@ -73,7 +73,9 @@ type PodSummary struct {
 	Ready     bool
 	// NotReadyFor is how long the Ready condition has been False (0 when ready).
 	NotReadyFor time.Duration
-	Problems    []kube.PodProblem
+	// ReadyFor is how long the Ready condition has been True (0 when not ready).
+	ReadyFor time.Duration
+	Problems []kube.PodProblem
 	// MemoryLimits holds the memory limit of containers with a problem.
 	MemoryLimits map[string]string
 	// Restarts is the highest restart count of the pod's containers, in Container.
@@ -629,8 +631,12 @@ func summarizePod(p *corev1.Pod, now time.Time) PodSummary {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			s.Ready = c.Status == corev1.ConditionTrue
-			if !s.Ready && !c.LastTransitionTime.IsZero() {
-				s.NotReadyFor = now.Sub(c.LastTransitionTime.Time)
+			if !c.LastTransitionTime.IsZero() {
+				if s.Ready {
+					s.ReadyFor = now.Sub(c.LastTransitionTime.Time)
+				} else {
+					s.NotReadyFor = now.Sub(c.LastTransitionTime.Time)
+				}
 			}
 		}
 	}
