@@ -50,7 +50,7 @@ cluster-down:
 demo: build
 	@scripts/demo.sh
 
-## release: build the release archives (5 platforms) into dist/, SHA256SUMS and the Krew
+## release: build the release archives of HEAD (5 platforms) into dist/, SHA256SUMS and the Krew
 ## manifest krew/plugins/piyasa.yaml; nothing is uploaded. Usage: make release VERSION=v0.x.y
 release:
 	@scripts/release.sh --version "$(VERSION)" --ref HEAD
