@@ -366,6 +366,12 @@ func TestStatusMetrics(t *testing.T) {
 	if _, ok := fcpu["utilization"]; ok || !strings.Contains(fmtAny(fcpu["unknown"]), "has no cpu request") {
 		t.Errorf("frontend cpu %v: want <unknown> explained by the missing request", fcpu)
 	}
+	// The HPA controller finds the same fault: once it says so, status quotes it.
+	waitForHPACondition(t, ns, "dev-frontend-hpa", "ScalingActive", "False")
+	fcpu = component(t, statusDoc(t, ns, 0), "frontend")["cpu"].(map[string]any)
+	if !strings.Contains(fmtAny(fcpu["unknown"]), "HPA dev-frontend-hpa: ScalingActive=False") {
+		t.Errorf("frontend cpu %v: want the HPA's ScalingActive=False message", fcpu)
+	}
 	r := harness.Piyasa(t, "scale", "status", "-n", ns, "--env", "dev").RunOK()
 	if !strings.Contains(r.Stdout, "%/70%") || !strings.Contains(r.Stdout, "<unknown>/70%") || !strings.Contains(r.Stdout, "<unknown> frontend cpu") {
 		t.Errorf("table:\n%s", r.Stdout)
@@ -422,5 +428,26 @@ func TestStatusWatch(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 130 || strings.Contains(errb.String(), "error") {
 		t.Errorf("exit code %d after SIGINT, want 130 and no error; stderr:\n%s", code, errb.String())
+	}
+}
+
+// waitForHPACondition waits (bounded) until the HPA controller sets a condition.
+func waitForHPACondition(t *testing.T, ns, name, typ, status string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		h, err := harness.Client(t).AutoscalingV2().HorizontalPodAutoscalers(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range h.Status.Conditions {
+			if string(c.Type) == typ && string(c.Status) == status {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HPA %s never had %s=%s: %v", name, typ, status, h.Status.Conditions)
+		}
+		time.Sleep(2 * time.Second)
 	}
 }
