@@ -233,17 +233,19 @@ func resourceStatus(res corev1.ResourceName, pods []*corev1.Pod, s snapshot, h *
 	var noRequest, noMetrics []string
 	for _, p := range pods {
 		m := s.metrics[p.Name]
-		if m == nil {
-			noMetrics = append(noMetrics, p.Name)
-			continue
-		}
 		for _, c := range p.Spec.Containers {
 			q, ok := c.Resources.Requests[res]
 			if !ok || q.IsZero() {
 				noRequest = append(noRequest, fmt.Sprintf("%s/%s", p.Name, c.Name))
 				continue
 			}
-			request.Add(q)
+			if m != nil {
+				request.Add(q)
+			}
+		}
+		if m == nil {
+			noMetrics = append(noMetrics, p.Name)
+			continue
 		}
 		for _, c := range m.Containers {
 			usage.Add(c.Usage[res])
@@ -253,11 +255,13 @@ func resourceStatus(res corev1.ResourceName, pods []*corev1.Pod, s snapshot, h *
 	if withMetrics > 0 {
 		rs.Usage = formatQuantity(res, usage)
 	}
+	if len(noRequest) > 0 {
+		why = append(why, fmt.Sprintf("container %s has no %s request, so utilization (percent of requests) cannot be computed; set resources.requests.%s", listNames(noRequest), res, res))
+	}
 	if len(noMetrics) > 0 {
 		why = append(why, fmt.Sprintf("no metrics yet for %s (metrics-server reports a pod about a minute after it starts)", listNames(noMetrics)))
 	}
 	if len(noRequest) > 0 {
-		why = append(why, fmt.Sprintf("container %s has no %s request, so utilization (percent of requests) cannot be computed; set resources.requests.%s", listNames(noRequest), res, res))
 		return rs
 	}
 	if withMetrics == 0 {
