@@ -15,11 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
 
 // Options of `kubectl piyasa deploy`: the guide's Procedure 1.
@@ -140,6 +142,28 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A deploy without --image keeps the images running now (set by `deploy
+	// update`), so that re-applying the configuration never swaps versions.
+	if o.Image == "" || o.FrontendImage == "" {
+		apiImg, feImg, err := liveImages(ctx, c.cs, o.Env, o.Namespace)
+		if err != nil {
+			return err
+		}
+		keep := false
+		if o.Image == "" && apiImg != "" {
+			o.Image, keep = apiImg, true
+			o.Infof("keeping the running api/worker image %s (pass --image to change it)\n", apiImg)
+		}
+		if o.FrontendImage == "" && feImg != "" {
+			o.FrontendImage, keep = feImg, true
+			o.Infof("keeping the running frontend image %s (pass --frontend-image to change it)\n", feImg)
+		}
+		if keep {
+			if o.objs, err = renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage); err != nil {
+				return err
+			}
+		}
+	}
 	o.Infof("Deploying the %s environment into namespace %s%s\n", o.Env.Name, o.Namespace, suffix)
 	// The Namespace first (the Secret needs it), then the Secret (the pods
 	// need it), then everything else.
@@ -164,6 +188,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := ensureNamespace(ctx, c, o.Namespace, o.DryRun); err != nil {
 		return err
 	}
+	configBefore, configExisted, err := liveConfig(ctx, c, o.objs, o.Env)
+	if err != nil {
+		return err
+	}
 	change, err := putSecret(ctx, c.cs, secretObject(o.Namespace, env), o.DryRun)
 	if err != nil {
 		return err
@@ -171,6 +199,28 @@ func (o *Options) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "secret/%s %s (%s, values not shown)%s\n", app.SecretName, change, plural(len(env.Entries), "key"), suffix)
 	if err := applyAll(ctx, c, rest, o.DryRun, o.Out); err != nil {
 		return err
+	}
+	// Pods read piyasa-config and piyasa-secrets when they start: restart the
+	// readers of whatever changed (a first deploy starts them fresh anyway).
+	configChanged := configExisted && !equalData(configBefore, configData(o.objs, o.Env))
+	secretChanged := !change.Created && !change.Empty()
+	if configChanged || secretChanged {
+		var what []string
+		if configChanged {
+			what = append(what, app.ConfigMapName)
+		}
+		if secretChanged {
+			what = append(what, app.SecretName)
+		}
+		readers := readersOf(o.Env, func(c app.Component) bool {
+			return (configChanged && c.UsesConfig) || (secretChanged && c.UsesSecret && !c.Stateful)
+		})
+		if err := restart(ctx, c.cs, o.Namespace, readers, o.Now(), "kubectl piyasa deploy: "+strings.Join(what, ", ")+" changed", o.DryRun); err != nil {
+			return err
+		}
+		for _, w := range readers {
+			fmt.Fprintf(o.Out, "%s/%s restarted (%s changed)%s\n", kindLower(w.Kind), w.Name, strings.Join(what, ", "), suffix)
+		}
 	}
 	if o.DryRun != DryRunNone || !o.Wait {
 		return nil
@@ -277,4 +327,59 @@ func accessText(env app.Environment, ns string) string {
 	fmt.Fprintf(&b, "  kubectl port-forward -n %s svc/%s %d:%d   # API: http://localhost:%d/docs\n", ns, env.ServiceName(api), api.Port, api.Port, api.Port)
 	fmt.Fprintf(&b, "  kubectl port-forward -n %s svc/%s %d:%d   # Frontend: http://localhost:%d\n", ns, env.ServiceName(fe), fe.Port, fe.Port, fe.Port)
 	return b.String()
+}
+
+// liveImages returns the images of the live api and frontend Deployments
+// ("" for a missing one, or one not pinned to a version).
+func liveImages(ctx context.Context, cs kubernetes.Interface, env app.Environment, ns string) (api, frontend string, err error) {
+	for _, x := range []struct {
+		comp string
+		dst  *string
+	}{{app.API, &api}, {app.Frontend, &frontend}} {
+		comp, _ := app.LookupComponent(x.comp)
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, env.WorkloadName(comp), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		// A mutable reference (:latest, no tag) is not kept: the manifests' tag applies.
+		if c := containerOf(&d.Spec.Template.Spec, comp.Name); c != nil {
+			if _, err := render.ParseImage(comp.Name, c.Image); err == nil {
+				*x.dst = c.Image
+			}
+		}
+	}
+	return api, frontend, nil
+}
+
+// liveConfig returns the data of the live piyasa-config, if it exists.
+func liveConfig(ctx context.Context, c *clients, objs []*unstructured.Unstructured, env app.Environment) (map[string]string, bool, error) {
+	for _, u := range objs {
+		if u.GetKind() != "ConfigMap" || configData([]*unstructured.Unstructured{u}, env) == nil {
+			continue
+		}
+		cm, err := c.cs.CoreV1().ConfigMaps(u.GetNamespace()).Get(ctx, u.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return cm.Data, true, nil
+	}
+	return nil, false, nil
+}
+
+func equalData(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }

@@ -54,7 +54,7 @@ Exit 0: no changes; 1: changes; 2: bad input; 3: cluster unreachable or forbidde
 func (o *DiffOptions) Run(ctx context.Context) error {
 	objs, err := renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage)
 	if err != nil {
-		return err
+		return err // bad input, found before any request
 	}
 	var envSecret map[string][]byte
 	if o.EnvFile != "" {
@@ -66,6 +66,20 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	}
 	c, err := newClients(o.Global)
 	if err != nil {
+		return err
+	}
+	// As deploy does: without --image the running images are kept.
+	apiImg, feImg, err := liveImages(ctx, c.cs, o.Env, o.Namespace)
+	if err != nil {
+		return err
+	}
+	if o.Image == "" {
+		o.Image = apiImg
+	}
+	if o.FrontendImage == "" {
+		o.FrontendImage = feImg
+	}
+	if objs, err = renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage); err != nil {
 		return err
 	}
 	hpaTargets := map[string]bool{}

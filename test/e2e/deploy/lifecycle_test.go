@@ -174,6 +174,28 @@ func TestLifecycle(t *testing.T) {
 		harness.Piyasa(t, "deploy", "secret", "rotate", "--env-file", bad, "--env", "dev", "-n", ns).ExpectCode(2)
 	})
 
+	t.Run("redeploy keeps the running image", func(t *testing.T) {
+		v2 := app.APIImage + ":v2.0.0"
+		harness.Piyasa(t, "deploy", "update", "--image", "v2.0.0", "--env", "dev", "-n", ns).RunOK()
+		// (config set's changes show in the diff: a deploy restores the overlay's values.)
+		if d := harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns).Run(); strings.Contains(d.Stdout, "image:") || d.Code > 1 {
+			t.Fatalf("diff after update wants to change images:\n%s", d.Stdout)
+		}
+		r := harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env).RunOK()
+		if !strings.Contains(r.Stderr, "keeping the running api/worker image "+v2) {
+			t.Errorf("no note about the kept image:\n%s", r.Stderr)
+		}
+		// config set and secret rotate changed both; their readers restart.
+		if !strings.Contains(r.Stdout, "statefulset/dev-worker restarted (piyasa-config, piyasa-secrets changed)") || strings.Contains(r.Stdout, "dev-postgres restarted") {
+			t.Errorf("readers not restarted, or postgres restarted:\n%s", r.Stdout)
+		}
+		harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns, "--env-file", env).ExpectCode(0)
+		if st := status(t, ns); st.image(app.API) != v2 || st.image(app.Worker) != v2 || !st.Ready {
+			t.Fatalf("after redeploy: %+v", st)
+		}
+		harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns, "--image", "v1.0.0").ExpectCode(1)
+	})
+
 	t.Run("delete keeps data", func(t *testing.T) {
 		harness.Piyasa(t, "deploy", "delete", "--env", "dev", "-n", ns).WithStdin(strings.NewReader("wrong\n")).ExpectCode(2)
 		if _, err := cs.AppsV1().Deployments(ns).Get(ctx, "dev-api", metav1.GetOptions{}); err != nil {
