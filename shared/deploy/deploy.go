@@ -164,6 +164,13 @@ func (o *Options) Run(ctx context.Context) error {
 			}
 		}
 	}
+	note, err := keepWorkerCount(ctx, c.cs, o.Env, o.Namespace, o.objs)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		o.Infof("%s\n", note)
+	}
 	o.Infof("Deploying the %s environment into namespace %s%s\n", o.Env.Name, o.Namespace, suffix)
 	// The Namespace first (the Secret needs it), then the Secret (the pods
 	// need it), then everything else.

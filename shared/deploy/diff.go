@@ -82,6 +82,9 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if objs, err = renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage); err != nil {
 		return err
 	}
+	if _, err := keepWorkerCount(ctx, c.cs, o.Env, o.Namespace, objs); err != nil {
+		return err
+	}
 	hpaTargets := map[string]bool{}
 	for _, u := range objs {
 		if u.GetKind() == "HorizontalPodAutoscaler" {

@@ -177,6 +177,9 @@ func TestLifecycle(t *testing.T) {
 	t.Run("redeploy keeps the running image", func(t *testing.T) {
 		v2 := app.APIImage + ":v2.0.0"
 		harness.Piyasa(t, "deploy", "update", "--image", "v2.0.0", "--env", "dev", "-n", ns).RunOK()
+		// Three workers, as `kubectl piyasa scale worker 3` leaves them.
+		harness.Kubectl(t, "-n", ns, "patch", "configmap", "dev-piyasa-config", "--type", "merge", "-p", `{"data":{"TOTAL_WORKERS":"3"}}`).RunOK()
+		harness.Kubectl(t, "-n", ns, "scale", "statefulset", "dev-worker", "--replicas", "3").RunOK()
 		// (config set's changes show in the diff: a deploy restores the overlay's values.)
 		if d := harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns).Run(); strings.Contains(d.Stdout, "image:") || d.Code > 1 {
 			t.Fatalf("diff after update wants to change images:\n%s", d.Stdout)
@@ -192,6 +195,14 @@ func TestLifecycle(t *testing.T) {
 		harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns, "--env-file", env).ExpectCode(0)
 		if st := status(t, ns); st.image(app.API) != v2 || st.image(app.Worker) != v2 || !st.Ready {
 			t.Fatalf("after redeploy: %+v", st)
+		}
+		if !strings.Contains(r.Stderr, "keeping the running 3 workers and TOTAL_WORKERS=3") {
+			t.Errorf("no note about the kept worker count:\n%s", r.Stderr)
+		}
+		w, _ := cs.AppsV1().StatefulSets(ns).Get(ctx, "dev-worker", metav1.GetOptions{})
+		cm, _ := cs.CoreV1().ConfigMaps(ns).Get(ctx, "dev-piyasa-config", metav1.GetOptions{})
+		if *w.Spec.Replicas != 3 || cm.Data["TOTAL_WORKERS"] != "3" {
+			t.Fatalf("worker replicas %d, TOTAL_WORKERS %s, want 3 and 3", *w.Spec.Replicas, cm.Data["TOTAL_WORKERS"])
 		}
 		harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns, "--image", "v1.0.0").ExpectCode(1)
 	})
