@@ -39,6 +39,9 @@ Completion of 'kubectl piyasa ...' (subcommands, components, --env, -n):
      for the words after 'kubectl piyasa'. 'make install' and the release
      archives ship it. With Krew, link it once (Linux, macOS):
        ln -sf kubectl-piyasa "${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-piyasa"
+     When the subcommand binaries are on PATH too (make install), kubectl asks
+     kubectl_complete-piyasa-<subcommand> for the words after
+     'kubectl piyasa <subcommand>': link those names to kubectl_complete-piyasa.
 
 Completion of the kubectl-piyasa command typed directly:
   bash:        source <(kubectl piyasa completion bash)
