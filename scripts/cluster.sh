@@ -69,13 +69,14 @@ options:
 componentsPatches:
 - name: metrics-server   # the fake nodes' InternalIP is unreachable; Hostname (localhost) reaches kwok-controller
   extraArgs: [{key: kubelet-preferred-address-types, value: Hostname, override: true}]
----
 YAML
-  cat "$CP_BIN/kwok-metrics.yaml" >> "$CFG"
   [ -n "${CLUSTER_OWNER_PID:-}" ] && echo "$CLUSTER_OWNER_PID" > "$KWOK_WORKDIR/$NAME.owner"
   "$CP_BIN/kwokctl" create cluster --name "$NAME" -c "$CFG" --kubeconfig "$KCFG" --wait 2m >&2
-  "$CP_BIN/kubectl" --kubeconfig "$KCFG" apply -f "$CP_BIN/kwok-stages.yaml" >/dev/null
-  "$CP_BIN/kwokctl" --name "$NAME" scale node --replicas "$NODES" >&2
+  # kwok reads Stage, ResourceUsage and Metric objects from the API (their CRDs are enabled):
+  # its default life-cycle stages, and the metrics emulation that feeds metrics-server.
+  "$CP_BIN/kubectl" --kubeconfig "$KCFG" apply -f "$CP_BIN/kwok-stages.yaml" -f "$CP_BIN/kwok-metrics.yaml" >/dev/null
+  # kwok's default node has no ephemeral-storage; the app's pods request some (as kube-score asks).
+  "$CP_BIN/kwokctl" --name "$NAME" scale node --replicas "$NODES" --param '.allocatable["ephemeral-storage"]="100Gi"' >&2
   echo "$KCFG"
   ;;
 down) down ;;
