@@ -141,7 +141,7 @@ var Codes = []Code{
 		Fix:     "kubectl rollout restart deployment/DB -n NS (guide: Restart DB pod)"},
 	{ID: "PIY303", Severity: SeverityError, Area: AreaDatabase, Title: "DATABASE_URL host is not a Service here",
 		Explain: "The host in DATABASE_URL does not name a Service of the namespace (DESIGN trap 1: the dev- prefix renamed the Services but the URLs kept db-service).",
-		Fix:     "set the host to the prefixed Service: kubectl piyasa deploy --env ENV -n NS --env-file .env"},
+		Fix:     "kubectl piyasa deploy config set DATABASE_URL=postgresql://piyasa_user@PREFIX-db-service:5432/piyasa_db -n NS (the finding names the Service)"},
 	{ID: "PIY304", Severity: SeverityError, Area: AreaDatabase, Title: "password in the ConfigMap",
 		Explain: "A ConfigMap value holds a password (a URL with user:password@, or a key named like PASSWORD/TOKEN/SECRET). ConfigMaps are not secret (DESIGN trap 2): keep the password in piyasa-secrets (DATABASE_PASSWORD).",
 		Fix:     "remove the password from the ConfigMap and keep it in the Secret: kubectl piyasa deploy --env ENV -n NS --env-file .env"},
@@ -158,7 +158,7 @@ var Codes = []Code{
 		Fix:     "kubectl rollout restart statefulset/REDIS -n NS"},
 	{ID: "PIY353", Severity: SeverityError, Area: AreaRedis, Title: "REDIS_URL host is not a Service here",
 		Explain: "The host in REDIS_URL does not name a Service of the namespace (DESIGN trap 1).",
-		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
+		Fix:     "kubectl piyasa deploy config set REDIS_URL=redis://PREFIX-redis-service:6379/0 -n NS (the finding names the Service)"},
 
 	// Workers
 	{ID: "PIY401", Severity: SeverityError, Area: AreaWorkers, Title: "TOTAL_WORKERS differs from worker replicas",
