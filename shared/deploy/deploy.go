@@ -69,8 +69,8 @@ Unschedulable stops the wait at once (exit 1) with its events and last log lines
 	f := root.Flags()
 	f.StringVar(&o.EnvFile, "env-file", o.EnvFile, "The .env file that becomes Secret piyasa-secrets")
 	addManifestsFlag(root, &o.Manifests)
-	f.StringVar(&o.Image, "image", "", "Image of api and worker: a TAG (v2.0.0) or a full IMAGE reference; default: the manifests' tag")
-	f.StringVar(&o.FrontendImage, "frontend-image", "", "Image of the frontend: a TAG or a full IMAGE reference")
+	f.StringVar(&o.Image, "image", "", "Image of api and worker: a TAG (v2.0.0) or a full IMAGE reference; default: the running image, else the manifests' tag")
+	f.StringVar(&o.FrontendImage, "frontend-image", "", "Image of the frontend: a TAG or a full IMAGE reference; default: the running image, else the manifests' tag")
 	addDryRun(root, &o.DryRun)
 	addWait(root, &o.Wait, &o.Timeout)
 
