@@ -51,7 +51,13 @@ func NewCmdDeploy(root *cobra.Command, g *cli.Global, streams genericiooptions.I
 render the environment's overlay (embedded, or --manifests DIR), apply it server-side
 (field manager kubectl-piyasa) and wait, by watching, until every component is ready.
 A pod in CrashLoopBackOff, OOMKilled, ImagePullBackOff, CreateContainerConfigError or
-Unschedulable stops the wait at once (exit 1) with its events and last log lines.`
+Unschedulable stops the wait at once (exit 1) with its events and last log lines.
+
+A redeploy keeps the running api/worker/frontend images (unless --image/--frontend-image)
+and a consistent worker count (replicas = TOTAL_WORKERS, as 'kubectl piyasa scale worker'
+sets it), and restarts the api and workers when piyasa-config or piyasa-secrets changed.
+Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied);
+3 cluster unreachable or forbidden; 130 interrupted (what was applied stays).`
 	root.Example = `  kubectl piyasa deploy init-env -f .env
   kubectl piyasa deploy --env dev --env-file .env
   kubectl piyasa deploy --env prod --env-file .env.prod --image v2.0.0
