@@ -49,7 +49,9 @@ type Component struct {
 	Port int32
 	// PortName names the port.
 	PortName string
-	// HPA names the component's HorizontalPodAutoscaler ("" when it has none).
+	// HPA names the component's HorizontalPodAutoscaler ("" when it has none). The
+	// workers have none by design: an HPA cannot keep TOTAL_WORKERS equal to the
+	// replicas, so `kubectl piyasa scale worker N` changes both together.
 	HPA string
 	// UsesConfig and UsesSecret say whether the pods read piyasa-config / piyasa-secrets.
 	UsesConfig, UsesSecret bool
@@ -73,7 +75,7 @@ var Components = []Component{
 	{Name: API, Kind: KindDeployment, Workload: "api", Labels: map[string]string{"app": "piyasa-api", "component": "backend"},
 		Service: "api-service", Port: 8000, PortName: "http", HPA: "api-hpa", UsesConfig: true, UsesSecret: true, Scalable: true},
 	{Name: Worker, Kind: KindStatefulSet, Workload: "worker", Labels: map[string]string{"app": "piyasa-worker", "component": "worker"},
-		Service: "worker-service", Headless: true, HPA: "worker-hpa", UsesConfig: true, UsesSecret: true, Scalable: true},
+		Service: "worker-service", Headless: true, UsesConfig: true, UsesSecret: true, Scalable: true},
 	{Name: Frontend, Kind: KindDeployment, Workload: "frontend", Labels: map[string]string{"app": "piyasa-frontend", "component": "frontend"},
 		Service: "frontend-service", Port: 5173, PortName: "http", HPA: "frontend-hpa", Scalable: true},
 	{Name: Postgres, Kind: KindDeployment, Workload: "postgres", Labels: map[string]string{"app": "postgres"},
