@@ -70,6 +70,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 case $DIST in /*) ;; *) DIST=$ROOT/$DIST ;; esac
 if [ -n "$INDEX" ]; then case $INDEX in /*) ;; *) INDEX=$ROOT/$INDEX ;; esac; fi
+# The dist directory is emptied: refuse one that holds anything but an earlier release.
+if [ -d "$DIST" ] && [ -n "$(ls -A "$DIST")" ] && [ ! -f "$DIST/SHA256SUMS" ] && [ ! -d "$DIST/.stage" ] && [ ! -d "$DIST/.src" ]; then
+  die "$DIST is not empty and holds no earlier release" "pass a new or empty directory with --dist" 2
+fi
 
 command -v go >/dev/null || die "go is not on PATH"
 if command -v sha256sum >/dev/null; then SHA256="sha256sum"; else SHA256="shasum -a 256"; fi

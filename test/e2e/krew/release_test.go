@@ -89,6 +89,7 @@ func TestReleaseUsage(t *testing.T) {
 		{[]string{"--version", "0.1"}, "not a release tag"},
 		{[]string{"--version", "v0.1.0", "--platforms", "plan9/amd64"}, "unsupported platform"},
 		{[]string{"--version", "v0.1.0", "--bogus"}, "unknown argument"},
+		{[]string{"--version", "v0.1.0", "--dist", filepath.Join(env.Root, "krew")}, "holds no earlier release"},
 	} {
 		r := run(t, nil, "bash", append([]string{filepath.Join(env.Root, "scripts", "release.sh"), "--dist", dist, "--index", ""}, c.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "hint:") {
