@@ -103,6 +103,24 @@ func LookupComponent(name string) (Component, error) {
 	return Component{}, fmt.Errorf("unknown component %q: use one of %s", name, strings.Join(ComponentNames(), ", "))
 }
 
+// ComponentNameForLabels names the component whose selector labels are all
+// among labels (a pod's or a pod template's), or "" when none is.
+func ComponentNameForLabels(labels map[string]string) string {
+	for _, c := range Components {
+		match := true
+		for k, v := range c.Labels {
+			if labels[k] != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			return c.Name
+		}
+	}
+	return ""
+}
+
 // Selector returns the component's label selector as a string (keys sorted).
 func (c Component) Selector() string {
 	keys := make([]string, 0, len(c.Labels))

@@ -132,24 +132,6 @@ func addWait(cmd *cobra.Command, wait *bool, timeout *time.Duration) {
 	cmd.Flags().DurationVar(timeout, "timeout", DefaultTimeout, "How long to wait for the rollout (0: no limit)")
 }
 
-// componentFor names the component whose selector labels obj's labels match
-// ("" when none).
-func componentFor(labels map[string]string) string {
-	for _, c := range app.Components {
-		match := true
-		for k, v := range c.Labels {
-			if labels[k] != v {
-				match = false
-				break
-			}
-		}
-		if match {
-			return c.Name
-		}
-	}
-	return ""
-}
-
 // workloadsOf lists the Deployments and StatefulSets among objs, in the
 // order of app.Components, then others by name.
 func workloadsOf(objs []*unstructured.Unstructured) []kube.Workload {
@@ -160,7 +142,7 @@ func workloadsOf(objs []*unstructured.Unstructured) []kube.Workload {
 			continue
 		}
 		labels, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector", "matchLabels")
-		comp := componentFor(labels)
+		comp := app.ComponentNameForLabels(labels)
 		w := kube.Workload{Component: comp, Kind: o.GetKind(), Name: o.GetName()}
 		if comp == "" {
 			w.Component = o.GetName()

@@ -65,5 +65,5 @@ func keepWorkerCount(ctx context.Context, cs kubernetes.Interface, env app.Envir
 // workloadComponent names the component a workload object belongs to.
 func workloadComponent(u *unstructured.Unstructured) string {
 	labels, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-	return componentFor(labels)
+	return app.ComponentNameForLabels(labels)
 }

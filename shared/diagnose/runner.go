@@ -112,12 +112,12 @@ func (r *runner) workloads() []workload {
 	var out []workload
 	for i := range r.s.Deployments {
 		d := &r.s.Deployments[i]
-		out = append(out, workload{Kind: app.KindDeployment, Name: d.Name, Component: ComponentOf(d.Spec.Template.Labels),
+		out = append(out, workload{Kind: app.KindDeployment, Name: d.Name, Component: app.ComponentNameForLabels(d.Spec.Template.Labels),
 			Replicas: replicas(d.Spec.Replicas), Template: &d.Spec.Template, Deploy: d})
 	}
 	for i := range r.s.StatefulSets {
 		st := &r.s.StatefulSets[i]
-		out = append(out, workload{Kind: app.KindStatefulSet, Name: st.Name, Component: ComponentOf(st.Spec.Template.Labels),
+		out = append(out, workload{Kind: app.KindStatefulSet, Name: st.Name, Component: app.ComponentNameForLabels(st.Spec.Template.Labels),
 			Replicas: replicas(st.Spec.Replicas), Template: &st.Spec.Template, STS: st})
 	}
 	for i := range r.s.CronJobs {

@@ -233,7 +233,7 @@ func (r *runner) checkWorkers() {
 			}
 			isWorker := ok && ref.Name == w.Name
 			for _, st := range r.s.StatefulSets {
-				if st.Name == ref.Name && ComponentOf(st.Spec.Template.Labels) == app.Worker {
+				if st.Name == ref.Name && app.ComponentNameForLabels(st.Spec.Template.Labels) == app.Worker {
 					isWorker = true
 				}
 			}

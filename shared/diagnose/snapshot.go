@@ -606,25 +606,8 @@ func eventTime(e *corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
-// ComponentOf returns the app component whose selector labels the pod (template) labels match.
-func ComponentOf(labels map[string]string) string {
-	for _, c := range app.Components {
-		match := true
-		for k, v := range c.Labels {
-			if labels[k] != v {
-				match = false
-				break
-			}
-		}
-		if match {
-			return c.Name
-		}
-	}
-	return ""
-}
-
 func summarizePod(p *corev1.Pod, now time.Time) PodSummary {
-	s := PodSummary{Name: p.Name, Component: ComponentOf(p.Labels), Phase: p.Status.Phase, Deleting: p.DeletionTimestamp != nil}
+	s := PodSummary{Name: p.Name, Component: app.ComponentNameForLabels(p.Labels), Phase: p.Status.Phase, Deleting: p.DeletionTimestamp != nil}
 	if ref := metav1.GetControllerOf(p); ref != nil {
 		s.Owner = ref.Kind + "/" + ref.Name
 	}

@@ -36,7 +36,6 @@ import (
 //
 // It reports the median and the maximum in milliseconds.
 func BenchmarkReadyToReported(b *testing.B) {
-	prepareNodes(b)
 	ns := harness.Namespace(b, "bench")
 	cs := harness.Client(b)
 	var delays []time.Duration

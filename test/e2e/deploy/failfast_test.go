@@ -14,83 +14,11 @@ import (
 // crashTag is an image tag whose pods the test cluster makes crash.
 const crashTag = "v0.0.0-oomkilled"
 
-// crashingImage installs a kwok Stage that plays the kubelet for pods of
-// the api image tagged crashTag: the container was OOMKilled (exit 137),
-// restarted 4 times and now waits in CrashLoopBackOff, with the kubelet's
-// BackOff event. Its weight (1) wins over kwok's pod-ready stage (0).
+// crashingImage makes the pods of the api image tagged crashTag crash as a
+// kubelet reports it (CrashLoopBackOff after an OOM kill, exit 137).
 func crashingImage(t testing.TB) {
 	t.Helper()
-	image := app.APIImage + ":" + crashTag
-	name := "piyasa-e2e-oomkilled"
-	stage := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: %s
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: DoesNotExist
-    - key: '.status.phase'
-      operator: In
-      values: [Pending]
-    - key: '.spec.containers.[0].image'
-      operator: In
-      values: [%q]
-  weight: 1
-  next:
-    event:
-      type: Warning
-      reason: BackOff
-      message: Back-off restarting failed container in pod
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Initialized
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "False"
-        type: Ready
-        reason: ContainersNotReady
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "False"
-        type: ContainersReady
-        reason: ContainersNotReady
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: false
-        started: false
-        restartCount: 4
-        state:
-          waiting:
-            reason: CrashLoopBackOff
-            message: back-off 1m20s restarting failed container
-        lastState:
-          terminated:
-            exitCode: 137
-            reason: OOMKilled
-            startedAt: {{ $now | Quote }}
-            finishedAt: {{ $now | Quote }}
-      {{ end }}
-      {{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-      {{ with $podIPs }}
-      podIP: {{ index . 0 | Quote }}
-      podIPs:
-      {{ range . }}
-      - ip: {{ . | Quote }}
-      {{ end }}
-      {{ end }}
-      phase: Running
-      startTime: {{ $now | Quote }}
-`, name, image)
-	harness.ApplyYAML(t, "", stage)
-	t.Cleanup(func() { harness.Kubectl(t, "delete", "stage", name, "--ignore-not-found").Run() })
+	harness.CrashLoopStage(t, "piyasa-e2e-oomkilled", harness.Match{Key: ".spec.containers.[0].image", Values: []string{app.APIImage + ":" + crashTag}})
 }
 
 // logsFor serves a crash log for the component's containers in ns, as the
@@ -122,7 +50,6 @@ spec:
 // CrashLoopBackOff stops at once, exit 1, with the pod's events and last
 // log lines.
 func TestDeployFailsFast(t *testing.T) {
-	prepareNodes(t)
 	crashingImage(t)
 	ns := harness.Namespace(t, "deploy-crash")
 	logsFor(t, ns, app.API)

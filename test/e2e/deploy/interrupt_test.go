@@ -16,7 +16,6 @@ import (
 // how to continue, and leaves the applied objects in place. A ResourceQuota
 // of 0 pods keeps the rollout waiting (no pod ever exists, so nothing fails).
 func TestInterruptLeavesWhatWasApplied(t *testing.T) {
-	prepareNodes(t)
 	ns := harness.Namespace(t, "deploy-int")
 	harness.ApplyYAML(t, ns, "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: no-pods\nspec:\n  hard:\n    pods: \"0\"\n")
 	env := newEnvFile(t, ".env")

@@ -17,7 +17,6 @@ import (
 // deploy from a generated .env, status, diff, config set, update, rollback,
 // a failed update rolled back automatically, secret rotation and delete.
 func TestLifecycle(t *testing.T) {
-	prepareNodes(t)
 	ns := harness.Namespace(t, "deploy")
 	env := newEnvFile(t, ".env")
 	cs := harness.Client(t)

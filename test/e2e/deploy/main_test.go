@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { harness.Main(m) }
-
-var nodesOnce sync.Once
-
-// prepareNodes gives the fake nodes ephemeral-storage capacity, which real
-// kubelets report and kwok's nodes lack: the manifests request
-// ephemeral-storage (kube-score requires it), so without it no pod schedules.
-func prepareNodes(t testing.TB) {
-	t.Helper()
-	nodesOnce.Do(func() {
-		cs := harness.Client(t)
-		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		patch := []byte(`{"status":{"capacity":{"ephemeral-storage":"100Gi"},"allocatable":{"ephemeral-storage":"100Gi"}}}`)
-		for _, n := range nodes.Items {
-			if _, err := cs.CoreV1().Nodes().Patch(context.Background(), n.Name, "application/merge-patch+json", patch, metav1.PatchOptions{}, "status"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}
 
 // newEnvFile writes a fresh .env with `deploy init-env` and returns its path.
 func newEnvFile(t testing.TB, name string) string {

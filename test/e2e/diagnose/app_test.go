@@ -7,14 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/piyasa/kubectl-piyasa/shared/diagnose"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
@@ -34,30 +32,6 @@ var planted = map[string]string{
 	"DEFAULT_ADMIN_MFA_SECRET": "JBSWY3DPEHPK3PXPPLANTED",
 }
 
-var nodesOnce sync.Once
-
-// prepareNodes gives the kwok nodes allocatable ephemeral-storage: the app's
-// manifests request it and kwok's default nodes report none (so every pod
-// would stay Pending with "Insufficient ephemeral-storage").
-func prepareNodes(t *testing.T) {
-	nodesOnce.Do(func() {
-		cs := harness.Client(t)
-		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range nodes.Items {
-			if _, ok := n.Status.Allocatable[corev1.ResourceEphemeralStorage]; ok {
-				continue
-			}
-			patch := `{"status":{"capacity":{"ephemeral-storage":"100Gi"},"allocatable":{"ephemeral-storage":"100Gi"}}}`
-			if _, err := cs.CoreV1().Nodes().Patch(context.Background(), n.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}
-
 // writeEnvFile writes a .env with the planted values.
 func writeEnvFile(t *testing.T) string {
 	var b strings.Builder
@@ -71,28 +45,12 @@ func writeEnvFile(t *testing.T) string {
 	return f
 }
 
-// deployHealthy deploys the dev environment into ns: with `kubectl piyasa
-// deploy` when that plugin is built, else from the dev overlay with kubectl,
-// then waits for every pod to be Ready.
+// deployHealthy deploys the dev environment into ns with `kubectl piyasa
+// deploy`, then waits for every pod to be Ready.
 func deployHealthy(t *testing.T, ns string) string {
 	t.Helper()
-	prepareNodes(t)
 	envFile := writeEnvFile(t)
-	if _, err := os.Stat(filepath.Join(harness.Env.BinDir, "kubectl-piyasa-deploy")); err == nil && os.Getenv("PIYASA_DIAGNOSE_FIXTURE") == "" {
-		harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envFile).WithTimeout(4 * time.Minute).RunOK()
-	} else {
-		out := harness.Kubectl(t, "kustomize", filepath.Join(harness.Env.Root, "manifests", "overlays", "dev")).RunOK().Stdout
-		var docs []string
-		for _, d := range strings.Split(out, "\n---\n") {
-			if strings.Contains(d, "\nkind: Namespace\n") || strings.HasPrefix(d, "apiVersion: v1\nkind: Namespace\n") {
-				continue
-			}
-			docs = append(docs, strings.ReplaceAll(d, "namespace: piyasa-chatbot-dev", "namespace: "+ns))
-		}
-		harness.ApplyYAML(t, "", strings.Join(docs, "\n---\n"))
-		args := []string{"create", "secret", "generic", "piyasa-secrets", "-n", ns, "--from-env-file", envFile}
-		harness.Kubectl(t, args...).RunOK()
-	}
+	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envFile).WithTimeout(4 * time.Minute).RunOK()
 	waitReady(t, ns)
 	return envFile
 }

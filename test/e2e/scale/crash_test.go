@@ -2,7 +2,6 @@ package scale_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -11,76 +10,13 @@ import (
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-// crashNewWorkers installs a kwok Stage that plays the kubelet for the pods
-// dev-worker-2 and dev-worker-3 of namespace ns: OOMKilled, restarted 4 times,
-// now in CrashLoopBackOff. Its weight (1) wins over kwok's pod-ready stage.
+// crashNewWorkers makes the pods dev-worker-2 and dev-worker-3 of namespace
+// ns crash as a kubelet reports it (CrashLoopBackOff after an OOM kill).
 func crashNewWorkers(t *testing.T, ns string) {
 	t.Helper()
-	name := "piyasa-e2e-crash-" + ns
-	stage := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: %s
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: DoesNotExist
-    - key: '.status.phase'
-      operator: In
-      values: [Pending]
-    - key: '.metadata.namespace'
-      operator: In
-      values: [%q]
-    - key: '.metadata.name'
-      operator: In
-      values: [dev-worker-2, dev-worker-3]
-  weight: 1
-  next:
-    event:
-      type: Warning
-      reason: BackOff
-      message: Back-off restarting failed container in pod
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Initialized
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "False"
-        type: Ready
-        reason: ContainersNotReady
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "False"
-        type: ContainersReady
-        reason: ContainersNotReady
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: false
-        started: false
-        restartCount: 4
-        state:
-          waiting:
-            reason: CrashLoopBackOff
-            message: back-off 1m20s restarting failed container
-        lastState:
-          terminated:
-            exitCode: 137
-            reason: OOMKilled
-            startedAt: {{ $now | Quote }}
-            finishedAt: {{ $now | Quote }}
-      {{ end }}
-      phase: Running
-      startTime: {{ $now | Quote }}
-`, name, ns)
-	harness.ApplyYAML(t, "", stage)
-	t.Cleanup(func() { harness.Kubectl(t, "delete", "stage", name, "--ignore-not-found").Run() })
+	harness.CrashLoopStage(t, "piyasa-e2e-crash-"+ns,
+		harness.Match{Key: ".metadata.namespace", Values: []string{ns}},
+		harness.Match{Key: ".metadata.name", Values: []string{"dev-worker-2", "dev-worker-3"}})
 }
 
 // A worker scale whose new workers crash stops at once (fail fast) and puts

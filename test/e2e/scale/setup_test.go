@@ -11,7 +11,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -29,31 +28,6 @@ const (
 	apiMemory = "128Mi"
 )
 
-var prepareOnce sync.Once
-
-// prepareCluster fixes two gaps of the fake nodes, once per cluster: kwok's
-// nodes report no ephemeral-storage, which the manifests request (pods would
-// stay Pending with "Insufficient ephemeral-storage"), and kwok reads its
-// Metric / ClusterResourceUsage objects from the API when their CRDs are
-// enabled, so the usage emulation that feeds metrics-server must be applied.
-func prepareCluster(t *testing.T) {
-	t.Helper()
-	prepareOnce.Do(func() {
-		cs := harness.Client(t)
-		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		patch := []byte(`{"status":{"capacity":{"ephemeral-storage":"100Gi"},"allocatable":{"ephemeral-storage":"100Gi"}}}`)
-		for _, n := range nodes.Items {
-			if _, err := cs.CoreV1().Nodes().Patch(context.Background(), n.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		harness.Kubectl(t, "apply", "-f", filepath.Join(harness.Env.ClusterBin, "kwok-metrics.yaml")).RunOK()
-	})
-}
-
 // usagePatch sets kwok's usage annotations on a pod template (a strategic
 // merge patch): metrics-server then reports that usage for its pods.
 const usagePatch = `{"spec":{"template":{"metadata":{"annotations":{"kwok.x-k8s.io/usage-cpu":"` + apiCPU + `","kwok.x-k8s.io/usage-memory":"` + apiMemory + `"}}}}}`
@@ -64,7 +38,6 @@ const usagePatch = `{"spec":{"template":{"metadata":{"annotations":{"kwok.x-k8s.
 // are ready. It returns the namespace.
 func deployDev(t *testing.T, patches map[string]string) string {
 	t.Helper()
-	prepareCluster(t)
 	ns := harness.Namespace(t, "scale")
 	envFile := filepath.Join(t.TempDir(), "dev.env")
 	harness.Piyasa(t, "deploy", "init-env", "-f", envFile).RunOK()
