@@ -145,6 +145,10 @@ func TestCompletionBuiltin(t *testing.T) {
 	if code := d.Run([]string{"completion"}); code != 2 || out.Len() != 0 {
 		t.Fatalf("no shell: exit %d", code)
 	}
+	out.Reset()
+	if code := d.Run([]string{"help", "completion"}); code != 0 || !strings.Contains(out.String(), "kubectl_complete-piyasa") {
+		t.Fatalf("help completion: exit %d\n%s", code, out.String())
+	}
 	d.Help(&out)
 	if !strings.Contains(out.String(), "completion") || strings.Contains(out.String(), CompleteCmd) {
 		t.Fatalf("help: %s", out.String())

@@ -141,6 +141,9 @@ func (d *Dispatcher) Run(args []string) int {
 		return cli.ExitUsage
 	case sub == "help":
 		if len(rest) > 0 {
+			if b, ok := d.Builtins[rest[0]]; ok {
+				return b.Run(d, append(pre, "--help"))
+			}
 			return d.run(rest[0], append(pre, "--help"))
 		}
 		d.Help(d.Out)
