@@ -46,6 +46,9 @@ up)
   "$here/cp-build.sh" >/dev/null
   export PATH=$PATH:$CP_BIN   # kwokctl shells out to kubectl (kustomize of metrics-server's manifests)
   mkdir -p "$KWOK_WORKDIR"
+  # One creation at a time: kwokctl picks free ports, and two creations at once can pick the same.
+  exec 8>"$KWOK_WORKDIR/.up.lock"
+  flock 8
   gc
   down   # a cluster of the same name left behind is replaced
   CFG=$KWOK_WORKDIR/$NAME-kwokctl.yaml
@@ -71,12 +74,17 @@ componentsPatches:
   extraArgs: [{key: kubelet-preferred-address-types, value: Hostname, override: true}]
 YAML
   [ -n "${CLUSTER_OWNER_PID:-}" ] && echo "$CLUSTER_OWNER_PID" > "$KWOK_WORKDIR/$NAME.owner"
-  "$CP_BIN/kwokctl" create cluster --name "$NAME" -c "$CFG" --kubeconfig "$KCFG" --wait 2m >&2
+  if ! "$CP_BIN/kwokctl" create cluster --name "$NAME" -c "$CFG" --kubeconfig "$KCFG" --wait 2m >&2 8>&-; then
+    down
+    echo "cluster.sh: could not start cluster $NAME (see the kwokctl messages above)" >&2
+    exit 1
+  fi
   # kwok reads Stage, ResourceUsage and Metric objects from the API (their CRDs are enabled):
   # its default life-cycle stages, and the metrics emulation that feeds metrics-server.
   "$CP_BIN/kubectl" --kubeconfig "$KCFG" apply -f "$CP_BIN/kwok-stages.yaml" -f "$CP_BIN/kwok-metrics.yaml" >/dev/null
   # kwok's default node has no ephemeral-storage; the app's pods request some (as kube-score asks).
-  "$CP_BIN/kwokctl" --name "$NAME" scale node --replicas "$NODES" --param '.allocatable["ephemeral-storage"]="100Gi"' >&2
+  "$CP_BIN/kwokctl" --name "$NAME" scale node --replicas "$NODES" --param '.allocatable["ephemeral-storage"]="100Gi"' >&2 8>&-
+  flock -u 8
   echo "$KCFG"
   ;;
 down) down ;;
