@@ -21,8 +21,13 @@ build:
 	@ls $(BIN)
 
 ## install: copy the binaries to $(PREFIX) (default ~/.local/bin), which must be on PATH
+## (with every kubectl-piyasa-<sub> on PATH, kubectl asks kubectl_complete-piyasa-<sub> for
+## completions: those are links to the completion helper)
 install: build
-	@mkdir -p $(PREFIX) && cp $(BIN)/* $(PREFIX)/ && echo "installed into $(PREFIX)"
+	@mkdir -p $(PREFIX) && cp $(BIN)/* $(PREFIX)/
+	@for b in $(BIN)/kubectl-piyasa-*; do \
+	  ln -sf kubectl_complete-piyasa $(PREFIX)/kubectl_complete-piyasa-$${b##*/kubectl-piyasa-}; done
+	@echo "installed into $(PREFIX)"
 
 ## lint: gofmt and go vet must be silent
 lint vet:
