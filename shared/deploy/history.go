@@ -113,45 +113,58 @@ func NewCmdHistory(g *cli.Global, _ genericiooptions.IOStreams) *cobra.Command {
 			if err := o.Complete(); err != nil {
 				return err
 			}
-			if err := o.Print.Validate(); err != nil {
-				return cli.Usagef("%v", err)
-			}
-			cs, err := o.Clientset()
-			if err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			h, _, err := apiHistory(cmd.Context(), cs, o.Env, o.Namespace)
-			if err != nil {
-				return err
-			}
-			if o.Print.Structured() {
-				return o.Print.PrintDocument(o.Out, HistoryKind, h)
-			}
-			t := output.NewTable(o.Out, "REVISION", "IMAGE", "CHANGE-CAUSE", "AGE", "CURRENT")
-			for _, r := range h.Revisions {
-				cur := ""
-				if r.Current {
-					cur = "*"
-				}
-				cause := r.ChangeCause
-				if cause == "" {
-					cause = "<none>"
-				}
-				t.Append(strconv.FormatInt(r.Revision, 10), r.Image, cause, age(o.Now(), metav1.Time{Time: r.Created}), cur)
-			}
-			if err := t.Render(); err != nil {
-				return err
-			}
-			sync := "same image as api"
-			if !h.InSync {
-				sync = "DIFFERENT image from api: run kubectl piyasa deploy update --image TAG"
-			}
-			fmt.Fprintf(o.Out, "\nworker runs %s (%s)\n", h.WorkerImage, sync)
-			return nil
+			return o.Run(cmd.Context())
 		},
 	}
 	o.Print.AddFlags(cmd)
 	return cmd
+}
+
+// Validate checks the output format.
+func (o *HistoryOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	return nil
+}
+
+// Run reads and prints the revisions.
+func (o *HistoryOptions) Run(ctx context.Context) error {
+	cs, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	h, _, err := apiHistory(ctx, cs, o.Env, o.Namespace)
+	if err != nil {
+		return err
+	}
+	if o.Print.Structured() {
+		return o.Print.PrintDocument(o.Out, HistoryKind, h)
+	}
+	t := output.NewTable(o.Out, "REVISION", "IMAGE", "CHANGE-CAUSE", "AGE", "CURRENT")
+	for _, r := range h.Revisions {
+		cur := ""
+		if r.Current {
+			cur = "*"
+		}
+		cause := r.ChangeCause
+		if cause == "" {
+			cause = "<none>"
+		}
+		t.Append(strconv.FormatInt(r.Revision, 10), r.Image, cause, age(o.Now(), metav1.Time{Time: r.Created}), cur)
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	sync := "same image as api"
+	if !h.InSync {
+		sync = "DIFFERENT image from api: run kubectl piyasa deploy update --image TAG"
+	}
+	fmt.Fprintf(o.Out, "\nworker runs %s (%s)\n", h.WorkerImage, sync)
+	return nil
 }
 
 // RollbackOptions of `deploy rollback`.

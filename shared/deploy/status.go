@@ -64,22 +64,35 @@ func NewCmdStatus(g *cli.Global, _ genericiooptions.IOStreams) *cobra.Command {
 			if err := o.Complete(); err != nil {
 				return err
 			}
-			if err := o.Print.Validate(); err != nil {
-				return cli.Usagef("%v", err)
-			}
-			cs, err := o.Clientset()
-			if err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			st, err := GetStatus(cmd.Context(), cs, o.Env, o.Namespace, o.Now())
-			if err != nil {
-				return err
-			}
-			return o.print(st)
+			return o.Run(cmd.Context())
 		},
 	}
 	o.Print.AddFlags(cmd)
 	return cmd
+}
+
+// Validate checks the output format.
+func (o *StatusOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	return nil
+}
+
+// Run reads and prints the status.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	cs, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	st, err := GetStatus(ctx, cs, o.Env, o.Namespace, o.Now())
+	if err != nil {
+		return err
+	}
+	return o.print(st)
 }
 
 // GetStatus reads the app's workloads (one LIST of Deployments and one of
