@@ -81,6 +81,10 @@ type WaitOptions struct {
 	OnProgress func(WorkloadStatus)
 	// FailFast stops the wait at the first pod in a fatal state (FatalProblem).
 	FailFast bool
+	// Settled also waits until the workload has exactly the desired number of
+	// pods: rollout status reports a scale-down done while the surplus pods
+	// still exist, a scale is done when they are gone.
+	Settled bool
 }
 
 // WatchConfig returns a copy of cfg fit for long watches: --request-timeout
@@ -163,7 +167,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 					obj, selector, image = s, s.Spec.Selector, firstImage(s.Spec.Template.Spec)
 				}
 			}
-			st := statusOf(w, obj)
+			st := statusOf(w, obj, opts.Settled)
 			st.Image = image
 			statuses = append(statuses, st)
 			allDone = allDone && st.Done
@@ -210,8 +214,9 @@ func firstImage(spec corev1.PodSpec) string {
 	return spec.Containers[0].Image
 }
 
-// statusOf computes a workload's rollout status with kubectl's status viewers.
-func statusOf(w Workload, obj runtime.Object) WorkloadStatus {
+// statusOf computes a workload's rollout status with kubectl's status viewers;
+// settled also asks for exactly the desired number of pods.
+func statusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 	st := WorkloadStatus{Workload: w}
 	if obj == nil {
 		st.Message = "waiting for " + strings.ToLower(w.Kind) + " " + w.Name + " to be created"
@@ -219,15 +224,18 @@ func statusOf(w Workload, obj runtime.Object) WorkloadStatus {
 	}
 	st.Found = true
 	var gk schema.GroupKind
+	var pods int32
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		gk = schema.GroupKind{Group: "apps", Kind: "Deployment"}
 		st.Desired = replicas(o.Spec.Replicas)
 		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
+		pods = o.Status.Replicas
 	case *appsv1.StatefulSet:
 		gk = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
 		st.Desired = replicas(o.Spec.Replicas)
 		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
+		pods = o.Status.Replicas
 	}
 	viewer, err := polymorphichelpers.StatusViewerFor(gk)
 	if err != nil {
@@ -245,7 +253,11 @@ func statusOf(w Workload, obj runtime.Object) WorkloadStatus {
 		return st
 	}
 	st.Done, st.Message = done, strings.TrimSpace(msg)
-	if done {
+	if done && settled && (pods != st.Desired || st.Ready != st.Desired) {
+		st.Done = false
+		st.Message = fmt.Sprintf("waiting for %d pods, all ready (%d pods, %d ready)", st.Desired, pods, st.Ready)
+	}
+	if st.Done {
 		st.Message = ""
 	}
 	return st

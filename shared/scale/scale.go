@@ -174,8 +174,8 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 }
 
 // wait waits for the workload's rollout (kube.WaitForWorkloads: kubectl
-// rollout status semantics, failing pods stop it), then until the pods of a
-// scale-down are gone, and prints progress to ErrOut and the result to Out.
+// rollout status semantics, failing pods stop it) until the surplus pods of a
+// scale-down are gone too, and prints progress to ErrOut and the result to Out.
 func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workload) error {
 	cfg, err := o.RESTConfig()
 	if err != nil {
@@ -185,14 +185,10 @@ func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workl
 	if err != nil {
 		return err
 	}
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
-	}
-	_, err = kube.WaitForWorkloads(ctx, wcs, o.Namespace, []kube.Workload{w}, kube.WaitOptions{
+	statuses, err := kube.WaitForWorkloads(ctx, wcs, o.Namespace, []kube.Workload{w}, kube.WaitOptions{
 		Timeout:  o.Timeout,
 		FailFast: true,
+		Settled:  true,
 		OnProgress: func(s kube.WorkloadStatus) {
 			if !s.Done && s.Message != "" {
 				o.Infof("%s: %s\n", s.Component, s.Message)
@@ -202,14 +198,7 @@ func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workl
 	if err != nil {
 		return waitError(err, o.Namespace, w)
 	}
-	ready, desired, err := waitSettled(ctx, wcs, o.Namespace, w)
-	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return cli.Failedf("timed out after %s waiting for %s to settle at %d pods (%d now)", o.Timeout, w.Component, desired, ready).
-				WithHint("find out why: kubectl piyasa diagnose -n %s", o.Namespace)
-		}
-		return err
-	}
+	ready, desired := statuses[0].Ready, statuses[0].Desired
 	o.Printf("%s/%s: %d/%d ready\n", lower(w.Kind), w.Name, ready, desired)
 	return nil
 }
