@@ -1,11 +1,8 @@
 package scale_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
@@ -31,15 +28,5 @@ func TestWorkerRollbackCrash(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
 	}
-	if tw := totalWorkers(t, ns); tw != "2" {
-		t.Errorf("TOTAL_WORKERS=%s after the rollback, want 2", tw)
-	}
-	sts, err := harness.Client(t).AppsV1().StatefulSets(ns).Get(context.Background(), "dev-worker", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *sts.Spec.Replicas != 2 || sts.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] != "" {
-		t.Errorf("statefulset not rolled back: %d replicas, template annotations %v", *sts.Spec.Replicas, sts.Spec.Template.Annotations)
-	}
-	waitReady(t, ns)
+	assertWorkersRolledBack(t, ns)
 }

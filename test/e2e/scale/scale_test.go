@@ -281,17 +281,7 @@ func TestWorkerRollbackTimeout(t *testing.T) {
 	if !strings.Contains(r.Stderr, "timed out") || !strings.Contains(r.Stderr, "rolled back: TOTAL_WORKERS is 2 again and statefulset/dev-worker is back to 2 replicas") {
 		t.Errorf("stderr:\n%s", r.Stderr)
 	}
-	if tw := totalWorkers(t, ns); tw != "2" {
-		t.Errorf("TOTAL_WORKERS=%s after the rollback, want 2", tw)
-	}
-	sts, err := harness.Client(t).AppsV1().StatefulSets(ns).Get(context.Background(), "dev-worker", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *sts.Spec.Replicas != 2 || sts.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] != "" {
-		t.Errorf("statefulset not rolled back: %d replicas, template annotations %v", *sts.Spec.Replicas, sts.Spec.Template.Annotations)
-	}
-	waitReady(t, ns)
+	assertWorkersRolledBack(t, ns)
 	statusDoc(t, ns, 0) // TOTAL_WORKERS == replicas again: no problem reported
 }
 

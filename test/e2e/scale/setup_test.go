@@ -151,3 +151,21 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// assertWorkersRolledBack checks that a failed `scale worker` put back the
+// dev overlay's 2 workers: TOTAL_WORKERS, the replicas and the pod template
+// (no restart annotation), and that the workers are ready again.
+func assertWorkersRolledBack(t *testing.T, ns string) {
+	t.Helper()
+	if tw := totalWorkers(t, ns); tw != "2" {
+		t.Errorf("TOTAL_WORKERS=%s after the rollback, want 2", tw)
+	}
+	sts, err := harness.Client(t).AppsV1().StatefulSets(ns).Get(context.Background(), "dev-worker", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *sts.Spec.Replicas != 2 || sts.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] != "" {
+		t.Errorf("statefulset not rolled back: %d replicas, template annotations %v", *sts.Spec.Replicas, sts.Spec.Template.Annotations)
+	}
+	waitReady(t, ns)
+}
