@@ -4,16 +4,8 @@
 package main
 
 import (
-	"os"
-
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/scale"
 )
 
-func main() {
-	root, g := cli.NewRoot("scale", genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	scale.SetupRoot(root, g)
-	cli.Main(root, g)
-}
+func main() { cli.Main(scale.NewCmd) }

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	// exec, OIDC and other auth plugins of kubeconfigs
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -48,14 +49,37 @@ type Global struct {
 	// NamespaceExplicit is true when -n was given.
 	NamespaceExplicit bool
 
+	// The clients. Nil fields are made on first use from ConfigFlags; a test
+	// sets them (see package clitest) to run a command on fake clients.
+
+	// RESTClientGetter gives the REST config, mapper and discovery (default: ConfigFlags).
+	RESTClientGetter genericclioptions.RESTClientGetter
+	// KubeClient is the typed client.
+	KubeClient kubernetes.Interface
+	// DynamicClient is the dynamic client.
+	DynamicClient dynamic.Interface
+
 	once      sync.Once
 	completed error
-	factory   cmdutil.Factory
+	mu        sync.Mutex
 }
+
+// Client rate limits of every binary: a command sends a few dozen requests at
+// once (one per object applied, one LIST per kind read), which client-go's
+// default of 5 requests/s would make wait for seconds.
+const (
+	ClientQPS   = 50
+	ClientBurst = 100
+)
 
 // NewGlobal returns the shared options with kubectl's defaults.
 func NewGlobal(streams genericiooptions.IOStreams) *Global {
-	cf := genericclioptions.NewConfigFlags(true)
+	cf := genericclioptions.NewConfigFlags(true).WithWrapConfigFn(func(c *rest.Config) *rest.Config {
+		if c.QPS == 0 {
+			c.QPS, c.Burst = ClientQPS, ClientBurst
+		}
+		return c
+	})
 	return &Global{IOStreams: streams, ConfigFlags: cf, Now: time.Now}
 }
 
@@ -123,27 +147,68 @@ func (g *Global) contextNamespace() string {
 	return ""
 }
 
-// Factory returns kubectl's client factory built on the config flags.
-func (g *Global) Factory() cmdutil.Factory {
-	if g.factory == nil {
-		g.factory = cmdutil.NewFactory(cmdutil.NewMatchVersionFlags(g.ConfigFlags))
+// Getter returns what builds REST configs, mappers and discovery clients:
+// RESTClientGetter when set, else the config flags.
+func (g *Global) Getter() genericclioptions.RESTClientGetter {
+	if g.RESTClientGetter != nil {
+		return g.RESTClientGetter
 	}
-	return g.factory
+	return g.ConfigFlags
 }
 
 // RESTConfig returns the client configuration the flags select.
 func (g *Global) RESTConfig() (*rest.Config, error) {
-	return g.Factory().ToRESTConfig()
+	return g.Getter().ToRESTConfig()
 }
 
-// Clientset returns a typed client.
+// RESTMapper returns the (discovery-backed, cached) REST mapper.
+func (g *Global) RESTMapper() (meta.RESTMapper, error) {
+	return g.Getter().ToRESTMapper()
+}
+
+// Discovery returns a (cached) discovery client.
+func (g *Global) Discovery() (discovery.CachedDiscoveryInterface, error) {
+	return g.Getter().ToDiscoveryClient()
+}
+
+// Clientset returns the typed client: KubeClient when set, else one made from
+// the flags once.
 func (g *Global) Clientset() (kubernetes.Interface, error) {
-	return g.Factory().KubernetesClientSet()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.KubeClient != nil {
+		return g.KubeClient, nil
+	}
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.KubeClient = cs
+	return cs, nil
 }
 
-// Dynamic returns a dynamic client.
+// Dynamic returns the dynamic client: DynamicClient when set, else one made
+// from the flags once.
 func (g *Global) Dynamic() (dynamic.Interface, error) {
-	return g.Factory().DynamicClient()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.DynamicClient != nil {
+		return g.DynamicClient, nil
+	}
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.DynamicClient = dc
+	return dc, nil
 }
 
 // Server returns the API server address the flags select, for messages ("" if unknown).

@@ -23,10 +23,10 @@ import (
 )
 
 // NewRoot returns the root command of the binary kubectl-piyasa-<sub> with
-// the shared flags, --version, a version subcommand and completion for --env
-// and -n. Callers add their subcommands and flags.
-func NewRoot(sub string, streams genericiooptions.IOStreams) (*cobra.Command, *Global) {
-	g := NewGlobal(streams)
+// the shared flags bound to g, --version, a version subcommand and completion
+// for --env and -n. A feature package's NewCmd adds its flags and subcommands.
+func NewRoot(sub string, g *Global) *cobra.Command {
+	streams := g.IOStreams
 	info := version.Get(suite.Binary(sub))
 	s, _ := suite.Lookup(sub)
 	cmd := &cobra.Command{
@@ -47,7 +47,7 @@ func NewRoot(sub string, streams genericiooptions.IOStreams) (*cobra.Command, *G
 	})
 	registerCompletions(cmd, g)
 	cmd.AddCommand(newVersionCmd(sub, streams))
-	return cmd, g
+	return cmd
 }
 
 // newVersionCmd prints the binary's version; `-o json|yaml` gives a document.
@@ -101,10 +101,13 @@ func (g *Global) namespaceNames() []string {
 	return names
 }
 
-// Main runs a root command with a context that Ctrl-C and SIGTERM cancel,
-// prints any error as one or two lines, and exits with the suite's exit code.
-func Main(cmd *cobra.Command, g *Global) {
-	os.Exit(Execute(cmd, g, os.Args[1:]))
+// Main is the whole main function of a subcommand binary: it builds the root
+// with newCmd on the process's streams, runs it with a context that Ctrl-C and
+// SIGTERM cancel, prints any error as one or two lines and exits with the
+// suite's exit code.
+func Main(newCmd func(*Global) *cobra.Command) {
+	g := NewGlobal(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	os.Exit(Execute(newCmd(g), g, os.Args[1:]))
 }
 
 // Execute runs cmd with args and returns the exit code; errors are printed to
@@ -130,10 +133,17 @@ func Execute(cmd *cobra.Command, g *Global, args []string) int {
 	if e == nil {
 		e = Classify(err, g.Server())
 	}
+	return PrintError(g.ErrOut, e)
+}
+
+// PrintError prints e as "error: <message>" and, when there is one,
+// "hint: <hint>" (nothing for a silent error), and returns its exit code. It
+// is the one error printer of every binary.
+func PrintError(w io.Writer, e *Error) int {
 	if !e.Silent && e.Msg != "" {
-		fmt.Fprintf(g.ErrOut, "error: %s\n", e.Msg)
+		fmt.Fprintf(w, "error: %s\n", e.Msg)
 		if e.Hint != "" {
-			fmt.Fprintf(g.ErrOut, "hint: %s\n", e.Hint)
+			fmt.Fprintf(w, "hint: %s\n", e.Hint)
 		}
 	}
 	return e.Code

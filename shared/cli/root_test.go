@@ -11,7 +11,8 @@ import (
 
 func newTestRoot() (*cobra.Command, *Global, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	root, g := NewRoot("deploy", genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	g := NewGlobal(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	root := NewRoot("deploy", g)
 	root.AddCommand(&cobra.Command{Use: "status", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
 		if err := g.Complete(); err != nil {
 			return err

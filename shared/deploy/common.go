@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -48,23 +47,11 @@ func newClients(g *cli.Global) (*clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	// deploy and diff send one request or two per object: client-go's
-	// default 5 requests/s would make them wait seconds.
-	cfg, err := g.RESTConfig()
+	dyn, err := g.Dynamic()
 	if err != nil {
 		return nil, err
 	}
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 50, 100
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cs, err = kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mapper, err := g.Factory().ToRESTMapper()
+	mapper, err := g.RESTMapper()
 	if err != nil {
 		return nil, err
 	}

@@ -396,3 +396,10 @@ func equalData(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// NewCmd returns the root command of kubectl-piyasa-deploy.
+func NewCmd(g *cli.Global) *cobra.Command {
+	root := cli.NewRoot("deploy", g)
+	NewCmdDeploy(root, g, g.IOStreams)
+	return root
+}

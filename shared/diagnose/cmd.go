@@ -279,3 +279,10 @@ func wrap(s string, width int) string {
 	}
 	return b.String()
 }
+
+// NewCmd returns the root command of kubectl-piyasa-diagnose.
+func NewCmd(g *cli.Global) *cobra.Command {
+	root := cli.NewRoot("diagnose", g)
+	NewCmdDiagnose(root, g)
+	return root
+}

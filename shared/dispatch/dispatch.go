@@ -315,7 +315,7 @@ type ServerInfo struct {
 
 // serverVersion asks the API server selected by the kubectl flags for its version.
 func serverVersion(g *cli.Global) (*ServerInfo, *cli.Error) {
-	dc, err := g.Factory().ToDiscoveryClient()
+	dc, err := g.Discovery()
 	if err != nil {
 		return nil, cli.Classify(err, g.Server())
 	}

@@ -234,3 +234,10 @@ func lower(kind string) string {
 	}
 	return kind
 }
+
+// NewCmd returns the root command of kubectl-piyasa-scale.
+func NewCmd(g *cli.Global) *cobra.Command {
+	root := cli.NewRoot("scale", g)
+	SetupRoot(root, g)
+	return root
+}

@@ -1,0 +1,38 @@
+package app
+
+import "testing"
+
+func TestWorkerSharding(t *testing.T) {
+	cases := []struct {
+		name     string
+		total    string
+		has      bool
+		replicas int32
+		hpa      string
+		want     []ShardingIssue
+	}{
+		{"consistent", "3", true, 3, "", nil},
+		{"unset", "", false, 3, "", nil},
+		{"mismatch", "7", true, 3, "", []ShardingIssue{ShardingTotalMismatch}},
+		{"invalid", "seven", true, 3, "", []ShardingIssue{ShardingTotalInvalid}},
+		{"negative", "-1", true, 3, "", []ShardingIssue{ShardingTotalInvalid}},
+		{"hpa", "3", true, 3, "w", []ShardingIssue{ShardingHPA}},
+		{"hpa and mismatch", "4", true, 3, "w", []ShardingIssue{ShardingHPA, ShardingTotalMismatch}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := WorkerSharding(c.total, c.has, "dev-worker", c.replicas, c.hpa, "ns")
+			if len(got) != len(c.want) {
+				t.Fatalf("got %+v, want %v", got, c.want)
+			}
+			for i := range got {
+				if got[i].Issue != c.want[i] || got[i].Message == "" {
+					t.Fatalf("got %+v, want %v", got, c.want)
+				}
+			}
+			if c.hpa != "" && len(got) > 1 && got[1].Fix != "" {
+				t.Fatalf("a scale worker fix while an HPA exists would be refused: %+v", got[1])
+			}
+		})
+	}
+}
