@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -14,53 +15,33 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
-// Exit codes shared by every binary of the suite.
+// The exit codes and error type of shared/exit, under the names the commands use.
 const (
-	// ExitOK: the command did what was asked, or found nothing at or above --fail-on.
-	ExitOK = 0
-	// ExitFailed: the operation failed (a rollout failed, diagnose found problems, diff found changes).
-	ExitFailed = 1
-	// ExitUsage: a usage error or bad input (flags, arguments, .env files); nothing was changed.
-	ExitUsage = 2
-	// ExitCluster: the cluster could not be reached, or refused the credentials or the rights.
-	ExitCluster = 3
-	// ExitInterrupted: Ctrl-C or SIGTERM stopped the command (128 + SIGINT, as shells report it).
-	ExitInterrupted = 130
+	ExitOK          = exit.ExitOK
+	ExitFailed      = exit.ExitFailed
+	ExitUsage       = exit.ExitUsage
+	ExitCluster     = exit.ExitCluster
+	ExitInterrupted = exit.ExitInterrupted
 )
 
-// Error is an error with an exit code and an optional hint line. Its message
-// is one line; the hint says what to do. Neither may contain a secret value.
-type Error struct {
-	Code int
-	Msg  string
-	Hint string
-	// Silent errors print nothing: the command already reported (e.g. diff output).
-	Silent bool
-}
-
-func (e *Error) Error() string { return e.Msg }
+// Error is an error with an exit code and an optional hint line (see exit.Error).
+type Error = exit.Error
 
 // Usagef returns an exit-2 error: bad flags, arguments or input; nothing was changed.
-func Usagef(format string, args ...any) *Error {
-	return &Error{Code: ExitUsage, Msg: fmt.Sprintf(format, args...)}
-}
+func Usagef(format string, args ...any) *Error { return exit.Usagef(format, args...) }
 
 // Failedf returns an exit-1 error: the operation was tried and failed.
-func Failedf(format string, args ...any) *Error {
-	return &Error{Code: ExitFailed, Msg: fmt.Sprintf(format, args...)}
-}
+func Failedf(format string, args ...any) *Error { return exit.Failedf(format, args...) }
 
-// WithHint returns e with a hint line.
-func (e *Error) WithHint(format string, args ...any) *Error {
-	e.Hint = fmt.Sprintf(format, args...)
-	return e
-}
+// ExitCode returns an exit code without a message (see exit.Code).
+func ExitCode(code int) error { return exit.Code(code) }
 
-// ExitCode returns an exit code without a message: for results such as
-// "diagnose found problems" that the command has already printed.
-func ExitCode(code int) error { return &Error{Code: code, Silent: true} }
+// PrintError prints e once, in the suite's format, and returns its exit code.
+func PrintError(w io.Writer, e *Error) int { return exit.Print(w, e) }
 
 var forbiddenRE = regexp.MustCompile(`cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?`)
 

@@ -136,19 +136,6 @@ func Execute(cmd *cobra.Command, g *Global, args []string) int {
 	return PrintError(g.ErrOut, e)
 }
 
-// PrintError prints e as "error: <message>" and, when there is one,
-// "hint: <hint>" (nothing for a silent error), and returns its exit code. It
-// is the one error printer of every binary.
-func PrintError(w io.Writer, e *Error) int {
-	if !e.Silent && e.Msg != "" {
-		fmt.Fprintf(w, "error: %s\n", e.Msg)
-		if e.Hint != "" {
-			fmt.Fprintf(w, "hint: %s\n", e.Hint)
-		}
-	}
-	return e.Code
-}
-
 // QuietKlog stops client-go's internal klog lines (e.g. about cancelled
 // requests) from reaching the user's terminal: the suite reports errors itself.
 func QuietKlog() {
