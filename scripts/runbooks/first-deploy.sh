@@ -45,8 +45,15 @@ if [[ ! -e $env_file ]]; then
 fi
 
 if $RB_DRY_RUN; then
-  # The server validates and admits everything; nothing is persisted.
-  rb_piyasa deploy --env-file "$env_file" "${deploy_args[@]}" --dry-run=server >&2 || rb_die $? "the server dry run of the deploy failed"
+  # The server validates and admits everything; nothing is persisted. A
+  # missing .env is stood in for by a throwaway one, removed at once.
+  check_env=$env_file
+  if [[ ! -e $env_file ]]; then
+    scratch=$(mktemp -d); trap 'rm -rf "$scratch"' EXIT
+    check_env=$scratch/.env
+    "${RB_PIYASA[@]}" deploy init-env -f "$check_env" 2>/dev/null
+  fi
+  rb_piyasa deploy --env-file "$check_env" "${deploy_args[@]}" --dry-run=server >&2 || rb_die $? "the server dry run of the deploy failed"
   printf 'would run: %s\n' "$(rb_quote "${RB_PIYASA[@]}" deploy --env-file "$env_file" "${deploy_args[@]}" "${RB_TARGET[@]}")"
   printf 'would run: %s\n' "$(rb_quote "${RB_PIYASA[@]}" diagnose "${RB_TARGET[@]}")"
   exit 0
