@@ -164,7 +164,7 @@ func TestInputCheckedBeforeAnyRequest(t *testing.T) {
 		{[]string{"hpa", "api"}, []string{"nothing to change"}},
 		{[]string{"hpa", "api", "--min", "5", "--max", "2"}, []string{"--min 5 is above --max 2"}},
 		{[]string{"hpa", "api", "--cpu", "101"}, []string{"invalid --cpu 101"}},
-		{[]string{"hpa", "worker", "--max", "4"}, []string{"never autoscaled", "hint: scale the workers with: kubectl piyasa scale worker N -n ns1"}},
+		{[]string{"hpa", "worker", "--max", "4"}, []string{"never autoscaled", "hint: scale the workers with: kubectl piyasa scale worker N -n ns1 --env dev"}},
 		{[]string{"hpa", "postgres", "--max", "4"}, []string{"postgres cannot be scaled"}},
 		{[]string{"status", "-o", "xml"}, []string{`unknown output format "xml"`}},
 	}
@@ -407,7 +407,7 @@ func TestWorkerHPAHints(t *testing.T) {
 		t.Run(n, func(t *testing.T) {
 			tt := clitest.New("", fixture(2, workerHPA())...)
 			code := run(tt, "worker", n)
-			checkExit(t, tt, code, cli.ExitUsage, "hint: delete the HPA first: kubectl delete hpa dev-worker-hpa -n ns1; then: kubectl piyasa scale worker "+n+" -n ns1")
+			checkExit(t, tt, code, cli.ExitUsage, "hint: delete the HPA first: kubectl delete hpa dev-worker-hpa -n ns1; then: kubectl piyasa scale worker "+n+" -n ns1 --env dev")
 			_, stderr := tt.Output()
 			hint := stderr[strings.Index(stderr, "hint:"):]
 			if strings.HasPrefix(strings.TrimPrefix(hint, "hint: "), "scale the workers with") || strings.Contains(hint, "scale hpa") {
@@ -423,7 +423,7 @@ func TestWorkerHPAHints(t *testing.T) {
 func TestScaleDeployment(t *testing.T) {
 	t.Run("refused under an HPA, with scale hpa as the way", func(t *testing.T) {
 		tt := clitest.New("", fixture(2, apiHPA("dev-api-hpa", 1, 10))...)
-		checkExit(t, tt, run(tt, "api", "3"), cli.ExitUsage, "autoscaled by HPA dev-api-hpa", "kubectl piyasa scale hpa api --min N --max M -n ns1")
+		checkExit(t, tt, run(tt, "api", "3"), cli.ExitUsage, "autoscaled by HPA dev-api-hpa", "kubectl piyasa scale hpa api --min N --max M -n ns1 --env dev")
 	})
 	t.Run("outside the HPA range even with --force", func(t *testing.T) {
 		tt := clitest.New("", fixture(2, apiHPA("dev-api-hpa", 1, 10))...)

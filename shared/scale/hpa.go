@@ -87,7 +87,7 @@ func (o *HPAOptions) Complete(cmd *cobra.Command, args []string) error {
 func (o *HPAOptions) Validate() error {
 	if o.arg == app.Worker {
 		return workersHPAError("the workers are never autoscaled by an HPA").
-			WithHint("scale the workers with: kubectl piyasa scale worker N -n %s (it sets TOTAL_WORKERS and the replicas together)", o.Namespace)
+			WithHint("scale the workers with: kubectl piyasa scale worker N %s (it sets TOTAL_WORKERS and the replicas together)", scope(o.Global))
 	}
 	c, err := scalableComponent(o.arg, o.Env, o.Namespace)
 	if err != nil {

@@ -123,20 +123,20 @@ func (o *Options) Run(ctx context.Context) error {
 		// scale hpa worker is refused, so no hint may offer it: the way
 		// forward is to delete the HPA, then scale.
 		return workersHPAError(fmt.Sprintf("HPA %s autoscales the workers, which the suite does not support", hpa.Name)).
-			WithHint("delete the HPA first: kubectl delete hpa %s -n %s; then: kubectl piyasa scale worker %d -n %s", hpa.Name, o.Namespace, o.replicas, o.Namespace)
+			WithHint("delete the HPA first: kubectl delete hpa %s -n %s; then: kubectl piyasa scale worker %d %s", hpa.Name, o.Namespace, o.replicas, scope(o.Global))
 	}
 	if hpa != nil {
 		min, max := hpaMin(hpa), hpa.Spec.MaxReplicas
 		if o.replicas < min || o.replicas > max {
 			e := cli.Usagef("%d replicas is outside the range %d-%d of HPA %s, which would change it back at once", o.replicas, min, max, hpa.Name)
 			if o.comp.Name == app.Worker {
-				return e.WithHint("delete the HPA first: kubectl delete hpa %s -n %s; then: kubectl piyasa scale worker %d -n %s", hpa.Name, o.Namespace, o.replicas, o.Namespace)
+				return e.WithHint("delete the HPA first: kubectl delete hpa %s -n %s; then: kubectl piyasa scale worker %d %s", hpa.Name, o.Namespace, o.replicas, scope(o.Global))
 			}
-			return e.WithHint("change the range first: kubectl piyasa scale hpa %s --min N --max M -n %s", o.comp.Name, o.Namespace)
+			return e.WithHint("change the range first: kubectl piyasa scale hpa %s --min N --max M %s", o.comp.Name, scope(o.Global))
 		}
 		if !o.Force {
 			return cli.Usagef("%s is autoscaled by HPA %s (%d-%d replicas): a manual scale would be undone by it", o.comp.Name, hpa.Name, min, max).
-				WithHint("tune the HPA instead: kubectl piyasa scale hpa %s --min N --max M -n %s; or pass --force to scale anyway", o.comp.Name, o.Namespace)
+				WithHint("tune the HPA instead: kubectl piyasa scale hpa %s --min N --max M %s; or pass --force to scale anyway", o.comp.Name, scope(o.Global))
 		}
 		o.Infof("warning: HPA %s targets %s and may change the replica count again\n", hpa.Name, o.comp.Name)
 	}
@@ -200,6 +200,15 @@ func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Work
 	ready, desired := statuses[0].Ready, statuses[0].Desired
 	o.Printf("%s/%s: %d/%d ready\n", lower(w.Kind), w.Name, ready, desired)
 	return nil
+}
+
+// scope is the -n (and --env, when given) of a command line in a hint, so
+// that the command named acts where this one did.
+func scope(g *cli.Global) string {
+	if g.EnvName != "" {
+		return fmt.Sprintf("-n %s --env %s", g.Namespace, g.Env.Name)
+	}
+	return "-n " + g.Namespace
 }
 
 // watchClient returns a client for long watches: one without the
