@@ -283,6 +283,36 @@ func TestScaleWorker(t *testing.T) {
 			t.Errorf("TOTAL_WORKERS=%s replicas=%d lock=%q", total, replicas, lock)
 		}
 	})
+	t.Run("a Conflict from a status write (same generation) is retried", func(t *testing.T) {
+		tt := clitest.New("", fixture(3)...)
+		var stsPatches atomic.Int32
+		tt.Fake.PrependReactor("patch", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if stsPatches.Add(1) == 1 {
+				return true, nil, conflict("statefulsets", "dev-worker")
+			}
+			return false, nil, nil
+		})
+		checkExit(t, tt, run(tt, "worker", "3"), 0)
+		if total, replicas, _, _ := workers(t, tt); total != "3" || replicas != 3 || stsPatches.Load() != 2 {
+			t.Errorf("TOTAL_WORKERS=%s replicas=%d after %d patches", total, replicas, stsPatches.Load())
+		}
+	})
+	t.Run("a Conflict from a spec change (new generation) is not retried", func(t *testing.T) {
+		tt := clitest.New("", fixture(3)...)
+		var stsPatches atomic.Int32
+		tt.Fake.PrependReactor("patch", "statefulsets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			stsPatches.Add(1)
+			obj, _ := tt.Fake.Tracker().Get(a.GetResource(), testNS, "dev-worker")
+			sts := obj.(*appsv1.StatefulSet).DeepCopy()
+			sts.Generation = 2 // someone else changed the spec
+			_ = tt.Fake.Tracker().Update(a.GetResource(), sts, testNS)
+			return true, nil, conflict("statefulsets", "dev-worker")
+		})
+		checkExit(t, tt, run(tt, "worker", "3"), cli.ExitFailed, "another command changed statefulset/dev-worker at the same time", "rolled back: TOTAL_WORKERS is 2 again")
+		if stsPatches.Load() != 1 {
+			t.Errorf("%d patches, want 1", stsPatches.Load())
+		}
+	})
 	t.Run("wait fails: everything put back", func(t *testing.T) {
 		tt := clitest.New("", fixture(2)...) // the status stays at 2: the wait for 5 times out
 		code := run(tt, "worker", "5", "--timeout", "300ms")

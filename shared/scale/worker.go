@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -148,14 +149,7 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 
 	// Step 2: replicas and a restart of every worker, in one patch.
 	now := o.Now().UTC().Format(time.RFC3339)
-	stsPatch := mustJSON(map[string]any{
-		"metadata": map[string]any{"resourceVersion": sts.ResourceVersion},
-		"spec": map[string]any{
-			"replicas": n,
-			"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: now}}},
-		},
-	})
-	if _, err := cs.AppsV1().StatefulSets(ns).Patch(ctx, stsName, types.MergePatchType, stsPatch, popts); err != nil {
+	if err := o.patchStatefulSet(ctx, cs, sts, n, now, popts); err != nil {
 		if o.DryRun == cli.DryRunServer {
 			return err
 		}
@@ -214,6 +208,35 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	return cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again and %s is back to %d replicas at its previous pod template",
 		ref, cause, oldTotal, ref, old.replicas).
 		WithHint("find out why: kubectl piyasa diagnose -n %s (a worker that stays broken may need: kubectl delete pod <name> -n %s)", ns, ns)
+}
+
+// patchStatefulSet sets the replicas and the restartedAt annotation with the
+// resourceVersion of sts as a precondition. A Conflict caused only by the
+// controller writing the status (the generation is unchanged: nobody changed
+// the spec) is retried with the new resourceVersion; a changed spec is
+// returned as the Conflict.
+func (o *Options) patchStatefulSet(ctx context.Context, cs kubernetes.Interface, sts *appsv1.StatefulSet, n int32, restartedAt string, popts metav1.PatchOptions) error {
+	rv := sts.ResourceVersion
+	var err error
+	for range 3 {
+		patch := mustJSON(map[string]any{
+			"metadata": map[string]any{"resourceVersion": rv},
+			"spec": map[string]any{
+				"replicas": n,
+				"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: restartedAt}}},
+			},
+		})
+		_, err = cs.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, popts)
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+		fresh, gerr := cs.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{})
+		if gerr != nil || fresh.Generation != sts.Generation {
+			return err
+		}
+		rv = fresh.ResourceVersion
+	}
+	return err
 }
 
 // checkWorkers reads the StatefulSet and TOTAL_WORKERS again and fails when
