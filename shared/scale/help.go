@@ -13,9 +13,12 @@ Each worker owns shard WORKER_ID (from its pod name) of TOTAL_WORKERS, so the wo
 never autoscaled: an HPA would change the replicas without changing TOTAL_WORKERS.
 When an HPA targets api or frontend, a manual scale is refused (the HPA would undo it)
 unless --force; a count outside the HPA's range is always refused.
+One scale worker runs at a time: it holds a lock on the ConfigMap (annotation
+piyasa.io/scale-worker-lock) while it works, and a second one fails with nothing changed.
 
-Exit codes: 0 done; 1 failed (rollout failed or timed out, rolled back); 2 bad input,
-nothing changed; 3 cluster unreachable or forbidden.`
+Exit codes: 0 done; 1 failed (rollout failed or timed out, rolled back; another scale
+worker was running, or changed the count meanwhile); 2 bad input, nothing changed;
+3 cluster unreachable or forbidden.`
 
 const rootExample = `  kubectl piyasa scale api 3 --env prod
   kubectl piyasa scale worker 4 -n piyasa-chatbot-dev --timeout 10m

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -21,16 +22,17 @@ type HPAOptions struct {
 
 	Min, Max    int32
 	CPU, Memory int32
-	DryRunFlag  string
+	// DryRun is the --dry-run strategy (after Complete).
+	DryRun cli.DryRun
 
-	set    map[string]bool
-	comp   app.Component
-	dryRun DryRun
+	arg  string
+	set  map[string]bool
+	comp app.Component
 }
 
 // NewHPAOptions returns the defaults.
 func NewHPAOptions(g *cli.Global) *HPAOptions {
-	return &HPAOptions{Global: g, DryRunFlag: string(DryRunNone), set: map[string]bool{}}
+	return &HPAOptions{Global: g, DryRun: cli.DryRunNone, set: map[string]bool{}}
 }
 
 // NewCmdHPA returns `scale hpa COMPONENT [--min N] [--max N] [--cpu PCT] [--memory PCT]`.
@@ -52,46 +54,46 @@ The workers have no HPA by design: scale them with 'kubectl piyasa scale worker 
 			}
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, f := range []string{"min", "max", "cpu", "memory"} {
-				o.set[f] = cmd.Flags().Changed(f)
-			}
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cli.RunE(o),
 	}
 	cmd.Flags().Int32Var(&o.Min, "min", 0, "Minimum replicas (>= 1)")
 	cmd.Flags().Int32Var(&o.Max, "max", 0, "Maximum replicas (>= min)")
 	cmd.Flags().Int32Var(&o.CPU, "cpu", 0, "Target average CPU utilization, percent of requests (1-100)")
 	cmd.Flags().Int32Var(&o.Memory, "memory", 0, "Target average memory utilization, percent of requests (1-100)")
-	addDryRunFlag(cmd, &o.DryRunFlag)
+	cli.AddDryRunFlag(cmd)
 	return cmd
 }
 
-// Complete resolves the environment and the component.
-func (o *HPAOptions) Complete(args []string) error {
+// Complete takes the argument and which flags were given, resolves the
+// environment and namespace and reads --dry-run. It sends no request.
+func (o *HPAOptions) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return cli.Usagef("expected one COMPONENT (api or frontend), got %d argument(s)", len(args))
+	}
+	o.arg = args[0]
+	for _, f := range []string{"min", "max", "cpu", "memory"} {
+		o.set[f] = cmd.Flags().Changed(f)
+	}
 	if err := o.Global.Complete(); err != nil {
 		return err
 	}
-	if args[0] == app.Worker {
-		return workersHPAError("the workers are never autoscaled by an HPA")
+	var err error
+	o.DryRun, err = cli.GetDryRun(cmd, o.ErrOut)
+	return err
+}
+
+// Validate checks the component and the flags on their own (no I/O); Run
+// checks them against the HPA.
+func (o *HPAOptions) Validate() error {
+	if o.arg == app.Worker {
+		return workersHPAError("the workers are never autoscaled by an HPA").
+			WithHint("scale the workers with: kubectl piyasa scale worker N %s (it sets TOTAL_WORKERS and the replicas together)", scope(o.Global))
 	}
-	c, err := scalableComponent(args[0])
+	c, err := scalableComponent(o.arg, o.Env, o.Namespace)
 	if err != nil {
 		return err
 	}
 	o.comp = c
-	o.dryRun, err = parseDryRun(o.DryRunFlag)
-	return err
-}
-
-// Validate checks the flags on their own; Run checks them against the HPA.
-func (o *HPAOptions) Validate() error {
 	if !o.set["min"] && !o.set["max"] && !o.set["cpu"] && !o.set["memory"] {
 		return cli.Usagef("nothing to change: give at least one of --min, --max, --cpu, --memory")
 	}
@@ -154,13 +156,17 @@ func (o *HPAOptions) Run(ctx context.Context) error {
 	if o.set["max"] {
 		o.checkCapacity(ctx, cs, h.Spec.MaxReplicas)
 	}
-	if o.dryRun != DryRunClient {
+	if !o.DryRun.Client() {
 		if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers(o.Namespace).Update(ctx, h,
-			metav1.UpdateOptions{FieldManager: app.FieldManager, DryRun: o.dryRun.server()}); err != nil {
+			metav1.UpdateOptions{FieldManager: app.FieldManager, DryRun: o.DryRun.Server()}); err != nil {
+			if apierrors.IsConflict(err) {
+				return cli.Failedf("horizontalpodautoscaler/%s was changed by someone else while this command changed it; nothing was changed", h.Name).
+					WithHint("look at it again (kubectl piyasa scale status -n %s), then run the command again", o.Namespace)
+			}
 			return err
 		}
 	}
-	o.Printf("horizontalpodautoscaler/%s: %s%s\n", h.Name, strings.Join(changes, ", "), o.dryRun.suffix())
+	o.Printf("horizontalpodautoscaler/%s: %s%s\n", h.Name, strings.Join(changes, ", "), o.DryRun.Suffix())
 	return nil
 }
 

@@ -52,18 +52,18 @@ func renderTable(w io.Writer, st Status, wide bool, now time.Time) error {
 			last = fmt.Sprintf("%s ago %s: %s", duration.HumanDuration(now.Sub(c.LastScale.Time.Time)), c.LastScale.Reason, c.LastScale.Message)
 		}
 		if c.Found {
-			addNote(c.CPU.Unknown, c.Name+" cpu")
-			addNote(c.Memory.Unknown, c.Name+" memory")
+			addNote(c.CPU.Unknown, c.Component+" cpu")
+			addNote(c.Memory.Unknown, c.Component+" memory")
 		}
 		if !wide {
-			t.Append(c.Name, workload, ready, hpa, figure(c.CPU), figure(c.Memory), last)
+			t.Append(c.Component, workload, ready, hpa, figure(c.CPU), figure(c.Memory), last)
 			continue
 		}
 		total := "-"
 		if c.TotalWorkers != nil {
 			total = fmt.Sprint(*c.TotalWorkers)
 		}
-		t.Append(c.Name, workload, ready, fmt.Sprint(c.Updated), fmt.Sprint(c.Current), hpa,
+		t.Append(c.Component, workload, ready, fmt.Sprint(c.Updated), fmt.Sprint(c.Current), hpa,
 			figure(c.CPU), useReq(c.CPU), figure(c.Memory), useReq(c.Memory), total, last)
 	}
 	if err := t.Render(); err != nil {

@@ -51,7 +51,7 @@ func TestStatusRequests(t *testing.T) {
 	g.EnvName = env
 	o := NewStatusOptions(g)
 	o.Print.Output = "json"
-	if err := o.Complete(); err != nil {
+	if err := o.Complete(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Validate(); err != nil {

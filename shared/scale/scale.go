@@ -23,27 +23,28 @@ type Options struct {
 
 	// Force scales even when an HPA targets the component.
 	Force bool
-	// DryRunFlag is the raw --dry-run value.
-	DryRunFlag string
 	// Wait waits until the component is ready.
 	Wait bool
 	// Timeout bounds the wait.
 	Timeout time.Duration
+	// DryRun is the --dry-run strategy (after Complete).
+	DryRun cli.DryRun
 
+	args     []string
 	comp     app.Component
 	replicas int32
-	dryRun   DryRun
 }
 
 // NewOptions returns the defaults: wait up to 5 minutes, no dry run.
 func NewOptions(g *cli.Global) *Options {
-	return &Options{Global: g, Wait: true, Timeout: 5 * time.Minute, DryRunFlag: string(DryRunNone)}
+	return &Options{Global: g, Wait: true, Timeout: 5 * time.Minute, DryRun: cli.DryRunNone}
 }
 
-// SetupRoot makes root (the kubectl-piyasa-scale command) run `scale
-// COMPONENT N` and adds the hpa and status subcommands.
-func SetupRoot(root *cobra.Command, g *cli.Global) {
+// NewCmd returns the root command of kubectl-piyasa-scale: `scale COMPONENT
+// N`, with the hpa and status subcommands.
+func NewCmd(g *cli.Global) *cobra.Command {
 	o := NewOptions(g)
+	root := cli.NewRoot("scale", g)
 	root.Use = root.Use + " COMPONENT REPLICAS"
 	root.Long = rootLong
 	root.Example = rootExample
@@ -54,19 +55,11 @@ func SetupRoot(root *cobra.Command, g *cli.Global) {
 		}
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	root.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := o.Complete(args); err != nil {
-			return err
-		}
-		if err := o.Validate(); err != nil {
-			return err
-		}
-		return o.Run(cmd.Context())
-	}
+	root.RunE = cli.RunE(o)
 	root.Flags().BoolVar(&o.Force, "force", false, "Scale even though an HPA targets the component (it may undo the change)")
 	root.Flags().BoolVar(&o.Wait, "wait", true, "Wait until the component's pods are ready")
 	root.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the pods (0: no limit)")
-	addDryRunFlag(root, &o.DryRunFlag)
+	cli.AddDryRunFlag(root)
 	root.AddCommand(NewCmdHPA(g), NewCmdStatus(g))
 	flagErr := root.FlagErrorFunc()
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -76,33 +69,37 @@ func SetupRoot(root *cobra.Command, g *cli.Global) {
 		}
 		return flagErr(c, err)
 	})
+	return root
 }
 
 var negativeRE = regexp.MustCompile(`unknown shorthand flag: '(\d)' in -(\d+)`)
 
-// Complete resolves the environment, the component and the replica count.
-func (o *Options) Complete(args []string) error {
+// Complete takes the arguments, resolves the environment and namespace and
+// reads --dry-run. It sends no request.
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) != 2 {
 		return cli.Usagef("expected COMPONENT REPLICAS (e.g. api 3), got %d argument(s)", len(args)).
 			WithHint("see 'kubectl piyasa scale --help'")
 	}
+	o.args = args
 	if err := o.Global.Complete(); err != nil {
 		return err
 	}
-	c, err := scalableComponent(args[0])
+	var err error
+	o.DryRun, err = cli.GetDryRun(cmd, o.ErrOut)
+	return err
+}
+
+// Validate checks the component, the replica count and the flags; it does no I/O.
+func (o *Options) Validate() error {
+	c, err := scalableComponent(o.args[0], o.Env, o.Namespace)
 	if err != nil {
 		return err
 	}
 	o.comp = c
-	if o.replicas, err = parseReplicas(args[1]); err != nil {
+	if o.replicas, err = parseReplicas(o.args[1]); err != nil {
 		return err
 	}
-	o.dryRun, err = parseDryRun(o.DryRunFlag)
-	return err
-}
-
-// Validate checks the options.
-func (o *Options) Validate() error {
 	if o.Timeout < 0 {
 		return cli.Usagef("invalid --timeout %s: use a duration >= 0", o.Timeout)
 	}
@@ -122,18 +119,24 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if hpa != nil && o.comp.Name == app.Worker && !o.Force {
+		// scale hpa worker is refused, so no hint may offer it: the way
+		// forward is to delete the HPA, then scale.
+		return workersHPAError(fmt.Sprintf("HPA %s autoscales the workers, which the suite does not support", hpa.Name)).
+			WithHint("delete the HPA first: kubectl delete hpa %s -n %s; then: kubectl piyasa scale worker %d %s", hpa.Name, o.Namespace, o.replicas, scope(o.Global))
+	}
 	if hpa != nil {
 		min, max := hpaMin(hpa), hpa.Spec.MaxReplicas
 		if o.replicas < min || o.replicas > max {
-			return cli.Usagef("%d replicas is outside the range %d-%d of HPA %s, which would change it back at once", o.replicas, min, max, hpa.Name).
-				WithHint("change the range first: kubectl piyasa scale hpa %s --min N --max M", o.comp.Name)
+			e := cli.Usagef("%d replicas is outside the range %d-%d of HPA %s, which would change it back at once", o.replicas, min, max, hpa.Name)
+			if o.comp.Name == app.Worker {
+				return e.WithHint("delete the HPA first: kubectl delete hpa %s -n %s; then: kubectl piyasa scale worker %d %s", hpa.Name, o.Namespace, o.replicas, scope(o.Global))
+			}
+			return e.WithHint("change the range first: kubectl piyasa scale hpa %s --min N --max M %s", o.comp.Name, scope(o.Global))
 		}
 		if !o.Force {
-			if o.comp.Name == app.Worker {
-				return workersHPAError(fmt.Sprintf("HPA %s autoscales the workers, which the suite does not support", hpa.Name))
-			}
 			return cli.Usagef("%s is autoscaled by HPA %s (%d-%d replicas): a manual scale would be undone by it", o.comp.Name, hpa.Name, min, max).
-				WithHint("tune the HPA instead: kubectl piyasa scale hpa %s --min N --max M; or pass --force to scale anyway", o.comp.Name)
+				WithHint("tune the HPA instead: kubectl piyasa scale hpa %s --min N --max M %s; or pass --force to scale anyway", o.comp.Name, scope(o.Global))
 		}
 		o.Infof("warning: HPA %s targets %s and may change the replica count again\n", hpa.Name, o.comp.Name)
 	}
@@ -154,20 +157,20 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 	if before == o.replicas {
 		o.Printf("%s already has %s\n", ref, plural(o.replicas, "replica", "replicas"))
 	} else {
-		if o.dryRun != DryRunClient {
+		if !o.DryRun.Client() {
 			patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"replicas":%d}}`, d.ResourceVersion, o.replicas)
 			if _, err := cs.AppsV1().Deployments(o.Namespace).Patch(ctx, name, types.MergePatchType, []byte(patch),
-				metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.dryRun.server()}); err != nil {
+				metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.DryRun.Server()}); err != nil {
 				return err
 			}
 		}
-		o.Printf("%s scaled: %d -> %d replicas%s\n", ref, before, o.replicas, o.dryRun.suffix())
-		if o.dryRun == DryRunNone {
+		o.Printf("%s scaled: %d -> %d replicas%s\n", ref, before, o.replicas, o.DryRun.Suffix())
+		if !o.DryRun.Active() {
 			recordScaled(ctx, cs, o.Namespace, o.comp.Kind, name, string(d.UID),
 				fmt.Sprintf("Scaled from %d to %d replicas by kubectl piyasa scale", before, o.replicas), o.Now())
 		}
 	}
-	if o.dryRun != DryRunNone || !o.Wait {
+	if o.DryRun.Active() || !o.Wait {
 		return nil
 	}
 	return o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: name})
@@ -176,12 +179,8 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 // wait waits for the workload's rollout (kube.WaitForWorkloads: kubectl
 // rollout status semantics, failing pods stop it) until the surplus pods of a
 // scale-down are gone too, and prints progress to ErrOut and the result to Out.
-func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workload) error {
-	cfg, err := o.RESTConfig()
-	if err != nil {
-		return err
-	}
-	wcs, err := kubernetes.NewForConfig(kube.WatchConfig(cfg))
+func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Workload) error {
+	wcs, err := watchClient(o.Global, cs)
 	if err != nil {
 		return err
 	}
@@ -201,6 +200,29 @@ func (o *Options) wait(ctx context.Context, _ kubernetes.Interface, w kube.Workl
 	ready, desired := statuses[0].Ready, statuses[0].Desired
 	o.Printf("%s/%s: %d/%d ready\n", lower(w.Kind), w.Name, ready, desired)
 	return nil
+}
+
+// scope is the -n (and --env, when given) of a command line in a hint, so
+// that the command named acts where this one did.
+func scope(g *cli.Global) string {
+	if g.EnvName != "" {
+		return fmt.Sprintf("-n %s --env %s", g.Namespace, g.Env.Name)
+	}
+	return "-n " + g.Namespace
+}
+
+// watchClient returns a client for long watches: one without the
+// --request-timeout of single requests, made from the flags. A client that a
+// test put in the Global (a fake) is used as it is.
+func watchClient(g *cli.Global, cs kubernetes.Interface) (kubernetes.Interface, error) {
+	if _, real := cs.(*kubernetes.Clientset); !real {
+		return cs, nil
+	}
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(kube.WatchConfig(cfg))
 }
 
 // waitError turns the errors of kube.WaitForWorkloads into exit-1 errors with a hint.
@@ -233,11 +255,4 @@ func lower(kind string) string {
 		return "statefulset"
 	}
 	return kind
-}
-
-// NewCmd returns the root command of kubectl-piyasa-scale.
-func NewCmd(g *cli.Global) *cobra.Command {
-	root := cli.NewRoot("scale", g)
-	SetupRoot(root, g)
-	return root
 }

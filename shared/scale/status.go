@@ -38,12 +38,15 @@ type MetricsAPI struct {
 	Message   string `json:"message,omitempty"`
 }
 
-// ComponentStatus is one scalable component.
+// ComponentStatus is one scalable component. Component, Kind and Workload
+// mean what they mean in every status document of the suite (deploy status
+// too): the app's component (api, worker, frontend), the kind of its workload
+// (Deployment, StatefulSet) and the workload's object name (dev-api).
 type ComponentStatus struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Workload string `json:"workload"`
-	Found    bool   `json:"found"`
+	Component string `json:"component"`
+	Kind      string `json:"kind"`
+	Workload  string `json:"workload"`
+	Found     bool   `json:"found"`
 	// Desired is spec.replicas; Current counts the pods; Ready and Updated are from the status.
 	Desired int32 `json:"desired"`
 	Current int32 `json:"current"`
@@ -118,7 +121,7 @@ func buildStatus(s snapshot, env app.Environment, ns string, now time.Time) Stat
 		if !c.Scalable {
 			continue
 		}
-		cs := ComponentStatus{Name: c.Name, Kind: c.Kind, Workload: env.WorkloadName(c)}
+		cs := ComponentStatus{Component: c.Name, Kind: c.Kind, Workload: env.WorkloadName(c)}
 		switch c.Kind {
 		case app.KindDeployment:
 			for _, d := range s.deployments {
@@ -154,23 +157,17 @@ func buildStatus(s snapshot, env app.Environment, ns string, now time.Time) Stat
 		}
 		cs.LastScale = lastScale(s.events, c.Kind, cs.Workload, hpaName)
 		if c.Name == app.Worker {
+			total, hasTotal := "", false
 			if s.configMap != nil {
-				if v, ok := s.configMap.Data[app.KeyTotalWorkers]; ok {
-					if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil {
-						n32 := int32(n)
-						cs.TotalWorkers = &n32
-					} else {
-						st.Problems = append(st.Problems, fmt.Sprintf("TOTAL_WORKERS=%q in configmap/%s is not a number", v, s.configMap.Name))
-					}
+				total, hasTotal = s.configMap.Data[app.KeyTotalWorkers]
+				if n, err := strconv.ParseInt(strings.TrimSpace(total), 10, 32); hasTotal && err == nil {
+					n32 := int32(n)
+					cs.TotalWorkers = &n32
 				}
 			}
-			if cs.Found && cs.TotalWorkers != nil && *cs.TotalWorkers != cs.Desired {
-				st.Problems = append(st.Problems, fmt.Sprintf("TOTAL_WORKERS=%d but %s has %d replicas: shards have no owner or two; fix: kubectl piyasa scale worker %d",
-					*cs.TotalWorkers, cs.Workload, cs.Desired, cs.Desired))
-			}
-			if h != nil {
-				st.Problems = append(st.Problems, fmt.Sprintf("HPA %s autoscales the workers, but TOTAL_WORKERS cannot follow it: delete it (kubectl delete hpa %s -n %s) and use kubectl piyasa scale worker N",
-					h.Name, h.Name, ns))
+			// Without the StatefulSet only the HPA can be wrong ("not found" follows).
+			for _, p := range app.WorkerSharding(total, hasTotal && cs.Found, cs.Workload, cs.Desired, hpaName, ns) {
+				st.Problems = append(st.Problems, problemText(p))
 			}
 		}
 		if !cs.Found {
@@ -179,6 +176,15 @@ func buildStatus(s snapshot, env app.Environment, ns string, now time.Time) Stat
 		st.Components = append(st.Components, cs)
 	}
 	return st
+}
+
+// problemText is a sharding problem as one line of the document: the fact,
+// then the fix when there is one.
+func problemText(p app.ShardingProblem) string {
+	if p.Fix == "" {
+		return p.Message
+	}
+	return p.Message + "; fix: " + p.Fix
 }
 
 // componentPods returns the component's pods that count: not terminating, not finished.

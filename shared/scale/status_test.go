@@ -90,7 +90,7 @@ func TestBuildStatus(t *testing.T) {
 		t.Fatalf("components %v", st.Components)
 	}
 	a := st.Components[0]
-	if a.Name != "api" || a.Desired != 2 || a.Current != 2 || a.HPA == nil || a.HPA.MaxReplicas != 10 {
+	if a.Component != "api" || a.Desired != 2 || a.Current != 2 || a.HPA == nil || a.HPA.MaxReplicas != 10 {
 		t.Errorf("api %+v", a)
 	}
 	if a.CPU.Utilization == nil || *a.CPU.Utilization != 50 || a.CPU.Usage != "250m" || a.CPU.Request != "500m" || *a.CPU.Target != 70 || a.CPU.Unknown != "" {
@@ -111,7 +111,7 @@ func TestBuildStatus(t *testing.T) {
 		t.Errorf("frontend cpu %+v", f.CPU)
 	}
 	probs := strings.Join(st.Problems, "\n")
-	for _, want := range []string{"TOTAL_WORKERS=2 but dev-worker has 3 replicas", "HPA legacy-worker-hpa autoscales the workers"} {
+	for _, want := range []string{`TOTAL_WORKERS is "2" but StatefulSet dev-worker has 3 replicas`, "HPA legacy-worker-hpa scales StatefulSet dev-worker", "kubectl delete hpa legacy-worker-hpa -n ns"} {
 		if !strings.Contains(probs, want) {
 			t.Errorf("problems %q lack %q", probs, want)
 		}
@@ -122,7 +122,7 @@ func TestBuildStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"50%/70%", "2m ago SuccessfulRescale", "<unknown> frontend cpu, frontend memory: no metrics yet", "problem: TOTAL_WORKERS=2"} {
+	for _, want := range []string{"50%/70%", "2m ago SuccessfulRescale", "<unknown> frontend cpu, frontend memory: no metrics yet", "problem: TOTAL_WORKERS is"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

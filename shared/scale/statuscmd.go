@@ -43,17 +43,9 @@ and its reason, and why a figure is <unknown> when it is. With -w, redraw on eve
 figures are re-read at most every 15 s). Ctrl-C stops.`,
 		Example: `  kubectl piyasa scale status --env prod
   kubectl piyasa scale status -w
-  kubectl piyasa scale status -o json | jq '.components[] | {name, cpu}'`,
+  kubectl piyasa scale status -o json | jq '.components[] | {component, workload, cpu}'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cli.RunE(o),
 	}
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Redraw on every change until Ctrl-C")
 	o.Print.AddFlags(cmd)
@@ -61,9 +53,9 @@ figures are re-read at most every 15 s). Ctrl-C stops.`,
 }
 
 // Complete resolves the environment and namespace.
-func (o *StatusOptions) Complete() error { return o.Global.Complete() }
+func (o *StatusOptions) Complete(_ *cobra.Command, _ []string) error { return o.Global.Complete() }
 
-// Validate checks -o.
+// Validate checks -o; it does no I/O.
 func (o *StatusOptions) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)

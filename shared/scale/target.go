@@ -7,7 +7,9 @@ package scale
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -26,15 +28,18 @@ import (
 const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 
 // scalableComponent resolves a component name given by the user and checks
-// that it may be scaled. Errors are exit-2 usage errors.
-func scalableComponent(name string) (app.Component, error) {
+// that it may be scaled. Errors are exit-2 usage errors. env and ns name the
+// workload in the hint for a component that runs exactly one replica.
+func scalableComponent(name string, env app.Environment, ns string) (app.Component, error) {
 	c, err := app.LookupComponent(name)
 	if err != nil {
 		return c, cli.Usagef("%v", err).WithHint("scalable components: %s", strings.Join(scalableNames(), ", "))
 	}
 	if !c.Scalable {
-		return c, cli.Usagef("%s cannot be scaled: it holds data and runs one replica", name).
-			WithHint("scalable components: %s", strings.Join(scalableNames(), ", "))
+		// The suite does not scale a component that holds data; if it was
+		// scaled to 0 by hand, kubectl brings it back to its one replica.
+		return c, cli.Usagef("%s cannot be scaled: it holds data and runs exactly one replica (scalable: %s)", name, strings.Join(scalableNames(), ", ")).
+			WithHint("if %s is at 0 replicas, bring it back with: kubectl scale %s --replicas=1 -n %s", name, workloadRef(env, c), ns)
 	}
 	return c, nil
 }
@@ -49,9 +54,16 @@ func scalableNames() []string {
 	return names
 }
 
-// parseReplicas parses a replica count typed by the user.
+// parseReplicas parses a replica count typed by the user (a whole number
+// from 0 to 2147483647, the range of spec.replicas).
 func parseReplicas(s string) (int32, error) {
 	n, err := strconv.ParseInt(s, 10, 32)
+	if errors.Is(err, strconv.ErrRange) {
+		if strings.HasPrefix(s, "-") {
+			return 0, cli.Usagef("invalid replica count %s: use a whole number >= 0", s)
+		}
+		return 0, cli.Usagef("invalid replica count %s: too big, the most a workload can have is %d", s, math.MaxInt32)
+	}
 	if err != nil {
 		return 0, cli.Usagef("invalid replica count %q: use a whole number >= 0", s)
 	}
@@ -102,10 +114,10 @@ func notFound(err error, what, ns string) error {
 	return err
 }
 
-// workersHPAError explains why the workers are never autoscaled.
+// workersHPAError explains why the workers are never autoscaled. The caller
+// adds the hint: the command that is accepted in its state.
 func workersHPAError(reason string) *cli.Error {
-	return cli.Usagef("%s: each worker owns shard WORKER_ID of TOTAL_WORKERS, and an HPA changes the replica count without changing TOTAL_WORKERS, so shards would get no owner or two", reason).
-		WithHint("scale the workers with: kubectl piyasa scale worker N (sets TOTAL_WORKERS and the replicas together)")
+	return cli.Usagef("%s: each worker owns shard WORKER_ID of TOTAL_WORKERS, and an HPA changes the replica count without changing TOTAL_WORKERS, so shards would get no owner or two", reason)
 }
 
 func plural(n int32, one, many string) string {

@@ -2,12 +2,18 @@ package scale
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -24,10 +30,55 @@ type workerState struct {
 	restarted *string // the restartedAt template annotation (nil: absent)
 }
 
+// LockAnnotation marks the worker ConfigMap while a `scale worker` changes
+// the workers: two at once would leave the count of only one of them, or
+// workers started with the other's TOTAL_WORKERS. The annotation is set in the
+// same patch (with a resourceVersion precondition) as TOTAL_WORKERS, so only
+// one command can take it, and it expires so that a killed command does not
+// block the next one for ever.
+const LockAnnotation = "piyasa.io/scale-worker-lock"
+
+// workerLock is the value of LockAnnotation.
+type workerLock struct {
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+}
+
+// lockHolder names this process in the lock: host, process id and a random part.
+func lockHolder() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// heldLock returns the lock on cm that another command holds now (nil: free or expired).
+func heldLock(cm *corev1.ConfigMap, now time.Time) *workerLock {
+	v, ok := cm.Annotations[LockAnnotation]
+	if !ok {
+		return nil
+	}
+	var l workerLock
+	if err := json.Unmarshal([]byte(v), &l); err != nil || !now.Before(l.Expires) {
+		return nil
+	}
+	return &l
+}
+
+// concurrentError is the failure when another command changed obj between
+// this command's read and its write (a Conflict on the resourceVersion
+// precondition).
+func concurrentError(obj, ns, did string) *cli.Error {
+	return cli.Failedf("another command changed %s at the same time (another scale worker?); %s", obj, did).
+		WithHint("see what it did: kubectl piyasa scale status -n %s; then run this command again if the count is not the one you want", ns)
+}
+
 // runWorker scales the worker StatefulSet: TOTAL_WORKERS in the ConfigMap and
 // the replicas together, with a restart of every worker (a new restartedAt
 // template annotation in the same patch as the replicas), then waits. If the
-// StatefulSet patch or the wait fails, both are put back.
+// StatefulSet patch or the wait fails, both are put back. A lock on the
+// ConfigMap (LockAnnotation) keeps a second scale worker out until this one
+// is done, and the count is checked again after the wait.
 func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error {
 	ns := o.Namespace
 	stsName := o.Env.WorkloadName(o.comp)
@@ -41,6 +92,13 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	if err != nil {
 		return notFound(err, "configmap/"+cmName+" (it holds TOTAL_WORKERS)", ns)
 	}
+	n := o.replicas
+	if l := heldLock(cm, o.Now()); l != nil {
+		return cli.Failedf("another scale worker (%s) is changing the workers: it holds the lock on configmap/%s until %s at the latest; nothing was changed",
+			l.Holder, cmName, l.Expires.UTC().Format(time.RFC3339)).
+			WithHint("wait until it is done (kubectl piyasa scale status -w -n %s), then run this command again if the count is not %d; a lock left by a killed command is removed with: kubectl annotate configmap %s %s- -n %s",
+				ns, n, cmName, LockAnnotation, ns)
+	}
 	old := workerState{replicas: replicasOf(sts.Spec.Replicas)}
 	if v, ok := cm.Data[app.KeyTotalWorkers]; ok {
 		old.total = &v
@@ -48,7 +106,6 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	if v, ok := sts.Spec.Template.Annotations[RestartedAtAnnotation]; ok {
 		old.restarted = &v
 	}
-	n := o.replicas
 	newTotal := strconv.Itoa(int(n))
 	oldTotal := "(unset)"
 	if old.total != nil {
@@ -56,52 +113,63 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	}
 	if old.total != nil && *old.total == newTotal && old.replicas == n {
 		o.Printf("%s already has %s and TOTAL_WORKERS=%s\n", ref, plural(n, "replica", "replicas"), newTotal)
-		if o.dryRun != DryRunNone || !o.Wait {
+		if o.DryRun.Active() || !o.Wait {
 			return nil
 		}
 		return o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: stsName})
 	}
-	if o.dryRun == DryRunClient {
+	if o.DryRun.Client() {
 		o.Printf("%s would be scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s in configmap/%s, every worker restarted%s\n",
-			ref, old.replicas, n, oldTotal, newTotal, cmName, o.dryRun.suffix())
+			ref, old.replicas, n, oldTotal, newTotal, cmName, o.DryRun.Suffix())
 		return nil
 	}
-	popts := metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.dryRun.server()}
+	popts := metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.DryRun.Server()}
 
-	// Step 1: TOTAL_WORKERS (optimistic: fails if the ConfigMap changed since the GET).
+	// Step 1: TOTAL_WORKERS and the lock, in one patch that fails if the
+	// ConfigMap changed since the GET (another scale took the lock first).
+	expires := o.Now().Add(o.Timeout + time.Minute)
+	if o.Timeout == 0 {
+		expires = o.Now().Add(time.Hour)
+	}
+	lock := workerLock{Holder: lockHolder(), Expires: expires.UTC().Truncate(time.Second)}
 	cmPatch := mustJSON(map[string]any{
-		"metadata": map[string]any{"resourceVersion": cm.ResourceVersion},
+		"metadata": map[string]any{"resourceVersion": cm.ResourceVersion, "annotations": map[string]any{LockAnnotation: string(mustJSON(lock))}},
 		"data":     map[string]any{app.KeyTotalWorkers: newTotal},
 	})
 	if _, err := cs.CoreV1().ConfigMaps(ns).Patch(ctx, cmName, types.MergePatchType, cmPatch, popts); err != nil {
+		if apierrors.IsConflict(err) {
+			return concurrentError("configmap/"+cmName, ns, "nothing was changed")
+		}
 		return fmt.Errorf("setting TOTAL_WORKERS in configmap/%s: %w (nothing was changed)", cmName, err)
 	}
-	o.Infof("configmap/%s: TOTAL_WORKERS %s -> %s%s\n", cmName, oldTotal, newTotal, o.dryRun.suffix())
+	if !o.DryRun.Active() {
+		defer o.releaseLock(cs, cmName, lock.Holder)
+	}
+	o.Infof("configmap/%s: TOTAL_WORKERS %s -> %s%s\n", cmName, oldTotal, newTotal, o.DryRun.Suffix())
 
 	// Step 2: replicas and a restart of every worker, in one patch.
 	now := o.Now().UTC().Format(time.RFC3339)
-	stsPatch := mustJSON(map[string]any{
-		"metadata": map[string]any{"resourceVersion": sts.ResourceVersion},
-		"spec": map[string]any{
-			"replicas": n,
-			"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: now}}},
-		},
-	})
-	if _, err := cs.AppsV1().StatefulSets(ns).Patch(ctx, stsName, types.MergePatchType, stsPatch, popts); err != nil {
-		if o.dryRun == DryRunServer {
+	if err := o.patchStatefulSet(ctx, cs, sts, n, now, popts); err != nil {
+		if o.DryRun == cli.DryRunServer {
 			return err
 		}
 		classified := cli.Classify(err, "")
 		cause := classified.Msg
+		if apierrors.IsConflict(err) {
+			cause = fmt.Sprintf("another command changed %s at the same time", ref)
+		}
 		if rerr := o.restoreConfigMap(cs, cmName, old); rerr != nil {
 			return withCode(cli.Failedf("scaling %s failed: %s; putting TOTAL_WORKERS back to %s ALSO failed: %v", ref, cause, oldTotal, rerr).
 				WithHint("set it back by hand: kubectl patch configmap %s -n %s --type merge -p '{\"data\":{\"%s\":\"%s\"}}'", cmName, ns, app.KeyTotalWorkers, oldTotal), classified)
 		}
-		return withCode(cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again, replicas stay %d, no worker was restarted", ref, cause, oldTotal, old.replicas).
-			WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns), classified)
+		e := cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again, replicas stay %d, no worker was restarted", ref, cause, oldTotal, old.replicas)
+		if apierrors.IsConflict(err) {
+			return e.WithHint("see what changed: kubectl piyasa scale status -n %s; then run this command again", ns)
+		}
+		return withCode(e.WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns), classified)
 	}
-	o.Printf("%s scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s, restarting every worker%s\n", ref, old.replicas, n, oldTotal, newTotal, o.dryRun.suffix())
-	if o.dryRun != DryRunNone {
+	o.Printf("%s scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s, restarting every worker%s\n", ref, old.replicas, n, oldTotal, newTotal, o.DryRun.Suffix())
+	if o.DryRun.Active() {
 		return nil
 	}
 	recordScaled(ctx, cs, ns, o.comp.Kind, stsName, string(sts.UID),
@@ -112,7 +180,9 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 
 	werr := o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: stsName})
 	if werr == nil {
-		return nil
+		// The wait follows the StatefulSet as it is: a change by someone else
+		// (kubectl scale, a deploy) may have ended it at another count.
+		return o.checkWorkers(cs, cmName, stsName, n, now, "")
 	}
 	if ctx.Err() != nil {
 		o.Infof("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting (watch: kubectl piyasa scale status -w -n %s)\n", ref, n, newTotal, ns)
@@ -122,6 +192,10 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	var ce *cli.Error
 	if errors.As(werr, &ce) {
 		cause = ce.Msg
+	}
+	// Roll back only what this command set: a change by someone else stays.
+	if cerr := o.checkWorkers(cs, cmName, stsName, n, now, cause); cerr != nil {
+		return cerr
 	}
 	if rerr := o.restoreWorkers(cs, cmName, stsName, old); rerr != nil {
 		return cli.Failedf("scaling %s failed: %s; rolling back ALSO failed: %v", ref, cause, rerr).
@@ -134,6 +208,99 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	return cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again and %s is back to %d replicas at its previous pod template",
 		ref, cause, oldTotal, ref, old.replicas).
 		WithHint("find out why: kubectl piyasa diagnose -n %s (a worker that stays broken may need: kubectl delete pod <name> -n %s)", ns, ns)
+}
+
+// patchStatefulSet sets the replicas and the restartedAt annotation with the
+// resourceVersion of sts as a precondition. A Conflict caused only by the
+// controller writing the status (the generation is unchanged: nobody changed
+// the spec) is retried with the new resourceVersion; a changed spec is
+// returned as the Conflict.
+func (o *Options) patchStatefulSet(ctx context.Context, cs kubernetes.Interface, sts *appsv1.StatefulSet, n int32, restartedAt string, popts metav1.PatchOptions) error {
+	rv := sts.ResourceVersion
+	var err error
+	for range 3 {
+		patch := mustJSON(map[string]any{
+			"metadata": map[string]any{"resourceVersion": rv},
+			"spec": map[string]any{
+				"replicas": n,
+				"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: restartedAt}}},
+			},
+		})
+		_, err = cs.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, popts)
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+		fresh, gerr := cs.AppsV1().StatefulSets(sts.Namespace).Get(ctx, sts.Name, metav1.GetOptions{})
+		if gerr != nil || fresh.Generation != sts.Generation {
+			return err
+		}
+		rv = fresh.ResourceVersion
+	}
+	return err
+}
+
+// checkWorkers reads the StatefulSet and TOTAL_WORKERS again and fails when
+// they are no longer what this command set (n replicas, TOTAL_WORKERS=n, its
+// restartedAt): someone else changed the workers meanwhile. cause is the
+// wait's failure ("" after a successful wait). Nothing is rolled back then.
+func (o *Options) checkWorkers(cs kubernetes.Interface, cmName, stsName string, n int32, restartedAt, cause string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ns := o.Namespace
+	ref := workloadRef(o.Env, o.comp)
+	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, stsName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("checking %s after the wait: %w", ref, err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("checking configmap/%s after the wait: %w", cmName, err)
+	}
+	replicas := replicasOf(sts.Spec.Replicas)
+	total, ok := cm.Data[app.KeyTotalWorkers]
+	if !ok {
+		total = "(unset)"
+	}
+	ours := replicas == n && total == strconv.Itoa(int(n)) && sts.Spec.Template.Annotations[RestartedAtAnnotation] == restartedAt
+	if ours {
+		return nil
+	}
+	what := "while this command waited"
+	if cause != "" {
+		what = fmt.Sprintf("while this command waited (and the wait failed: %s)", cause)
+	}
+	return cli.Failedf("another command changed the workers %s: %s has %d replicas and TOTAL_WORKERS=%s, not the %d asked for; nothing was rolled back",
+		what, ref, replicas, total, n).
+		WithHint("see the state: kubectl piyasa scale status -n %s; then run kubectl piyasa scale worker N -n %s with the count you want", ns, ns)
+}
+
+// releaseLock removes this command's lock from the ConfigMap (a fresh
+// context: the command's own may have run out). A lock it cannot remove
+// expires on its own; the user is told how to remove it at once.
+func (o *Options) releaseLock(cs kubernetes.Interface, cmName, holder string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	for range 3 {
+		var cm *corev1.ConfigMap
+		cm, err = cs.CoreV1().ConfigMaps(o.Namespace).Get(ctx, cmName, metav1.GetOptions{})
+		if err != nil {
+			break
+		}
+		var l workerLock
+		if json.Unmarshal([]byte(cm.Annotations[LockAnnotation]), &l) != nil || l.Holder != holder {
+			return // not ours (any more)
+		}
+		patch := mustJSON(map[string]any{"metadata": map[string]any{"resourceVersion": cm.ResourceVersion, "annotations": map[string]any{LockAnnotation: nil}}})
+		_, err = cs.CoreV1().ConfigMaps(o.Namespace).Patch(ctx, cmName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
+		if !apierrors.IsConflict(err) {
+			break
+		}
+	}
+	if err != nil {
+		o.Infof("warning: could not remove the scale lock from configmap/%s (%s); it expires on its own, or: kubectl annotate configmap %s %s- -n %s\n",
+			cmName, cli.Classify(err, "").Msg, cmName, LockAnnotation, o.Namespace)
+	}
 }
 
 // restoreConfigMap puts TOTAL_WORKERS back as it was (a fresh context: the

@@ -68,7 +68,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"worker", "0"}, "run at least 1 worker"},
 		{[]string{"api"}, "expected COMPONENT REPLICAS"},
 		{[]string{"api", "11", "--force"}, "outside the range 1-10 of HPA dev-api-hpa"},
-		{[]string{"api", "3", "--dry-run=maybe"}, `invalid --dry-run "maybe"`},
+		{[]string{"api", "3", "--dry-run=maybe"}, `invalid --dry-run value "maybe"`},
+		{[]string{"worker", "99999999999"}, "99999999999: too big"},
 		{[]string{"hpa", "api", "--min", "5", "--max", "2"}, "--min 5 is above --max 2"},
 		{[]string{"hpa", "api", "--min", "11"}, "min 11 would be above max 10"},
 		{[]string{"hpa", "api", "--min", "0"}, "invalid --min 0"},
@@ -123,6 +124,16 @@ func TestScaleAPI(t *testing.T) {
 		if spec, _ := replicas(t, ns, app.KindDeployment, "dev-api"); spec != 1 {
 			t.Fatalf("%s changed replicas to %d", dr, spec)
 		}
+	}
+	// A bare --dry-run is client, as in kubectl (with its deprecation
+	// warning), and leaves the next argument alone: -n is still the namespace.
+	r = harness.Piyasa(t, "scale", "api", "3", "--force", "--dry-run", "-n", ns, "--env", "dev").RunOK()
+	if !strings.Contains(r.Stdout, "deployment/dev-api scaled: 1 -> 3 replicas (dry run)") ||
+		!strings.Contains(r.Stderr, "--dry-run is deprecated and can be replaced with --dry-run=client") {
+		t.Errorf("bare --dry-run:\nstdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	}
+	if spec, _ := replicas(t, ns, app.KindDeployment, "dev-api"); spec != 1 {
+		t.Fatalf("bare --dry-run changed replicas to %d", spec)
 	}
 
 	r = harness.Piyasa(t, append(base, "api", "3", "--force")...).RunOK()

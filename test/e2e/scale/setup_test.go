@@ -122,11 +122,16 @@ func statusDoc(t *testing.T, ns string, code int) map[string]any {
 	return doc
 }
 
+// component returns the entry of a component (api, worker, frontend): its
+// "component" field names it, "workload" names the object.
 func component(t *testing.T, doc map[string]any, name string) map[string]any {
 	t.Helper()
 	for _, c := range doc["components"].([]any) {
 		m := c.(map[string]any)
-		if m["name"] == name {
+		if _, ok := m["name"]; ok {
+			t.Errorf("status entry has the ambiguous name field: %v", m)
+		}
+		if m["component"] == name {
 			return m
 		}
 	}
