@@ -146,3 +146,25 @@ func ShortImage(ref string) string {
 	}
 	return "latest"
 }
+
+// Line returns s as it is when the output is not a terminal; on a terminal,
+// s wrapped to its width with the lines after the first indented by indent
+// spaces. No trailing newline.
+func (t Terminal) Line(s string, indent int) string {
+	if t.Width <= 0 || len(s) <= t.Width {
+		return s
+	}
+	indent = min(indent, t.Width/2)
+	first := Wrap(s, t.Width)
+	if len(first) <= 1 {
+		return s
+	}
+	head := first[0]
+	rest := strings.TrimSpace(strings.TrimPrefix(strings.Join(strings.Fields(s), " "), head))
+	lines := []string{head}
+	pad := strings.Repeat(" ", indent)
+	for _, l := range Wrap(rest, t.Width-indent) {
+		lines = append(lines, pad+l)
+	}
+	return strings.Join(lines, "\n")
+}

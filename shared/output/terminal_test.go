@@ -162,3 +162,19 @@ func golden(t *testing.T, path, got string) {
 		t.Fatalf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
+
+func TestLineWrapsOnlyOnATerminal(t *testing.T) {
+	s := "<unknown> api cpu: the container api has no cpu request, so its utilization cannot be computed; set resources.requests.cpu"
+	if got := (Terminal{}).Line(s, 2); got != s {
+		t.Fatalf("not a terminal: %q", got)
+	}
+	got := Terminal{Width: 40}.Line(s, 2)
+	for i, l := range strings.Split(got, "\n") {
+		if len(l) > 40 || (i > 0 && !strings.HasPrefix(l, "  ")) {
+			t.Fatalf("line %d %q of:\n%s", i, l, got)
+		}
+	}
+	if strings.Join(strings.Fields(got), " ") != s {
+		t.Fatalf("words lost:\n%s", got)
+	}
+}

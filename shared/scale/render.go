@@ -19,6 +19,10 @@ func renderTable(w io.Writer, st Status, wide bool, now time.Time) error {
 		headers = []string{"COMPONENT", "WORKLOAD", "READY", "UPDATED", "PODS", "HPA", "CPU", "CPU USE/REQ", "MEMORY", "MEMORY USE/REQ", "TOTAL_WORKERS", "LAST SCALE"}
 	}
 	t := output.NewTable(w, headers...)
+	if !wide {
+		t.Long("LAST SCALE") // under its row on a narrow terminal; -o wide keeps one row per object
+	}
+	term := t.Terminal()
 	type note struct {
 		what  []string
 		order int
@@ -70,10 +74,10 @@ func renderTable(w io.Writer, st Status, wide bool, now time.Time) error {
 		return err
 	}
 	for _, r := range order {
-		fmt.Fprintf(w, "<unknown> %s: %s\n", strings.Join(notes[r].what, ", "), r)
+		fmt.Fprintln(w, term.Line(fmt.Sprintf("<unknown> %s: %s", strings.Join(notes[r].what, ", "), r), 2))
 	}
 	for _, p := range st.Problems {
-		fmt.Fprintf(w, "problem: %s\n", p)
+		fmt.Fprintln(w, term.Line(term.Red("problem:")+" "+p, 2))
 	}
 	return nil
 }
