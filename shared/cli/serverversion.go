@@ -13,7 +13,9 @@ import (
 // message and hint this binary would have printed. The dispatcher runs it for
 // `kubectl piyasa version`, so that it links no Kubernetes client itself
 // (shared/dispatch reads the document; its tests keep the two in step).
-const ServerVersionCmd = "__server-version"
+// The name is short on purpose: cobra pads the command list of --help to the
+// longest name, hidden commands included ("completion" is the longest).
+const ServerVersionCmd = "__server"
 
 // ServerVersionDoc is the output of ServerVersionCmd.
 type ServerVersionDoc struct {

@@ -29,6 +29,9 @@ func serverVersion(t *testing.T, args ...string) (int, cli.ServerVersionDoc, str
 }
 
 func TestServerVersionCmd(t *testing.T) {
+	if len(cli.ServerVersionCmd) > len("completion") {
+		t.Errorf("%q widens the command list of --help", cli.ServerVersionCmd)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/version" {
 			http.NotFound(w, r)

@@ -99,7 +99,7 @@ func TestPrintDocumentMatchesOutput(t *testing.T) {
 	}
 }
 
-// The document of the subcommands' __server-version reads as the dispatcher's.
+// The document of the subcommands' __server reads as the dispatcher's.
 func TestServerVersionDocMatchesCLI(t *testing.T) {
 	if ServerVersionCmd != cli.ServerVersionCmd {
 		t.Fatalf("%q != cli's %q", ServerVersionCmd, cli.ServerVersionCmd)
@@ -121,7 +121,7 @@ func TestServerVersionDocMatchesCLI(t *testing.T) {
 }
 
 // fakeSuite writes subcommand scripts that answer version -o json and
-// __server-version (with answer as its output and code as its exit code).
+// __server (with answer as its output and code as its exit code).
 func fakeSuite(t *testing.T, answer string, code int, subs ...string) string {
 	t.Helper()
 	if runtime.GOOS == "windows" {
@@ -132,7 +132,7 @@ func fakeSuite(t *testing.T, answer string, code int, subs ...string) string {
 		script := "#!/bin/sh\n" +
 			"case $1 in\n" +
 			"version) echo '{\"binary\":\"kubectl-piyasa-" + sub + "\",\"version\":\"v9.9.9\",\"commit\":\"c0ffee\",\"date\":\"d\",\"goVersion\":\"go\",\"platform\":\"p\"}';;\n" +
-			"__server-version) shift; echo \"$*\" > \"$(dirname \"$0\")/args-" + sub + "\"; printf '%s\\n' '" + answer + "'; exit " + strconv.Itoa(code) + ";;\n" +
+			"__server) shift; echo \"$*\" > \"$(dirname \"$0\")/args-" + sub + "\"; printf '%s\\n' '" + answer + "'; exit " + strconv.Itoa(code) + ";;\n" +
 			"esac\n"
 		if err := os.WriteFile(filepath.Join(dir, "kubectl-piyasa-"+sub), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
@@ -192,7 +192,7 @@ func TestVersionServerErrors(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "kubectl-piyasa-deploy") || errOut != "error: cannot reach the API server at https://h:6443\nhint: check --context\n" {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	// A binary that does not know __server-version (an older release).
+	// A binary that does not know __server (an older release).
 	dir = fakeSuite(t, `not json`, 2, "deploy")
 	if code, _, errOut := runVersion(dir, "version"); code != 2 || !strings.HasPrefix(errOut, "error: kubectl-piyasa-deploy cannot report the server version") || !strings.Contains(errOut, "hint: ") {
 		t.Errorf("older binary: exit %d %q", code, errOut)

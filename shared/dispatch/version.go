@@ -39,9 +39,9 @@ const APIVersion = "piyasa.io/v1alpha1"
 // ServerVersionCmd is the hidden command of every subcommand binary that
 // prints the API server's version as a ServerVersionDoc (see shared/cli):
 // the dispatcher asks an installed subcommand instead of linking a client.
-const ServerVersionCmd = "__server-version"
+const ServerVersionCmd = "__server"
 
-// ServerVersionDoc is what `kubectl-piyasa-<sub> __server-version` prints:
+// ServerVersionDoc is what `kubectl-piyasa-<sub> __server` prints:
 // the server's version, or the error that the subcommand would have printed.
 type ServerVersionDoc struct {
 	Server *ServerInfo `json:"server,omitempty"`
@@ -185,7 +185,7 @@ func (d *Dispatcher) serverVersion(flags []string) (*ServerInfo, *exit.Error) {
 		WithHint("%s; or run 'kubectl piyasa version --client'", installHint)
 }
 
-// askServerVersion runs `<path> __server-version <flags>` and reads its answer.
+// askServerVersion runs `<path> __server <flags>` and reads its answer.
 func (d *Dispatcher) askServerVersion(path string, flags []string) (*ServerInfo, *exit.Error) {
 	cmd := exec.Command(path, append([]string{ServerVersionCmd}, flags...)...)
 	var out, errOut bytes.Buffer
