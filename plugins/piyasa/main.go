@@ -10,15 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
 	"github.com/piyasa/kubectl-piyasa/shared/completion"
 	"github.com/piyasa/kubectl-piyasa/shared/completion/relay"
 	"github.com/piyasa/kubectl-piyasa/shared/dispatch"
 )
 
 func main() {
-	d := dispatch.New(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	d := dispatch.New(dispatch.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
 	completion.Register(d)
 	args := os.Args[1:]
 	if strings.HasPrefix(strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe"), relay.Name) {

@@ -47,6 +47,7 @@ func NewRoot(sub string, g *Global) *cobra.Command {
 	})
 	registerCompletions(cmd, g)
 	cmd.AddCommand(newVersionCmd(sub, streams))
+	cmd.AddCommand(newServerVersionCmd(g))
 	return cmd
 }
 

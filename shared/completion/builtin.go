@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/dispatch"
+	"github.com/piyasa/kubectl-piyasa/shared/exit"
 	"github.com/piyasa/kubectl-piyasa/shared/suite"
 )
 
@@ -54,25 +54,22 @@ func runCompletion(d *dispatch.Dispatcher, args []string) int {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Fprint(d.Out, Usage)
-			return cli.ExitOK
+			return exit.ExitOK
 		}
 	}
 	// Flags given before `completion` (kubectl piyasa -n x completion bash) are accepted and ignored.
 	_, shell, rest := dispatch.Split(args)
 	if shell == "" || len(rest) > 0 {
-		fmt.Fprintf(d.ErrOut, "error: completion needs exactly one shell: %s\nhint: see 'kubectl piyasa completion --help'\n", strings.Join(Shells, "|"))
-		return cli.ExitUsage
+		return d.Fail(exit.Usagef("completion needs exactly one shell: %s", strings.Join(Shells, "|")).WithHint("see 'kubectl piyasa completion --help'"))
 	}
 	if err := Script(d.Out, shell); err != nil {
-		fmt.Fprintf(d.ErrOut, "error: %v\n", err)
+		e := exit.Usagef("%v", err).WithHint("use one of %s", strings.Join(Shells, ", "))
 		if s := dispatch.Suggest(shell, Shells); s != "" {
-			fmt.Fprintf(d.ErrOut, "hint: did you mean %q?\n", s)
-		} else {
-			fmt.Fprintf(d.ErrOut, "hint: use one of %s\n", strings.Join(Shells, ", "))
+			e.WithHint("did you mean %q?", s)
 		}
-		return cli.ExitUsage
+		return d.Fail(e)
 	}
-	return cli.ExitOK
+	return exit.ExitOK
 }
 
 // Script writes the completion script of the kubectl-piyasa command for

@@ -31,7 +31,6 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/dispatch"
-	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/suite"
 )
 
@@ -100,7 +99,7 @@ func (c *Completer) Complete(args []string) ([]string, cobra.ShellCompDirective)
 		return nil, noFile
 	case "version":
 		if last(pre, rest) == "-o" || last(pre, rest) == "--output" {
-			return c.filter(plain([]string{output.Table, output.Wide, output.JSON, output.YAML}), toComplete), noFile
+			return c.filter(plain(dispatch.Formats), toComplete), noFile
 		}
 		return nil, noFile
 	case "completion":

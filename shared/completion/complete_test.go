@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/piyasa/kubectl-piyasa/shared/dispatch"
 )
@@ -30,7 +29,7 @@ func newDispatcher(t *testing.T, installed ...string) *dispatch.Dispatcher {
 		}
 	}
 	var out bytes.Buffer
-	d := dispatch.New(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &out})
+	d := dispatch.New(dispatch.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &out})
 	d.SelfDir = dir
 	d.LookPath = func(string) (string, error) { return "", os.ErrNotExist }
 	Register(d)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
 func TestSplit(t *testing.T) {
@@ -49,9 +49,9 @@ func TestRunFindsBesideAndPassesFlags(t *testing.T) {
 	var gotPath string
 	var gotArgs []string
 	var out, errOut bytes.Buffer
-	d := &Dispatcher{IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: &errOut}, SelfDir: dir,
+	d := &Dispatcher{IOStreams: IOStreams{Out: &out, ErrOut: &errOut}, SelfDir: dir,
 		LookPath: func(string) (string, error) { return "", os.ErrNotExist },
-		Exec:     func(p string, a []string) int { gotPath, gotArgs = p, a; return 7 }}
+		Exec:     func(p string, a []string) error { gotPath, gotArgs = p, a; return exit.Code(7) }}
 	if code := d.Run([]string{"-n", "foo", "deploy", "status"}); code != 7 {
 		t.Fatalf("exit code not passed through: %d", code)
 	}

@@ -3,15 +3,16 @@
 package dispatch
 
 import (
-	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
 // execSubcommand replaces the dispatcher with the subcommand, so that
-// signals, standard streams and the exit code are the subcommand's own.
-func execSubcommand(path string, args []string) int {
+// signals, standard streams and the exit code are the subcommand's own. It
+// returns only when the subcommand cannot be run.
+func execSubcommand(path string, args []string) error {
 	err := syscall.Exec(path, append([]string{path}, args...), os.Environ())
-	fmt.Fprintf(os.Stderr, "error: cannot run %s: %v\n", path, err)
-	return 1
+	return exit.Failedf("cannot run %s: %v", path, err)
 }

@@ -4,23 +4,24 @@ package dispatch
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+
+	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
 // execSubcommand runs the subcommand with the dispatcher's streams, forwards
-// Ctrl-C to it, and returns its exit code (Windows cannot replace a process).
-func execSubcommand(path string, args []string) int {
+// Ctrl-C to it, and returns its non-zero exit code as an exit.Code error
+// (Windows cannot replace a process).
+func execSubcommand(path string, args []string) error {
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt)
 	defer signal.Stop(sig)
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "error: cannot run %s: %v\n", path, err)
-		return 1
+		return exit.Failedf("cannot run %s: %v", path, err)
 	}
 	go func() {
 		for s := range sig {
@@ -30,10 +31,13 @@ func execSubcommand(path string, args []string) int {
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return ee.ExitCode()
+		if ee.ExitCode() == 0 {
+			return nil
+		}
+		return exit.Code(ee.ExitCode())
 	}
 	if err != nil {
-		return 1
+		return exit.Code(exit.ExitFailed)
 	}
-	return 0
+	return nil
 }

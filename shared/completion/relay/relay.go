@@ -13,18 +13,18 @@ package relay
 
 import (
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/piyasa/kubectl-piyasa/shared/suite"
 )
 
 // Name is the executable's name, kubectl_complete-<plugin>.
-const Name = "kubectl_complete-piyasa"
+const Name = "kubectl_complete-" + suite.Plugin
 
 // Dispatcher is the executable that answers the requests.
-const Dispatcher = "kubectl-piyasa"
+const Dispatcher = suite.BinaryPrefix
 
 // noFileComp is cobra's ShellCompDirectiveNoFileComp, the answer when the
 // dispatcher cannot be run: no completions, and no file names either.
@@ -43,18 +43,8 @@ func Args(argv0 string, args []string) []string {
 
 // Find locates the dispatcher beside the relay's resolved executable, else on PATH.
 func Find() (string, bool) {
-	exe := Dispatcher
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	if self, err := os.Executable(); err == nil {
-		if resolved, err := filepath.EvalSymlinks(self); err == nil {
-			self = resolved
-		}
-		p := filepath.Join(filepath.Dir(self), exe)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, true
-		}
+	if p, ok := suite.FindBeside(suite.SelfDir(), Dispatcher); ok {
+		return p, true
 	}
 	if p, err := exec.LookPath(Dispatcher); err == nil {
 		return p, true
