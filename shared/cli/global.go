@@ -87,7 +87,15 @@ func NewGlobal(streams genericiooptions.IOStreams) *Global {
 	// Server warnings are printed once each ("Warning: ..."), as kubectl does,
 	// and counted for --warnings-as-errors.
 	g.kf.warnings = rest.NewWarningWriter(streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
-	g.ConfigFlags = genericclioptions.NewConfigFlags(true).WithDeprecatedPasswordFlag().WithWrapConfigFn(func(c *rest.Config) *rest.Config {
+	g.ConfigFlags = genericclioptions.NewConfigFlags(true).WithWrapConfigFn(func(c *rest.Config) *rest.Config {
+		// --username and --password without ConfigFlags' WithDeprecatedPasswordFlag,
+		// whose loader prompts on stdin ("Please enter Username:") for a server without credentials.
+		if g.kf.username != "" {
+			c.Username = g.kf.username
+		}
+		if g.kf.password != "" {
+			c.Password = g.kf.password
+		}
 		if c.QPS == 0 {
 			c.QPS, c.Burst = ClientQPS, ClientBurst
 		}

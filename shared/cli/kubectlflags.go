@@ -25,8 +25,9 @@ import (
 //	    --warnings-as-errors   a warning from the server fails the command (exit 1)
 //	    --profile, --profile-output  a Go runtime profile of the run
 //
-// --username and --password are ConfigFlags' (WithDeprecatedPasswordFlag), as in kubectl.
+//	    --username, --password basic authentication (kubectl's ConfigFlags.WithDeprecatedPasswordFlag, without its prompt)
 type kubectlFlags struct {
+	username, password string
 	matchServerVersion bool
 	warningsAsErrors   bool
 	profile            string
@@ -53,6 +54,8 @@ func (g *Global) addKubectlFlags(fs *pflag.FlagSet) {
 			fs.AddGoFlag(kfs.Lookup(name))
 		}
 	}
+	fs.StringVar(&g.kf.username, "username", "", "Username for basic authentication to the API server")
+	fs.StringVar(&g.kf.password, "password", "", "Password for basic authentication to the API server")
 	fs.BoolVar(&g.kf.matchServerVersion, "match-server-version", false, "Require server version to match client version")
 	fs.BoolVar(&g.kf.warningsAsErrors, "warnings-as-errors", false, "Treat warnings received from the server as errors and exit with a non-zero exit code")
 	fs.StringVar(&g.kf.profile, "profile", "none", "Name of profile to capture. One of ("+strings.Join(Profiles, "|")+")")

@@ -168,6 +168,9 @@ func classifyCobra(err error, c *cobra.Command) *Error {
 	if m := unknownCommandRE.FindStringSubmatch(msg); m != nil {
 		e := Usagef("%s", m[0])
 		if c != nil && c.HasAvailableSubCommands() {
+			if c.SuggestionsMinimumDistance <= 0 {
+				c.SuggestionsMinimumDistance = 2 // cobra's default
+			}
 			if s := c.SuggestionsFor(m[1]); len(s) > 0 {
 				return e.WithHint("did you mean %q?", s[0])
 			}

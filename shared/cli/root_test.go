@@ -26,6 +26,10 @@ func newTestRoot(env map[string]string) (*cobra.Command, *Global, *bytes.Buffer,
 		g.Getenv = func(k string) string { return env[k] }
 	}
 	root := NewRoot("deploy", g)
+	// as every feature package's root: it runs and takes no arguments, which
+	// stops cobra's own "did you mean"
+	root.Args = cobra.NoArgs
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	root.AddCommand(&cobra.Command{Use: "status", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
 		if err := g.Complete(); err != nil {
 			return err
@@ -236,6 +240,22 @@ func TestWarningsAsErrors(t *testing.T) {
 		if code != c.code || errOut.String() != c.stderr || out.String() != "server v1.36.3\n" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q", c.args, code, out.String(), errOut.String(), c.code, c.stderr)
 		}
+	}
+}
+
+func TestUsernamePassword(t *testing.T) {
+	var user, pass string
+	var ok bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok = r.BasicAuth()
+		fmt.Fprint(w, `{"gitVersion":"v1.36.3"}`)
+	}))
+	defer srv.Close()
+	root, g, out, errOut := newTestRoot(hermetic)
+	g.IOStreams.In = strings.NewReader("") // nothing may be asked for
+	code := Execute(root, g, []string{"--server", srv.URL, "--username", "alice", "--password", "s3cret", "server"})
+	if code != 0 || !ok || user != "alice" || pass != "s3cret" || strings.Contains(errOut.String(), "Please enter") {
+		t.Errorf("exit %d, basic auth %v %q %q, stdout %q, stderr %q", code, ok, user, pass, out.String(), errOut.String())
 	}
 }
 
