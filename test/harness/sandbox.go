@@ -178,3 +178,19 @@ var goEnv = sync.OnceValue(func() []string {
 // GoEnv returns the Go tool's settings (GOCACHE, GOPATH, GOMODCACHE,
 // GOFLAGS, GOPROXY ...) as KEY=VALUE pairs, for sandboxes that build Go code.
 func GoEnv() []string { return goEnv() }
+
+// Release runs scripts/release.sh in the Tools sandbox: the archives of the
+// given platforms into dist, with download URLs under uriBase and no Krew
+// index written. It returns what the script printed on standard error.
+func Release(dist, version, uriBase string, platforms []string) (stderr string, err error) {
+	root := RepoRoot()
+	home, err := os.MkdirTemp("", "piyasa-release-home-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(home)
+	_, stderr, err = Tools(home).Exec(root, "bash", filepath.Join(root, "scripts", "release.sh"),
+		"--version", version, "--platforms", strings.Join(platforms, " "),
+		"--dist", dist, "--uri-base", uriBase, "--index", "")
+	return stderr, err
+}
