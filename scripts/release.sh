@@ -138,7 +138,8 @@ Shell completion of 'kubectl piyasa ...': enable kubectl's completion
 PATH. Scripts for the kubectl-piyasa command: kubectl piyasa completion --help
 
 Exit codes: 0 ok, 1 failed or problems found, 2 usage error (nothing changed),
-3 cluster unreachable, unauthorized or forbidden.
+3 cluster unreachable, unauthorized or forbidden, or no such kubeconfig/context,
+130 interrupted.
 
 License: Apache-2.0 (LICENSE). Source: https://github.com/piyasa/kubectl-piyasa
 EOF
