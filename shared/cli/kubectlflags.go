@@ -77,6 +77,10 @@ func Verbosity() int {
 // cancelled requests are not for users: the suite reports errors itself).
 func setupLogging(w io.Writer) {
 	if Verbosity() >= 1 {
+		if w == os.Stderr {
+			klog.LogToStderr(true) // as kubectl: every line once, on stderr
+			return
+		}
 		klog.LogToStderr(false)
 		klog.SetOutput(w)
 		return
