@@ -6,27 +6,33 @@ DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 PKG     := github.com/piyasa/kubectl-piyasa/shared/version
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN     ?= bin
-PLUGINS := $(notdir $(wildcard plugins/*))
 PREFIX  ?= $(HOME)/.local/bin
 
 .PHONY: build install test unit e2e vet lint cluster-up cluster-down demo release clean
 
-## build: build every binary into ./bin
+## build: build every binary into ./bin, and the completion links kubectl_complete-piyasa-<sub>
+## (with ./bin on PATH, kubectl asks kubectl_complete-piyasa-<sub> to complete `kubectl piyasa <sub> ...`).
+## The names come from package suite (go run ./shared/suite/cmd/binaries), as for release.sh and the e2e harness.
 build:
 	@mkdir -p $(BIN)
-	@for p in $(PLUGINS); do \
-	  case $$p in piyasa) out=kubectl-piyasa;; complete-*) out=kubectl_$$p;; *) out=kubectl-piyasa-$$p;; esac; \
-	  CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$out ./plugins/$$p || exit 1; \
+	@set -eo pipefail; go run ./shared/suite/cmd/binaries | while read -r pkg out; do \
+	  CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$out ./$$pkg; \
+	done
+	@set -eo pipefail; go run ./shared/suite/cmd/binaries -links | while read -r link target; do \
+	  ln -sfn $$target $(BIN)/$$link; \
 	done
 	@ls $(BIN)
 
-## install: copy the binaries to $(PREFIX) (default ~/.local/bin), which must be on PATH
-## (with every kubectl-piyasa-<sub> on PATH, kubectl asks kubectl_complete-piyasa-<sub> for
-## completions: those are links to the completion helper)
+## install: copy the binaries to $(PREFIX) (default ~/.local/bin), which must be on PATH, and
+## make the completion links there (links to the completion helper kubectl_complete-piyasa)
 install: build
-	@mkdir -p $(PREFIX) && cp $(BIN)/* $(PREFIX)/
-	@for b in $(BIN)/kubectl-piyasa-*; do \
-	  ln -sf kubectl_complete-piyasa $(PREFIX)/kubectl_complete-piyasa-$${b##*/kubectl-piyasa-}; done
+	@mkdir -p $(PREFIX)
+	@set -eo pipefail; go run ./shared/suite/cmd/binaries | while read -r pkg out; do \
+	  cp $(BIN)/$$out $(PREFIX)/$$out; \
+	done
+	@set -eo pipefail; go run ./shared/suite/cmd/binaries -links | while read -r link target; do \
+	  ln -sfn $$target $(PREFIX)/$$link; \
+	done
 	@echo "installed into $(PREFIX)"
 
 ## lint: gofmt and go vet must be silent

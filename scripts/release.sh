@@ -105,21 +105,15 @@ TOUCH=$(date -u -d "@$EPOCH" +%Y%m%d%H%M.%S 2>/dev/null || date -u -r "$EPOCH" +
 PKG=github.com/piyasa/kubectl-piyasa/shared/version
 LDFLAGS="-s -w -X $PKG.Version=$VERSION -X $PKG.Commit=$COMMIT -X $PKG.Date=$DATE"
 
-# The binaries that exist: every directory under plugins/ holding a main package.
+# The binaries that exist: every main package under plugins/, with the
+# executable names of package suite (the one place they are made).
 MAINS=()
-for d in plugins/*/; do
-  d=${d%/}
-  if grep -lqs '^package main$' "$d"/*.go; then MAINS+=("$d"); fi
-done
+declare -A BINARY
+while read -r pkg exe; do
+  MAINS+=("$pkg"); BINARY[$pkg]=$exe
+done < <(go run ./shared/suite/cmd/binaries || echo FAILED)
+case " ${MAINS[*]} " in *" FAILED "*) die "go run ./shared/suite/cmd/binaries failed" ;; esac
 [ ${#MAINS[@]} -gt 0 ] || die "no main packages under plugins/"
-binary_name() { # plugins/<dir> -> executable name (as test/harness and the Makefile name them)
-  local n=${1#plugins/}
-  case $n in
-    piyasa) echo kubectl-piyasa ;;
-    complete-*) echo "kubectl_$n" ;;
-    *) echo "kubectl-piyasa-$n" ;;
-  esac
-}
 
 readme() {
   cat <<EOF
@@ -144,7 +138,8 @@ Shell completion of 'kubectl piyasa ...': enable kubectl's completion
 PATH. Scripts for the kubectl-piyasa command: kubectl piyasa completion --help
 
 Exit codes: 0 ok, 1 failed or problems found, 2 usage error (nothing changed),
-3 cluster unreachable, unauthorized or forbidden.
+3 cluster unreachable, unauthorized or forbidden, or no such kubeconfig/context,
+130 interrupted.
 
 License: Apache-2.0 (LICENSE). Source: https://github.com/piyasa/kubectl-piyasa
 EOF
@@ -163,11 +158,13 @@ for p in $PLATFORMS; do
   GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o "$dir/" "${MAINS[@]/#/./}"
   ext=""; [ "$os" = windows ] && ext=.exe
   for m in "${MAINS[@]}"; do
-    mv "$dir/${m#plugins/}$ext" "$dir/$(binary_name "$m")$ext"
+    mv "$dir/${m#plugins/}$ext" "$dir/${BINARY[$m]}$ext"
   done
   cp LICENSE "$dir/LICENSE"
   readme "$p" > "$dir/README.md"
   chmod 0644 "$dir/LICENSE" "$dir/README.md"
+  # Krew archives hold no symlinks (the completion links are made by make build/install).
+  if [ -n "$(find "$dir" -type l)" ]; then die "symlinks in the $p archive: $(cd "$dir" && find . -type l)"; fi
   files=$(cd "$dir" && LC_ALL=C ls)
   (cd "$dir" && TZ=UTC touch -t "$TOUCH" $files)
   base=kubectl-piyasa_${VERSION}_${os}_$arch

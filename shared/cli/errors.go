@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -43,6 +44,23 @@ func ExitCode(code int) error { return exit.Code(code) }
 // PrintError prints e once, in the suite's format, and returns its exit code.
 func PrintError(w io.Writer, e *Error) int { return exit.Print(w, e) }
 
+// KubeconfigError is a kubeconfig file that cannot be read, e.g. a
+// --kubeconfig that does not exist (Global wraps the loader's error in it).
+type KubeconfigError struct {
+	Path string
+	Err  error
+}
+
+func (e *KubeconfigError) Error() string { return "kubeconfig " + e.Path + ": " + e.Err.Error() }
+func (e *KubeconfigError) Unwrap() error { return e.Err }
+
+// notFoundRE matches clientcmd's errors for a --context, --cluster or --user
+// that the kubeconfig does not define.
+var notFoundRE = regexp.MustCompile(`(?:^|: )(context|cluster|auth info) "([^"]*)" does not exist`)
+
+// contextNotFoundRE is clientcmd's errContextNotFound (clientcmd.IsContextNotFound).
+var contextNotFoundRE = regexp.MustCompile(`context was not found for specified context: (\S*)`)
+
 var forbiddenRE = regexp.MustCompile(`cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?`)
 
 // Classify turns any error into an *Error with the right exit code, a one-line
@@ -79,6 +97,35 @@ func Classify(err error, server string) *Error {
 	if apierrors.IsUnauthorized(err) {
 		return &Error{Code: ExitCluster, Msg: "unauthorized: the cluster" + at(server) + " rejected the credentials",
 			Hint: "check --kubeconfig, --context, --user or --token, or log in again"}
+	}
+	var kc *KubeconfigError
+	if errors.As(err, &kc) {
+		msg := "cannot read the kubeconfig " + kc.Path
+		switch {
+		case errors.Is(kc.Err, fs.ErrNotExist):
+			msg = "kubeconfig " + kc.Path + " does not exist"
+		case errors.Is(kc.Err, fs.ErrPermission):
+			msg = "kubeconfig " + kc.Path + ": permission denied"
+		}
+		return &Error{Code: ExitCluster, Msg: msg,
+			Hint: "check --kubeconfig and $KUBECONFIG (kubectl config view shows the merged configuration)"}
+	}
+	if m := notFoundRE.FindStringSubmatch(err.Error()); m != nil || contextNotFoundRE.MatchString(err.Error()) {
+		what, name, flag := "context", "", "--context"
+		if m != nil {
+			what, name = m[1], m[2]
+		} else {
+			name = contextNotFoundRE.FindStringSubmatch(err.Error())[1]
+		}
+		list := "kubectl config get-contexts"
+		switch what {
+		case "cluster":
+			flag, list = "--cluster", "kubectl config get-clusters"
+		case "auth info":
+			what, flag, list = "user", "--user", "kubectl config get-users"
+		}
+		return &Error{Code: ExitCluster, Msg: fmt.Sprintf("the kubeconfig has no %s %q", what, name),
+			Hint: fmt.Sprintf("check %s and --kubeconfig; list them with: %s", flag, list)}
 	}
 	if clientcmd.IsEmptyConfig(err) {
 		return &Error{Code: ExitCluster, Msg: "no cluster configured: no kubeconfig was found",

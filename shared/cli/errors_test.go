@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -28,6 +29,18 @@ func TestClassify(t *testing.T) {
 		{apierrors.NewUnauthorized("x"), ExitCluster, "unauthorized", "--kubeconfig"},
 		{refused, ExitCluster, "cannot reach the cluster at https://127.0.0.1:1 (connection refused)", ""},
 		{fmt.Errorf("wrapped: %w", errors.New("boom")), ExitFailed, "wrapped: boom", ""},
+		// a missing --kubeconfig (Global wraps the loader's stat error)
+		{&KubeconfigError{Path: "/nonexistent", Err: &fs.PathError{Op: "stat", Path: "/nonexistent", Err: syscall.ENOENT}},
+			ExitCluster, "kubeconfig /nonexistent does not exist", "check --kubeconfig and $KUBECONFIG"},
+		{fmt.Errorf("load: %w", &KubeconfigError{Path: "/k", Err: &fs.PathError{Op: "open", Path: "/k", Err: syscall.EACCES}}),
+			ExitCluster, "kubeconfig /k: permission denied", "--kubeconfig"},
+		// any other missing file is not the kubeconfig's fault
+		{&fs.PathError{Op: "open", Path: "/x/.env", Err: syscall.ENOENT}, ExitFailed, "open /x/.env: no such file or directory", ""},
+		// clientcmd's errors for --context, --cluster and --user that the kubeconfig lacks
+		{errors.New(`context "nope" does not exist`), ExitCluster, `the kubeconfig has no context "nope"`, "kubectl config get-contexts"},
+		{errors.New(`context was not found for specified context: nope`), ExitCluster, `the kubeconfig has no context "nope"`, "--context"},
+		{fmt.Errorf("invalid configuration: %w", errors.New(`cluster "c1" does not exist`)), ExitCluster, `the kubeconfig has no cluster "c1"`, "--cluster"},
+		{errors.New(`auth info "bob" does not exist`), ExitCluster, `the kubeconfig has no user "bob"`, "--user"},
 	}
 	for _, c := range cases {
 		e := Classify(c.err, "https://127.0.0.1:1")

@@ -5,7 +5,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -59,9 +61,16 @@ type Global struct {
 	// DynamicClient is the dynamic client.
 	DynamicClient dynamic.Interface
 
-	once      sync.Once
-	completed error
-	mu        sync.Mutex
+	// Getenv reads the process environment (the default of --env comes from
+	// $PIYASA_ENV); tests replace it so that the developer's shell cannot leak in.
+	Getenv func(string) string
+
+	kf          kubectlFlags
+	once        sync.Once
+	completed   error
+	mu          sync.Mutex
+	versionOnce sync.Once
+	versionErr  error
 }
 
 // Client rate limits of every binary: a command sends a few dozen requests at
@@ -74,19 +83,41 @@ const (
 
 // NewGlobal returns the shared options with kubectl's defaults.
 func NewGlobal(streams genericiooptions.IOStreams) *Global {
-	cf := genericclioptions.NewConfigFlags(true).WithWrapConfigFn(func(c *rest.Config) *rest.Config {
+	g := &Global{IOStreams: streams, Now: time.Now, Getenv: os.Getenv}
+	// Server warnings are printed once each ("Warning: ..."), as kubectl does,
+	// and counted for --warnings-as-errors.
+	g.kf.warnings = rest.NewWarningWriter(streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
+	g.ConfigFlags = genericclioptions.NewConfigFlags(true).WithWrapConfigFn(func(c *rest.Config) *rest.Config {
+		// --username and --password without ConfigFlags' WithDeprecatedPasswordFlag,
+		// whose loader prompts on stdin ("Please enter Username:") for a server without credentials.
+		if g.kf.username != "" {
+			c.Username = g.kf.username
+		}
+		if g.kf.password != "" {
+			c.Password = g.kf.password
+		}
 		if c.QPS == 0 {
 			c.QPS, c.Burst = ClientQPS, ClientBurst
 		}
+		if c.WarningHandler == nil && c.WarningHandlerWithContext == nil {
+			c.WarningHandler = g.kf.warnings
+		}
 		return c
 	})
-	return &Global{IOStreams: streams, ConfigFlags: cf, Now: time.Now}
+	return g
 }
 
-// AddFlags adds the kubectl flags and --env to a flag set (the root's persistent flags).
+// AddFlags adds kubectl's global flags (ConfigFlags, -v/--v, --vmodule,
+// --match-server-version, --warnings-as-errors, --profile) and --env to a
+// flag set (the root's persistent flags).
 func (g *Global) AddFlags(fs *pflag.FlagSet) {
 	g.ConfigFlags.AddFlags(fs)
-	def := os.Getenv(EnvVar)
+	g.addKubectlFlags(fs)
+	getenv := g.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	def := getenv(EnvVar)
 	fs.StringVar(&g.EnvName, "env", def, fmt.Sprintf("App environment (%s): selects the namespace and the name prefix; -n overrides the namespace. Default: from the namespace, else %s ($%s)",
 		strings.Join(app.EnvironmentNames(), "|"), app.DefaultEnvironment, EnvVar))
 }
@@ -156,19 +187,48 @@ func (g *Global) Getter() genericclioptions.RESTClientGetter {
 	return g.ConfigFlags
 }
 
-// RESTConfig returns the client configuration the flags select.
+// RESTConfig returns the client configuration the flags select; with
+// --match-server-version, only once the server's version matched.
 func (g *Global) RESTConfig() (*rest.Config, error) {
-	return g.Getter().ToRESTConfig()
+	cfg, err := g.Getter().ToRESTConfig()
+	if err != nil {
+		return nil, g.kubeconfigError(err)
+	}
+	if err := g.checkServerVersion(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // RESTMapper returns the (discovery-backed, cached) REST mapper.
 func (g *Global) RESTMapper() (meta.RESTMapper, error) {
-	return g.Getter().ToRESTMapper()
+	if err := g.checkServerVersion(); err != nil {
+		return nil, err
+	}
+	m, err := g.Getter().ToRESTMapper()
+	return m, g.kubeconfigError(err)
 }
 
 // Discovery returns a (cached) discovery client.
 func (g *Global) Discovery() (discovery.CachedDiscoveryInterface, error) {
-	return g.Getter().ToDiscoveryClient()
+	if err := g.checkServerVersion(); err != nil {
+		return nil, err
+	}
+	d, err := g.Getter().ToDiscoveryClient()
+	return d, g.kubeconfigError(err)
+}
+
+// kubeconfigError marks a kubeconfig file that cannot be read (a missing
+// --kubeconfig) as a *KubeconfigError, which Classify reports with a hint.
+func (g *Global) kubeconfigError(err error) error {
+	var pe *fs.PathError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	if kc := g.ConfigFlags.KubeConfig; kc != nil && *kc != "" && pe.Path != *kc {
+		return err // another file (e.g. a certificate the kubeconfig names)
+	}
+	return &KubeconfigError{Path: pe.Path, Err: err}
 }
 
 // Clientset returns the typed client: KubeClient when set, else one made from
@@ -213,7 +273,7 @@ func (g *Global) Dynamic() (dynamic.Interface, error) {
 
 // Server returns the API server address the flags select, for messages ("" if unknown).
 func (g *Global) Server() string {
-	cfg, err := g.RESTConfig()
+	cfg, err := g.Getter().ToRESTConfig()
 	if err != nil {
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,13 @@ func NewRoot(sub string, g *Global) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: suite.DisplayName(sub)},
+	}
+	// kubectl's hooks: klog's output per -v, and --profile. Hooks of
+	// subcommands run too, after these.
+	cobra.EnableTraverseRunHooks = true
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		setupLogging(streams.ErrOut)
+		return g.startProfiling()
 	}
 	cmd.SetVersionTemplate(info.String() + "\n")
 	cmd.SetIn(streams.In)
@@ -123,34 +131,66 @@ func Execute(cmd *cobra.Command, g *Global, args []string) int {
 	}()
 	wrapArgs(cmd)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	c, err := cmd.ExecuteContextC(ctx)
+	if perr := g.finishProfiling(); err == nil && perr != nil {
+		err = perr
+	}
+	if err == nil {
+		err = g.warningsError()
+	}
 	if err == nil {
 		return ExitOK
 	}
 	if ctx.Err() != nil && !errors.As(err, new(*Error)) {
 		err = context.Canceled
 	}
-	e := classifyCobra(err)
+	e := classifyCobra(err, c)
 	if e == nil {
 		e = Classify(err, g.Server())
 	}
 	return PrintError(g.ErrOut, e)
 }
 
-// QuietKlog stops client-go's internal klog lines (e.g. about cancelled
+// QuietKlog (the default, without -v) stops client-go's internal klog lines (e.g. about cancelled
 // requests) from reaching the user's terminal: the suite reports errors itself.
 func QuietKlog() {
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
 }
 
+var unknownCommandRE = regexp.MustCompile(`^unknown command "([^"]*)" for "([^"]*)"`)
+
 // classifyCobra recognises cobra's own usage errors (unknown command, wrong
-// argument count) and makes them exit-2 errors.
-func classifyCobra(err error) *Error {
+// argument count) and makes them exit-2 errors. An unknown subcommand of c
+// gets cobra's suggestions as the hint ("did you mean "status"?"): cobra
+// makes none itself for a command with Args and RunE.
+func classifyCobra(err error, c *cobra.Command) *Error {
 	msg := err.Error()
+	if m := unknownCommandRE.FindStringSubmatch(msg); m != nil {
+		e := Usagef("%s", m[0])
+		if c != nil && c.HasAvailableSubCommands() {
+			if c.SuggestionsMinimumDistance <= 0 {
+				c.SuggestionsMinimumDistance = 2 // cobra's default
+			}
+			if s := c.SuggestionsFor(m[1]); len(s) > 0 {
+				return e.WithHint("did you mean %q?", s[0])
+			}
+			return e.WithHint("see '%s --help' for the commands", c.CommandPath())
+		}
+		var ue *Error
+		if errors.As(err, &ue) && ue.Hint != "" {
+			e.Hint = ue.Hint
+		}
+		return e
+	}
 	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "required flag"} {
 		if strings.HasPrefix(msg, p) {
-			return Usagef("%s", firstLine(msg))
+			e := Usagef("%s", firstLine(msg))
+			var ue *Error
+			if errors.As(err, &ue) && ue.Hint != "" {
+				e.Hint = ue.Hint
+			}
+			return e
 		}
 	}
 	return nil

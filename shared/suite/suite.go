@@ -1,6 +1,12 @@
 // Package suite names the kubectl-piyasa binaries and their subcommands.
 package suite
 
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
 // Plugin is the name of the Krew plugin and of the dispatcher binary's suffix.
 const Plugin = "piyasa"
 
@@ -41,4 +47,79 @@ func DisplayName(sub string) string {
 		return "kubectl " + Plugin
 	}
 	return "kubectl " + Plugin + " " + sub
+}
+
+// CompletionHelper is the executable kubectl runs to complete `kubectl piyasa ...`.
+const CompletionHelper = "kubectl_complete-" + Plugin
+
+// CompletionLink is the name under which kubectl runs the completion helper
+// for `kubectl piyasa <sub> ...` when kubectl-piyasa-<sub> is on PATH (a link
+// to CompletionHelper; links are made by make build and make install, never
+// packed into a release archive).
+func CompletionLink(sub string) string { return CompletionHelper + "-" + sub }
+
+// Executable maps a main package's directory under plugins/ to its
+// executable name: piyasa -> kubectl-piyasa (the dispatcher),
+// complete-piyasa -> kubectl_complete-piyasa, <sub> -> kubectl-piyasa-<sub>.
+// This is the one place the names are made: the Makefile, scripts/release.sh
+// (through `go run ./shared/suite/cmd/binaries`) and test/harness use it.
+func Executable(dir string) string {
+	switch {
+	case dir == Plugin:
+		return BinaryPrefix
+	case strings.HasPrefix(dir, "complete-"):
+		return "kubectl_" + dir
+	default:
+		return Binary(dir)
+	}
+}
+
+// Main is one main package under plugins/.
+type Main struct {
+	// Dir is the package's directory relative to the repository root (plugins/deploy).
+	Dir string
+	// Executable is its executable's name (kubectl-piyasa-deploy).
+	Executable string
+	// Sub is the subcommand it implements, "" for the dispatcher and the completion helper.
+	Sub string
+}
+
+// Mains lists the main packages under root/plugins (the binaries that exist:
+// the list grows as subcommands land), sorted by directory.
+func Mains(root string) ([]Main, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "plugins"))
+	if err != nil {
+		return nil, err
+	}
+	var mains []Main
+	for _, e := range entries {
+		if !e.IsDir() || !isMainPackage(filepath.Join(root, "plugins", e.Name())) {
+			continue
+		}
+		m := Main{Dir: "plugins/" + e.Name(), Executable: Executable(e.Name())}
+		if _, ok := Lookup(e.Name()); ok {
+			m.Sub = e.Name()
+		}
+		mains = append(mains, m)
+	}
+	return mains, nil
+}
+
+func isMainPackage(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(line) == "package main" {
+				return true
+			}
+		}
+	}
+	return false
 }

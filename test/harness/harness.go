@@ -7,7 +7,15 @@
 //
 //	func TestMain(m *testing.M) { harness.Main(m) }
 //
-// and then uses Kubectl(t, "piyasa", "deploy", ...).Run().
+// and then uses Piyasa(t, "deploy", ...).Run() or Kubectl(t, ...).RunOK().
+//
+// Every command runs in a Sandbox: an environment built from an allow-list
+// (PATH, KUBECONFIG, a HOME of the test run, KUBERC=off, what the test adds
+// with WithEnv; the Go tool's settings for builds), never the developer's
+// shell, so that `PIYASA_ENV=prod go test ./test/...` tests what CI tests.
+// Every command line is logged with its exit code and duration (t.Log, or
+// standard error from TestMain). Packages without a cluster (test/e2e/krew)
+// use NewSandbox and Tools instead of Main.
 package harness
 
 import (
@@ -30,9 +38,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/piyasa/kubectl-piyasa/shared/suite"
 )
 
-// Env is the running test environment (set by Main).
+// Env is the running test environment (set by Main; tests only read it).
 var Env struct {
 	// Root is the repository root.
 	Root string
@@ -46,6 +56,8 @@ var Env struct {
 	ClusterName string
 	// Path is the PATH the commands run with: BinDir, the machine's PATH, ClusterBin last.
 	Path string
+	// Home is the HOME the commands run with: a directory of the test run, not the developer's.
+	Home string
 	// Server is the API server's URL.
 	Server string
 }
@@ -71,17 +83,21 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	Env.Home = filepath.Join(tmp, "home")
+	if err := os.MkdirAll(Env.Home, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tools := Tools(Env.Home)
 	Env.BinDir = filepath.Join(tmp, "bin")
 	if err := BuildBinaries(Env.BinDir); err != nil {
 		fmt.Fprintln(os.Stderr, "harness: build:", err)
 		return 1
 	}
-	out, err := exec.Command("bash", filepath.Join(Env.Root, "scripts", "cp-build.sh")).Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "harness: control plane build failed:", err)
+	if Env.ClusterBin, err = ControlPlane(); err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}
-	Env.ClusterBin = lastLine(string(out))
 	Env.Path = Env.BinDir + string(os.PathListSeparator) + os.Getenv("PATH") + string(os.PathListSeparator) + Env.ClusterBin
 	if _, err := lookPath("kubectl", Env.Path); err != nil {
 		fmt.Fprintln(os.Stderr, "harness: no kubectl on PATH")
@@ -93,19 +109,16 @@ func run(m *testing.M) int {
 	} else {
 		Env.ClusterName = fmt.Sprintf("piyasa-e2e-%d", os.Getpid())
 		start := time.Now()
-		cmd := exec.Command("bash", filepath.Join(Env.Root, "scripts", "cluster.sh"), "up", Env.ClusterName)
-		cmd.Env = append(os.Environ(), fmt.Sprintf("CLUSTER_OWNER_PID=%d", os.Getpid()))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+		cluster := tools.With(fmt.Sprintf("CLUSTER_OWNER_PID=%d", os.Getpid()))
+		out, stderr, err := cluster.Exec(Env.Root, "bash", filepath.Join(Env.Root, "scripts", "cluster.sh"), "up", Env.ClusterName)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "harness: cluster up failed: %v\n%s", err, stderr.String())
+			fmt.Fprintf(os.Stderr, "harness: cluster up failed: %v\n%s", err, stderr)
 			return 1
 		}
-		Env.Kubeconfig = lastLine(string(out))
+		Env.Kubeconfig = lastLine(out)
 		fmt.Fprintf(os.Stderr, "harness: cluster %s up in %.1fs\n", Env.ClusterName, time.Since(start).Seconds())
 		defer func() {
-			_ = exec.Command("bash", filepath.Join(Env.Root, "scripts", "cluster.sh"), "down", Env.ClusterName).Run()
+			_, _, _ = tools.Exec(Env.Root, "bash", filepath.Join(Env.Root, "scripts", "cluster.sh"), "down", Env.ClusterName)
 		}()
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", Env.Kubeconfig)
@@ -121,57 +134,54 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// BuildBinaries builds every main package under plugins/ into dir as
-// kubectl-<dir name>, plus any extra executables those packages declare
-// (plugins/<name>/main.go -> kubectl-piyasa[-<name>]).
+// ControlPlane builds (or finds in the cache) the local control plane with
+// scripts/cp-build.sh and returns its bin directory.
+func ControlPlane() (string, error) {
+	root := RepoRoot()
+	home, err := os.MkdirTemp("", "piyasa-cp-home-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(home)
+	out, stderr, err := Tools(home).Exec(root, "bash", filepath.Join(root, "scripts", "cp-build.sh"))
+	if err != nil {
+		return "", fmt.Errorf("control plane build failed: %v\n%s", err, stderr)
+	}
+	return lastLine(out), nil
+}
+
+// BuildBinaries builds every main package under plugins/ into dir, named as
+// package suite names them (plugins/deploy -> kubectl-piyasa-deploy,
+// plugins/piyasa -> kubectl-piyasa, plugins/complete-piyasa -> kubectl_complete-piyasa).
+// No completion links are made: tests that need kubectl_complete-piyasa-<sub> make them.
 func BuildBinaries(dir string) error {
+	root := RepoRoot()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(filepath.Join(Env.Root, "plugins"))
+	mains, err := suite.Mains(root)
 	if err != nil {
 		return err
 	}
-	args := []string{"build", "-o", dir + string(os.PathSeparator)}
-	var built []os.DirEntry
-	for _, e := range entries {
-		if e.IsDir() && hasGoFiles(filepath.Join(Env.Root, "plugins", e.Name())) {
-			args = append(args, "./plugins/"+e.Name())
-			built = append(built, e)
-		}
+	work, err := os.MkdirTemp("", "piyasa-build-")
+	if err != nil {
+		return err
 	}
-	cmd := exec.Command("go", args...)
-	cmd.Dir = Env.Root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v\n%s", err, out)
+	defer os.RemoveAll(work)
+	args := []string{"build", "-o", work + string(os.PathSeparator)}
+	for _, m := range mains {
+		args = append(args, "./"+m.Dir)
 	}
-	// go build names each binary after its package directory; rename to the executable names.
-	for _, e := range built {
-		name := binaryName(e.Name())
-		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(dir, name)); err != nil {
+	if _, stderr, err := Tools(filepath.Join(work, "home")).Exec(root, "go", args...); err != nil {
+		return fmt.Errorf("%v\n%s", err, stderr)
+	}
+	// go build names each binary after its package directory.
+	for _, m := range mains {
+		if err := os.Rename(filepath.Join(work, filepath.Base(m.Dir)), filepath.Join(dir, m.Executable)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func hasGoFiles(dir string) bool {
-	m, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	return len(m) > 0
-}
-
-// binaryName maps a directory under plugins/ to its executable name:
-// piyasa -> kubectl-piyasa, deploy -> kubectl-piyasa-deploy,
-// complete-piyasa -> kubectl_complete-piyasa.
-func binaryName(dir string) string {
-	switch {
-	case dir == "piyasa":
-		return "kubectl-piyasa"
-	case strings.HasPrefix(dir, "complete-"):
-		return "kubectl_" + dir
-	default:
-		return "kubectl-piyasa-" + dir
-	}
 }
 
 func waitNodesReady(cfg *rest.Config) error {
@@ -271,6 +281,7 @@ func Namespace(t testing.TB, prefix string) string {
 // Cmd is a command line to run as a user would.
 type Cmd struct {
 	t       testing.TB
+	sb      *Sandbox
 	name    string
 	args    []string
 	stdin   io.Reader
@@ -286,7 +297,8 @@ type Result struct {
 	Duration       time.Duration
 }
 
-// Kubectl returns `kubectl args...` run with the test PATH and KUBECONFIG.
+// Kubectl returns `kubectl args...` run in the package's sandbox (the test
+// PATH and KUBECONFIG, see Sandbox).
 func Kubectl(t testing.TB, args ...string) *Cmd {
 	return Command(t, "kubectl", args...)
 }
@@ -296,15 +308,22 @@ func Piyasa(t testing.TB, args ...string) *Cmd {
 	return Command(t, "kubectl", append([]string{"piyasa"}, args...)...)
 }
 
-// Command returns any program run with the test PATH and KUBECONFIG.
+// Command returns any program run in the package's sandbox: PATH is
+// Env.Path, KUBECONFIG the cluster's, HOME Env.Home, and nothing else of the
+// environment the tests were started in.
 func Command(t testing.TB, name string, args ...string) *Cmd {
-	return &Cmd{t: t, name: name, args: args, timeout: 5 * time.Minute}
+	return Default().Command(t, name, args...)
+}
+
+// Default is the package's sandbox (Env.Path, Env.Kubeconfig, Env.Home).
+func Default() *Sandbox {
+	return &Sandbox{Path: Env.Path, Kubeconfig: Env.Kubeconfig, Home: Env.Home}
 }
 
 // WithStdin sets standard input.
 func (c *Cmd) WithStdin(r io.Reader) *Cmd { c.stdin = r; return c }
 
-// WithEnv adds KEY=VALUE pairs to the environment.
+// WithEnv adds KEY=VALUE pairs to the environment (a key given twice: the last wins).
 func (c *Cmd) WithEnv(kv ...string) *Cmd { c.env = append(c.env, kv...); return c }
 
 // InDir sets the working directory.
@@ -313,31 +332,38 @@ func (c *Cmd) InDir(dir string) *Cmd { c.dir = dir; return c }
 // WithTimeout bounds the run (default 5 minutes); the process is killed after it.
 func (c *Cmd) WithTimeout(d time.Duration) *Cmd { c.timeout = d; return c }
 
-// Start starts the command without waiting; the caller waits on the returned *exec.Cmd.
+// String is the command line as logged.
+func (c *Cmd) String() string { return commandLine(c.name, c.args) }
+
+// Start starts the command without waiting; the caller waits on the returned
+// *exec.Cmd. It fails the test if the command cannot be started.
 func (c *Cmd) Start(stdout, stderr io.Writer) *exec.Cmd {
 	c.t.Helper()
 	cmd := c.build(context.Background())
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	c.t.Logf("$ %s &", c)
 	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
+		c.t.Fatalf("%s: %v", c, err)
 	}
 	return cmd
 }
 
 func (c *Cmd) build(ctx context.Context) *exec.Cmd {
-	path, err := lookPath(c.name, Env.Path)
+	env := c.sb.With(c.env...)
+	path, err := lookPath(c.name, env.Path)
 	if err != nil {
 		path = c.name
 	}
 	cmd := exec.CommandContext(ctx, path, c.args...)
-	cmd.Env = append(filterEnv(os.Environ(), "PATH", "KUBECONFIG"), "PATH="+Env.Path, "KUBECONFIG="+Env.Kubeconfig)
-	cmd.Env = append(cmd.Env, c.env...)
+	cmd.Env = env.Environ()
 	cmd.Stdin = c.stdin
 	cmd.Dir = c.dir
 	return cmd
 }
 
-// Run runs the command and returns its result (never fails the test itself).
+// Run runs the command and returns its result, whatever its exit code; it
+// fails the test (Fatal) only when the command cannot be run at all or runs
+// past its timeout. The command line, exit code and duration are logged.
 func (c *Cmd) Run() Result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
@@ -352,12 +378,13 @@ func (c *Cmd) Run() Result {
 		if ee, ok := err.(*exec.ExitError); ok {
 			r.Code = ee.ExitCode()
 		} else {
-			c.t.Fatalf("%s %s: %v", c.name, strings.Join(c.args, " "), err)
+			c.t.Fatalf("$ %s: %v", c, err)
 		}
 	}
 	if ctx.Err() != nil {
-		c.t.Fatalf("%s %s: timed out after %s\nstdout:\n%s\nstderr:\n%s", c.name, strings.Join(c.args, " "), c.timeout, r.Stdout, r.Stderr)
+		c.t.Fatalf("$ %s: timed out after %s\nstdout:\n%s\nstderr:\n%s", c, c.timeout, r.Stdout, r.Stderr)
 	}
+	c.t.Logf("$ %s  # exit %d in %s", c, r.Code, r.Duration.Round(time.Millisecond))
 	return r
 }
 
@@ -366,7 +393,7 @@ func (c *Cmd) RunOK() Result {
 	c.t.Helper()
 	r := c.Run()
 	if r.Code != 0 {
-		c.t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s", c.name, strings.Join(c.args, " "), r.Code, r.Stdout, r.Stderr)
+		c.t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", c, r.Code, r.Stdout, r.Stderr)
 	}
 	return r
 }
@@ -376,25 +403,24 @@ func (c *Cmd) ExpectCode(code int) Result {
 	c.t.Helper()
 	r := c.Run()
 	if r.Code != code {
-		c.t.Fatalf("%s %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", c.name, strings.Join(c.args, " "), r.Code, code, r.Stdout, r.Stderr)
+		c.t.Fatalf("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", c, r.Code, code, r.Stdout, r.Stderr)
 	}
 	return r
 }
 
-func filterEnv(env []string, drop ...string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		keep := true
-		for _, d := range drop {
-			if strings.HasPrefix(kv, d+"=") {
-				keep = false
-			}
+// commandLine is a command as logged: multi-line or long arguments cut short.
+func commandLine(name string, args []string) string {
+	parts := []string{name}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"$") {
+			a = fmt.Sprintf("%q", a)
 		}
-		if keep {
-			out = append(out, kv)
+		if len(a) > 120 {
+			a = a[:117] + "..."
 		}
+		parts = append(parts, a)
 	}
-	return out
+	return strings.Join(parts, " ")
 }
 
 // ApplyYAML applies manifests with the test kubectl (server-side).

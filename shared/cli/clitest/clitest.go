@@ -42,6 +42,8 @@ func New(ns string, objs ...runtime.Object) *T {
 	streams, in, out, errOut := genericiooptions.NewTestIOStreams()
 	g := cli.NewGlobal(streams)
 	g.Now = func() time.Time { return Fixed }
+	// Nothing of the developer's shell ($PIYASA_ENV) may leak in.
+	g.Getenv = func(string) string { return "" }
 	if ns != "" {
 		*g.ConfigFlags.Namespace = ns
 	}

@@ -6,7 +6,10 @@ package foundation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,19 +231,194 @@ func TestSubcommandWithoutDispatcher(t *testing.T) {
 	if err != nil {
 		kubectl = filepath.Join(harness.Env.ClusterBin, "kubectl")
 	}
-	cmd := exec.Command(kubectl, "piyasa", "deploy", "status", "-n", "nothing-here", "-o", "json")
-	cmd.Env = append(os.Environ(), "PATH="+dir, "KUBECONFIG="+harness.Env.Kubeconfig)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kubectl piyasa deploy without the dispatcher: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), `"namespace": "nothing-here"`) {
-		t.Errorf("unexpected output:\n%s", out)
+	sb := harness.NewSandbox(t).With("PATH=" + dir)
+	r := sb.Command(t, kubectl, "piyasa", "deploy", "status", "-n", "nothing-here", "-o", "json").RunOK()
+	if !strings.Contains(r.Stdout, `"namespace": "nothing-here"`) {
+		t.Errorf("unexpected output:\n%s", r.Stdout)
 	}
 	// and the dispatcher is really absent: `kubectl piyasa` alone is unknown to kubectl
-	cmd = exec.Command(kubectl, "piyasa", "--help")
-	cmd.Env = append(os.Environ(), "PATH="+dir, "KUBECONFIG="+harness.Env.Kubeconfig)
-	if out, err := cmd.CombinedOutput(); err == nil && strings.Contains(string(out), "Subcommands:") {
-		t.Errorf("dispatcher unexpectedly found:\n%s", out)
+	if r := sb.Command(t, kubectl, "piyasa", "--help").Run(); r.Code == 0 && strings.Contains(r.Stdout, "Subcommands:") {
+		t.Errorf("dispatcher unexpectedly found:\n%s", r.Stdout)
+	}
+}
+
+// installed are the subcommands whose binaries were built.
+func installed(t *testing.T) []string {
+	var subs []string
+	for _, s := range suite.Subcommands {
+		if _, err := os.Stat(filepath.Join(harness.Env.BinDir, suite.Binary(s.Name))); err == nil {
+			subs = append(subs, s.Name)
+		}
+	}
+	if len(subs) == 0 {
+		t.Fatal("no subcommand built")
+	}
+	return subs
+}
+
+// A missing --kubeconfig and a --context, --cluster or --user the kubeconfig
+// lacks: exit 3, one error line and a hint, in every binary (issue 16 #3).
+func TestMissingKubeconfigAndUnknownContextExit3(t *testing.T) {
+	kc := twoContextKubeconfig(t)
+	for _, sub := range installed(t) {
+		for _, c := range []struct {
+			args      []string
+			msg, hint string
+		}{
+			{[]string{sub, "--kubeconfig", "/nonexistent/kubeconfig"}, "error: kubeconfig /nonexistent/kubeconfig does not exist", "hint: check --kubeconfig"},
+			{[]string{"--kubeconfig", kc, sub, "--context", "nope"}, `error: the kubeconfig has no context "nope"`, "hint: check --context and --kubeconfig; list them with: kubectl config get-contexts"},
+			{[]string{sub, "--kubeconfig", kc, "--context", "local", "--user", "nobody"}, `error: the kubeconfig has no user "nobody"`, "hint: check --user"},
+		} {
+			args := c.args
+			switch sub {
+			case "deploy", "scale":
+				args = append(args, "status")
+			}
+			r := harness.Piyasa(t, args...).ExpectCode(3)
+			lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+			if len(lines) != 2 || lines[0] != c.msg || !strings.HasPrefix(lines[1], c.hint) {
+				t.Errorf("%v: stderr\n%s\nwant %q and %q", args, r.Stderr, c.msg, c.hint)
+			}
+		}
+	}
+}
+
+// `kubectl piyasa <sub> version --help` is help, not an error.
+func TestSubcommandVersionHelp(t *testing.T) {
+	for _, sub := range installed(t) {
+		for _, args := range [][]string{{sub, "version", "--help"}, {"-n", "x", sub, "version", "-h"}} {
+			r := harness.Piyasa(t, args...).RunOK()
+			if !strings.Contains(r.Stdout, "Print the version of "+suite.Binary(sub)) || !strings.Contains(r.Stdout, "-o, --output") || r.Stderr != "" {
+				t.Errorf("%v:\nstdout:\n%s\nstderr:\n%s", args, r.Stdout, r.Stderr)
+			}
+		}
+	}
+}
+
+// A typo of a subcommand's command: exit 2 and "did you mean" (issue 16 #19).
+func TestSubcommandTypoSuggests(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deploy", "stauts"}, "status"},
+		{[]string{"diagnose", "explian"}, "explain"},
+	} {
+		if _, err := os.Stat(filepath.Join(harness.Env.BinDir, suite.Binary(c.args[0]))); err != nil {
+			continue
+		}
+		r := harness.Piyasa(t, c.args...).ExpectCode(2)
+		want := `error: unknown command "` + c.args[len(c.args)-1] + `" for "kubectl piyasa ` + c.args[0] + `"` + "\n" + `hint: did you mean "` + c.want + `"?` + "\n"
+		if r.Stderr != want {
+			t.Errorf("%v: stderr\n%s\nwant\n%s", c.args, r.Stderr, want)
+		}
+	}
+}
+
+// -v/--v is kubectl's log level in every binary: client-go's request log on
+// stderr, stdout untouched; --version stays a long flag.
+func TestVerbosityFlag(t *testing.T) {
+	for _, args := range [][]string{{"-v=6", "deploy", "status", "-n", "nothing-here", "-o", "json"}, {"deploy", "status", "--v", "6", "-n", "nothing-here", "-o", "json"}} {
+		r := harness.Piyasa(t, args...).RunOK()
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
+			t.Errorf("%v: stdout is not the JSON document: %v\n%s", args, err, r.Stdout)
+		}
+		if !strings.Contains(r.Stderr, `"Response" verb="GET" url="`+harness.Env.Server) {
+			t.Errorf("%v: no request log on stderr:\n%s", args, r.Stderr)
+		}
+	}
+	if r := harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").RunOK(); r.Stderr != "" {
+		t.Errorf("without -v, stderr: %s", r.Stderr)
+	}
+	v := harness.Command(t, suite.Binary("deploy"), "--version").RunOK()
+	if !strings.HasPrefix(v.Stdout, suite.Binary("deploy")+" v") {
+		t.Errorf("--version: %s", v.Stdout)
+	}
+}
+
+// --match-server-version compares the server's gitVersion with the client
+// library's (client-go v0.X.Y is Kubernetes v1.X.Y), as kubectl does.
+func TestMatchServerVersion(t *testing.T) {
+	gomod, err := os.ReadFile(filepath.Join(harness.Env.Root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ""
+	for _, l := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "k8s.io/client-go" {
+			client = "v1." + strings.TrimPrefix(f[1], "v0.")
+		}
+	}
+	sv, err := harness.Client(t).Discovery().ServerVersion()
+	if err != nil || client == "" {
+		t.Fatalf("client %q, server %v, %v", client, sv, err)
+	}
+	args := []string{"deploy", "--match-server-version", "status", "-n", "nothing-here", "-o", "json"}
+	if sv.GitVersion == client {
+		harness.Piyasa(t, args...).RunOK()
+	} else {
+		r := harness.Piyasa(t, args...).ExpectCode(1)
+		if !strings.Contains(r.Stderr, "server version ("+sv.GitVersion+") differs from client version ("+client+")") {
+			t.Errorf("stderr: %s", r.Stderr)
+		}
+	}
+	// a server that is not the client's version is refused
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"major":"1","minor":"20","gitVersion":"v1.20.0"}`)
+	}))
+	defer fake.Close()
+	r := harness.Piyasa(t, "deploy", "--server", fake.URL, "--match-server-version", "status", "-n", "x").ExpectCode(1)
+	if want := "error: server version (v1.20.0) differs from client version (" + client + ")"; !strings.HasPrefix(r.Stderr, want) {
+		t.Errorf("stderr %q, want %q", r.Stderr, want)
+	}
+}
+
+// The developer's shell does not reach the commands: $PIYASA_ENV=prod in the
+// test process leaves the default environment dev.
+func TestShellEnvironmentDoesNotLeak(t *testing.T) {
+	t.Setenv("PIYASA_ENV", "prod")
+	r := harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").RunOK()
+	if !strings.Contains(r.Stdout, `"environment": "dev"`) {
+		t.Errorf("PIYASA_ENV of the test process leaked:\n%s", r.Stdout)
+	}
+	// what a test sets with WithEnv does
+	r = harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").WithEnv("PIYASA_ENV=prod").RunOK()
+	if !strings.Contains(r.Stdout, `"environment": "prod"`) {
+		t.Errorf("WithEnv(PIYASA_ENV=prod) not seen:\n%s", r.Stdout)
+	}
+}
+
+// `make build` names the binaries as package suite does and links
+// kubectl_complete-piyasa-<sub>, so that with ./bin on PATH (the Quick
+// start) kubectl completes `kubectl piyasa <sub> ...`.
+func TestMakeBuildCompletionLinks(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bin")
+	harness.Tools(t.TempDir()).Command(t, "make", "build", "BIN="+bin).InDir(harness.Env.Root).WithTimeout(10 * time.Minute).RunOK()
+	mains, err := suite.Mains(harness.Env.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mains {
+		if st, err := os.Lstat(filepath.Join(bin, m.Executable)); err != nil || !st.Mode().IsRegular() {
+			t.Errorf("make build: %s: %v", m.Executable, err)
+		}
+		if m.Sub == "" {
+			continue
+		}
+		link := filepath.Join(bin, suite.CompletionLink(m.Sub))
+		if target, err := os.Readlink(link); err != nil || target != suite.CompletionHelper {
+			t.Errorf("%s -> %q (%v), want -> %s", link, target, err, suite.CompletionHelper)
+		}
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		kubectl = filepath.Join(harness.Env.ClusterBin, "kubectl")
+	}
+	sb := harness.NewSandbox(t).With("PATH=" + bin + string(os.PathListSeparator) + filepath.Dir(kubectl))
+	r := sb.Command(t, kubectl, "__complete", "piyasa", "deploy", "stat").RunOK()
+	if !strings.HasPrefix(r.Stdout, "status") {
+		t.Errorf("kubectl __complete piyasa deploy stat:\n%s\n%s", r.Stdout, r.Stderr)
 	}
 }

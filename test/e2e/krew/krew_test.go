@@ -1,10 +1,8 @@
 package krew
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -13,6 +11,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
 // manifest is the part of a Krew plugin manifest the tests check.
@@ -125,8 +125,8 @@ func TestEveryPlatformNamed(t *testing.T) {
 		}
 	}
 	r := run(t, nil, filepath.Join(env.Tools, "validate-krew-manifest"), "-manifest", index, "-skip-install")
-	if r.code != 0 {
-		t.Fatalf("validate-krew-manifest -skip-install krew/plugins/piyasa.yaml: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("validate-krew-manifest -skip-install krew/plugins/piyasa.yaml: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -136,12 +136,12 @@ func TestEveryPlatformNamed(t *testing.T) {
 func TestValidateManifest(t *testing.T) {
 	r := run(t, []string{"PATH=" + userPath(t.TempDir())}, filepath.Join(env.Tools, "validate-krew-manifest"),
 		"-manifest", filepath.Join(env.Dist, "piyasa.yaml"))
-	if r.code != 0 {
-		t.Fatalf("validate-krew-manifest: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("validate-krew-manifest: exit %d\n%s", r.Code, r.Stderr)
 	}
 	want := fmt.Sprintf("all %d spec.platforms installed fine", len(env.Platforms))
-	if !strings.Contains(r.stderr, want) {
-		t.Fatalf("validate-krew-manifest did not say %q:\n%s", want, r.stderr)
+	if !strings.Contains(r.Stderr, want) {
+		t.Fatalf("validate-krew-manifest did not say %q:\n%s", want, r.Stderr)
 	}
 }
 
@@ -154,14 +154,14 @@ func TestInstallFromIndex(t *testing.T) {
 	step(t, "index add", func(t *testing.T) {
 		u.ok(t, "kubectl", "krew", "index", "add", "e2e", u.index)
 		r := u.ok(t, "kubectl", "krew", "index", "list")
-		if !strings.Contains(r.stdout, "e2e") || strings.Contains(r.stdout, "default") {
-			t.Fatalf("index list: want only e2e:\n%s", r.stdout)
+		if !strings.Contains(r.Stdout, "e2e") || strings.Contains(r.Stdout, "default") {
+			t.Fatalf("index list: want only e2e:\n%s", r.Stdout)
 		}
 	})
 	step(t, "install", func(t *testing.T) {
 		r := u.ok(t, "kubectl", "krew", "install", "e2e/piyasa")
-		if !strings.Contains(r.stderr, "Installed plugin: piyasa") || !strings.Contains(r.stderr, "kubectl_complete-piyasa") {
-			t.Fatalf("install output lacks the confirmation or the completion caveat:\n%s", r.stderr)
+		if !strings.Contains(r.Stderr, "Installed plugin: piyasa") || !strings.Contains(r.Stderr, "kubectl_complete-piyasa") {
+			t.Fatalf("install output lacks the confirmation or the completion caveat:\n%s", r.Stderr)
 		}
 		if got := u.ours(t); !slices.Equal(got, []string{"kubectl-piyasa"}) {
 			t.Fatalf("%s/bin holds %v, want only kubectl-piyasa (Krew links one binary)", u.root, got)
@@ -179,17 +179,17 @@ func TestInstallFromIndex(t *testing.T) {
 	step(t, "kubectl piyasa --help", func(t *testing.T) {
 		r := u.ok(t, "kubectl", "piyasa", "--help")
 		for _, sub := range env.Subs {
-			line := lineWith(r.stdout, "  "+sub+" ")
+			line := lineWith(r.Stdout, "  "+sub+" ")
 			if line == "" || strings.Contains(line, "not installed") {
-				t.Errorf("help: %s should be listed as installed: %q\n%s", sub, line, r.stdout)
+				t.Errorf("help: %s should be listed as installed: %q\n%s", sub, line, r.Stdout)
 			}
 		}
 	})
 	for _, sub := range env.Subs {
 		step(t, "kubectl piyasa -n x "+sub+" --help", func(t *testing.T) {
 			r := u.ok(t, "kubectl", "piyasa", "-n", "x", sub, "--help")
-			if !strings.Contains(r.stdout, "piyasa") || !strings.Contains(r.stdout, sub) || !strings.Contains(r.stdout, "--namespace") {
-				t.Fatalf("help of %s:\n%s", sub, r.stdout)
+			if !strings.Contains(r.Stdout, "piyasa") || !strings.Contains(r.Stdout, sub) || !strings.Contains(r.Stdout, "--namespace") {
+				t.Fatalf("help of %s:\n%s", sub, r.Stdout)
 			}
 		})
 	}
@@ -199,16 +199,16 @@ func TestInstallFromIndex(t *testing.T) {
 			if strings.HasPrefix(b, "kubectl_complete") {
 				continue
 			}
-			if line := lineWith(r.stdout, b+" "); !strings.Contains(line, Version) {
-				t.Errorf("version: %s: %q, want %s\n%s", b, line, Version, r.stdout)
+			if line := lineWith(r.Stdout, b+" "); !strings.Contains(line, Version) {
+				t.Errorf("version: %s: %q, want %s\n%s", b, line, Version, r.Stdout)
 			}
 		}
 	})
 	step(t, "completion", func(t *testing.T) {
 		// The completion executable from the archive, as kubectl runs it.
 		r := u.ok(t, filepath.Join(u.storeDir(t), "kubectl_complete-piyasa"), "depl")
-		if first(r.stdout) != "deploy" || !strings.HasSuffix(r.stdout, ":4\n") {
-			t.Fatalf("kubectl_complete-piyasa depl:\n%s", r.stdout)
+		if first(r.Stdout) != "deploy" || !strings.HasSuffix(r.Stdout, ":4\n") {
+			t.Fatalf("kubectl_complete-piyasa depl:\n%s", r.Stdout)
 		}
 		// Through kubectl's completion, after the caveat's one-time link.
 		link := filepath.Join(u.root, "bin", "kubectl_complete-piyasa")
@@ -216,13 +216,13 @@ func TestInstallFromIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		r = u.ok(t, "kubectl", "__complete", "piyasa", "depl")
-		if first(r.stdout) != "deploy" {
-			t.Fatalf("kubectl __complete piyasa depl:\n%s", r.stdout)
+		if first(r.Stdout) != "deploy" {
+			t.Fatalf("kubectl __complete piyasa depl:\n%s", r.Stdout)
 		}
 		r = u.ok(t, "kubectl", "__complete", "piyasa", "-n", "x", "")
 		for _, want := range append([]string{"version", "completion"}, env.Subs...) {
-			if !slices.Contains(names(r.stdout), want) {
-				t.Errorf("kubectl __complete piyasa -n x '': %s missing:\n%s", want, r.stdout)
+			if !slices.Contains(names(r.Stdout), want) {
+				t.Errorf("kubectl __complete piyasa -n x '': %s missing:\n%s", want, r.Stdout)
 			}
 		}
 		// Words after a subcommand, and flag values before it, are completed by
@@ -232,24 +232,24 @@ func TestInstallFromIndex(t *testing.T) {
 			return
 		}
 		r = u.ok(t, "kubectl", "__complete", "piyasa", env.Subs[0], "--env", "")
-		if got := names(r.stdout); !slices.Equal(got, []string{"dev", "prod"}) {
+		if got := names(r.Stdout); !slices.Equal(got, []string{"dev", "prod"}) {
 			t.Errorf("kubectl __complete piyasa %s --env '': %v", env.Subs[0], got)
 		}
 		r = u.ok(t, "kubectl", "__complete", "piyasa", "--env", "p")
-		if got := names(r.stdout); !slices.Contains(got, "prod") { // shells filter by the prefix
+		if got := names(r.Stdout); !slices.Contains(got, "prod") { // shells filter by the prefix
 			t.Errorf("kubectl __complete piyasa --env p: %v", got)
 		}
 		r = u.ok(t, "kubectl", "__complete", "piyasa", "-n", "")
-		if got := names(r.stdout); !slices.Equal(got, Namespaces) {
+		if got := names(r.Stdout); !slices.Equal(got, Namespaces) {
 			t.Errorf("kubectl __complete piyasa -n '': %v, want %v", got, Namespaces)
 		}
 		r = u.ok(t, "kubectl", "__complete", "piyasa", env.Subs[0], "--namespace", "")
-		if got := names(r.stdout); !slices.Equal(got, Namespaces) {
+		if got := names(r.Stdout); !slices.Equal(got, Namespaces) {
 			t.Errorf("kubectl __complete piyasa %s --namespace '': %v, want %v", env.Subs[0], got, Namespaces)
 		}
 		if slices.Contains(env.Subs, "scale") {
 			r = u.ok(t, "kubectl", "__complete", "piyasa", "-n", "x", "scale", "")
-			if got := names(r.stdout); !slices.Contains(got, "api") || !slices.Contains(got, "worker") {
+			if got := names(r.Stdout); !slices.Contains(got, "api") || !slices.Contains(got, "worker") {
 				t.Errorf("kubectl __complete piyasa -n x scale '': components missing: %v", got)
 			}
 		}
@@ -270,8 +270,8 @@ source <(kubectl piyasa completion bash)
 complete_line __start_kubectl-piyasa kubectl-piyasa --env pr
 `
 		r := u.run(t, "bash", "-c", script)
-		if r.stdout != "deploy\n---\nprod\n" {
-			t.Fatalf("bash completion: got\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		if r.Stdout != "deploy\n---\nprod\n" {
+			t.Fatalf("bash completion: got\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 		}
 	})
 	step(t, "uninstall", func(t *testing.T) {
@@ -291,7 +291,7 @@ complete_line __start_kubectl-piyasa kubectl-piyasa --env pr
 		if got := u.ours(t); len(got) != 0 {
 			t.Errorf("left in %s/bin: %v", u.root, got)
 		}
-		if r := u.run(t, "kubectl", "piyasa", "--help"); r.code == 0 {
+		if r := u.run(t, "kubectl", "piyasa", "--help"); r.Code == 0 {
 			t.Errorf("kubectl piyasa still runs after uninstall")
 		}
 	})
@@ -310,11 +310,11 @@ func TestWrongSHA256(t *testing.T) {
 	indexRepo(t, u.index, bad)
 	u.ok(t, "kubectl", "krew", "index", "add", "e2e", u.index)
 	r := u.run(t, "kubectl", "krew", "install", "e2e/piyasa")
-	if r.code == 0 {
-		t.Fatalf("install with a wrong sha256 succeeded:\n%s", r.stderr)
+	if r.Code == 0 {
+		t.Fatalf("install with a wrong sha256 succeeded:\n%s", r.Stderr)
 	}
-	if !strings.Contains(r.stderr, "checksum does not match") {
-		t.Errorf("install failed without naming the checksum:\n%s", r.stderr)
+	if !strings.Contains(r.Stderr, "checksum does not match") {
+		t.Errorf("install failed without naming the checksum:\n%s", r.Stderr)
 	}
 	if got := u.ours(t); len(got) != 0 {
 		t.Errorf("left in %s/bin after the failed install: %v", u.root, got)
@@ -324,49 +324,35 @@ func TestWrongSHA256(t *testing.T) {
 	}
 }
 
-// user is an isolated Krew installation with its own PATH.
+// user is an isolated Krew installation with its own PATH, HOME and KREW_ROOT.
 type user struct {
 	root  string // KREW_ROOT
 	index string // the throwaway index repository
-	env   []string
+	sb    *harness.Sandbox
 }
 
 func newUser(t *testing.T) *user {
 	dir := t.TempDir()
 	u := &user{root: filepath.Join(dir, "krew"), index: filepath.Join(dir, "index")}
-	home := filepath.Join(dir, "home")
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	u.env = []string{
-		"KREW_ROOT=" + u.root,
+	u.sb = harness.NewSandbox(t).With(
+		"KREW_ROOT="+u.root,
 		"KREW_NO_UPGRADE_CHECK=1",
 		// Never the public index: if krew ever tried to add it, it would fail here.
-		"KREW_DEFAULT_INDEX_URI=" + filepath.Join(dir, "no-default-index"),
-		"KUBECONFIG=" + env.Kubecfg,
-		"HOME=" + home,
-		"PATH=" + userPath(filepath.Join(u.root, "bin")),
-	}
+		"KREW_DEFAULT_INDEX_URI="+filepath.Join(dir, "no-default-index"),
+		"KUBECONFIG="+env.Kubecfg,
+		"PATH="+userPath(filepath.Join(u.root, "bin")),
+	)
 	return u
 }
 
-type result struct {
-	stdout, stderr string
-	code           int
+func (u *user) run(t *testing.T, name string, args ...string) harness.Result {
+	t.Helper()
+	return u.sb.Command(t, name, args...).Run()
 }
 
-func (u *user) run(t *testing.T, name string, args ...string) result {
+func (u *user) ok(t *testing.T, name string, args ...string) harness.Result {
 	t.Helper()
-	return run(t, u.env, name, args...)
-}
-
-func (u *user) ok(t *testing.T, name string, args ...string) result {
-	t.Helper()
-	r := u.run(t, name, args...)
-	if r.code != 0 {
-		t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
-	return r
+	return u.sb.Command(t, name, args...).RunOK()
 }
 
 // storeDir is the installed version's directory, $KREW_ROOT/store/piyasa/<version>.
@@ -391,59 +377,11 @@ func (u *user) ours(t *testing.T) []string {
 	return out
 }
 
-// run runs a command with extra environment (overriding os.Environ()).
-func run(t *testing.T, extra []string, name string, args ...string) result {
+// run runs a command in a sandbox of its own (a HOME of the test, the
+// machine's PATH) with extra KEY=VALUE pairs.
+func run(t *testing.T, extra []string, name string, args ...string) harness.Result {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = mergeEnv(os.Environ(), extra)
-	if !strings.ContainsRune(name, os.PathSeparator) {
-		// Resolve the command on the PATH it runs with, as a shell would.
-		for _, kv := range extra {
-			if p, ok := strings.CutPrefix(kv, "PATH="); ok {
-				if abs := lookIn(name, p); abs != "" {
-					cmd.Path = abs
-				}
-			}
-		}
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s: %v", name, err)
-		}
-		code = ee.ExitCode()
-	}
-	line := strings.Join(args, " ")
-	if first, _, multi := strings.Cut(strings.TrimSpace(line), "\n"); multi || len(first) > 120 {
-		line = first[:min(len(first), 120)] + " ..."
-	}
-	t.Logf("$ %s %s  # exit %d", name, line, code)
-	return result{stdout.String(), stderr.String(), code}
-}
-
-func mergeEnv(base, extra []string) []string {
-	out := make([]string, 0, len(base)+len(extra))
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if !slices.ContainsFunc(extra, func(e string) bool { return strings.HasPrefix(e, k+"=") }) {
-			out = append(out, kv)
-		}
-	}
-	return append(out, extra...)
-}
-
-func lookIn(name, path string) string {
-	for _, d := range filepath.SplitList(path) {
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
+	return harness.NewSandbox(t).With(extra...).Command(t, name, args...).Run()
 }
 
 // userPath is the PATH of an isolated user: first, then krew's tools, then
@@ -479,16 +417,13 @@ func indexRepo(t *testing.T, dir, manifest string) {
 	if err := os.WriteFile(filepath.Join(dir, "plugins", "piyasa.yaml"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	git := harness.NewSandbox(t)
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"add", "plugins/piyasa.yaml"},
 		{"-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "-q", "-m", "piyasa " + Version},
 	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+		git.Command(t, "git", args...).InDir(dir).RunOK()
 	}
 }
 

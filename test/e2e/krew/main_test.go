@@ -15,7 +15,6 @@ package krew
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -62,7 +61,6 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	env.Root = harness.RepoRoot()
-	harness.Env.Root = env.Root
 	tmp, err := os.MkdirTemp("", "piyasa-krew-e2e-")
 	if err != nil {
 		return fail("%v", err)
@@ -99,25 +97,20 @@ func runMain(m *testing.M) int {
 		env.Platforms = AllPlatforms
 	}
 	start := time.Now()
-	cmd := exec.Command("bash", filepath.Join(env.Root, "scripts", "release.sh"),
-		"--version", Version, "--platforms", strings.Join(env.Platforms, " "),
-		"--dist", env.Dist, "--uri-base", env.BaseURL, "--index", "")
-	cmd.Dir = env.Root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if _, err := cmd.Output(); err != nil {
-		return fail("scripts/release.sh: %v\n%s", err, stderr.String())
+	stderr, err := harness.Release(env.Dist, Version, env.BaseURL, env.Platforms)
+	if err != nil {
+		return fail("scripts/release.sh: %v\n%s", err, stderr)
 	}
-	fmt.Fprintf(os.Stderr, "krew e2e: release of %s built in %.0fs\n%s", strings.Join(env.Platforms, ", "), time.Since(start).Seconds(), lastLines(stderr.String(), len(env.Platforms)+1))
+	fmt.Fprintf(os.Stderr, "krew e2e: release of %s built in %.0fs\n%s", strings.Join(env.Platforms, ", "), time.Since(start).Seconds(), lastLines(stderr, len(env.Platforms)+1))
 
 	if env.Sums, err = readSums(filepath.Join(env.Dist, "SHA256SUMS")); err != nil {
 		return fail("%v", err)
 	}
-	out, err := exec.Command("tar", "tzf", filepath.Join(env.Dist, archive("linux/amd64"))).Output()
+	out, _, err := harness.Tools(tmp).Exec(tmp, "tar", "tzf", filepath.Join(env.Dist, archive("linux/amd64")))
 	if err != nil {
 		return fail("listing the linux/amd64 archive: %v", err)
 	}
-	for _, f := range strings.Fields(string(out)) {
+	for _, f := range strings.Fields(out) {
 		if strings.HasPrefix(f, "kubectl") {
 			env.Binaries = append(env.Binaries, f)
 		}
@@ -139,12 +132,7 @@ func archive(platform string) string {
 
 // cacheDir is where krew is built once: ${XDG_CACHE_HOME:-~/.cache}/kubectl-piyasa/krew-<version>.
 func cacheDir() string {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "kubectl-piyasa", "krew-"+KrewVersion)
+	return filepath.Join(harness.CacheHome(), "kubectl-piyasa", "krew-"+KrewVersion)
 }
 
 // buildKrew builds krew and validate-krew-manifest from the Go module proxy
@@ -163,12 +151,10 @@ func buildKrew() (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(work)
-	cmd := exec.Command("go", "install", "-trimpath", "-ldflags", "-s -w",
-		"sigs.k8s.io/krew/cmd/krew@"+KrewVersion, "sigs.k8s.io/krew/cmd/validate-krew-manifest@"+KrewVersion)
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "GOBIN="+work, "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%v\n%s", err, out)
+	build := harness.Tools(work).With("GOBIN="+work, "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if _, stderr, err := build.Exec(work, "go", "install", "-trimpath", "-ldflags", "-s -w",
+		"sigs.k8s.io/krew/cmd/krew@"+KrewVersion, "sigs.k8s.io/krew/cmd/validate-krew-manifest@"+KrewVersion); err != nil {
+		return "", fmt.Errorf("%v\n%s", err, stderr)
 	}
 	if err := os.Symlink("krew", filepath.Join(work, "kubectl-krew")); err != nil {
 		return "", err
@@ -191,12 +177,11 @@ func findKubectl() (string, error) {
 	if p, err := exec.LookPath("kubectl"); err == nil {
 		return p, nil
 	}
-	out, err := exec.Command("bash", filepath.Join(env.Root, "scripts", "cp-build.sh")).Output()
+	bin, err := harness.ControlPlane()
 	if err != nil {
-		return "", fmt.Errorf("no kubectl on PATH and scripts/cp-build.sh failed: %v", err)
+		return "", fmt.Errorf("no kubectl on PATH and %v", err)
 	}
-	p := filepath.Join(lastLines(string(out), 1), "kubectl")
-	p = strings.TrimSpace(p)
+	p := filepath.Join(bin, "kubectl")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("no kubectl on PATH nor in the control plane cache")
 	}

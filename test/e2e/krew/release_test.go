@@ -3,18 +3,21 @@ package krew
 import (
 	"archive/zip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/piyasa/kubectl-piyasa/shared/suite"
+	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
 // expectedFiles are the files an archive must hold: one binary per main
-// package under plugins/ (those that exist), LICENSE and README.md.
+// package under plugins/ (those that exist, named by package suite), LICENSE
+// and README.md; no completion link.
 func expectedFiles(t *testing.T, platform string) []string {
 	t.Helper()
-	dirs, err := os.ReadDir(filepath.Join(env.Root, "plugins"))
+	mains, err := suite.Mains(env.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,26 +26,8 @@ func expectedFiles(t *testing.T, platform string) []string {
 		ext = ".exe"
 	}
 	files := []string{"LICENSE", "README.md"}
-	for _, d := range dirs {
-		mains, _ := filepath.Glob(filepath.Join(env.Root, "plugins", d.Name(), "*.go"))
-		isMain := false
-		for _, m := range mains {
-			b, _ := os.ReadFile(m)
-			if strings.Contains(string(b), "\npackage main\n") || strings.HasPrefix(string(b), "package main\n") {
-				isMain = true
-			}
-		}
-		if !d.IsDir() || !isMain {
-			continue
-		}
-		switch name := d.Name(); {
-		case name == "piyasa":
-			files = append(files, "kubectl-piyasa"+ext)
-		case strings.HasPrefix(name, "complete-"):
-			files = append(files, "kubectl_"+name+ext)
-		default:
-			files = append(files, "kubectl-piyasa-"+name+ext)
-		}
+	for _, m := range mains {
+		files = append(files, m.Executable+ext)
 	}
 	slices.Sort(files)
 	return files
@@ -63,11 +48,17 @@ func TestArchives(t *testing.T) {
 			}
 			zr.Close()
 		} else {
-			out, err := exec.Command("tar", "tzf", path).Output()
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
+			r := harness.NewSandbox(t).Command(t, "tar", "tzvf", path).RunOK()
+			for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+				f := strings.Fields(l)
+				if len(f) == 0 {
+					continue
+				}
+				if !strings.HasPrefix(f[0], "-") {
+					t.Errorf("%s: %s is not a regular file (Krew archives hold no links)", archive(p), l)
+				}
+				got = append(got, f[len(f)-1])
 			}
-			got = strings.Fields(string(out))
 		}
 		slices.Sort(got)
 		if want := expectedFiles(t, p); !slices.Equal(got, want) {
@@ -92,8 +83,8 @@ func TestReleaseUsage(t *testing.T) {
 		{[]string{"--version", "v0.1.0", "--dist", filepath.Join(env.Root, "krew")}, "holds no earlier release"},
 	} {
 		r := run(t, nil, "bash", append([]string{filepath.Join(env.Root, "scripts", "release.sh"), "--dist", dist, "--index", ""}, c.args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "hint:") {
-			t.Errorf("release.sh %v: exit %d, stderr %q; want exit 2 and %q with a hint", c.args, r.code, r.stderr, c.want)
+		if r.Code != 2 || !strings.Contains(r.Stderr, c.want) || !strings.Contains(r.Stderr, "hint:") {
+			t.Errorf("release.sh %v: exit %d, stderr %q; want exit 2 and %q with a hint", c.args, r.Code, r.Stderr, c.want)
 		}
 		if _, err := os.Stat(dist); !os.IsNotExist(err) {
 			t.Errorf("release.sh %v created %s", c.args, dist)
