@@ -33,7 +33,6 @@ func NewRoot(sub string, g *Global) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           suite.Binary(sub),
 		Short:         s.Short,
-		Version:       info.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: suite.DisplayName(sub)},
@@ -45,7 +44,16 @@ func NewRoot(sub string, g *Global) *cobra.Command {
 		setupLogging(streams.ErrOut)
 		return g.startProfiling()
 	}
-	cmd.SetVersionTemplate(info.String() + "\n")
+	// --version as cobra's, without cobra's version template: a text/template
+	// makes the linker keep every method of every type (about 19 MiB).
+	cmd.Flags().Bool("version", false, "version for "+suite.DisplayName(sub))
+	cmd.PreRunE = func(c *cobra.Command, _ []string) error {
+		if v, _ := c.Flags().GetBool("version"); v {
+			fmt.Fprintln(c.OutOrStdout(), info.String())
+			return ExitCode(ExitOK)
+		}
+		return nil
+	}
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)

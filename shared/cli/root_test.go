@@ -132,7 +132,6 @@ func TestUnknownSubcommandSuggests(t *testing.T) {
 
 func TestRootHasKubectlGlobalFlags(t *testing.T) {
 	root, _, _, _ := newTestRoot(hermetic)
-	root.InitDefaultVersionFlag()
 	fs := root.Flags()
 	for _, name := range []string{"v", "vmodule", "match-server-version", "warnings-as-errors", "username", "password",
 		"profile", "profile-output", "kubeconfig", "context", "cluster", "user", "token", "server", "as", "request-timeout"} {
@@ -140,7 +139,7 @@ func TestRootHasKubectlGlobalFlags(t *testing.T) {
 			t.Errorf("no --%s", name)
 		}
 	}
-	if f := fs.ShorthandLookup("v"); f == nil || f.Name != "v" {
+	if f := root.PersistentFlags().ShorthandLookup("v"); f == nil || f.Name != "v" {
 		t.Errorf("-v is %v, want kubectl's log level", f)
 	}
 	if f := fs.Lookup("version"); f == nil || f.Shorthand != "" {
