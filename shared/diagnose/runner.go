@@ -5,10 +5,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 // runner evaluates the checks over a snapshot and gathers the findings.
@@ -204,4 +203,22 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// appWorkloads returns the workloads of the app's components found.
+func (r *runner) appWorkloads() []workload {
+	var out []workload
+	for _, c := range app.Components {
+		if w, ok := r.component(c.Name); ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

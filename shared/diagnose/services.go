@@ -5,11 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
@@ -150,99 +147,6 @@ func (r *runner) checkURLHost(code, key, comp string, hostKeys ...string) {
 				fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", k, host, where, r.s.Namespace, want),
 				[]string{k + "=" + redact.Line(raw)},
 				fmt.Sprintf("kubectl piyasa deploy config set %s=%s -n %s", k, fixedValue(k == key, val, want), r.s.Namespace))
-		}
-	}
-}
-
-func (r *runner) checkDatabase() {
-	r.checkService(app.Postgres, "PIY301", "PIY302")
-	r.checkURLHost("PIY303", app.KeyDatabaseURL, app.Postgres, "DATABASE_HOST", "DB_HOST", "POSTGRES_HOST")
-	if r.begin("PIY304", KindConfigMaps) {
-		names := make([]string, 0, len(r.s.ConfigMaps))
-		for n := range r.s.ConfigMaps {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			data := r.s.ConfigMaps[n]
-			keys := make([]string, 0, len(data))
-			for k := range data {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				v := data[k]
-				switch {
-				case redact.URLPassword(v):
-					r.add("PIY304", "app", Object{Kind: "ConfigMap", Name: n}, fmt.Sprintf("ConfigMap %s key %s holds a URL with a password", n, k),
-						[]string{k + "=" + redact.Line(v)}, "")
-				case v != "" && redact.SensitiveKey(k) && !strings.HasPrefix(v, "$("):
-					r.add("PIY304", "app", Object{Kind: "ConfigMap", Name: n}, fmt.Sprintf("ConfigMap %s key %s looks like a credential", n, k),
-						[]string{k + "=" + redact.Mask}, "")
-				}
-			}
-		}
-	}
-	if r.begin("PIY305", KindDeployments, KindPVCs) {
-		w, ok := r.component(app.Postgres)
-		if ok && w.Deploy != nil && (w.Deploy.Spec.Strategy.Type == "" || w.Deploy.Spec.Strategy.Type == "RollingUpdate") {
-			for _, v := range w.Template.Spec.Volumes {
-				if v.PersistentVolumeClaim == nil {
-					continue
-				}
-				for _, pvc := range r.s.PVCs {
-					if pvc.Name != v.PersistentVolumeClaim.ClaimName {
-						continue
-					}
-					for _, m := range pvc.Spec.AccessModes {
-						if m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod {
-							r.add("PIY305", app.Postgres, w.obj(), fmt.Sprintf("Deployment %s uses strategy RollingUpdate with ReadWriteOnce PVC %s", w.Name, pvc.Name),
-								[]string{"strategy: RollingUpdate", "accessModes: " + string(m)},
-								fmt.Sprintf(`kubectl patch deployment %s -n %s -p '{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}'`, w.Name, r.s.Namespace))
-							break
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-func (r *runner) checkRedis() {
-	r.checkService(app.Redis, "PIY351", "PIY352")
-	r.checkURLHost("PIY353", app.KeyRedisURL, app.Redis, "REDIS_HOST")
-}
-
-func (r *runner) checkWorkers() {
-	w, ok := r.component(app.Worker)
-	if r.begin("PIY401", KindConfigMaps, KindStatefulSets) && ok {
-		if v, has := r.appConfig()[app.KeyTotalWorkers]; has {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || int32(n) != w.Replicas {
-				r.add("PIY401", app.Worker, w.obj(), fmt.Sprintf("TOTAL_WORKERS is %q in ConfigMap %s but StatefulSet %s has %d replicas", v, r.appConfigName(), w.Name, w.Replicas),
-					[]string{"TOTAL_WORKERS=" + v, fmt.Sprintf("spec.replicas: %d", w.Replicas)},
-					fmt.Sprintf("kubectl piyasa scale worker %d -n %s (sets TOTAL_WORKERS and the replicas together)", max(w.Replicas, 1), r.s.Namespace))
-			}
-		}
-	}
-	if r.begin("PIY402", KindHPAs, KindStatefulSets) {
-		for _, h := range r.s.HPAs {
-			ref := h.Spec.ScaleTargetRef
-			if ref.Kind != "StatefulSet" {
-				continue
-			}
-			isWorker := ok && ref.Name == w.Name
-			for _, st := range r.s.StatefulSets {
-				if st.Name == ref.Name && app.ComponentNameForLabels(st.Spec.Template.Labels) == app.Worker {
-					isWorker = true
-				}
-			}
-			if isWorker {
-				r.add("PIY402", app.Worker, Object{Kind: "HorizontalPodAutoscaler", Name: h.Name},
-					fmt.Sprintf("HPA %s scales StatefulSet %s (%d-%d) while TOTAL_WORKERS is fixed at %s", h.Name, ref.Name, replicas(h.Spec.MinReplicas), h.Spec.MaxReplicas, r.appConfig()[app.KeyTotalWorkers]),
-					[]string{fmt.Sprintf("scaleTargetRef: StatefulSet/%s", ref.Name)},
-					fmt.Sprintf("kubectl delete hpa %s -n %s; then kubectl piyasa scale worker N -n %s", h.Name, r.s.Namespace, r.s.Namespace))
-			}
 		}
 	}
 }

@@ -5,9 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	corev1 "k8s.io/api/core/v1"
 )
 
 func (r *runner) checkReferences(envFileKeys []string) {

@@ -11,14 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
-
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 // ProbeTimeout bounds each live probe (exec, proxy GET, DNS lookup).

@@ -1,0 +1,50 @@
+package diagnose
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+func (r *runner) checkEvents() {
+	if !r.begin("PIY950", KindEvents) {
+		return
+	}
+	evs := append([]EventGroup{}, r.s.Events...)
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].Count != evs[j].Count {
+			return evs[i].Count > evs[j].Count
+		}
+		return evs[i].Kind+evs[i].Name+evs[i].Reason < evs[j].Kind+evs[j].Name+evs[j].Reason
+	})
+	// objects already reported by another check: their events are evidence there
+	reported := map[string]bool{}
+	for _, f := range r.out {
+		reported[f.Object.Kind+"/"+f.Object.Name] = true
+	}
+	kept := evs[:0]
+	for _, e := range evs {
+		if !reported[e.Kind+"/"+e.Name] {
+			kept = append(kept, e)
+		}
+	}
+	evs = kept
+	const maxGroups = 25
+	for i, e := range evs {
+		if i == maxGroups {
+			r.add("PIY950", "app", Object{Kind: "Event", Name: "..."}, fmt.Sprintf("%d more groups of warning events", len(evs)-maxGroups), nil, "")
+			break
+		}
+		comp := "app"
+		if e.Kind == "Pod" {
+			for _, p := range r.s.Pods {
+				if p.Name == e.Name && p.Component != "" {
+					comp = p.Component
+				}
+			}
+		}
+		r.add("PIY950", comp, Object{Kind: e.Kind, Name: e.Name}, fmt.Sprintf("%s x%d: %s", e.Reason, e.Count, truncate(e.Message, 200)),
+			[]string{"last seen " + e.Last.UTC().Format(time.RFC3339)},
+			fmt.Sprintf("kubectl get events -n %s --field-selector type=Warning,involvedObject.name=%s", r.s.Namespace, e.Name))
+	}
+}
