@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func (r *runner) checkDatabase() {
+func (r *runner) checkDatabase(context.Context) {
 	r.checkService(app.Postgres, "PIY301", "PIY302")
 	r.checkURLHost("PIY303", app.KeyDatabaseURL, app.Postgres, "DATABASE_HOST", "DB_HOST", "POSTGRES_HOST")
 	if r.begin("PIY304", KindConfigMaps) {

@@ -1,12 +1,13 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
 )
 
-func (r *runner) checkEvents() {
+func (r *runner) checkEvents(context.Context) {
 	if !r.begin("PIY950", KindEvents) {
 		return
 	}

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ func hpaComponent(h autoscalingv2.HorizontalPodAutoscaler, r *runner) string {
 	return "app"
 }
 
-func (r *runner) checkHPAs() {
+func (r *runner) checkHPAs(context.Context) {
 	r410 := r.begin("PIY410", KindHPAs, KindAPIServices)
 	r411 := r.begin("PIY411", KindHPAs, KindDeployments, KindStatefulSets)
 	r412 := r.begin("PIY412", KindHPAs)

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -19,7 +20,7 @@ func imageTag(image string) (tag string, digest bool) {
 	return "", false
 }
 
-func (r *runner) checkImages() {
+func (r *runner) checkImages(context.Context) {
 	ws := r.appWorkloads()
 	if r.begin("PIY701", KindDeployments, KindStatefulSets) {
 		for _, w := range ws {

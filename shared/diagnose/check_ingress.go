@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -16,14 +17,13 @@ func ingressClassName(ing networkingv1.Ingress) string {
 	return ing.Annotations["kubernetes.io/ingress.class"]
 }
 
-func (r *runner) checkIngresses() {
+func (r *runner) checkIngresses(context.Context) {
 	r501 := r.begin("PIY501", KindIngresses, KindIngressClasses)
 	r502 := r.begin("PIY502", KindIngresses, KindIngressClasses)
 	r503 := r.begin("PIY503", KindIngresses, KindServices)
 	r504 := r.begin("PIY504", KindIngresses, KindSecrets)
 	r505 := r.begin("PIY505", KindIngresses, KindSecrets)
 	r506 := r.begin("PIY506", KindIngresses, KindSecrets)
-	r904 := r.begin("PIY904", KindIngresses)
 	for _, ing := range r.s.Ingresses {
 		obj := Object{Kind: "Ingress", Name: ing.Name}
 		class := ingressClassName(ing)
@@ -112,17 +112,6 @@ func (r *runner) checkIngresses() {
 					r.add("PIY506", "app", tobj, fmt.Sprintf("TLS certificate in %s expires in %d days", tls.SecretName, days),
 						[]string{"notAfter: " + sec.CertNotAfter.UTC().Format(time.RFC3339)}, "")
 				}
-			}
-		}
-		if r904 {
-			origin := strings.TrimSpace(ing.Annotations["nginx.ingress.kubernetes.io/cors-allow-origin"])
-			if ing.Annotations["nginx.ingress.kubernetes.io/enable-cors"] == "true" && (origin == "" || origin == "*" || strings.Contains(origin, "*")) {
-				shown := origin
-				if shown == "" {
-					shown = "(unset: * by default)"
-				}
-				r.add("PIY904", "app", obj, fmt.Sprintf("Ingress %s allows CORS from any origin", ing.Name),
-					[]string{"cors-allow-origin: " + shown}, "")
 			}
 		}
 	}

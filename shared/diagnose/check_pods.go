@@ -58,7 +58,8 @@ func lastLines(log string, n int) []string {
 	return out
 }
 
-func (r *runner) checkPods(ctx context.Context, logs LogFunc) {
+func (r *runner) checkPods(ctx context.Context) {
+	logs := r.logs
 	codes := []string{"PIY101", "PIY102", "PIY103", "PIY104", "PIY105", "PIY106", "PIY107", "PIY108", "PIY109", "PIY110", "PIY111"}
 	run := map[string]bool{}
 	for _, c := range codes {
@@ -207,7 +208,7 @@ func (r *runner) oomFix(p PodSummary, container, limit string) string {
 }
 
 // checkWorkloads reports missing components and workloads short of ready replicas.
-func (r *runner) checkWorkloads() {
+func (r *runner) checkWorkloads(context.Context) {
 	if r.begin("PIY112", KindDeployments, KindStatefulSets) {
 		empty := ""
 		if len(r.s.Deployments)+len(r.s.StatefulSets) == 0 {

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -8,7 +9,7 @@ import (
 
 const ingressNginxController = "k8s.io/ingress-nginx"
 
-func (r *runner) checkPrerequisites() {
+func (r *runner) checkPrerequisites(context.Context) {
 	if r.begin("PIY801", KindVersion) && r.s.ServerMinor > 0 && r.s.ServerMinor < 24 {
 		r.add("PIY801", "cluster", Object{Kind: "Cluster", Name: "version"}, fmt.Sprintf("server version %s is older than 1.24", r.s.ServerVersion), nil, "")
 	}

@@ -103,7 +103,8 @@ func (r *runner) runningPods(comp string) []PodSummary {
 	return out
 }
 
-func (r *runner) checkProbes(ctx context.Context, pr Prober) {
+func (r *runner) checkProbes(ctx context.Context) {
+	pr := r.prober
 	if pr == nil || !r.probe {
 		return
 	}

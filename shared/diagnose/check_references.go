@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,7 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func (r *runner) checkReferences(envFileKeys []string) {
+func (r *runner) checkReferences(context.Context) {
+	envFileKeys := r.envFileKeys
 	cs := func(t *corev1.PodTemplateSpec) []corev1.Container {
 		return append(append([]corev1.Container{}, t.Spec.InitContainers...), t.Spec.Containers...)
 	}

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-func (r *runner) checkSecurity() {
+func (r *runner) checkSecurity(context.Context) {
 	if r.begin("PIY901", KindNetworkPolicies) {
 		switch {
 		case len(r.s.NetworkPolicies) == 0:
@@ -28,6 +29,19 @@ func (r *runner) checkSecurity() {
 			}
 			if !deny {
 				r.add("PIY901", "app", Object{Kind: "Namespace", Name: r.s.Namespace}, fmt.Sprintf("%s but none denies ingress by default", plural(len(r.s.NetworkPolicies), "NetworkPolicy", "NetworkPolicies")), nil, "")
+			}
+		}
+	}
+	if r.begin("PIY904", KindIngresses) {
+		for _, ing := range r.s.Ingresses {
+			origin := strings.TrimSpace(ing.Annotations["nginx.ingress.kubernetes.io/cors-allow-origin"])
+			if ing.Annotations["nginx.ingress.kubernetes.io/enable-cors"] == "true" && (origin == "" || origin == "*" || strings.Contains(origin, "*")) {
+				shown := origin
+				if shown == "" {
+					shown = "(unset: * by default)"
+				}
+				r.add("PIY904", "app", Object{Kind: "Ingress", Name: ing.Name}, fmt.Sprintf("Ingress %s allows CORS from any origin", ing.Name),
+					[]string{"cors-allow-origin: " + shown}, "")
 			}
 		}
 	}

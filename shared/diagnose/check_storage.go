@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -8,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func (r *runner) checkStorage() {
+func (r *runner) checkStorage(context.Context) {
 	r601 := r.begin("PIY601", KindPVCs)
 	r602 := r.begin("PIY602", KindPVCs)
 	r603 := r.begin("PIY603", KindPVCs, KindStorageClasses)

@@ -22,25 +22,37 @@ type Config struct {
 	EnvFileKeys []string
 }
 
+// checks is the registry of diagnose's checks, one entry per area of codes.go
+// (each in check_<area>.go), in the order they run: the events check comes
+// after the others because it leaves out the objects they already reported.
+var checks = []struct {
+	area Area
+	run  func(*runner, context.Context)
+}{
+	{AreaPods, (*runner).checkPods},
+	{AreaPods, (*runner).checkWorkloads},
+	{AreaReferences, (*runner).checkReferences},
+	{AreaDatabase, (*runner).checkDatabase},
+	{AreaRedis, (*runner).checkRedis},
+	{AreaWorkers, (*runner).checkWorkers},
+	{AreaHPA, (*runner).checkHPAs},
+	{AreaIngress, (*runner).checkIngresses},
+	{AreaStorage, (*runner).checkStorage},
+	{AreaPrerequisites, (*runner).checkPrerequisites},
+	{AreaImages, (*runner).checkImages},
+	{AreaSecurity, (*runner).checkSecurity},
+	{AreaEvents, (*runner).checkEvents},
+	{AreaProbes, (*runner).checkProbes},
+}
+
 // Analyze runs every selected check over the snapshot. logs reads container
 // logs for crash classification (nil: no log reads); prober runs the live
 // probes when cfg.Probe is set.
 func Analyze(ctx context.Context, s *Snapshot, cfg Config, logs LogFunc, prober Prober) *Report {
-	r := newRunner(s, cfg.Only, cfg.Skip, cfg.Probe)
-	r.checkPods(ctx, logs)
-	r.checkWorkloads()
-	r.checkReferences(cfg.EnvFileKeys)
-	r.checkDatabase()
-	r.checkRedis()
-	r.checkWorkers()
-	r.checkHPAs()
-	r.checkIngresses()
-	r.checkStorage()
-	r.checkPrerequisites()
-	r.checkImages()
-	r.checkSecurity()
-	r.checkEvents()
-	r.checkProbes(ctx, prober)
+	r := newRunner(s, cfg, logs, prober)
+	for _, c := range checks {
+		c.run(r, ctx)
+	}
 
 	if cfg.FailOn == "" {
 		cfg.FailOn = SeverityError

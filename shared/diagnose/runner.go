@@ -19,10 +19,16 @@ type runner struct {
 	checks map[string]*CheckResult
 	out    []Finding
 	fixes  *strings.Replacer
+
+	// logs reads container logs (nil: none); prober runs the live probes (nil: none).
+	logs        LogFunc
+	prober      Prober
+	envFileKeys []string
 }
 
-func newRunner(s *Snapshot, only, skip CodeSet, probe bool) *runner {
-	return &runner{s: s, only: only, skip: skip, probe: probe, checks: map[string]*CheckResult{},
+func newRunner(s *Snapshot, cfg Config, logs LogFunc, prober Prober) *runner {
+	return &runner{s: s, only: cfg.Only, skip: cfg.Skip, probe: cfg.Probe, checks: map[string]*CheckResult{},
+		logs: logs, prober: prober, envFileKeys: cfg.EnvFileKeys,
 		fixes: strings.NewReplacer("-n NS", "-n "+s.Namespace, "--env ENV", "--env "+s.Env.Name)}
 }
 
