@@ -105,7 +105,7 @@ func (r *runner) runningPods(comp string) []PodSummary {
 
 func (r *runner) checkProbes(ctx context.Context) {
 	pr := r.prober
-	if pr == nil || !r.probe {
+	if pr == nil || !r.cfg.Probe {
 		return
 	}
 	shell := func(cmd string) []string { return []string{"sh", "-c", cmd} }

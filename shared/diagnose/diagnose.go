@@ -22,6 +22,27 @@ type Config struct {
 	EnvFileKeys []string
 }
 
+// Selected returns the codes that the configuration runs (--only, --skip, --probe).
+func (cfg Config) Selected() []string {
+	var out []string
+	for i := range Codes {
+		if cfg.selects(&Codes[i]) {
+			out = append(out, Codes[i].ID)
+		}
+	}
+	return out
+}
+
+func (cfg Config) selects(c *Code) bool {
+	if c.Probe && !cfg.Probe {
+		return false
+	}
+	if len(cfg.Only) > 0 && !cfg.Only[c.ID] {
+		return false
+	}
+	return !cfg.Skip[c.ID]
+}
+
 // checks is the registry of diagnose's checks, one entry per area of codes.go
 // (each in check_<area>.go), in the order they run: the events check comes
 // after the others because it leaves out the objects they already reported.

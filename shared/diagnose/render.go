@@ -17,9 +17,15 @@ const JUnit = "junit"
 // and the skipped checks. wide adds the evidence column.
 func PrintTable(w io.Writer, r *Report, wide bool) error {
 	fmt.Fprintf(w, "Namespace %s (env %s): %d pods read\n\n", r.Namespace, r.Environment, r.Stats.Pods)
-	if len(r.Findings) == 0 {
+	switch {
+	case r.MostlyForbidden():
+		fmt.Fprintf(w, "Most checks could not run: %d of %d were skipped because a kind they read may not be listed (see below).\n", r.Summary.Forbidden, len(r.Checks))
+	case len(r.Findings) == 0 && r.Summary.HiddenWarnings+r.Summary.HiddenInfos > 0:
+		fmt.Fprintln(w, "No problems at or above --min-severity.")
+	case len(r.Findings) == 0:
 		fmt.Fprintln(w, "No problems found.")
-	} else {
+	}
+	if len(r.Findings) > 0 {
 		headers := []string{"COMPONENT", "SEVERITY", "CODE", "OBJECT", "MESSAGE", "FIX"}
 		if wide {
 			headers = append(headers, "EVIDENCE")

@@ -13,9 +13,7 @@ import (
 // runner evaluates the checks over a snapshot and gathers the findings.
 type runner struct {
 	s      *Snapshot
-	only   CodeSet
-	skip   CodeSet
-	probe  bool
+	cfg    Config
 	checks map[string]*CheckResult
 	out    []Finding
 	fixes  *strings.Replacer
@@ -27,7 +25,7 @@ type runner struct {
 }
 
 func newRunner(s *Snapshot, cfg Config, logs LogFunc, prober Prober) *runner {
-	return &runner{s: s, only: cfg.Only, skip: cfg.Skip, probe: cfg.Probe, checks: map[string]*CheckResult{},
+	return &runner{s: s, cfg: cfg, checks: map[string]*CheckResult{},
 		logs: logs, prober: prober, envFileKeys: cfg.EnvFileKeys,
 		fixes: strings.NewReplacer("-n NS", "-n "+s.Namespace, "--env ENV", "--env "+s.Env.Name)}
 }
@@ -38,13 +36,7 @@ func (r *runner) selected(code string) bool {
 	if c == nil {
 		panic("unknown diagnose code " + code)
 	}
-	if c.Probe && !r.probe {
-		return false
-	}
-	if len(r.only) > 0 && !r.only[code] {
-		return false
-	}
-	return !r.skip[code]
+	return r.cfg.selects(c)
 }
 
 // begin registers a code's check and tells whether to run it: false when the
@@ -63,7 +55,7 @@ func (r *runner) begin(code string, needs ...Kind) bool {
 	}
 	if k, bad := r.s.Forbidden(needs...); bad {
 		res := r.checks[code]
-		res.Status, res.Reason = StatusSkipped, "forbidden: list "+string(k)
+		res.Status, res.Reason = StatusSkipped, forbiddenReason+"list "+string(k)
 		return false
 	}
 	return true
