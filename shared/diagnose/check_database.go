@@ -13,7 +13,7 @@ import (
 
 func (r *runner) checkDatabase(context.Context) {
 	r.checkService(app.Postgres, "PIY301", "PIY302")
-	r.checkURLHost("PIY303", app.KeyDatabaseURL, app.Postgres, "DATABASE_HOST", "DB_HOST", "POSTGRES_HOST")
+	r.checkURLHost("PIY303", "PIY301", app.KeyDatabaseURL, app.Postgres, app.KeyDatabaseHost, "DB_HOST", "POSTGRES_HOST")
 	if r.begin("PIY304", KindConfigMaps) {
 		names := make([]string, 0, len(r.s.ConfigMaps))
 		for n := range r.s.ConfigMaps {

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// checkEvents reports the warning events of the last hour (PIY950) that no
+// other check explains, leaving out history: events about a pod that has
+// been Ready since they last happened.
 func (r *runner) checkEvents(context.Context) {
 	if !r.begin("PIY950", KindEvents) {
 		return
@@ -25,7 +28,7 @@ func (r *runner) checkEvents(context.Context) {
 	}
 	kept := evs[:0]
 	for _, e := range evs {
-		if !reported[e.Kind+"/"+e.Name] {
+		if !reported[e.Kind+"/"+e.Name] && !r.eventHistory(e) {
 			kept = append(kept, e)
 		}
 	}
@@ -48,4 +51,18 @@ func (r *runner) checkEvents(context.Context) {
 			[]string{"last seen " + e.Last.UTC().Format(time.RFC3339)},
 			fmt.Sprintf("kubectl get events -n %s --field-selector type=Warning,involvedObject.name=%s", r.s.Namespace, e.Name))
 	}
+}
+
+// eventHistory tells whether an event group is about a condition that has
+// since cleared: its pod is Ready now and has been since the event last happened.
+func (r *runner) eventHistory(e EventGroup) bool {
+	if e.Kind != "Pod" {
+		return false
+	}
+	for _, p := range r.s.Pods {
+		if p.Name == e.Name {
+			return p.Ready && p.ReadyFor > 0 && !e.Last.After(r.s.Now.Add(-p.ReadyFor))
+		}
+	}
+	return false
 }

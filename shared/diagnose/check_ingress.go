@@ -93,18 +93,22 @@ func (r *runner) checkIngresses(context.Context) {
 			switch {
 			case !ok:
 				if r504 {
-					r.add("PIY504", "app", tobj, fmt.Sprintf("Ingress %s: TLS secret %s not found", ing.Name, tls.SecretName), nil,
-						fmt.Sprintf("kubectl describe certificate -n %s (cert-manager issues %s)", r.s.Namespace, tls.SecretName))
+					fix := fmt.Sprintf("kubectl describe certificate -n %s (cert-manager issues %s)", r.s.Namespace, tls.SecretName)
+					if !r.s.CertManager {
+						fix = fmt.Sprintf("cert-manager is not installed, so nobody issues it: install cert-manager (guide, Required Add-ons), or create it: kubectl create secret tls %s --cert=tls.crt --key=tls.key -n %s",
+							tls.SecretName, r.s.Namespace)
+					}
+					r.add("PIY504", "app", tobj, fmt.Sprintf("Ingress %s: TLS secret %s not found", ing.Name, tls.SecretName), nil, fix)
 				}
 			case sec.CertErr != "":
 				if r505 {
-					r.add("PIY505", "app", tobj, fmt.Sprintf("TLS secret %s: %s", tls.SecretName, sec.CertErr), nil, "")
+					r.add("PIY505", "app", tobj, fmt.Sprintf("TLS secret %s: %s", tls.SecretName, sec.CertErr), nil, r.renewFix(tls.SecretName))
 				}
 			case !sec.CertNotAfter.IsZero() && sec.CertNotAfter.Before(r.s.Now):
 				if r505 {
 					r.add("PIY505", "app", tobj, fmt.Sprintf("TLS certificate in %s expired on %s", tls.SecretName, sec.CertNotAfter.UTC().Format(time.RFC3339)),
 						[]string{"notAfter: " + sec.CertNotAfter.UTC().Format(time.RFC3339)},
-						fmt.Sprintf("kubectl delete secret %s -n %s (cert-manager reissues it; guide: Certificate Renewal)", tls.SecretName, r.s.Namespace))
+						r.renewFix(tls.SecretName))
 				}
 			case !sec.CertNotAfter.IsZero() && sec.CertNotAfter.Sub(r.s.Now) < 14*24*time.Hour:
 				if r506 {
@@ -136,4 +140,13 @@ func certReady(u unstructured.Unstructured) (bool, string) {
 		}
 	}
 	return false, "no Ready condition yet"
+}
+
+// renewFix renews the certificate of a TLS Secret: cert-manager reissues a
+// deleted Secret; without it the Secret is replaced by hand.
+func (r *runner) renewFix(secret string) string {
+	if r.s.CertManager {
+		return fmt.Sprintf("kubectl delete secret %s -n %s (cert-manager reissues it; guide: Certificate Renewal)", secret, r.s.Namespace)
+	}
+	return fmt.Sprintf("replace it with a valid certificate: kubectl create secret tls %s --cert=tls.crt --key=tls.key -n %s --dry-run=client -o yaml | kubectl apply -f -", secret, r.s.Namespace)
 }

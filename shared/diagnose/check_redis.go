@@ -8,5 +8,5 @@ import (
 
 func (r *runner) checkRedis(context.Context) {
 	r.checkService(app.Redis, "PIY351", "PIY352")
-	r.checkURLHost("PIY353", app.KeyRedisURL, app.Redis, "REDIS_HOST")
+	r.checkURLHost("PIY353", "PIY351", app.KeyRedisURL, app.Redis, "REDIS_HOST")
 }

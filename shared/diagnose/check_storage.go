@@ -51,7 +51,7 @@ func (r *runner) checkStorage(context.Context) {
 		case corev1.ClaimLost:
 			if r602 {
 				r.add("PIY602", comp, obj, fmt.Sprintf("PVC %s is Lost: its PersistentVolume %s is gone", pvc.Name, or(pvc.Spec.VolumeName, "(unnamed)")), ev,
-					fmt.Sprintf("kubectl piyasa backup restore -n %s", r.s.Namespace))
+					"")
 			}
 		}
 		if r603 && comp != "app" {

@@ -52,6 +52,7 @@ var checks = []struct {
 }{
 	{AreaPods, (*runner).checkPods},
 	{AreaPods, (*runner).checkWorkloads},
+	{AreaPods, (*runner).checkCreate},
 	{AreaReferences, (*runner).checkReferences},
 	{AreaDatabase, (*runner).checkDatabase},
 	{AreaRedis, (*runner).checkRedis},
@@ -72,7 +73,23 @@ var checks = []struct {
 func Analyze(ctx context.Context, s *Snapshot, cfg Config, logs LogFunc, prober Prober) *Report {
 	r := newRunner(s, cfg, logs, prober)
 	for _, c := range checks {
+		before := len(r.checks)
+		start := time.Now()
 		c.run(r, ctx)
+		// the checks an entry registered share its time (JUnit's time attribute)
+		if n := len(r.checks) - before; n > 0 {
+			per := time.Since(start) / time.Duration(n)
+			for _, code := range r.order[before:] {
+				r.checks[code].took = per
+			}
+		}
+	}
+	// checks left out with --skip are reported as skipped, not dropped
+	for i := range Codes {
+		c := &Codes[i]
+		if cfg.Skip[c.ID] && (cfg.Probe || !c.Probe) && (len(cfg.Only) == 0 || cfg.Only[c.ID]) {
+			r.checks[c.ID] = &CheckResult{Code: c.ID, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusSkipped, Reason: "not selected: --skip"}
+		}
 	}
 
 	if cfg.FailOn == "" {

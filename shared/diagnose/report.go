@@ -57,6 +57,9 @@ type CheckResult struct {
 	// Reason says why a check was skipped, e.g. "forbidden: list secrets".
 	Reason   string `json:"reason,omitempty"`
 	Findings int    `json:"findings"`
+
+	// took is the time the check took (JUnit's time attribute).
+	took time.Duration
 }
 
 // Summary counts the findings and checks.

@@ -15,7 +15,9 @@ type runner struct {
 	s      *Snapshot
 	cfg    Config
 	checks map[string]*CheckResult
-	out    []Finding
+	// order holds the codes of checks in the order they were registered.
+	order []string
+	out   []Finding
 	fixes  *strings.Replacer
 
 	// logs reads container logs (nil: none); prober runs the live probes (nil: none).
@@ -52,6 +54,7 @@ func (r *runner) begin(code string, needs ...Kind) bool {
 		}
 	} else {
 		r.checks[code] = &CheckResult{Code: code, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusPassed}
+		r.order = append(r.order, code)
 	}
 	if k, bad := r.s.Forbidden(needs...); bad {
 		res := r.checks[code]
@@ -67,6 +70,9 @@ func (r *runner) skipped(code, reason string) {
 		return
 	}
 	c := codeIndex[code]
+	if _, seen := r.checks[code]; !seen {
+		r.order = append(r.order, code)
+	}
 	r.checks[code] = &CheckResult{Code: code, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusSkipped, Reason: reason}
 }
 

@@ -87,11 +87,22 @@ func (r *runner) checkService(comp, missingCode, noEndpointsCode string) {
 			return // a pod became ready moments ago: its endpoint may not be published yet
 		}
 		ev = append(ev, fmt.Sprintf("%s pods: %d, ready: %d", comp, n, ready))
+		msg := fmt.Sprintf("Service %s has no ready endpoints", name)
 		fix := ""
 		if w, ok := r.component(comp); ok {
-			fix = fmt.Sprintf("kubectl rollout restart %s/%s -n %s", strings.ToLower(w.Kind), w.Name, r.s.Namespace)
+			// the cause first: no replicas wanted, or pods that cannot be created
+			switch e, blocked := r.failedCreate(w); {
+			case w.Replicas == 0:
+				msg += fmt.Sprintf(": %s/%s has 0 replicas", strings.ToLower(w.Kind), w.Name)
+				fix = r.scaleUpFix(w)
+			case blocked:
+				msg += fmt.Sprintf(": %s %s cannot create pods (%s)", e.Kind, e.Name, truncate(e.Message, 160))
+				fix = createFix(e, r.s.Namespace)
+			default:
+				fix = fmt.Sprintf("kubectl rollout restart %s/%s -n %s", strings.ToLower(w.Kind), w.Name, r.s.Namespace)
+			}
 		}
-		r.add(noEndpointsCode, comp, Object{Kind: "Service", Name: name}, fmt.Sprintf("Service %s has no ready endpoints", name), ev, fix)
+		r.add(noEndpointsCode, comp, Object{Kind: "Service", Name: name}, msg, ev, fix)
 	}
 }
 
@@ -112,8 +123,11 @@ func (r *runner) expand(v string) string {
 var envRefRE = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)`)
 
 // checkURLHost reports a connection URL, or host setting, whose host is not a
-// Service of the namespace (DESIGN trap 1).
-func (r *runner) checkURLHost(code, key, comp string, hostKeys ...string) {
+// Service of the namespace (an unprefixed name in a prefixed environment).
+// When the host already is the expected Service and only that Service is
+// missing, missingCode (PIY301, PIY351) is the cause and reports it; code says
+// so itself only when missingCode does not run.
+func (r *runner) checkURLHost(code, missingCode, key, comp string, hostKeys ...string) {
 	if !r.begin(code, KindConfigMaps, KindServices, KindDeployments, KindStatefulSets) {
 		return
 	}
@@ -142,12 +156,21 @@ func (r *runner) checkURLHost(code, key, comp string, hostKeys ...string) {
 		if !local {
 			continue // another namespace or an outside address
 		}
-		if _, ok := r.s.Services[svc]; !ok {
-			r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
-				fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", k, host, where, r.s.Namespace, want),
-				[]string{k + "=" + redact.Line(raw)},
-				fmt.Sprintf("kubectl piyasa deploy config set %s=%s -n %s", k, fixedValue(k == key, val, want), r.s.Namespace))
+		if _, ok := r.s.Services[svc]; ok {
+			continue
 		}
+		if svc == want {
+			if !r.selected(missingCode) {
+				r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
+					fmt.Sprintf("%s host %q (in %s) is the right Service name, but Service %s is missing from namespace %s", k, host, where, want, r.s.Namespace),
+					[]string{k + "=" + redact.Line(raw)}, codeIndex[missingCode].Fix)
+			}
+			continue
+		}
+		r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
+			fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", k, host, where, r.s.Namespace, want),
+			[]string{k + "=" + redact.Line(raw)},
+			fmt.Sprintf("kubectl piyasa deploy config set %s=%s -n %s", k, fixedValue(k == key, val, want), r.s.Namespace))
 	}
 }
 
