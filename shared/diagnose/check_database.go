@@ -6,9 +6,10 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
-	corev1 "k8s.io/api/core/v1"
 )
 
 func (r *runner) checkDatabase(context.Context) {

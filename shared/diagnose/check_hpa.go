@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 func hpaComponent(h autoscalingv2.HorizontalPodAutoscaler, r *runner) string {

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // LogFunc returns the last lines of a container's log (previous: of the

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 // ProbeTimeout bounds each live probe (exec, proxy GET, DNS lookup).

@@ -6,8 +6,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 func (r *runner) checkReferences(context.Context) {

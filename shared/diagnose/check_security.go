@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 func (r *runner) checkSecurity(context.Context) {

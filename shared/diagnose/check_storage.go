@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 func (r *runner) checkStorage(context.Context) {

@@ -5,9 +5,10 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 // runner evaluates the checks over a snapshot and gathers the findings.
@@ -18,7 +19,7 @@ type runner struct {
 	// order holds the codes of checks in the order they were registered.
 	order []string
 	out   []Finding
-	fixes  *strings.Replacer
+	fixes *strings.Replacer
 
 	// logs reads container logs (nil: none); prober runs the live probes (nil: none).
 	logs        LogFunc
