@@ -12,7 +12,9 @@ import (
 func TestCheckHPA(t *testing.T) {
 	runAreaCases(t, AreaHPA, []areaCase{
 		{name: "no metrics API", code: "PIY410", msg: "metrics-server is not installed", break_: func(s *Snapshot) { s.Metrics = MetricsAPI{} }},
-		{name: "no requests", code: "PIY411", break_: func(s *Snapshot) { s.Deployments[0].Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{} }},
+		{name: "no requests", code: "PIY411", break_: func(s *Snapshot) {
+			s.Deployments[0].Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
+		}},
 		{name: "cannot scale", code: "PIY412", break_: func(s *Snapshot) {
 			s.HPAs[0].Status.Conditions = []autoscalingv2.HorizontalPodAutoscalerCondition{{Type: autoscalingv2.ScalingActive, Status: corev1.ConditionFalse, Reason: "FailedGetResourceMetric"}}
 		}},

@@ -26,9 +26,13 @@ func (f *fakeProber) Exec(_ context.Context, _, _ string, cmd []string) (string,
 	return "", errors.New("no exec found")
 }
 
-func (f *fakeProber) ProxyGet(context.Context, string, string, string) (string, error) { return "", f.proxyErr }
+func (f *fakeProber) ProxyGet(context.Context, string, string, string) (string, error) {
+	return "", f.proxyErr
+}
 
-func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) {
+	return []string{"127.0.0.1"}, nil
+}
 
 func healthyProber() *fakeProber {
 	return &fakeProber{exec: map[string]string{"pg_isready": "accepting connections", "redis-cli": "PONG"}}

@@ -26,7 +26,7 @@ func TestCheckReferences(t *testing.T) {
 			break_: func(*Snapshot) {}},
 		// issue 16 #5: the fix adds the one key to the .env the app was deployed with, never init-env
 		{name: "required key missing", code: "PIY205", msg: "lacks API_KEY",
-			fix: "add API_KEY to the .env the app was deployed with (keep its other values), then: kubectl piyasa deploy secret rotate --env-file .env -n piyasa-chatbot-dev",
+			fix:    "add API_KEY to the .env the app was deployed with (keep its other values), then: kubectl piyasa deploy secret rotate --env-file .env -n piyasa-chatbot-dev",
 			break_: func(s *Snapshot) { delete(s.Secrets[app.SecretName].Keys, app.KeyAPIKey) }},
 		{name: "LLM key of the provider missing", code: "PIY205", msg: "lacks GROQ_API_KEY", break_: func(s *Snapshot) { s.ConfigMaps["dev-piyasa-config"][app.KeyLLMProvider] = "groq" }},
 	})

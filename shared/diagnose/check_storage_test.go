@@ -15,7 +15,11 @@ func TestCheckStorage(t *testing.T) {
 		}},
 		// issue 9 #10: the fix names commands that exist (there is no backup binary)
 		{name: "lost", code: "PIY602", fix: "kubectl describe pvc dev-postgres-pvc", break_: func(s *Snapshot) { s.PVCs[0].Status.Phase = corev1.ClaimLost }},
-		{name: "no expansion", code: "PIY603", break_: func(s *Snapshot) { sc := s.StorageClasses["standard"]; sc.AllowVolumeExpansion = nil; s.StorageClasses["standard"] = sc }},
+		{name: "no expansion", code: "PIY603", break_: func(s *Snapshot) {
+			sc := s.StorageClasses["standard"]
+			sc.AllowVolumeExpansion = nil
+			s.StorageClasses["standard"] = sc
+		}},
 	})
 }
 

@@ -37,9 +37,9 @@ func healthySnapshot() *Snapshot {
 	tmpl := func(comp, image string) corev1.PodTemplateSpec {
 		c, _ := app.LookupComponent(comp)
 		ctr := corev1.Container{Name: comp, Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Resources: res(comp),
-			LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}},
+			LivenessProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}},
 			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
-			EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: env.ConfigMap()}}}}}
+			EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: env.ConfigMap()}}}}}
 		if c.Port != 0 {
 			ctr.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}}
 		}
@@ -92,7 +92,7 @@ func healthySnapshot() *Snapshot {
 	nginx := "nginx"
 	prefix := networkingv1.PathTypePrefix
 	s := &Snapshot{Namespace: ns, Env: env, Now: now, Errs: map[Kind]error{},
-		Deployments: []appsv1.Deployment{deploy(app.API, api, 1), deploy(app.Frontend, "ghcr.io/x/frontend:v1.2.0", 1), deploy(app.Postgres, "postgres:16-alpine", 1)},
+		Deployments:  []appsv1.Deployment{deploy(app.API, api, 1), deploy(app.Frontend, "ghcr.io/x/frontend:v1.2.0", 1), deploy(app.Postgres, "postgres:16-alpine", 1)},
 		StatefulSets: []appsv1.StatefulSet{sts(app.Worker, api, 2), sts(app.Redis, "redis:7-alpine", 1)},
 		Services: map[string]*corev1.Service{"dev-api-service": svc(app.API), "dev-frontend-service": svc(app.Frontend), "dev-db-service": svc(app.Postgres),
 			"dev-redis-service": svc(app.Redis), "dev-worker-service": svc(app.Worker)},
@@ -100,8 +100,8 @@ func healthySnapshot() *Snapshot {
 		ConfigMaps: map[string]map[string]string{env.ConfigMap(): {
 			app.KeyDatabaseURL: "postgresql://piyasa_user@dev-db-service:5432/piyasa_db", app.KeyDatabaseHost: "dev-db-service",
 			app.KeyRedisURL: "redis://dev-redis-service:6379/0", app.KeyTotalWorkers: "2", app.KeyLLMProvider: "openai"}},
-		Secrets:         map[string]SecretInfo{env.Secret(): {Type: corev1.SecretTypeOpaque, Keys: secretKeys}},
-		HPAs:            []autoscalingv2.HorizontalPodAutoscaler{hpa(app.API), hpa(app.Frontend)},
+		Secrets: map[string]SecretInfo{env.Secret(): {Type: corev1.SecretTypeOpaque, Keys: secretKeys}},
+		HPAs:    []autoscalingv2.HorizontalPodAutoscaler{hpa(app.API), hpa(app.Frontend)},
 		Ingresses: []networkingv1.Ingress{{ObjectMeta: metav1.ObjectMeta{Name: "dev-piyasa-ingress"}, Spec: networkingv1.IngressSpec{IngressClassName: &nginx,
 			Rules: []networkingv1.IngressRule{{Host: env.Domain, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
 				{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "dev-frontend-service", Port: networkingv1.ServiceBackendPort{Number: 5173}}}},
@@ -121,7 +121,7 @@ func healthySnapshot() *Snapshot {
 		Nodes: []NodeSummary{{Name: "n1", Ready: true, CPUMilli: 4000, MemoryB: 8 << 30}, {Name: "n2", Ready: true, CPUMilli: 4000, MemoryB: 8 << 30},
 			{Name: "n3", Ready: true, CPUMilli: 4000, MemoryB: 8 << 30}},
 		ServerVersion: "v1.31.0", ServerMinor: 31,
-		Metrics:       MetricsAPI{Present: true, Available: true},
+		Metrics: MetricsAPI{Present: true, Available: true},
 	}
 	for _, c := range app.Components {
 		for i := int32(0); i < env.Replicas[c.Name]; i++ {
@@ -138,9 +138,9 @@ func healthySnapshot() *Snapshot {
 
 // areaCase breaks the healthy snapshot in one way and names the code it must give.
 type areaCase struct {
-	name  string
+	name   string
 	break_ func(s *Snapshot)
-	code  string
+	code   string
 	// msg, when set, must be in the finding's message; fix in its fix.
 	msg, fix string
 	// not lists codes that must stay quiet (a contradicting or redundant finding).
