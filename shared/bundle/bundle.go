@@ -226,7 +226,7 @@ API keys) is masked in every file, logs included.
 	var names []string
 	for _, f := range files {
 		data := []byte(scrub.Scrub(string(f.data)))
-		hdr := &tar.Header{Name: root + f.name, Mode: 0o600, Size: int64(len(data)), ModTime: in.Now, Typeflag: tar.TypeReg}
+		hdr := &tar.Header{Name: root + f.name, Mode: 0o600, Size: int64(len(data)), ModTime: in.Now.Truncate(time.Second), Typeflag: tar.TypeReg}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, err
 		}

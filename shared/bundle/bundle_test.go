@@ -1,10 +1,19 @@
 package bundle
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -58,5 +67,39 @@ spec:
 		if u.GetKind() != "Secret" && !strings.Contains(s, "DEBUG") {
 			t.Errorf("plain value lost:\n%s", s)
 		}
+	}
+}
+
+// TestWriteTimesNotInTheFuture: tar rounds mtimes to the nearest second, so
+// an unrounded clock put entries up to half a second in the future (tar -x warned).
+func TestWriteTimesNotInTheFuture(t *testing.T) {
+	now := time.Date(2026, 12, 1, 3, 0, 0, 900_000_000, time.UTC)
+	var buf bytes.Buffer
+	_, err := Write(context.Background(), &buf, Input{Namespace: "ns", Kube: fake.NewClientset(),
+		Dynamic: dynamicfake.NewSimpleDynamicClient(scheme.Scheme), Files: map[string][]byte{"report.json": []byte("{}")}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	n := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if h.ModTime.After(now) {
+			t.Errorf("%s: mtime %s after %s", h.Name, h.ModTime, now)
+		}
+	}
+	if n == 0 {
+		t.Fatal("empty bundle")
 	}
 }
