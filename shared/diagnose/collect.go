@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/bundle"
 )
 
 // listFunc sends one LIST page of a kind.
@@ -391,16 +392,6 @@ func (s *Snapshot) finishEvents() {
 	})
 }
 
-// eventTime is diagnose's one rule for when an event last happened: the
-// series' last observation, else lastTimestamp, else eventTime, else its creation.
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
-}
+// eventTime is diagnose's one rule for when an event last happened (shared
+// with the bundle's events.txt): see bundle.EventTime.
+func eventTime(e *corev1.Event) time.Time { return bundle.EventTime(e) }
