@@ -3,7 +3,9 @@ package diagnose
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -47,7 +49,7 @@ func (r *runner) checkEvents(context.Context) {
 				}
 			}
 		}
-		r.add("PIY950", comp, Object{Kind: e.Kind, Name: e.Name}, fmt.Sprintf("%s x%d: %s", e.Reason, e.Count, truncate(e.Message, 200)),
+		r.add("PIY950", comp, Object{Kind: e.Kind, Name: e.Name}, fmt.Sprintf("%s x%d: %s", e.Reason, e.Count, truncate(eventMessage(e.Message), 200)),
 			[]string{"last seen " + e.Last.UTC().Format(time.RFC3339)},
 			fmt.Sprintf("kubectl get events -n %s --field-selector type=Warning,involvedObject.name=%s", r.s.Namespace, e.Name))
 	}
@@ -65,4 +67,17 @@ func (r *runner) eventHistory(e EventGroup) bool {
 		}
 	}
 	return false
+}
+
+// strayNotFound is a trailing "not found" that the scheduler appends with
+// nothing before it (e.g. "... PersistentVolumeClaims. preemption: not found").
+var strayNotFound = regexp.MustCompile(`(?i)([.:;]\s*(preemption:\s*)?)not found\.?\s*$`)
+
+// eventMessage is an event's message without a stray trailing "not found".
+func eventMessage(m string) string {
+	m = strings.TrimSpace(m)
+	if loc := strayNotFound.FindStringSubmatchIndex(m); loc != nil {
+		m = strings.TrimSpace(m[:loc[0]+1])
+	}
+	return m
 }

@@ -32,3 +32,16 @@ func TestEventsOfPodsReadySinceAreHistory(t *testing.T) {
 		t.Errorf("history reported: %s", findingList(rep))
 	}
 }
+
+func TestEventMessageDropsStrayNotFound(t *testing.T) {
+	for in, want := range map[string]string{
+		"0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: not found": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+		"0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found":             "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+		`persistentvolumeclaim "dev-postgres-pvc" not found`:                                               `persistentvolumeclaim "dev-postgres-pvc" not found`,
+		"Back-off restarting failed container":                                                             "Back-off restarting failed container",
+	} {
+		if got := eventMessage(in); got != want {
+			t.Errorf("eventMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
