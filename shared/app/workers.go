@@ -44,7 +44,8 @@ func WorkerSharding(total string, hasTotal bool, statefulSet string, replicas in
 	}
 	fix := fmt.Sprintf("kubectl piyasa scale worker %d -n %s (sets TOTAL_WORKERS and the replicas together)", max(replicas, 1), ns)
 	if hpa != "" {
-		fix = "" // scale worker is refused while the HPA exists: its fix comes first
+		// scale worker is refused while the HPA exists: remove it first
+		fix = fmt.Sprintf("kubectl delete hpa %s -n %s; then kubectl piyasa scale worker %d -n %s (sets TOTAL_WORKERS and the replicas together)", hpa, ns, max(replicas, 1), ns)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(total))
 	switch {

@@ -1,10 +1,21 @@
 package bundle
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -57,6 +68,59 @@ spec:
 		}
 		if u.GetKind() != "Secret" && !strings.Contains(s, "DEBUG") {
 			t.Errorf("plain value lost:\n%s", s)
+		}
+	}
+}
+
+// TestWriteTimesNotInTheFuture: tar rounds mtimes to the nearest second, so
+// an unrounded clock put entries up to half a second in the future (tar -x warned).
+func TestWriteTimesNotInTheFuture(t *testing.T) {
+	now := time.Date(2026, 12, 1, 3, 0, 0, 900_000_000, time.UTC)
+	var buf bytes.Buffer
+	_, err := Write(context.Background(), &buf, Input{Namespace: "ns", Kube: fake.NewClientset(),
+		Dynamic: dynamicfake.NewSimpleDynamicClient(scheme.Scheme), Files: map[string][]byte{"report.json": []byte("{}")}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	n := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if h.ModTime.After(now) {
+			t.Errorf("%s: mtime %s after %s", h.Name, h.ModTime, now)
+		}
+	}
+	if n == 0 {
+		t.Fatal("empty bundle")
+	}
+}
+
+func TestEventTime(t *testing.T) {
+	at := func(m int) metav1.Time { return metav1.NewTime(time.Date(2026, 12, 1, 3, m, 0, 0, time.UTC)) }
+	micro := func(m int) metav1.MicroTime { return metav1.NewMicroTime(at(m).Time) }
+	cases := []struct {
+		e    corev1.Event
+		want int
+	}{
+		{corev1.Event{Series: &corev1.EventSeries{LastObservedTime: micro(9)}, LastTimestamp: at(5), EventTime: micro(1)}, 9},
+		{corev1.Event{LastTimestamp: at(5), EventTime: micro(1)}, 5},
+		{corev1.Event{EventTime: micro(1), ObjectMeta: metav1.ObjectMeta{CreationTimestamp: at(0)}}, 1},
+		{corev1.Event{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: at(2)}}, 2},
+	}
+	for i, c := range cases {
+		if got := EventTime(&c.e); !got.Equal(at(c.want).Time) {
+			t.Errorf("case %d: %s, want minute %d", i, got, c.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -26,8 +27,6 @@ type Options struct {
 	ChunkSize   int64
 
 	cfg Config
-	// RESTConfig, when set, replaces the flags' client configuration (tests).
-	RESTConfig *rest.Config
 }
 
 // NewOptions returns the defaults.
@@ -35,12 +34,14 @@ func NewOptions(g *cli.Global) *Options {
 	return &Options{Global: g, Print: output.NewFlags(JUnit), MinSeverity: string(SeverityInfo), FailOn: string(SeverityError), ChunkSize: DefaultChunkSize}
 }
 
-const diagnoseLong = `Check the app's namespace for the faults of the guide's Troubleshooting section and
-DESIGN.md's traps, read-only. Each finding has a stable code (see 'kubectl piyasa diagnose
-explain'), a severity, the object, the evidence and the command that fixes it.
+const diagnoseLong = `Check the app's namespace for the faults of the guide's Troubleshooting section and the
+app's known misconfigurations, read-only. Each finding has a stable code (see 'kubectl piyasa
+diagnose explain'), a severity, the object, the evidence and the command that fixes it.
 
-Exit status: 0 when nothing at or above --fail-on was found, 1 otherwise, 2 for bad flags,
-3 when the cluster cannot be read. A kind you may not list makes its checks "skipped: forbidden".`
+Exit status: 0 when nothing at or above --fail-on was found, 1 otherwise, 2 for bad flags
+(also when --only and --skip leave no check to run), 3 when the cluster cannot be read or
+most checks were skipped because a kind may not be listed. A kind you may not list makes its
+checks "skipped: forbidden".`
 
 const diagnoseExample = `  # the dev environment (namespace piyasa-chatbot-dev)
   kubectl piyasa diagnose --env dev
@@ -60,23 +61,16 @@ const diagnoseExample = `  # the dev environment (namespace piyasa-chatbot-dev)
   # what a code means
   kubectl piyasa diagnose explain PIY401`
 
-// NewCmdDiagnose makes root (the binary kubectl-piyasa-diagnose) run the
-// checks and adds the explain and bundle subcommands.
-func NewCmdDiagnose(root *cobra.Command, g *cli.Global) *cobra.Command {
+// NewCmd returns the root command of kubectl-piyasa-diagnose: it runs the
+// checks, and has the explain and bundle subcommands.
+func NewCmd(g *cli.Global) *cobra.Command {
 	o := NewOptions(g)
+	root := cli.NewRoot("diagnose", g)
 	root.Use = "kubectl-piyasa-diagnose [--env dev|prod | -n NS] [flags]"
 	root.Long = diagnoseLong
 	root.Example = diagnoseExample
 	root.Args = cobra.NoArgs
-	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := o.Complete(); err != nil {
-			return err
-		}
-		if err := o.Validate(); err != nil {
-			return err
-		}
-		return o.Run(cmd)
-	}
+	root.RunE = cli.RunE(o)
 	f := root.Flags()
 	f.StringVar(&o.Only, "only", "", "Run only these checks: codes (PIY401), prefixes (PIY4*) or areas (database), comma-separated")
 	f.StringVar(&o.Skip, "skip", "", "Skip these checks: codes, prefixes or areas, comma-separated")
@@ -104,8 +98,10 @@ func codeCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 	return append(CodeIDs(), areaNames()...), cobra.ShellCompDirectiveNoFileComp
 }
 
-// Complete resolves the namespace and environment and parses the flags.
-func (o *Options) Complete() error {
+// Complete resolves the namespace and environment, parses the flags and
+// reads the key names of --env-file: every input is checked here and in
+// Validate, before the first request to the cluster.
+func (o *Options) Complete(_ *cobra.Command, _ []string) error {
 	if err := o.Global.Complete(); err != nil {
 		return err
 	}
@@ -140,7 +136,7 @@ func (o *Options) Complete() error {
 	return nil
 }
 
-// Validate checks the flags.
+// Validate checks the flags; it does no I/O.
 func (o *Options) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)
@@ -151,42 +147,40 @@ func (o *Options) Validate() error {
 	if o.cfg.FailOn.Rank() < o.cfg.MinSeverity.Rank() {
 		return cli.Usagef("--fail-on %s is below --min-severity %s: findings that fail the run would be hidden", o.cfg.FailOn, o.cfg.MinSeverity)
 	}
+	if len(o.cfg.Selected()) == 0 {
+		return cli.Usagef("no check is selected: --only %q and --skip %q leave nothing to run", o.Only, o.Skip).
+			WithHint("see the codes and areas with: kubectl piyasa diagnose explain")
+	}
 	return nil
 }
 
-// Collect reads the namespace and analyzes it.
-func (o *Options) Collect(cmd *cobra.Command) (*Report, error) {
-	cfg := o.RESTConfig
-	if cfg == nil {
-		var err error
-		if cfg, err = o.Global.RESTConfig(); err != nil {
-			return nil, err
-		}
-	}
+// Report reads the namespace and analyzes it. A kubeconfig, context or
+// connection error is returned as it is (it is not a finding).
+func (o *Options) Report(ctx context.Context) (*Report, *Clients, error) {
 	start := time.Now()
-	c, err := NewClients(cfg)
+	c, err := clientsFor(o.Global)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ctx := cmd.Context()
 	snap, err := Collect(ctx, c, o.Namespace, o.Env, o.Now(), o.ChunkSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var prober Prober
-	if o.cfg.Probe {
-		prober = &KubeProber{Kube: c.Kube, Config: rest.CopyConfig(cfg), Namespace: o.Namespace}
+	if o.cfg.Probe && c.Config != nil {
+		prober = &KubeProber{Kube: c.Kube, Config: rest.CopyConfig(c.Config), Namespace: o.Namespace}
 	}
 	rep := Analyze(ctx, snap, o.cfg, KubeLogs(c, o.Namespace), prober)
 	rep.Stats.DurationSeconds = float64(time.Since(start).Milliseconds()) / 1000
 	rep.Stats.Requests = c.Stats.Snapshot()
-	return rep, nil
+	return rep, c, nil
 }
 
-// Run runs the checks, prints the report and returns exit 1 (silently) when a
-// finding at or above --fail-on was found.
-func (o *Options) Run(cmd *cobra.Command) error {
-	rep, err := o.Collect(cmd)
+// Run runs the checks and prints the report. It returns exit 3 when most
+// checks were skipped for lack of rights (the report says little), else exit
+// 1 (silently) when a finding at or above --fail-on was found.
+func (o *Options) Run(ctx context.Context) error {
+	rep, _, err := o.Report(ctx)
 	if err != nil {
 		return err
 	}
@@ -201,66 +195,90 @@ func (o *Options) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if e := rep.ForbiddenError(); e != nil {
+		return e
+	}
 	if rep.Failing() {
 		return cli.ExitCode(cli.ExitFailed)
 	}
 	return nil
 }
 
-// NewCmdExplain returns `diagnose explain [CODE...]`.
+// ExplainOptions are the arguments of `diagnose explain`.
+type ExplainOptions struct {
+	*cli.Global
+	Print *output.Flags
+	args  []string
+	codes []Code
+}
+
+// NewCmdExplain returns `diagnose explain [CODE|AREA...]`.
 func NewCmdExplain(g *cli.Global) *cobra.Command {
-	pf := output.NewFlags()
+	o := &ExplainOptions{Global: g, Print: output.NewFlags()}
 	cmd := &cobra.Command{
 		Use:   "explain [CODE|AREA...]",
 		Short: "Print the long text of diagnose codes (all codes without arguments)",
 		Example: `  kubectl piyasa diagnose explain PIY401
   kubectl piyasa diagnose explain database -o json`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := pf.Validate(); err != nil {
-				return cli.Usagef("%v", err)
-			}
-			var codes []Code
-			if len(args) == 0 {
-				codes = Codes
-			} else {
-				set, err := ParseCodeSet(strings.Join(args, ","))
-				if err != nil {
-					return cli.Usagef("%v", err)
-				}
-				for _, c := range Codes {
-					if set[c.ID] {
-						codes = append(codes, c)
-					}
-				}
-			}
-			if pf.Structured() {
-				return pf.PrintDocument(g.Out, "DiagnoseCodeList", map[string]any{"codes": codes})
-			}
-			if len(args) == 0 || pf.IsWide() {
-				t := output.NewTable(g.Out, "CODE", "SEVERITY", "AREA", "TITLE")
-				for _, c := range codes {
-					t.Append(c.ID, string(c.Severity), string(c.Area), c.Title)
-				}
-				return t.Render()
-			}
-			for i, c := range codes {
-				if i > 0 {
-					fmt.Fprintln(g.Out)
-				}
-				probe := ""
-				if c.Probe {
-					probe = ", runs only with --probe"
-				}
-				fmt.Fprintf(g.Out, "%s (%s, %s%s): %s\n\n%s\n\nFix: %s\n", c.ID, c.Severity, c.Area, probe, c.Title, wrap(c.Explain, 80), c.Fix)
-			}
-			return nil
-		},
+		RunE: cli.RunE(o),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return CodeIDs(), cobra.ShellCompDirectiveNoFileComp
 		},
 	}
-	pf.AddFlags(cmd)
+	o.Print.AddFlags(cmd)
 	return cmd
+}
+
+// Complete selects the codes the arguments name (every code without arguments).
+func (o *ExplainOptions) Complete(_ *cobra.Command, args []string) error {
+	o.args = args
+	if len(args) == 0 {
+		o.codes = Codes
+		return nil
+	}
+	set, err := ParseCodeSet(strings.Join(args, ","))
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	for _, c := range Codes {
+		if set[c.ID] {
+			o.codes = append(o.codes, c)
+		}
+	}
+	return nil
+}
+
+// Validate checks -o.
+func (o *ExplainOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	return nil
+}
+
+// Run prints the codes: a table for all of them (or -o wide), the long text for those named.
+func (o *ExplainOptions) Run(context.Context) error {
+	if o.Print.Structured() {
+		return o.Print.PrintDocument(o.Out, "DiagnoseCodeList", map[string]any{"codes": o.codes})
+	}
+	if len(o.args) == 0 || o.Print.IsWide() {
+		t := output.NewTable(o.Out, "CODE", "SEVERITY", "AREA", "TITLE")
+		for _, c := range o.codes {
+			t.Append(c.ID, string(c.Severity), string(c.Area), c.Title)
+		}
+		return t.Render()
+	}
+	for i, c := range o.codes {
+		if i > 0 {
+			fmt.Fprintln(o.Out)
+		}
+		probe := ""
+		if c.Probe {
+			probe = ", runs only with --probe"
+		}
+		fmt.Fprintf(o.Out, "%s (%s, %s%s): %s\n\n%s\n\nFix: %s\n", c.ID, c.Severity, c.Area, probe, c.Title, wrap(c.Explain, 80), c.Fix)
+	}
+	return nil
 }
 
 func wrap(s string, width int) string {
@@ -278,11 +296,4 @@ func wrap(s string, width int) string {
 		n += len(w)
 	}
 	return b.String()
-}
-
-// NewCmd returns the root command of kubectl-piyasa-diagnose.
-func NewCmd(g *cli.Global) *cobra.Command {
-	root := cli.NewRoot("diagnose", g)
-	NewCmdDiagnose(root, g)
-	return root
 }

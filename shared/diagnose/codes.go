@@ -94,10 +94,10 @@ var Codes = []Code{
 		Explain: "The previous container's log shows that Redis refused the connection. Check the redis Service, its endpoints and REDIS_URL (PIY351-PIY353).",
 		Fix:     "kubectl piyasa diagnose --only PIY351,PIY352,PIY353 -n NS"},
 	{ID: "PIY107", Severity: SeverityError, Area: AreaPods, Title: "image cannot be pulled",
-		Explain: "ImagePullBackOff, ErrImagePull or InvalidImageName: the image name or tag is wrong, or the registry needs credentials (imagePullSecrets).",
-		Fix:     "set a pullable image: kubectl piyasa deploy update --image TAG -n NS"},
+		Explain: "ImagePullBackOff, ErrImagePull or InvalidImageName: the image name or tag is wrong, or the registry needs credentials (imagePullSecrets). The finding names the image; roll back to the last image that ran, or set a pullable tag.",
+		Fix:     "go back to the last good image: kubectl piyasa deploy rollback -n NS, or set a pullable tag: kubectl piyasa deploy update --image TAG -n NS"},
 	{ID: "PIY108", Severity: SeverityError, Area: AreaPods, Title: "CreateContainerConfigError",
-		Explain: "The kubelet cannot build the container's environment: a Secret or ConfigMap, or a key in one, that the pod references is missing (DESIGN trap 5: the backup CronJob read DB_PASSWORD and DATABASE_URL from the Secret, which the .env never defines).",
+		Explain: "The kubelet cannot build the container's environment: a Secret or ConfigMap, or a key in one, that the pod references is missing. A common case: a CronJob reading DB_PASSWORD or DATABASE_URL from the Secret, which the .env never defines (the Secret holds DATABASE_PASSWORD).",
 		Fix:     "add the key to the .env (kubectl piyasa deploy secret rotate --env-file .env) or fix the reference"},
 	{ID: "PIY109", Severity: SeverityError, Area: AreaPods, Title: "pod cannot be scheduled",
 		Explain: "The pod stays Pending: the scheduler gives the reason (not enough CPU or memory, unbound PersistentVolumeClaim, node selector, taints).",
@@ -112,8 +112,11 @@ var Codes = []Code{
 		Explain: "A component of the app (api, worker, frontend, postgres, redis) has no Deployment or StatefulSet in the namespace, or the wrong name prefix for the environment.",
 		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY113", Severity: SeverityWarning, Area: AreaPods, Title: "workload not fully available",
-		Explain: "A Deployment or StatefulSet has fewer ready replicas than desired. The pod findings above it usually say why.",
+		Explain: "A Deployment or StatefulSet has fewer ready replicas than desired, or a workload the app needs (api, worker, frontend, postgres, redis) is scaled to 0 replicas. The pod findings above it usually say why.",
 		Fix:     "kubectl piyasa deploy status -n NS"},
+	{ID: "PIY114", Severity: SeverityError, Area: AreaPods, Title: "pods cannot be created",
+		Explain: "A ReplicaSet, StatefulSet or Job cannot create its pods (FailedCreate events): a ResourceQuota or LimitRange refuses them, or an admission policy forbids them. No pod exists, so nothing else can become ready; this is the cause of the missing endpoints reported with it.",
+		Fix:     "kubectl describe resourcequota -n NS; raise the quota, or lower the replicas or requests"},
 
 	// References
 	{ID: "PIY201", Severity: SeverityError, Area: AreaReferences, Title: "secretKeyRef does not resolve",
@@ -129,8 +132,8 @@ var Codes = []Code{
 		Explain: "With --env-file, the key NAMES of the file are compared with the keys of piyasa-secrets (values are never read or printed). A key only in the file was never uploaded; a key only in the Secret is stale.",
 		Fix:     "kubectl piyasa deploy secret rotate --env-file .env -n NS"},
 	{ID: "PIY205", Severity: SeverityError, Area: AreaReferences, Title: "required Secret key missing",
-		Explain: "piyasa-secrets lacks a key the app needs: API_KEY, TOKEN_ENCRYPTION_KEY, DATABASE_PASSWORD, the DEFAULT_ADMIN_* keys, and the LLM key for LLM_PROVIDER (OPENAI_API_KEY, GROQ_API_KEY or GEMINI_API_KEY).",
-		Fix:     "kubectl piyasa deploy init-env -f .env, fill it in, then: kubectl piyasa deploy secret rotate --env-file .env -n NS"},
+		Explain: "The Secret the app's pods read (piyasa-secrets, or the one their envFrom names) lacks a key the app needs: API_KEY, TOKEN_ENCRYPTION_KEY, DATABASE_PASSWORD, the DEFAULT_ADMIN_* keys, and the LLM key for LLM_PROVIDER (OPENAI_API_KEY, GROQ_API_KEY or GEMINI_API_KEY).",
+		Fix:     "add the missing key to the .env the app was deployed with (keep its other values), then: kubectl piyasa deploy secret rotate --env-file .env -n NS"},
 
 	// Database (guide: Database Connection Failures)
 	{ID: "PIY301", Severity: SeverityError, Area: AreaDatabase, Title: "database Service missing",
@@ -140,13 +143,13 @@ var Codes = []Code{
 		Explain: "The db Service selects no ready PostgreSQL pod: the pod is down, not ready, or the selector does not match its labels.",
 		Fix:     "kubectl rollout restart deployment/DB -n NS (guide: Restart DB pod)"},
 	{ID: "PIY303", Severity: SeverityError, Area: AreaDatabase, Title: "DATABASE_URL host is not a Service here",
-		Explain: "The host in DATABASE_URL does not name a Service of the namespace (DESIGN trap 1: the dev- prefix renamed the Services but the URLs kept db-service).",
+		Explain: "The host in DATABASE_URL does not name a Service of the namespace: the environment prefix (dev-) renames the Services, so a URL that keeps the unprefixed db-service resolves nowhere. When the host already is the expected Service and only the Service is missing, PIY301 reports it instead.",
 		Fix:     "kubectl piyasa deploy config set DATABASE_URL=postgresql://piyasa_user@PREFIX-db-service:5432/piyasa_db -n NS (the finding names the Service)"},
 	{ID: "PIY304", Severity: SeverityError, Area: AreaDatabase, Title: "password in the ConfigMap",
-		Explain: "A ConfigMap value holds a password (a URL with user:password@, or a key named like PASSWORD/TOKEN/SECRET). ConfigMaps are not secret (DESIGN trap 2): keep the password in piyasa-secrets (DATABASE_PASSWORD).",
+		Explain: "A ConfigMap value holds a password (a URL with user:password@, or a key named like PASSWORD/TOKEN/SECRET). ConfigMaps are not secret: anyone who may read them sees the value. Keep the password in piyasa-secrets (DATABASE_PASSWORD).",
 		Fix:     "remove the password from the ConfigMap and keep it in the Secret: kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY305", Severity: SeverityError, Area: AreaDatabase, Title: "PostgreSQL rolls with a ReadWriteOnce volume",
-		Explain: "PostgreSQL runs as a Deployment with a ReadWriteOnce PVC and the RollingUpdate strategy: the new pod cannot attach the volume while the old one holds it, so every update hangs (DESIGN trap 4). Use strategy Recreate.",
+		Explain: "PostgreSQL runs as a Deployment with a ReadWriteOnce PVC and the RollingUpdate strategy: the new pod cannot attach the volume while the old one holds it, so every update hangs. Use strategy Recreate.",
 		Fix:     "kubectl patch deployment DB -n NS -p '{\"spec\":{\"strategy\":{\"type\":\"Recreate\",\"rollingUpdate\":null}}}'"},
 
 	// Redis
@@ -157,7 +160,7 @@ var Codes = []Code{
 		Explain: "The redis Service selects no ready Redis pod.",
 		Fix:     "kubectl rollout restart statefulset/REDIS -n NS"},
 	{ID: "PIY353", Severity: SeverityError, Area: AreaRedis, Title: "REDIS_URL host is not a Service here",
-		Explain: "The host in REDIS_URL does not name a Service of the namespace (DESIGN trap 1).",
+		Explain: "The host in REDIS_URL does not name a Service of the namespace: the environment prefix (dev-) renames the Services, so a URL that keeps the unprefixed redis-service resolves nowhere. When the host already is the expected Service and only the Service is missing, PIY351 reports it instead.",
 		Fix:     "kubectl piyasa deploy config set REDIS_URL=redis://PREFIX-redis-service:6379/0 -n NS (the finding names the Service)"},
 
 	// Workers
@@ -165,7 +168,7 @@ var Codes = []Code{
 		Explain: "Each worker takes WORKER_ID from its pod name and TOTAL_WORKERS from the ConfigMap. When they differ, some shards have no owner or two owners.",
 		Fix:     "kubectl piyasa scale worker N -n NS (changes TOTAL_WORKERS and the replicas together)"},
 	{ID: "PIY402", Severity: SeverityError, Area: AreaWorkers, Title: "HPA scales the workers",
-		Explain: "An HPA targets the worker StatefulSet while TOTAL_WORKERS is fixed in the ConfigMap (DESIGN trap 3): each scale event breaks the sharding. Workers are scaled by hand.",
+		Explain: "An HPA targets the worker StatefulSet while TOTAL_WORKERS is fixed in the ConfigMap: each scale event breaks the sharding (shards with no owner or two). Workers are scaled by hand, with kubectl piyasa scale worker, once the HPA is gone.",
 		Fix:     "kubectl delete hpa HPA -n NS; then kubectl piyasa scale worker N -n NS"},
 
 	// HPA (guide: HPA Not Scaling)
@@ -200,13 +203,13 @@ var Codes = []Code{
 		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY504", Severity: SeverityError, Area: AreaIngress, Title: "TLS secret missing",
 		Explain: "The Ingress's tls section names a Secret that does not exist: cert-manager has not issued it, or it was deleted.",
-		Fix:     "kubectl describe certificate -n NS (cert-manager), or create the tls Secret"},
+		Fix:     "create the TLS Secret: kubectl create secret tls SECRET --cert=tls.crt --key=tls.key -n NS (with cert-manager installed, kubectl describe certificate -n NS says why it was not issued)"},
 	{ID: "PIY505", Severity: SeverityError, Area: AreaIngress, Title: "TLS certificate expired or unreadable",
 		Explain: "The certificate in the TLS secret is past its notAfter date, or tls.crt is not a PEM certificate.",
-		Fix:     "renew: kubectl delete secret TLS -n NS (cert-manager reissues it; guide, Certificate Renewal)"},
+		Fix:     "renew the certificate in the TLS Secret: with cert-manager, kubectl delete secret TLS -n NS reissues it (guide, Certificate Renewal)"},
 	{ID: "PIY506", Severity: SeverityWarning, Area: AreaIngress, Title: "TLS certificate expires within 14 days",
 		Explain: "The certificate in the TLS secret expires in under 14 days and has not been renewed.",
-		Fix:     "kubectl describe certificate -n NS (guide, Certificate Renewal)"},
+		Fix:     "renew the certificate in the TLS Secret (guide, Certificate Renewal)"},
 	{ID: "PIY507", Severity: SeverityWarning, Area: AreaIngress, Title: "cert-manager Certificate not Ready",
 		Explain: "A cert-manager Certificate of the namespace has Ready False; its message says why.",
 		Fix:     "kubectl describe certificate NAME -n NS"},
@@ -216,8 +219,8 @@ var Codes = []Code{
 		Explain: "The PersistentVolumeClaim is not bound: no StorageClass or provisioner, or no matching PersistentVolume. Pods using it stay Pending.",
 		Fix:     "kubectl describe pvc PVC -n NS; set a default StorageClass or create a matching PV"},
 	{ID: "PIY602", Severity: SeverityError, Area: AreaStorage, Title: "PVC Lost",
-		Explain: "The PersistentVolume of the claim is gone: the data must be restored from a backup.",
-		Fix:     "kubectl piyasa backup restore -n NS"},
+		Explain: "The PersistentVolume of the claim is gone: the claim cannot be mounted, and its data must be restored from a backup into a new claim.",
+		Fix:     "kubectl describe pvc PVC -n NS; recreate the claim (kubectl delete pvc PVC -n NS, then kubectl piyasa deploy --env ENV -n NS --env-file .env) and restore the data from your backup"},
 	{ID: "PIY603", Severity: SeverityInfo, Area: AreaStorage, Title: "volume cannot be expanded",
 		Explain: "The PVC's StorageClass does not set allowVolumeExpansion (or the PVC has none), so `kubectl patch pvc` cannot grow it when the disk fills: a new, larger PVC and a migration are needed.",
 		Fix:     "use a StorageClass with allowVolumeExpansion: true"},
@@ -241,13 +244,13 @@ var Codes = []Code{
 
 	// Images and probes
 	{ID: "PIY701", Severity: SeverityWarning, Area: AreaImages, Title: "mutable image tag",
-		Explain: "An image is tagged :latest (or untagged) or pulled with imagePullPolicy Always: a rollback brings back nothing (DESIGN trap 6). Use versioned tags and IfNotPresent.",
+		Explain: "An image is tagged :latest (or untagged) or pulled with imagePullPolicy Always: a rollback to the same tag brings back nothing, and nodes may run different builds. Use versioned tags and IfNotPresent.",
 		Fix:     "kubectl piyasa deploy update --image VERSION -n NS"},
 	{ID: "PIY702", Severity: SeverityError, Area: AreaImages, Title: "api and worker on different images",
 		Explain: "The worker runs the api image with another command; different images mean version skew between the two (schema, task format).",
 		Fix:     "kubectl piyasa deploy update --image VERSION -n NS (sets both)"},
 	{ID: "PIY703", Severity: SeverityError, Area: AreaImages, Title: "api readiness not on /readyz",
-		Explain: "The api's readiness probe must GET /readyz, which fails while the database is unreachable; /healthz (liveness) keeps pods without a database in the Service (DESIGN trap 7).",
+		Explain: "The api's readiness probe must GET /readyz, which fails while the database is unreachable; /healthz (liveness) keeps pods without a database in the Service.",
 		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY704", Severity: SeverityWarning, Area: AreaImages, Title: "probe missing",
 		Explain: "A long-running container has no readiness or liveness probe.",
@@ -258,7 +261,7 @@ var Codes = []Code{
 
 	// Security (guide: Security)
 	{ID: "PIY901", Severity: SeverityWarning, Area: AreaSecurity, Title: "no NetworkPolicy",
-		Explain: "The namespace has no NetworkPolicy, or none that denies by default: every pod can reach PostgreSQL and Redis (DESIGN trap 8, guide: Network Policies).",
+		Explain: "The namespace has no NetworkPolicy, or none that denies by default: every pod can reach PostgreSQL and Redis (guide: Network Policies).",
 		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY902", Severity: SeverityWarning, Area: AreaSecurity, Title: "pod not restricted",
 		Explain: "The pod template does not run as non-root with the restricted profile: runAsNonRoot, seccompProfile RuntimeDefault, allowPrivilegeEscalation false, capabilities drop ALL (guide: Pod Security Standards).",
@@ -267,10 +270,10 @@ var Codes = []Code{
 		Explain: "The pods mount a service-account token they do not need: set automountServiceAccountToken: false on the pod or its ServiceAccount.",
 		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY904", Severity: SeverityError, Area: AreaSecurity, Title: "CORS allows any origin",
-		Explain: "The Ingress sets nginx.ingress.kubernetes.io/cors-allow-origin to * (DESIGN trap 8): any site can call the API with the user's browser.",
+		Explain: "The Ingress sets nginx.ingress.kubernetes.io/cors-allow-origin to * (or leaves it unset with CORS enabled): any site can call the API with the user's browser.",
 		Fix:     "set cors-allow-origin to the frontend's origin: kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 	{ID: "PIY905", Severity: SeverityWarning, Area: AreaSecurity, Title: "no PodDisruptionBudget",
-		Explain: "A scalable component (api, frontend, worker) has no PodDisruptionBudget: a node drain can stop all its pods at once (DESIGN trap 8).",
+		Explain: "A scalable component (api, frontend, worker) has no PodDisruptionBudget: a node drain can stop all its pods at once.",
 		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env"},
 
 	// Events

@@ -22,25 +22,75 @@ type Config struct {
 	EnvFileKeys []string
 }
 
+// Selected returns the codes that the configuration runs (--only, --skip, --probe).
+func (cfg Config) Selected() []string {
+	var out []string
+	for i := range Codes {
+		if cfg.selects(&Codes[i]) {
+			out = append(out, Codes[i].ID)
+		}
+	}
+	return out
+}
+
+func (cfg Config) selects(c *Code) bool {
+	if c.Probe && !cfg.Probe {
+		return false
+	}
+	if len(cfg.Only) > 0 && !cfg.Only[c.ID] {
+		return false
+	}
+	return !cfg.Skip[c.ID]
+}
+
+// checks is the registry of diagnose's checks, one entry per area of codes.go
+// (each in check_<area>.go), in the order they run: the events check comes
+// after the others because it leaves out the objects they already reported.
+var checks = []struct {
+	area Area
+	run  func(*runner, context.Context)
+}{
+	{AreaPods, (*runner).checkPods},
+	{AreaPods, (*runner).checkWorkloads},
+	{AreaPods, (*runner).checkCreate},
+	{AreaReferences, (*runner).checkReferences},
+	{AreaDatabase, (*runner).checkDatabase},
+	{AreaRedis, (*runner).checkRedis},
+	{AreaWorkers, (*runner).checkWorkers},
+	{AreaHPA, (*runner).checkHPAs},
+	{AreaIngress, (*runner).checkIngresses},
+	{AreaStorage, (*runner).checkStorage},
+	{AreaPrerequisites, (*runner).checkPrerequisites},
+	{AreaImages, (*runner).checkImages},
+	{AreaSecurity, (*runner).checkSecurity},
+	{AreaEvents, (*runner).checkEvents},
+	{AreaProbes, (*runner).checkProbes},
+}
+
 // Analyze runs every selected check over the snapshot. logs reads container
 // logs for crash classification (nil: no log reads); prober runs the live
 // probes when cfg.Probe is set.
 func Analyze(ctx context.Context, s *Snapshot, cfg Config, logs LogFunc, prober Prober) *Report {
-	r := newRunner(s, cfg.Only, cfg.Skip, cfg.Probe)
-	r.checkPods(ctx, logs)
-	r.checkWorkloads()
-	r.checkReferences(cfg.EnvFileKeys)
-	r.checkDatabase()
-	r.checkRedis()
-	r.checkWorkers()
-	r.checkHPAs()
-	r.checkIngresses()
-	r.checkStorage()
-	r.checkPrerequisites()
-	r.checkImages()
-	r.checkSecurity()
-	r.checkEvents()
-	r.checkProbes(ctx, prober)
+	r := newRunner(s, cfg, logs, prober)
+	for _, c := range checks {
+		before := len(r.checks)
+		start := time.Now()
+		c.run(r, ctx)
+		// the checks an entry registered share its time (JUnit's time attribute)
+		if n := len(r.checks) - before; n > 0 {
+			per := time.Since(start) / time.Duration(n)
+			for _, code := range r.order[before:] {
+				r.checks[code].took = per
+			}
+		}
+	}
+	// checks left out with --skip are reported as skipped, not dropped
+	for i := range Codes {
+		c := &Codes[i]
+		if cfg.Skip[c.ID] && (cfg.Probe || !c.Probe) && (len(cfg.Only) == 0 || cfg.Only[c.ID]) {
+			r.checks[c.ID] = &CheckResult{Code: c.ID, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusSkipped, Reason: "not selected: --skip"}
+		}
+	}
 
 	if cfg.FailOn == "" {
 		cfg.FailOn = SeverityError

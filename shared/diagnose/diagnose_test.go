@@ -50,7 +50,7 @@ func TestCodeTable(t *testing.T) {
 	}
 }
 
-// trapSnapshot is the app with DESIGN.md §2's traps, as its first manifests had them.
+// trapSnapshot is the app with the known misconfigurations of its first manifests.
 func trapSnapshot() *Snapshot {
 	env := app.Environments["dev"]
 	i32 := func(v int32) *int32 { return &v }
@@ -142,7 +142,7 @@ func fakeLogs(_ context.Context, pod, container string, previous bool, _ int64) 
 	return "", nil
 }
 
-// TestTrapsAndGolden: every DESIGN.md trap in the snapshot gives its code, and
+// TestTrapsAndGolden: every misconfiguration in the snapshot gives its code, and
 // the JSON document matches testdata/report.golden.json (its schema and values).
 func TestTrapsAndGolden(t *testing.T) {
 	rep := Analyze(context.Background(), trapSnapshot(), Config{}, fakeLogs, nil)

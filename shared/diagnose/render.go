@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
@@ -17,9 +18,15 @@ const JUnit = "junit"
 // and the skipped checks. wide adds the evidence column.
 func PrintTable(w io.Writer, r *Report, wide bool) error {
 	fmt.Fprintf(w, "Namespace %s (env %s): %d pods read\n\n", r.Namespace, r.Environment, r.Stats.Pods)
-	if len(r.Findings) == 0 {
+	switch {
+	case r.MostlyForbidden():
+		fmt.Fprintf(w, "Most checks could not run: %d of %d were skipped because a kind they read may not be listed (see below).\n", r.Summary.Forbidden, len(r.Checks))
+	case len(r.Findings) == 0 && r.Summary.HiddenWarnings+r.Summary.HiddenInfos > 0:
+		fmt.Fprintln(w, "No problems at or above --min-severity.")
+	case len(r.Findings) == 0:
 		fmt.Fprintln(w, "No problems found.")
-	} else {
+	}
+	if len(r.Findings) > 0 {
 		headers := []string{"COMPONENT", "SEVERITY", "CODE", "OBJECT", "MESSAGE", "FIX"}
 		if wide {
 			headers = append(headers, "EVIDENCE")
@@ -70,6 +77,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -78,12 +86,16 @@ type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Skipped  int         `xml:"skipped,attr"`
+	Time     string      `xml:"time,attr"`
 	Cases    []junitCase `xml:"testcase"`
+
+	took time.Duration
 }
 
 type junitCase struct {
 	ClassName string        `xml:"classname,attr"`
 	Name      string        `xml:"name,attr"`
+	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
@@ -117,7 +129,8 @@ func PrintJUnit(w io.Writer, r *Report) error {
 			suites[c.Area] = s
 			order = append(order, c.Area)
 		}
-		tc := junitCase{ClassName: "piyasa.diagnose." + string(c.Area), Name: c.Code + " " + c.Title}
+		tc := junitCase{ClassName: "piyasa.diagnose." + string(c.Area), Name: c.Code + " " + c.Title, Time: seconds(c.took)}
+		s.took += c.took
 		var fail, info []string
 		worst := Severity("")
 		for _, f := range byCode[c.Code] {
@@ -147,8 +160,10 @@ func PrintJUnit(w io.Writer, r *Report) error {
 		all.Tests++
 	}
 	for _, a := range order {
+		suites[a].Time = seconds(suites[a].took)
 		all.Suites = append(all.Suites, *suites[a])
 	}
+	all.Time = fmt.Sprintf("%.3f", r.Stats.DurationSeconds)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -160,3 +175,6 @@ func PrintJUnit(w io.Writer, r *Report) error {
 	_, err := io.WriteString(w, "\n")
 	return err
 }
+
+// seconds formats a duration as JUnit's time attribute (seconds, 3 decimals).
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }

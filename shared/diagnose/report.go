@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
 // Object names the object a finding is about.
@@ -55,6 +57,9 @@ type CheckResult struct {
 	// Reason says why a check was skipped, e.g. "forbidden: list secrets".
 	Reason   string `json:"reason,omitempty"`
 	Findings int    `json:"findings"`
+
+	// took is the time the check took (JUnit's time attribute).
+	took time.Duration
 }
 
 // Summary counts the findings and checks.
@@ -65,6 +70,11 @@ type Summary struct {
 	Passed   int `json:"passed"`
 	Failed   int `json:"failed"`
 	Skipped  int `json:"skipped"`
+	// Forbidden counts the skipped checks that needed a kind the user may not list.
+	Forbidden int `json:"forbidden,omitempty"`
+	// HiddenWarnings and HiddenInfos count the findings --min-severity left out.
+	HiddenWarnings int `json:"hiddenWarnings,omitempty"`
+	HiddenInfos    int `json:"hiddenInfos,omitempty"`
 	// Score is 100 when every check that ran passed; see Score.
 	Score int `json:"score"`
 }
@@ -138,6 +148,12 @@ func (r *Report) finish(minSev Severity) {
 	kept := r.Findings[:0]
 	for _, f := range r.Findings {
 		if f.Severity.Rank() < minSev.Rank() {
+			switch f.Severity {
+			case SeverityWarning:
+				r.Summary.HiddenWarnings++
+			case SeverityInfo:
+				r.Summary.HiddenInfos++
+			}
 			continue
 		}
 		kept = append(kept, f)
@@ -160,7 +176,10 @@ func (r *Report) finish(minSev Severity) {
 			r.Summary.Failed++
 		case StatusSkipped:
 			r.Summary.Skipped++
-			continue
+			if !isForbidden(c) {
+				continue
+			}
+			r.Summary.Forbidden++ // a check that could not read what it needs earns nothing
 		}
 		w := float64(c.Severity.Rank())
 		total += w
@@ -178,7 +197,8 @@ func (r *Report) finish(minSev Severity) {
 
 // Score is 100 * earned / total, rounded down; every check that ran weighs its
 // severity (error 3, warning 2, info 1) and earns it in full when it passed,
-// half when its worst finding is a warning, nothing for an error.
+// half when its worst finding is a warning, nothing for an error. A check
+// skipped because a kind it needs may not be listed weighs too, and earns nothing.
 func Score(earned, total float64) int {
 	if total == 0 {
 		return 100
@@ -186,9 +206,61 @@ func Score(earned, total float64) int {
 	return int(math.Floor(100 * earned / total))
 }
 
-// SummaryLine is "N errors, M warnings, K checks passed (S skipped), score X/100".
+func isForbidden(c CheckResult) bool {
+	return c.Status == StatusSkipped && strings.HasPrefix(c.Reason, forbiddenReason)
+}
+
+// forbiddenReason starts the reason of a check skipped for lack of rights.
+const forbiddenReason = "forbidden: "
+
+// MostlyForbidden tells whether most checks selected were skipped because a
+// kind they need may not be listed: the report then says little.
+func (r *Report) MostlyForbidden() bool {
+	return r.Summary.Forbidden > 0 && 2*r.Summary.Forbidden > len(r.Checks)
+}
+
+// ForbiddenError is the exit-3 error of a run whose checks were mostly
+// skipped for lack of rights (nil otherwise). It names what may not be listed.
+func (r *Report) ForbiddenError() error {
+	if !r.MostlyForbidden() {
+		return nil
+	}
+	seen := map[string]bool{}
+	var kinds []string
+	for _, c := range r.Checks {
+		if isForbidden(c) {
+			k := strings.TrimPrefix(strings.TrimPrefix(c.Reason, forbiddenReason), "list ")
+			if !seen[k] {
+				seen[k] = true
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	sort.Strings(kinds)
+	first := "pods"
+	if len(kinds) > 0 {
+		first = kinds[0]
+	}
+	return (&exit.Error{Code: exit.ExitCluster, Msg: fmt.Sprintf("%d of %d checks could not run: you may not list %s in namespace %s (or cluster-wide)",
+		r.Summary.Forbidden, len(r.Checks), strings.Join(kinds, ", "), r.Namespace)}).
+		WithHint("run diagnose with an account that may read them; check with: kubectl auth can-i list %s -n %s", first, r.Namespace)
+}
+
+// SummaryLine is "N errors, M warnings, K checks passed (S skipped), score X/100",
+// with the findings that --min-severity hid.
 func (r *Report) SummaryLine() string {
-	s := fmt.Sprintf("%d errors, %d warnings, %d checks passed", r.Summary.Errors, r.Summary.Warnings, r.Summary.Passed)
+	s := fmt.Sprintf("%d errors, %d warnings", r.Summary.Errors, r.Summary.Warnings)
+	var hidden []string
+	if n := r.Summary.HiddenWarnings; n > 0 {
+		hidden = append(hidden, plural(n, "warning", "warnings"))
+	}
+	if n := r.Summary.HiddenInfos; n > 0 {
+		hidden = append(hidden, plural(n, "info", "infos"))
+	}
+	if len(hidden) > 0 {
+		s += fmt.Sprintf(" (%s hidden by --min-severity)", strings.Join(hidden, " and "))
+	}
+	s += fmt.Sprintf(", %d checks passed", r.Summary.Passed)
 	if r.Summary.Skipped > 0 {
 		s += fmt.Sprintf(" (%d skipped)", r.Summary.Skipped)
 	}

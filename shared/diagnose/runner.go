@@ -14,16 +14,22 @@ import (
 // runner evaluates the checks over a snapshot and gathers the findings.
 type runner struct {
 	s      *Snapshot
-	only   CodeSet
-	skip   CodeSet
-	probe  bool
+	cfg    Config
 	checks map[string]*CheckResult
-	out    []Finding
-	fixes  *strings.Replacer
+	// order holds the codes of checks in the order they were registered.
+	order []string
+	out   []Finding
+	fixes *strings.Replacer
+
+	// logs reads container logs (nil: none); prober runs the live probes (nil: none).
+	logs        LogFunc
+	prober      Prober
+	envFileKeys []string
 }
 
-func newRunner(s *Snapshot, only, skip CodeSet, probe bool) *runner {
-	return &runner{s: s, only: only, skip: skip, probe: probe, checks: map[string]*CheckResult{},
+func newRunner(s *Snapshot, cfg Config, logs LogFunc, prober Prober) *runner {
+	return &runner{s: s, cfg: cfg, checks: map[string]*CheckResult{},
+		logs: logs, prober: prober, envFileKeys: cfg.EnvFileKeys,
 		fixes: strings.NewReplacer("-n NS", "-n "+s.Namespace, "--env ENV", "--env "+s.Env.Name)}
 }
 
@@ -33,13 +39,7 @@ func (r *runner) selected(code string) bool {
 	if c == nil {
 		panic("unknown diagnose code " + code)
 	}
-	if c.Probe && !r.probe {
-		return false
-	}
-	if len(r.only) > 0 && !r.only[code] {
-		return false
-	}
-	return !r.skip[code]
+	return r.cfg.selects(c)
 }
 
 // begin registers a code's check and tells whether to run it: false when the
@@ -55,10 +55,11 @@ func (r *runner) begin(code string, needs ...Kind) bool {
 		}
 	} else {
 		r.checks[code] = &CheckResult{Code: code, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusPassed}
+		r.order = append(r.order, code)
 	}
 	if k, bad := r.s.Forbidden(needs...); bad {
 		res := r.checks[code]
-		res.Status, res.Reason = StatusSkipped, "forbidden: list "+string(k)
+		res.Status, res.Reason = StatusSkipped, forbiddenReason+"list "+string(k)
 		return false
 	}
 	return true
@@ -70,6 +71,9 @@ func (r *runner) skipped(code, reason string) {
 		return
 	}
 	c := codeIndex[code]
+	if _, seen := r.checks[code]; !seen {
+		r.order = append(r.order, code)
+	}
 	r.checks[code] = &CheckResult{Code: code, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: StatusSkipped, Reason: reason}
 }
 
@@ -204,4 +208,22 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// appWorkloads returns the workloads of the app's components found.
+func (r *runner) appWorkloads() []workload {
+	var out []workload
+	for _, c := range app.Components {
+		if w, ok := r.component(c.Name); ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

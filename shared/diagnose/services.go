@@ -5,11 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
@@ -90,11 +87,22 @@ func (r *runner) checkService(comp, missingCode, noEndpointsCode string) {
 			return // a pod became ready moments ago: its endpoint may not be published yet
 		}
 		ev = append(ev, fmt.Sprintf("%s pods: %d, ready: %d", comp, n, ready))
+		msg := fmt.Sprintf("Service %s has no ready endpoints", name)
 		fix := ""
 		if w, ok := r.component(comp); ok {
-			fix = fmt.Sprintf("kubectl rollout restart %s/%s -n %s", strings.ToLower(w.Kind), w.Name, r.s.Namespace)
+			// the cause first: no replicas wanted, or pods that cannot be created
+			switch e, blocked := r.failedCreate(w); {
+			case w.Replicas == 0:
+				msg += fmt.Sprintf(": %s/%s has 0 replicas", strings.ToLower(w.Kind), w.Name)
+				fix = r.scaleUpFix(w)
+			case blocked:
+				msg += fmt.Sprintf(": %s %s cannot create pods (%s)", e.Kind, e.Name, truncate(e.Message, 160))
+				fix = createFix(e, r.s.Namespace)
+			default:
+				fix = fmt.Sprintf("kubectl rollout restart %s/%s -n %s", strings.ToLower(w.Kind), w.Name, r.s.Namespace)
+			}
 		}
-		r.add(noEndpointsCode, comp, Object{Kind: "Service", Name: name}, fmt.Sprintf("Service %s has no ready endpoints", name), ev, fix)
+		r.add(noEndpointsCode, comp, Object{Kind: "Service", Name: name}, msg, ev, fix)
 	}
 }
 
@@ -115,8 +123,11 @@ func (r *runner) expand(v string) string {
 var envRefRE = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)`)
 
 // checkURLHost reports a connection URL, or host setting, whose host is not a
-// Service of the namespace (DESIGN trap 1).
-func (r *runner) checkURLHost(code, key, comp string, hostKeys ...string) {
+// Service of the namespace (an unprefixed name in a prefixed environment).
+// When the host already is the expected Service and only that Service is
+// missing, missingCode (PIY301, PIY351) is the cause and reports it; code says
+// so itself only when missingCode does not run.
+func (r *runner) checkURLHost(code, missingCode, key, comp string, hostKeys ...string) {
 	if !r.begin(code, KindConfigMaps, KindServices, KindDeployments, KindStatefulSets) {
 		return
 	}
@@ -145,105 +156,21 @@ func (r *runner) checkURLHost(code, key, comp string, hostKeys ...string) {
 		if !local {
 			continue // another namespace or an outside address
 		}
-		if _, ok := r.s.Services[svc]; !ok {
-			r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
-				fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", k, host, where, r.s.Namespace, want),
-				[]string{k + "=" + redact.Line(raw)},
-				fmt.Sprintf("kubectl piyasa deploy config set %s=%s -n %s", k, fixedValue(k == key, val, want), r.s.Namespace))
+		if _, ok := r.s.Services[svc]; ok {
+			continue
 		}
-	}
-}
-
-func (r *runner) checkDatabase() {
-	r.checkService(app.Postgres, "PIY301", "PIY302")
-	r.checkURLHost("PIY303", app.KeyDatabaseURL, app.Postgres, "DATABASE_HOST", "DB_HOST", "POSTGRES_HOST")
-	if r.begin("PIY304", KindConfigMaps) {
-		names := make([]string, 0, len(r.s.ConfigMaps))
-		for n := range r.s.ConfigMaps {
-			names = append(names, n)
+		if svc == want {
+			if !r.selected(missingCode) {
+				r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
+					fmt.Sprintf("%s host %q (in %s) is the right Service name, but Service %s is missing from namespace %s", k, host, where, want, r.s.Namespace),
+					[]string{k + "=" + redact.Line(raw)}, codeIndex[missingCode].Fix)
+			}
+			continue
 		}
-		sort.Strings(names)
-		for _, n := range names {
-			data := r.s.ConfigMaps[n]
-			keys := make([]string, 0, len(data))
-			for k := range data {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				v := data[k]
-				switch {
-				case redact.URLPassword(v):
-					r.add("PIY304", "app", Object{Kind: "ConfigMap", Name: n}, fmt.Sprintf("ConfigMap %s key %s holds a URL with a password", n, k),
-						[]string{k + "=" + redact.Line(v)}, "")
-				case v != "" && redact.SensitiveKey(k) && !strings.HasPrefix(v, "$("):
-					r.add("PIY304", "app", Object{Kind: "ConfigMap", Name: n}, fmt.Sprintf("ConfigMap %s key %s looks like a credential", n, k),
-						[]string{k + "=" + redact.Mask}, "")
-				}
-			}
-		}
-	}
-	if r.begin("PIY305", KindDeployments, KindPVCs) {
-		w, ok := r.component(app.Postgres)
-		if ok && w.Deploy != nil && (w.Deploy.Spec.Strategy.Type == "" || w.Deploy.Spec.Strategy.Type == "RollingUpdate") {
-			for _, v := range w.Template.Spec.Volumes {
-				if v.PersistentVolumeClaim == nil {
-					continue
-				}
-				for _, pvc := range r.s.PVCs {
-					if pvc.Name != v.PersistentVolumeClaim.ClaimName {
-						continue
-					}
-					for _, m := range pvc.Spec.AccessModes {
-						if m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod {
-							r.add("PIY305", app.Postgres, w.obj(), fmt.Sprintf("Deployment %s uses strategy RollingUpdate with ReadWriteOnce PVC %s", w.Name, pvc.Name),
-								[]string{"strategy: RollingUpdate", "accessModes: " + string(m)},
-								fmt.Sprintf(`kubectl patch deployment %s -n %s -p '{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}'`, w.Name, r.s.Namespace))
-							break
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-func (r *runner) checkRedis() {
-	r.checkService(app.Redis, "PIY351", "PIY352")
-	r.checkURLHost("PIY353", app.KeyRedisURL, app.Redis, "REDIS_HOST")
-}
-
-func (r *runner) checkWorkers() {
-	w, ok := r.component(app.Worker)
-	if r.begin("PIY401", KindConfigMaps, KindStatefulSets) && ok {
-		if v, has := r.appConfig()[app.KeyTotalWorkers]; has {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || int32(n) != w.Replicas {
-				r.add("PIY401", app.Worker, w.obj(), fmt.Sprintf("TOTAL_WORKERS is %q in ConfigMap %s but StatefulSet %s has %d replicas", v, r.appConfigName(), w.Name, w.Replicas),
-					[]string{"TOTAL_WORKERS=" + v, fmt.Sprintf("spec.replicas: %d", w.Replicas)},
-					fmt.Sprintf("kubectl piyasa scale worker %d -n %s (sets TOTAL_WORKERS and the replicas together)", max(w.Replicas, 1), r.s.Namespace))
-			}
-		}
-	}
-	if r.begin("PIY402", KindHPAs, KindStatefulSets) {
-		for _, h := range r.s.HPAs {
-			ref := h.Spec.ScaleTargetRef
-			if ref.Kind != "StatefulSet" {
-				continue
-			}
-			isWorker := ok && ref.Name == w.Name
-			for _, st := range r.s.StatefulSets {
-				if st.Name == ref.Name && app.ComponentNameForLabels(st.Spec.Template.Labels) == app.Worker {
-					isWorker = true
-				}
-			}
-			if isWorker {
-				r.add("PIY402", app.Worker, Object{Kind: "HorizontalPodAutoscaler", Name: h.Name},
-					fmt.Sprintf("HPA %s scales StatefulSet %s (%d-%d) while TOTAL_WORKERS is fixed at %s", h.Name, ref.Name, replicas(h.Spec.MinReplicas), h.Spec.MaxReplicas, r.appConfig()[app.KeyTotalWorkers]),
-					[]string{fmt.Sprintf("scaleTargetRef: StatefulSet/%s", ref.Name)},
-					fmt.Sprintf("kubectl delete hpa %s -n %s; then kubectl piyasa scale worker N -n %s", h.Name, r.s.Namespace, r.s.Namespace))
-			}
-		}
+		r.add(code, comp, Object{Kind: "ConfigMap", Name: r.appConfigName()},
+			fmt.Sprintf("%s host %q (in %s) is not a Service of namespace %s; expected %s", k, host, where, r.s.Namespace, want),
+			[]string{k + "=" + redact.Line(raw)},
+			fmt.Sprintf("kubectl piyasa deploy config set %s=%s -n %s", k, fixedValue(k == key, val, want), r.s.Namespace))
 	}
 }
 

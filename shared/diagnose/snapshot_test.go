@@ -16,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
 
 // TestCollect: what Collect keeps of each kind, values of Secrets dropped, a
@@ -64,5 +65,51 @@ func TestCollect(t *testing.T) {
 		if c.Code == "PIY901" && c.Status != StatusSkipped {
 			t.Errorf("PIY901 with networkpolicies forbidden: %+v", c)
 		}
+	}
+}
+
+// TestCollectPagesAndListsOnce: Collect runs on the Global's fake clients
+// (clitest), lists each kind once per run and follows continue tokens: a
+// paged LIST keeps the items of every page.
+func TestCollectPagesAndListsOnce(t *testing.T) {
+	tt := clitest.New(testNS)
+	pages := 0
+	tt.Fake.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pages++
+		o := a.(k8stesting.ListActionImpl).ListOptions
+		l := &corev1.PodList{}
+		name := "p1"
+		if o.Continue == "page2" {
+			name = "p2"
+		} else {
+			l.Continue = "page2"
+		}
+		l.Items = []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS}}}
+		return true, l, nil
+	})
+	c, err := clientsFor(tt.Global)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Collect(context.Background(), c, testNS, app.Environments["dev"], now, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages != 2 || len(s.Pods) != 2 || s.Pods[0].Name == s.Pods[1].Name {
+		t.Errorf("%d pages, pods %+v", pages, s.Pods)
+	}
+	lists := map[string]int{}
+	for _, a := range tt.Fake.Actions() {
+		if a.GetVerb() == "list" && a.(k8stesting.ListActionImpl).ListOptions.Continue == "" {
+			lists[a.GetResource().Resource]++
+		}
+	}
+	for res, n := range lists {
+		if n != 1 {
+			t.Errorf("%s listed %d times", res, n)
+		}
+	}
+	if len(lists) < 15 {
+		t.Errorf("only %d kinds listed: %v", len(lists), lists)
 	}
 }

@@ -5,6 +5,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
 
 // RequestStats counts the HTTP requests a diagnose run sends to the API
@@ -138,4 +144,53 @@ func (c RequestCounts) MaxListsPerResource() (string, int) {
 		}
 	}
 	return best, n
+}
+
+// Clients are the clients of one diagnose run: protobuf for built-in kinds,
+// JSON for CRDs and aggregated APIs, every request counted in Stats.
+type Clients struct {
+	Kube    kubernetes.Interface
+	Dynamic dynamic.Interface
+	// Config is the counted JSON config (exec and pod proxy use it); nil on a test's fake clients.
+	Config *rest.Config
+	Stats  *RequestStats
+}
+
+// NewClients makes the counted clients of a run from the user's config. The
+// config's QPS and Burst are the suite's (cli.NewGlobal sets them once).
+func NewClients(base *rest.Config) (*Clients, error) {
+	stats := NewRequestStats()
+	js := rest.CopyConfig(base)
+	js.Wrap(stats.Wrap)
+	pb := rest.CopyConfig(js)
+	pb.ContentType = ProtobufContentType
+	pb.AcceptContentTypes = ProtobufContentType + ",application/json"
+	kc, err := kubernetes.NewForConfig(pb)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := dynamic.NewForConfig(js)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Kube: kc, Dynamic: dc, Config: js, Stats: stats}, nil
+}
+
+// clientsFor returns the clients of a run: the Global's own when a test set
+// them (fake clientsets, no transport to count), else counted protobuf
+// clients built from the Global's REST config. A kubeconfig or context error
+// is returned as it is, before any request, so that it classifies as one.
+func clientsFor(g *cli.Global) (*Clients, error) {
+	if g.KubeClient != nil {
+		dyn, err := g.Dynamic()
+		if err != nil {
+			return nil, err
+		}
+		return &Clients{Kube: g.KubeClient, Dynamic: dyn, Stats: NewRequestStats()}, nil
+	}
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return NewClients(cfg)
 }

@@ -97,7 +97,7 @@ spec:
 	harness.Piyasa(t, "diagnose", "--env", "dev", "-n", ns, "--fail-on", "warning").ExpectCode(1)
 }
 
-// TestSeededFaults seeds the guide's and DESIGN.md's faults for real and
+// TestSeededFaults seeds the guide's faults and the first manifests' misconfigurations for real and
 // checks that each gives its code.
 func TestSeededFaults(t *testing.T) {
 	ns := harness.Namespace(t, "diag-bad")
@@ -356,8 +356,16 @@ spec:
 	if len(got["PIY974"]) != 1 || !strings.Contains(got["PIY974"][0].Message, "85%") {
 		t.Errorf("redis volume at 85%%, want PIY974: %+v", got["PIY974"])
 	}
-	if len(got["PIY973"]) == 0 { // kwok pods serve no HTTP: the pod proxy cannot reach /readyz
-		t.Errorf("want PIY973 for the api's /readyz on kwok: %+v", got)
+	// kwok pods serve no HTTP: the API server cannot proxy to /readyz, so the probe could not run (PIY979), not a failing /readyz
+	if len(got["PIY973"]) != 0 {
+		t.Errorf("the pod proxy's own failure reported as a failing /readyz: %+v", got["PIY973"])
+	}
+	readyz := false
+	for _, f := range got["PIY979"] {
+		readyz = readyz || strings.Contains(f.Message, "GET /readyz")
+	}
+	if !readyz {
+		t.Errorf("want PIY979 for the api's /readyz on kwok: %+v", got["PIY979"])
 	}
 }
 
@@ -404,6 +412,14 @@ subjects: [{kind: ServiceAccount, name: reader}]
 	if !strings.Contains(table, "skipped: ") || !strings.Contains(table, "(forbidden: list secrets)") {
 		t.Errorf("table does not say what was skipped:\n%s", table)
 	}
+
+	// a ServiceAccount with no rights: almost every check is skipped, which is exit 3, not "No problems found"
+	harness.ApplyYAML(t, ns, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: nobody}\n")
+	res = harness.Piyasa(t, "diagnose", "--env", "dev", "-n", ns, "--as", "system:serviceaccount:"+ns+":nobody").ExpectCode(3)
+	if strings.Contains(res.Stdout, "No problems found") || strings.Contains(res.Stdout, "score 100/100") || !strings.Contains(res.Stderr, "checks could not run") {
+		t.Errorf("rights-less run:\nstdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+	}
+	harness.Piyasa(t, "diagnose", "-n", ns, "--only", "PIY401", "--skip", "PIY401").ExpectCode(2)
 
 	res = harness.Piyasa(t, "diagnose", "-n", ns, "--server", "https://127.0.0.1:1", "--insecure-skip-tls-verify").ExpectCode(3)
 	if !strings.Contains(res.Stderr, "cannot reach the cluster") {
@@ -598,3 +614,73 @@ func ingressClass(name, controller string) *networkingv1.IngressClass {
 }
 
 var _ = corev1.PodRunning
+
+// TestRootCauseFirst (issue 16 #6, #7, #9): postgres at 0 replicas, a deleted
+// redis Service and a quota that blocks the api's pods each give their cause,
+// with a fix that works, and no finding that contradicts itself.
+func TestRootCauseFirst(t *testing.T) {
+	ns := harness.Namespace(t, "diag-cause")
+	deployHealthy(t, ns)
+	harness.Kubectl(t, "scale", "deployment/dev-postgres", "--replicas=0", "-n", ns).RunOK()
+	harness.Kubectl(t, "delete", "service", "dev-redis-service", "-n", ns).RunOK()
+	harness.Kubectl(t, "wait", "--for=delete", "pod", "-l", "app=postgres", "-n", ns, "--timeout=90s").WithTimeout(2 * time.Minute).RunOK()
+	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.ApplyYAML(t, ns, fmt.Sprintf("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\nspec: {hard: {pods: \"%d\"}}\n", len(pods.Items)))
+	// wait for the quota controller to fill in the usage, then ask for one api pod more than it allows
+	harness.Kubectl(t, "wait", "--for=jsonpath={.status.used.pods}", "resourcequota/q", "-n", ns, "--timeout=60s").RunOK()
+	harness.Kubectl(t, "scale", "deployment/dev-api", "--replicas=2", "-n", ns).RunOK()
+	var rep diagnose.Report
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rep = report(t, 1, "--env", "dev", "-n", ns)
+		if len(codes(rep)["PIY114"]) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(3 * time.Second)
+	}
+	got := codes(rep)
+	find := func(code, obj string) diagnose.Finding {
+		for _, f := range got[code] {
+			if f.Object.Name == obj {
+				return f
+			}
+		}
+		t.Errorf("no %s on %s; have %+v", code, obj, got[code])
+		return diagnose.Finding{}
+	}
+	pg := find("PIY302", "dev-db-service")
+	if !strings.Contains(pg.Message, "deployment/dev-postgres has 0 replicas") || !strings.Contains(pg.Fix, "kubectl scale deployment/dev-postgres --replicas=1 -n "+ns) {
+		t.Errorf("PIY302 does not name the cause or a working fix: %+v", pg)
+	}
+	find("PIY113", "dev-postgres")
+	find("PIY351", "dev-redis-service")
+	if len(got["PIY353"]) != 0 {
+		t.Errorf("PIY353 while the host is right and PIY351 reports the missing Service: %+v", got["PIY353"])
+	}
+	q := diagnose.Finding{}
+	for _, f := range got["PIY114"] {
+		q = f
+	}
+	if q.Severity != diagnose.SeverityError || !strings.Contains(q.Message, "exceeded quota: q") || !strings.Contains(q.Fix, "resourcequota q") {
+		t.Errorf("the quota is not the error finding: %+v (all: %+v)", q, got["PIY950"])
+	}
+	// the fix it printed works (with the quota gone, which would block postgres too)
+	harness.Kubectl(t, "delete", "resourcequota", "q", "-n", ns).RunOK()
+	harness.Kubectl(t, strings.Fields(strings.TrimPrefix(pg.Fix, "kubectl "))...).RunOK()
+	harness.Kubectl(t, "rollout", "status", "deployment/dev-postgres", "-n", ns, "--timeout=120s").WithTimeout(3 * time.Minute).RunOK()
+	var res harness.Result
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		res = harness.Piyasa(t, "diagnose", "--env", "dev", "-n", ns, "--only", "PIY302").Run()
+		if res.Code == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(3 * time.Second)
+	}
+	if res.Code != 0 {
+		t.Errorf("after the printed fix: exit %d\n%s", res.Code, res.Stdout)
+	}
+}

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -104,8 +107,9 @@ func (r *runner) runningPods(comp string) []PodSummary {
 	return out
 }
 
-func (r *runner) checkProbes(ctx context.Context, pr Prober) {
-	if pr == nil || !r.probe {
+func (r *runner) checkProbes(ctx context.Context) {
+	pr := r.prober
+	if pr == nil || !r.cfg.Probe {
 		return
 	}
 	shell := func(cmd string) []string { return []string{"sh", "-c", cmd} }
@@ -114,7 +118,7 @@ func (r *runner) checkProbes(ctx context.Context, pr Prober) {
 		defer cancel()
 		return pr.Exec(c, pod, container, cmd)
 	}
-	couldNot := func(comp, pod, what string, err error) {
+	couldNot := func(comp, pod, what string, err error, fix ...string) {
 		if r.begin("PIY979", KindPods) {
 			msg := fmt.Sprintf("%s could not run", what)
 			if pod != "" {
@@ -123,7 +127,7 @@ func (r *runner) checkProbes(ctx context.Context, pr Prober) {
 			if err != nil {
 				msg += ": " + truncate(err.Error(), 160)
 			}
-			r.add("PIY979", comp, podObj(pod), msg, nil, "")
+			r.add("PIY979", comp, podObj(pod), msg, nil, strings.Join(fix, ""))
 		}
 	}
 	container := func(p PodSummary, comp string) string {
@@ -182,9 +186,15 @@ func (r *runner) checkProbes(ctx context.Context, pr Prober) {
 			pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 			body, err := pr.ProxyGet(pctx, p.Name, strconv.Itoa(int(c.Port)), "/readyz")
 			cancel()
-			if err != nil {
-				r.add("PIY973", app.API, podObj(p.Name), "GET /readyz failed: "+truncate(err.Error(), 200), []string{"body: " + truncate(body, 160)},
+			if err == nil {
+				continue
+			}
+			if code, answered := podAnswered(err); answered {
+				r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(err.Error(), 200)), []string{"body: " + truncate(body, 160)},
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
+			} else {
+				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy", err,
+					fmt.Sprintf("kubectl port-forward pod/%s %d -n %s, then: curl http://127.0.0.1:%d/readyz", p.Name, c.Port, r.s.Namespace, c.Port))
 			}
 		}
 	}
@@ -234,3 +244,34 @@ func (r *runner) checkProbes(ctx context.Context, pr Prober) {
 		}
 	}
 }
+
+// podAnswered tells whether a pod-proxy error is the pod's own answer (a
+// status other than 200, with the app's body) rather than the API server or
+// a proxy on the way refusing or failing to reach the pod, and returns its
+// HTTP status. client-go marks a body that is not an API Status as an
+// unexpected server response: that body came from the pod.
+func podAnswered(err error) (int, bool) {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) {
+		return 0, false // no HTTP answer at all
+	}
+	st := se.Status()
+	if st.Details == nil {
+		return 0, false
+	}
+	for _, c := range st.Details.Causes {
+		if c.Type == metav1.CauseTypeUnexpectedServerResponse {
+			msg := strings.ToLower(c.Message + " " + st.Message)
+			for _, s := range proxyFailures {
+				if strings.Contains(msg, s) {
+					return 0, false
+				}
+			}
+			return int(st.Code), true
+		}
+	}
+	return 0, false
+}
+
+// proxyFailures are texts of a proxy on the way that could not reach the pod.
+var proxyFailures = []string{"error trying to reach service", "denied destination", "resolve_deny", "no endpoints available", "dial tcp", "connection refused", "proxy error"}

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,7 +11,8 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
-func (r *runner) checkReferences(envFileKeys []string) {
+func (r *runner) checkReferences(context.Context) {
+	envFileKeys := r.envFileKeys
 	cs := func(t *corev1.PodTemplateSpec) []corev1.Container {
 		return append(append([]corev1.Container{}, t.Spec.InitContainers...), t.Spec.Containers...)
 	}
@@ -79,7 +81,7 @@ func (r *runner) checkReferences(envFileKeys []string) {
 		}
 	}
 
-	secName := r.s.Env.Secret()
+	secName := r.appSecret()
 	sec, haveSec := r.s.Secrets[secName]
 	if r.begin("PIY205", KindSecrets, KindConfigMaps) {
 		provider := strings.ToLower(strings.TrimSpace(r.appConfig()[app.KeyLLMProvider]))
@@ -91,7 +93,8 @@ func (r *runner) checkReferences(envFileKeys []string) {
 			required = append(required, k)
 		}
 		if !haveSec {
-			r.add("PIY205", "app", Object{Kind: "Secret", Name: secName}, fmt.Sprintf("Secret %s not found in namespace %s", secName, r.s.Namespace), nil, "")
+			r.add("PIY205", "app", Object{Kind: "Secret", Name: secName}, fmt.Sprintf("Secret %s, which the app's pods read, is not in namespace %s", secName, r.s.Namespace), nil,
+				fmt.Sprintf("deploy again with the .env the app was deployed with: kubectl piyasa deploy --env %s -n %s --env-file .env", r.s.Env.Name, r.s.Namespace))
 		} else {
 			var missing []string
 			for _, k := range required {
@@ -100,8 +103,11 @@ func (r *runner) checkReferences(envFileKeys []string) {
 				}
 			}
 			if len(missing) > 0 {
+				// only the missing keys: a new init-env file would replace DATABASE_PASSWORD and TOKEN_ENCRYPTION_KEY too
 				r.add("PIY205", "app", Object{Kind: "Secret", Name: secName}, fmt.Sprintf("Secret %s lacks %s", secName, strings.Join(missing, ", ")),
-					[]string{"LLM_PROVIDER: " + provider}, "")
+					[]string{"LLM_PROVIDER: " + provider},
+					fmt.Sprintf("add %s to the .env the app was deployed with (keep its other values), then: kubectl piyasa deploy secret rotate --env-file .env -n %s",
+						strings.Join(missing, ", "), r.s.Namespace))
 			}
 		}
 	}
@@ -135,8 +141,37 @@ func (r *runner) checkReferences(envFileKeys []string) {
 	}
 }
 
+// appSecret is the Secret the app's pods read: the first one that the api's
+// or the worker's envFrom names and that exists (else the first named), else
+// the environment's Secret name.
+func (r *runner) appSecret() string {
+	var named []string
+	for _, comp := range []string{app.API, app.Worker} {
+		w, ok := r.component(comp)
+		if !ok {
+			continue
+		}
+		for _, c := range w.Template.Spec.Containers {
+			for _, ef := range c.EnvFrom {
+				if ef.SecretRef != nil && ef.SecretRef.Name != "" {
+					named = append(named, ef.SecretRef.Name)
+				}
+			}
+		}
+	}
+	for _, n := range named {
+		if _, ok := r.s.Secrets[n]; ok {
+			return n
+		}
+	}
+	if len(named) > 0 {
+		return named[0]
+	}
+	return r.s.Env.Secret()
+}
+
 func (r *runner) secretFix(name string) string {
-	if name == r.s.Env.Secret() {
+	if name == r.appSecret() {
 		return fmt.Sprintf("add the key to the .env and run: kubectl piyasa deploy secret rotate --env-file .env -n %s", r.s.Namespace)
 	}
 	return fmt.Sprintf("create Secret %s or fix the reference: kubectl get secret %s -n %s", name, name, r.s.Namespace)

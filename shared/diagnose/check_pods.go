@@ -59,7 +59,8 @@ func lastLines(log string, n int) []string {
 	return out
 }
 
-func (r *runner) checkPods(ctx context.Context, logs LogFunc) {
+func (r *runner) checkPods(ctx context.Context) {
+	logs := r.logs
 	codes := []string{"PIY101", "PIY102", "PIY103", "PIY104", "PIY105", "PIY106", "PIY107", "PIY108", "PIY109", "PIY110", "PIY111"}
 	run := map[string]bool{}
 	for _, c := range codes {
@@ -87,7 +88,11 @@ func (r *runner) checkPods(ctx context.Context, logs LogFunc) {
 			case pr.Reason == kube.ReasonImagePullBackOff || pr.Reason == kube.ReasonErrImagePull || pr.Reason == kube.ReasonInvalidImageName:
 				crashing = true
 				if run["PIY107"] {
-					r.add("PIY107", comp, obj, fmt.Sprintf("container %s: %s", pr.Container, pr.Reason), ev, "")
+					msg := fmt.Sprintf("container %s cannot pull image %s: %s", pr.Container, or(p.Images[pr.Container], "(unknown)"), pr.Reason)
+					if pr.Message != "" {
+						msg += " (" + truncate(pr.Message, 160) + ")"
+					}
+					r.add("PIY107", comp, obj, msg, ev, "")
 				}
 			case pr.Reason == kube.ReasonCreateContainerConfigError:
 				crashing = true
@@ -208,7 +213,7 @@ func (r *runner) oomFix(p PodSummary, container, limit string) string {
 }
 
 // checkWorkloads reports missing components and workloads short of ready replicas.
-func (r *runner) checkWorkloads() {
+func (r *runner) checkWorkloads(context.Context) {
 	if r.begin("PIY112", KindDeployments, KindStatefulSets) {
 		empty := ""
 		if len(r.s.Deployments)+len(r.s.StatefulSets) == 0 {
@@ -224,21 +229,123 @@ func (r *runner) checkWorkloads() {
 	}
 	if r.begin("PIY113", KindDeployments, KindStatefulSets) {
 		for _, w := range r.workloads() {
-			var ready int32
-			switch {
-			case w.Deploy != nil:
-				ready = w.Deploy.Status.ReadyReplicas
-			case w.STS != nil:
-				ready = w.STS.Status.ReadyReplicas
-			default:
+			if w.Deploy == nil && w.STS == nil {
 				continue
 			}
-			if ready < w.Replicas {
-				comp := w.Component
-				r.add("PIY113", comp, w.obj(), fmt.Sprintf("%d of %d replicas ready", ready, w.Replicas),
+			ready := w.ready()
+			switch {
+			case w.Replicas == 0 && r.needed(w):
+				r.add("PIY113", w.Component, w.obj(), fmt.Sprintf("%s/%s has 0 replicas: the app needs its %s", strings.ToLower(w.Kind), w.Name, w.Component),
+					[]string{"spec.replicas: 0"}, r.scaleUpFix(w))
+			case ready < w.Replicas:
+				r.add("PIY113", w.Component, w.obj(), fmt.Sprintf("%d of %d replicas ready", ready, w.Replicas),
 					[]string{fmt.Sprintf("readyReplicas: %d, replicas: %d", ready, w.Replicas)},
 					fmt.Sprintf("kubectl piyasa deploy status -n %s", r.s.Namespace))
 			}
 		}
+	}
+}
+
+// needed tells whether a workload is the one of an app component (the app
+// does not work without it) and no HPA sets its replicas.
+func (r *runner) needed(w workload) bool {
+	if w.Component == "" {
+		return false
+	}
+	if cw, ok := r.component(w.Component); !ok || cw.Name != w.Name || cw.Kind != w.Kind {
+		return false
+	}
+	for _, h := range r.s.HPAs {
+		if h.Spec.ScaleTargetRef.Kind == w.Kind && h.Spec.ScaleTargetRef.Name == w.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// failedCreate returns the latest FailedCreate event group of the workload's
+// controller (the Deployment's ReplicaSets, the StatefulSet, the Job) while
+// the workload is short of ready replicas: its pods cannot be created.
+func (r *runner) failedCreate(w workload) (EventGroup, bool) {
+	if w.Replicas > 0 && w.ready() >= w.Replicas {
+		return EventGroup{}, false
+	}
+	var best EventGroup
+	found := false
+	for _, e := range r.s.Events {
+		if e.Reason != "FailedCreate" || !w.controls(e.Kind, e.Name) {
+			continue
+		}
+		if !found || e.Last.After(best.Last) {
+			best, found = e, true
+		}
+	}
+	return best, found
+}
+
+// ready returns the workload's ready replicas (Deployments and StatefulSets).
+func (w workload) ready() int32 {
+	switch {
+	case w.Deploy != nil:
+		return w.Deploy.Status.ReadyReplicas
+	case w.STS != nil:
+		return w.STS.Status.ReadyReplicas
+	}
+	return 0
+}
+
+// controls tells whether the object kind/name creates the workload's pods.
+func (w workload) controls(kind, name string) bool {
+	switch {
+	case w.Kind == app.KindDeployment:
+		return kind == "ReplicaSet" && strings.HasPrefix(name, w.Name+"-") && !strings.Contains(name[len(w.Name)+1:], "-")
+	default:
+		return kind == w.Kind && name == w.Name
+	}
+}
+
+var quotaRE = regexp.MustCompile(`exceeded quota: ([a-z0-9]([-a-z0-9.]*[a-z0-9])?)`)
+
+// createFix is the fix for pods that cannot be created: the quota named in the event, else the controller.
+func createFix(e EventGroup, ns string) string {
+	if m := quotaRE.FindStringSubmatch(e.Message); m != nil {
+		return fmt.Sprintf("kubectl describe resourcequota %s -n %s; raise it (kubectl edit resourcequota %s -n %s) or lower the replicas or requests", m[1], ns, m[1], ns)
+	}
+	return fmt.Sprintf("kubectl describe %s %s -n %s", strings.ToLower(e.Kind), e.Name, ns)
+}
+
+// scaleUpFix is the command that gives a workload at 0 replicas its replicas
+// back: scale worker for the workers (TOTAL_WORKERS follows), kubectl scale
+// for the others, to the environment's count.
+func (r *runner) scaleUpFix(w workload) string {
+	n := r.s.Env.Replicas[w.Component]
+	if n < 1 {
+		n = 1
+	}
+	if w.Component == app.Worker {
+		if t := r.s.Env.TotalWorkers; t > 0 {
+			n = t
+		}
+		return fmt.Sprintf("kubectl piyasa scale worker %d -n %s (sets TOTAL_WORKERS and the replicas together)", n, r.s.Namespace)
+	}
+	return fmt.Sprintf("kubectl scale %s/%s --replicas=%d -n %s", strings.ToLower(w.Kind), w.Name, n, r.s.Namespace)
+}
+
+// checkCreate reports controllers that cannot create their pods (PIY114):
+// FailedCreate events while the workload is short of ready replicas.
+func (r *runner) checkCreate(context.Context) {
+	if !r.begin("PIY114", KindEvents, KindDeployments, KindStatefulSets) {
+		return
+	}
+	for _, w := range r.workloads() {
+		e, ok := r.failedCreate(w)
+		if !ok {
+			continue
+		}
+		r.add("PIY114", or(w.Component, "app"), Object{Kind: e.Kind, Name: e.Name},
+			fmt.Sprintf("%s %s cannot create pods for %s %s: %s", e.Kind, e.Name, w.Kind, w.Name, truncate(e.Message, 240)),
+			[]string{fmt.Sprintf("event FailedCreate x%d, last seen %s", e.Count, e.Last.UTC().Format(time.RFC3339)),
+				fmt.Sprintf("ready replicas: %d of %d", w.ready(), w.Replicas)},
+			createFix(e, r.s.Namespace))
 	}
 }

@@ -1,0 +1,79 @@
+package diagnose
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// fakeProber answers every exec with out and every proxy GET with proxyErr.
+type fakeProber struct {
+	exec     map[string]string
+	proxyErr error
+}
+
+func (f *fakeProber) Exec(_ context.Context, _, _ string, cmd []string) (string, error) {
+	for k, v := range f.exec {
+		if strings.Contains(strings.Join(cmd, " "), k) {
+			return v, nil
+		}
+	}
+	return "", errors.New("no exec found")
+}
+
+func (f *fakeProber) ProxyGet(context.Context, string, string, string) (string, error) {
+	return "", f.proxyErr
+}
+
+func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) {
+	return []string{"127.0.0.1"}, nil
+}
+
+func healthyProber() *fakeProber {
+	return &fakeProber{exec: map[string]string{"pg_isready": "accepting connections", "redis-cli": "PONG"}}
+}
+
+func probe(t *testing.T, p Prober) map[string][]Finding {
+	t.Helper()
+	rep := Analyze(context.Background(), healthySnapshot(), Config{Probe: true, Only: CodeSet(areaCodes(AreaProbes))}, nil, p)
+	got := map[string][]Finding{}
+	for _, f := range rep.Findings {
+		got[f.Code] = append(got[f.Code], f)
+	}
+	return got
+}
+
+func TestCheckProbes(t *testing.T) {
+	if got := probe(t, healthyProber()); len(got) != 0 {
+		t.Errorf("healthy probes: %+v", got)
+	}
+	p := healthyProber()
+	p.exec["redis-cli"] = "Could not connect to Redis"
+	if got := probe(t, p); len(got["PIY972"]) != 1 {
+		t.Errorf("want PIY972: %+v", got)
+	}
+	// the pod answered 503 with its own body: /readyz fails
+	p = healthyProber()
+	p.proxyErr = apierrors.NewGenericServerResponse(http.StatusServiceUnavailable, "GET", schema.GroupResource{Resource: "pods"}, "dev-api-a", "database unreachable", 0, true)
+	if got := probe(t, p); len(got["PIY973"]) != 1 || len(got["PIY979"]) != 0 {
+		t.Errorf("pod answered 503: want PIY973 only: %+v", got)
+	}
+	// issue 16 #19: the API server (or a proxy on the way) refused the pod proxy: the probe could not run
+	for name, err := range map[string]error{
+		"api server Status": apierrors.NewServiceUnavailable("error trying to reach service: dial tcp 10.0.0.1:8000: connect: connection refused"),
+		"proxy text":        apierrors.NewGenericServerResponse(http.StatusForbidden, "GET", schema.GroupResource{Resource: "pods"}, "dev-api-a", "resolve_deny: denied destination", 0, true),
+		"no answer":         errors.New("dial tcp 127.0.0.1:6443: i/o timeout"),
+	} {
+		p = healthyProber()
+		p.proxyErr = err
+		got := probe(t, p)
+		if len(got["PIY973"]) != 0 || len(got["PIY979"]) != 1 || !strings.Contains(got["PIY979"][0].Message, "/readyz") {
+			t.Errorf("%s: want PIY979 naming /readyz, no PIY973: %+v", name, got)
+		}
+	}
+}
