@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
+	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 )
 
 // devNS is the dev environment's namespace: clitest's Global infers the env from it.
@@ -187,4 +190,27 @@ func has(s string, subs ...string) bool {
 func component(name string) app.Component {
 	c, _ := app.LookupComponent(name)
 	return c
+}
+
+// writeEnv writes a valid generated .env into dir, without the keys in drop
+// (comma-separated), and returns its path.
+func writeEnv(t *testing.T, dir, name, drop string) string {
+	t.Helper()
+	content, err := envfile.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(content, "\n") {
+		key, _, _ := strings.Cut(line, "=")
+		if drop != "" && contains(strings.Split(drop, ","), key) {
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
