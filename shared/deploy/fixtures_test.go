@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,4 +214,13 @@ func writeEnv(t *testing.T, dir, name, drop string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// cli_error returns err as the suite's error type (nil if it is not one).
+func cli_error(err error) *cli.Error {
+	var e *cli.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
