@@ -7,6 +7,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
 
@@ -103,5 +105,28 @@ func TestUpdate(t *testing.T) {
 				t.Error("no change-cause recorded")
 			}
 		})
+	}
+}
+
+// TestConfigSetFailsFastOnQuota: a restart whose pods a ResourceQuota
+// refuses ends at once with the quota's message (issue 16 #9).
+func TestConfigSetFailsFastOnQuota(t *testing.T) {
+	tt := clitest.New(devNS, liveApp(imgV1)...)
+	setDeployStatus(t, tt, "dev-api", func(s *appsv1.DeploymentStatus) { s.UpdatedReplicas, s.AvailableReplicas = 0, 0 })
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "dev-api-abc.1", Namespace: devNS},
+		InvolvedObject: corev1.ObjectReference{Kind: "ReplicaSet", Name: "dev-api-abc", Namespace: devNS},
+		Reason:         "FailedCreate", Type: "Warning", LastTimestamp: metav1.Now(),
+		Message: `Error creating: pods "dev-api-abc-x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2`}
+	if err := tt.Fake.Tracker().Add(ev); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	err := run(tt, "config", "set", "LOG_LEVEL=DEBUG", "--timeout", "30s")
+	_, stderr := tt.Output()
+	if code(err) != 1 || !strings.Contains(err.Error(), "exceeded quota: q") || time.Since(begin) > 15*time.Second {
+		t.Fatalf("after %s: %v", time.Since(begin), err)
+	}
+	if e := cli_error(err); e == nil || !strings.Contains(e.Hint, "ResourceQuota") || !strings.Contains(stderr, "the API server refuses its pods") {
+		t.Fatalf("hint %#v\n%s", e, stderr)
 	}
 }

@@ -101,6 +101,11 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	defer cancel()
 	p := fe.Problem
 	out := w.Progress
+	if p.Pod == "" {
+		// Pods the API server refuses (FailedCreate): there is no pod to explain.
+		fmt.Fprintf(out, "\n%s: the API server refuses its pods: %s\n", fe.Workload.Subject(), p.Message)
+		return
+	}
 	fmt.Fprintf(out, "\n%s is failing: %s\n", fe.Workload.Component, p)
 	events, err := kube.ObjectEvents(ctx, w.CS, w.NS, "Pod", p.Pod)
 	fmt.Fprintf(out, "Events of pod %s:\n", p.Pod)

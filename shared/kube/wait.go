@@ -118,7 +118,9 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 	stss := factory.Apps().V1().StatefulSets()
 	pods := factory.Core().V1().Pods()
 	events := factory.Core().V1().Events()
-	start := time.Now().Truncate(time.Second)
+	// Events older than the wait (from an earlier rollout) are ignored; event
+	// times have whole seconds, so the bound has some slack.
+	start := time.Now().Add(-2 * time.Second).Truncate(time.Second)
 	needDeploy, needSTS := false, false
 	for _, w := range workloads {
 		needDeploy = needDeploy || w.Kind == "Deployment"
