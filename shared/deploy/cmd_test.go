@@ -16,6 +16,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
 
@@ -247,5 +248,20 @@ func TestDelete(t *testing.T) {
 	}
 	if stdout, _ := tt.Output(); !strings.Contains(stdout, "is being deleted (not waited for)") {
 		t.Fatalf("%s", stdout)
+	}
+}
+
+// TestDeployForbiddenSecretReadNamesTheRight: a Secret read refused by RBAC
+// gives the missing right, as every other refusal does.
+func TestDeployForbiddenSecretReadNamesTheRight(t *testing.T) {
+	env := writeEnv(t, t.TempDir(), ".env", "")
+	tt := clitest.New(devNS, liveApp(imgV1)...)
+	fakeApply(tt, nil)
+	failOn(tt, "get", "secrets", 0, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, app.SecretName,
+		errors.New(`User "v" cannot get resource "secrets" in API group "" in the namespace "`+devNS+`"`)))
+	err := run(tt, "--env-file", env)
+	e := cli.Classify(err, "")
+	if e.Code != 3 || !strings.Contains(e.Hint, "missing RBAC right: get secrets") {
+		t.Fatalf("%#v", e)
 	}
 }

@@ -133,7 +133,9 @@ func planSecret(ctx context.Context, cs kubernetes.Interface, want *corev1.Secre
 		return secretPlan{want: want, change: secretChange{Created: true}}, nil
 	}
 	if err != nil {
-		return secretPlan{}, safeErr("cannot read Secret "+want.Name+": "+apiReason(err), err)
+		// A read's error never holds the object: the API's message (naming
+		// a missing right) is safe to show.
+		return secretPlan{}, fmt.Errorf("cannot read Secret %s: %w", want.Name, err)
 	}
 	return secretPlan{want: want, cur: cur, change: compareSecret(cur.Data, want.Data)}, nil
 }
