@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -197,28 +196,34 @@ func (o *DeleteOptions) waitGone(ctx context.Context, c *clients) error {
 		return nil
 	}
 	o.Infof("Waiting for namespace %s to be gone (timeout %s)\n", o.Namespace, o.Timeout)
-	wctx := ctx
+	var deadline time.Time
 	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
+		deadline = time.Now().Add(o.Timeout)
 	}
-	err := wait.PollUntilContextCancel(wctx, o.pollInterval, true, func(ctx context.Context) (bool, error) {
+	for {
 		_, err := c.cs.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
+		switch {
+		case apierrors.IsNotFound(err):
+			fmt.Fprintf(o.Out, "namespace/%s deleted\n", o.Namespace)
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			return err
 		}
-		return false, err
-	})
-	switch {
-	case err == nil:
-		fmt.Fprintf(o.Out, "namespace/%s deleted\n", o.Namespace)
-		return nil
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case wctx.Err() != nil:
-		return cli.Failedf("namespace %s is still being deleted after %s", o.Namespace, o.Timeout).
-			WithHint("deploy into it only once it is gone: kubectl wait --for=delete namespace/%s --timeout=10m", o.Namespace)
+		wait := o.pollInterval
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return cli.Failedf("namespace %s is still being deleted after %s", o.Namespace, o.Timeout).
+					WithHint("deploy into it only once it is gone: kubectl wait --for=delete namespace/%s --timeout=10m", o.Namespace)
+			}
+			wait = min(wait, left)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
-	return err
 }
