@@ -76,6 +76,16 @@ func TestDeployPrintsReverts(t *testing.T) {
 	if applied.Load() < 20 {
 		t.Errorf("only %d objects applied", applied.Load())
 	}
+	// One plan: piyasa-config is read once (worker count, reverts, restarts).
+	gets := 0
+	for _, a := range tt.Fake.Actions() {
+		if a.GetVerb() == "get" && a.GetResource().Resource == "configmaps" {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("piyasa-config read %d times", gets)
+	}
 
 	// diff on an app that runs v2.0.0 (the manifests say otherwise)
 	objs = append(liveApp(imgV2), objs[len(objs)-1])
