@@ -1,13 +1,18 @@
 // Package deploy implements `kubectl piyasa deploy`: the guide's Procedures
 // 1 and 2 (first deployment, image updates and rollbacks), configuration
 // changes and secret rotation, status, diff and deletion of the app.
+//
+// One file per verb (deploy.go, diff.go, update.go, rollback.go, config.go,
+// secretcmd.go, status.go, history.go, delete.go, initenv.go, rendercmd.go),
+// the root's wiring in cmd.go, and the mechanics the verbs share each in a
+// file named for them: plan.go (what deploy and diff would change), image.go
+// (set and revert images), restart.go, secret.go, wait.go and report.go.
 package deploy
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -25,15 +30,12 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
 
-// Dry-run modes.
-const (
-	DryRunNone   = "none"
-	DryRunClient = "client"
-	DryRunServer = "server"
-)
-
 // DefaultTimeout bounds waiting for a rollout.
 const DefaultTimeout = 10 * time.Minute
+
+// DefaultRollbackTimeout bounds waiting for an automatic rollback, which
+// starts when the update's own timeout may have run out.
+const DefaultRollbackTimeout = 5 * time.Minute
 
 // clients are the API clients a command needs.
 type clients struct {
@@ -59,7 +61,15 @@ func newClients(g *cli.Global) (*clients, error) {
 }
 
 // watchClientset returns a clientset for long watches (no request timeout).
+// A clientset not made from a REST config (a test's fake) serves them as it is.
 func watchClientset(g *cli.Global) (kubernetes.Interface, error) {
+	cs, err := g.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	if _, made := cs.(*kubernetes.Clientset); !made {
+		return cs, nil
+	}
 	cfg, err := g.RESTConfig()
 	if err != nil {
 		return nil, err
@@ -80,43 +90,33 @@ func (c *clients) resource(obj *unstructured.Unstructured) (dynamic.ResourceInte
 	return c.dyn.Resource(m.Resource), nil
 }
 
-// addDryRun adds --dry-run=client|server.
-func addDryRun(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "dry-run", DryRunNone, `"client" prints what would change without contacting the cluster for changes; "server" sends the changes as a server-side dry run; "none" makes them`)
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp
-	})
+// waitFlags are --wait and --timeout.
+type waitFlags struct {
+	Wait    bool
+	Timeout time.Duration
 }
 
-func validateDryRun(v string) error {
-	switch v {
-	case DryRunNone, DryRunClient, DryRunServer:
-		return nil
-	}
-	return cli.Usagef("invalid --dry-run %q: use client, server or none", v)
+func defaultWait() waitFlags { return waitFlags{Wait: true, Timeout: DefaultTimeout} }
+
+func (w *waitFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&w.Wait, "wait", w.Wait, "Wait until every workload is ready (watching, failing fast on crashing or refused pods)")
+	cmd.Flags().DurationVar(&w.Timeout, "timeout", w.Timeout, "How long to wait for the rollout (0: no limit)")
 }
 
-func dryRunOpt(v string) []string {
-	if v == DryRunServer {
-		return []string{metav1.DryRunAll}
+func (w *waitFlags) validate() error {
+	if w.Timeout < 0 {
+		return cli.Usagef("--timeout must not be negative")
 	}
 	return nil
 }
 
-func dryRunSuffix(v string) string {
-	switch v {
-	case DryRunClient:
-		return " (dry run)"
-	case DryRunServer:
-		return " (server dry run)"
-	}
-	return ""
+func addManifestsFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "manifests", "", "A kustomization directory to use instead of the embedded overlay of --env")
 }
 
-// addWait adds --wait and --timeout.
-func addWait(cmd *cobra.Command, wait *bool, timeout *time.Duration) {
-	cmd.Flags().BoolVar(wait, "wait", true, "Wait until every workload is ready (watching, failing fast on crashing pods)")
-	cmd.Flags().DurationVar(timeout, "timeout", DefaultTimeout, "How long to wait for the rollout (0: no limit)")
+// completeDryRun reads --dry-run (kubectl's parsing).
+func completeDryRun(cmd *cobra.Command, g *cli.Global) (cli.DryRun, error) {
+	return cli.GetDryRun(cmd, g.ErrOut)
 }
 
 // workloadsOf lists the Deployments and StatefulSets among objs, in the
@@ -128,8 +128,7 @@ func workloadsOf(objs []*unstructured.Unstructured) []kube.Workload {
 		if o.GetKind() != app.KindDeployment && o.GetKind() != app.KindStatefulSet {
 			continue
 		}
-		labels, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector", "matchLabels")
-		comp := app.ComponentNameForLabels(labels)
+		comp := workloadComponent(o)
 		w := kube.Workload{Component: comp, Kind: o.GetKind(), Name: o.GetName()}
 		if comp == "" {
 			w.Component = o.GetName()
@@ -146,28 +145,14 @@ func workloadsOf(objs []*unstructured.Unstructured) []kube.Workload {
 	return append(known, other...)
 }
 
-// envWorkloads are the workloads of the app's components in an environment.
-func envWorkloads(env app.Environment, names ...string) []kube.Workload {
-	var out []kube.Workload
-	for _, c := range app.Components {
-		if len(names) > 0 && !contains(names, c.Name) {
-			continue
-		}
-		out = append(out, kube.Workload{Component: c.Name, Kind: c.Kind, Name: env.WorkloadName(c)})
-	}
-	return out
+// workloadComponent names the component a workload object belongs to.
+func workloadComponent(u *unstructured.Unstructured) string {
+	labels, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	return app.ComponentNameForLabels(labels)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// renderFor renders the manifests selected by the shared flags.
+// renderFor renders the manifests selected by the shared flags; every
+// problem is bad input (exit 2), found before any request.
 func renderFor(g *cli.Global, dir, apiImage, frontendImage string) ([]*unstructured.Unstructured, error) {
 	objs, err := render.Render(render.Options{Env: g.Env, Namespace: g.Namespace, Dir: dir, APIImage: apiImage, FrontendImage: frontendImage})
 	if err != nil {
@@ -188,24 +173,30 @@ func age(now time.Time, t metav1.Time) string {
 }
 
 // continueHint is printed when Ctrl-C stops a wait.
-func continueHint(w io.Writer, g *cli.Global) {
-	fmt.Fprintf(w, "interrupted: what was applied stays applied; follow the rollout with: kubectl piyasa deploy status -n %s\n", g.Namespace)
+func continueHint(g *cli.Global) {
+	fmt.Fprintf(g.ErrOut, "interrupted: what was applied stays applied; follow the rollout with: kubectl piyasa deploy status -n %s\n", g.Namespace)
 }
 
 // waitErr turns a wait error into the command's error.
 func waitErr(ctx context.Context, g *cli.Global, err error) error {
-	switch e := err.(type) {
-	case *kube.TimeoutError:
-		return cli.Failedf("%v", e).WithHint("see why: kubectl piyasa diagnose -n %s", g.Namespace)
-	case *kube.FailureError:
-		return cli.Failedf("%v", e).WithHint("fix the cause and deploy again, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace)
+	var te *kube.TimeoutError
+	var fe *kube.FailureError
+	switch {
+	case errors.As(err, &te):
+		return cli.Failedf("%v", te).WithHint("see why: kubectl piyasa diagnose -n %s", g.Namespace)
+	case errors.As(err, &fe) && fe.Problem.Reason == kube.ReasonFailedCreate:
+		return cli.Failedf("%v", fe).WithHint("the API server refuses the pods: raise or remove the ResourceQuota/LimitRange of namespace %s (kubectl describe quota,limitrange -n %s), then run the command again", g.Namespace, g.Namespace)
+	case errors.As(err, &fe):
+		return cli.Failedf("%v", fe).WithHint("fix the cause and deploy again, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace)
 	}
 	if ctx.Err() != nil {
-		continueHint(g.ErrOut, g)
+		continueHint(g)
 		return ctx.Err()
 	}
 	return err
 }
+
+func isTimeout(err error) bool { return errors.As(err, new(*kube.TimeoutError)) }
 
 func plural(n int, word string) string {
 	if n == 1 {

@@ -8,35 +8,38 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
-
-// RestartedAtAnnotation is what `kubectl rollout restart` sets on a pod template.
-const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 
 // ConfigOptions of `deploy config set|unset`.
 type ConfigOptions struct {
 	*cli.Global
-	DryRun  string
-	Wait    bool
-	Timeout time.Duration
+	// Unset selects `config unset KEY...` instead of `config set KEY=VALUE...`.
+	Unset  bool
+	DryRun cli.DryRun
+	waitFlags
 
+	args  []string
 	set   map[string]string
 	unset []string
 }
 
+// NewConfigOptions returns the defaults of config set (unset: config unset).
+func NewConfigOptions(g *cli.Global, unset bool) *ConfigOptions {
+	return &ConfigOptions{Global: g, Unset: unset, DryRun: cli.DryRunNone, waitFlags: defaultWait()}
+}
+
 // NewCmdConfig groups config set and unset.
-func NewCmdConfig(g *cli.Global, _ genericiooptions.IOStreams) *cobra.Command {
+func NewCmdConfig(g *cli.Global) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Change piyasa-config and restart only the workloads that read it",
@@ -44,57 +47,63 @@ func NewCmdConfig(g *cli.Global, _ genericiooptions.IOStreams) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	for _, unset := range []bool{false, true} {
-		o := &ConfigOptions{Global: g, DryRun: DryRunNone, Wait: true, Timeout: DefaultTimeout}
+		o := NewConfigOptions(g, unset)
 		c := &cobra.Command{
 			Use:   "set KEY=VALUE...",
-			Short: "Set keys of piyasa-config, restart api and worker, and wait",
+			Short: "Set keys of piyasa-config, restart api and worker, and wait (until the next deploy, which puts the manifests' values back)",
 			Example: `  kubectl piyasa deploy config set LOG_LEVEL=INFO LLM_MODEL=gpt-4o -n piyasa-chatbot-dev
   kubectl piyasa deploy config unset FEATURE_X -n piyasa-chatbot-dev`,
 			Args: cobra.MinimumNArgs(1),
+			RunE: cli.RunE(o),
 		}
 		if unset {
 			c.Use, c.Short = "unset KEY...", "Remove keys from piyasa-config, restart api and worker, and wait"
 		}
-		isUnset := unset
-		c.RunE = func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.parse(args, isUnset); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		}
-		addDryRun(c, &o.DryRun)
-		addWait(c, &o.Wait, &o.Timeout)
+		cli.AddDryRunFlag(c)
+		o.waitFlags.add(c)
 		cmd.AddCommand(c)
 	}
 	return cmd
 }
 
-var configKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+// Complete resolves the environment, namespace and --dry-run and keeps the arguments.
+func (o *ConfigOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.Global.Complete(); err != nil {
+		return err
+	}
+	var err error
+	o.DryRun, err = completeDryRun(cmd, o.Global)
+	o.args = args
+	return err
+}
 
-// secretLike are key name parts that belong in piyasa-secrets, not the ConfigMap.
-var secretLike = []string{"PASSWORD", "SECRET", "TOKEN", "API_KEY", "PRIVATE"}
+var configKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 
 // protectedKeys cannot be unset: the app or its manifests read them.
 func protectedKeys() []string {
 	return append(append([]string{}, app.ConfigKeys...), app.KeyDatabaseHost, app.KeyDatabasePort, app.KeyDatabaseName, app.KeyDatabaseUser)
 }
 
-func (o *ConfigOptions) parse(args []string, unset bool) error {
-	if err := validateDryRun(o.DryRun); err != nil {
+// Validate checks every KEY=VALUE (no I/O): secret-looking entries (by key or
+// value, the rule diagnose and redact use), TOTAL_WORKERS, URLs, providers,
+// log levels and CORS origins are refused.
+func (o *ConfigOptions) Validate() error {
+	if err := o.waitFlags.validate(); err != nil {
 		return err
 	}
-	o.set = map[string]string{}
-	for _, a := range args {
+	o.set, o.unset = map[string]string{}, nil
+	for _, a := range o.args {
 		key, val, hasEq := strings.Cut(a, "=")
-		if unset {
+		if o.Unset {
 			if hasEq {
 				return cli.Usagef("unset takes KEY, not KEY=VALUE")
 			}
 			if contains(protectedKeys(), key) {
-				return cli.Usagef("%s cannot be unset: the app needs it", key).WithHint("change it with: kubectl piyasa deploy config set %s=VALUE", key)
+				e := cli.Usagef("%s cannot be unset: the app needs it", key)
+				if key == app.KeyTotalWorkers {
+					return e.WithHint("change the worker count and TOTAL_WORKERS together with: kubectl piyasa scale worker N -n %s", o.Namespace)
+				}
+				return e.WithHint("change it with: kubectl piyasa deploy config set %s=VALUE -n %s", key, o.Namespace)
 			}
 			o.unset = append(o.unset, key)
 			continue
@@ -108,42 +117,59 @@ func (o *ConfigOptions) parse(args []string, unset bool) error {
 		if _, dup := o.set[key]; dup {
 			return cli.Usagef("%s is given twice", key)
 		}
-		up := strings.ToUpper(key)
-		for _, s := range secretLike {
-			if strings.Contains(up, s) {
-				return cli.Usagef("%s looks secret: it belongs in piyasa-secrets, not in the ConfigMap (DESIGN trap 2)", key).
-					WithHint("put it in the .env and run: kubectl piyasa deploy secret rotate --env-file .env")
-			}
-		}
-		switch key {
-		case app.KeyTotalWorkers:
-			return cli.Usagef("TOTAL_WORKERS must equal the worker replicas: change both with kubectl piyasa scale worker N")
-		case app.KeyDatabaseURL, app.KeyRedisURL:
-			u, err := url.Parse(val)
-			if err != nil || u.Host == "" {
-				return cli.Usagef("%s is not a URL", key)
-			}
-			if _, has := u.User.Password(); has {
-				return cli.Usagef("%s must not hold a password (DESIGN trap 2): the password comes from piyasa-secrets", key)
-			}
-		case app.KeyLLMProvider:
-			if _, ok := app.LLMProviderKeys[val]; !ok {
-				return cli.Usagef("LLM_PROVIDER must be openai, groq or gemini")
-			}
-		case app.KeyLogLevel:
-			switch val {
-			case "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL":
-			default:
-				return cli.Usagef("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-			}
-		case app.KeyCORSOrigins:
-			if strings.Contains(val, "*") {
-				return cli.Usagef("CORS_ALLOWED_ORIGINS must list origins, not * (DESIGN trap 8)")
-			}
+		if err := checkConfigEntry(key, val, o.Namespace); err != nil {
+			return err
 		}
 		o.set[key] = val
 	}
 	return nil
+}
+
+// checkConfigEntry refuses a KEY=VALUE that does not belong in piyasa-config.
+func checkConfigEntry(key, val, ns string) error {
+	switch key {
+	case app.KeyTotalWorkers:
+		return cli.Usagef("TOTAL_WORKERS must equal the worker replicas: change both with: kubectl piyasa scale worker N -n %s", ns)
+	case app.KeyDatabaseURL, app.KeyRedisURL:
+		u, err := url.Parse(val)
+		if err != nil || u.Host == "" {
+			return cli.Usagef("%s is not a URL", key)
+		}
+		if redact.URLPassword(val) {
+			return cli.Usagef("%s must not hold a password: the password comes from Secret piyasa-secrets (a ConfigMap is readable by anyone who can read the namespace's configuration)", key)
+		}
+		return nil
+	}
+	if redact.SensitiveEntry(key, val) {
+		return cli.Usagef("%s looks secret (by its name or value): it belongs in Secret piyasa-secrets, not in the ConfigMap, whose values are stored and shown in plain text", key).
+			WithHint("add it to the .env you deployed with and run: kubectl piyasa deploy secret rotate --env-file FILE -n %s", ns)
+	}
+	switch key {
+	case app.KeyLLMProvider:
+		if _, ok := app.LLMProviderKeys[val]; !ok {
+			return cli.Usagef("LLM_PROVIDER must be one of %s", strings.Join(providers(), ", "))
+		}
+	case app.KeyLogLevel:
+		switch val {
+		case "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL":
+		default:
+			return cli.Usagef("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+		}
+	case app.KeyCORSOrigins:
+		if strings.Contains(val, "*") {
+			return cli.Usagef("CORS_ALLOWED_ORIGINS must list origins, not *: a wildcard lets any web site call the API from a user's browser")
+		}
+	}
+	return nil
+}
+
+func providers() []string {
+	out := make([]string, 0, len(app.LLMProviderKeys))
+	for p := range app.LLMProviderKeys {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Run patches the ConfigMap, then restarts its readers and waits.
@@ -155,7 +181,12 @@ func (o *ConfigOptions) Run(ctx context.Context) error {
 	name := o.Env.ConfigMap()
 	cm, err := cs.CoreV1().ConfigMaps(o.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return notFoundHint(err, "configmap/"+name, o.Namespace)
+		return kube.NotFound(err, "configmap/"+name, o.Namespace)
+	}
+	if p, ok := o.set[app.KeyLLMProvider]; ok && cm.Data[app.KeyLLMProvider] != p {
+		if err := o.checkProviderKey(ctx, p); err != nil {
+			return err
+		}
 	}
 	patchData := map[string]any{}
 	var changed []string
@@ -177,87 +208,52 @@ func (o *ConfigOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "configmap/%s unchanged\n", name)
 		return nil
 	}
-	suffix := dryRunSuffix(o.DryRun)
+	suffix := o.DryRun.Suffix()
 	readers := readersOf(o.Env, func(c app.Component) bool { return c.UsesConfig })
-	if o.DryRun == DryRunClient {
+	if o.DryRun.Client() {
 		fmt.Fprintf(o.Out, "configmap/%s: %s changed%s\n", name, strings.Join(changed, ", "), suffix)
 		for _, w := range readers {
 			fmt.Fprintf(o.Out, "%s/%s restarted%s\n", kindLower(w.Kind), w.Name, suffix)
 		}
 		return nil
 	}
-	data, _ := json.Marshal(map[string]any{"data": patchData})
+	// The resourceVersion read makes a concurrent change a Conflict, not a lost update.
+	data, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": cm.ResourceVersion}, "data": patchData})
 	if _, err := cs.CoreV1().ConfigMaps(o.Namespace).Patch(ctx, name, types.MergePatchType, data,
-		metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: dryRunOpt(o.DryRun)}); err != nil {
-		return err
+		metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.DryRun.Server()}); err != nil {
+		if apierrors.IsConflict(err) {
+			return cli.Failedf("configmap/%s changed while this command ran: nothing was changed", name).WithHint("run the command again")
+		}
+		return fmt.Errorf("patch configmap/%s: %w", name, err)
 	}
 	fmt.Fprintf(o.Out, "configmap/%s: %s changed%s\n", name, strings.Join(changed, ", "), suffix)
 	verb := "set"
-	if len(o.unset) > 0 {
+	if o.Unset {
 		verb = "unset"
 	}
-	return restartAndWait(ctx, o.Global, cs, readers, "kubectl piyasa deploy config "+verb+" "+strings.Join(changed, ","), o.DryRun, o.Wait, o.Timeout)
+	return restartAndWait(ctx, o.Global, cs, readers, "kubectl piyasa deploy config "+verb+" "+strings.Join(changed, ","), o.DryRun, o.waitFlags)
 }
 
-// readersOf lists the workloads of the components that pass keep.
-func readersOf(env app.Environment, keep func(app.Component) bool) []kube.Workload {
-	var out []kube.Workload
-	for _, c := range app.Components {
-		if keep(c) {
-			out = append(out, kube.Workload{Component: c.Name, Kind: c.Kind, Name: env.WorkloadName(c)})
-		}
-	}
-	return out
-}
-
-// restartAndWait restarts workloads as `kubectl rollout restart` does and
-// waits for them.
-func restartAndWait(ctx context.Context, g *cli.Global, cs kubernetes.Interface, ws []kube.Workload, cause, dryRun string, wait bool, timeout time.Duration) error {
-	if err := restart(ctx, cs, g.Namespace, ws, g.Now(), cause, dryRun); err != nil {
-		return err
-	}
-	for _, w := range ws {
-		fmt.Fprintf(g.Out, "%s/%s restarted%s\n", kindLower(w.Kind), w.Name, dryRunSuffix(dryRun))
-	}
-	if dryRun != DryRunNone || !wait {
-		return nil
-	}
-	wcs, err := watchClientset(g)
+// checkProviderKey refuses a provider whose key Secret piyasa-secrets lacks
+// (the pods would start without it), and a change the Secret would override
+// (its own LLM_PROVIDER wins in the pods: envFrom lists it after the ConfigMap).
+func (o *ConfigOptions) checkProviderKey(ctx context.Context, provider string) error {
+	cs, err := o.Clientset()
 	if err != nil {
 		return err
 	}
-	wt := &Waiter{CS: wcs, NS: g.Namespace, Timeout: timeout, Progress: g.ErrOut, Now: g.Now}
-	if _, err := wt.Wait(ctx, ws); err != nil {
-		return waitErr(ctx, g, err)
+	s, err := cs.CoreV1().Secrets(o.Namespace).Get(ctx, app.SecretName, metav1.GetOptions{})
+	if err != nil {
+		return kube.NotFound(safeErr("cannot read Secret "+app.SecretName+": "+apiReason(err), err), "secret/"+app.SecretName, o.Namespace)
 	}
-	fmt.Fprintf(g.Out, "%s ready\n", plural(len(ws), "workload"))
-	return nil
-}
-
-func restart(ctx context.Context, cs kubernetes.Interface, ns string, ws []kube.Workload, now time.Time, cause, dryRun string) error {
-	patch, _ := json.Marshal(map[string]any{
-		"metadata": map[string]any{"annotations": map[string]string{ChangeCauseAnnotation: cause}},
-		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-			"annotations": map[string]string{RestartedAtAnnotation: now.Format(time.RFC3339)}}}}})
-	opts := metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: dryRunOpt(dryRun)}
-	for _, w := range ws {
-		var err error
-		switch w.Kind {
-		case app.KindDeployment:
-			_, err = cs.AppsV1().Deployments(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
-		default:
-			_, err = cs.AppsV1().StatefulSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
-		}
-		if err != nil {
-			return fmt.Errorf("restart %s/%s: %w", kindLower(w.Kind), w.Name, err)
-		}
+	if _, own := s.Data[app.KeyLLMProvider]; own {
+		return cli.Failedf("Secret %s sets LLM_PROVIDER itself, and its value wins in the pods: setting it in the ConfigMap would change nothing", app.SecretName).
+			WithHint("change LLM_PROVIDER in the .env you deployed with and run: kubectl piyasa deploy secret rotate --env-file FILE -n %s", o.Namespace)
+	}
+	key := app.LLMProviderKeys[provider]
+	if len(s.Data[key]) == 0 {
+		return cli.Failedf("LLM_PROVIDER=%s needs %s, which Secret %s does not have: nothing was changed", provider, key, app.SecretName).
+			WithHint("add %s to the .env you deployed with, run: kubectl piyasa deploy secret rotate --env-file FILE -n %s, then set LLM_PROVIDER again", key, o.Namespace)
 	}
 	return nil
-}
-
-func notFoundHint(err error, what, ns string) error {
-	if strings.Contains(err.Error(), "not found") {
-		return cli.Failedf("%s not found in namespace %s", what, ns).WithHint("deploy the app first: kubectl piyasa deploy --env ENV -n %s", ns)
-	}
-	return err
 }

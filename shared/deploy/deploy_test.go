@@ -96,18 +96,23 @@ func TestNormalizeIgnoresHPAReplicas(t *testing.T) {
 func TestPutSecretReplacesWholesale(t *testing.T) {
 	cs := fake.NewClientset()
 	ctx := context.Background()
-	f1, _ := envfile.Parse(".env", []byte("A=1\nB=2\n"))
-	ch, err := putSecret(ctx, cs, secretObject("ns", f1), DryRunNone)
+	put := func(content string, dr cli.DryRun) (secretChange, error) {
+		f, _ := envfile.Parse(".env", []byte(content))
+		sp, err := planSecret(ctx, cs, secretObject("ns", f))
+		if err != nil {
+			return secretChange{}, err
+		}
+		return sp.change, applySecret(ctx, cs, sp, dr)
+	}
+	ch, err := put("A=1\nB=2\n", cli.DryRunNone)
 	if err != nil || !ch.Created {
 		t.Fatalf("%v %v", ch, err)
 	}
-	f2, _ := envfile.Parse(".env", []byte("A=1\nB=3\nC=4\n"))
-	ch, err = putSecret(ctx, cs, secretObject("ns", f2), DryRunNone)
+	ch, err = put("A=1\nB=3\nC=4\n", cli.DryRunNone)
 	if err != nil || ch.String() != "added C; changed B" {
 		t.Fatalf("%v %v", ch, err)
 	}
-	f3, _ := envfile.Parse(".env", []byte("C=4\n"))
-	ch, _ = putSecret(ctx, cs, secretObject("ns", f3), DryRunClient)
+	ch, _ = put("C=4\n", cli.DryRunClient)
 	if ch.String() != "removed A,B" {
 		t.Fatalf("%v", ch)
 	}
@@ -117,28 +122,59 @@ func TestPutSecretReplacesWholesale(t *testing.T) {
 	}
 }
 
-func TestConfigParse(t *testing.T) {
-	o := &ConfigOptions{Global: cli.NewGlobal(genericiooptions.IOStreams{}), DryRun: DryRunNone}
+func TestConfigValidate(t *testing.T) {
+	validate := func(args []string, unset bool) (*ConfigOptions, error) {
+		o := NewConfigOptions(cli.NewGlobal(genericiooptions.IOStreams{}), unset)
+		o.args = args
+		return o, o.Validate()
+	}
 	for _, bad := range [][]string{
 		{"NOEQUALS"}, {"A=1", "A=2"}, {"MY_SECRET=x"}, {"REDIS_PASSWORD=x"}, {"TOTAL_WORKERS=3"},
 		{"DATABASE_URL=postgresql://u:pw@h:5432/db"}, {"LLM_PROVIDER=mistral"}, {"LOG_LEVEL=LOUD"}, {"CORS_ALLOWED_ORIGINS=*"},
+		// issue 16 #14: the rule of redact (and diagnose), keys and values
+		{"DB_PASSWD=x"}, {"SMTP_PASS=x"}, {"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"}, {"LLM_CREDENTIALS=x"},
+		{"WEBHOOK=https://user:pw@hook.example.com/x"}, {"NOTE=sk-proj-abcdefghijklmnopqrstuvwxyz123456"},
 	} {
-		err := o.parse(bad, false)
+		_, err := validate(bad, false)
 		if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage {
 			t.Errorf("%v: %v", bad, err)
 		}
-		if err != nil && strings.Contains(err.Error(), "pw@") {
-			t.Errorf("%v: error shows the password", bad)
+		if err != nil && (strings.Contains(err.Error(), "pw@") || strings.Contains(err.Error(), "sk-proj") || strings.Contains(err.Error(), "AKIA")) {
+			t.Errorf("%v: error shows the value", bad)
+		}
+		if err != nil && strings.Contains(err.Error(), "DESIGN") {
+			t.Errorf("%v: cites a document that does not ship: %v", bad, err)
 		}
 	}
-	if err := o.parse([]string{"LOG_LEVEL=INFO", "FEATURE_X=on", "EMPTY="}, false); err != nil || o.set["EMPTY"] != "" || o.set["FEATURE_X"] != "on" {
+	o, err := validate([]string{"LOG_LEVEL=INFO", "FEATURE_X=on", "EMPTY=", "DATABASE_URL=postgresql://piyasa_user:$(DATABASE_PASSWORD)@h:5432/db"}, false)
+	if err != nil || o.set["EMPTY"] != "" || o.set["FEATURE_X"] != "on" {
 		t.Fatalf("%v %v", err, o.set)
 	}
-	if err := o.parse([]string{"DATABASE_HOST"}, true); err == nil {
+	if _, err := validate([]string{"DATABASE_HOST"}, true); err == nil {
 		t.Fatal("unset of a key the app needs")
 	}
-	if err := o.parse([]string{"FEATURE_X"}, true); err != nil || o.unset[0] != "FEATURE_X" {
+	if o, err := validate([]string{"FEATURE_X"}, true); err != nil || o.unset[0] != "FEATURE_X" {
 		t.Fatal(err)
+	}
+}
+
+// TestConfigHintsAreAccepted: every hint of a refused config command names
+// a command accepted in that state (issue 16 #8).
+func TestConfigHintsAreAccepted(t *testing.T) {
+	o := NewConfigOptions(cli.NewGlobal(genericiooptions.IOStreams{}), true)
+	o.args = []string{app.KeyTotalWorkers}
+	err := o.Validate()
+	e, ok := err.(*cli.Error)
+	if !ok || !strings.Contains(e.Hint, "kubectl piyasa scale worker N") || strings.Contains(e.Hint, "config set") {
+		t.Fatalf("unset TOTAL_WORKERS: %#v", err)
+	}
+	// The hint for another protected key is config set, which accepts it.
+	o.args = []string{app.KeyLogLevel}
+	e, _ = o.Validate().(*cli.Error)
+	set := NewConfigOptions(cli.NewGlobal(genericiooptions.IOStreams{}), false)
+	set.args = []string{app.KeyLogLevel + "=INFO"}
+	if e == nil || !strings.Contains(e.Hint, "config set LOG_LEVEL=VALUE") || set.Validate() != nil {
+		t.Fatalf("unset LOG_LEVEL: %#v", e)
 	}
 }
 
@@ -146,7 +182,7 @@ func TestInitEnvNeverOverwrites(t *testing.T) {
 	var out, errOut bytes.Buffer
 	g := cli.NewGlobal(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
 	p := t.TempDir() + "/.env"
-	cmd := NewCmdInitEnv(g, g.IOStreams)
+	cmd := NewCmdInitEnv(g)
 	cmd.SetArgs([]string{"-f", p})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -160,7 +196,7 @@ func TestInitEnvNeverOverwrites(t *testing.T) {
 			t.Fatalf("init-env printed %s", e.Key)
 		}
 	}
-	cmd = NewCmdInitEnv(g, g.IOStreams)
+	cmd = NewCmdInitEnv(g)
 	cmd.SetArgs([]string{"-f", p})
 	err = cmd.Execute()
 	if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage || !strings.Contains(e.Msg, "already exists") {

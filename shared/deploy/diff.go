@@ -12,36 +12,38 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 )
 
 // DiffOptions of `deploy diff`.
 type DiffOptions struct {
 	*cli.Global
 	EnvFile, Manifests, Image, FrontendImage string
+
+	objs []*unstructured.Unstructured
+	env  *envfile.File
 }
 
+// NewDiffOptions returns the defaults.
+func NewDiffOptions(g *cli.Global) *DiffOptions { return &DiffOptions{Global: g} }
+
 // NewCmdDiff compares the overlay with the live namespace.
-func NewCmdDiff(g *cli.Global, _ genericiooptions.IOStreams) *cobra.Command {
-	o := &DiffOptions{Global: g}
+func NewCmdDiff(g *cli.Global) *cobra.Command {
+	o := NewDiffOptions(g)
 	cmd := &cobra.Command{
 		Use:   "diff",
 		Short: "Show what deploy would change in the live namespace (exit 0: none, 1: changes)",
-		Long: `Compare the rendered overlay with the live namespace through a server-side dry run of the
-apply deploy would make, object by object. Secret values are masked; replica counts owned
-by an HPA are ignored. With --env-file the Secret is compared by key names.
+		Long: `Compare what deploy would apply (the same plan: running images and worker count kept)
+with the live namespace through a server-side dry run, object by object, and list what it
+would revert (config set, scale hpa) and restart. Secret values are masked; replica counts
+owned by an HPA are ignored. With --env-file the Secret is compared by key names.
 Exit 0: no changes; 1: changes; 2: bad input; 3: cluster unreachable or forbidden.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cli.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.EnvFile, "env-file", "", "Also compare Secret piyasa-secrets with this .env (key names only)")
 	addManifestsFlag(cmd, &o.Manifests)
@@ -50,43 +52,45 @@ Exit 0: no changes; 1: changes; 2: bad input; 3: cluster unreachable or forbidde
 	return cmd
 }
 
+// Complete renders the manifests and reads the .env (before any request).
+func (o *DiffOptions) Complete(*cobra.Command, []string) error {
+	if err := o.Global.Complete(); err != nil {
+		return err
+	}
+	var err error
+	if o.objs, err = renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage); err != nil {
+		return err
+	}
+	if o.EnvFile != "" {
+		o.env, err = readEnvFile(o.EnvFile)
+	}
+	return err
+}
+
+// Validate checks the .env, as deploy does (no I/O).
+func (o *DiffOptions) Validate() error {
+	if o.env == nil {
+		return nil
+	}
+	return validateEnvFile(o.env, o.Env, configData(o.objs, o.Env)[app.KeyLLMProvider])
+}
+
 // Run prints the differences and returns exit 1 when there are some.
 func (o *DiffOptions) Run(ctx context.Context) error {
-	objs, err := renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage)
-	if err != nil {
-		return err // bad input, found before any request
-	}
-	var envSecret map[string][]byte
-	if o.EnvFile != "" {
-		f, err := loadEnvFile(o.EnvFile, o.Env, configData(objs, o.Env)[app.KeyLLMProvider])
-		if err != nil {
-			return err
-		}
-		envSecret = f.Data()
-	}
 	c, err := newClients(o.Global)
 	if err != nil {
 		return err
 	}
-	// As deploy does: without --image the running images are kept.
-	apiImg, feImg, err := liveImages(ctx, c.cs, o.Env, o.Namespace)
+	in := planInput{objs: o.objs, image: o.Image, frontendImage: o.FrontendImage}
+	if o.env != nil {
+		in.secret = secretObject(o.Namespace, o.env)
+	}
+	p, err := planDeploy(ctx, o.Global, c, in)
 	if err != nil {
 		return err
 	}
-	if o.Image == "" {
-		o.Image = apiImg
-	}
-	if o.FrontendImage == "" {
-		o.FrontendImage = feImg
-	}
-	if objs, err = renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage); err != nil {
-		return err
-	}
-	if _, err := keepWorkerCount(ctx, c.cs, o.Env, o.Namespace, objs); err != nil {
-		return err
-	}
 	hpaTargets := map[string]bool{}
-	for _, u := range objs {
+	for _, u := range p.objs {
 		if u.GetKind() == "HorizontalPodAutoscaler" {
 			kind, _, _ := unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "kind")
 			name, _, _ := unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "name")
@@ -94,29 +98,22 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		}
 	}
 	changes := 0
-	for _, u := range objs {
+	for _, u := range p.objs {
+		id := kindLower(u.GetKind()) + "/" + u.GetName()
+		if !p.nsExists {
+			changes++
+			fmt.Fprintf(o.Out, "%s: to be created\n", id)
+			continue
+		}
 		res, err := c.resource(u)
 		if err != nil {
 			return err
 		}
-		id := kindLower(u.GetKind()) + "/" + u.GetName()
 		live, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			live = nil
 		} else if err != nil {
 			return err
-		}
-		if live == nil && u.GetKind() == "Namespace" {
-			changes++
-			fmt.Fprintf(o.Out, "%s: to be created\n", id)
-			continue
-		}
-		if live == nil {
-			if _, err := c.cs.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-				changes++
-				fmt.Fprintf(o.Out, "%s: to be created\n", id)
-				continue
-			}
 		}
 		merged, err := res.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: app.FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
 		if err != nil {
@@ -132,26 +129,20 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 			io.WriteString(o.Out, d)
 		}
 	}
-	if envSecret != nil {
-		cur, err := c.cs.CoreV1().Secrets(o.Namespace).Get(ctx, app.SecretName, metav1.GetOptions{})
-		var ch secretChange
-		switch {
-		case apierrors.IsNotFound(err):
-			ch = secretChange{Created: true}
-		case err != nil:
-			return safeErr("cannot read Secret "+app.SecretName+": "+apiReason(err), err)
-		default:
-			ch = compareSecret(cur.Data, envSecret)
+	if p.secret != nil && !p.secret.change.Empty() {
+		changes++
+		ch := p.secret.change
+		if ch.Created {
+			fmt.Fprintf(o.Out, "secret/%s: to be created with keys %s (values not shown)\n", app.SecretName, strings.Join(sortedKeys(p.secret.want.Data), ","))
+		} else {
+			fmt.Fprintf(o.Out, "secret/%s: %s (values not shown)\n", app.SecretName, ch)
 		}
-		if !ch.Empty() {
-			changes++
-			if ch.Created {
-				ch = secretChange{Added: sortedKeys(envSecret)}
-				fmt.Fprintf(o.Out, "secret/%s: to be created with keys %s (values not shown)\n", app.SecretName, strings.Join(ch.Added, ","))
-			} else {
-				fmt.Fprintf(o.Out, "secret/%s: %s (values not shown)\n", app.SecretName, ch)
-			}
-		}
+	}
+	for _, line := range p.reverts {
+		fmt.Fprintf(o.Out, "to be reverted: %s\n", line)
+	}
+	for _, w := range p.restart {
+		fmt.Fprintf(o.Out, "%s/%s: to be restarted (%s changed)\n", kindLower(w.Kind), w.Name, p.why())
 	}
 	if changes == 0 {
 		o.Infof("no changes\n")

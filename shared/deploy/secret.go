@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -10,35 +12,44 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
-// loadEnvFile reads and validates a .env for the environment; every problem
+// readEnvFile reads and parses a .env (the I/O of Complete); every problem
 // is a usage error (exit 2) naming lines and keys, never values.
-func loadEnvFile(path string, env app.Environment, llmProvider string) (*envfile.File, error) {
+func readEnvFile(path string) (*envfile.File, error) {
 	if path == "" {
 		return nil, cli.Usagef("no .env file given: use --env-file FILE").WithHint("make one with: kubectl piyasa deploy init-env -f .env")
 	}
 	f, err := envfile.ReadFile(path)
 	if err != nil {
 		e := cli.Usagef("%v", err)
-		if strings.Contains(err.Error(), "no such file") {
+		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no such file") {
 			e = e.WithHint("make one with: kubectl piyasa deploy init-env -f %s", path)
 		}
 		return nil, e
 	}
+	return f, nil
+}
+
+// validateEnvFile checks a parsed .env for the environment (no I/O). The LLM
+// provider is the .env's own LLM_PROVIDER when it has one (it wins in the
+// pods), else llmProvider (the ConfigMap's).
+func validateEnvFile(f *envfile.File, env app.Environment, llmProvider string) error {
 	problems := envfile.Validate(f, envfile.RulesFor(env, llmProvider))
 	if len(problems) > 0 {
 		msgs := make([]string, len(problems))
 		for i, p := range problems {
 			msgs[i] = p.String()
 		}
-		return nil, cli.Usagef("%s: %s", path, strings.Join(msgs, "; ")).WithHint("fix the file; nothing was applied to the cluster")
+		return cli.Usagef("%s: %s", f.Name, strings.Join(msgs, "; ")).WithHint("fix the file; nothing was applied to the cluster")
 	}
-	return f, nil
+	return nil
 }
 
 // secretObject builds Secret piyasa-secrets from a .env.
@@ -107,38 +118,67 @@ func compareSecret(old map[string][]byte, new map[string][]byte) secretChange {
 	return c
 }
 
-// putSecret creates Secret piyasa-secrets or replaces its data wholesale, so
-// that keys dropped from the .env disappear. It returns what changed, by key.
-func putSecret(ctx context.Context, cs kubernetes.Interface, s *corev1.Secret, dryRun string) (secretChange, error) {
-	opts := dryRunOpt(dryRun)
-	cur, err := cs.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+// secretPlan is what putting a .env into Secret piyasa-secrets changes.
+type secretPlan struct {
+	want   *corev1.Secret
+	cur    *corev1.Secret // nil: the Secret does not exist
+	change secretChange
+}
+
+// planSecret reads Secret piyasa-secrets and compares it, by key, with the
+// Secret made from a .env.
+func planSecret(ctx context.Context, cs kubernetes.Interface, want *corev1.Secret) (secretPlan, error) {
+	cur, err := cs.CoreV1().Secrets(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		if dryRun == DryRunClient {
-			return secretChange{Created: true}, nil
-		}
-		_, err = cs.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: app.FieldManager, DryRun: opts})
-		if err != nil {
-			return secretChange{}, safeErr(fmt.Sprintf("cannot create Secret %s: %s", s.Name, apiReason(err)), err)
-		}
-		return secretChange{Created: true}, nil
+		return secretPlan{want: want, change: secretChange{Created: true}}, nil
 	}
 	if err != nil {
-		return secretChange{}, safeErr("cannot read Secret "+s.Name+": "+apiReason(err), err)
+		// A read's error never holds the object: the API's message (naming
+		// a missing right) is safe to show.
+		return secretPlan{}, fmt.Errorf("cannot read Secret %s: %w", want.Name, err)
 	}
-	change := compareSecret(cur.Data, s.Data)
-	if change.Empty() || dryRun == DryRunClient {
-		return change, nil
+	return secretPlan{want: want, cur: cur, change: compareSecret(cur.Data, want.Data)}, nil
+}
+
+// applySecret creates the Secret or replaces its data wholesale, so that keys
+// dropped from the .env disappear. A Secret changed meanwhile (Conflict) is
+// read again and replaced once more.
+func applySecret(ctx context.Context, cs kubernetes.Interface, sp secretPlan, dryRun cli.DryRun) error {
+	if sp.change.Empty() || dryRun.Client() {
+		return nil
 	}
-	cur.Data = s.Data
-	cur.StringData = nil
-	if cur.Labels == nil {
-		cur.Labels = map[string]string{}
+	s := sp.want
+	opts := dryRun.Server()
+	if sp.cur == nil {
+		_, err := cs.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: app.FieldManager, DryRun: opts})
+		if err != nil {
+			if kube.NamespaceTerminating(err) {
+				return kube.TerminatingError(s.Namespace)
+			}
+			return safeErr(fmt.Sprintf("cannot create Secret %s: %s", s.Name, apiReason(err)), err)
+		}
+		return nil
 	}
-	cur.Labels[app.PartOfLabel] = app.PartOfValue
-	if _, err := cs.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: app.FieldManager, DryRun: opts}); err != nil {
-		return change, safeErr(fmt.Sprintf("cannot update Secret %s: %s", s.Name, apiReason(err)), err)
+	cur := sp.cur.DeepCopy()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur.Data = s.Data
+		cur.StringData = nil
+		if cur.Labels == nil {
+			cur.Labels = map[string]string{}
+		}
+		cur.Labels[app.PartOfLabel] = app.PartOfValue
+		_, err := cs.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: app.FieldManager, DryRun: opts})
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := cs.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{}); gerr == nil {
+				cur = fresh
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return safeErr(fmt.Sprintf("cannot update Secret %s: %s", s.Name, apiReason(err)), err)
 	}
-	return change, nil
+	return nil
 }
 
 // apiReason returns an API error's message without echoing the object (a

@@ -3,17 +3,18 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
@@ -22,17 +23,22 @@ const StatusKind = "DeployStatus"
 
 // Status is the `deploy status` document.
 type Status struct {
-	Namespace   string            `json:"namespace"`
-	Environment string            `json:"environment"`
-	Ready       bool              `json:"ready"`
-	Components  []ComponentStatus `json:"components"`
+	Namespace   string `json:"namespace"`
+	Environment string `json:"environment"`
+	// Ready is true when every component is found and rolled out.
+	Ready      bool              `json:"ready"`
+	Components []ComponentStatus `json:"components"`
 }
 
-// ComponentStatus is the rollout state of one component's workload.
+// ComponentStatus is the rollout state of one component's workload. Its
+// component, kind and workload mean what they mean in `scale status`.
 type ComponentStatus struct {
+	// Component is the app's component (api, worker, frontend, postgres, redis).
 	Component string `json:"component"`
-	Kind      string `json:"kind"`
-	Name      string `json:"name"`
+	// Kind is the workload's kind (Deployment or StatefulSet).
+	Kind string `json:"kind"`
+	// Workload is the workload object's name (e.g. dev-api).
+	Workload  string `json:"workload"`
 	Found     bool   `json:"found"`
 	Desired   int32  `json:"desired"`
 	Ready     int32  `json:"ready"`
@@ -41,10 +47,14 @@ type ComponentStatus struct {
 	// Images of the pod template's containers, the first one in Image.
 	Image  string   `json:"image,omitempty"`
 	Images []string `json:"images,omitempty"`
-	// RolledOut is true when every replica runs the current template and is available.
-	RolledOut bool       `json:"rolledOut"`
-	Created   *time.Time `json:"created,omitempty"`
-	Age       string     `json:"age,omitempty"`
+	// RolledOut is true when the rollout is complete as `kubectl rollout
+	// status` (and deploy's wait) judges it, with at least one replica: the
+	// app needs every component running.
+	RolledOut bool `json:"rolledOut"`
+	// Message says why the component is not rolled out.
+	Message string     `json:"message,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
+	Age     string     `json:"age,omitempty"`
 }
 
 // StatusOptions of `deploy status`.
@@ -53,26 +63,29 @@ type StatusOptions struct {
 	Print *output.Flags
 }
 
+// NewStatusOptions returns the defaults.
+func NewStatusOptions(g *cli.Global) *StatusOptions {
+	return &StatusOptions{Global: g, Print: output.NewFlags()}
+}
+
 // NewCmdStatus shows desired/ready/updated/available replicas, image and age per component.
-func NewCmdStatus(g *cli.Global, _ genericiooptions.IOStreams) *cobra.Command {
-	o := &StatusOptions{Global: g, Print: output.NewFlags()}
+func NewCmdStatus(g *cli.Global) *cobra.Command {
+	o := NewStatusOptions(g)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each component's desired/ready/updated/available replicas, image and age",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		Short: "Show each component's desired/ready/updated/available replicas, image and age (exit 1 when not ready)",
+		Long: `Show each component's desired/ready/updated/available replicas, image and age.
+Exit 0 when every component is found and rolled out with at least one replica; exit 1
+otherwise (a missing namespace or component, pods not ready, a component at 0 replicas).`,
+		Args: cobra.NoArgs,
+		RunE: cli.RunE(o),
 	}
 	o.Print.AddFlags(cmd)
 	return cmd
 }
+
+// Complete resolves the environment and namespace.
+func (o *StatusOptions) Complete(*cobra.Command, []string) error { return o.Global.Complete() }
 
 // Validate checks the output format.
 func (o *StatusOptions) Validate() error {
@@ -82,7 +95,7 @@ func (o *StatusOptions) Validate() error {
 	return nil
 }
 
-// Run reads and prints the status.
+// Run reads and prints the status; not ready is exit 1.
 func (o *StatusOptions) Run(ctx context.Context) error {
 	cs, err := o.Clientset()
 	if err != nil {
@@ -92,7 +105,28 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return o.print(st)
+	if err := o.print(st); err != nil {
+		return err
+	}
+	if st.Ready {
+		return nil
+	}
+	var why []string
+	found := 0
+	for _, c := range st.Components {
+		if c.Found {
+			found++
+		}
+		if !c.RolledOut {
+			why = append(why, c.Component+" ("+c.Message+")")
+		}
+	}
+	if found == 0 {
+		return cli.Failedf("the app is not deployed in namespace %s: none of its workloads exists", o.Namespace).
+			WithHint("check -n/--env, or deploy it: kubectl piyasa deploy --env %s -n %s", o.Env.Name, o.Namespace)
+	}
+	return cli.Failedf("the app is not ready in namespace %s: %s", o.Namespace, strings.Join(why, ", ")).
+		WithHint("see why: kubectl piyasa diagnose -n %s", o.Namespace)
 }
 
 // GetStatus reads the app's workloads (one LIST of Deployments and one of
@@ -106,60 +140,62 @@ func GetStatus(ctx context.Context, cs kubernetes.Interface, env app.Environment
 	if err != nil {
 		return nil, err
 	}
-	dByName := map[string]*appsv1.Deployment{}
+	objs := map[string]runtime.Object{}
+	meta := map[string]*metav1.ObjectMeta{}
+	spec := map[string]*corev1.PodSpec{}
 	for i := range deps.Items {
-		dByName[deps.Items[i].Name] = &deps.Items[i]
+		d := &deps.Items[i]
+		objs[app.KindDeployment+"/"+d.Name], meta[app.KindDeployment+"/"+d.Name], spec[app.KindDeployment+"/"+d.Name] = d, &d.ObjectMeta, &d.Spec.Template.Spec
 	}
-	sByName := map[string]*appsv1.StatefulSet{}
 	for i := range stss.Items {
-		sByName[stss.Items[i].Name] = &stss.Items[i]
+		s := &stss.Items[i]
+		objs[app.KindStatefulSet+"/"+s.Name], meta[app.KindStatefulSet+"/"+s.Name], spec[app.KindStatefulSet+"/"+s.Name] = s, &s.ObjectMeta, &s.Spec.Template.Spec
 	}
 	st := &Status{Namespace: ns, Environment: env.Name, Ready: true}
 	for _, c := range app.Components {
-		cst := ComponentStatus{Component: c.Name, Kind: c.Kind, Name: env.WorkloadName(c)}
-		var meta *metav1.ObjectMeta
-		var spec *corev1.PodSpec
-		switch c.Kind {
-		case app.KindDeployment:
-			if d := dByName[cst.Name]; d != nil {
-				meta, spec = &d.ObjectMeta, &d.Spec.Template.Spec
-				cst.Desired = replicasOf(d.Spec.Replicas)
-				cst.Ready, cst.Updated, cst.Available = d.Status.ReadyReplicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas
-				cst.RolledOut = d.Status.ObservedGeneration >= d.Generation && cst.Updated == cst.Desired && cst.Available == cst.Desired &&
-					d.Status.Replicas == cst.Desired
-			}
-		case app.KindStatefulSet:
-			if s := sByName[cst.Name]; s != nil {
-				meta, spec = &s.ObjectMeta, &s.Spec.Template.Spec
-				cst.Desired = replicasOf(s.Spec.Replicas)
-				cst.Ready, cst.Updated, cst.Available = s.Status.ReadyReplicas, s.Status.UpdatedReplicas, s.Status.AvailableReplicas
-				cst.RolledOut = s.Status.ObservedGeneration >= s.Generation && cst.Updated == cst.Desired && cst.Ready == cst.Desired &&
-					(s.Status.UpdateRevision == "" || s.Status.CurrentRevision == s.Status.UpdateRevision)
-			}
+		w := kube.Workload{Component: c.Name, Kind: c.Kind, Name: env.WorkloadName(c)}
+		key := c.Kind + "/" + w.Name
+		var obj runtime.Object
+		if o, ok := objs[key]; ok {
+			obj = o
 		}
-		if meta != nil {
-			cst.Found = true
-			created := meta.CreationTimestamp.UTC()
-			cst.Created = &created
-			cst.Age = age(now, meta.CreationTimestamp)
-			for _, ctr := range spec.Containers {
-				cst.Images = append(cst.Images, ctr.Image)
-			}
-			if len(cst.Images) > 0 {
-				cst.Image = cst.Images[0]
-			}
-		}
-		st.Ready = st.Ready && cst.Found && cst.RolledOut
-		st.Components = append(st.Components, cst)
+		st.Components = append(st.Components, componentStatus(w, obj, meta[key], spec[key], now))
+		st.Ready = st.Ready && st.Components[len(st.Components)-1].RolledOut
 	}
 	return st, nil
 }
 
-func replicasOf(p *int32) int32 {
-	if p == nil {
-		return 1
+// componentStatus is kube's rollout status of a workload (nil: missing),
+// where 0 replicas is not rolled out.
+func componentStatus(w kube.Workload, obj runtime.Object, m *metav1.ObjectMeta, spec *corev1.PodSpec, now time.Time) ComponentStatus {
+	ws := kube.StatusOf(w, obj, false)
+	cst := ComponentStatus{Component: w.Component, Kind: w.Kind, Workload: w.Name, Found: ws.Found,
+		Desired: ws.Desired, Ready: ws.Ready, Updated: ws.Updated, Available: ws.Available, Message: ws.Message}
+	switch {
+	case !ws.Found:
+		cst.Message = "not found"
+	case ws.Desired == 0:
+		cst.Message = "0 replicas: the app needs at least 1"
+	case ws.Done:
+		cst.RolledOut = true
+	case cst.Message == "":
+		cst.Message = fmt.Sprintf("%d/%d ready", ws.Ready, ws.Desired)
 	}
-	return *p
+	cst.Message = strings.TrimSuffix(cst.Message, "...")
+	if m != nil {
+		created := m.CreationTimestamp.UTC()
+		cst.Created = &created
+		cst.Age = age(now, m.CreationTimestamp)
+	}
+	if spec != nil {
+		for _, ctr := range spec.Containers {
+			cst.Images = append(cst.Images, ctr.Image)
+		}
+		if len(cst.Images) > 0 {
+			cst.Image = cst.Images[0]
+		}
+	}
+	return cst
 }
 
 func (o *StatusOptions) print(st *Status) error {
@@ -170,10 +206,10 @@ func (o *StatusOptions) print(st *Status) error {
 	t := output.NewTable(o.Out, headers...)
 	for _, c := range st.Components {
 		if !c.Found {
-			t.Append(c.Component, c.Kind, c.Name, "-", "-", "-", "-", "<missing>", "-")
+			t.Append(c.Component, c.Kind, c.Workload, "-", "-", "-", "-", "<missing>", "-")
 			continue
 		}
-		t.Append(c.Component, c.Kind, c.Name, fmt.Sprint(c.Desired), fmt.Sprint(c.Ready), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), c.Image, c.Age)
+		t.Append(c.Component, c.Kind, c.Workload, fmt.Sprint(c.Desired), fmt.Sprint(c.Ready), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), c.Image, c.Age)
 	}
 	return t.Render()
 }

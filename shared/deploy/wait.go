@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
@@ -102,6 +101,11 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	defer cancel()
 	p := fe.Problem
 	out := w.Progress
+	if p.Pod == "" {
+		// Pods the API server refuses (FailedCreate): there is no pod to explain.
+		fmt.Fprintf(out, "\n%s: the API server refuses its pods: %s\n", fe.Workload.Subject(), p.Message)
+		return
+	}
 	fmt.Fprintf(out, "\n%s is failing: %s\n", fe.Workload.Component, p)
 	events, err := kube.ObjectEvents(ctx, w.CS, w.NS, "Pod", p.Pod)
 	fmt.Fprintf(out, "Events of pod %s:\n", p.Pod)
@@ -145,28 +149,3 @@ func firstLine(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// podRows lists the app's pods as the guide's "Expected output" does.
-func podRows(pods []corev1.Pod, now time.Time) [][]string {
-	var rows [][]string
-	for _, p := range pods {
-		ready, total, restarts := 0, len(p.Spec.Containers), int32(0)
-		for _, c := range p.Status.ContainerStatuses {
-			if c.Ready {
-				ready++
-			}
-			restarts += c.RestartCount
-		}
-		status := string(p.Status.Phase)
-		if p.DeletionTimestamp != nil {
-			status = "Terminating"
-		}
-		for _, c := range p.Status.ContainerStatuses {
-			if c.State.Waiting != nil && c.State.Waiting.Reason != "" {
-				status = c.State.Waiting.Reason
-			}
-		}
-		rows = append(rows, []string{p.Name, fmt.Sprintf("%d/%d", ready, total), status, fmt.Sprint(restarts), age(now, p.CreationTimestamp)})
-	}
-	return rows
-}

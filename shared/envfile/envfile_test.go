@@ -80,10 +80,10 @@ func TestGenerateValidates(t *testing.T) {
 	if p := Validate(f, RulesFor(app.Environments["dev"], "")); len(p) != 0 {
 		t.Fatalf("generated .env has problems in dev: %v", p)
 	}
-	// prod refuses the LLM placeholders only.
+	// prod refuses only the placeholder of the provider in use (issue 16 #15).
 	p := Validate(f, RulesFor(app.Environments["prod"], ""))
-	if len(p) != 3 {
-		t.Fatalf("prod problems %v, want the 3 LLM placeholders", p)
+	if len(p) != 1 || p[0].Key != app.KeyOpenAIAPIKey {
+		t.Fatalf("prod problems %v, want the OPENAI_API_KEY placeholder only", p)
 	}
 	e, _ := f.Lookup(app.KeyTokenEncryptionKey)
 	if !IsFernetKey(e.Value.Reveal()) {
@@ -131,7 +131,11 @@ func TestValidate(t *testing.T) {
 		{"fernet 31 bytes", set(app.KeyTokenEncryptionKey, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="), dev, "not a Fernet key", 1},
 		{"bad mfa", set(app.KeyDefaultAdminMFASecret, "not-base32-at-all!!"), dev, "DEFAULT_ADMIN_MFA_SECRET is not a base32", 1},
 		{"default admin password dev ok", set(app.KeyDefaultAdminPassword, app.DefaultAdminPassword), dev, "", 0},
-		{"default admin password prod", set(app.KeyGroqAPIKey, "gsk_real").withReplace(app.KeyDefaultAdminPassword, app.DefaultAdminPassword), prod, "OPENAI_API_KEY still holds the guide's placeholder", 3},
+		{"default admin password prod", set(app.KeyGroqAPIKey, "gsk_real").withReplace(app.KeyDefaultAdminPassword, app.DefaultAdminPassword), prod, "DEFAULT_ADMIN_PASSWORD is the guide's default password", 1},
+		{"placeholder of the provider in use", f, prod, "GROQ_API_KEY still holds the guide's placeholder", 1},
+		// The .env's LLM_PROVIDER is the one the pods see (issue 16 #10).
+		{"env provider wins", set(app.KeyOpenAIAPIKey, "\x00").withAdd(app.KeyLLMProvider, "groq"), dev, "", 0},
+		{"env provider needs its key", set(app.KeyGroqAPIKey, "\x00").withAdd(app.KeyLLMProvider, "groq"), dev, "missing key GROQ_API_KEY (LLM_PROVIDER is groq, from the .env)", 1},
 		{"bad provider", f, Rules{LLMProvider: "mistral"}, `LLM_PROVIDER "mistral"`, 1},
 	}
 	for _, c := range cases {
@@ -157,6 +161,17 @@ func (f *File) withReplace(key, val string) *File {
 		}
 		fmt.Fprintf(&b, "%s='%s'\n", e.Key, v)
 	}
+	out, _ := Parse(f.Name, []byte(b.String()))
+	return out
+}
+
+// withAdd returns a copy of f with key=val added (test helper).
+func (f *File) withAdd(key, val string) *File {
+	var b strings.Builder
+	for _, e := range f.Entries {
+		fmt.Fprintf(&b, "%s='%s'\n", e.Key, e.Value.Reveal())
+	}
+	fmt.Fprintf(&b, "%s=%s\n", key, val)
 	out, _ := Parse(f.Name, []byte(b.String()))
 	return out
 }

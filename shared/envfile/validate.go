@@ -49,10 +49,16 @@ func Validate(f *File, r Rules) []Problem {
 	add := func(key string, line int, format string, args ...any) {
 		out = append(out, Problem{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
+	// The pods see the .env's LLM_PROVIDER when it has one: the Secret comes
+	// after the ConfigMap in envFrom, so its value wins.
+	provider, from := r.LLMProvider, ""
+	if e, ok := f.Lookup(app.KeyLLMProvider); ok && e.Value != "" {
+		provider, from = e.Value.Reveal(), ", from the .env"
+	}
 	required := slices.Clone(app.RequiredSecretKeys)
-	llmKey, ok := app.LLMProviderKeys[r.LLMProvider]
+	llmKey, ok := app.LLMProviderKeys[provider]
 	if !ok {
-		add(app.KeyLLMProvider, 0, "LLM_PROVIDER %q is not one of openai, groq, gemini", r.LLMProvider)
+		add(app.KeyLLMProvider, 0, "LLM_PROVIDER %q is not one of %s", provider, strings.Join(providerNames(), ", "))
 	} else {
 		required = append(required, llmKey)
 	}
@@ -62,7 +68,7 @@ func Validate(f *File, r Rules) []Problem {
 		case !ok:
 			what := ""
 			if k == llmKey {
-				what = fmt.Sprintf(" (LLM_PROVIDER is %s)", r.LLMProvider)
+				what = fmt.Sprintf(" (LLM_PROVIDER is %s%s)", provider, from)
 			}
 			add(k, 0, "missing key %s%s", k, what)
 		case e.Value == "":
@@ -76,9 +82,15 @@ func Validate(f *File, r Rules) []Problem {
 		add(e.Key, e.Line, "%s is not a base32 TOTP secret (letters A-Z and digits 2-7, at least 16)", e.Key)
 	}
 	if r.Strict {
+		unused := map[string]bool{}
+		for _, k := range app.LLMProviderKeys {
+			unused[k] = k != llmKey
+		}
 		for _, e := range f.Entries {
 			v := e.Value.Reveal()
 			switch {
+			case unused[e.Key]:
+				// the key of a provider not in use: the app never reads it
 			case e.Key == app.KeyDefaultAdminPassword && v == app.DefaultAdminPassword:
 				add(e.Key, e.Line, "%s is the guide's default password: set your own for prod", e.Key)
 			case slices.Contains(app.PlaceholderValues, v) || strings.Contains(v, "your-") && strings.Contains(v, "-here"):
@@ -86,6 +98,16 @@ func Validate(f *File, r Rules) []Problem {
 			}
 		}
 	}
+	return out
+}
+
+// providerNames lists the LLM providers, sorted.
+func providerNames() []string {
+	out := make([]string, 0, len(app.LLMProviderKeys))
+	for p := range app.LLMProviderKeys {
+		out = append(out, p)
+	}
+	slices.Sort(out)
 	return out
 }
 

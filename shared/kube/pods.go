@@ -19,19 +19,8 @@ func ObjectEvents(ctx context.Context, cs kubernetes.Interface, ns, kind, name s
 		return nil, err
 	}
 	items := list.Items
-	sort.SliceStable(items, func(i, j int) bool { a, b := eventTime(items[i]), eventTime(items[j]); return a.Before(&b) })
+	sort.SliceStable(items, func(i, j int) bool { a, b := EventTime(items[i]), EventTime(items[j]); return a.Before(&b) })
 	return items, nil
-}
-
-func eventTime(e corev1.Event) metav1.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp
-	case !e.EventTime.IsZero():
-		return metav1.Time{Time: e.EventTime.Time}
-	default:
-		return e.CreationTimestamp
-	}
 }
 
 // TailLogs returns up to n last lines of a container's log, streamed and not

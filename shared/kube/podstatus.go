@@ -20,6 +20,9 @@ const (
 	ReasonCreateContainerError       = "CreateContainerError"
 	ReasonUnschedulable              = "Unschedulable"
 	ReasonError                      = "Error"
+	// ReasonFailedCreate is the controllers' event when the API server refuses
+	// a workload's pod (a ResourceQuota, a LimitRange, Pod Security admission).
+	ReasonFailedCreate = "FailedCreate"
 )
 
 // fatalReasons are the states in which a rollout will not make progress on its own.
@@ -48,11 +51,14 @@ type PodProblem struct {
 // String is a one-line description, e.g. "pod dev-api-1 container api: CrashLoopBackOff (last: OOMKilled, exit 137)".
 func (p PodProblem) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pod %s", p.Pod)
-	if p.Container != "" {
-		fmt.Fprintf(&b, " container %s", p.Container)
+	if p.Pod != "" {
+		fmt.Fprintf(&b, "pod %s", p.Pod)
+		if p.Container != "" {
+			fmt.Fprintf(&b, " container %s", p.Container)
+		}
+		b.WriteString(": ")
 	}
-	fmt.Fprintf(&b, ": %s", p.Reason)
+	b.WriteString(p.Reason)
 	var extra []string
 	if p.LastTermination != "" && p.LastTermination != p.Reason {
 		extra = append(extra, "last: "+p.LastTermination)

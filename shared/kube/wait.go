@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
@@ -64,11 +65,17 @@ type TimeoutError struct {
 func (e *TimeoutError) Error() string {
 	var parts []string
 	for _, s := range e.Pending {
-		msg := s.Message
-		if !s.Found {
+		msg := strings.TrimSpace(s.Message)
+		switch {
+		case !s.Found && msg == "":
+			msg = "not read yet"
+		case !s.Found:
 			msg = "not found"
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s)", s.Component, strings.TrimSpace(msg)))
+		parts = append(parts, fmt.Sprintf("%s %s/%s (%s)", s.Component, strings.ToLower(s.Kind), s.Name, msg))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "the workloads")
 	}
 	return fmt.Sprintf("timed out after %s waiting for %s", e.Timeout, strings.Join(parts, ", "))
 }
@@ -110,6 +117,10 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 	deploys := factory.Apps().V1().Deployments()
 	stss := factory.Apps().V1().StatefulSets()
 	pods := factory.Core().V1().Pods()
+	events := factory.Core().V1().Events()
+	// Events older than the wait (from an earlier rollout) are ignored; event
+	// times have whole seconds, so the bound has some slack.
+	start := time.Now().Add(-2 * time.Second).Truncate(time.Second)
 	needDeploy, needSTS := false, false
 	for _, w := range workloads {
 		needDeploy = needDeploy || w.Kind == "Deployment"
@@ -138,7 +149,8 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 	}
 	if opts.FailFast {
 		_, _ = pods.Informer().AddEventHandler(handler)
-		synced = append(synced, pods.Informer().HasSynced)
+		_, _ = events.Informer().AddEventHandler(handler)
+		synced = append(synced, pods.Informer().HasSynced, events.Informer().HasSynced)
 	}
 	stop := make(chan struct{})
 	var once sync.Once
@@ -146,7 +158,12 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 	defer factory.Shutdown()
 	defer once.Do(func() { close(stop) })
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return nil, waitErr(ctx, opts, nil)
+		// Nothing was read yet: every workload is still pending.
+		unread := make([]WorkloadStatus, len(workloads))
+		for i, w := range workloads {
+			unread[i] = WorkloadStatus{Workload: w}
+		}
+		return nil, waitErr(ctx, opts, unread)
 	}
 
 	last := map[Workload]WorkloadStatus{}
@@ -167,7 +184,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 					obj, selector, image = s, s.Spec.Selector, firstImage(s.Spec.Template.Spec)
 				}
 			}
-			st := statusOf(w, obj, opts.Settled)
+			st := StatusOf(w, obj, opts.Settled)
 			st.Image = image
 			statuses = append(statuses, st)
 			allDone = allDone && st.Done
@@ -179,6 +196,9 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 			}
 			if opts.FailFast && obj != nil && !st.Done {
 				if p, ok := failingPod(pods.Lister(), ns, selector); ok {
+					return statuses, &FailureError{Workload: w, Problem: p}
+				}
+				if p, ok := refusedPods(events.Lister(), ns, w, start); ok {
 					return statuses, &FailureError{Workload: w, Problem: p}
 				}
 			}
@@ -214,9 +234,11 @@ func firstImage(spec corev1.PodSpec) string {
 	return spec.Containers[0].Image
 }
 
-// statusOf computes a workload's rollout status with kubectl's status viewers;
-// settled also asks for exactly the desired number of pods.
-func statusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
+// StatusOf computes a workload's rollout status with kubectl's status viewers
+// (the suite's one definition of "rolled out"); obj is a *Deployment, a
+// *StatefulSet or nil (not found). settled also asks for exactly the desired
+// number of pods.
+func StatusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 	st := WorkloadStatus{Workload: w}
 	if obj == nil {
 		st.Message = "waiting for " + strings.ToLower(w.Kind) + " " + w.Name + " to be created"
@@ -228,12 +250,12 @@ func statusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		gk = schema.GroupKind{Group: "apps", Kind: "Deployment"}
-		st.Desired = replicas(o.Spec.Replicas)
+		st.Desired = Replicas(o.Spec.Replicas)
 		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
 		pods = o.Status.Replicas
 	case *appsv1.StatefulSet:
 		gk = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
-		st.Desired = replicas(o.Spec.Replicas)
+		st.Desired = Replicas(o.Spec.Replicas)
 		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
 		pods = o.Status.Replicas
 	}
@@ -263,11 +285,40 @@ func statusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 	return st
 }
 
-func replicas(p *int32) int32 {
-	if p == nil {
-		return 1
+// refusedPods returns the newest FailedCreate event since start in which the
+// API server refused a pod of the workload ("... is forbidden: exceeded
+// quota ..."): its controller retries, but nothing changes until the quota,
+// LimitRange or policy does. A Deployment's pods are created by its
+// ReplicaSets (named after it), a StatefulSet's by itself.
+func refusedPods(lister corelisters.EventLister, ns string, w Workload, start time.Time) (PodProblem, bool) {
+	list, err := lister.Events(ns).List(labels.Everything())
+	if err != nil {
+		return PodProblem{}, false
 	}
-	return *p
+	var newest *corev1.Event
+	for _, e := range list {
+		if e.Reason != ReasonFailedCreate || !strings.Contains(e.Message, "forbidden") {
+			continue
+		}
+		io := e.InvolvedObject
+		mine := (w.Kind == "StatefulSet" && io.Kind == "StatefulSet" && io.Name == w.Name) ||
+			(w.Kind == "Deployment" && io.Kind == "ReplicaSet" && strings.HasPrefix(io.Name, w.Name+"-"))
+		if !mine {
+			continue
+		}
+		t := EventTime(*e)
+		if t.Time.Before(start) {
+			continue
+		}
+		if newest == nil || EventTime(*newest).Time.Before(t.Time) {
+			newest = e
+		}
+	}
+	if newest == nil {
+		return PodProblem{}, false
+	}
+	msg := strings.Join(strings.Fields(newest.Message), " ")
+	return PodProblem{Reason: ReasonFailedCreate, Message: msg, Fatal: true}, true
 }
 
 // failingPod returns the first pod selected by sel that is in a fatal state.

@@ -14,10 +14,10 @@ import (
 const Mask = "REDACTED"
 
 var (
-	sensitiveKeyRE = regexp.MustCompile(`(?i)(passw(or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|credential|auth|mfa|totp|fernet|signing|encryption|(^|[_.-])key$|^key$|dsn)`)
+	sensitiveKeyRE = regexp.MustCompile(`(?i)(passw(or)?d|passwd|pwd|(^|[_.-])pass($|[_.-])|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|mfa|totp|fernet|signing|encryption|(^|[_.-])key$|^key$|dsn)`)
 	urlCredsRE     = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/\s]*):([^@/\s]+)@`)
 	pemKeyRE       = regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)
-	tokenRE        = regexp.MustCompile(`\b(sk-[A-Za-z0-9_-]{8,}|gsk_[A-Za-z0-9_-]{8,}|AIza[A-Za-z0-9_-]{8,}|xox[abp]-[A-Za-z0-9-]{8,}|gh[pousr]_[A-Za-z0-9]{16,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\d{6,}:[A-Za-z0-9_-]{30,})`)
+	tokenRE        = regexp.MustCompile(`\b((AKIA|ASIA)[A-Z0-9]{16}|sk-[A-Za-z0-9_-]{8,}|gsk_[A-Za-z0-9_-]{8,}|AIza[A-Za-z0-9_-]{8,}|xox[abp]-[A-Za-z0-9-]{8,}|gh[pousr]_[A-Za-z0-9]{16,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\d{6,}:[A-Za-z0-9_-]{30,})`)
 	assignRE       = regexp.MustCompile(`(?i)\b([A-Z0-9_]*(passw(or)?d|secret|token|api[_-]?key|apikey|private[_-]?key|credential|mfa)[A-Z0-9_]*)(["']?\s*[=:]\s*["']?)([^\s"',;&]+)`)
 	bearerRE       = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`)
 	opaqueRE       = regexp.MustCompile(`^[A-Za-z0-9+/=_-]{24,}$`)
@@ -39,6 +39,18 @@ func SensitiveValue(v string) bool {
 		return true
 	}
 	return opaqueRE.MatchString(v) && hasDigitRE.MatchString(v) && hasLetterRE.MatchString(v)
+}
+
+// SensitiveEntry tells whether a KEY=VALUE pair holds a secret by its key
+// (SensitiveKey) or its value (SensitiveValue, URLPassword): the rule by
+// which a configuration entry belongs in a Secret, not a ConfigMap. A URL
+// whose password is a Kubernetes env reference, $(DATABASE_PASSWORD), is not
+// a secret.
+func SensitiveEntry(key, value string) bool {
+	if SensitiveKey(key) || URLPassword(value) {
+		return true
+	}
+	return SensitiveValue(urlCredsRE.ReplaceAllString(value, "${1}@"))
 }
 
 // URLPassword reports whether s holds a URL with a password (user:password@host),

@@ -6,12 +6,14 @@ import (
 )
 
 func TestSensitiveKeys(t *testing.T) {
-	for _, k := range []string{"DATABASE_PASSWORD", "API_KEY", "TOKEN_ENCRYPTION_KEY", "DEFAULT_ADMIN_MFA_SECRET", "OPENAI_API_KEY", "db_pwd", "key"} {
+	for _, k := range []string{"DATABASE_PASSWORD", "API_KEY", "TOKEN_ENCRYPTION_KEY", "DEFAULT_ADMIN_MFA_SECRET", "OPENAI_API_KEY", "db_pwd", "key",
+		"DB_PASSWD", "SMTP_PASS", "PASS", "AWS_ACCESS_KEY_ID", "aws_secret_access_key", "LLM_CREDENTIALS", "CACHE_AUTH"} {
 		if !SensitiveKey(k) {
 			t.Errorf("%s not sensitive", k)
 		}
 	}
-	for _, k := range []string{"LOG_LEVEL", "TOTAL_WORKERS", "CACHE_L1_MAX_SIZE", "LLM_MODEL", "TELEGRAM_TIMEOUT", "DATABASE_URL", "PORT", "ca.crt"} {
+	for _, k := range []string{"LOG_LEVEL", "TOTAL_WORKERS", "CACHE_L1_MAX_SIZE", "LLM_MODEL", "TELEGRAM_TIMEOUT", "DATABASE_URL", "PORT", "ca.crt",
+		"PASSTHROUGH_MODE", "COMPASS_URL", "BYPASS_CACHE", "CORS_ALLOWED_ORIGINS", "DASHBOARD_STREAM_MAX_MESSAGES"} {
 		if SensitiveKey(k) {
 			t.Errorf("%s sensitive", k)
 		}
@@ -50,5 +52,30 @@ func TestScrubber(t *testing.T) {
 	}
 	if !strings.HasSuffix(got, "and ab") {
 		t.Errorf("short value masked: %q", got)
+	}
+}
+
+// TestSensitiveEntry: the entries issue 16 #14 found accepted into a
+// ConfigMap are secret-looking, ordinary configuration is not.
+func TestSensitiveEntry(t *testing.T) {
+	for _, kv := range [][2]string{
+		{"DB_PASSWD", "x"}, {"SMTP_PASS", "x"}, {"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
+		{"ID", "AKIAIOSFODNN7EXAMPLE"}, {"WEBHOOK", "https://user:pw@hook.example.com/x"},
+		{"NOTE", "sk-proj-abcdefghijklmnopqrstuvwxyz123456"}, {"LLM_CREDENTIALS", "x"},
+		{"DATABASE_URL", "postgresql://piyasa_user:hunter2@db:5432/piyasa_db"},
+	} {
+		if !SensitiveEntry(kv[0], kv[1]) {
+			t.Errorf("%s=... not sensitive", kv[0])
+		}
+	}
+	for _, kv := range [][2]string{
+		{"LOG_LEVEL", "DEBUG"}, {"LLM_MODEL", "gpt-4o"}, {"TOTAL_WORKERS", "3"},
+		{"DATABASE_URL", "postgresql://piyasa_user:$(DATABASE_PASSWORD)@dev-db-service:5432/piyasa_db"},
+		{"REDIS_URL", "redis://dev-redis-service:6379/0"}, {"CORS_ALLOWED_ORIGINS", "https://app.example.com,https://x.example.com"},
+		{"TELEGRAM_API_BASE", "https://api.telegram.org"},
+	} {
+		if SensitiveEntry(kv[0], kv[1]) {
+			t.Errorf("%s=%s sensitive", kv[0], kv[1])
+		}
 	}
 }

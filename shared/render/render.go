@@ -55,7 +55,8 @@ var (
 
 // ParseImage turns an --image value into a Kustomize image override of repo:
 // a bare tag keeps the repository; a full reference replaces it. Mutable
-// references (no tag, :latest) are refused (DESIGN trap 6).
+// references (no tag, :latest) are refused: they would change under a running
+// rollout and make rollbacks meaningless.
 func ParseImage(repo, ref string) (types.Image, error) {
 	img := types.Image{Name: repo}
 	if ref == "" {

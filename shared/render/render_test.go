@@ -31,7 +31,7 @@ func mustRender(t *testing.T, o Options) []*unstructured.Unstructured {
 	return objs
 }
 
-// TestOverlaysAvoidTheTraps checks both overlays against DESIGN.md §2.
+// TestOverlaysAvoidTheTraps checks both overlays against the known deployment traps.
 func TestOverlaysAvoidTheTraps(t *testing.T) {
 	for _, name := range app.EnvironmentNames() {
 		env := app.Environments[name]

@@ -48,6 +48,10 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: piyasa-viewer
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("a Secret was written by a forbidden deploy (err=%v)", err)
 	}
-	// reading is allowed: status works for the same user
-	harness.Piyasa(t, "deploy", "status", "--env", "dev", "-n", ns, "--as", "piyasa-viewer").RunOK()
+	// reading is allowed: status works for the same user (exit 1: nothing is
+	// deployed, not 3: nothing was forbidden)
+	r = harness.Piyasa(t, "deploy", "status", "--env", "dev", "-n", ns, "--as", "piyasa-viewer").ExpectCode(1)
+	if !strings.Contains(r.Stderr, "not deployed") {
+		t.Errorf("status as viewer:\n%s", r.Stderr)
+	}
 }

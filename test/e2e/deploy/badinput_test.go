@@ -60,7 +60,9 @@ func TestBadInput(t *testing.T) {
 		{"prod placeholder", []string{"--env", "prod", "--env-file", good}, "OPENAI_API_KEY still holds the guide's placeholder value"},
 		{"latest image", []string{"--env", "dev", "--env-file", good, "--image", "latest"}, `invalid image reference "latest"`},
 		{"bad image", []string{"--env", "dev", "--env-file", good, "--image", "Registry/UPPER:1"}, "not a valid repository name"},
-		{"bad dry-run", []string{"--env", "dev", "--env-file", good, "--dry-run", "maybe"}, `invalid --dry-run "maybe"`},
+		{"bad dry-run", []string{"--env", "dev", "--env-file", good, "--dry-run=maybe"}, `invalid --dry-run value "maybe"`},
+		// A bare --dry-run never takes the next argument (kubectl's parsing): "maybe" is an argument.
+		{"bare dry-run and an argument", []string{"--env", "dev", "--env-file", good, "--dry-run", "maybe"}, `"maybe"`},
 		{"bad manifests", []string{"--env", "dev", "--env-file", good, "--manifests", dir}, "no kustomization.yaml"},
 	}
 	cs := harness.Client(t)

@@ -41,6 +41,28 @@ func TestOverlaysPassServerDryRun(t *testing.T) {
 	harness.Kubectl(t, "get", "secret", "piyasa-secrets", "-n", ns).ExpectCode(1)
 }
 
+// TestBareDryRunKeepsKubeconfig: a bare --dry-run is kubectl's (client, with
+// its deprecation warning) and never takes the next argument: `deploy
+// --dry-run --kubeconfig K` reads K as the kubeconfig (issue 9 #3). KUBECONFIG
+// points nowhere, so only --kubeconfig can reach the cluster.
+func TestBareDryRunKeepsKubeconfig(t *testing.T) {
+	ns := harness.Namespace(t, "dryrun-bare")
+	env := newEnvFile(t, ".env")
+	r := harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env, "--dry-run", "--kubeconfig", harness.Env.Kubeconfig).
+		WithEnv("KUBECONFIG=/nonexistent/kubeconfig").RunOK()
+	if !strings.Contains(r.Stdout, "deployment/dev-api (dry run)") || !strings.Contains(r.Stderr, "--dry-run=client") {
+		t.Fatalf("bare --dry-run:\nstdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	}
+	r = harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env, "--dry-run=server", "--kubeconfig", harness.Env.Kubeconfig).
+		WithEnv("KUBECONFIG=/nonexistent/kubeconfig").RunOK()
+	if !strings.Contains(r.Stdout, "deployment/dev-api serverside-applied (server dry run)") {
+		t.Fatalf("server dry run through --kubeconfig:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+	noLeak(t, r, env)
+	harness.Kubectl(t, "get", "deployment", "dev-api", "-n", ns).ExpectCode(1)
+	harness.Kubectl(t, "get", "secret", "piyasa-secrets", "-n", ns).ExpectCode(1)
+}
+
 func editEnv(t *testing.T, src, key, value string) string { return edit(t, src, key, value) }
 
 // kubeScoreVersion is the pinned kube-score, built from the Go module proxy.

@@ -56,14 +56,15 @@ func noLeak(t testing.TB, r harness.Result, envFiles ...string) {
 	}
 }
 
-// statusDoc runs `deploy status -o json`.
+// statusDoc is the `deploy status -o json` document.
 type statusDoc struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Ready      bool   `json:"ready"`
 	Components []struct {
 		Component string `json:"component"`
-		Name      string `json:"name"`
+		Kind      string `json:"kind"`
+		Workload  string `json:"workload"`
 		Desired   int32  `json:"desired"`
 		Ready     int32  `json:"ready"`
 		Image     string `json:"image"`
@@ -71,12 +72,16 @@ type statusDoc struct {
 	} `json:"components"`
 }
 
+// status runs `deploy status -o json`, which exits 0 when ready and 1 when not.
 func status(t testing.TB, ns string) statusDoc {
 	t.Helper()
-	r := harness.Piyasa(t, "deploy", "status", "--env", "dev", "-n", ns, "-o", "json").RunOK()
+	r := harness.Piyasa(t, "deploy", "status", "--env", "dev", "-n", ns, "-o", "json").Run()
 	var d statusDoc
 	if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil {
 		t.Fatalf("status -o json: %v\n%s", err, r.Stdout)
+	}
+	if want := map[bool]int{true: 0, false: 1}[d.Ready]; r.Code != want {
+		t.Fatalf("status exited %d with ready=%v (want %d)\n%s", r.Code, d.Ready, want, r.Stderr)
 	}
 	return d
 }
