@@ -29,12 +29,20 @@ var sharedFlags = []flagDef{
 	{"env", "", "string"},
 	{"insecure-skip-tls-verify", "", "bool"},
 	{"kubeconfig", "", "string"},
+	{"match-server-version", "", "bool"},
 	{"namespace", "n", "string"},
+	{"password", "", "string"},
+	{"profile", "", "string"},
+	{"profile-output", "", "string"},
 	{"request-timeout", "", "string"},
 	{"server", "s", "string"},
 	{"tls-server-name", "", "string"},
 	{"token", "", "string"},
 	{"user", "", "string"},
+	{"username", "", "string"},
+	{"v", "v", "Level"},
+	{"vmodule", "", "moduleSpec"},
+	{"warnings-as-errors", "", "bool"},
 }
 
 // outputFlag is -o/--output, which the dispatcher's version also takes.
