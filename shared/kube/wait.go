@@ -20,7 +20,6 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/kubectl/pkg/polymorphichelpers"
 )
 
 // Workload names a Deployment or StatefulSet to wait for.
@@ -259,7 +258,7 @@ func StatusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 		st.Ready, st.Updated, st.Available = o.Status.ReadyReplicas, o.Status.UpdatedReplicas, o.Status.AvailableReplicas
 		pods = o.Status.Replicas
 	}
-	viewer, err := polymorphichelpers.StatusViewerFor(gk)
+	viewer, err := StatusViewerFor(gk)
 	if err != nil {
 		st.Message = err.Error()
 		return st

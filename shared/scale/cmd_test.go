@@ -20,6 +20,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 const testNS = "ns1"
@@ -92,7 +93,7 @@ func workers(t *testing.T, tt *clitest.T) (total string, replicas int32, restart
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cm.Data[app.KeyTotalWorkers], *sts.Spec.Replicas, sts.Spec.Template.Annotations[RestartedAtAnnotation], cm.Annotations[LockAnnotation]
+	return cm.Data[app.KeyTotalWorkers], *sts.Spec.Replicas, sts.Spec.Template.Annotations[kube.RestartedAtAnnotation], cm.Annotations[LockAnnotation]
 }
 
 // writes lists the mutating requests the command sent (events aside).

@@ -151,7 +151,7 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 	ref := workloadRef(o.Env, o.comp)
 	d, err := cs.AppsV1().Deployments(o.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return notFound(err, ref, o.Namespace)
+		return kube.NotFound(err, ref, o.Namespace)
 	}
 	before := replicasOf(d.Spec.Replicas)
 	if before == o.replicas {

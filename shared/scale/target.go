@@ -14,18 +14,12 @@ import (
 	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
-
-// RestartedAtAnnotation is the pod template annotation `kubectl rollout
-// restart` sets; scale worker sets it too so that every worker restarts and
-// reads the new TOTAL_WORKERS.
-const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 
 // scalableComponent resolves a component name given by the user and checks
 // that it may be scaled. Errors are exit-2 usage errors. env and ns name the
@@ -103,15 +97,6 @@ func hpaMin(h *autoscalingv2.HorizontalPodAutoscaler) int32 {
 		return 1
 	}
 	return *h.Spec.MinReplicas
-}
-
-// notFound turns a NotFound error for a component's workload into a clear exit-1 error.
-func notFound(err error, what, ns string) error {
-	if apierrors.IsNotFound(err) {
-		return cli.Failedf("%s not found in namespace %s", what, ns).
-			WithHint("deploy the app first (kubectl piyasa deploy), or select its namespace and environment with -n and --env")
-	}
-	return err
 }
 
 // workersHPAError explains why the workers are never autoscaled. The caller

@@ -86,11 +86,11 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	ref := workloadRef(o.Env, o.comp)
 	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, stsName, metav1.GetOptions{})
 	if err != nil {
-		return notFound(err, ref, ns)
+		return kube.NotFound(err, ref, ns)
 	}
 	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
 	if err != nil {
-		return notFound(err, "configmap/"+cmName+" (it holds TOTAL_WORKERS)", ns)
+		return kube.NotFound(err, "configmap/"+cmName+" (it holds TOTAL_WORKERS)", ns)
 	}
 	n := o.replicas
 	if l := heldLock(cm, o.Now()); l != nil {
@@ -103,7 +103,7 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 	if v, ok := cm.Data[app.KeyTotalWorkers]; ok {
 		old.total = &v
 	}
-	if v, ok := sts.Spec.Template.Annotations[RestartedAtAnnotation]; ok {
+	if v, ok := sts.Spec.Template.Annotations[kube.RestartedAtAnnotation]; ok {
 		old.restarted = &v
 	}
 	newTotal := strconv.Itoa(int(n))
@@ -223,7 +223,7 @@ func (o *Options) patchStatefulSet(ctx context.Context, cs kubernetes.Interface,
 			"metadata": map[string]any{"resourceVersion": rv},
 			"spec": map[string]any{
 				"replicas": n,
-				"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: restartedAt}}},
+				"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{kube.RestartedAtAnnotation: restartedAt}}},
 			},
 		})
 		_, err = cs.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, popts)
@@ -261,7 +261,7 @@ func (o *Options) checkWorkers(cs kubernetes.Interface, cmName, stsName string, 
 	if !ok {
 		total = "(unset)"
 	}
-	ours := replicas == n && total == strconv.Itoa(int(n)) && sts.Spec.Template.Annotations[RestartedAtAnnotation] == restartedAt
+	ours := replicas == n && total == strconv.Itoa(int(n)) && sts.Spec.Template.Annotations[kube.RestartedAtAnnotation] == restartedAt
 	if ours {
 		return nil
 	}
@@ -336,7 +336,7 @@ func (o *Options) restoreWorkers(cs kubernetes.Interface, cmName, stsName string
 	}
 	patch := mustJSON(map[string]any{"spec": map[string]any{
 		"replicas": old.replicas,
-		"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: ann}}},
+		"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{kube.RestartedAtAnnotation: ann}}},
 	}})
 	_, err := cs.AppsV1().StatefulSets(o.Namespace).Patch(ctx, stsName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
 	if err == nil {
