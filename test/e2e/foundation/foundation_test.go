@@ -196,7 +196,8 @@ func TestNamespaceFromContextAndFlag(t *testing.T) {
 	kc := twoContextKubeconfig(t)
 	status := func(args ...string) map[string]any {
 		t.Helper()
-		r := harness.Piyasa(t, append([]string{"--kubeconfig", kc, "--context", "local"}, args...)...).RunOK()
+		// No app is deployed there: status exits 1 and still prints its document.
+		r := harness.Piyasa(t, append([]string{"--kubeconfig", kc, "--context", "local"}, args...)...).ExpectCode(1)
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, r.Stdout)
@@ -232,7 +233,7 @@ func TestSubcommandWithoutDispatcher(t *testing.T) {
 		kubectl = filepath.Join(harness.Env.ClusterBin, "kubectl")
 	}
 	sb := harness.NewSandbox(t).With("PATH=" + dir)
-	r := sb.Command(t, kubectl, "piyasa", "deploy", "status", "-n", "nothing-here", "-o", "json").RunOK()
+	r := sb.Command(t, kubectl, "piyasa", "deploy", "status", "-n", "nothing-here", "-o", "json").ExpectCode(1) // not deployed
 	if !strings.Contains(r.Stdout, `"namespace": "nothing-here"`) {
 		t.Errorf("unexpected output:\n%s", r.Stdout)
 	}
@@ -319,7 +320,7 @@ func TestSubcommandTypoSuggests(t *testing.T) {
 // stderr, stdout untouched; --version stays a long flag.
 func TestVerbosityFlag(t *testing.T) {
 	for _, args := range [][]string{{"-v=6", "deploy", "status", "-n", "nothing-here", "-o", "json"}, {"deploy", "status", "--v", "6", "-n", "nothing-here", "-o", "json"}} {
-		r := harness.Piyasa(t, args...).RunOK()
+		r := harness.Piyasa(t, args...).ExpectCode(1) // nothing deployed there
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 			t.Errorf("%v: stdout is not the JSON document: %v\n%s", args, err, r.Stdout)
@@ -328,8 +329,8 @@ func TestVerbosityFlag(t *testing.T) {
 			t.Errorf("%v: no request log on stderr:\n%s", args, r.Stderr)
 		}
 	}
-	if r := harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").RunOK(); r.Stderr != "" {
-		t.Errorf("without -v, stderr: %s", r.Stderr)
+	if r := harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").ExpectCode(1); strings.Contains(r.Stderr, `"Response"`) || strings.Count(r.Stderr, "\n") > 2 {
+		t.Errorf("without -v, stderr has more than the two-line error: %s", r.Stderr)
 	}
 	v := harness.Command(t, suite.Binary("deploy"), "--version").RunOK()
 	if !strings.HasPrefix(v.Stdout, suite.Binary("deploy")+" v") {
@@ -356,7 +357,10 @@ func TestMatchServerVersion(t *testing.T) {
 	}
 	args := []string{"deploy", "--match-server-version", "status", "-n", "nothing-here", "-o", "json"}
 	if sv.GitVersion == client {
-		harness.Piyasa(t, args...).RunOK()
+		// Nothing is deployed there (exit 1), but the versions were accepted.
+		if r := harness.Piyasa(t, args...).ExpectCode(1); strings.Contains(r.Stderr, "differs from client version") {
+			t.Errorf("equal versions refused: %s", r.Stderr)
+		}
 	} else {
 		r := harness.Piyasa(t, args...).ExpectCode(1)
 		if !strings.Contains(r.Stderr, "server version ("+sv.GitVersion+") differs from client version ("+client+")") {
@@ -379,12 +383,12 @@ func TestMatchServerVersion(t *testing.T) {
 // test process leaves the default environment dev.
 func TestShellEnvironmentDoesNotLeak(t *testing.T) {
 	t.Setenv("PIYASA_ENV", "prod")
-	r := harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").RunOK()
+	r := harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").ExpectCode(1) // nothing deployed
 	if !strings.Contains(r.Stdout, `"environment": "dev"`) {
 		t.Errorf("PIYASA_ENV of the test process leaked:\n%s", r.Stdout)
 	}
 	// what a test sets with WithEnv does
-	r = harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").WithEnv("PIYASA_ENV=prod").RunOK()
+	r = harness.Piyasa(t, "deploy", "status", "-n", "nothing-here", "-o", "json").WithEnv("PIYASA_ENV=prod").ExpectCode(1)
 	if !strings.Contains(r.Stdout, `"environment": "prod"`) {
 		t.Errorf("WithEnv(PIYASA_ENV=prod) not seen:\n%s", r.Stdout)
 	}
