@@ -58,25 +58,6 @@ func TestSharedFlags(t *testing.T) {
 	}
 }
 
-func TestTableMatchesOutput(t *testing.T) {
-	rows := [][]string{{"kubectl-piyasa", "v1.2.3", "abc1234", "2026-11-26T00:00:00Z"}, {"kubectl-piyasa-deploy", "not installed", "", ""}, {"kubectl-piyasa-scale", "error: x", "", ""}}
-	var got, want bytes.Buffer
-	a, b := newTable(&got, "BINARY", "VERSION", "COMMIT", "BUILT"), output.NewTable(&want, "BINARY", "VERSION", "COMMIT", "BUILT")
-	for _, r := range rows {
-		a.Append(r...)
-		b.Append(r...)
-	}
-	if err := a.Render(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Render(); err != nil {
-		t.Fatal(err)
-	}
-	if got.String() != want.String() {
-		t.Errorf("table:\n%s\nwant (shared/output):\n%s", got.String(), want.String())
-	}
-}
-
 func TestPrintDocumentMatchesOutput(t *testing.T) {
 	doc := map[string]any{
 		"items":  []any{map[string]any{"binary": "kubectl-piyasa", "version": "v0.0.0-dev", "date": "2026-11-26T00:00:00Z", "installed": true, "path": "/a <b> & c"}},

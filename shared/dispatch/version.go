@@ -19,6 +19,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
 	"github.com/piyasa/kubectl-piyasa/shared/suite"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 	"github.com/piyasa/kubectl-piyasa/shared/version"
 )
 
@@ -141,7 +142,7 @@ func (d *Dispatcher) Version(args []string) int {
 	if wide {
 		headers = append(headers, "PLATFORM", "PATH")
 	}
-	t := newTable(d.Out, headers...)
+	t := table.New(d.Out, headers...)
 	for _, p := range parts {
 		v, c, b := p.Version, p.Commit, p.Date
 		switch {

@@ -1,4 +1,4 @@
-package output
+package table
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 // findings is a diagnose-like table: short columns and two long ones.
-func findingsTable(w *bytes.Buffer, t Terminal) *TablePrinter {
-	p := NewTable(w, "COMPONENT", "SEVERITY", "CODE", "OBJECT", "MESSAGE", "FIX").SetTerminal(t).Long("MESSAGE", "FIX").Severity("SEVERITY")
+func findingsTable(w *bytes.Buffer, t Terminal) *Printer {
+	p := New(w, "COMPONENT", "SEVERITY", "CODE", "OBJECT", "MESSAGE", "FIX").SetTerminal(t).Long("MESSAGE", "FIX").Severity("SEVERITY")
 	p.Append("worker", "ERROR", "PIY401", "statefulset/dev-worker",
 		`TOTAL_WORKERS is "7" in ConfigMap dev-piyasa-config but StatefulSet dev-worker has 3 replicas`,
 		"kubectl piyasa scale worker 3 -n piyasa-chatbot-dev")
