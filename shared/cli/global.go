@@ -26,6 +26,7 @@ import (
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // EnvVar names the environment variable that sets the default of --env.
@@ -120,6 +121,7 @@ func (g *Global) AddFlags(fs *pflag.FlagSet) {
 	def := getenv(EnvVar)
 	fs.StringVar(&g.EnvName, "env", def, fmt.Sprintf("App environment (%s): selects the namespace and the name prefix; -n overrides the namespace. Default: from the namespace, else %s ($%s)",
 		strings.Join(app.EnvironmentNames(), "|"), app.DefaultEnvironment, EnvVar))
+	fs.BoolVar(&table.NoColor, "no-color", false, "Print no colour, even on a terminal (NO_COLOR in the environment does the same)")
 }
 
 // Complete resolves the environment and the namespace. Precedence for the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // HistoryKind is the kind of the `deploy history -o json|yaml` document.
@@ -86,7 +87,8 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 	if o.Print.Structured() {
 		return o.Print.PrintDocument(o.Out, HistoryKind, h)
 	}
-	t := output.NewTable(o.Out, "REVISION", "IMAGE", "CHANGE-CAUSE", "AGE", "CURRENT")
+	t := output.NewTable(o.Out, "REVISION", "IMAGE", "CHANGE-CAUSE", "AGE", "CURRENT").Long("CHANGE-CAUSE")
+	short := t.Terminal().Width > 0 && !o.Print.IsWide()
 	for _, r := range h.Revisions {
 		cur := ""
 		if r.Current {
@@ -96,7 +98,11 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		if cause == "" {
 			cause = "<none>"
 		}
-		t.Append(strconv.FormatInt(r.Revision, 10), r.Image, cause, age(o.Now(), metav1.Time{Time: r.Created}), cur)
+		image := r.Image
+		if short {
+			image = table.ShortImage(image)
+		}
+		t.Append(strconv.FormatInt(r.Revision, 10), image, cause, age(o.Now(), metav1.Time{Time: r.Created}), cur)
 	}
 	if err := t.Render(); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // StatusKind is the kind of the `deploy status -o json|yaml` document.
@@ -204,12 +205,18 @@ func (o *StatusOptions) print(st *Status) error {
 	}
 	headers := []string{"COMPONENT", "KIND", "NAME", "DESIRED", "READY", "UPDATED", "AVAILABLE", "IMAGE", "AGE"}
 	t := output.NewTable(o.Out, headers...)
+	// On a terminal the image is its tag (or digest); -o wide and piped output keep the full reference.
+	short := t.Terminal().Width > 0 && !o.Print.IsWide()
 	for _, c := range st.Components {
 		if !c.Found {
 			t.Append(c.Component, c.Kind, c.Workload, "-", "-", "-", "-", "<missing>", "-")
 			continue
 		}
-		t.Append(c.Component, c.Kind, c.Workload, fmt.Sprint(c.Desired), fmt.Sprint(c.Ready), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), c.Image, c.Age)
+		image := c.Image
+		if short {
+			image = table.ShortImage(image)
+		}
+		t.Append(c.Component, c.Kind, c.Workload, fmt.Sprint(c.Desired), fmt.Sprint(c.Ready), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), image, c.Age)
 	}
 	return t.Render()
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // logLines is how many log lines of a failing container are shown.
@@ -37,6 +38,7 @@ func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.Wo
 	start := w.now()
 	reported := map[kube.Workload]bool{}
 	lastLine := map[kube.Workload]string{}
+	term := table.DetectTerminal(w.Progress)
 	width := 0
 	for _, wl := range workloads {
 		width = max(width, len(wl.Component))
@@ -61,7 +63,11 @@ func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.Wo
 					return
 				}
 				lastLine[st.Workload] = key
-				fmt.Fprintln(w.Progress, progressLine(st, width, w.now().Sub(start)))
+				line := progressLine(st, width, w.now().Sub(start))
+				if st.Done {
+					line = term.Green(line)
+				}
+				fmt.Fprintln(w.Progress, line)
 			}
 		},
 	})
@@ -101,12 +107,13 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	defer cancel()
 	p := fe.Problem
 	out := w.Progress
+	term := table.DetectTerminal(out)
 	if p.Pod == "" {
 		// Pods the API server refuses (FailedCreate): there is no pod to explain.
-		fmt.Fprintf(out, "\n%s: the API server refuses its pods: %s\n", fe.Workload.Subject(), p.Message)
+		fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s: the API server refuses its pods: %s", fe.Workload.Subject(), p.Message)))
 		return
 	}
-	fmt.Fprintf(out, "\n%s is failing: %s\n", fe.Workload.Component, p)
+	fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s is failing: %s", fe.Workload.Component, p)))
 	events, err := kube.ObjectEvents(ctx, w.CS, w.NS, "Pod", p.Pod)
 	fmt.Fprintf(out, "Events of pod %s:\n", p.Pod)
 	switch {

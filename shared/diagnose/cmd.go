@@ -262,7 +262,7 @@ func (o *ExplainOptions) Run(context.Context) error {
 		return o.Print.PrintDocument(o.Out, "DiagnoseCodeList", map[string]any{"codes": o.codes})
 	}
 	if len(o.args) == 0 || o.Print.IsWide() {
-		t := output.NewTable(o.Out, "CODE", "SEVERITY", "AREA", "TITLE")
+		t := output.NewTable(o.Out, "CODE", "SEVERITY", "AREA", "TITLE").Severity("SEVERITY").Long("TITLE")
 		for _, c := range o.codes {
 			t.Append(c.ID, string(c.Severity), string(c.Area), c.Title)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // JUnit is the -o junit format.
@@ -17,10 +18,11 @@ const JUnit = "junit"
 // PrintTable prints the findings grouped by component, then the summary line
 // and the skipped checks. wide adds the evidence column.
 func PrintTable(w io.Writer, r *Report, wide bool) error {
+	term := table.DetectTerminal(w)
 	fmt.Fprintf(w, "Namespace %s (env %s): %d pods read\n\n", r.Namespace, r.Environment, r.Stats.Pods)
 	switch {
 	case r.MostlyForbidden():
-		fmt.Fprintf(w, "Most checks could not run: %d of %d were skipped because a kind they read may not be listed (see below).\n", r.Summary.Forbidden, len(r.Checks))
+		fmt.Fprintln(w, term.Red(term.Line(fmt.Sprintf("Most checks could not run: %d of %d were skipped because a kind they read may not be listed (see below).", r.Summary.Forbidden, len(r.Checks)), 2)))
 	case len(r.Findings) == 0 && r.Summary.HiddenWarnings+r.Summary.HiddenInfos > 0:
 		fmt.Fprintln(w, "No problems at or above --min-severity.")
 	case len(r.Findings) == 0:
@@ -31,7 +33,12 @@ func PrintTable(w io.Writer, r *Report, wide bool) error {
 		if wide {
 			headers = append(headers, "EVIDENCE")
 		}
-		t := output.NewTable(w, headers...)
+		t := output.NewTable(w, headers...).Severity("SEVERITY")
+		if !wide {
+			// On a narrow terminal the message and the fix go under the
+			// finding's row; -o wide keeps one row per finding.
+			t.Long("MESSAGE", "FIX")
+		}
 		prev := ""
 		for _, f := range r.Findings {
 			comp := f.Component
@@ -51,7 +58,7 @@ func PrintTable(w io.Writer, r *Report, wide bool) error {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, r.SummaryLine())
+	fmt.Fprintln(w, term.Bold(term.Line(r.SummaryLine(), 2)))
 	skipped := map[string][]string{}
 	for _, c := range r.Checks {
 		if c.Status == StatusSkipped {
@@ -64,7 +71,7 @@ func PrintTable(w io.Writer, r *Report, wide bool) error {
 	}
 	sort.Strings(reasons)
 	for _, reason := range reasons {
-		fmt.Fprintf(w, "skipped: %s (%s)\n", strings.Join(skipped[reason], ", "), reason)
+		fmt.Fprintln(w, term.Line(fmt.Sprintf("skipped: %s (%s)", strings.Join(skipped[reason], ", "), reason), 2))
 	}
 	return nil
 }

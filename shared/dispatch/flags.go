@@ -31,6 +31,7 @@ var sharedFlags = []flagDef{
 	{"kubeconfig", "", "string"},
 	{"match-server-version", "", "bool"},
 	{"namespace", "n", "string"},
+	{"no-color", "", "bool"},
 	{"password", "", "string"},
 	{"profile", "", "string"},
 	{"profile-output", "", "string"},

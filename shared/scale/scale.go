@@ -15,6 +15,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // Options are the options of `kubectl piyasa scale COMPONENT N`.
@@ -198,7 +199,7 @@ func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Work
 		return waitError(err, o.Namespace, w)
 	}
 	ready, desired := statuses[0].Ready, statuses[0].Desired
-	o.Printf("%s/%s: %d/%d ready\n", lower(w.Kind), w.Name, ready, desired)
+	o.Printf("%s\n", table.DetectTerminal(o.Out).Green(fmt.Sprintf("%s/%s: %d/%d ready", lower(w.Kind), w.Name, ready, desired)))
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // workerState is what scale worker changes, so that it can be put back.
@@ -315,7 +316,7 @@ func (o *Options) restoreConfigMap(cs kubernetes.Interface, cmName string, old w
 	patch := mustJSON(map[string]any{"data": map[string]any{app.KeyTotalWorkers: v}})
 	_, err := cs.CoreV1().ConfigMaps(o.Namespace).Patch(ctx, cmName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
 	if err == nil {
-		o.Infof("rolled back configmap/%s: TOTAL_WORKERS=%s\n", cmName, strOr(old.total, "(unset)"))
+		o.Infof("%s\n", table.DetectTerminal(o.ErrOut).Red(fmt.Sprintf("rolled back configmap/%s: TOTAL_WORKERS=%s", cmName, strOr(old.total, "(unset)"))))
 	}
 	return err
 }
@@ -340,7 +341,7 @@ func (o *Options) restoreWorkers(cs kubernetes.Interface, cmName, stsName string
 	}})
 	_, err := cs.AppsV1().StatefulSets(o.Namespace).Patch(ctx, stsName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
 	if err == nil {
-		o.Infof("rolled back statefulset/%s: %d replicas, previous pod template\n", stsName, old.replicas)
+		o.Infof("%s\n", table.DetectTerminal(o.ErrOut).Red(fmt.Sprintf("rolled back statefulset/%s: %d replicas, previous pod template", stsName, old.replicas)))
 	}
 	return err
 }
