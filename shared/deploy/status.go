@@ -204,19 +204,26 @@ func (o *StatusOptions) print(st *Status) error {
 		return o.Print.PrintDocument(o.Out, StatusKind, st)
 	}
 	headers := []string{"COMPONENT", "KIND", "NAME", "DESIRED", "READY", "UPDATED", "AVAILABLE", "IMAGE", "AGE"}
-	t := output.NewTable(o.Out, headers...)
-	// On a terminal the image is its tag (or digest); -o wide and piped output keep the full reference.
-	short := t.Terminal().Width > 0 && !o.Print.IsWide()
+	term := table.DetectTerminal(o.Out)
+	// On a terminal: kubectl get's columns (READY ready/desired, UP-TO-DATE,
+	// AVAILABLE), no KIND (the component says it) and the image's tag, so that
+	// a row fits 80 columns. -o wide and piped output keep every column.
+	compact := term.Width > 0 && !o.Print.IsWide()
+	if compact {
+		headers = []string{"COMPONENT", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "IMAGE", "AGE"}
+	}
+	t := output.NewTable(o.Out, headers...).SetTerminal(term)
 	for _, c := range st.Components {
-		if !c.Found {
+		switch {
+		case !c.Found && compact:
+			t.Append(c.Component, c.Workload, "-", "-", "-", "<missing>", "-")
+		case !c.Found:
 			t.Append(c.Component, c.Kind, c.Workload, "-", "-", "-", "-", "<missing>", "-")
-			continue
+		case compact:
+			t.Append(c.Component, c.Workload, fmt.Sprintf("%d/%d", c.Ready, c.Desired), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), table.ShortImage(c.Image), c.Age)
+		default:
+			t.Append(c.Component, c.Kind, c.Workload, fmt.Sprint(c.Desired), fmt.Sprint(c.Ready), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), c.Image, c.Age)
 		}
-		image := c.Image
-		if short {
-			image = table.ShortImage(image)
-		}
-		t.Append(c.Component, c.Kind, c.Workload, fmt.Sprint(c.Desired), fmt.Sprint(c.Ready), fmt.Sprint(c.Updated), fmt.Sprint(c.Available), image, c.Age)
 	}
 	return t.Render()
 }

@@ -23,6 +23,7 @@ func renderTable(w io.Writer, st Status, wide bool, now time.Time) error {
 		t.Long("LAST SCALE") // under its row on a narrow terminal; -o wide keeps one row per object
 	}
 	term := t.Terminal()
+	compact := term.Width > 0 && !wide // on a terminal the WORKLOAD column is the name alone
 	type note struct {
 		what  []string
 		order int
@@ -44,6 +45,9 @@ func renderTable(w io.Writer, st Status, wide bool, now time.Time) error {
 	for _, c := range st.Components {
 		ready, hpa, last := "-", "-", "-"
 		workload := lower(c.Kind) + "/" + c.Workload
+		if compact {
+			workload = c.Workload
+		}
 		if c.Found {
 			ready = fmt.Sprintf("%d/%d", c.Ready, c.Desired)
 		} else {
