@@ -1,11 +1,8 @@
 package bundle
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -82,23 +79,14 @@ func TestWriteTimesNotInTheFuture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz, err := gzip.NewReader(&buf)
+	files, err := Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(gz)
-	n := 0
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-		if h.ModTime.After(now) {
-			t.Errorf("%s: mtime %s after %s", h.Name, h.ModTime, now)
+	n := len(files)
+	for _, f := range files {
+		if f.Header.ModTime.After(now) {
+			t.Errorf("%s: mtime %s after %s", f.Header.Name, f.Header.ModTime, now)
 		}
 	}
 	if n == 0 {

@@ -1,11 +1,8 @@
 package diagnose
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/bundle"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
@@ -184,25 +182,16 @@ func TestBundle(t *testing.T) {
 		_, e := tt.Output()
 		t.Fatalf("exit %d: %s", code, e)
 	}
-	gz, err := gzip.NewReader(bytes.NewReader(tt.Stdout.Bytes()))
+	files, err := bundle.Read(bytes.NewReader(tt.Stdout.Bytes()))
 	if err != nil {
-		t.Fatalf("stdout is not gzip: %v", err)
+		t.Fatalf("stdout is not a bundle: %v", err)
 	}
-	tr := tar.NewReader(gz)
 	names := map[string]bool{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	for _, f := range files {
+		if bytes.Contains(f.Data, []byte("planted-unit-secret-value")) {
+			t.Errorf("%s holds the Secret value", f.Header.Name)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		if bytes.Contains(b, []byte("planted-unit-secret-value")) {
-			t.Errorf("%s holds the Secret value", h.Name)
-		}
-		names[filepath.Base(h.Name)] = true
+		names[filepath.Base(f.Header.Name)] = true
 	}
 	if !names["report.json"] || !names["report.txt"] {
 		t.Errorf("bundle files: %v", names)

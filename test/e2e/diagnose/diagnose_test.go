@@ -1,8 +1,6 @@
 package diagnose_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -24,6 +21,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/piyasa/kubectl-piyasa/shared/bundle"
 	"github.com/piyasa/kubectl-piyasa/shared/diagnose"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
@@ -564,29 +562,17 @@ func untar(t *testing.T, path string) map[string]string {
 	if st, _ := f.Stat(); st.Mode().Perm() != 0o600 {
 		t.Errorf("bundle mode %v, want 0600", st.Mode().Perm())
 	}
-	gz, err := gzip.NewReader(f)
+	all, err := bundle.Read(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(gz)
 	files := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := h.Name
+	for _, bf := range all {
+		name := bf.Header.Name
 		if i := strings.IndexByte(name, '/'); i >= 0 {
 			name = name[i+1:]
 		}
-		files[name] = string(b)
+		files[name] = string(bf.Data)
 	}
 	return files
 }
