@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -28,32 +26,10 @@ func newEnvFile(t testing.TB, name string) string {
 	return p
 }
 
-// secretValues returns the values of a .env worth looking for in output.
-func secretValues(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := envfile.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range f.Entries {
-		if v := e.Value.Reveal(); len(v) >= 8 && !strings.Contains(v, "your-") {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // noLeak fails (without printing the value) when output holds a secret value.
 func noLeak(t testing.TB, r harness.Result, envFiles ...string) {
 	t.Helper()
-	for _, f := range envFiles {
-		for i, v := range secretValues(t, f) {
-			if strings.Contains(r.Stdout, v) || strings.Contains(r.Stderr, v) {
-				t.Fatalf("output shows value #%d of %s", i, filepath.Base(f))
-			}
-		}
-	}
+	harness.NoLeak(t, r.Stdout+r.Stderr, envFiles...)
 }
 
 // statusDoc is the `deploy status -o json` document.

@@ -14,7 +14,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -23,31 +22,6 @@ func TestMain(m *testing.M) { harness.Main(m) }
 // runbook returns `bash scripts/runbooks/NAME args...`.
 func runbook(t testing.TB, name string, args ...string) *harness.Cmd {
 	return harness.Command(t, "bash", append([]string{filepath.Join(harness.RepoRoot(), "scripts", "runbooks", name)}, args...)...)
-}
-
-// secretValues returns the values of a .env worth looking for in output.
-func secretValues(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := envfile.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range f.Entries {
-		if v := e.Value.Reveal(); len(v) >= 8 && !strings.Contains(v, "your-") {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func noLeak(t testing.TB, text, envFile string) {
-	t.Helper()
-	for i, v := range secretValues(t, envFile) {
-		if strings.Contains(text, v) {
-			t.Fatalf("output shows value #%d of %s", i, filepath.Base(envFile))
-		}
-	}
 }
 
 // scaleDoc is what the tests read of `scale status -o json`.
@@ -150,7 +124,7 @@ func TestOnCallDay(t *testing.T) {
 		if !strings.Contains(r.Stdout, "To reach it:\n  kubectl port-forward -n "+ns+" svc/dev-api-service 8000:8000") {
 			t.Fatalf("no access commands:\n%s", r.Stdout)
 		}
-		noLeak(t, r.Stdout+r.Stderr, envPath)
+		harness.NoLeak(t, r.Stdout+r.Stderr, envPath)
 	})
 	if t.Failed() {
 		return
@@ -191,7 +165,7 @@ func TestOnCallDay(t *testing.T) {
 		if secret() != "rotated-api-key-0123456789abcdef" {
 			t.Fatal("API_KEY not rotated")
 		}
-		noLeak(t, r.Stdout+r.Stderr, newEnv)
+		harness.NoLeak(t, r.Stdout+r.Stderr, newEnv)
 		runbook(t, "rotate-secrets.sh", append([]string{filepath.Join(dir, "missing.env")}, target...)...).ExpectCode(2)
 	})
 
@@ -265,6 +239,6 @@ func TestOnCallDay(t *testing.T) {
 		if st, _ := os.Stat(bundles[0]); st.Mode().Perm() != 0o600 {
 			t.Fatalf("bundle mode %v", st.Mode())
 		}
-		noLeak(t, string(report)+r.Stdout+r.Stderr, envPath)
+		harness.NoLeak(t, string(report)+r.Stdout+r.Stderr, envPath)
 	})
 }

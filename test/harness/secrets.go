@@ -1,0 +1,40 @@
+package harness
+
+import (
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+)
+
+// EnvSecretValues returns the values of a .env worth looking for in output:
+// those of 8 characters or more that are not the guide's placeholders.
+func EnvSecretValues(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := envfile.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range f.Entries {
+		if v := e.Value.Reveal(); len(v) >= 8 && !strings.Contains(v, "your-") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// NoLeak fails the test, without printing the value, when text holds a
+// value of one of the .env files, raw or base64.
+func NoLeak(t testing.TB, text string, envFiles ...string) {
+	t.Helper()
+	for _, f := range envFiles {
+		for i, v := range EnvSecretValues(t, f) {
+			if strings.Contains(text, v) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(v))) {
+				t.Fatalf("output shows value #%d of %s", i, filepath.Base(f))
+			}
+		}
+	}
+}
