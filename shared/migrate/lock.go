@@ -85,6 +85,8 @@ type Lock struct {
 	name   string
 	holder Holder
 	now    func() time.Time
+	// TookOver describes the expired Lease this Lock replaced (nil: it was free).
+	TookOver *LockInfo
 }
 
 // Name returns the Lease's name.
@@ -164,11 +166,15 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, hold
 		}
 		t := metav1.NewMicroTime(now())
 		dur := int32(LeaseDuration / time.Second)
-		if lease == nil {
+		exists := lease != nil
+		if !exists {
 			lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
 				Labels: map[string]string{app.PartOfLabel: app.PartOfValue, app.MigrationLabel: "true"}}}
 		} else if info.Held {
 			return nil, &HeldError{Info: info}
+		} else if info.Holder != "" {
+			prev := info
+			l.TookOver = &prev
 		}
 		lease.Spec = coordinationv1.LeaseSpec{HolderIdentity: &holder.Identity, LeaseDurationSeconds: &dur, AcquireTime: &t, RenewTime: &t}
 		if lease.Annotations == nil {
@@ -176,7 +182,7 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, hold
 		}
 		lease.Annotations[app.MigrationUserAnnotation] = holder.User
 		delete(lease.Annotations, app.MigrationJobAnnotation)
-		if lease.ResourceVersion == "" {
+		if !exists {
 			_, err = cs.CoordinationV1().Leases(ns).Create(ctx, lease, metav1.CreateOptions{})
 		} else {
 			_, err = cs.CoordinationV1().Leases(ns).Update(ctx, lease, metav1.UpdateOptions{})
@@ -237,6 +243,16 @@ func (l *Lock) KeepRenewed(ctx context.Context, report func(error)) {
 			}
 		}
 	}
+}
+
+// Detach leaves the Lease to the Job it names (after Ctrl-C): it stops being
+// held by this process within a second, and stays held while the Job runs.
+func (l *Lock) Detach(ctx context.Context) error {
+	return l.update(ctx, func(lease *coordinationv1.Lease) {
+		one := int32(1)
+		t := metav1.NewMicroTime(l.now())
+		lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = &one, &t
+	})
 }
 
 // Release deletes the Lease if we still hold it.

@@ -149,6 +149,9 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lock.TookOver != nil {
+		g.Infof("took over the expired lock %s from %s (Job %s: %s)\n", lock.Name(), lock.TookOver.Holder, orNone([]string{lock.TookOver.Job}), lock.TookOver.JobState)
+	}
 	released := false
 	release := func() {
 		if released {
@@ -233,8 +236,22 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	}
 	r.State = "Failed"
 	reportFailure(context.WithoutCancel(ctx), g, final, r)
+	if multipleHeads(r.Tail) {
+		return r, cli.Failedf("migration %s %s failed: the image has several Alembic heads, so `alembic upgrade head` cannot choose (Job %s)", o.Direction, o.To, name).
+			WithHint("nothing was migrated; merge the heads in the code (alembic merge heads) and build a new image, or pass --to REVISION (see: kubectl piyasa migrate status -n %s)", ns)
+	}
 	return r, cli.Failedf("migration %s %s failed: Job %s", o.Direction, o.To, name).
 		WithHint("the Job and its log are kept (kubectl logs job/%s -n %s); nothing was retried: fix the revision, then run the migration again", name, ns)
+}
+
+// multipleHeads recognises Alembic's error for `upgrade head` with several heads.
+func multipleHeads(tail []string) bool {
+	for _, l := range tail {
+		if strings.Contains(l, "Multiple head revisions are present") {
+			return true
+		}
+	}
+	return false
 }
 
 // interrupted handles Ctrl-C: leave the Job (the Lease follows it), or delete both.
@@ -254,6 +271,9 @@ func interrupted(g *cli.Global, o Options, r *Result, lock *Lock, release func()
 		return context.Canceled
 	}
 	r.State = "Interrupted"
+	if err := lock.Detach(ctx); err != nil {
+		g.Infof("warning: lock %s: %v\n", lock.Name(), err)
+	}
 	g.Infof("interrupted: stopped following; Job %s keeps running and the lock %s stays with it until it ends.\n", r.Job, lock.Name())
 	g.Infof("follow it again: kubectl logs -f job/%s -n %s   (state: kubectl piyasa migrate status -n %s)\n", r.Job, r.Namespace, r.Namespace)
 	return context.Canceled
