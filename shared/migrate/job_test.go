@@ -142,7 +142,6 @@ func (f *fakeExec) Exec(_ context.Context, ns, pod, container string, cmd []stri
 	return "127.0.0.1:5432 - accepting connections\n", "", nil
 }
 
-
 func newApp(t *testing.T) *clitest.T {
 	ns := "piyasa-chatbot-dev"
 	api := readyPod(ns, "dev-api-1", map[string]string{"app": "piyasa-api", "component": "backend"}, "api", app.APIImage+":v1.0.0", "docker-pullable://"+app.APIImage+"@"+digest)
