@@ -51,7 +51,7 @@ func fixture(name string) string {
 // setup deploys the dev overlay into a fresh namespace, points piyasa-config at
 // a fresh loopback PostgreSQL (password from the .env, as the Secret has it)
 // and starts the harness kubelet on the Alembic project proj with extra env.
-func setup(t *testing.T, proj string, extraEnv ...string) *testApp {
+func setup(t testing.TB, proj string, extraEnv ...string) *testApp {
 	t.Helper()
 	ns := harness.Namespace(t, "migrate")
 	envPath := filepath.Join(t.TempDir(), "dev.env")
@@ -95,7 +95,7 @@ func (a *testApp) migrate(t *testing.T, args ...string) *harness.Cmd {
 }
 
 // version returns alembic_version's revisions in the real database ("" when the table is missing).
-func (a *testApp) version(t *testing.T) string {
+func (a *testApp) version(t testing.TB) string {
 	t.Helper()
 	if a.pg.Query(t, "SELECT to_regclass('public.alembic_version') IS NOT NULL") != "t" {
 		return ""
