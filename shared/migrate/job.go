@@ -150,7 +150,10 @@ func readyPods(ctx context.Context, cs kubernetes.Interface, ns, component strin
 	if err != nil {
 		return nil, err
 	}
-	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(c.Labels).String()})
+	// ResourceVersion "0": served from the API server's watch cache at once
+	// (a consistent list can wait ~100 ms for the cache to catch up); a pod's
+	// readiness a few milliseconds old is good enough to choose one.
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(c.Labels).String(), ResourceVersion: "0"})
 	if err != nil {
 		return nil, err
 	}

@@ -111,6 +111,24 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	}
 	r := &Result{Namespace: ns, Direction: o.Direction, Target: o.To, FirstLogLatency: -1}
 
+	// The connection check runs while the api template, the image and the
+	// lock are looked at; the Job is created only once it has passed.
+	type pgResult struct {
+		msg string
+		err error
+	}
+	pgc := make(chan pgResult, 1)
+	go func() {
+		msg, err := CheckPostgres(ctx, cs, o.Exec, ns)
+		pgc <- pgResult{msg, err}
+	}()
+	pgWait := func() error {
+		res := <-pgc
+		if res.err == nil {
+			g.Infof("%s\n", res.msg)
+		}
+		return res.err
+	}
 	d, err := APITemplate(ctx, cs, ns, env)
 	if err != nil {
 		return nil, err
@@ -123,11 +141,6 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	if img.Warning != "" {
 		g.Infof("warning: %s\n", img.Warning)
 	}
-	msg, err := CheckPostgres(ctx, cs, o.Exec, ns)
-	if err != nil {
-		return nil, err
-	}
-	g.Infof("%s\n", msg)
 
 	var logFile *os.File
 	if o.LogFile != "" {
@@ -170,6 +183,10 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 
 	name, err := JobName(ctx, cs, ns, env, g.Now())
 	if err != nil {
+		release()
+		return nil, err
+	}
+	if err := pgWait(); err != nil {
 		release()
 		return nil, err
 	}

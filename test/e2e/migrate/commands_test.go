@@ -108,3 +108,14 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("Jobs: %v", jobs)
 	}
 }
+
+// TestRetriesFollowedAcrossPods: with --retries 1 a failing migration runs
+// twice, and both pods' logs are followed.
+func TestRetriesFollowedAcrossPods(t *testing.T) {
+	a := setup(t, "alembic", "FAIL_REVISION=0003")
+	r := a.migrate(t, "--retries", "1").ExpectCode(1)
+	if n := strings.Count(r.Stdout, "failing on purpose"); n != 2 {
+		t.Errorf("log of %d attempts printed, want 2:\n%s", n, r.Stdout)
+	}
+	mustContain(t, "stderr", r.Stderr, "(attempt 2)", "backoffLimit 1")
+}
