@@ -260,3 +260,37 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestUpBeforeJobSeam: the hook a backup-first step uses runs under the lock
+// before the Job; its annotations reach the Job; its error creates no Job.
+func TestUpBeforeJobSeam(t *testing.T) {
+	tt := newApp(t)
+	_ = tt.Global.Complete()
+	ctx := context.Background()
+	_, err := Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute, BeforeJob: func(ctx context.Context, job string) (map[string]string, error) {
+		if _, err := tt.Fake.CoordinationV1().Leases(tt.Namespace).Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{}); err != nil {
+			t.Errorf("BeforeJob runs without the lock: %v", err)
+		}
+		return nil, errors.New("backup failed")
+	}})
+	if err == nil || !strings.Contains(err.Error(), "backup failed") {
+		t.Fatalf("BeforeJob error: %v", err)
+	}
+	if list, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).List(ctx, metav1.ListOptions{}); len(list.Items) != 0 {
+		t.Fatal("a Job was created after BeforeJob failed")
+	}
+	if _, err := tt.Fake.CoordinationV1().Leases(tt.Namespace).Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{}); err == nil {
+		t.Fatal("the lock was kept after BeforeJob failed")
+	}
+	completeJobs(t, tt, batchv1.JobComplete)
+	r, err := Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute, BeforeJob: func(context.Context, string) (map[string]string, error) {
+		return map[string]string{app.MigrationBackupAnnotation: "backup-20261201-030000"}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).Get(ctx, r.Job, metav1.GetOptions{})
+	if j.Annotations[app.MigrationBackupAnnotation] != "backup-20261201-030000" {
+		t.Errorf("Job annotations: %v", j.Annotations)
+	}
+}

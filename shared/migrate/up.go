@@ -51,6 +51,11 @@ type Options struct {
 	Exec Execer
 	// Holder is who takes the Lease (default: this user, host and process).
 	Holder *Holder
+	// BeforeJob runs under the lock, after the connection check and before the
+	// Job is created (the seam for a backup first): the annotations it returns
+	// are added to the Job (e.g. app.MigrationBackupAnnotation); an error
+	// releases the lock and creates no Job.
+	BeforeJob func(ctx context.Context, job string) (map[string]string, error)
 	// OnJobCreated is called once the Job exists (benchmarks, callers that record it).
 	OnJobCreated func(job string)
 }
@@ -190,13 +195,27 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		release()
 		return nil, err
 	}
+	ann := map[string]string{}
+	for k, v := range o.Annotations {
+		ann[k] = v
+	}
+	if o.BeforeJob != nil {
+		extra, err := o.BeforeJob(ctx, name)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		for k, v := range extra {
+			ann[k] = v
+		}
+	}
 	args := []string{"upgrade", o.To}
 	if o.Direction == "down" {
 		args = []string{"downgrade", o.To}
 	}
 	job, err := BuildJob(JobSpec{Name: name, Namespace: ns, Template: d.Spec.Template, Image: img.Image, Args: args,
 		Direction: o.Direction, Target: o.To, Retries: o.Retries, Timeout: o.Timeout, User: holder.User, ImageFrom: img.From,
-		Annotations: o.Annotations})
+		Annotations: ann})
 	if err != nil {
 		release()
 		return nil, err
