@@ -144,6 +144,9 @@ func TestInterruptLeavesTheJob(t *testing.T) {
 	mustContain(t, "stderr", stderr.String(), "Job "+job+" keeps running", "kubectl logs -f job/"+job)
 	r := a.migrate(t).ExpectCode(1)
 	mustContain(t, "second migrate", r.Stderr, "holds the lock", job)
+	if st := a.status(t, 1); st.Running == nil || st.Running.Name != job || !st.Lock.Held || st.Lock.Job != job {
+		t.Errorf("status while the left Job runs: %+v", st)
+	}
 	waitFor(t, "the Job to complete", func() bool {
 		j, err := harness.Client(t).BatchV1().Jobs(a.ns).Get(context.Background(), job, metav1.GetOptions{})
 		return err == nil && j.Status.Succeeded > 0
