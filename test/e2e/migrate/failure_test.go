@@ -21,6 +21,7 @@ import (
 func TestFailingRevision(t *testing.T) {
 	a := setup(t, "alembic", "FAIL_REVISION=0003")
 	r := a.migrate(t).ExpectCode(1)
+	a.noSecret(t, r)
 	mustContain(t, "stdout", r.Stdout, "0002: creating table bots", "failing on purpose")
 	mustContain(t, "stderr", r.Stderr, "migration up head failed", "last ", "RuntimeError: migration 0003 failed on purpose", "what to do", "kubectl logs job/dev-db-migrate-")
 	jobs := a.jobs(t)

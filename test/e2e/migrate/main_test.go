@@ -149,6 +149,14 @@ func (a *testApp) jobs(t *testing.T) []string {
 	return names
 }
 
+// noSecret fails (without printing it) when output shows the database password.
+func (a *testApp) noSecret(t *testing.T, r harness.Result) {
+	t.Helper()
+	if strings.Contains(r.Stdout, a.pg.Password) || strings.Contains(r.Stderr, a.pg.Password) {
+		t.Error("output shows the database password")
+	}
+}
+
 func mustContain(t *testing.T, what, s string, subs ...string) {
 	t.Helper()
 	for _, sub := range subs {

@@ -21,6 +21,7 @@ func TestUpFromEmptyToHead(t *testing.T) {
 	}
 	logFile := filepath.Join(t.TempDir(), "migrate.log")
 	r := a.migrate(t, "--log-file", logFile).ExpectCode(0)
+	a.noSecret(t, r)
 	mustContain(t, "stdout", r.Stdout, "0001: creating table users", "0002: creating table bots", "0003: creating table messages")
 	mustContain(t, "stderr", r.Stderr, "PostgreSQL accepts connections", "Job dev-db-migrate-", "python -m alembic upgrade head", "succeeded")
 	if v := a.version(t); v != "0003" {
