@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // TailKeep is how many last log lines a failure report repeats.
@@ -39,10 +41,13 @@ type follower struct {
 	sawFirst  bool
 	finishing chan struct{}
 	once      sync.Once
+	// problems receives a pod of the Job that cannot start (image pull,
+	// configuration, scheduling): its container never ran.
+	problems chan kube.PodProblem
 }
 
 func newFollower(cs kubernetes.Interface, ns, job, container string, out io.Writer, info func(string, ...any)) *follower {
-	return &follower{cs: cs, ns: ns, job: job, container: container, out: out, info: info, firstLine: -1, finishing: make(chan struct{})}
+	return &follower{cs: cs, ns: ns, job: job, container: container, out: out, info: info, firstLine: -1, finishing: make(chan struct{}), problems: make(chan kube.PodProblem, 1)}
 }
 
 // finish tells the follower the Job has ended: read what is left and return.
@@ -226,6 +231,14 @@ func (f *follower) run(ctx context.Context) {
 					}
 				}
 				pods[p.Name] = p
+				if p.Status.Phase == corev1.PodPending {
+					if pr, ok := kube.FatalProblem(p); ok {
+						select {
+						case f.problems <- pr:
+						default:
+						}
+					}
+				}
 			}
 		case <-tick.C:
 			if events == nil {

@@ -294,3 +294,43 @@ func TestUpBeforeJobSeam(t *testing.T) {
 		t.Errorf("Job annotations: %v", j.Annotations)
 	}
 }
+
+// TestUpPodCannotStart: a migration pod stuck in ImagePullBackOff never ran:
+// exit 1 at once naming the problem, the Job deleted, the lock released.
+func TestUpPodCannotStart(t *testing.T) {
+	tt := newApp(t)
+	_ = tt.Global.Complete()
+	ctx := context.Background()
+	go func() {
+		for i := 0; i < 200; i++ {
+			list, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).List(ctx, metav1.ListOptions{})
+			if len(list.Items) == 1 {
+				_, _ = tt.Fake.CoreV1().Pods(tt.Namespace).Create(ctx, &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{Name: list.Items[0].Name + "-abcde", Labels: map[string]string{batchv1.JobNameLabel: list.Items[0].Name}},
+					Status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: app.MigrationContainer,
+						State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "api:nope"`}}}}},
+				}, metav1.CreateOptions{})
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	done := make(chan struct{})
+	var err error
+	go func() { _, err = Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute}); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Up waited for a pod that cannot start")
+	}
+	e := cli.Classify(err, "")
+	if e.Code != cli.ExitFailed || !strings.Contains(e.Msg, "ImagePullBackOff") || !strings.Contains(e.Hint, "nothing was migrated") {
+		t.Fatalf("pod cannot start: %+v", e)
+	}
+	if list, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).List(ctx, metav1.ListOptions{}); len(list.Items) != 0 {
+		t.Error("the Job was kept")
+	}
+	if _, err := tt.Fake.CoordinationV1().Leases(tt.Namespace).Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{}); err == nil {
+		t.Error("the lock was kept")
+	}
+}

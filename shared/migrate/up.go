@@ -245,7 +245,7 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	followed := make(chan struct{})
 	go func() { f.run(fctx); close(followed) }()
 
-	final, werr := waitJob(ctx, cs, ns, name, o.Timeout+2*time.Minute)
+	final, problem, werr := waitJob(ctx, cs, ns, name, o.Timeout+2*time.Minute, f.problems)
 	f.finish()
 	select {
 	case <-followed:
@@ -264,6 +264,24 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		return r, werr
 	}
 	defer release()
+	if problem != nil {
+		// The container never started, so nothing was migrated: the Job would
+		// only wait for its deadline while holding the lock. Remove it.
+		r.State = "Failed"
+		bg := metav1.DeletePropagationBackground
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := cs.BatchV1().Jobs(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+			g.Infof("warning: could not delete Job %s: %v\n", name, err)
+		}
+		if evs, err := kube.ObjectEvents(dctx, cs, ns, "Pod", problem.Pod); err == nil {
+			for _, e := range evs {
+				g.Infof("  %s %s: %s\n", e.Type, e.Reason, strings.TrimSpace(e.Message))
+			}
+		}
+		return r, cli.Failedf("the migration pod cannot start: %s", problem.String()).
+			WithHint("nothing was migrated and Job %s was deleted; fix the image (--image) or the configuration, then run the migration again", name)
+	}
 	if jobState(final) == "Complete" {
 		r.State = "Complete"
 		g.Infof("migration %s %s succeeded in %s: Job %s kept (log: kubectl logs job/%s -n %s)\n", o.Direction, o.To,
@@ -316,41 +334,51 @@ func interrupted(g *cli.Global, o Options, r *Result, lock *Lock, release func()
 }
 
 // waitJob waits by watch until the Job is Complete or Failed.
-func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, bound time.Duration) (*batchv1.Job, error) {
+func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, bound time.Duration, problems <-chan kube.PodProblem) (*batchv1.Job, *kube.PodProblem, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	for {
 		list, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(list.Items) == 0 {
-			return nil, cli.Failedf("Job %s was deleted before it finished", name)
+			return nil, nil, cli.Failedf("Job %s was deleted before it finished", name)
 		}
 		if j := &list.Items[0]; jobState(j) != "Running" {
-			return j, nil
+			return j, nil, nil
 		}
 		w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: list.ResourceVersion})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for ev := range w.ResultChan() {
-			if ev.Type == watch.Deleted {
+	events:
+		for {
+			select {
+			case pr := <-problems:
 				w.Stop()
-				return nil, cli.Failedf("Job %s was deleted before it finished", name)
-			}
-			if j, ok := ev.Object.(*batchv1.Job); ok && jobState(j) != "Running" {
-				w.Stop()
-				return j, nil
+				return nil, &pr, nil
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					break events
+				}
+				if ev.Type == watch.Deleted {
+					w.Stop()
+					return nil, nil, cli.Failedf("Job %s was deleted before it finished", name)
+				}
+				if j, ok := ev.Object.(*batchv1.Job); ok && jobState(j) != "Running" {
+					w.Stop()
+					return j, nil, nil
+				}
 			}
 		}
 		w.Stop()
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, cli.Failedf("Job %s did not finish within %s", name, bound)
+				return nil, nil, cli.Failedf("Job %s did not finish within %s", name, bound)
 			}
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }
