@@ -42,6 +42,7 @@ Job to be Complete or Failed. The Job is kept, so its log survives (remove old o
 'migrate jobs --cleanup'). backoffLimit is --retries, default 0, unlike the guide's 3: a
 migration that failed half-way must be looked at by a person, not re-run on a half-migrated
 database. activeDeadlineSeconds is --timeout, so a hung migration cannot block forever.
+A pod that cannot start (image pull, configuration) never ran: exit 1 at once, its Job deleted.
 
 Ctrl-C stops following and leaves the Job running (the Lease stays with the Job until it
 ends); --cancel-on-interrupt deletes the Job and releases the Lease instead.
