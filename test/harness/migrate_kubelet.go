@@ -156,7 +156,7 @@ func migrateClusterExec(t testing.TB, ctx context.Context, cs kubernetes.Interfa
 		Value string `json:"value"`
 	}
 	var envs []envVar
-	for _, kv := range append(env, opts.ExtraEnv...) {
+	for _, kv := range append(append(env, "PYTHONDONTWRITEBYTECODE=1"), opts.ExtraEnv...) {
 		k, v, _ := strings.Cut(kv, "=")
 		envs = append(envs, envVar{k, v})
 	}
