@@ -1,0 +1,143 @@
+// Package migrate is `kubectl piyasa migrate`: the app's Alembic migrations
+// as a Job in the api pods' image and environment, one at a time per
+// namespace (a coordination.k8s.io Lease), never retried blindly, its log
+// followed live and kept with the Job.
+package migrate
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+)
+
+// NewCmd returns the root of kubectl-piyasa-migrate: bare `migrate` is `migrate up`.
+func NewCmd(g *cli.Global) *cobra.Command {
+	root := cli.NewRoot("migrate", g)
+	o := NewUpOptions(g)
+	root.Long = upLong
+	root.Example = upExample
+	root.Args = cobra.NoArgs
+	root.RunE = cli.RunE(o)
+	o.AddFlags(root)
+	root.AddCommand(NewCmdUp(g), NewCmdStatus(g), NewCmdHistory(g), NewCmdJobs(g), NewCmdDown(g), NewCmdUnlock(g))
+	return root
+}
+
+const upLong = `Run the database migrations: a Job <prefix>db-migrate-<time> runs
+'python -m alembic upgrade <REVISION|head>' in the api pods' image (pinned by the digest of a
+ready api pod's imageID unless --image) with exactly their env, envFrom (piyasa-config,
+piyasa-secrets), ServiceAccount, securityContext and resources.
+
+Before the Job: PostgreSQL must accept connections (pg_isready inside the postgres pod) and
+the migration lock, the Lease <prefix>piyasa-migrate, must be free: one migration at a time
+per namespace. A second migrate exits 1 at once naming the holder, the Job and since when.
+A Lease whose holder stopped renewing and whose Job has finished is taken over.
+
+The pod's log is followed live (across retried pods); the command waits by watch for the
+Job to be Complete or Failed. The Job is kept, so its log survives (remove old ones with
+'migrate jobs --cleanup'). backoffLimit is --retries, default 0, unlike the guide's 3: a
+migration that failed half-way must be looked at by a person, not re-run on a half-migrated
+database. activeDeadlineSeconds is --timeout, so a hung migration cannot block forever.
+A pod that cannot start (image pull, configuration) never ran: exit 1 at once, its Job deleted.
+
+Ctrl-C stops following and leaves the Job running (the Lease stays with the Job until it
+ends); --cancel-on-interrupt deletes the Job and releases the Lease instead.
+Exit codes: 0 migrated; 1 failed, lock held, PostgreSQL not ready; 2 bad input;
+3 cluster unreachable or forbidden; 130 interrupted.`
+
+const upExample = `  kubectl piyasa migrate --env dev
+  kubectl piyasa migrate up --to 0002 --log-file migrate.log
+  kubectl piyasa migrate --env prod --image v2.1.0 --timeout 20m`
+
+// UpOptions are the options of `migrate up`.
+type UpOptions struct {
+	*cli.Global
+	Options
+}
+
+// NewUpOptions returns the defaults of `migrate up`.
+func NewUpOptions(g *cli.Global) *UpOptions {
+	return &UpOptions{Global: g, Options: Options{Direction: "up", Timeout: DefaultTimeout, Retries: DefaultRetries}}
+}
+
+// AddFlags adds the flags of `migrate up` to cmd.
+func (o *UpOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.To, "to", "", "The revision to upgrade to (default: head)")
+	addRunFlags(cmd, &o.Options)
+}
+
+func addRunFlags(cmd *cobra.Command, o *Options) {
+	f := cmd.Flags()
+	f.StringVar(&o.Image, "image", "", "Image to migrate with: a TAG of the api repository or a whole IMAGE; default: the running api pods' image by digest")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "The Job's activeDeadlineSeconds: the migration is stopped after this long")
+	f.Int32Var(&o.Retries, "retries", o.Retries, "The Job's backoffLimit. Default 0, unlike the guide's 3: a failed migration may be half-applied, and re-running it blindly can make it worse; a person looks first")
+	f.StringVar(&o.LogFile, "log-file", "", "Also write the whole migration log to this file")
+	f.BoolVar(&o.CancelOnInterrupt, "cancel-on-interrupt", false, "On Ctrl-C delete the Job and release the lock (default: leave the Job running)")
+}
+
+// NewCmdUp returns `migrate up`.
+func NewCmdUp(g *cli.Global) *cobra.Command {
+	o := NewUpOptions(g)
+	cmd := &cobra.Command{
+		Use:     "up",
+		Short:   "Upgrade the database to head (or --to REVISION) with a Job",
+		Long:    upLong,
+		Example: upExample,
+		Args:    cobra.NoArgs,
+		RunE:    cli.RunE(o),
+	}
+	o.AddFlags(cmd)
+	return cmd
+}
+
+// Complete resolves the environment and namespace.
+func (o *UpOptions) Complete(cmd *cobra.Command, args []string) error {
+	if o.To == "" {
+		o.To = "head"
+	}
+	return o.Global.Complete()
+}
+
+// Validate checks the flags (no I/O).
+func (o *UpOptions) Validate() error { return validateRun(&o.Options) }
+
+func validateRun(o *Options) error {
+	if o.Timeout < time.Second {
+		return cli.Usagef("--timeout must be at least 1s, got %s", o.Timeout)
+	}
+	if o.Retries < 0 || o.Retries > 10 {
+		return cli.Usagef("--retries must be between 0 and 10, got %d", o.Retries)
+	}
+	if err := validRevision(o.To); err != nil {
+		return err
+	}
+	if strings.ContainsAny(o.Image, " \t\n") {
+		return cli.Usagef("--image %q is not an image reference", o.Image)
+	}
+	return nil
+}
+
+// validRevision accepts what alembic takes: head, heads, base, a revision id,
+// relative (+1, -1, head-1) or branch@rev forms; nothing with spaces or shell characters.
+func validRevision(rev string) error {
+	if rev == "" {
+		return cli.Usagef("a revision is required")
+	}
+	for _, r := range rev {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-+@.:", r)) {
+			return cli.Usagef("revision %q: only letters, digits and _-+@.: are allowed", rev)
+		}
+	}
+	return nil
+}
+
+// Run runs the migration.
+func (o *UpOptions) Run(ctx context.Context) error {
+	_, err := Up(ctx, o.Global, o.Options)
+	return err
+}

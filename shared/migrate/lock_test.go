@@ -1,0 +1,137 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+)
+
+var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+
+func clock(t *time.Time) func() time.Time { return func() time.Time { return *t } }
+
+func TestLockAcquireContendRelease(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	now := t0
+	a := Holder{Identity: "alice@h1 (pid 1)", User: "alice@h1"}
+	b := Holder{Identity: "bob@h2 (pid 2)", User: "bob@h2"}
+	la, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", a, clock(&now))
+	if err != nil || la.TookOver != nil {
+		t.Fatalf("first acquire: %v %+v", err, la)
+	}
+	if err := la.SetJob(ctx, "dev-db-migrate-1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, clock(&now))
+	var held *HeldError
+	if !errors.As(err, &held) {
+		t.Fatalf("second acquire: %v, want HeldError", err)
+	}
+	msg := held.Error()
+	for _, want := range []string{"alice@h1 (pid 1)", "dev-db-migrate-1", "2026-12-01T03:00:00Z"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("HeldError %q lacks %q", msg, want)
+		}
+	}
+	// Renewal keeps it held past the first duration.
+	now = now.Add(LeaseDuration - time.Second)
+	if err := la.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(LeaseDuration - time.Second)
+	if _, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, clock(&now)); !errors.As(err, &held) {
+		t.Fatalf("renewed lease taken: %v", err)
+	}
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, clock(&now))
+	if err != nil || lb.TookOver != nil {
+		t.Fatalf("acquire after release: %v", err)
+	}
+	// A release by a holder that lost the Lease leaves the new holder's.
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, _, _ := DescribeLock(ctx, cs, "ns", "dev-piyasa-migrate", now)
+	if !info.Held || info.Holder != b.Identity {
+		t.Fatalf("after a stale release: %+v", info)
+	}
+}
+
+func TestLockExpiredTakenOverUnlessJobRuns(t *testing.T) {
+	ctx := context.Background()
+	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "job-running", Namespace: "ns"}}
+	done := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "job-done", Namespace: "ns"},
+		Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}}
+	for _, tc := range []struct {
+		job      string
+		takeOver bool
+	}{{"job-running", false}, {"job-done", true}, {"job-gone", true}, {"", true}} {
+		cs := fake.NewClientset(running, done)
+		now := t0
+		old := Holder{Identity: "ghost@gone (pid 9)", User: "ghost@gone"}
+		l, err := Acquire(ctx, cs, "ns", "L", old, clock(&now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.job != "" {
+			if err := l.SetJob(ctx, tc.job); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now = now.Add(LeaseDuration + time.Second) // the holder stopped renewing
+		nl, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "new (pid 3)", User: "new"}, clock(&now))
+		if tc.takeOver {
+			if err != nil || nl.TookOver == nil || nl.TookOver.Holder != old.Identity {
+				t.Errorf("job %q: expired lease not taken over: %v", tc.job, err)
+			}
+			info, _, _ := DescribeLock(ctx, cs, "ns", "L", now)
+			if info.Holder != "new (pid 3)" || info.Job != "" || !info.Held {
+				t.Errorf("job %q: after take-over: %+v", tc.job, info)
+			}
+		} else {
+			var held *HeldError
+			if !errors.As(err, &held) || held.Info.JobState != "Running" {
+				t.Errorf("job %q: expired lease of a running Job taken: %v", tc.job, err)
+			}
+		}
+	}
+}
+
+func TestLockDetachFollowsTheJob(t *testing.T) {
+	ctx := context.Background()
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns"}}
+	cs := fake.NewClientset(job)
+	now := t0
+	l, _ := Acquire(ctx, cs, "ns", "L", Holder{Identity: "a"}, clock(&now))
+	_ = l.SetJob(ctx, "j")
+	if err := l.Detach(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "b"}, clock(&now)); err == nil {
+		t.Fatal("detached lease of a running Job taken")
+	}
+	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue}}
+	if _, err := cs.BatchV1().Jobs("ns").UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "b"}, clock(&now)); err != nil {
+		t.Fatalf("detached lease of a finished Job not taken: %v", err)
+	}
+	lease, _ := cs.CoordinationV1().Leases("ns").Get(ctx, "L", metav1.GetOptions{})
+	if lease.Labels[app.MigrationLabel] != "true" || *lease.Spec.LeaseDurationSeconds != int32(LeaseDuration/time.Second) {
+		t.Errorf("lease after take-over: %+v", lease)
+	}
+}

@@ -1,0 +1,21 @@
+"""create users
+
+Revision ID: 0001
+Revises:
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    print("0001: creating table users")
+    op.create_table("users", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(80)))
+
+
+def downgrade():
+    op.drop_table("users")
