@@ -45,18 +45,27 @@ func DumpCommand(db string) []string {
 }
 
 // restoreScript feeds exactly $1 bytes of stdin to psql (the rest of its
-// arguments): on kwok an exec's stdin does not end at EOF, and on every
-// cluster a short upload is then detected (psql sees the dump's end missing,
-// and the status line reports the byte count that arrived).
+// arguments, with --single-transaction and ON_ERROR_STOP): on kwok an exec's
+// stdin does not end at EOF, and on every cluster a short upload is then
+// detected. psql commits a --single-transaction at the end of its input even
+// when that input was cut, so when fewer than $1 bytes arrived the script
+// ends any COPY block and sends a statement that fails: psql stops there and
+// rolls the whole transaction back.
 const restoreScript = pgEnv + `n="$1"; shift
 d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-restore.XXXXXX") || exit 97
 trap 'rm -rf "$d"' EXIT
 mkfifo "$d/c" || exit 97
-wc -c < "$d/c" > "$d/n" &
-{ head -c "$n" | tee "$d/c" | psql "$@"; echo $? > "$d/rc"; }
-wait
-rc=$(cat "$d/rc" 2>/dev/null || echo 255)
-got=$(tr -dc 0-9 < "$d/n")
+{
+  wc -c < "$d/c" > "$d/n" &
+  head -c "$n" | tee "$d/c"
+  wait
+  got=$(tr -dc 0-9 < "$d/n")
+  if [ "${got:-0}" != "$n" ]; then
+    printf '\n\\.\nDO $piyasa$ BEGIN RAISE EXCEPTION %s; END $piyasa$;\n' "'piyasa restore: input truncated at ${got:-0} of $n bytes, rolled back'"
+  fi
+} | psql "$@"
+rc=$?
+got=$(tr -dc 0-9 < "$d/n" 2>/dev/null)
 echo "` + RestoreMarker + ` rc=$rc bytes=${got:-0}" >&2
 exit $rc
 `
