@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -170,8 +172,10 @@ func (o *RestoreOptions) confirm(info *BackupInfo, where string) error {
 	o.Infof("This replaces database %s in namespace %s with %s (taken %s from %s),\nstopping api and worker meanwhile. Type the namespace name to confirm: ",
 		app.DatabaseName, o.Namespace, where, info.EndTime.Format(time.RFC3339), info.Namespace)
 	line, _ := bufio.NewReader(o.In).ReadString('\n')
+	if f, ok := o.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		o.Infof("\n") // the typed line was not echoed
+	}
 	if strings.TrimSpace(line) != o.Namespace {
-		o.Infof("\n")
 		return cli.Usagef("not confirmed: nothing was changed").WithHint("type the namespace name %s, or pass --yes", o.Namespace)
 	}
 	return nil
@@ -204,9 +208,11 @@ func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *Ba
 	if err := o.markReplicas(ctx, rs); err != nil {
 		return err
 	}
+	st.stopping = true
 	if err := o.scaleAll(ctx, rs, true, o.Timeout); err != nil {
 		return st.fail(ctx, err, "the app could not be stopped: %v. piyasa_db was not changed.", err)
 	}
+	st.stopping = false
 	o.Infof("restoring %s into %s\n", where, app.DatabaseName)
 	if err := o.restoreInto(ctx, loc, info, app.DatabaseName); err != nil {
 		if re, ok := err.(*restoreError); ok && re.RolledBack {
@@ -245,11 +251,17 @@ type restoreState struct {
 	o        *RestoreOptions
 	replicas []appReplicas
 	safety   string
+	// stopping is true while the app is being stopped (it may be partly down).
+	stopping bool
 }
 
 func (s *restoreState) fail(ctx context.Context, cause error, format string, args ...any) error {
 	o := s.o
-	msg := fmt.Sprintf(format, args...) + fmt.Sprintf(" api and worker are left scaled down (were %s).", replicasText(s.replicas))
+	state := "left scaled down"
+	if s.stopping {
+		state = "left as they are, possibly partly scaled down"
+	}
+	msg := fmt.Sprintf(format, args...) + fmt.Sprintf(" api and worker are %s (were %s).", state, replicasText(s.replicas))
 	var hint string
 	if s.safety != "" {
 		hint = fmt.Sprintf("to go back to the database as it was: kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup (it restarts the app)",
