@@ -70,6 +70,12 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 	if s := plain.Sum(); s != info.RawSHA256 {
 		res.Problems = append(res.Problems, fmt.Sprintf("dump sha256 %s differs from the metadata's %s", short(s), short(info.RawSHA256)))
 	}
+	if info.IsRedis() {
+		if !scan.RDBMagic() {
+			res.Problems = append(res.Problems, "the file does not start with Redis' RDB signature")
+		}
+		return res, nil
+	}
 	if p := scan.Problem(); p != "" {
 		res.Problems = append(res.Problems, p)
 	}

@@ -47,14 +47,20 @@ func (c Compression) Ext() string {
 	return ".sql"
 }
 
-// CompressionForName guesses the compression from a file name ("" when unknown).
+// RDBExt is the file name extension of a Redis backup so compressed.
+func (c Compression) RDBExt() string {
+	return ".rdb" + strings.TrimPrefix(c.Ext(), ".sql")
+}
+
+// CompressionForName guesses the compression from a file name ("" when it
+// is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz]).
 func CompressionForName(name string) Compression {
 	switch {
-	case strings.HasSuffix(name, ".sql.zst"):
+	case strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".rdb.zst"):
 		return Zstd
-	case strings.HasSuffix(name, ".sql.gz"):
+	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".rdb.gz"):
 		return Gzip
-	case strings.HasSuffix(name, ".sql"):
+	case strings.HasSuffix(name, ".sql"), strings.HasSuffix(name, ".rdb"):
 		return None
 	}
 	return ""

@@ -20,6 +20,7 @@ type DumpScanner struct {
 	// Errors lists malformed parts (e.g. a COPY block without its end).
 	Errors []string
 
+	head   []byte // the first bytes (a Redis RDB's signature)
 	line   []byte // the current line (only its start within a COPY block)
 	inCopy string // the table of the open COPY block, "" outside one
 	tail   []byte // the dump's last bytes, for the trailer
@@ -43,6 +44,9 @@ func NewDumpScanner() *DumpScanner { return &DumpScanner{Tables: map[string]int6
 func (s *DumpScanner) Write(p []byte) (int, error) {
 	n := len(p)
 	s.bytes += int64(n)
+	if len(s.head) < 5 {
+		s.head = append(s.head, p[:min(len(p), 5-len(s.head))]...)
+	}
 	s.keepTail(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -157,3 +161,6 @@ func (s *DumpScanner) Problem() string {
 
 // AlembicRevision returns the Alembic revision(s) found in the dump.
 func (s *DumpScanner) AlembicRevision() string { return strings.Join(s.Alembic, ",") }
+
+// RDBMagic reports whether the stream starts with "REDIS", the RDB file signature.
+func (s *DumpScanner) RDBMagic() bool { return string(s.head) == "REDIS" }

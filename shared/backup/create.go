@@ -20,6 +20,8 @@ type CreateOptions struct {
 	// File, Dir and To are the three exclusive targets.
 	File, Dir, To string
 	Compress      string
+	// Redis backs up Redis' dump.rdb instead of PostgreSQL.
+	Redis bool
 
 	compression Compression
 	target      Target
@@ -53,6 +55,7 @@ A BackupInfo document is written beside the backup (<backup>.json).`,
 	cmd.Flags().StringVarP(&o.File, "file", "f", "", "Write the backup to this file")
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "Write the backup into this directory under a generated name")
 	cmd.Flags().StringVar(&o.To, "to", "", "Write the backup to S3: s3://BUCKET/PREFIX (generated name)")
+	cmd.Flags().BoolVar(&o.Redis, "redis", false, "Back up Redis instead: BGSAVE, wait for it, copy dump.rdb out with the same checks (name *.rdb[.zst|.gz])")
 	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "Compression: "+strings.Join(Compressions, "|"))
 	_ = cmd.RegisterFlagCompletionFunc("compress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return Compressions, cobra.ShellCompDirectiveNoFileComp
@@ -90,8 +93,12 @@ func (o *CreateOptions) Validate() error {
 			return cli.Usagef("-f takes a file; use --to for s3:// locations")
 		}
 		base := filepath.Base(o.File)
-		if got := CompressionForName(base); got != c {
-			return cli.Usagef("file %s does not end in %s, the extension of --compress %s", base, c.Ext(), c)
+		ext := c.Ext()
+		if o.Redis {
+			ext = c.RDBExt()
+		}
+		if !strings.HasSuffix(base, ext) {
+			return cli.Usagef("file %s does not end in %s, the extension of --compress %s", base, ext, c)
 		}
 		o.target, o.name = DirTarget{Dir: filepath.Dir(o.File)}, base
 	case o.Dir != "":
@@ -115,10 +122,19 @@ func (o *CreateOptions) Validate() error {
 // Run takes the backup.
 func (o *CreateOptions) Run(ctx context.Context) error {
 	name := o.name
-	if name == "" {
-		name = DefaultName(o.Namespace, o.Now(), o.compression)
+	var info *BackupInfo
+	var err error
+	if o.Redis {
+		if name == "" {
+			name = fmt.Sprintf("redis-%s-%s%s", o.Namespace, o.Now().UTC().Format("20060102T150405Z"), o.compression.RDBExt())
+		}
+		info, err = o.dumpRedis(ctx, o.target, name, o.compression)
+	} else {
+		if name == "" {
+			name = DefaultName(o.Namespace, o.Now(), o.compression)
+		}
+		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
 	}
-	info, err := o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,7 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	committed = true
 	info := &BackupInfo{
 		Name: req.Name, Location: req.Target.Location(req.Name),
-		Namespace: b.Namespace, Environment: b.Env.Name, Database: req.Database,
+		Namespace: b.Namespace, Environment: b.Env.Name, Database: req.Database, Format: FormatPgDump,
 		ServerVersion: scan.ServerVersion, PgDumpVersion: scan.PgDumpVersion,
 		Images: images, AlembicRevision: scan.AlembicRevision(),
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),

@@ -28,7 +28,9 @@ type BackupInfo struct {
 	// Namespace and Environment say where the database ran.
 	Namespace   string `json:"namespace"`
 	Environment string `json:"environment"`
-	// Database is the dumped database (piyasa_db).
+	// Format is pg_dump-plain (a plain SQL dump of PostgreSQL) or redis-rdb (Redis' dump.rdb).
+	Format string `json:"format,omitempty"`
+	// Database is the dumped database (piyasa_db, or redis).
 	Database string `json:"database"`
 	// ServerVersion and PgDumpVersion are taken from the dump's own header.
 	ServerVersion string `json:"serverVersion"`
@@ -74,6 +76,15 @@ type Verification struct {
 	// and every table's row count matched.
 	RestoreTest bool `json:"restoreTest"`
 }
+
+// The backup formats.
+const (
+	FormatPgDump   = "pg_dump-plain"
+	FormatRedisRDB = "redis-rdb"
+)
+
+// IsRedis reports a Redis backup.
+func (b *BackupInfo) IsRedis() bool { return b.Format == FormatRedisRDB }
 
 // TableMap returns the row counts by table name.
 func (b *BackupInfo) TableMap() map[string]int64 {

@@ -83,7 +83,7 @@ func (o *RestoreOptions) Validate() error {
 		return cli.Usagef("%v", err)
 	}
 	if !IsBackupName(loc.Name) {
-		return cli.Usagef("%s is not a backup: its name must end in .sql.zst, .sql.gz or .sql", o.Ref)
+		return cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz] or .rdb[.zst|.gz]", o.Ref)
 	}
 	o.loc = loc
 	if o.ToDatabase != "" {
@@ -129,6 +129,9 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		return cli.Failedf("%s is not a good backup, nothing was changed: %s", where, joinProblems(chk.Problems))
 	}
 	info := chk.Info
+	if info.IsRedis() {
+		return cli.Usagef("%s is a Redis backup: restore restores PostgreSQL backups; put its dump.rdb into the redis volume while Redis is stopped", where)
+	}
 	if o.ToDatabase != "" {
 		return o.restoreNew(ctx, loc, info)
 	}

@@ -84,7 +84,7 @@ func (o *VerifyOptions) Validate() error {
 		return cli.Usagef("%v", err)
 	}
 	if !IsBackupName(loc.Name) {
-		return cli.Usagef("%s is not a backup: its name must end in .sql.zst, .sql.gz or .sql", o.Ref)
+		return cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz] or .rdb[.zst|.gz]", o.Ref)
 	}
 	o.loc = loc
 	return nil
@@ -135,6 +135,12 @@ func (o *VerifyOptions) verify(ctx context.Context) (*VerifyResult, error) {
 	}
 	res.Info = chk.Info
 	res.Checks = []string{"metadata", "stored sha256", "decompression", "dump sha256", "trailer", "row counts"}
+	if chk.Info.IsRedis() {
+		res.Checks = []string{"metadata", "stored sha256", "decompression", "rdb sha256", "rdb signature"}
+		if o.RestoreTest {
+			return nil, cli.Usagef("--restore-test restores PostgreSQL backups; %s is a Redis backup", res.Location)
+		}
+	}
 	res.Problems = chk.Problems
 	if len(res.Problems) == 0 && o.RestoreTest {
 		res.Checks = append(res.Checks, "restore test")

@@ -184,6 +184,12 @@ func (p *Postgres) MustPsql(t testing.TB, db, sql string) string {
 // It waits until an exec works and deletes the object when the test ends.
 func (p *Postgres) ClusterExec(t testing.TB, ns, pod string, pathFirst ...string) {
 	t.Helper()
+	p.ClusterExecEnv(t, ns, pod, nil, pathFirst...)
+}
+
+// ClusterExecEnv is ClusterExec with more environment variables (e.g. REDIS_PORT).
+func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string]string, pathFirst ...string) {
+	t.Helper()
 	path := strings.Join(append(append([]string{}, pathFirst...), p.BinDir, "/usr/local/bin", "/usr/bin", "/bin"), ":")
 	work, err := os.MkdirTemp("", "piyasa-exec-")
 	if err != nil {
@@ -194,6 +200,9 @@ func (p *Postgres) ClusterExec(t testing.TB, ns, pod string, pathFirst ...string
 	env := map[string]string{
 		"PGHOST": p.Host, "PGPORT": strconv.Itoa(p.Port), "POSTGRES_PASSWORD": p.Password,
 		"POSTGRES_USER": p.User, "PATH": path, "TMPDIR": work, "PGPASSWORD": "", "PGUSER": "",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	keys := make([]string, 0, len(env))
 	for k := range env {
