@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
@@ -39,6 +40,7 @@ type ListOptions struct {
 	base
 	Print     *output.Flags
 	Dir, From string
+	InCluster bool
 	target    Target
 }
 
@@ -51,7 +53,7 @@ func NewListOptions(g *cli.Global) *ListOptions {
 func NewCmdList(g *cli.Global) *cobra.Command {
 	o := NewListOptions(g)
 	cmd := &cobra.Command{
-		Use:   "list (--dir DIR | --from s3://BUCKET/PREFIX) [-o table|wide|json|yaml]",
+		Use:   "list (--dir DIR | --from s3://BUCKET/PREFIX | --in-cluster) [-o table|wide|json|yaml]",
 		Short: "List backups with age, size and whether and when they were verified",
 		Example: `  kubectl piyasa backup list --dir ./backups
   kubectl piyasa backup list --from s3://my-bucket/piyasa -o json | jq '.items[] | select(.info.verification.restoreTest)'`,
@@ -60,6 +62,7 @@ func NewCmdList(g *cli.Global) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "List the backups in this directory")
 	cmd.Flags().StringVar(&o.From, "from", "", "List the backups under s3://BUCKET/PREFIX")
+	cmd.Flags().BoolVar(&o.InCluster, "in-cluster", false, "List what the backup CronJob wrote into the backup PVC (through a short-lived read-only pod); copy one out with backup pull")
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
 	return cmd
@@ -73,8 +76,17 @@ func (o *ListOptions) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	if (o.Dir == "") == (o.From == "") {
-		return cli.Usagef("give exactly one of --dir DIR or --from s3://BUCKET/PREFIX")
+	n := 0
+	for _, set := range []bool{o.Dir != "", o.From != "", o.InCluster} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return cli.Usagef("give exactly one of --dir DIR, --from s3://BUCKET/PREFIX or --in-cluster")
+	}
+	if o.InCluster {
+		return nil
 	}
 	if o.From != "" && !strings.HasPrefix(o.From, S3Scheme) {
 		return cli.Usagef("--from takes s3://BUCKET/PREFIX; use --dir for a local directory")
@@ -93,6 +105,16 @@ func (o *ListOptions) Validate() error {
 
 // Run lists.
 func (o *ListOptions) Run(ctx context.Context) error {
+	if o.InCluster {
+		items, err := o.inClusterEntries(ctx)
+		if err != nil {
+			return err
+		}
+		if items == nil {
+			items = []ListItem{}
+		}
+		return o.print(BackupList{Location: "pvc:" + o.Env.ObjectName(app.BackupPVC), Items: items})
+	}
 	entries, err := o.target.List(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -122,6 +144,10 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		}
 		doc.Items = append(doc.Items, it)
 	}
+	return o.print(doc)
+}
+
+func (o *ListOptions) print(doc BackupList) error {
 	if o.Print.Structured() {
 		return o.Print.PrintDocument(o.Out, KindBackupList, doc)
 	}

@@ -135,6 +135,12 @@ spec:
 // postgres pod's exec; pathFirst are directories of fake tools.
 func setup(t *testing.T, pathFirst ...string) *env {
 	t.Helper()
+	return setupWith(t, nil, pathFirst...)
+}
+
+// setupWith is setup with more environment variables for the execs.
+func setupWith(t *testing.T, extra map[string]string, pathFirst ...string) *env {
+	t.Helper()
 	ns := harness.Namespace(t, "backup")
 	password := "pw-" + rand.String(16)
 	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName)
@@ -147,7 +153,7 @@ func setup(t *testing.T, pathFirst ...string) *env {
 		t.Fatalf("postgres pod: %v (%d pods)", err, len(pods.Items))
 	}
 	e := &env{ns: ns, pg: pg, dir: t.TempDir(), pod: pods.Items[0].Name}
-	pg.ClusterExec(t, ns, e.pod, pathFirst...)
+	pg.ClusterExecEnv(t, ns, e.pod, extra, pathFirst...)
 	return e
 }
 
