@@ -55,6 +55,8 @@ type Schedule struct {
 	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
 	// LastFailure is the newest failed Job and why it failed.
 	LastFailure *JobFailure `json:"lastFailure,omitempty"`
+	// NewestBackup is the newest good backup in the PVC (show --pvc).
+	NewestBackup *ListItem `json:"newestBackup,omitempty"`
 }
 
 // JobFailure is a failed backup Job.
@@ -99,6 +101,8 @@ func (s *scheduleBase) get(ctx context.Context) (kubernetes.Interface, *batchv1.
 type ScheduleShowOptions struct {
 	scheduleBase
 	Print *output.Flags
+	// PVC also looks into the backup PVC for the newest good backup.
+	PVC bool
 }
 
 func newCmdScheduleShow(g *cli.Global) *cobra.Command {
@@ -109,6 +113,7 @@ func newCmdScheduleShow(g *cli.Global) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  cli.RunE(o),
 	}
+	cmd.Flags().BoolVar(&o.PVC, "pvc", false, "Also show the newest good backup in the backup PVC (starts a short-lived read-only pod)")
 	o.Print.AddFlags(cmd)
 	return cmd
 }
@@ -176,6 +181,17 @@ func (o *ScheduleShowOptions) Run(ctx context.Context) error {
 			}
 		}
 	}
+	if o.PVC {
+		items, err := o.inClusterEntries(ctx)
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			if it.Status == "ok" && it.Info != nil && (s.NewestBackup == nil || it.Info.EndTime.After(s.NewestBackup.Info.EndTime)) {
+				s.NewestBackup = &items[i]
+			}
+		}
+	}
 	if o.Print.Structured() {
 		return o.Print.PrintDocument(o.Out, KindBackupSchedule, s)
 	}
@@ -195,7 +211,18 @@ func (o *ScheduleShowOptions) Run(ctx context.Context) error {
 		sched += " " + s.TimeZone
 	}
 	tp.Append(s.CronJob, sched, strconv.FormatBool(s.Suspended), next, succ, fail, fmt.Sprintf("%d/%d/%d", s.KeepDaily, s.KeepWeekly, s.KeepMonthly))
-	return tp.Render()
+	if err := tp.Render(); err != nil {
+		return err
+	}
+	if o.PVC {
+		if s.NewestBackup == nil {
+			fmt.Fprintln(o.Out, "newest good backup in the PVC: none")
+		} else {
+			fmt.Fprintf(o.Out, "newest good backup in the PVC: %s (%s, %s)\n", s.NewestBackup.Name,
+				s.NewestBackup.Info.EndTime.Format(time.RFC3339), HumanBytes(s.NewestBackup.Size))
+		}
+	}
+	return nil
 }
 
 func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {

@@ -74,6 +74,16 @@ spec:
 	if daily != 2 || good == "" {
 		t.Fatalf("list --in-cluster: %s", r.Stdout)
 	}
+	// schedule show --pvc names the newest good backup.
+	applyCronJob(t, e.ns)
+	r = e.bk(t, "schedule", "show", "--pvc", "-o", "json").RunOK()
+	var sched backup.Schedule
+	if err := json.Unmarshal([]byte(r.Stdout), &sched); err != nil {
+		t.Fatal(err)
+	}
+	if sched.NewestBackup == nil || !strings.HasSuffix(sched.NewestBackup.Name, filepath.Base(good)) {
+		t.Errorf("schedule show --pvc: %s", r.Stdout)
+	}
 	out := t.TempDir()
 	r = e.bk(t, "pull", good, "--dir", out).RunOK()
 	pulled := strings.TrimSpace(r.Stdout)
