@@ -1,0 +1,234 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+)
+
+// DefaultName is the name of a backup taken at t of namespace ns.
+func DefaultName(ns string, t time.Time, c Compression) string {
+	return fmt.Sprintf("%s-%s-%s%s", app.DatabaseName, ns, t.UTC().Format("20060102T150405Z"), c.Ext())
+}
+
+// dumpRequest is one dump to run.
+type dumpRequest struct {
+	Target      Target
+	Name        string
+	Compression Compression
+	Database    string
+}
+
+// base holds what every backup command shares.
+type base struct {
+	*cli.Global
+	// Executor runs commands in pods (default: the exec API).
+	Executor Executor
+	S3       *S3Flags
+}
+
+func newBase(g *cli.Global) base { return base{Global: g, S3: &S3Flags{}} }
+
+func (b *base) executor() (Executor, error) {
+	if b.Executor != nil {
+		return b.Executor, nil
+	}
+	cfg, err := b.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := b.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	b.Executor = &RemoteExecutor{Config: cfg, Client: cs}
+	return b.Executor, nil
+}
+
+// images reads the api and worker images (missing workloads give "").
+func (b *base) images(ctx context.Context) (Images, error) {
+	cs, err := b.Clientset()
+	if err != nil {
+		return Images{}, err
+	}
+	var im Images
+	api, _ := app.LookupComponent(app.API)
+	if d, err := cs.AppsV1().Deployments(b.Namespace).Get(ctx, b.Env.WorkloadName(api), metav1.GetOptions{}); err == nil {
+		if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
+			im.API = cs[0].Image
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return im, err
+	}
+	w, _ := app.LookupComponent(app.Worker)
+	if s, err := cs.AppsV1().StatefulSets(b.Namespace).Get(ctx, b.Env.WorkloadName(w), metav1.GetOptions{}); err == nil {
+		if cs := s.Spec.Template.Spec.Containers; len(cs) > 0 {
+			im.Worker = cs[0].Image
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return im, err
+	}
+	return im, nil
+}
+
+// progress reports bytes, rate and elapsed time on a terminal, at most once a second.
+type progress struct {
+	w     io.Writer
+	on    bool
+	what  string
+	start time.Time
+	last  time.Time
+	n     int64
+}
+
+func newProgress(w io.Writer, what string) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, on: ok && term.IsTerminal(int(f.Fd())), what: what, start: time.Now()}
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.n += int64(len(b))
+	if p.on && time.Since(p.last) >= time.Second {
+		p.last = time.Now()
+		el := time.Since(p.start).Seconds()
+		fmt.Fprintf(p.w, "\r%s: %s, %s/s, %.0fs   ", p.what, HumanBytes(p.n), HumanBytes(int64(float64(p.n)/max(el, 0.001))), el)
+	}
+	return len(b), nil
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// HumanBytes formats a size as 1.2 MiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// dump runs pg_dump in the postgres pod and streams it, compressed and
+// hashed, to the target. On any failure nothing is left under the final name.
+func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
+	cs, err := b.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	pod, container, err := PostgresPod(ctx, cs, b.Namespace)
+	if err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			return nil, err
+		}
+		return nil, cli.Failedf("%v", err).WithHint("is the app deployed? check: kubectl get pods -n %s -l app=postgres", b.Namespace)
+	}
+	images, err := b.images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := b.executor()
+	if err != nil {
+		return nil, err
+	}
+	sink, err := req.Target.Create(ctx, req.Name)
+	if err != nil {
+		return nil, cli.Failedf("cannot write %s: %v", req.Target.Location(req.Name), err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			sink.Abort()
+		}
+	}()
+
+	stored := NewCounter()
+	comp, err := req.Compression.NewCompressor(io.MultiWriter(stored, sink))
+	if err != nil {
+		return nil, err
+	}
+	raw := NewCounter()
+	scan := NewDumpScanner()
+	prog := newProgress(b.ErrOut, "dumping "+req.Database)
+	stderr := &StderrCollector{}
+	start := b.Now()
+	execErr := ex.Exec(ctx, pod, container, DumpCommand(req.Database), nil, io.MultiWriter(raw, scan, prog, comp), stderr)
+	prog.done()
+	st, haveStatus := stderr.Status()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if execErr != nil && !haveStatus {
+		if apierrors.IsForbidden(execErr) || apierrors.IsUnauthorized(execErr) {
+			return nil, execErr
+		}
+		msg := firstLine(execErr.Error())
+		if last := stderr.Last(); last != "" {
+			msg += ": " + last
+		}
+		return nil, cli.Failedf("dump failed, nothing written: %s", msg)
+	}
+	if err := CheckDump(st, haveStatus, raw, scan, stderr.Last()); err != nil {
+		return nil, cli.Failedf("dump rejected, nothing written: %v", err)
+	}
+	if execErr != nil {
+		return nil, cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
+	}
+	if err := comp.Close(); err != nil {
+		return nil, cli.Failedf("compress: %v", err)
+	}
+	if err := sink.Commit(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, cli.Failedf("cannot store %s: %v", req.Target.Location(req.Name), err)
+	}
+	committed = true
+	info := &BackupInfo{
+		Name: req.Name, Location: req.Target.Location(req.Name),
+		Namespace: b.Namespace, Environment: b.Env.Name, Database: req.Database, Format: FormatPgDump,
+		ServerVersion: scan.ServerVersion, PgDumpVersion: scan.PgDumpVersion,
+		Images: images, AlembicRevision: scan.AlembicRevision(),
+		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
+		Compression: string(req.Compression),
+		RawBytes:    raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
+		Tables: sortedTables(scan.Tables),
+	}
+	data, err := info.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Target.WriteMeta(ctx, req.Name, data); err != nil {
+		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
+	}
+	return info, nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// isNotExist reports a missing file or object.
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

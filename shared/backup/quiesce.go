@@ -1,0 +1,188 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+)
+
+// appReplicas is the recorded replica count of the app's database clients.
+type appReplicas struct {
+	Workload kube.Workload
+	Replicas int32
+}
+
+// dbClients are the components that use the database: stopped during a restore.
+var dbClients = []string{app.API, app.Worker}
+
+func (b *base) workload(comp string) kube.Workload {
+	c, _ := app.LookupComponent(comp)
+	return kube.Workload{Component: comp, Kind: c.Kind, Name: b.Env.WorkloadName(c)}
+}
+
+// recordReplicas reads the api and worker replicas (a missing workload is skipped).
+func (b *base) recordReplicas(ctx context.Context) ([]appReplicas, error) {
+	var out []appReplicas
+	for _, comp := range dbClients {
+		w := b.workload(comp)
+		sc, err := b.getScale(ctx, w)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		n := sc.Spec.Replicas
+		if n == 0 {
+			// Stopped by an earlier restore that failed: its record wins.
+			if rec, ok := b.annotatedReplicas(ctx, w); ok {
+				n = rec
+			}
+		}
+		out = append(out, appReplicas{Workload: w, Replicas: n})
+	}
+	return out, nil
+}
+
+func (b *base) getScale(ctx context.Context, w kube.Workload) (*autoscalingv1.Scale, error) {
+	cs, err := b.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	if w.Kind == app.KindStatefulSet {
+		return cs.AppsV1().StatefulSets(b.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
+	}
+	return cs.AppsV1().Deployments(b.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
+}
+
+func (b *base) setScale(ctx context.Context, w kube.Workload, n int32) error {
+	cs, err := b.Clientset()
+	if err != nil {
+		return err
+	}
+	// A patch of spec.replicas: no conflict with the controllers' status updates.
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, n))
+	if w.Kind == app.KindStatefulSet {
+		_, err = cs.AppsV1().StatefulSets(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
+	} else {
+		_, err = cs.AppsV1().Deployments(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
+	}
+	return err
+}
+
+// scaleAll sets every recorded workload to its replicas (or to zero) and
+// waits (by watch) until exactly that many pods exist and are ready.
+func (b *base) scaleAll(ctx context.Context, rs []appReplicas, zero bool, timeout time.Duration) error {
+	var ws []kube.Workload
+	for _, r := range rs {
+		n := r.Replicas
+		if zero {
+			n = 0
+		}
+		if err := b.setScale(ctx, r.Workload, n); err != nil {
+			return fmt.Errorf("scale %s %s to %d: %w", r.Workload.Kind, r.Workload.Name, n, err)
+		}
+		ws = append(ws, r.Workload)
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	cs, err := b.Clientset()
+	if err != nil {
+		return err
+	}
+	_, err = kube.WaitForWorkloads(ctx, cs, b.Namespace, ws, kube.WaitOptions{Timeout: timeout, Settled: true, FailFast: !zero})
+	return err
+}
+
+// replicasText says "api=3 worker=6".
+func replicasText(rs []appReplicas) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", r.Workload.Component, r.Replicas)
+	}
+	return s
+}
+
+// ReplicasAnnotation records, on the api Deployment and worker StatefulSet,
+// the replicas they had before a restore stopped them: a later restore (e.g.
+// of the safety backup) scales them back to that, not to zero.
+const ReplicasAnnotation = "piyasa.io/replicas-before-restore"
+
+func (b *base) patchAnnotation(ctx context.Context, w kube.Workload, value *string) error {
+	cs, err := b.Clientset()
+	if err != nil {
+		return err
+	}
+	v := "null"
+	if value != nil {
+		v = fmt.Sprintf("%q", *value)
+	}
+	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, ReplicasAnnotation, v))
+	if w.Kind == app.KindStatefulSet {
+		_, err = cs.AppsV1().StatefulSets(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
+	} else {
+		_, err = cs.AppsV1().Deployments(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
+	}
+	return err
+}
+
+// markReplicas records the replicas in the annotation.
+func (b *base) markReplicas(ctx context.Context, rs []appReplicas) error {
+	for _, r := range rs {
+		v := strconv.Itoa(int(r.Replicas))
+		if err := b.patchAnnotation(ctx, r.Workload, &v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarkReplicas removes the annotation once the app runs again.
+func (b *base) unmarkReplicas(ctx context.Context, rs []appReplicas) error {
+	for _, r := range rs {
+		if err := b.patchAnnotation(ctx, r.Workload, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// annotatedReplicas returns the recorded replicas of a stopped workload.
+func (b *base) annotatedReplicas(ctx context.Context, w kube.Workload) (int32, bool) {
+	cs, err := b.Clientset()
+	if err != nil {
+		return 0, false
+	}
+	var ann map[string]string
+	if w.Kind == app.KindStatefulSet {
+		s, err := cs.AppsV1().StatefulSets(b.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+		if err != nil {
+			return 0, false
+		}
+		ann = s.Annotations
+	} else {
+		d, err := cs.AppsV1().Deployments(b.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+		if err != nil {
+			return 0, false
+		}
+		ann = d.Annotations
+	}
+	n, err := strconv.Atoi(ann[ReplicasAnnotation])
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int32(n), true
+}

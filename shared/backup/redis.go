@@ -1,0 +1,156 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+)
+
+// redisScript takes a BGSAVE in the redis container, waits until it finished
+// (rdb_saves counts up, rdb_bgsave_in_progress is 0) and reports its status,
+// then sends dump.rdb through tee to sha256sum and wc -c with the same status
+// line as a PostgreSQL dump (rc is the copy's status; a failed save is rc 90).
+const redisScript = `rc() { redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@"; }
+info() { rc INFO persistence | tr -d '\r' | sed -n "s/^$1://p"; }
+before=$(info rdb_saves)
+[ -n "$before" ] || { echo "redis-cli could not read INFO persistence" >&2; exit 91; }
+out=$(rc BGSAVE 2>&1) || { echo "BGSAVE failed: $out" >&2; exit 90; }
+i=0
+while [ "$(info rdb_saves)" = "$before" ] || [ "$(info rdb_bgsave_in_progress)" != 0 ]; do
+  i=$((i+1)); [ $i -gt 3000 ] && { echo "BGSAVE did not finish in 10 minutes" >&2; exit 90; }
+  sleep 0.2
+done
+[ "$(info rdb_last_bgsave_status)" = ok ] || { echo "BGSAVE failed: rdb_last_bgsave_status=$(info rdb_last_bgsave_status)" >&2; exit 90; }
+f="$(rc CONFIG GET dir | tr -d '\r' | sed -n 2p)/$(rc CONFIG GET dbfilename | tr -d '\r' | sed -n 2p)"
+d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/h" "$d/c" || exit 97
+sha256sum < "$d/h" > "$d/sha" &
+wc -c < "$d/c" > "$d/n" &
+{ cat "$f"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
+t=$?
+wait
+r=$(cat "$d/rc" 2>/dev/null || echo 255)
+n=$(tr -dc 0-9 < "$d/n")
+h=$(cut -c1-64 < "$d/sha")
+echo "` + StatusMarker + ` rc=$r tee=$t bytes=${n:-0} sha256=$h" >&2
+exit $r
+`
+
+// RedisPod finds the running redis pod of the namespace and its container.
+func RedisPod(ctx context.Context, cs kubernetes.Interface, ns string) (*corev1.Pod, string, error) {
+	c, _ := app.LookupComponent(app.Redis)
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: c.Selector()})
+	if err != nil {
+		return nil, "", err
+	}
+	for i, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+			container := p.Spec.Containers[0].Name
+			for _, ct := range p.Spec.Containers {
+				if ct.Name == app.Redis {
+					container = ct.Name
+				}
+			}
+			return &pods.Items[i], container, nil
+		}
+	}
+	return nil, "", fmt.Errorf("no running redis pod (%s) in namespace %s", c.Selector(), ns)
+}
+
+// dumpRedis copies a fresh dump.rdb out of the redis pod with the integrity
+// rules of a PostgreSQL dump: the copy's status, the pod's byte count and
+// sha256, and the RDB signature; nothing is left under the final name otherwise.
+func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp Compression) (*BackupInfo, error) {
+	cs, err := b.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	pod, container, err := RedisPod(ctx, cs, b.Namespace)
+	if err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			return nil, err
+		}
+		return nil, cli.Failedf("%v", err)
+	}
+	ex, err := b.executor()
+	if err != nil {
+		return nil, err
+	}
+	sink, err := target.Create(ctx, name)
+	if err != nil {
+		return nil, cli.Failedf("cannot write %s: %v", target.Location(name), err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			sink.Abort()
+		}
+	}()
+	stored := NewCounter()
+	cw, err := comp.NewCompressor(io.MultiWriter(stored, sink))
+	if err != nil {
+		return nil, err
+	}
+	raw := NewCounter()
+	scan := NewDumpScanner()
+	stderr := &StderrCollector{}
+	start := b.Now()
+	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", redisScript}, nil, io.MultiWriter(raw, scan, cw), stderr)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	st, ok := stderr.Status()
+	switch {
+	case !ok:
+		msg := "the copy's status line never arrived"
+		if l := stderr.Last(); l != "" {
+			msg = l
+		} else if execErr != nil {
+			msg += ": " + firstLine(execErr.Error())
+		}
+		return nil, cli.Failedf("redis backup failed, nothing written: %s", msg)
+	case st.RC != 0 || st.Tee > 0:
+		return nil, cli.Failedf("redis backup failed, nothing written: reading dump.rdb in the pod failed (exit status %d) %s", st.RC, stderr.Last())
+	case st.Bytes != raw.N:
+		return nil, cli.Failedf("redis backup rejected, nothing written: received %d bytes but the pod sent %d", raw.N, st.Bytes)
+	case st.SHA256 != raw.Sum():
+		return nil, cli.Failedf("redis backup rejected, nothing written: sha256 differs from the pod's")
+	case !scan.RDBMagic():
+		return nil, cli.Failedf("redis backup rejected, nothing written: dump.rdb does not start with the RDB signature")
+	case execErr != nil:
+		return nil, cli.Failedf("redis backup rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
+	}
+	if err := cw.Close(); err != nil {
+		return nil, err
+	}
+	if err := sink.Commit(ctx); err != nil {
+		return nil, cli.Failedf("cannot store %s: %v", target.Location(name), err)
+	}
+	committed = true
+	images, _ := b.images(ctx)
+	info := &BackupInfo{
+		Name: name, Location: target.Location(name), Namespace: b.Namespace, Environment: b.Env.Name,
+		Format: FormatRedisRDB, Database: app.Redis, Images: images,
+		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
+		Compression: string(comp), RawBytes: raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
+		Tables: []TableRows{},
+	}
+	data, err := info.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := target.WriteMeta(ctx, name, data); err != nil {
+		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
+	}
+	return info, nil
+}

@@ -1,0 +1,505 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
+)
+
+// KindBackupSchedule is the kind of `backup schedule show -o json`.
+const KindBackupSchedule = "BackupSchedule"
+
+// Retention env variables of the CronJob's container (manifests/base/backup.yaml).
+const (
+	EnvKeepDaily   = "KEEP_DAILY"
+	EnvKeepWeekly  = "KEEP_WEEKLY"
+	EnvKeepMonthly = "KEEP_MONTHLY"
+)
+
+// Schedule is the `backup schedule show` document.
+type Schedule struct {
+	Namespace string `json:"namespace"`
+	CronJob   string `json:"cronJob"`
+	Schedule  string `json:"schedule"`
+	TimeZone  string `json:"timeZone,omitempty"`
+	Suspended bool   `json:"suspended"`
+	// NextRun is the next scheduled time (none while suspended).
+	NextRun     *time.Time `json:"nextRun,omitempty"`
+	KeepDaily   int        `json:"keepDaily"`
+	KeepWeekly  int        `json:"keepWeekly"`
+	KeepMonthly int        `json:"keepMonthly"`
+	// LastSchedule and LastSuccess come from the CronJob's status.
+	LastSchedule *time.Time `json:"lastSchedule,omitempty"`
+	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
+	// LastFailure is the newest failed Job and why it failed.
+	LastFailure *JobFailure `json:"lastFailure,omitempty"`
+	// NewestBackup is the newest good backup in the PVC (show --pvc).
+	NewestBackup *ListItem `json:"newestBackup,omitempty"`
+}
+
+// JobFailure is a failed backup Job.
+type JobFailure struct {
+	Job    string    `json:"job"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
+}
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// NewCmdSchedule returns `backup schedule`.
+func NewCmdSchedule(g *cli.Global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schedule",
+		Short: "Show and manage the nightly backup CronJob (db-backup)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newCmdScheduleShow(g), newCmdScheduleSet(g), newCmdScheduleSuspend(g, true), newCmdScheduleSuspend(g, false), newCmdScheduleRunNow(g))
+	return cmd
+}
+
+// scheduleBase finds the CronJob.
+type scheduleBase struct{ base }
+
+func (s *scheduleBase) cronJobName() string { return s.Env.ObjectName(app.BackupCronJob) }
+
+func (s *scheduleBase) get(ctx context.Context) (kubernetes.Interface, *batchv1.CronJob, error) {
+	cs, err := s.Clientset()
+	if err != nil {
+		return nil, nil, err
+	}
+	cj, err := cs.BatchV1().CronJobs(s.Namespace).Get(ctx, s.cronJobName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil, cli.Failedf("no CronJob %s in namespace %s", s.cronJobName(), s.Namespace).
+			WithHint("deploy the app with: kubectl piyasa deploy -n %s", s.Namespace)
+	}
+	return cs, cj, err
+}
+
+// ScheduleShowOptions are the options of `schedule show`.
+type ScheduleShowOptions struct {
+	scheduleBase
+	Print *output.Flags
+	// PVC also looks into the backup PVC for the newest good backup.
+	PVC bool
+}
+
+func newCmdScheduleShow(g *cli.Global) *cobra.Command {
+	o := &ScheduleShowOptions{scheduleBase: scheduleBase{newBase(g)}, Print: output.NewFlags()}
+	cmd := &cobra.Command{
+		Use:   "show [-o json|yaml]",
+		Short: "Show the schedule, retention, last success, last failure with its reason and the next run",
+		Args:  cobra.NoArgs,
+		RunE:  cli.RunE(o),
+	}
+	cmd.Flags().BoolVar(&o.PVC, "pvc", false, "Also show the newest good backup in the backup PVC (starts a short-lived read-only pod)")
+	o.Print.AddFlags(cmd)
+	return cmd
+}
+
+// Complete resolves the global options.
+func (o *ScheduleShowOptions) Complete(*cobra.Command, []string) error { return o.Global.Complete() }
+
+// Validate checks -o.
+func (o *ScheduleShowOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	return nil
+}
+
+// Run shows the schedule.
+func (o *ScheduleShowOptions) Run(ctx context.Context) error {
+	cs, cj, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	s := Schedule{Namespace: o.Namespace, CronJob: cj.Name, Schedule: cj.Spec.Schedule, Suspended: cj.Spec.Suspend != nil && *cj.Spec.Suspend}
+	if cj.Spec.TimeZone != nil {
+		s.TimeZone = *cj.Spec.TimeZone
+	}
+	env := backupEnv(cj)
+	s.KeepDaily, s.KeepWeekly, s.KeepMonthly = atoiOr(env[EnvKeepDaily], 7), atoiOr(env[EnvKeepWeekly], 4), atoiOr(env[EnvKeepMonthly], 12)
+	if t := cj.Status.LastScheduleTime; t != nil {
+		v := t.UTC()
+		s.LastSchedule = &v
+	}
+	if t := cj.Status.LastSuccessfulTime; t != nil {
+		v := t.UTC()
+		s.LastSuccess = &v
+	}
+	if !s.Suspended {
+		if sched, err := cronParser.Parse(cj.Spec.Schedule); err == nil {
+			loc := time.UTC
+			if s.TimeZone != "" {
+				if l, err := time.LoadLocation(s.TimeZone); err == nil {
+					loc = l
+				}
+			}
+			n := sched.Next(o.Now().In(loc)).UTC()
+			s.NextRun = &n
+		}
+	}
+	jobs, err := cs.BatchV1().Jobs(o.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs.Items {
+		if !ownedBy(j.OwnerReferences, cj.UID) {
+			continue
+		}
+		for _, c := range j.Status.Conditions {
+			if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+				if s.LastFailure == nil || c.LastTransitionTime.After(s.LastFailure.Time) {
+					reason := c.Reason
+					if c.Message != "" {
+						reason += ": " + c.Message
+					}
+					s.LastFailure = &JobFailure{Job: j.Name, Time: c.LastTransitionTime.UTC(), Reason: reason}
+				}
+			}
+		}
+	}
+	if o.PVC {
+		items, err := o.inClusterEntries(ctx)
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			if it.Status == "ok" && it.Info != nil && (s.NewestBackup == nil || it.Info.EndTime.After(s.NewestBackup.Info.EndTime)) {
+				s.NewestBackup = &items[i]
+			}
+		}
+	}
+	if o.Print.Structured() {
+		return o.Print.PrintDocument(o.Out, KindBackupSchedule, s)
+	}
+	tp := output.NewTable(o.Out, "CRONJOB", "SCHEDULE", "SUSPENDED", "NEXT RUN", "LAST SUCCESS", "LAST FAILURE", "KEEP D/W/M")
+	next, succ, fail := "-", "never", "-"
+	if s.NextRun != nil {
+		next = s.NextRun.Format(time.RFC3339)
+	}
+	if s.LastSuccess != nil {
+		succ = s.LastSuccess.Format(time.RFC3339)
+	}
+	if s.LastFailure != nil {
+		fail = s.LastFailure.Time.Format(time.RFC3339) + " " + s.LastFailure.Job + " (" + s.LastFailure.Reason + ")"
+	}
+	sched := s.Schedule
+	if s.TimeZone != "" {
+		sched += " " + s.TimeZone
+	}
+	tp.Append(s.CronJob, sched, strconv.FormatBool(s.Suspended), next, succ, fail, fmt.Sprintf("%d/%d/%d", s.KeepDaily, s.KeepWeekly, s.KeepMonthly))
+	if err := tp.Render(); err != nil {
+		return err
+	}
+	if o.PVC {
+		if s.NewestBackup == nil {
+			fmt.Fprintln(o.Out, "newest good backup in the PVC: none")
+		} else {
+			fmt.Fprintf(o.Out, "newest good backup in the PVC: %s (%s, %s)\n", s.NewestBackup.Name,
+				s.NewestBackup.Info.EndTime.Format(time.RFC3339), HumanBytes(s.NewestBackup.Size))
+		}
+	}
+	return nil
+}
+
+func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
+	for _, r := range refs {
+		if r.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+// backupEnv returns the plain env values of the CronJob's first container.
+func backupEnv(cj *batchv1.CronJob) map[string]string {
+	out := map[string]string{}
+	cs := cj.Spec.JobTemplate.Spec.Template.Spec.Containers
+	if len(cs) == 0 {
+		return out
+	}
+	for _, e := range cs[0].Env {
+		if e.ValueFrom == nil {
+			out[e.Name] = e.Value
+		}
+	}
+	return out
+}
+
+// ScheduleSetOptions are the options of `schedule set`.
+type ScheduleSetOptions struct {
+	scheduleBase
+	Cron                               string
+	KeepDaily, KeepWeekly, KeepMonthly int
+	cmd                                *cobra.Command
+}
+
+func newCmdScheduleSet(g *cli.Global) *cobra.Command {
+	o := &ScheduleSetOptions{scheduleBase: scheduleBase{newBase(g)}}
+	cmd := &cobra.Command{
+		Use:     "set [--cron EXPR] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]",
+		Short:   "Change the CronJob's schedule (a 5-field cron expression, validated) and retention",
+		Example: `  kubectl piyasa backup schedule set --cron "0 2 * * *" --keep-daily 7 --keep-weekly 4 --keep-monthly 12`,
+		Args:    cobra.NoArgs,
+		RunE:    cli.RunE(o),
+	}
+	cmd.Flags().StringVar(&o.Cron, "cron", "", `Schedule, a 5-field cron expression in the CronJob's time zone (e.g. "0 2 * * *")`)
+	cmd.Flags().IntVar(&o.KeepDaily, "keep-daily", 0, "Keep the newest N daily backups (at least 1)")
+	cmd.Flags().IntVar(&o.KeepWeekly, "keep-weekly", 0, "Keep the newest N weekly (Sunday) backups")
+	cmd.Flags().IntVar(&o.KeepMonthly, "keep-monthly", 0, "Keep the newest N monthly (1st of the month) backups")
+	o.cmd = cmd
+	return cmd
+}
+
+// Complete resolves the global options.
+func (o *ScheduleSetOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmd = cmd
+	return o.Global.Complete()
+}
+
+// Validate checks the cron expression and the counts (no I/O).
+func (o *ScheduleSetOptions) Validate() error {
+	f := o.cmd.Flags()
+	if !f.Changed("cron") && !f.Changed("keep-daily") && !f.Changed("keep-weekly") && !f.Changed("keep-monthly") {
+		return cli.Usagef("nothing to set: give --cron and/or --keep-daily, --keep-weekly, --keep-monthly")
+	}
+	if f.Changed("cron") {
+		if _, err := cronParser.Parse(o.Cron); err != nil {
+			return cli.Usagef("invalid --cron %q: %v", o.Cron, err)
+		}
+	}
+	if f.Changed("keep-daily") && o.KeepDaily < 1 {
+		return cli.Usagef("--keep-daily must be at least 1: the newest backup is always kept")
+	}
+	if (f.Changed("keep-weekly") && o.KeepWeekly < 0) || (f.Changed("keep-monthly") && o.KeepMonthly < 0) {
+		return cli.Usagef("--keep-weekly and --keep-monthly must not be negative")
+	}
+	return nil
+}
+
+// Run updates the CronJob.
+func (o *ScheduleSetOptions) Run(ctx context.Context) error {
+	f := o.cmd.Flags()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cs, cj, err := o.get(ctx)
+		if err != nil {
+			return err
+		}
+		if f.Changed("cron") {
+			cj.Spec.Schedule = o.Cron
+		}
+		if len(cj.Spec.JobTemplate.Spec.Template.Spec.Containers) == 0 {
+			return cli.Failedf("CronJob %s has no container", cj.Name)
+		}
+		c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		for name, set := range map[string]struct {
+			on bool
+			v  int
+		}{EnvKeepDaily: {f.Changed("keep-daily"), o.KeepDaily}, EnvKeepWeekly: {f.Changed("keep-weekly"), o.KeepWeekly}, EnvKeepMonthly: {f.Changed("keep-monthly"), o.KeepMonthly}} {
+			if set.on {
+				setEnv(c, name, strconv.Itoa(set.v))
+			}
+		}
+		_, err = cs.BatchV1().CronJobs(o.Namespace).Update(ctx, cj, metav1.UpdateOptions{FieldManager: app.FieldManager})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "cronjob %s updated\n", o.cronJobName())
+	return nil
+}
+
+func setEnv(c *corev1.Container, name, value string) {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			c.Env[i] = corev1.EnvVar{Name: name, Value: value}
+			return
+		}
+	}
+	c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: value})
+}
+
+// ScheduleSuspendOptions are the options of `schedule suspend|resume`.
+type ScheduleSuspendOptions struct {
+	scheduleBase
+	Suspend bool
+}
+
+func newCmdScheduleSuspend(g *cli.Global, suspend bool) *cobra.Command {
+	o := &ScheduleSuspendOptions{scheduleBase: scheduleBase{newBase(g)}, Suspend: suspend}
+	use, short := "resume", "Resume the nightly backups"
+	if suspend {
+		use, short = "suspend", "Suspend the nightly backups (running Jobs go on)"
+	}
+	return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: cli.RunE(o)}
+}
+
+// Complete resolves the global options.
+func (o *ScheduleSuspendOptions) Complete(*cobra.Command, []string) error { return o.Global.Complete() }
+
+// Validate has nothing to check.
+func (o *ScheduleSuspendOptions) Validate() error { return nil }
+
+// Run patches spec.suspend.
+func (o *ScheduleSuspendOptions) Run(ctx context.Context) error {
+	cs, _, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	patch := []byte(fmt.Sprintf(`{"spec":{"suspend":%t}}`, o.Suspend))
+	if _, err := cs.BatchV1().CronJobs(o.Namespace).Patch(ctx, o.cronJobName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager}); err != nil {
+		return err
+	}
+	word := "resumed"
+	if o.Suspend {
+		word = "suspended"
+	}
+	fmt.Fprintf(o.Out, "cronjob %s %s\n", o.cronJobName(), word)
+	return nil
+}
+
+// ScheduleRunNowOptions are the options of `schedule run-now`.
+type ScheduleRunNowOptions struct {
+	scheduleBase
+	Timeout time.Duration
+}
+
+func newCmdScheduleRunNow(g *cli.Global) *cobra.Command {
+	o := &ScheduleRunNowOptions{scheduleBase: scheduleBase{newBase(g)}, Timeout: 30 * time.Minute}
+	cmd := &cobra.Command{
+		Use:   "run-now [--timeout D]",
+		Short: "Start a Job from the CronJob now, wait for it and print its log",
+		Args:  cobra.NoArgs,
+		RunE:  cli.RunE(o),
+	}
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Job")
+	return cmd
+}
+
+// Complete resolves the global options.
+func (o *ScheduleRunNowOptions) Complete(*cobra.Command, []string) error { return o.Global.Complete() }
+
+// Validate checks --timeout.
+func (o *ScheduleRunNowOptions) Validate() error {
+	if o.Timeout <= 0 {
+		return cli.Usagef("--timeout must be positive")
+	}
+	return nil
+}
+
+// Run creates the Job (as `kubectl create job --from=cronjob/...` does) and waits.
+func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
+	cs, cj, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-manual-%d", cj.Name, o.Now().Unix())
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: o.Namespace,
+			Labels:          cj.Spec.JobTemplate.Labels,
+			Annotations:     map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
+		},
+		Spec: cj.Spec.JobTemplate.Spec,
+	}
+	if _, err := cs.BatchV1().Jobs(o.Namespace).Create(ctx, job, metav1.CreateOptions{FieldManager: app.FieldManager}); err != nil {
+		return err
+	}
+	o.Infof("job %s started; waiting\n", name)
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	lw := &cache.ListWatch{
+		ListFunc: func(opts metav1.ListOptions) (runtime.Object, error) {
+			opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+			return cs.BatchV1().Jobs(o.Namespace).List(wctx, opts)
+		},
+		WatchFunc: func(opts metav1.ListOptions) (watch.Interface, error) {
+			opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+			return cs.BatchV1().Jobs(o.Namespace).Watch(wctx, opts)
+		},
+	}
+	var final *batchv1.Job
+	_, err = watchtools.UntilWithSync(wctx, lw, &batchv1.Job{}, nil, func(ev watch.Event) (bool, error) {
+		j, ok := ev.Object.(*batchv1.Job)
+		if !ok {
+			return false, nil
+		}
+		for _, c := range j.Status.Conditions {
+			if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+				final = j
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return cli.Failedf("job %s did not finish within %s", name, o.Timeout).WithHint("follow it with: kubectl logs -n %s job/%s -f", o.Namespace, name)
+	}
+	o.printLog(ctx, cs, name)
+	for _, c := range final.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			return cli.Failedf("backup job %s failed: %s %s", name, c.Reason, c.Message)
+		}
+	}
+	fmt.Fprintf(o.Out, "job %s completed\n", name)
+	return nil
+}
+
+// printLog prints the last lines of the Job's newest pod, if it can be read.
+func (o *ScheduleRunNowOptions) printLog(ctx context.Context, cs kubernetes.Interface, job string) {
+	pods, err := cs.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+	if err != nil || len(pods.Items) == 0 {
+		o.Infof("(no pod of job %s to show the log of)\n", job)
+		return
+	}
+	sort.Slice(pods.Items, func(i, j int) bool {
+		return pods.Items[i].CreationTimestamp.After(pods.Items[j].CreationTimestamp.Time)
+	})
+	p := pods.Items[0]
+	lines, err := kube.TailLogs(ctx, cs, o.Namespace, p.Name, "", 50, false)
+	if err != nil {
+		o.Infof("(log of pod %s unavailable: %s)\n", p.Name, firstLine(err.Error()))
+		return
+	}
+	for _, l := range lines {
+		o.Infof("%s\n", l)
+	}
+}

@@ -1,0 +1,113 @@
+package backup
+
+import (
+	"strconv"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+)
+
+// The shell scripts run in the postgres container (POSIX sh: the image's is
+// busybox ash). The password is taken from the container's environment
+// (POSTGRES_PASSWORD, which the manifests fill from DATABASE_PASSWORD of the
+// Secret): it never appears in a command line, an argument or a message.
+const pgEnv = `export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"
+export PGUSER="${PGUSER:-` + app.DatabaseUser + `}"
+`
+
+// dumpScript runs pg_dump with its arguments ("$@"), passes its output
+// through tee to the stream and to sha256sum and wc -c, and writes on stderr
+// one status line with pg_dump's own exit status, the byte count and the
+// sha256: the exec's exit status is not trusted (streams have ended early
+// with status 0, and kwok passes no exit code).
+const dumpScript = pgEnv + `d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/h" "$d/c" || exit 97
+sha256sum < "$d/h" > "$d/sha" &
+wc -c < "$d/c" > "$d/n" &
+{ pg_dump "$@"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
+t=$?
+wait
+rc=$(cat "$d/rc" 2>/dev/null || echo 255)
+n=$(tr -dc 0-9 < "$d/n")
+h=$(cut -c1-64 < "$d/sha")
+echo "` + StatusMarker + ` rc=$rc tee=$t bytes=${n:-0} sha256=$h" >&2
+exit $rc
+`
+
+// DumpArgs are pg_dump's arguments (DESIGN §1).
+func DumpArgs(db string) []string {
+	return []string{"--no-owner", "--no-acl", "--clean", "--if-exists", "--format=plain", "--dbname=" + db}
+}
+
+// DumpCommand is the exec command of a dump.
+func DumpCommand(db string) []string {
+	return append([]string{"sh", "-c", dumpScript, "piyasa-backup"}, DumpArgs(db)...)
+}
+
+// restoreScript feeds exactly $1 bytes of stdin to psql (the rest of its
+// arguments, with --single-transaction and ON_ERROR_STOP): on kwok an exec's
+// stdin does not end at EOF, and on every cluster a short upload is then
+// detected. psql commits a --single-transaction at the end of its input even
+// when that input was cut, so when fewer than $1 bytes arrived the script
+// ends any COPY block and sends a statement that fails: psql stops there and
+// rolls the whole transaction back.
+const restoreScript = pgEnv + `n="$1"; shift
+d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-restore.XXXXXX") || exit 97
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/c" || exit 97
+{
+  wc -c < "$d/c" > "$d/n" &
+  head -c "$n" | tee "$d/c"
+  wait
+  got=$(tr -dc 0-9 < "$d/n")
+  if [ "${got:-0}" != "$n" ]; then
+    printf '\n\\.\nDO $piyasa$ BEGIN RAISE EXCEPTION %s; END $piyasa$;\n' "'piyasa restore: input truncated at ${got:-0} of $n bytes, rolled back'"
+  fi
+} | psql "$@"
+rc=$?
+got=$(tr -dc 0-9 < "$d/n" 2>/dev/null)
+echo "` + RestoreMarker + ` rc=$rc bytes=${got:-0}" >&2
+exit $rc
+`
+
+// RestoreMarker starts the status line of a restore.
+const RestoreMarker = "PIYASA-RESTORE-STATUS"
+
+// RestoreCommand is the exec command that restores n bytes of a plain dump
+// into db in one transaction, stopping at the first error.
+func RestoreCommand(db string, n int64) []string {
+	return []string{"sh", "-c", restoreScript, "piyasa-restore", strconv.FormatInt(n, 10),
+		"-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--no-psqlrc", "--dbname=" + db, "--output=/dev/null"}
+}
+
+// psqlScript runs psql with its arguments and the password from the environment.
+const psqlScript = pgEnv + `exec psql -X -q --no-psqlrc -v ON_ERROR_STOP=1 "$@"`
+
+// PsqlCommand runs one SQL text in db and prints unaligned, tuples-only rows.
+func PsqlCommand(db, sql string) []string {
+	return []string{"sh", "-c", psqlScript, "piyasa-psql", "--dbname=" + db, "-A", "-t", "-F", "\t", "-c", sql}
+}
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
+
+// quoteIdent quotes s as an SQL identifier.
+func quoteIdent(s string) string {
+	out := []byte{'"'}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			out = append(out, '"')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '"'))
+}

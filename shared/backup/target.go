@@ -1,0 +1,214 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Sink receives one backup's stored bytes. Nothing appears under the final
+// name before Commit; Abort removes every trace (a temporary file, an
+// incomplete multipart upload).
+type Sink interface {
+	io.Writer
+	Commit(ctx context.Context) error
+	Abort()
+}
+
+// Target is where backups live: a directory or an S3 bucket and prefix.
+type Target interface {
+	// Create starts writing the backup called name.
+	Create(ctx context.Context, name string) (Sink, error)
+	// Open reads a backup.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// WriteMeta stores the metadata document of a backup (atomically).
+	WriteMeta(ctx context.Context, name string, data []byte) error
+	// ReadMeta reads it.
+	ReadMeta(ctx context.Context, name string) ([]byte, error)
+	// List names the backups (data files, not metadata) with their sizes and times.
+	List(ctx context.Context) ([]Entry, error)
+	// Location is how messages name a backup.
+	Location(name string) string
+}
+
+// Entry is one listed backup.
+type Entry struct {
+	Name     string
+	Size     int64
+	Modified time.Time
+}
+
+// IsBackupName reports whether a file or object name is a backup's data.
+func IsBackupName(name string) bool { return CompressionForName(name) != "" }
+
+// DirTarget stores backups in a local directory.
+type DirTarget struct{ Dir string }
+
+// Location implements Target.
+func (d DirTarget) Location(name string) string { return filepath.Join(d.Dir, name) }
+
+// Create implements Target: a temporary file beside the final one.
+func (d DirTarget) Create(_ context.Context, name string) (Sink, error) {
+	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(d.Dir, name)
+	f, err := os.CreateTemp(d.Dir, "."+name+".partial-*")
+	if err != nil {
+		return nil, err
+	}
+	return &fileSink{f: f, final: final}, nil
+}
+
+type fileSink struct {
+	f     *os.File
+	final string
+	done  bool
+}
+
+func (s *fileSink) Write(p []byte) (int, error) { return s.f.Write(p) }
+
+// Commit syncs the file, renames it to its final name and syncs the directory.
+func (s *fileSink) Commit(context.Context) error {
+	if err := s.f.Sync(); err != nil {
+		s.Abort()
+		return err
+	}
+	if err := s.f.Close(); err != nil {
+		s.Abort()
+		return err
+	}
+	if err := os.Chmod(s.f.Name(), 0o600); err != nil {
+		s.Abort()
+		return err
+	}
+	if err := os.Rename(s.f.Name(), s.final); err != nil {
+		s.Abort()
+		return err
+	}
+	s.done = true
+	syncDir(filepath.Dir(s.final))
+	return nil
+}
+
+// Abort removes the temporary file.
+func (s *fileSink) Abort() {
+	if s.done {
+		return
+	}
+	s.done = true
+	_ = s.f.Close()
+	_ = os.Remove(s.f.Name())
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// Open implements Target.
+func (d DirTarget) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(d.Dir, name))
+}
+
+// WriteMeta implements Target: a temporary file, synced and renamed.
+func (d DirTarget) WriteMeta(ctx context.Context, name string, data []byte) error {
+	s, err := d.Create(ctx, name+MetadataSuffix)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Write(data); err != nil {
+		s.Abort()
+		return err
+	}
+	return s.Commit(ctx)
+}
+
+// ReadMeta implements Target.
+func (d DirTarget) ReadMeta(_ context.Context, name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(d.Dir, name+MetadataSuffix))
+}
+
+// List implements Target.
+func (d DirTarget) List(context.Context) ([]Entry, error) {
+	des, err := os.ReadDir(d.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, de := range des {
+		if de.IsDir() || strings.HasPrefix(de.Name(), ".") || !IsBackupName(de.Name()) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, Entry{Name: de.Name(), Size: fi.Size(), Modified: fi.ModTime()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Location is a parsed backup location: a target and a backup name in it.
+type Location struct {
+	Target Target
+	Name   string
+}
+
+// S3Scheme prefixes object storage locations.
+const S3Scheme = "s3://"
+
+// ParseBackupRef parses a FILE or s3://BUCKET/KEY argument naming one backup.
+func ParseBackupRef(ref string, s3 *S3Flags) (Location, error) {
+	if strings.HasPrefix(ref, S3Scheme) {
+		bucket, key, err := splitS3(ref)
+		if err != nil {
+			return Location{}, err
+		}
+		if key == "" || strings.HasSuffix(key, "/") {
+			return Location{}, fmt.Errorf("%s names no object: give s3://BUCKET/PREFIX/NAME", ref)
+		}
+		dir, name := "", key
+		if i := strings.LastIndexByte(key, '/'); i >= 0 {
+			dir, name = key[:i], key[i+1:]
+		}
+		return Location{Target: &S3Target{Flags: s3, Bucket: bucket, Prefix: dir}, Name: name}, nil
+	}
+	if ref == "" {
+		return Location{}, errors.New("no backup named")
+	}
+	return Location{Target: DirTarget{Dir: filepath.Dir(ref)}, Name: filepath.Base(ref)}, nil
+}
+
+// ParseTargetRef parses a --dir DIR or s3://BUCKET/PREFIX argument naming a place for backups.
+func ParseTargetRef(ref string, s3 *S3Flags) (Target, error) {
+	if strings.HasPrefix(ref, S3Scheme) {
+		bucket, key, err := splitS3(ref)
+		if err != nil {
+			return nil, err
+		}
+		return &S3Target{Flags: s3, Bucket: bucket, Prefix: strings.Trim(key, "/")}, nil
+	}
+	if ref == "" {
+		return nil, errors.New("no directory given")
+	}
+	return DirTarget{Dir: ref}, nil
+}
+
+func splitS3(ref string) (bucket, key string, err error) {
+	rest := strings.TrimPrefix(ref, S3Scheme)
+	bucket, key, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%s names no bucket: use s3://BUCKET/PREFIX", ref)
+	}
+	return bucket, key, nil
+}

@@ -1,0 +1,241 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Postgres is a real PostgreSQL server (Debian's package) started on
+// loopback in a temporary directory for one test, stopped when the test ends
+// (and by a watchdog when the test process dies).
+type Postgres struct {
+	// BinDir holds initdb, pg_ctl, pg_dump, psql ... of the server's version.
+	BinDir string
+	// Dir is the data directory's parent.
+	Dir      string
+	Host     string
+	Port     int
+	User     string
+	Password string
+}
+
+// PostgresBinDir returns the newest /usr/lib/postgresql/<major>/bin, or "" when none is installed.
+func PostgresBinDir() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool {
+		a, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		b, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return a < b
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
+			return dirs[i]
+		}
+	}
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartPostgres initialises and starts a server whose superuser is user with
+// password password (scram-sha-256 on 127.0.0.1 only), and creates database
+// db. The test fails when PostgreSQL is not installed (.ci/run installs it).
+func StartPostgres(t testing.TB, user, password, db string) *Postgres {
+	t.Helper()
+	bin := PostgresBinDir()
+	if bin == "" {
+		t.Fatal("PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)")
+	}
+	dir, err := os.MkdirTemp("", "piyasa-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Postgres{BinDir: bin, Dir: dir, Host: "127.0.0.1", Port: port, User: user, Password: password}
+	cred, err := serverCredential(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	pw := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cred != nil {
+		_ = os.Chown(pw, int(cred.Uid), int(cred.Gid))
+	}
+	data := filepath.Join(dir, "data")
+	run := func(name string, args ...string) error {
+		cmd := exec.Command(filepath.Join(bin, name), args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v\n%s", name, err, out)
+		}
+		return nil
+	}
+	t.Cleanup(p.stop)
+	if err := run("initdb", "-D", data, "-U", user, "--pwfile", pw, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
+		t.Fatal(err)
+	}
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
+	if err := run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		t.Fatal(err)
+	}
+	// The watchdog stops the server when the test process is gone, even killed.
+	wd := exec.Command("sh", "-c", fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done; kill -QUIT "$(head -1 %s/postmaster.pid)" 2>/dev/null; sleep 1; rm -rf %s`,
+		os.Getpid(), data, dir))
+	// It runs as the test's user, which may signal the test process.
+	wd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := wd.Start(); err == nil {
+		go wd.Wait() //nolint:errcheck
+	}
+	if db != "" {
+		p.MustPsql(t, "postgres", "CREATE DATABASE "+db)
+	}
+	return p
+}
+
+// serverCredential returns the user to run the server as: root may not, so
+// the postgres account owns dir then. nil means the current user.
+func serverCredential(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs the postgres account to run PostgreSQL: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func (p *Postgres) stop() {
+	cred, _ := serverCredential(p.Dir)
+	cmd := exec.Command(filepath.Join(p.BinDir, "pg_ctl"), "-D", filepath.Join(p.Dir, "data"), "-m", "fast", "-w", "stop")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	_ = cmd.Run()
+	_ = os.RemoveAll(p.Dir)
+}
+
+// Env returns the libpq variables that reach the server.
+func (p *Postgres) Env() []string {
+	return []string{"PGHOST=" + p.Host, "PGPORT=" + strconv.Itoa(p.Port), "PGUSER=" + p.User, "PGPASSWORD=" + p.Password}
+}
+
+// Psql runs SQL in db with psql (unaligned, tuples only, tab-separated) and
+// returns its output and error.
+func (p *Postgres) Psql(db, sql string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(p.BinDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "\t", "-d", db, "-c", sql)
+	// Only the server's address and credentials: nothing of the developer's shell (PG* variables).
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "LC_ALL=C.UTF-8"}, p.Env()...)
+	out, err := cmd.Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		return string(out), fmt.Errorf("psql: %v: %s", err, strings.TrimSpace(msg))
+	}
+	return strings.TrimRight(string(out), "\n"), nil
+}
+
+// MustPsql is Psql that fails the test on an error.
+func (p *Postgres) MustPsql(t testing.TB, db, sql string) string {
+	t.Helper()
+	out, err := p.Psql(db, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ClusterExec makes kwok run every exec into the pods of namespace ns as a
+// local command with the server's address in PGHOST/PGPORT,
+// POSTGRES_PASSWORD as the postgres image has it, and PATH starting with
+// pathFirst (fake tools a test puts first), then the server's bin directory.
+// It waits until an exec works and deletes the object when the test ends.
+func (p *Postgres) ClusterExec(t testing.TB, ns, pod string, pathFirst ...string) {
+	t.Helper()
+	p.ClusterExecEnv(t, ns, pod, nil, pathFirst...)
+}
+
+// ClusterExecEnv is ClusterExec with more environment variables (e.g. REDIS_PORT).
+func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string]string, pathFirst ...string) {
+	t.Helper()
+	path := strings.Join(append(append([]string{}, pathFirst...), p.BinDir, "/usr/local/bin", "/usr/bin", "/bin"), ":")
+	work, err := os.MkdirTemp("", "piyasa-exec-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	name := "pg-" + ns
+	env := map[string]string{
+		"PGHOST": p.Host, "PGPORT": strconv.Itoa(p.Port), "POSTGRES_PASSWORD": p.Password,
+		"POSTGRES_USER": p.User, "PATH": path, "TMPDIR": work, "PGPASSWORD": "", "PGUSER": "",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var envs strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&envs, "        - name: %s\n          value: %q\n", k, env[k])
+	}
+	ApplyYAML(t, "", fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: %s
+spec:
+  selector:
+    matchNamespaces: [%q]
+  execs:
+  - local:
+      workDir: %q
+      envs:
+%s`, name, ns, work, envs.String()))
+	t.Cleanup(func() { Kubectl(t, "delete", "clusterexec", name, "--ignore-not-found").Run() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := Kubectl(t, "exec", "-n", ns, pod, "--", "sh", "-c", "echo ok").WithTimeout(20 * time.Second).Run()
+		if r.Code == 0 && strings.TrimSpace(r.Stdout) == "ok" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec into %s/%s never worked: %s", ns, pod, r.Stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
