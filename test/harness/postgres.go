@@ -182,7 +182,8 @@ func (p *Postgres) MustPsql(t testing.TB, db, sql string) string {
 // local command with the server's address in PGHOST/PGPORT,
 // POSTGRES_PASSWORD as the postgres image has it, and PATH starting with
 // pathFirst (fake tools a test puts first), then the server's bin directory.
-// It waits until an exec works and deletes the object when the test ends.
+// It waits until an exec into pod works (pod "": it does not wait, for a
+// namespace that a command will create) and deletes the object when the test ends.
 func (p *Postgres) ClusterExec(t testing.TB, ns, pod string, pathFirst ...string) {
 	t.Helper()
 	p.ClusterExecEnv(t, ns, pod, nil, pathFirst...)
@@ -227,6 +228,9 @@ spec:
       envs:
 %s`, name, ns, work, envs.String()))
 	t.Cleanup(func() { Kubectl(t, "delete", "clusterexec", name, "--ignore-not-found").Run() })
+	if pod == "" {
+		return // the namespace's pods do not exist yet (a namespace a command creates)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		r := Kubectl(t, "exec", "-n", ns, pod, "--", "sh", "-c", "echo ok").WithTimeout(20 * time.Second).Run()
