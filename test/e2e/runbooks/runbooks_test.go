@@ -4,6 +4,7 @@
 package runbooks_test
 
 import (
+	"fmt"
 	"context"
 	"encoding/json"
 	"os"
@@ -17,7 +18,18 @@ import (
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-func TestMain(m *testing.M) { harness.Main(m) }
+func TestMain(m *testing.M) {
+	// release.sh migrates: `python -m alembic` must find Debian's Python with
+	// Alembic in the harness kubelet and in the kwok controller (ClusterExec),
+	// which inherits this PATH when the harness starts the cluster.
+	shim, err := harness.MigratePythonShim()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
+	harness.Main(m)
+}
 
 // runbook returns `bash scripts/runbooks/NAME args...`.
 func runbook(t testing.TB, name string, args ...string) *harness.Cmd {
