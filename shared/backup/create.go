@@ -121,20 +121,7 @@ func (o *CreateOptions) Validate() error {
 
 // Run takes the backup.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	name := o.name
-	var info *BackupInfo
-	var err error
-	if o.Redis {
-		if name == "" {
-			name = fmt.Sprintf("redis-%s-%s%s", o.Namespace, o.Now().UTC().Format("20060102T150405Z"), o.compression.RDBExt())
-		}
-		info, err = o.dumpRedis(ctx, o.target, name, o.compression)
-	} else {
-		if name == "" {
-			name = DefaultName(o.Namespace, o.Now(), o.compression)
-		}
-		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
-	}
+	info, err := o.take(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,4 +137,24 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		info.Compression, info.EndTime.Sub(info.StartTime))
 	fmt.Fprintln(o.Out, info.Location)
 	return nil
+}
+
+// take runs the dump (or the Redis copy) of a validated CreateOptions and
+// returns its checked BackupInfo: what Run prints and Create returns.
+func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
+	name := o.name
+	var info *BackupInfo
+	var err error
+	if o.Redis {
+		if name == "" {
+			name = fmt.Sprintf("redis-%s-%s%s", o.Namespace, o.Now().UTC().Format("20060102T150405Z"), o.compression.RDBExt())
+		}
+		info, err = o.dumpRedis(ctx, o.target, name, o.compression)
+	} else {
+		if name == "" {
+			name = DefaultName(o.Namespace, o.Now(), o.compression)
+		}
+		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
+	}
+	return info, err
 }
