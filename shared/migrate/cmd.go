@@ -44,6 +44,13 @@ migration that failed half-way must be looked at by a person, not re-run on a ha
 database. activeDeadlineSeconds is --timeout, so a hung migration cannot block forever.
 A pod that cannot start (image pull, configuration) never ran: exit 1 at once, its Job deleted.
 
+--backup-first takes a backup as 'kubectl piyasa backup create' does (pg_dump's status, byte
+count, sha256 and trailer checked, its BackupInfo beside it) under the lock, after the
+connection check and before the Job, and records it in the Job's annotation piyasa.io/migrate-backup
+(shown by 'migrate jobs'). It goes to --backup-dir DIR (default ./backups, created 0700) or
+--backup-to s3://BUCKET/PREFIX. A failed backup creates no Job (exit 1). In the prod
+environment the backup is on by default; --no-backup turns it off explicitly.
+
 Ctrl-C stops following and leaves the Job running (the Lease stays with the Job until it
 ends); --cancel-on-interrupt deletes the Job and releases the Lease instead.
 Exit codes: 0 migrated; 1 failed, lock held, PostgreSQL not ready; 2 bad input;
@@ -51,12 +58,14 @@ Exit codes: 0 migrated; 1 failed, lock held, PostgreSQL not ready; 2 bad input;
 
 const upExample = `  kubectl piyasa migrate --env dev
   kubectl piyasa migrate up --to 0002 --log-file migrate.log
-  kubectl piyasa migrate --env prod --image v2.1.0 --timeout 20m`
+  kubectl piyasa migrate --env prod --image v2.1.0 --timeout 20m --backup-to s3://my-bucket/piyasa
+  kubectl piyasa migrate up --backup-first --backup-dir ./backups -n my-ns`
 
 // UpOptions are the options of `migrate up`.
 type UpOptions struct {
 	*cli.Global
 	Options
+	Backup BackupFlags
 }
 
 // NewUpOptions returns the defaults of `migrate up`.
@@ -69,6 +78,7 @@ func (o *UpOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "", "The revision to upgrade to (default: head)")
 	addRunFlags(cmd, &o.Options)
+	o.Backup.AddFlags(cmd, false)
 }
 
 func addRunFlags(cmd *cobra.Command, o *Options) {
@@ -100,11 +110,20 @@ func (o *UpOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.To == "" {
 		o.To = "head"
 	}
-	return o.Global.Complete()
+	if err := o.Global.Complete(); err != nil {
+		return err
+	}
+	o.Backup.Resolve(o.Env)
+	return nil
 }
 
 // Validate checks the flags (no I/O).
-func (o *UpOptions) Validate() error { return validateRun(&o.Options) }
+func (o *UpOptions) Validate() error {
+	if err := o.Backup.Validate(); err != nil {
+		return err
+	}
+	return validateRun(&o.Options)
+}
 
 func validateRun(o *Options) error {
 	if o.Timeout < time.Second {
@@ -138,6 +157,7 @@ func validRevision(rev string) error {
 
 // Run runs the migration.
 func (o *UpOptions) Run(ctx context.Context) error {
+	o.BeforeJob = o.Backup.BeforeJob(o.Global, nil)
 	_, err := Up(ctx, o.Global, o.Options)
 	return err
 }

@@ -12,7 +12,8 @@ import (
 type DownOptions struct {
 	*cli.Global
 	Options
-	Yes bool
+	Yes    bool
+	Backup BackupFlags
 }
 
 // NewCmdDown returns `migrate down --to REVISION`.
@@ -25,8 +26,10 @@ func NewCmdDown(g *cli.Global) *cobra.Command {
 'migrate up' runs its upgrade (same image, environment, lock, log and exit codes).
 A downgrade usually drops data: it asks for the namespace name (or --yes).
 
-Not yet here: the automatic backup first. It comes with the backup binary
-('kubectl piyasa backup'); until then take a backup yourself before a downgrade.`,
+A backup is always taken first, as 'kubectl piyasa backup create' takes it (checked, with its
+BackupInfo), under the lock and before the Job, and recorded on the Job: to --backup-dir DIR
+(default ./backups, created 0700) or --backup-to s3://BUCKET/PREFIX. A failed backup runs no
+downgrade (exit 1). --no-backup skips it, with a warning.`,
 		Example: `  kubectl piyasa migrate down --to 0002 --env dev
   kubectl piyasa migrate down --to base -n my-ns --yes`,
 		Args: cobra.NoArgs,
@@ -35,11 +38,18 @@ Not yet here: the automatic backup first. It comes with the backup binary
 	cmd.Flags().StringVar(&o.To, "to", "", "The revision to downgrade to (required): a revision id, base, or -1")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Do not ask for confirmation")
 	addRunFlags(cmd, &o.Options)
+	o.Backup.AddFlags(cmd, true)
 	return cmd
 }
 
 // Complete resolves the environment and namespace.
-func (o *DownOptions) Complete(cmd *cobra.Command, args []string) error { return o.Global.Complete() }
+func (o *DownOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.Global.Complete(); err != nil {
+		return err
+	}
+	o.Backup.Resolve(o.Env)
+	return nil
+}
 
 // Validate checks the flags (no I/O).
 func (o *DownOptions) Validate() error {
@@ -49,6 +59,9 @@ func (o *DownOptions) Validate() error {
 	if o.To == "head" || o.To == "heads" {
 		return cli.Usagef("--to %s is an upgrade: use 'kubectl piyasa migrate up'", o.To)
 	}
+	if err := o.Backup.Validate(); err != nil {
+		return err
+	}
 	return validateRun(&o.Options)
 }
 
@@ -57,6 +70,10 @@ func (o *DownOptions) Run(ctx context.Context) error {
 	if err := confirm(o.Global, "Downgrade the database of namespace "+o.Namespace+" to "+o.To+": this can drop tables and data.", o.Namespace, o.Yes); err != nil {
 		return err
 	}
+	if !o.Backup.On() {
+		o.Infof("warning: --no-backup: downgrading %s without a backup first; data the downgrade drops cannot be restored\n", o.Namespace)
+	}
+	o.BeforeJob = o.Backup.BeforeJob(o.Global, nil)
 	_, err := Up(ctx, o.Global, o.Options)
 	return err
 }
