@@ -72,6 +72,7 @@ func TestNightlyBackup(t *testing.T) {
 	}
 
 	r = runbook(t, "nightly-backup.sh", append(target, "--dir", dir, "--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0")...).WithTimeout(6 * time.Minute).RunOK()
+	t.Logf("nightly-backup.sh stdout:\n%s", r.Stdout)
 	line := strings.TrimSpace(r.Stdout)
 	if strings.Count(line, "\n") != 0 || !strings.HasPrefix(line, "nightly-backup: OK ") || !strings.Contains(line, "restore-tested") {
 		t.Fatalf("summary is not one OK line:\n%s", r.Stdout)
@@ -125,6 +126,7 @@ func TestDRDrill(t *testing.T) {
 	}
 
 	r = runbook(t, "dr-drill.sh", append(target, "--dir", dir, "--take", "--scratch", scratch, "--timeout", "3m")...).WithTimeout(10 * time.Minute).RunOK()
+	t.Logf("dr-drill.sh stdout:\n%s", r.Stdout)
 	for _, want := range []string{"RTO (deploy + restore + diagnose): ", "RPO (age of the backup):", "rows: 3 tables, 5550 rows, all equal to the source's", "dr-drill: OK"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("drill output lacks %q:\n%s", want, r.Stdout)

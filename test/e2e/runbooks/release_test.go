@@ -109,6 +109,7 @@ func TestReleaseFailures(t *testing.T) {
 	// 1. The migration fails at 0003: stopped, images unchanged, database at 0002.
 	harness.Kubectl(t, "patch", "configmap", "dev-piyasa-config", "-n", ns, "--type=merge", "-p", `{"data":{"FAIL_REVISION":"0003"}}`).RunOK()
 	r := release("v1.1.0").ExpectCode(1)
+	t.Logf("release.sh (failing migration) stdout:\n%s", r.Stdout)
 	if !strings.Contains(r.Stdout, "release: STOPPED: the migration failed") || !strings.Contains(r.Stdout, "the images were not changed") ||
 		!strings.Contains(r.Stdout, "next: kubectl logs job/") {
 		t.Fatalf("failed migration:\n%s\n%s", r.Stdout, r.Stderr)
@@ -127,6 +128,7 @@ func TestReleaseFailures(t *testing.T) {
 	harness.Kubectl(t, "patch", "configmap", "dev-piyasa-config", "-n", ns, "--type=json", "-p", `[{"op":"remove","path":"/data/FAIL_REVISION"}]`).RunOK()
 	harness.CrashLoopStage(t, "piyasa-e2e-release-crash-"+ns, harness.Match{Key: ".spec.containers.[0].image", Values: []string{app.APIImage + ":v1.2.0"}})
 	r = release("v1.2.0").ExpectCode(1)
+	t.Logf("release.sh (failing rollout) stdout:\n%s", r.Stdout)
 	if !strings.Contains(r.Stdout, "the rollout of v1.2.0 failed after the migration") || !strings.Contains(r.Stdout, "ahead of the old image") ||
 		!strings.Contains(r.Stdout, "next: kubectl piyasa migrate down --to 0002") {
 		t.Fatalf("failed rollout:\n%s\n%s", r.Stdout, r.Stderr)
@@ -140,6 +142,7 @@ func TestReleaseFailures(t *testing.T) {
 
 	// 3. A release with nothing left to migrate goes through.
 	r = release("v1.3.0").RunOK()
+	t.Logf("release.sh stdout:\n%s", r.Stdout)
 	if !strings.Contains(r.Stdout, "release: OK v1.3.0") {
 		t.Fatalf("release:\n%s", r.Stdout)
 	}

@@ -129,6 +129,7 @@ func TestOnCallDay(t *testing.T) {
 
 	t.Run("first-deploy", func(t *testing.T) {
 		r := runbook(t, "first-deploy.sh", append(target, "--env-file", envPath)...).RunOK()
+		t.Logf("first-deploy.sh stdout:\n%s", r.Stdout)
 		st, err := os.Stat(envPath)
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Fatalf(".env: %v %v", st, err)
@@ -174,6 +175,7 @@ func TestOnCallDay(t *testing.T) {
 			t.Fatalf("dry run rotated or printed nothing:\n%s", r.Stdout)
 		}
 		r = runbook(t, "rotate-secrets.sh", append([]string{newEnv}, target...)...).RunOK()
+		t.Logf("rotate-secrets.sh stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 		if secret() != "rotated-api-key-0123456789abcdef" {
 			t.Fatal("API_KEY not rotated")
 		}
@@ -196,6 +198,7 @@ func TestOnCallDay(t *testing.T) {
 			t.Fatalf("dry run scaled the workers to %d", w)
 		}
 		r = runbook(t, "scale-for-event.sh", append(target, "--api", "2", "--worker", "3")...).RunOK()
+		t.Logf("scale-for-event.sh stdout:\n%s", r.Stdout)
 		after := scaleStatus(t, ns)
 		if w, _, _ := after.get("worker"); w != 3 {
 			t.Fatalf("workers %d, want 3", w)
@@ -233,6 +236,7 @@ func TestOnCallDay(t *testing.T) {
 			t.Fatalf("--dry-run wrote %v", files)
 		}
 		r = runbook(t, "incident.sh", append(target, "--out", out)...).ExpectCode(1)
+		t.Logf("incident.sh stdout:\n%s", r.Stdout)
 		if !strings.Contains(r.Stdout, "PIY401") {
 			t.Fatalf("top findings lack PIY401:\n%s", r.Stdout)
 		}
