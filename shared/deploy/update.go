@@ -24,6 +24,8 @@ type UpdateOptions struct {
 	RollbackTimeout time.Duration
 	DryRun          cli.DryRun
 	waitFlags
+	// Migrate is --migrate and its backup flags.
+	Migrate updateMigrate
 
 	apiRef, feRef string
 }
@@ -43,9 +45,18 @@ func NewCmdUpdate(g *cli.Global) *cobra.Command {
 the api image), record a change-cause, and wait by watching. If a pod fails (CrashLoopBackOff,
 OOMKilled, ImagePullBackOff ...), the API server refuses the pods (a ResourceQuota) or the
 timeout runs out, or if setting an image fails, every image already set is put back (unless
---no-rollback), the rollback is waited for (--rollback-timeout), and the command exits 1.`,
+--no-rollback), the rollback is waited for (--rollback-timeout), and the command exits 1.
+
+--migrate makes it one release step: first a checked backup (as 'migrate up --backup-first':
+--backup-dir DIR, default ./backups created 0700, or --backup-to s3://BUCKET/PREFIX; on by
+default in prod, --no-backup turns it off), then 'migrate up' in the new api image under the
+migrate lock, and only when the migration succeeded are api and worker moved. A failed backup
+or migration changes no image (exit 1, the Job named). If the rollout then fails, the images
+are rolled back but the schema stays migrated: the command says so and prints the
+'migrate down --to <revision before>' that undoes it and the backup to restore instead.`,
 		Example: `  kubectl piyasa deploy update --image v2.0.0 -n piyasa-chatbot
-  kubectl piyasa deploy update --image ghcr.io/me/api:2.0.1 --frontend-image 2.0.1 --env prod`,
+  kubectl piyasa deploy update --image ghcr.io/me/api:2.0.1 --frontend-image 2.0.1 --env prod
+  kubectl piyasa deploy update --image v2.1.0 --migrate --backup-to s3://my-bucket/piyasa --env prod`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
@@ -56,6 +67,7 @@ timeout runs out, or if setting an image fails, every image already set is put b
 	cmd.Flags().DurationVar(&o.RollbackTimeout, "rollback-timeout", o.RollbackTimeout, "How long to wait for the automatic rollback (0: no limit)")
 	cli.AddDryRunFlag(cmd)
 	o.waitFlags.add(cmd)
+	o.Migrate.addFlags(cmd)
 	return cmd
 }
 
@@ -64,6 +76,7 @@ func (o *UpdateOptions) Complete(cmd *cobra.Command, _ []string) error {
 	if err := o.Global.Complete(); err != nil {
 		return err
 	}
+	o.Migrate.Backup.Resolve(o.Env)
 	var err error
 	o.DryRun, err = completeDryRun(cmd, o.Global)
 	return err
@@ -93,7 +106,7 @@ func (o *UpdateOptions) Validate() error {
 		}
 		*x.dst = render.ImageRef(img)
 	}
-	return nil
+	return o.Migrate.validate(o.apiRef)
 }
 
 // Run sets the images, waits, and rolls back on failure.
@@ -136,6 +149,13 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 			cause += " --frontend-image " + o.feRef
 		}
 	}
+	if o.Migrate.On {
+		if o.DryRun.Active() {
+			o.Infof("dry run: the backup and the migration are not run\n")
+		} else if err := o.Migrate.run(ctx, o.Global, o.apiRef); err != nil {
+			return err
+		}
+	}
 	if o.DryRun.Client() {
 		for _, t := range targets {
 			fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
@@ -144,11 +164,17 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	}
 	for i, t := range targets {
 		if err := setImage(ctx, cs, o.Namespace, t, t.newImage, cause, o.DryRun); err != nil {
-			if i == 0 || o.DryRun.Active() {
+			if o.DryRun.Active() {
 				return err // nothing was changed
 			}
+			if i == 0 {
+				if o.Migrate.done == nil {
+					return err // nothing was changed
+				}
+				return o.Migrate.explainRollback(o.Global, cli.Failedf("setting the image failed, no image was changed: %v", err))
+			}
 			// api and worker must run one image: put back what was set.
-			return o.rollBack(ctx, targets[:i], cause, err)
+			return o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets[:i], cause, err))
 		}
 		fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
 	}
@@ -170,9 +196,9 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if o.NoRollback {
-		return waitErr(ctx, o.Global, werr)
+		return waitErr(ctx, o.Global, werr) // the new images stay: they match the migrated schema
 	}
-	return o.rollBack(ctx, targets, cause, werr)
+	return o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets, cause, werr))
 }
 
 // rollBack puts the old images of targets back after the update failed with
