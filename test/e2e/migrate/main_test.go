@@ -84,7 +84,8 @@ func setup(t testing.TB, proj string, extraEnv ...string) *testApp {
 	c, _ := app.LookupComponent(app.API)
 	harness.MigrateKubelet(t, harness.MigrateKubeletOptions{
 		Namespace: ns, WorkDir: fixture(proj), ExecDeployment: dev.WorkloadName(c),
-		ExtraEnv: append([]string{fmt.Sprintf("PGPORT=%d", pg.Port)}, extraEnv...),
+		// PGHOST and PGPASSWORD let a backup's pg_dump (exec into the postgres pod) reach the server.
+		ExtraEnv: append([]string{fmt.Sprintf("PGPORT=%d", pg.Port), "PGHOST=127.0.0.1", "PGPASSWORD=" + password}, extraEnv...),
 	})
 	return &testApp{ns: ns, pg: pg}
 }
