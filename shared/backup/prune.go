@@ -1,0 +1,453 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
+)
+
+// KindBackupPrune is the kind of `backup prune -o json`.
+const KindBackupPrune = "BackupPrune"
+
+// ChecksumSuffix names the sha256 file the backup CronJob writes beside a backup.
+const ChecksumSuffix = ".sha256"
+
+// The retention of the design (DESIGN §1): daily copies 7 days, weekly 4 weeks, monthly 12 months.
+const (
+	DefaultKeepDaily   = 7
+	DefaultKeepWeekly  = 4
+	DefaultKeepMonthly = 12
+)
+
+// Retention is a grandfather-father-son policy: how many days, ISO weeks and
+// months keep their newest good backup.
+type Retention struct {
+	Daily, Weekly, Monthly int
+}
+
+// PruneCandidate is one backup as retention sees it.
+type PruneCandidate struct {
+	Name string
+	// Time is the BackupInfo's endTime, else the file's modified time.
+	Time time.Time
+	// Status is ok, no-metadata, bad-metadata or size-mismatch (as backup list says).
+	Status string
+}
+
+// PruneDecision says whether a backup is kept and why.
+type PruneDecision struct {
+	Name   string
+	Time   time.Time
+	Keep   bool
+	Reason string
+}
+
+// SelectRetention applies r to one series of backups, and is pure: it reads no
+// clock. Calendar buckets (UTC) are counted back from the newest good
+// backup's time, not from now, so that a backup job that stopped does not
+// make everything expire. The newest good backup is always kept; a backup
+// that is not good is never a kept copy and is removed only when a newer good
+// one exists. Without any good backup nothing is removed (ok is false).
+// Decisions are returned newest first.
+func SelectRetention(items []PruneCandidate, r Retention) (decisions []PruneDecision, ok bool) {
+	sorted := append([]PruneCandidate(nil), items...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if !sorted[i].Time.Equal(sorted[j].Time) {
+			return sorted[i].Time.After(sorted[j].Time)
+		}
+		return sorted[i].Name > sorted[j].Name
+	})
+	newest := -1
+	for i, c := range sorted {
+		if c.Status == "ok" {
+			newest = i
+			break
+		}
+	}
+	decisions = make([]PruneDecision, len(sorted))
+	for i, c := range sorted {
+		decisions[i] = PruneDecision{Name: c.Name, Time: c.Time}
+	}
+	if newest < 0 {
+		for i := range decisions {
+			decisions[i].Keep, decisions[i].Reason = true, "no good backup"
+		}
+		return decisions, false
+	}
+	ref := sorted[newest].Time.UTC()
+	refDay := time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
+
+	days := map[string]bool{}
+	for i := 0; i < r.Daily; i++ {
+		days[dayKey(refDay.AddDate(0, 0, -i))] = true
+	}
+	weeks := map[string]bool{}
+	monday := refDay.AddDate(0, 0, -((int(refDay.Weekday()) + 6) % 7))
+	for i := 0; i < r.Weekly; i++ {
+		weeks[weekKey(monday.AddDate(0, 0, -7*i))] = true
+	}
+	months := map[string]bool{}
+	firstOfMonth := time.Date(ref.Year(), ref.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < r.Monthly; i++ {
+		months[monthKey(firstOfMonth.AddDate(0, -i, 0))] = true
+	}
+
+	keep := func(i int, reason string) {
+		if !decisions[i].Keep {
+			decisions[i].Keep, decisions[i].Reason = true, reason
+		}
+	}
+	keep(newest, "newest")
+	claim := func(allowed map[string]bool, key func(time.Time) string, kind string) {
+		claimed := map[string]bool{}
+		for i, c := range sorted {
+			if c.Status != "ok" {
+				continue
+			}
+			k := key(c.Time.UTC())
+			if !allowed[k] || claimed[k] {
+				continue
+			}
+			claimed[k] = true
+			keep(i, kind+" "+k)
+		}
+	}
+	claim(days, dayKey, "daily")
+	claim(weeks, weekKey, "weekly")
+	claim(months, monthKey, "monthly")
+
+	for i, c := range sorted {
+		switch {
+		case decisions[i].Keep:
+		case c.Status != "ok" && i < newest:
+			decisions[i].Keep, decisions[i].Reason = true, "bad: "+c.Status+", no newer good backup"
+		case c.Status != "ok":
+			decisions[i].Reason = "bad: " + c.Status
+		default:
+			decisions[i].Reason = "expired"
+		}
+	}
+	return decisions, true
+}
+
+func dayKey(t time.Time) string   { return t.Format("2006-01-02") }
+func monthKey(t time.Time) string { return t.Format("2006-01") }
+func weekKey(t time.Time) string {
+	y, w := t.ISOWeek()
+	return fmt.Sprintf("%04d-W%02d", y, w)
+}
+
+// seriesOf separates the backups that retention counts apart: PostgreSQL
+// dumps and Redis RDB copies in one place are two series (a Redis backup
+// must not make a dump expire).
+func seriesOf(name string) string {
+	if strings.Contains(name, ".rdb") {
+		return "redis"
+	}
+	return "postgres"
+}
+
+// PruneEntry is one backup of the BackupPrune document.
+type PruneEntry struct {
+	Name     string `json:"name"`
+	Location string `json:"location"`
+	Reason   string `json:"reason"`
+}
+
+// BackupPrune is the `backup prune -o json|yaml` document.
+type BackupPrune struct {
+	Location string       `json:"location"`
+	Kept     []PruneEntry `json:"kept"`
+	Removed  []PruneEntry `json:"removed"`
+	// Failed are the backups whose removal failed (reason: the error).
+	Failed []PruneEntry `json:"failed,omitempty"`
+	DryRun bool         `json:"dryRun"`
+}
+
+// PruneOptions are the options of `backup prune`.
+type PruneOptions struct {
+	base
+	Print     *output.Flags
+	Dir, From string
+	Retention Retention
+	DryRun    cli.DryRun
+	target    Target
+}
+
+// NewPruneOptions returns the defaults.
+func NewPruneOptions(g *cli.Global) *PruneOptions {
+	return &PruneOptions{base: newBase(g), Print: output.NewFlags(),
+		Retention: Retention{Daily: DefaultKeepDaily, Weekly: DefaultKeepWeekly, Monthly: DefaultKeepMonthly}}
+}
+
+// NewCmdPrune returns `backup prune`.
+func NewCmdPrune(g *cli.Global) *cobra.Command {
+	o := NewPruneOptions(g)
+	cmd := &cobra.Command{
+		Use:   "prune (--dir DIR | --from s3://BUCKET/PREFIX) [--keep-daily 7] [--keep-weekly 4] [--keep-monthly 12] [--dry-run=none|client] [-o json|yaml]",
+		Short: "Remove the backups that daily/weekly/monthly retention no longer keeps (never the newest good one)",
+		Long: `Remove the backups that grandfather-father-son retention no longer keeps.
+
+The newest good backup (status ok) of each of the last --keep-daily days, --keep-weekly
+ISO weeks and --keep-monthly months is kept; the calendar buckets (UTC) are counted back
+from the newest good backup's time, not from now, so a stopped backup job never makes
+everything expire. The newest good backup is always kept. A backup that is not good
+(no-metadata, bad-metadata, size-mismatch) is no kept copy: it is removed only when a
+newer good backup exists. Without any good backup nothing is removed (exit 1).
+Removing a backup removes its data and its <name>.json and <name>.sha256 beside it.
+PostgreSQL dumps and Redis copies are counted apart.`,
+		Example: `  kubectl piyasa backup prune --dir ./backups --dry-run=client
+  kubectl piyasa backup prune --from s3://my-bucket/piyasa --keep-daily 14 -o json | jq '.removed|length'`,
+		Args: cobra.NoArgs,
+		RunE: cli.RunE(o),
+	}
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "Prune the backups in this directory")
+	cmd.Flags().StringVar(&o.From, "from", "", "Prune the backups under s3://BUCKET/PREFIX")
+	cmd.Flags().IntVar(&o.Retention.Daily, "keep-daily", DefaultKeepDaily, "Keep the newest good backup of each of this many days")
+	cmd.Flags().IntVar(&o.Retention.Weekly, "keep-weekly", DefaultKeepWeekly, "Keep the newest good backup of each of this many ISO weeks")
+	cmd.Flags().IntVar(&o.Retention.Monthly, "keep-monthly", DefaultKeepMonthly, "Keep the newest good backup of each of this many months")
+	cli.AddDryRunFlag(cmd)
+	o.S3.AddFlags(cmd.Flags())
+	o.Print.AddFlags(cmd)
+	return cmd
+}
+
+// Complete resolves the global options and --dry-run.
+func (o *PruneOptions) Complete(cmd *cobra.Command, _ []string) error {
+	if err := o.Global.Complete(); err != nil {
+		return err
+	}
+	if cmd != nil {
+		d, err := cli.GetDryRun(cmd, o.ErrOut)
+		if err != nil {
+			return err
+		}
+		o.DryRun = d
+	}
+	return nil
+}
+
+// Validate checks the flags (no I/O).
+func (o *PruneOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	if (o.Dir == "") == (o.From == "") {
+		return cli.Usagef("give exactly one of --dir DIR or --from s3://BUCKET/PREFIX")
+	}
+	if o.From != "" && !strings.HasPrefix(o.From, S3Scheme) {
+		return cli.Usagef("--from takes s3://BUCKET/PREFIX; use --dir for a local directory")
+	}
+	if o.DryRun == cli.DryRunServer {
+		return cli.Usagef(`--dry-run=server is not supported by backup prune: use --dry-run=client`)
+	}
+	r := o.Retention
+	if r.Daily < 0 || r.Weekly < 0 || r.Monthly < 0 {
+		return cli.Usagef("--keep-daily, --keep-weekly and --keep-monthly must be >= 0")
+	}
+	if r.Daily == 0 && r.Weekly == 0 && r.Monthly == 0 {
+		return cli.Usagef("at least one of --keep-daily, --keep-weekly, --keep-monthly must be > 0")
+	}
+	ref := o.Dir
+	if o.From != "" {
+		ref = o.From
+	}
+	t, err := ParseTargetRef(ref, o.S3)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	o.target = t
+	return nil
+}
+
+// listItems reads the backups of a target with their status, as backup list does.
+func listItems(ctx context.Context, t Target) ([]ListItem, error) {
+	entries, err := t.List(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, cli.Failedf("cannot list %s: %v", t.Location(""), err)
+	}
+	var items []ListItem
+	for _, e := range entries {
+		it := ListItem{Name: e.Name, Location: t.Location(e.Name), Size: e.Size, Modified: e.Modified.UTC(), Status: "ok"}
+		raw, err := t.ReadMeta(ctx, e.Name)
+		switch {
+		case err != nil && isNotExist(err):
+			it.Status = "no-metadata"
+		case err != nil:
+			return nil, cli.Failedf("cannot read the metadata of %s: %v", it.Location, err)
+		default:
+			info, err := ParseInfo(raw)
+			if err != nil {
+				it.Status = "bad-metadata"
+			} else {
+				it.Info = info
+				if info.StoredBytes != e.Size {
+					it.Status = "size-mismatch"
+				}
+			}
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// backupTime is a backup's time for retention: its endTime, else the file's time.
+func backupTime(it ListItem) time.Time {
+	if it.Info != nil && !it.Info.EndTime.IsZero() {
+		return it.Info.EndTime.UTC()
+	}
+	return it.Modified.UTC()
+}
+
+// Run prunes.
+func (o *PruneOptions) Run(ctx context.Context) error {
+	items, err := listItems(ctx, o.target)
+	if err != nil {
+		return err
+	}
+	doc := BackupPrune{Location: strings.TrimSuffix(o.target.Location(""), "/"),
+		Kept: []PruneEntry{}, Removed: []PruneEntry{}, DryRun: o.DryRun.Active()}
+	if len(items) == 0 {
+		if err := o.print(doc, nil); err != nil {
+			return err
+		}
+		return cli.Failedf("no good backup in %s: nothing removed", doc.Location)
+	}
+	series := map[string][]PruneCandidate{}
+	times := map[string]time.Time{}
+	for _, it := range items {
+		s := seriesOf(it.Name)
+		t := backupTime(it)
+		times[it.Name] = t
+		series[s] = append(series[s], PruneCandidate{Name: it.Name, Time: t, Status: it.Status})
+	}
+	anyGood := false
+	var decisions []PruneDecision
+	for _, s := range []string{"postgres", "redis"} {
+		if len(series[s]) == 0 {
+			continue
+		}
+		d, ok := SelectRetention(series[s], o.Retention)
+		anyGood = anyGood || ok
+		decisions = append(decisions, d...)
+	}
+	if !anyGood {
+		for _, d := range decisions {
+			doc.Kept = append(doc.Kept, PruneEntry{Name: d.Name, Location: o.target.Location(d.Name), Reason: d.Reason})
+		}
+		if err := o.print(doc, times); err != nil {
+			return err
+		}
+		return cli.Failedf("no good backup in %s (every backup lacks a valid BackupInfo or does not match it): nothing removed", doc.Location)
+	}
+	for _, d := range decisions {
+		e := PruneEntry{Name: d.Name, Location: o.target.Location(d.Name), Reason: d.Reason}
+		if d.Keep {
+			doc.Kept = append(doc.Kept, e)
+			continue
+		}
+		if !o.DryRun.Active() {
+			if err := removeBackup(ctx, o.target, d.Name); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				doc.Failed = append(doc.Failed, PruneEntry{Name: d.Name, Location: e.Location, Reason: err.Error()})
+				continue
+			}
+		}
+		doc.Removed = append(doc.Removed, e)
+	}
+	if err := o.print(doc, times); err != nil {
+		return err
+	}
+	if len(doc.Failed) > 0 {
+		return cli.Failedf("cannot remove %d backup(s), first %s: %s", len(doc.Failed), doc.Failed[0].Location, doc.Failed[0].Reason)
+	}
+	return nil
+}
+
+// removeBackup removes a backup's metadata (<name>.json, <name>.sha256) and
+// then its data: a removal cut short leaves data without metadata, which list
+// shows as no-metadata and the next prune removes, never an invisible orphan.
+func removeBackup(ctx context.Context, t Target, name string) error {
+	names := []string{name + MetadataSuffix, name + ChecksumSuffix, name}
+	switch t := t.(type) {
+	case DirTarget:
+		for _, n := range names {
+			if err := os.Remove(filepath.Join(t.Dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		syncDir(t.Dir)
+		return nil
+	case *S3Target:
+		c, err := t.Flags.Client()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := c.RemoveObject(ctx, t.Bucket, t.key(n), minio.RemoveObjectOptions{}); err != nil {
+				if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == 404 {
+					continue
+				}
+				return fmt.Errorf("remove %s: %v", t.Location(n), err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("cannot remove backups from %s", t.Location(""))
+}
+
+func (o *PruneOptions) print(doc BackupPrune, times map[string]time.Time) error {
+	if o.Print.Structured() {
+		return o.Print.PrintDocument(o.Out, KindBackupPrune, doc)
+	}
+	if len(doc.Kept)+len(doc.Removed)+len(doc.Failed) == 0 {
+		o.Infof("no backups in %s\n", doc.Location)
+		return nil
+	}
+	type row struct {
+		action string
+		e      PruneEntry
+	}
+	var rows []row
+	for _, e := range doc.Kept {
+		rows = append(rows, row{"KEEP", e})
+	}
+	for _, e := range doc.Removed {
+		rows = append(rows, row{"REMOVE", e})
+	}
+	for _, e := range doc.Failed {
+		rows = append(rows, row{"FAILED", e})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return times[rows[i].e.Name].After(times[rows[j].e.Name]) })
+	tp := output.NewTable(o.Out, "ACTION", "NAME", "AGE", "REASON")
+	now := o.Now()
+	for _, r := range rows {
+		tp.Append(r.action, r.e.Name, duration.HumanDuration(now.Sub(times[r.e.Name])), r.e.Reason)
+	}
+	if err := tp.Render(); err != nil {
+		return err
+	}
+	verb := "removed"
+	if doc.DryRun {
+		verb = "would remove"
+	}
+	o.Infof("%s: kept %d, %s %d%s\n", doc.Location, len(doc.Kept), verb, len(doc.Removed), o.DryRun.Suffix())
+	return nil
+}
