@@ -193,10 +193,10 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 		notes = append(notes, "events: not read ("+firstLine(err.Error())+")")
 	} else {
 		items := evs.Items
-		sort.SliceStable(items, func(i, j int) bool { return EventTime(&items[i]).Before(EventTime(&items[j])) })
+		sort.SliceStable(items, func(i, j int) bool { a, b := kube.EventTime(items[i]), kube.EventTime(items[j]); return a.Before(&b) })
 		var b strings.Builder
 		for _, e := range items {
-			fmt.Fprintf(&b, "%s\t%s\t%s/%s\t%s\tx%d\t%s\n", EventTime(&e).UTC().Format(time.RFC3339), e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Count, e.Message)
+			fmt.Fprintf(&b, "%s\t%s\t%s/%s\t%s\tx%d\t%s\n", kube.EventTime(e).UTC().Format(time.RFC3339), e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Count, e.Message)
 		}
 		files = append(files, file{"events.txt", []byte(b.String())})
 	}
@@ -348,17 +348,3 @@ func firstLine(s string) string {
 	return s
 }
 
-// EventTime is the one rule of diagnose and its bundle for when an event last
-// happened: the series' last observation, else lastTimestamp, else eventTime
-// (events.k8s.io events set only that), else its creation.
-func EventTime(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
-}

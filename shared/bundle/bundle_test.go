@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
@@ -91,24 +89,5 @@ func TestWriteTimesNotInTheFuture(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("empty bundle")
-	}
-}
-
-func TestEventTime(t *testing.T) {
-	at := func(m int) metav1.Time { return metav1.NewTime(time.Date(2026, 12, 1, 3, m, 0, 0, time.UTC)) }
-	micro := func(m int) metav1.MicroTime { return metav1.NewMicroTime(at(m).Time) }
-	cases := []struct {
-		e    corev1.Event
-		want int
-	}{
-		{corev1.Event{Series: &corev1.EventSeries{LastObservedTime: micro(9)}, LastTimestamp: at(5), EventTime: micro(1)}, 9},
-		{corev1.Event{LastTimestamp: at(5), EventTime: micro(1)}, 5},
-		{corev1.Event{EventTime: micro(1), ObjectMeta: metav1.ObjectMeta{CreationTimestamp: at(0)}}, 1},
-		{corev1.Event{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: at(2)}}, 2},
-	}
-	for i, c := range cases {
-		if got := EventTime(&c.e); !got.Equal(at(c.want).Time) {
-			t.Errorf("case %d: %s, want minute %d", i, got, c.want)
-		}
 	}
 }

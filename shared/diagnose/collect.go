@@ -24,7 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/bundle"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // listFunc sends one LIST page of a kind.
@@ -394,4 +394,4 @@ func (s *Snapshot) finishEvents() {
 
 // eventTime is diagnose's one rule for when an event last happened (shared
 // with the bundle's events.txt): see bundle.EventTime.
-func eventTime(e *corev1.Event) time.Time { return bundle.EventTime(e) }
+func eventTime(e *corev1.Event) time.Time { return kube.EventTime(*e).Time }
