@@ -115,34 +115,13 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		}
 		return o.print(BackupList{Location: "pvc:" + o.Env.ObjectName(app.BackupPVC), Items: items})
 	}
-	entries, err := o.target.List(ctx)
+	items, err := listItems(ctx, o.target)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return cli.Failedf("cannot list %s: %v", o.target.Location(""), err)
+		return err
 	}
-	doc := BackupList{Location: strings.TrimSuffix(o.target.Location(""), "/"), Items: []ListItem{}}
-	for _, e := range entries {
-		it := ListItem{Name: e.Name, Location: o.target.Location(e.Name), Size: e.Size, Modified: e.Modified.UTC(), Status: "ok"}
-		raw, err := o.target.ReadMeta(ctx, e.Name)
-		switch {
-		case err != nil && isNotExist(err):
-			it.Status = "no-metadata"
-		case err != nil:
-			return cli.Failedf("cannot read the metadata of %s: %v", it.Location, err)
-		default:
-			info, err := ParseInfo(raw)
-			if err != nil {
-				it.Status = "bad-metadata"
-			} else {
-				it.Info = info
-				if info.StoredBytes != e.Size {
-					it.Status = "size-mismatch"
-				}
-			}
-		}
-		doc.Items = append(doc.Items, it)
+	doc := BackupList{Location: strings.TrimSuffix(o.target.Location(""), "/"), Items: items}
+	if doc.Items == nil {
+		doc.Items = []ListItem{}
 	}
 	return o.print(doc)
 }

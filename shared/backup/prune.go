@@ -272,7 +272,7 @@ func (o *PruneOptions) Validate() error {
 	return nil
 }
 
-// listItems reads the backups of a target with their status, as backup list does.
+// listItems reads the backups of a target with their status (backup list and prune).
 func listItems(ctx context.Context, t Target) ([]ListItem, error) {
 	entries, err := t.List(ctx)
 	if err != nil {
