@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -45,6 +46,23 @@ func (a *testApp) images(t *testing.T) (api, worker string) {
 		t.Fatal(err)
 	}
 	return d.Spec.Template.Spec.Containers[0].Image, s.Spec.Template.Spec.Containers[0].Image
+}
+
+// containerNames returns the api's and the worker's first container names.
+func (a *testApp) containerNames(t *testing.T) []string {
+	t.Helper()
+	cs := harness.Client(t)
+	ac, _ := app.LookupComponent(app.API)
+	wc, _ := app.LookupComponent(app.Worker)
+	d, err := cs.AppsV1().Deployments(a.ns).Get(context.Background(), dev.WorkloadName(ac), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cs.AppsV1().StatefulSets(a.ns).Get(context.Background(), dev.WorkloadName(wc), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{d.Spec.Template.Spec.Containers[0].Name, s.Spec.Template.Spec.Containers[0].Name}
 }
 
 // TestBackupFirst: `migrate up --backup-first --backup-dir D` writes a backup
@@ -131,4 +149,33 @@ func TestDeployUpdateMigrate(t *testing.T) {
 			t.Errorf("backups: %v", files)
 		}
 	})
+}
+
+// TestDeployUpdateMigrateRolloutFails: the migration succeeds, the new pods
+// crash: the images are put back and the command says the schema is ahead of
+// them, with the migrate down to the revision before and the backup.
+func TestDeployUpdateMigrateRolloutFails(t *testing.T) {
+	a := setup(t, "alembic")
+	a.migrate(t, "up", "--to", "0002").ExpectCode(0)
+	api, worker := a.images(t)
+	// The new api and worker pods crash; the migration pod (container "migrate") runs.
+	harness.CrashLoopStage(t, "piyasa-e2e-migrate-crash-"+a.ns,
+		harness.Match{Key: ".metadata.namespace", Values: []string{a.ns}},
+		harness.Match{Key: ".spec.containers.[0].image", Values: []string{app.APIImage + ":v9.9.8"}},
+		harness.Match{Key: ".spec.containers.[0].name", Values: a.containerNames(t)})
+	dir := filepath.Join(t.TempDir(), "backups")
+	r := harness.Piyasa(t, "deploy", "update", "--image", "v9.9.8", "--migrate", "--backup-first", "--backup-dir", dir,
+		"--timeout", "2m", "-n", a.ns).WithTimeout(5 * time.Minute).ExpectCode(1)
+	files := backups(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("backups: %v", files)
+	}
+	mustContain(t, "stdout", r.Stdout, "(rolled back)")
+	mustContain(t, "stderr", r.Stderr, "AHEAD of the old image", "kubectl piyasa migrate down --to 0002 -n "+a.ns, files[0])
+	if a2, w2 := a.images(t); a2 != api || w2 != worker {
+		t.Errorf("images not rolled back: api %s -> %s, worker %s -> %s", api, a2, worker, w2)
+	}
+	if v := a.version(t); v != "0003" {
+		t.Errorf("alembic_version = %q, want 0003 (a rollback does not undo a migration)", v)
+	}
 }
