@@ -3,6 +3,7 @@ package migrate_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ type jobsDoc struct {
 		Direction string `json:"direction"`
 		Target    string `json:"target"`
 		State     string `json:"state"`
+		Backup    string `json:"backup"`
 	} `json:"jobs"`
 	Deleted []string `json:"deleted"`
 }
@@ -56,8 +58,13 @@ func TestHistoryDownJobsUnlock(t *testing.T) {
 	if v := a.version(t); v != "0002" {
 		t.Fatalf("unconfirmed down changed the database: %q", v)
 	}
-	r = a.migrate(t, "down", "--to", "0001").WithStdin(strings.NewReader(a.ns + "\n")).ExpectCode(0)
-	mustContain(t, "down", r.Stderr, "python -m alembic downgrade 0001")
+	// down always backs up first (here into a temporary --backup-dir).
+	backupDir := filepath.Join(t.TempDir(), "backups")
+	r = a.migrate(t, "down", "--to", "0001", "--backup-dir", backupDir).WithStdin(strings.NewReader(a.ns + "\n")).ExpectCode(0)
+	mustContain(t, "down", r.Stderr, "backup first: ", "python -m alembic downgrade 0001")
+	if files := backups(t, backupDir); len(files) != 1 {
+		t.Fatalf("backups before down: %v", files)
+	}
 	if v := a.version(t); v != "0001" {
 		t.Fatalf("alembic_version after down = %q", v)
 	}
@@ -67,7 +74,8 @@ func TestHistoryDownJobsUnlock(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &jd); err != nil {
 		t.Fatal(err)
 	}
-	if jd.Kind != "MigrationJobList" || len(jd.Jobs) != 2 || jd.Jobs[0].Direction != "down" || jd.Jobs[0].Target != "0001" || jd.Jobs[1].Direction != "up" || jd.Jobs[0].State != "Complete" {
+	if jd.Kind != "MigrationJobList" || len(jd.Jobs) != 2 || jd.Jobs[0].Direction != "down" || jd.Jobs[0].Target != "0001" || jd.Jobs[1].Direction != "up" || jd.Jobs[0].State != "Complete" ||
+		!strings.HasPrefix(jd.Jobs[0].Backup, backupDir) || jd.Jobs[1].Backup != "" {
 		t.Fatalf("jobs: %+v", jd)
 	}
 	r = a.migrate(t, "jobs", "--cleanup", "--older-than", "0s", "--keep", "1", "-o", "json").ExpectCode(0)
