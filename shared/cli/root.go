@@ -138,6 +138,11 @@ func Execute(cmd *cobra.Command, g *Global, args []string) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 	wrapArgs(cmd)
+	if cmd.Run == nil && cmd.RunE == nil {
+		// A root that only groups subcommands prints its help; being runnable,
+		// it also honours --version (see NewRoot).
+		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
 	cmd.SetArgs(args)
 	c, err := cmd.ExecuteContextC(ctx)
 	if perr := g.finishProfiling(); err == nil && perr != nil {

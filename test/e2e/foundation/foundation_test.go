@@ -272,8 +272,10 @@ func TestMissingKubeconfigAndUnknownContextExit3(t *testing.T) {
 		} {
 			args := c.args
 			switch sub {
-			case "deploy", "scale":
+			case "deploy", "scale", "migrate":
 				args = append(args, "status")
+			case "backup":
+				args = append(args, "schedule", "show")
 			}
 			r := harness.Piyasa(t, args...).ExpectCode(3)
 			lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
