@@ -7,6 +7,7 @@ PKG     := github.com/piyasa/kubectl-piyasa/shared/version
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN     ?= bin
 PREFIX  ?= $(HOME)/.local/bin
+TAGS    := $(shell go run ./shared/suite/cmd/binaries -tags)
 
 .PHONY: build install test unit e2e vet lint cluster-up cluster-down demo release clean
 
@@ -16,7 +17,7 @@ PREFIX  ?= $(HOME)/.local/bin
 build:
 	@mkdir -p $(BIN)
 	@set -eo pipefail; go run ./shared/suite/cmd/binaries | while read -r pkg out; do \
-	  CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$out ./$$pkg; \
+	  CGO_ENABLED=0 go build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN)/$$out ./$$pkg; \
 	done
 	@set -eo pipefail; go run ./shared/suite/cmd/binaries -links | while read -r link target; do \
 	  ln -sfn $$target $(BIN)/$$link; \

@@ -22,6 +22,7 @@ done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+TAGS=$(go run ./shared/suite/cmd/binaries -tags)
 if [ -z "$OUT" ]; then
   OUT=$(mktemp -d)
   trap 'rm -rf "$OUT"' EXIT
@@ -44,7 +45,7 @@ for dir in plugins/*/; do
     complete-*) out=kubectl_$p limit=$DISPATCHER_MAX ;;
     *) out=kubectl-piyasa-$p limit=$SUBCOMMAND_MAX ;;
   esac
-  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$OUT/bin/$out$ext" "./plugins/$p"
+  CGO_ENABLED=0 go build -trimpath -tags "$TAGS" -ldflags "-s -w" -o "$OUT/bin/$out$ext" "./plugins/$p"
   b=$(size "$OUT/bin/$out$ext")
   mark=
   if over "$b" "$limit"; then mark=" OVER"; fail=1; fi

@@ -113,6 +113,7 @@ while read -r pkg exe; do
   MAINS+=("$pkg"); BINARY[$pkg]=$exe
 done < <(go run ./shared/suite/cmd/binaries || echo FAILED)
 case " ${MAINS[*]} " in *" FAILED "*) die "go run ./shared/suite/cmd/binaries failed" ;; esac
+TAGS=$(go run ./shared/suite/cmd/binaries -tags) || die "go run ./shared/suite/cmd/binaries -tags failed"
 [ ${#MAINS[@]} -gt 0 ] || die "no main packages under plugins/"
 
 readme() {
@@ -155,7 +156,7 @@ for p in $PLATFORMS; do
   dir=$STAGE/${os}_$arch
   mkdir -p "$dir"
   echo "== building ${#MAINS[@]} binaries for $p" >&2
-  GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o "$dir/" "${MAINS[@]/#/./}"
+  GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -tags "$TAGS" -ldflags "$LDFLAGS" -o "$dir/" "${MAINS[@]/#/./}"
   ext=""; [ "$os" = windows ] && ext=.exe
   for m in "${MAINS[@]}"; do
     mv "$dir/${m#plugins/}$ext" "$dir/${BINARY[$m]}$ext"

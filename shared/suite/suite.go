@@ -123,3 +123,8 @@ func isMainPackage(dir string) bool {
 	}
 	return false
 }
+
+// BuildTags are the build tags of every release binary: stdlibjson makes
+// minio-go (the backup's S3 client) use encoding/json instead of a JSON
+// library of its own, about 0.9 MiB less in each binary that links it.
+const BuildTags = "stdlibjson"

@@ -168,7 +168,7 @@ func BuildBinaries(dir string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	args := []string{"build", "-o", work + string(os.PathSeparator)}
+	args := []string{"build", "-tags", suite.BuildTags, "-o", work + string(os.PathSeparator)}
 	for _, m := range mains {
 		args = append(args, "./"+m.Dir)
 	}

@@ -3,6 +3,7 @@
 //
 //	go run ./shared/suite/cmd/binaries          one line per main package under plugins/: "<dir> <executable>"
 //	go run ./shared/suite/cmd/binaries -links   one line per completion link: "<link> <target>"
+//	go run ./shared/suite/cmd/binaries -tags    the build tags of every binary (suite.BuildTags)
 //
 // Run it from the repository root (or pass -root).
 package main
@@ -18,7 +19,12 @@ import (
 func main() {
 	root := flag.String("root", ".", "the repository root")
 	links := flag.Bool("links", false, "print the completion links (kubectl_complete-piyasa-<sub> -> kubectl_complete-piyasa) of the subcommands that exist")
+	tags := flag.Bool("tags", false, "print the build tags of the binaries")
 	flag.Parse()
+	if *tags {
+		fmt.Println(suite.BuildTags)
+		return
+	}
 	mains, err := suite.Mains(*root)
 	if err != nil || len(mains) == 0 {
 		fmt.Fprintf(os.Stderr, "error: no main packages under %s/plugins (%v)\n", *root, err)
