@@ -347,4 +347,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
