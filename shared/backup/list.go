@@ -88,19 +88,28 @@ func (o *ListOptions) Validate() error {
 	if o.InCluster {
 		return nil
 	}
-	if o.From != "" && !strings.HasPrefix(o.From, S3Scheme) {
-		return cli.Usagef("--from takes s3://BUCKET/PREFIX; use --dir for a local directory")
-	}
-	ref := o.Dir
-	if o.From != "" {
-		ref = o.From
-	}
-	t, err := ParseTargetRef(ref, o.S3)
+	t, err := placeTarget(o.Dir, o.From, o.S3)
 	if err != nil {
-		return cli.Usagef("%v", err)
+		return err
 	}
 	o.target = t
 	return nil
+}
+
+// placeTarget is the place that --dir or --from names (list and prune).
+func placeTarget(dir, from string, s3 *S3Flags) (Target, error) {
+	if from != "" && !strings.HasPrefix(from, S3Scheme) {
+		return nil, cli.Usagef("--from takes s3://BUCKET/PREFIX; use --dir for a local directory")
+	}
+	ref := dir
+	if from != "" {
+		ref = from
+	}
+	t, err := ParseTargetRef(ref, s3)
+	if err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
+	return t, nil
 }
 
 // Run lists.

@@ -247,9 +247,6 @@ func (o *PruneOptions) Validate() error {
 	if (o.Dir == "") == (o.From == "") {
 		return cli.Usagef("give exactly one of --dir DIR or --from s3://BUCKET/PREFIX")
 	}
-	if o.From != "" && !strings.HasPrefix(o.From, S3Scheme) {
-		return cli.Usagef("--from takes s3://BUCKET/PREFIX; use --dir for a local directory")
-	}
 	if o.DryRun == cli.DryRunServer {
 		return cli.Usagef(`--dry-run=server is not supported by backup prune: use --dry-run=client`)
 	}
@@ -260,13 +257,9 @@ func (o *PruneOptions) Validate() error {
 	if r.Daily == 0 && r.Weekly == 0 && r.Monthly == 0 {
 		return cli.Usagef("at least one of --keep-daily, --keep-weekly, --keep-monthly must be > 0")
 	}
-	ref := o.Dir
-	if o.From != "" {
-		ref = o.From
-	}
-	t, err := ParseTargetRef(ref, o.S3)
+	t, err := placeTarget(o.Dir, o.From, o.S3)
 	if err != nil {
-		return cli.Usagef("%v", err)
+		return err
 	}
 	o.target = t
 	return nil
