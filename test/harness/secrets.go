@@ -38,3 +38,19 @@ func NoLeak(t testing.TB, text string, envFiles ...string) {
 		}
 	}
 }
+
+// EnvValue returns the value of key in a .env file ("" when absent), for a
+// test that gives it to a local server (e.g. DATABASE_PASSWORD).
+func EnvValue(t testing.TB, path, key string) string {
+	t.Helper()
+	f, err := envfile.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.Entries {
+		if e.Key == key {
+			return e.Value.Reveal()
+		}
+	}
+	return ""
+}

@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
@@ -56,16 +55,7 @@ func setup(t testing.TB, proj string, extraEnv ...string) *testApp {
 	ns := harness.Namespace(t, "migrate")
 	envPath := filepath.Join(t.TempDir(), "dev.env")
 	harness.Piyasa(t, "deploy", "init-env", "-f", envPath).RunOK()
-	f, err := envfile.ReadFile(envPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	password := ""
-	for _, e := range f.Entries {
-		if e.Key == app.KeyDatabasePassword {
-			password = e.Value.Reveal()
-		}
-	}
+	password := harness.EnvValue(t, envPath, app.KeyDatabasePassword)
 	if password == "" {
 		t.Fatal("no DATABASE_PASSWORD in the .env")
 	}

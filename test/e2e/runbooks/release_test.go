@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -27,16 +26,7 @@ func releaseApp(t *testing.T) (ns string, pg *harness.MigratePG) {
 	ns = harness.Namespace(t, "rb-release")
 	envPath := filepath.Join(t.TempDir(), ".env")
 	harness.Piyasa(t, "deploy", "init-env", "-f", envPath).RunOK()
-	f, err := envfile.ReadFile(envPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	password := ""
-	for _, e := range f.Entries {
-		if e.Key == app.KeyDatabasePassword {
-			password = e.Value.Reveal()
-		}
-	}
+	password := harness.EnvValue(t, envPath, app.KeyDatabasePassword)
 	pg = harness.MigratePGStart(t, password)
 	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envPath, "--timeout", "3m").RunOK()
 	c, _ := app.LookupComponent(app.API)
