@@ -73,7 +73,7 @@ var PlaceholderValues = []string{
 	DefaultAdminPassword, "admin-api-key-here", "your-totp-secret",
 }
 
-// Database facts (DESIGN.md §1).
+// Database facts: database piyasa_db, user piyasa_user.
 const (
 	DatabaseName = "piyasa_db"
 	DatabaseUser = "piyasa_user"

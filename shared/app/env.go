@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Environment is one deployment target of the app (DESIGN.md §1, Environments).
+// Environment is one deployment target of the app (dev or prod: namespace, name prefix, replicas).
 type Environment struct {
 	// Name is dev or prod.
 	Name string

@@ -1,6 +1,6 @@
 package app
 
-// Image repositories of the app (DESIGN.md §1). The default tags live in one
+// Image repositories of the app. The default tags live in one
 // place, manifests/base/kustomization.yaml (images:).
 const (
 	// APIImage runs the api and, with another command, the workers.
@@ -12,7 +12,7 @@ const (
 
 // Database connection keys of piyasa-config. The containers build the
 // DATABASE_URL they use from these and DATABASE_PASSWORD of piyasa-secrets,
-// so that no password sits in the ConfigMap (DESIGN trap 2).
+// so that no password sits in the ConfigMap.
 const (
 	KeyDatabaseHost = "DATABASE_HOST"
 	KeyDatabasePort = "DATABASE_PORT"

@@ -24,7 +24,7 @@ const KindBackupPrune = "BackupPrune"
 // ChecksumSuffix names the sha256 file the backup CronJob writes beside a backup.
 const ChecksumSuffix = ".sha256"
 
-// The retention of the design (DESIGN §1): daily copies 7 days, weekly 4 weeks, monthly 12 months.
+// The retention of the app: daily copies 7 days, weekly 4 weeks, monthly 12 months.
 const (
 	DefaultKeepDaily   = 7
 	DefaultKeepWeekly  = 4

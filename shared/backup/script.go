@@ -34,7 +34,7 @@ echo "` + StatusMarker + ` rc=$rc tee=$t bytes=${n:-0} sha256=$h" >&2
 exit $rc
 `
 
-// DumpArgs are pg_dump's arguments (DESIGN §1).
+// DumpArgs are pg_dump's arguments: a plain dump without owners or ACLs that cleans first.
 func DumpArgs(db string) []string {
 	return []string{"--no-owner", "--no-acl", "--clean", "--if-exists", "--format=plain", "--dbname=" + db}
 }
