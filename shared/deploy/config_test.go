@@ -85,18 +85,7 @@ func TestConfigSetUnset(t *testing.T) {
 			if c.setup != nil {
 				c.setup(tt)
 			}
-			err := run(tt, c.args...)
-			stdout, stderr := tt.Output()
-			all := stdout + stderr
-			if err != nil {
-				all += err.Error()
-			}
-			if got := code(err); got != c.code {
-				t.Fatalf("exit %d, want %d: %s", got, c.code, all)
-			}
-			if !strings.Contains(all, c.out) {
-				t.Errorf("output lacks %q:\n%s", c.out, all)
-			}
+			runCase(t, tt, c.args, c.code, c.out)
 			if c.key == "" {
 				return
 			}
@@ -137,18 +126,7 @@ func TestSecretRotate(t *testing.T) {
 			if c.setup != nil {
 				c.setup(tt)
 			}
-			err := run(tt, c.args...)
-			stdout, stderr := tt.Output()
-			all := stdout + stderr
-			if err != nil {
-				all += err.Error()
-			}
-			if got := code(err); got != c.code {
-				t.Fatalf("exit %d, want %d: %s", got, c.code, all)
-			}
-			if !strings.Contains(all, c.out) {
-				t.Errorf("output lacks %q:\n%s", c.out, all)
-			}
+			all := runCase(t, tt, c.args, c.code, c.out)
 			if strings.Contains(all, "sk-test-0123456789abcdef") {
 				t.Fatal("a Secret value was printed")
 			}

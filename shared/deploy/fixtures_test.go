@@ -224,3 +224,23 @@ func cli_error(err error) *cli.Error {
 	}
 	return nil
 }
+
+// runCase runs args on tt, fails the test unless it exits with wantCode, and
+// reports whether its output (stdout, stderr and the error) lacks out; it
+// returns that output.
+func runCase(t *testing.T, tt *clitest.T, args []string, wantCode int, out string) string {
+	t.Helper()
+	err := run(tt, args...)
+	stdout, stderr := tt.Output()
+	all := stdout + stderr
+	if err != nil {
+		all += err.Error()
+	}
+	if got := code(err); got != wantCode {
+		t.Fatalf("exit %d, want %d: %s", got, wantCode, all)
+	}
+	if !strings.Contains(all, out) {
+		t.Errorf("output lacks %q:\n%s", out, all)
+	}
+	return all
+}

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -69,18 +68,7 @@ func TestRollback(t *testing.T) {
 			if c.setup != nil {
 				c.setup(tt)
 			}
-			err := run(tt, c.args...)
-			stdout, stderr := tt.Output()
-			all := stdout + stderr
-			if err != nil {
-				all += err.Error()
-			}
-			if got := code(err); got != c.code {
-				t.Fatalf("exit %d, want %d: %s", got, c.code, all)
-			}
-			if !strings.Contains(all, c.out) {
-				t.Errorf("output lacks %q:\n%s", c.out, all)
-			}
+			runCase(t, tt, c.args, c.code, c.out)
 			d := getDeploy(t, tt, "dev-api")
 			if got := d.Spec.Template.Spec.Containers[0].Image; got != c.api {
 				t.Errorf("api runs %s, want %s", got, c.api)
