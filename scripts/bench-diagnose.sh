@@ -6,15 +6,22 @@
 #
 #   scripts/bench-diagnose.sh            start cluster piyasa-bench, fill it, measure, delete it
 #
-# Environment: PODS (default 5000), NODES (default 50; kwok nodes hold 110 pods
-# each), RUNS (default 3 runs of each command, interleaved), KEEP=1 keeps the
-# cluster (and reuses a filled one on the next run), CHUNK (diagnose --chunk-size).
+# Environment: PODS (default 5000), EVENTS (default 20000 Warning/Normal events
+# about those pods, on top of the controllers' own), NODES (default 50; kwok
+# nodes hold 110 pods each), RUNS (default 3 runs of each command, interleaved),
+# KEEP=1 keeps the cluster (and reuses a filled one on the next run), CHUNK
+# (diagnose --chunk-size). Budgets (issue 13's load targets): diagnose's peak
+# memory under 250 MiB (MEM_BUDGET) and its time under 0.5x kubectl's read of
+# the same kinds (RATIO_BUDGET); the last lines say whether each was met.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/cp-versions.sh
 . "$here/cp-versions.sh"
 PODS=${PODS:-5000}
+EVENTS=${EVENTS:-20000}
+MEM_BUDGET=${MEM_BUDGET:-250}
+RATIO_BUDGET=${RATIO_BUDGET:-0.5}
 NODES=${NODES:-$(( (PODS + 99) / 100 ))}
 RUNS=${RUNS:-3}
 CHUNK=${CHUNK:-500}
@@ -61,7 +68,39 @@ YAML
   "$K" rollout status deployment/bench -n $NS --timeout=40m >/dev/null
   echo "bench: $PODS pods ready in $(( $(date +%s) - start )) s" >&2
 fi
-echo "bench: namespace $NS holds $("$K" get pods -n $NS --no-headers | wc -l) pods" >&2
+planted=$("$K" get events -n $NS --field-selector source=piyasa-bench --no-headers 2>/dev/null | wc -l)
+if [ "$planted" -lt "$EVENTS" ]; then
+  echo "bench: creating $(( EVENTS - planted )) events in namespace $NS" >&2
+  start=$(date +%s)
+  mapfile -t pods < <("$K" get pods -n $NS --no-headers -o custom-columns=:metadata.name)
+  # 1,000 events a request, as a List; reasons diagnose knows and some it does not.
+  python3 - "$NS" "$planted" "$EVENTS" "${pods[@]}" <<'PY' | "$K" create -f - >/dev/null
+import json, sys
+ns, have, want, pods = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+reasons = [("Warning", "BackOff", "Back-off restarting failed container c in pod {p}"),
+           ("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
+           ("Warning", "FailedScheduling", "0/50 nodes are available: 50 Insufficient cpu."),
+           ("Normal", "Pulled", "Container image \"example/bench:v1\" already present on machine"),
+           ("Warning", "FailedMount", "MountVolume.SetUp failed for volume \"data\""),
+           ("Normal", "BenchNoise", "an event diagnose has no rule for")]
+items = []
+for i in range(have, want):
+    p = pods[i % len(pods)]
+    kind, reason, msg = reasons[i % len(reasons)]
+    items.append({"apiVersion": "v1", "kind": "Event",
+                  "metadata": {"name": f"bench-{i}", "namespace": ns},
+                  "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": p, "namespace": ns},
+                  "type": kind, "reason": reason, "message": msg.format(p=p),
+                  "source": {"component": "piyasa-bench"}, "count": 1 + i % 7,
+                  "firstTimestamp": "2026-12-01T00:00:00Z", "lastTimestamp": "2026-12-01T00:00:00Z"})
+    if len(items) == 1000:
+        print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items})); items = []
+if items:
+    print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+PY
+  echo "bench: events created in $(( $(date +%s) - start )) s" >&2
+fi
+echo "bench: namespace $NS holds $("$K" get pods -n $NS --no-headers | wc -l) pods and $("$K" get events -n $NS --no-headers | wc -l) events" >&2
 
 # measure CMD...: prints "seconds peak_MiB"
 measure() {
@@ -91,3 +130,6 @@ r = d["stats"]["requests"]
 print(f"diagnose read {d['stats']['pods']} pods; LISTs per kind: max {max(r['lists'].values())}; pods: {r['lists'].get('pods')} LIST in {r['pages'].get('pods')} pages; {r['total']} HTTP requests in all")
 PY
 echo "median of $RUNS runs: kubectl get -o json ${ks}s ${km}MiB; diagnose ${ds}s ${dm}MiB; ratio $(awk -v a="$ds" -v b="$ks" 'BEGIN {printf "%.2f", a / b}')x time"
+awk -v m="$dm" -v mb="$MEM_BUDGET" -v r="$(awk -v a="$ds" -v b="$ks" 'BEGIN {print a / b}')" -v rb="$RATIO_BUDGET" 'BEGIN {
+  printf "memory budget %s MiB: %s (%s MiB)\n", mb, (m + 0 <= mb + 0 ? "met" : "MISSED"), m
+  printf "time budget %sx of kubectl: %s (%.2fx)\n", rb, (r + 0 <= rb + 0 ? "met" : "MISSED"), r }'
