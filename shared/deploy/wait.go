@@ -108,7 +108,7 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	out := w.Progress
 	term := table.DetectTerminal(out)
 	if p.Reason == kube.ReasonProgressDeadlineExceeded {
-		fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s: the rollout is past its progress deadline: %s", fe.Workload.Subject(), p.Message)))
+		fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s made no progress within its progressDeadlineSeconds: %s", fe.Workload.Subject(), p.Message)))
 		return
 	}
 	if p.Pod == "" {

@@ -298,8 +298,11 @@ func StatusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 	msg, done, err := viewer.Status(&unstructured.Unstructured{Object: u}, 0)
 	if err != nil {
 		st.Message = err.Error()
-		if d, ok := obj.(*appsv1.Deployment); ok && pastDeadline(d) {
+		if d, ok := obj.(*appsv1.Deployment); ok && pastDeadline(d) != nil {
 			st.Failure = err.Error()
+			if m := strings.TrimSpace(pastDeadline(d).Message); m != "" {
+				st.Failure += " (" + strings.TrimSuffix(m, ".") + ")"
+			}
 			if settled && st.Desired == 0 && pods == 0 {
 				// Scaled to zero and gone: nothing is left to roll out.
 				st.Done, st.Message, st.Failure = true, "", ""
@@ -432,19 +435,22 @@ func (r revision) older(p *corev1.Pod) bool {
 	return false
 }
 
-// pastDeadline tells whether the Deployment controller has given up on the
-// current rollout of d (Progressing condition with ProgressDeadlineExceeded
-// for the spec it has observed).
-func pastDeadline(d *appsv1.Deployment) bool {
+// pastDeadline returns the Progressing condition of d when the Deployment
+// controller has given up on its current rollout (ProgressDeadlineExceeded
+// for the spec it has observed), else nil.
+func pastDeadline(d *appsv1.Deployment) *appsv1.DeploymentCondition {
 	if d.Generation > d.Status.ObservedGeneration {
-		return false
+		return nil
 	}
-	for _, c := range d.Status.Conditions {
+	for i, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentProgressing {
-			return c.Reason == progressDeadlineExceeded
+			if c.Reason == progressDeadlineExceeded {
+				return &d.Status.Conditions[i]
+			}
+			return nil
 		}
 	}
-	return false
+	return nil
 }
 
 // failingPod returns the first pod of the workload's current revision that is
