@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -32,6 +33,18 @@ func onRevert(tt *clitest.T, n int32, f func()) {
 	tt.Fake.PrependReactor("patch", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
 		if patches.Add(1) == n {
 			f()
+		}
+		return false, nil, nil
+	})
+}
+
+// onWatch calls f (once, a moment later) when the n-th wait starts watching
+// Deployments: the signal comes while that wait waits.
+func onWatch(tt *clitest.T, n int32, f func()) {
+	var watches atomic.Int32
+	tt.Fake.PrependWatchReactor("deployments", func(clienttesting.Action) (bool, watch.Interface, error) {
+		if watches.Add(1) == n {
+			time.AfterFunc(100*time.Millisecond, f)
 		}
 		return false, nil, nil
 	})
@@ -72,8 +85,8 @@ func TestRollbackWaitInterrupted(t *testing.T) {
 	// it is gone, and the rollback's wait goes on until the signal.
 	onRevert(tt, 2, func() {
 		_ = tt.Fake.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), devNS, "dev-api-x")
-		time.AfterFunc(300*time.Millisecond, cancel)
 	})
+	onWatch(tt, 2, cancel)
 	root := NewCmd(tt.Global)
 	root.SetArgs([]string{"update", "--image", "v2.0.0", "--rollback-timeout", "1m"})
 	err := root.ExecuteContext(ctx)
@@ -96,7 +109,7 @@ func TestUpdateWaitInterrupted(t *testing.T) {
 	setDeployStatus(t, tt, "dev-api", func(s *appsv1.DeploymentStatus) { s.UpdatedReplicas, s.AvailableReplicas, s.ReadyReplicas = 0, 0, 0 })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(300*time.Millisecond, cancel)
+	onWatch(tt, 1, cancel)
 	root := NewCmd(tt.Global)
 	root.SetArgs([]string{"update", "--image", "v2.0.0"})
 	err := root.ExecuteContext(ctx)

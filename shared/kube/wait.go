@@ -6,10 +6,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -163,16 +165,26 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		_, _ = stss.Informer().AddEventHandler(handler)
 		synced = append(synced, stss.Informer().HasSynced)
 	}
-	var rsLister appslisters.ReplicaSetLister
+	// rsRead tells the revision of a Deployment's pods; nil without
+	// fail-fast or Deployments.
+	var rsRead *replicaSetRead
 	if opts.FailFast {
 		_, _ = pods.Informer().AddEventHandler(handler)
 		_, _ = events.Informer().AddEventHandler(handler)
 		synced = append(synced, pods.Informer().HasSynced, events.Informer().HasSynced)
 		if needDeploy {
-			// A Deployment's current revision is its ReplicaSet of the same revision.
-			_, _ = replicaSets.Informer().AddEventHandler(handler)
-			synced = append(synced, replicaSets.Informer().HasSynced)
-			rsLister = replicaSets.Lister()
+			// A Deployment's current revision is its ReplicaSet of the same
+			// revision. The wait does not depend on reading them: without the
+			// right to, every pod counts (no revision is told apart).
+			inf := replicaSets.Informer()
+			rsRead = &replicaSetRead{lister: replicaSets.Lister(), synced: inf.HasSynced}
+			_, _ = inf.AddEventHandler(handler)
+			_ = inf.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
+				if apierrors.IsForbidden(err) && !rsRead.forbidden.Swap(true) {
+					notify()
+				}
+				cache.DefaultWatchErrorHandler(ctx, r, err)
+			})
 		}
 	}
 	stop := make(chan struct{})
@@ -220,7 +232,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 				if st.Failure != "" {
 					return statuses, &FailureError{Workload: w, Problem: PodProblem{Reason: ReasonProgressDeadlineExceeded, Message: st.Failure, Fatal: true}}
 				}
-				rev := currentRevision(obj, rsLister)
+				rev := currentRevision(obj, rsRead)
 				if p, ok := failingPod(pods.Lister(), ns, rev); ok {
 					return statuses, &FailureError{Workload: w, Problem: p}
 				}
@@ -375,10 +387,18 @@ type revision struct {
 	kind                            string
 }
 
+// replicaSetRead is the ReplicaSet watch of a wait.
+type replicaSetRead struct {
+	lister appslisters.ReplicaSetLister
+	synced func() bool
+	// forbidden: the user may not list or watch ReplicaSets.
+	forbidden atomic.Bool
+}
+
 // currentRevision reads the current revision of a Deployment (its ReplicaSet
 // whose revision annotation is the Deployment's) or of a StatefulSet (its
 // status.updateRevision).
-func currentRevision(obj runtime.Object, rsLister appslisters.ReplicaSetLister) revision {
+func currentRevision(obj runtime.Object, rsRead *replicaSetRead) revision {
 	var rev revision
 	var sel *metav1.LabelSelector
 	switch o := obj.(type) {
@@ -386,8 +406,15 @@ func currentRevision(obj runtime.Object, rsLister appslisters.ReplicaSetLister) 
 		rev.kind, sel = "Deployment", o.Spec.Selector
 		rev.pending = o.Generation > o.Status.ObservedGeneration
 		want := o.Annotations[DeploymentRevisionAnnotation]
-		if rsLister != nil && want != "" && !rev.pending {
-			if list, err := rsLister.ReplicaSets(o.Namespace).List(labels.Everything()); err == nil {
+		if rsRead == nil || rsRead.forbidden.Load() {
+			break // no revision to tell: every pod counts
+		}
+		if !rsRead.synced() {
+			rev.pending = true
+			break
+		}
+		if want != "" && !rev.pending {
+			if list, err := rsRead.lister.ReplicaSets(o.Namespace).List(labels.Everything()); err == nil {
 				for _, rs := range list {
 					if metav1.IsControlledBy(rs, o) && rs.Annotations[DeploymentRevisionAnnotation] == want {
 						rev.replicaSet, rev.replicaSetUID = rs.Name, string(rs.UID)

@@ -9,10 +9,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestSettledWaitsForSurplusPods(t *testing.T) {
@@ -156,5 +159,23 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 	_, err := WaitForWorkloads(ctx, fake.NewClientset(d), "ns1", []Workload{{Component: "api", Kind: "Deployment", Name: "dev-api"}}, WaitOptions{Timeout: time.Hour, FailFast: true})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFailFastWithoutReplicaSetRights: a user who may not list ReplicaSets
+// still gets a wait that fails fast (every pod counts then), not one that
+// waits for a ReplicaSet watch that never starts.
+func TestFailFastWithoutReplicaSetRights(t *testing.T) {
+	d := deployAt("2", 2, 2)
+	rsB := replicaSetOf(d, "dev-api-b", "2")
+	cs := fake.NewClientset(d, rsB, podOf(rsB, "dev-api-b-1", true))
+	cs.PrependReactor("list", "replicasets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "replicasets"}, "", errors.New("no right"))
+	})
+	w := Workload{Component: "api", Kind: "Deployment", Name: "dev-api"}
+	_, err := WaitForWorkloads(context.Background(), cs, "ns1", []Workload{w}, WaitOptions{Timeout: time.Minute, FailFast: true})
+	var fe *FailureError
+	if !errors.As(err, &fe) || fe.Problem.Pod != "dev-api-b-1" {
+		t.Fatalf("want the Unschedulable pod's failure, got %v", err)
 	}
 }
