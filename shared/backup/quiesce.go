@@ -79,8 +79,13 @@ func (b *base) setScale(ctx context.Context, w kube.Workload, n int32) error {
 	return err
 }
 
+// scalePatchTimeout bounds one scale patch, which a signal does not cut short.
+const scalePatchTimeout = 30 * time.Second
+
 // scaleAll sets every recorded workload to its replicas (or to zero) and
-// waits (by watch) until exactly that many pods exist and are ready.
+// waits (by watch) until exactly that many pods exist and are ready. The
+// patches are sent together even when a signal comes meanwhile (api and
+// worker are not left one up and one down); the wait ends at once with ctx.
 func (b *base) scaleAll(ctx context.Context, rs []appReplicas, zero bool, timeout time.Duration) error {
 	var ws []kube.Workload
 	for _, r := range rs {
@@ -88,10 +93,16 @@ func (b *base) scaleAll(ctx context.Context, rs []appReplicas, zero bool, timeou
 		if zero {
 			n = 0
 		}
-		if err := b.setScale(ctx, r.Workload, n); err != nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
+		err := b.setScale(pctx, r.Workload, n)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("scale %s %s to %d: %w", r.Workload.Kind, r.Workload.Name, n, err)
 		}
 		ws = append(ws, r.Workload)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if len(ws) == 0 {
 		return nil

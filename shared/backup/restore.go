@@ -3,6 +3,7 @@ package backup
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // RestoreOptions are the options of `backup restore`.
@@ -213,6 +215,10 @@ func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *Ba
 	}
 	st.stopping = true
 	if err := o.scaleAll(ctx, rs, true, o.Timeout); err != nil {
+		if ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
+			st.stopping = false // the scale-downs were sent whole
+			return st.fail(ctx, err, "the app was being stopped; piyasa_db was not changed.")
+		}
 		return st.fail(ctx, err, "the app could not be stopped: %v. piyasa_db was not changed.", err)
 	}
 	st.stopping = false
@@ -232,8 +238,14 @@ func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *Ba
 	}
 	o.Infof("restored and checked (%d tables, row counts match, sequences continue); starting the app (%s)\n", len(info.Tables), replicasText(rs))
 	if err := o.scaleAll(ctx, rs, false, o.Timeout); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
+			// The replicas are set (scaleAll sends its patches whole): the
+			// record of the replicas before the restore has served.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
+			defer cancel()
+			_ = o.unmarkReplicas(uctx, rs)
+			return cli.Interruptedf("interrupted while starting the app again: piyasa_db was restored and checked, and api and worker are scaled back (%s); their pods are still starting", replicasText(rs)).
+				WithHint("follow them with: kubectl piyasa deploy status -n %s", o.Namespace)
 		}
 		return cli.Failedf("piyasa_db was restored and checked, but the app did not become ready: %v", err).
 			WithHint("check it with: kubectl piyasa deploy status -n %s", o.Namespace)
@@ -278,8 +290,7 @@ func (s *restoreState) fail(ctx context.Context, cause error, format string, arg
 	}
 	hint = strings.TrimSuffix(hint, ";")
 	if cause != nil && ctx.Err() != nil {
-		o.Infof("interrupted: %s\nhint: %s\n", msg, hint)
-		return ctx.Err()
+		return cli.Interruptedf("interrupted: %s", msg).WithHint("%s", hint)
 	}
 	return cli.Failedf("%s", msg).WithHint("%s", hint)
 }

@@ -38,6 +38,13 @@ func Usagef(format string, args ...any) *Error { return exit.Usagef(format, args
 // Failedf returns an exit-1 error: the operation was tried and failed.
 func Failedf(format string, args ...any) *Error { return exit.Failedf(format, args...) }
 
+// Interruptedf returns an exit-130 error: Ctrl-C or SIGTERM stopped the
+// command. Its message says what was applied and what state is left, its
+// hint how to continue.
+func Interruptedf(format string, args ...any) *Error {
+	return &Error{Code: ExitInterrupted, Msg: fmt.Sprintf(format, args...)}
+}
+
 // ExitCode returns an exit code without a message (see exit.Code).
 func ExitCode(code int) error { return exit.Code(code) }
 

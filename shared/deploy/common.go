@@ -172,9 +172,11 @@ func age(now time.Time, t metav1.Time) string {
 	return duration.HumanDuration(now.Sub(t.Time))
 }
 
-// continueHint is printed when Ctrl-C stops a wait.
-func continueHint(g *cli.Global) {
-	fmt.Fprintf(g.ErrOut, "interrupted: what was applied stays applied; follow the rollout with: kubectl piyasa deploy status -n %s\n", g.Namespace)
+// interruptedWait is the exit-130 error of a wait that Ctrl-C or SIGTERM
+// stopped: what was applied stays, the rollout goes on in the cluster.
+func interruptedWait(g *cli.Global) *cli.Error {
+	return cli.Interruptedf("interrupted while waiting: what was applied stays applied and the rollout goes on in the cluster").
+		WithHint("follow the rollout with: kubectl piyasa deploy status -n %s", g.Namespace)
 }
 
 // waitErr turns a wait error into the command's error.
@@ -186,12 +188,13 @@ func waitErr(ctx context.Context, g *cli.Global, err error) error {
 		return cli.Failedf("%v", te).WithHint("see why: kubectl piyasa diagnose -n %s", g.Namespace)
 	case errors.As(err, &fe) && fe.Problem.Reason == kube.ReasonFailedCreate:
 		return cli.Failedf("%v", fe).WithHint("the API server refuses the pods: raise or remove the ResourceQuota/LimitRange of namespace %s (kubectl describe quota,limitrange -n %s), then run the command again", g.Namespace, g.Namespace)
+	case errors.As(err, &fe) && fe.Problem.Reason == kube.ReasonProgressDeadlineExceeded:
+		return cli.Failedf("%v", fe).WithHint("the rollout made no progress within its progressDeadlineSeconds: see why with kubectl piyasa diagnose -n %s, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace, g.Namespace)
 	case errors.As(err, &fe):
 		return cli.Failedf("%v", fe).WithHint("fix the cause and deploy again, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace)
 	}
 	if ctx.Err() != nil {
-		continueHint(g)
-		return ctx.Err()
+		return interruptedWait(g)
 	}
 	return err
 }

@@ -119,7 +119,10 @@ func setImage(ctx context.Context, cs kubernetes.Interface, ns string, t target,
 // With onlyUnfinished, pods are deleted only when the rollout to the failed
 // revision had not completed.
 func revertImage(ctx context.Context, cs kubernetes.Interface, ns string, t target, cause string, onlyUnfinished bool) error {
-	ctx = context.WithoutCancel(ctx)
+	// Not cut short by a signal: a rollback half done would leave api and
+	// worker on different images. A few short requests, bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), patchTimeout)
+	defer cancel()
 	var badRev string
 	var sel *metav1.LabelSelector
 	if t.comp.Kind == app.KindStatefulSet {

@@ -133,13 +133,17 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// No fail-fast: the pods of the revision rolled back from may still be
-	// failing until they are replaced.
-	w := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.Timeout, Progress: o.ErrOut, Now: o.Now, NoFailFast: true}
+	// Fail-fast looks at the pods of the revision rolled back to only: those
+	// of the revision rolled back from may fail until they are replaced.
+	w := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.Timeout, Progress: o.ErrOut, Now: o.Now}
 	if _, err := w.Wait(ctx, []kube.Workload{
 		{Component: app.API, Kind: app.KindDeployment, Name: d.Name},
 		{Component: app.Worker, Kind: app.KindStatefulSet, Name: wt.name},
 	}); err != nil {
+		if ctx.Err() != nil && !isTimeout(err) {
+			return cli.Interruptedf("interrupted while waiting for the rollback: api and worker are set to %s (revision %d) and roll out in the cluster", image, rev).
+				WithHint("follow it with: kubectl piyasa deploy status -n %s", o.Namespace)
+		}
 		return waitErr(ctx, o.Global, err)
 	}
 	fmt.Fprintf(o.Out, "rollback complete: api and worker run %s\n", image)

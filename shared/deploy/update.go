@@ -163,7 +163,12 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	for i, t := range targets {
-		if err := setImage(ctx, cs, o.Namespace, t, t.newImage, cause, o.DryRun); err != nil {
+		// api and worker are set together: a signal stops the command after
+		// the pair, not between (each patch is one short request).
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), patchTimeout)
+		err := setImage(pctx, cs, o.Namespace, t, t.newImage, cause, o.DryRun)
+		cancel()
+		if err != nil {
 			if o.DryRun.Active() {
 				return err // nothing was changed
 			}
@@ -181,6 +186,9 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	if o.DryRun.Active() || !o.Wait {
 		return nil
 	}
+	if ctx.Err() != nil {
+		return o.interruptedUpdate(targets)
+	}
 	wcs, err := watchClientset(o.Global)
 	if err != nil {
 		return err
@@ -192,8 +200,7 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	if ctx.Err() != nil && !isTimeout(werr) {
-		continueHint(o.Global)
-		return ctx.Err()
+		return o.interruptedUpdate(targets)
 	}
 	if o.NoRollback {
 		return waitErr(ctx, o.Global, werr) // the new images stay: they match the migrated schema
@@ -201,8 +208,21 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	return o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets, cause, werr))
 }
 
+// patchTimeout bounds one patch that a signal does not cut short.
+const patchTimeout = 30 * time.Second
+
+// interruptedUpdate is the exit-130 error of an update stopped while waiting:
+// the new images stay set and roll out; nothing is rolled back.
+func (o *UpdateOptions) interruptedUpdate(targets []target) error {
+	return cli.Interruptedf("interrupted while waiting for the update: %s stay set and roll out in the cluster; nothing was rolled back", describeTargets(targets, false)).
+		WithHint("follow the rollout with: kubectl piyasa deploy status -n %s; go back with: kubectl piyasa deploy rollback -n %s", o.Namespace, o.Namespace)
+}
+
 // rollBack puts the old images of targets back after the update failed with
-// cause, waits for them with its own timeout, and returns the exit-1 error.
+// cause, waits for them with its own timeout (failing fast as the update's
+// wait does), and returns the exit-1 error. The images are put back even
+// when a signal came meanwhile (a few short patches: api and worker end on
+// one image); the wait then ends at once with exit 130.
 func (o *UpdateOptions) rollBack(ctx context.Context, targets []target, cause string, failure error) error {
 	cs, err := o.Clientset()
 	if err != nil {
@@ -215,12 +235,23 @@ func (o *UpdateOptions) rollBack(ctx context.Context, targets []target, cause st
 		}
 		fmt.Fprintf(o.Out, "%s/%s image %s -> %s (rolled back)\n", kindLower(t.comp.Kind), t.name, t.newImage, t.oldImage)
 	}
+	interrupted := func() error {
+		return cli.Interruptedf("interrupted while waiting for the rollback: the update failed (%s) and %s are set back; the rollback goes on in the cluster",
+			oneLine(failure.Error()), describeTargets(targets, true)).
+			WithHint("follow it with: kubectl piyasa deploy status -n %s", o.Namespace)
+	}
+	if ctx.Err() != nil {
+		return interrupted()
+	}
 	wcs, err := watchClientset(o.Global)
 	if err != nil {
 		return err
 	}
-	rw := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.RollbackTimeout, Progress: o.ErrOut, Now: o.Now, NoFailFast: true}
-	if _, err := rw.Wait(context.WithoutCancel(ctx), targetWorkloads(targets)); err != nil {
+	rw := &Waiter{CS: wcs, NS: o.Namespace, Timeout: o.RollbackTimeout, Progress: o.ErrOut, Now: o.Now}
+	if _, err := rw.Wait(ctx, targetWorkloads(targets)); err != nil {
+		if ctx.Err() != nil && !isTimeout(err) {
+			return interrupted()
+		}
 		return cli.Failedf("update failed (%v); rolled back, but the rollback is not ready either: %v", failure, err).WithHint("see why: kubectl piyasa diagnose -n %s", o.Namespace)
 	}
 	return cli.Failedf("update failed and was rolled back to %s: %v", describeTargets(targets, true), failure).

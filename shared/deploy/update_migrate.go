@@ -69,8 +69,8 @@ func (m *updateMigrate) run(ctx context.Context, g *cli.Global, image string) er
 	r, err := migrate.Up(ctx, g, migrate.Options{Direction: "up", To: "head", Image: image, Timeout: migrate.DefaultTimeout,
 		Retries: migrate.DefaultRetries, LogOut: g.ErrOut, Exec: m.Exec, BeforeJob: m.Backup.BeforeJob(g, &loc)})
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			return err // interrupted: migrate's own message says what is left
 		}
 		if r != nil && r.Job != "" {
 			return cli.Failedf("migration failed, so no image was changed: Job %s", r.Job).

@@ -27,13 +27,12 @@ type Waiter struct {
 	Now func() time.Time
 	// OnReady is called when a workload is first reported ready (benchmarks).
 	OnReady func(kube.WorkloadStatus)
-	// NoFailFast waits through failing pods (after a rollback the failed
-	// revision's pods fail until they are replaced).
-	NoFailFast bool
 }
 
-// Wait waits for the workloads by watching; on a failing pod it prints the
-// pod's events and last log lines and returns the *kube.FailureError.
+// Wait waits for the workloads by watching, failing fast (kube.WaitOptions.FailFast:
+// a failing pod of the current revision, refused pods, a Deployment past its
+// progress deadline); on a failing pod it prints the pod's events and last
+// log lines and returns the *kube.FailureError. It returns as soon as ctx ends.
 func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.WorkloadStatus, error) {
 	start := w.now()
 	reported := map[kube.Workload]bool{}
@@ -45,7 +44,7 @@ func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.Wo
 	}
 	statuses, err := kube.WaitForWorkloads(ctx, w.CS, w.NS, workloads, kube.WaitOptions{
 		Timeout:  w.Timeout,
-		FailFast: !w.NoFailFast,
+		FailFast: true,
 		OnProgress: func(st kube.WorkloadStatus) {
 			if st.Done {
 				if reported[st.Workload] {
@@ -71,7 +70,7 @@ func (w *Waiter) Wait(ctx context.Context, workloads []kube.Workload) ([]kube.Wo
 			}
 		},
 	})
-	if fe, ok := err.(*kube.FailureError); ok && w.Progress != nil {
+	if fe, ok := err.(*kube.FailureError); ok && w.Progress != nil && ctx.Err() == nil {
 		w.explain(ctx, fe)
 	}
 	return statuses, err
@@ -101,13 +100,17 @@ func progressLine(st kube.WorkloadStatus, width int, elapsed time.Duration) stri
 
 // explain prints the failing pod's events and the last lines of the
 // container's previous log (the crashed instance), falling back to the
-// current one.
+// current one. A signal cuts it short.
 func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	p := fe.Problem
 	out := w.Progress
 	term := table.DetectTerminal(out)
+	if p.Reason == kube.ReasonProgressDeadlineExceeded {
+		fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s made no progress within its progressDeadlineSeconds: %s", fe.Workload.Subject(), p.Message)))
+		return
+	}
 	if p.Pod == "" {
 		// Pods the API server refuses (FailedCreate): there is no pod to explain.
 		fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s: the API server refuses its pods: %s", fe.Workload.Subject(), p.Message)))
@@ -115,6 +118,9 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	}
 	fmt.Fprintf(out, "\n%s\n", term.Red(fmt.Sprintf("%s is failing: %s", fe.Workload.Component, p)))
 	events, err := kube.ObjectEvents(ctx, w.CS, w.NS, "Pod", p.Pod)
+	if ctx.Err() != nil && err != nil {
+		return
+	}
 	fmt.Fprintf(out, "Events of pod %s:\n", p.Pod)
 	switch {
 	case err != nil:
@@ -134,6 +140,9 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	if err != nil || len(lines) == 0 {
 		lines, err = kube.TailLogs(ctx, w.CS, w.NS, p.Pod, p.Container, logLines, false)
 		which = "current"
+	}
+	if ctx.Err() != nil && err != nil {
+		return
 	}
 	fmt.Fprintf(out, "Last log lines of %s/%s (%s container):\n", p.Pod, p.Container, which)
 	switch {

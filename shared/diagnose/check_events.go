@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // checkEvents reports the warning events of the last hour (PIY950) that no
@@ -56,18 +59,60 @@ func (r *runner) checkEvents(context.Context) {
 }
 
 // eventHistory tells whether an event group is about a condition that has
-// since cleared: its pod is Ready now and has been since the event last happened.
+// since cleared: an HPA's metrics failures once it scales on metrics again
+// (hpaMetricsHistory); scheduling failures of a pod that is scheduled now (a
+// pod is bound once; e.g. "unbound immediate PersistentVolumeClaims" while
+// the volume was provisioned), any event of a pod that has been Ready since
+// it last happened, and events of an earlier pod of the same name (a
+// StatefulSet's pod recreated) whose successor is Ready. Condition times
+// have whole seconds: an event within the second of the Ready transition
+// counts as before it (on a fast cluster both fall in one second).
 func (r *runner) eventHistory(e EventGroup) bool {
+	if e.Kind == "HorizontalPodAutoscaler" {
+		return r.hpaMetricsHistory(e)
+	}
 	if e.Kind != "Pod" {
 		return false
 	}
 	for _, p := range r.s.Pods {
-		if p.Name == e.Name {
-			return p.Ready && p.ReadyFor > 0 && !e.Last.After(r.s.Now.Add(-p.ReadyFor))
+		if p.Name != e.Name {
+			continue
+		}
+		if e.UID != "" && p.UID != "" && e.UID != p.UID {
+			return p.Ready
+		}
+		if e.Reason == reasonFailedScheduling && p.Scheduled {
+			return true
+		}
+		readySince := r.s.Now.Add(-p.ReadyFor)
+		return p.Ready && p.ReadyFor > 0 && e.Last.Before(readySince.Add(time.Second))
+	}
+	return false
+}
+
+// hpaMetricsHistory tells whether an HPA's metrics failure (FailedGet...Metric,
+// FailedComputeMetricsReplicas: e.g. in the minute before metrics-server has
+// the new pods' metrics) is history: its ScalingActive condition has been
+// True since the event last happened.
+func (r *runner) hpaMetricsHistory(e EventGroup) bool {
+	if !strings.HasPrefix(e.Reason, "FailedGet") && e.Reason != "FailedComputeMetricsReplicas" {
+		return false
+	}
+	for _, h := range r.s.HPAs {
+		if h.Name != e.Name {
+			continue
+		}
+		for _, c := range h.Status.Conditions {
+			if c.Type == autoscalingv2.ScalingActive {
+				return c.Status == corev1.ConditionTrue && e.Last.Before(c.LastTransitionTime.Add(time.Second))
+			}
 		}
 	}
 	return false
 }
+
+// reasonFailedScheduling is the scheduler's event when it cannot place a pod.
+const reasonFailedScheduling = "FailedScheduling"
 
 // strayNotFound is a trailing "not found" that the scheduler appends with
 // nothing before it (e.g. "... PersistentVolumeClaims. preemption: not found").

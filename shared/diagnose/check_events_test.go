@@ -1,8 +1,16 @@
 package diagnose
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 func TestCheckEvents(t *testing.T) {
@@ -42,6 +50,106 @@ func TestEventMessageDropsStrayNotFound(t *testing.T) {
 	} {
 		if got := eventMessage(in); got != want {
 			t.Errorf("eventMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestEventsWithinTheReadySecondAreHistory (issue 13 #3, as seen on a real
+// cluster): the scheduler's FailedScheduling events of a fresh redis pod
+// (series last observed at .631 s) fall in the same second as its Ready
+// transition, which the API keeps in whole seconds (:40Z). The pod is
+// scheduled and Ready: history, not a warning; and the message has no stray
+// "not found".
+func TestEventsWithinTheReadySecondAreHistory(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, "2026-12-02T01:36:"+s+"Z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	redis, _ := app.LookupComponent(app.Redis)
+	pod := func(uid string, scheduled, ready bool) *corev1.Pod {
+		cond := func(ty corev1.PodConditionType, ok bool) corev1.PodCondition {
+			st := corev1.ConditionFalse
+			if ok {
+				st = corev1.ConditionTrue
+			}
+			return corev1.PodCondition{Type: ty, Status: st, LastTransitionTime: metav1.Time{Time: at("40")}}
+		}
+		phase := corev1.PodRunning
+		if !scheduled {
+			phase = corev1.PodPending
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "dev-redis-0", UID: types.UID(uid), Labels: redis.Labels},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: app.Redis, Image: "redis:7-alpine"}}},
+			Status: corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{cond(corev1.PodScheduled, scheduled), cond(corev1.PodReady, ready)}}}
+	}
+	event := func(uid, reason, msg string) *corev1.Event {
+		return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "dev-redis-0.1"}, Type: corev1.EventTypeWarning, Reason: reason, Message: msg,
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "dev-redis-0", UID: types.UID(uid)},
+			EventTime:      metav1.MicroTime{Time: at("40.403796")},
+			Series:         &corev1.EventSeries{Count: 2, LastObservedTime: metav1.MicroTime{Time: at("40.631480")}}}
+	}
+	const unbound = "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found"
+	run := func(p *corev1.Pod, e *corev1.Event) *Report {
+		s := healthySnapshot()
+		s.Now = at("43.2")
+		for i := range s.Pods {
+			if s.Pods[i].Component == app.Redis {
+				s.Pods[i] = summarizePod(p, s.Now)
+			}
+		}
+		s.events = map[string]*EventGroup{}
+		s.addEvent(e)
+		s.finishEvents()
+		return analyzeOnly(s, AreaEvents)
+	}
+	for _, c := range []struct {
+		name string
+		pod  *corev1.Pod
+		ev   *corev1.Event
+		want bool
+	}{
+		{"scheduled and Ready: FailedScheduling is history", pod("u1", true, true), event("u1", "FailedScheduling", unbound), false},
+		{"Ready in the same second: a probe failure before it is history", pod("u1", true, true), event("u1", "Unhealthy", "Readiness probe failed"), false},
+		{"an earlier pod of the name, its successor Ready", pod("u2", true, true), event("u1", "BackOff", "Back-off restarting failed container"), false},
+		{"still unscheduled: a warning", pod("u1", false, false), event("u1", "FailedScheduling", unbound), true},
+		{"scheduled but not Ready: a probe failure is a warning", pod("u1", true, false), event("u1", "Unhealthy", "Readiness probe failed"), true},
+	} {
+		rep := run(c.pod, c.ev)
+		if got := len(rep.Findings) > 0; got != c.want {
+			t.Errorf("%s: findings %q, want some: %v", c.name, findingList(rep), c.want)
+		}
+		for _, f := range rep.Findings {
+			if strings.HasSuffix(strings.TrimSpace(f.Message), "not found") {
+				t.Errorf("%s: stray \"not found\": %q", c.name, f.Message)
+			}
+		}
+	}
+}
+
+// TestHPAMetricsFailuresBeforeMetricsAreHistory: a fresh deploy's HPAs fail
+// to get metrics until metrics-server has the new pods' (about a minute);
+// once ScalingActive is True since, those events are history. While it is
+// False they stay a warning here (PIY412 reports the condition itself).
+func TestHPAMetricsFailuresBeforeMetricsAreHistory(t *testing.T) {
+	for _, active := range []bool{true, false} {
+		s := healthySnapshot()
+		h := &s.HPAs[0]
+		st := corev1.ConditionFalse
+		if active {
+			st = corev1.ConditionTrue
+		}
+		h.Status.Conditions = []autoscalingv2.HorizontalPodAutoscalerCondition{{Type: autoscalingv2.ScalingActive, Status: st,
+			Reason: "ValidMetricFound", LastTransitionTime: metav1.Time{Time: s.Now.Add(-30 * time.Second).Truncate(time.Second)}}}
+		for _, reason := range []string{"FailedGetResourceMetric", "FailedComputeMetricsReplicas"} {
+			s.Events = append(s.Events, EventGroup{Kind: "HorizontalPodAutoscaler", Name: h.Name, Reason: reason, Count: 3, Last: s.Now.Add(-45 * time.Second),
+				Message: "failed to get memory utilization: unable to get metrics for resource memory: no metrics returned from resource metrics API"})
+		}
+		rep := analyzeOnly(s, AreaEvents)
+		if got := len(rep.Findings); (got == 0) != active {
+			t.Errorf("ScalingActive %v: findings %q", active, findingList(rep))
 		}
 	}
 }

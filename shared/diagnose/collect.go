@@ -376,7 +376,7 @@ func (s *Snapshot) addEvent(e *corev1.Event) {
 	}
 	g.Count += cnt
 	if !last.Before(g.Last) {
-		g.Last, g.Message = last, e.Message
+		g.Last, g.Message, g.UID = last, e.Message, string(e.InvolvedObject.UID)
 	}
 }
 

@@ -59,8 +59,11 @@ const DefaultChunkSize = 500
 // while paging, so memory does not grow with the pods' full specs.
 type PodSummary struct {
 	Name      string
+	UID       string
 	Component string
 	Phase     corev1.PodPhase
+	// Scheduled is true once the pod is bound to a node (PodScheduled True).
+	Scheduled bool
 	Ready     bool
 	// NotReadyFor is how long the Ready condition has been False (0 when ready).
 	NotReadyFor time.Duration
@@ -94,8 +97,10 @@ type SecretInfo struct {
 // EventGroup is the warning events of one object and reason.
 type EventGroup struct {
 	Kind, Name, Reason, Message string
-	Count                       int32
-	Last                        time.Time
+	// UID is the involved object's UID in the newest event ("" when unset).
+	UID   string
+	Count int32
+	Last  time.Time
 }
 
 // NodeSummary is one node's readiness and allocatable resources.
@@ -161,11 +166,14 @@ func (s *Snapshot) Forbidden(kinds ...Kind) (Kind, bool) {
 }
 
 func summarizePod(p *corev1.Pod, now time.Time) PodSummary {
-	s := PodSummary{Name: p.Name, Component: app.ComponentNameForLabels(p.Labels), Phase: p.Status.Phase, Deleting: p.DeletionTimestamp != nil}
+	s := PodSummary{Name: p.Name, UID: string(p.UID), Component: app.ComponentNameForLabels(p.Labels), Phase: p.Status.Phase, Deleting: p.DeletionTimestamp != nil}
 	if ref := metav1.GetControllerOf(p); ref != nil {
 		s.Owner = ref.Kind + "/" + ref.Name
 	}
 	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			s.Scheduled = c.Status == corev1.ConditionTrue
+		}
 		if c.Type == corev1.PodReady {
 			s.Ready = c.Status == corev1.ConditionTrue
 			if !c.LastTransitionTime.IsZero() {

@@ -6,10 +6,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -43,7 +46,15 @@ type WorkloadStatus struct {
 	Message string `json:"message,omitempty"`
 	// Found is false while the workload does not exist.
 	Found bool `json:"found"`
+	// Failure says why the rollout cannot finish: a Deployment past its
+	// progress deadline (ProgressDeadlineExceeded), which `kubectl rollout
+	// status` reports as an error.
+	Failure string `json:"failure,omitempty"`
 }
+
+// ReasonProgressDeadlineExceeded is the reason of a FailureError for a
+// Deployment past its progressDeadlineSeconds.
+const ReasonProgressDeadlineExceeded = progressDeadlineExceeded
 
 // FailureError reports a pod that stops a rollout (CrashLoopBackOff, OOMKilled ...).
 type FailureError struct {
@@ -85,7 +96,13 @@ type WaitOptions struct {
 	Timeout time.Duration
 	// OnProgress is called from one goroutine each time a workload's status changes.
 	OnProgress func(WorkloadStatus)
-	// FailFast stops the wait at the first pod in a fatal state (FatalProblem).
+	// FailFast stops the wait at the first pod of the workload's current
+	// revision in a fatal state (FatalProblem: CrashLoopBackOff, OOMKilled,
+	// ImagePullBackOff, Unschedulable ...), at pods the API server refuses
+	// (FailedCreate), and at a Deployment past its progress deadline
+	// (ProgressDeadlineExceeded), as `kubectl rollout status` fails. Pods of
+	// an older revision are left out: after a rollback the pods of the
+	// revision rolled back from fail until they are replaced.
 	FailFast bool
 	// Settled also waits until the workload has exactly the desired number of
 	// pods: rollout status reports a scale-down done while the surplus pods
@@ -104,8 +121,9 @@ func WatchConfig(cfg *rest.Config) *rest.Config {
 // WaitForWorkloads waits until every workload has completed its rollout, as
 // `kubectl rollout status` judges it, by watching Deployments, StatefulSets
 // and Pods of the namespace (one LIST and one WATCH per kind). It returns the
-// final statuses; a *FailureError when FailFast sees a failing pod; a
-// *TimeoutError on timeout; ctx.Err() when the context ends.
+// final statuses; a *FailureError when FailFast sees a failing pod or a
+// Deployment past its progress deadline; a *TimeoutError on timeout;
+// ctx.Err() as soon as the context ends (Ctrl-C, SIGTERM).
 func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, workloads []Workload, opts WaitOptions) ([]WorkloadStatus, error) {
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -117,6 +135,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 	stss := factory.Apps().V1().StatefulSets()
 	pods := factory.Core().V1().Pods()
 	events := factory.Core().V1().Events()
+	replicaSets := factory.Apps().V1().ReplicaSets()
 	// Events older than the wait (from an earlier rollout) are ignored; event
 	// times have whole seconds, so the bound has some slack.
 	start := time.Now().Add(-2 * time.Second).Truncate(time.Second)
@@ -146,10 +165,27 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		_, _ = stss.Informer().AddEventHandler(handler)
 		synced = append(synced, stss.Informer().HasSynced)
 	}
+	// rsRead tells the revision of a Deployment's pods; nil without
+	// fail-fast or Deployments.
+	var rsRead *replicaSetRead
 	if opts.FailFast {
 		_, _ = pods.Informer().AddEventHandler(handler)
 		_, _ = events.Informer().AddEventHandler(handler)
 		synced = append(synced, pods.Informer().HasSynced, events.Informer().HasSynced)
+		if needDeploy {
+			// A Deployment's current revision is its ReplicaSet of the same
+			// revision. The wait does not depend on reading them: without the
+			// right to, every pod counts (no revision is told apart).
+			inf := replicaSets.Informer()
+			rsRead = &replicaSetRead{lister: replicaSets.Lister(), synced: inf.HasSynced}
+			_, _ = inf.AddEventHandler(handler)
+			_ = inf.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
+				if apierrors.IsForbidden(err) && !rsRead.forbidden.Swap(true) {
+					notify()
+				}
+				cache.DefaultWatchErrorHandler(ctx, r, err)
+			})
+		}
 	}
 	stop := make(chan struct{})
 	var once sync.Once
@@ -171,16 +207,15 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		allDone := true
 		for _, w := range workloads {
 			var obj runtime.Object
-			var selector *metav1.LabelSelector
 			var image string
 			switch w.Kind {
 			case "Deployment":
 				if d, err := deploys.Lister().Deployments(ns).Get(w.Name); err == nil {
-					obj, selector, image = d, d.Spec.Selector, firstImage(d.Spec.Template.Spec)
+					obj, image = d, firstImage(d.Spec.Template.Spec)
 				}
 			case "StatefulSet":
 				if s, err := stss.Lister().StatefulSets(ns).Get(w.Name); err == nil {
-					obj, selector, image = s, s.Spec.Selector, firstImage(s.Spec.Template.Spec)
+					obj, image = s, firstImage(s.Spec.Template.Spec)
 				}
 			}
 			st := StatusOf(w, obj, opts.Settled)
@@ -194,10 +229,14 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 				}
 			}
 			if opts.FailFast && obj != nil && !st.Done {
-				if p, ok := failingPod(pods.Lister(), ns, selector); ok {
+				if st.Failure != "" {
+					return statuses, &FailureError{Workload: w, Problem: PodProblem{Reason: ReasonProgressDeadlineExceeded, Message: st.Failure, Fatal: true}}
+				}
+				rev := currentRevision(obj, rsRead)
+				if p, ok := failingPod(pods.Lister(), ns, rev); ok {
 					return statuses, &FailureError{Workload: w, Problem: p}
 				}
-				if p, ok := refusedPods(events.Lister(), ns, w, start); ok {
+				if p, ok := refusedPods(events.Lister(), ns, w, rev, start); ok {
 					return statuses, &FailureError{Workload: w, Problem: p}
 				}
 			}
@@ -271,6 +310,16 @@ func StatusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 	msg, done, err := viewer.Status(&unstructured.Unstructured{Object: u}, 0)
 	if err != nil {
 		st.Message = err.Error()
+		if d, ok := obj.(*appsv1.Deployment); ok && pastDeadline(d) != nil {
+			st.Failure = err.Error()
+			if m := strings.TrimSpace(pastDeadline(d).Message); m != "" {
+				st.Failure += " (" + strings.TrimSuffix(m, ".") + ")"
+			}
+			if settled && st.Desired == 0 && pods == 0 {
+				// Scaled to zero and gone: nothing is left to roll out.
+				st.Done, st.Message, st.Failure = true, "", ""
+			}
+		}
 		return st
 	}
 	st.Done, st.Message = done, strings.TrimSpace(msg)
@@ -288,8 +337,12 @@ func StatusOf(w Workload, obj runtime.Object, settled bool) WorkloadStatus {
 // API server refused a pod of the workload ("... is forbidden: exceeded
 // quota ..."): its controller retries, but nothing changes until the quota,
 // LimitRange or policy does. A Deployment's pods are created by its
-// ReplicaSets (named after it), a StatefulSet's by itself.
-func refusedPods(lister corelisters.EventLister, ns string, w Workload, start time.Time) (PodProblem, bool) {
+// ReplicaSets (named after it; the current one's only, once rev knows it), a
+// StatefulSet's by itself.
+func refusedPods(lister corelisters.EventLister, ns string, w Workload, rev revision, start time.Time) (PodProblem, bool) {
+	if rev.kind == "Deployment" && rev.pending {
+		return PodProblem{}, false
+	}
 	list, err := lister.Events(ns).List(labels.Everything())
 	if err != nil {
 		return PodProblem{}, false
@@ -301,7 +354,8 @@ func refusedPods(lister corelisters.EventLister, ns string, w Workload, start ti
 		}
 		io := e.InvolvedObject
 		mine := (w.Kind == "StatefulSet" && io.Kind == "StatefulSet" && io.Name == w.Name) ||
-			(w.Kind == "Deployment" && io.Kind == "ReplicaSet" && strings.HasPrefix(io.Name, w.Name+"-"))
+			(w.Kind == "Deployment" && io.Kind == "ReplicaSet" && strings.HasPrefix(io.Name, w.Name+"-") &&
+				(rev.replicaSet == "" || io.Name == rev.replicaSet))
 		if !mine {
 			continue
 		}
@@ -320,18 +374,127 @@ func refusedPods(lister corelisters.EventLister, ns string, w Workload, start ti
 	return PodProblem{Reason: ReasonFailedCreate, Message: msg, Fatal: true}, true
 }
 
-// failingPod returns the first pod selected by sel that is in a fatal state.
-func failingPod(lister corelisters.PodLister, ns string, sel *metav1.LabelSelector) (PodProblem, bool) {
-	selector, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil || selector.Empty() {
+// revision tells the pods of a workload's current revision from older ones.
+type revision struct {
+	selector labels.Selector
+	// pending: the controller has not observed the workload's latest spec
+	// yet (or its current ReplicaSet is not read yet), so no pod owned by a
+	// revision can be told current.
+	pending bool
+	// replicaSet (Deployment) is the name of the ReplicaSet of the current
+	// revision, "" when not known; hash (StatefulSet) is its update revision.
+	replicaSet, replicaSetUID, hash string
+	kind                            string
+}
+
+// replicaSetRead is the ReplicaSet watch of a wait.
+type replicaSetRead struct {
+	lister appslisters.ReplicaSetLister
+	synced func() bool
+	// forbidden: the user may not list or watch ReplicaSets.
+	forbidden atomic.Bool
+}
+
+// currentRevision reads the current revision of a Deployment (its ReplicaSet
+// whose revision annotation is the Deployment's) or of a StatefulSet (its
+// status.updateRevision).
+func currentRevision(obj runtime.Object, rsRead *replicaSetRead) revision {
+	var rev revision
+	var sel *metav1.LabelSelector
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		rev.kind, sel = "Deployment", o.Spec.Selector
+		rev.pending = o.Generation > o.Status.ObservedGeneration
+		want := o.Annotations[DeploymentRevisionAnnotation]
+		if rsRead == nil || rsRead.forbidden.Load() {
+			break // no revision to tell: every pod counts
+		}
+		if !rsRead.synced() {
+			rev.pending = true
+			break
+		}
+		if want != "" && !rev.pending {
+			if list, err := rsRead.lister.ReplicaSets(o.Namespace).List(labels.Everything()); err == nil {
+				for _, rs := range list {
+					if metav1.IsControlledBy(rs, o) && rs.Annotations[DeploymentRevisionAnnotation] == want {
+						rev.replicaSet, rev.replicaSetUID = rs.Name, string(rs.UID)
+					}
+				}
+			}
+			// The ReplicaSet watch lags the Deployment's: wait for it.
+			rev.pending = rev.replicaSet == ""
+		}
+	case *appsv1.StatefulSet:
+		rev.kind, sel = "StatefulSet", o.Spec.Selector
+		rev.pending = o.Generation > o.Status.ObservedGeneration
+		rev.hash = o.Status.UpdateRevision
+	}
+	if s, err := metav1.LabelSelectorAsSelector(sel); err == nil {
+		rev.selector = s
+	}
+	return rev
+}
+
+// older tells whether a pod belongs to an older revision than the current
+// one (or cannot be told current yet). A pod with no revision to tell (no
+// owning ReplicaSet, no revision label) counts as current.
+func (r revision) older(p *corev1.Pod) bool {
+	switch r.kind {
+	case "Deployment":
+		ref := metav1.GetControllerOf(p)
+		if ref == nil || ref.Kind != "ReplicaSet" {
+			return false
+		}
+		if r.pending {
+			return true
+		}
+		return r.replicaSetUID != "" && string(ref.UID) != r.replicaSetUID
+	case "StatefulSet":
+		h, ok := p.Labels[appsv1.ControllerRevisionHashLabelKey]
+		if !ok {
+			return false
+		}
+		if r.pending {
+			return true
+		}
+		return r.hash != "" && h != r.hash
+	}
+	return false
+}
+
+// pastDeadline returns the Progressing condition of d when the Deployment
+// controller has given up on its current rollout (ProgressDeadlineExceeded
+// for the spec it has observed), else nil.
+func pastDeadline(d *appsv1.Deployment) *appsv1.DeploymentCondition {
+	if d.Generation > d.Status.ObservedGeneration {
+		return nil
+	}
+	for i, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			if c.Reason == progressDeadlineExceeded {
+				return &d.Status.Conditions[i]
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// failingPod returns the first pod of the workload's current revision that is
+// in a fatal state.
+func failingPod(lister corelisters.PodLister, ns string, rev revision) (PodProblem, bool) {
+	if rev.selector == nil || rev.selector.Empty() {
 		return PodProblem{}, false
 	}
-	list, err := lister.Pods(ns).List(selector)
+	list, err := lister.Pods(ns).List(rev.selector)
 	if err != nil {
 		return PodProblem{}, false
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	for _, p := range list {
+		if rev.older(p) {
+			continue
+		}
 		if prob, ok := FatalProblem(p); ok {
 			return prob, true
 		}

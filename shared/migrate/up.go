@@ -81,8 +81,8 @@ type Result struct {
 
 // Up runs one migration as a Job under the migration Lease and reports it.
 // It returns a *cli.Error (exit 1) when the migration failed, with r filled;
-// context.Canceled when ctx ended (the Job is left running unless
-// o.CancelOnInterrupt).
+// an exit-130 *cli.Error when ctx ended once the Job existed (the Job is
+// left running unless o.CancelOnInterrupt), context.Canceled before.
 func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	start := time.Now()
 	if err := g.Complete(); err != nil {
@@ -308,7 +308,8 @@ func multipleHeads(tail []string) bool {
 	return false
 }
 
-// interrupted handles Ctrl-C: leave the Job (the Lease follows it), or delete both.
+// interrupted handles Ctrl-C and SIGTERM: leave the Job (the Lease follows
+// it), or delete both; the exit-130 error says which and how to go on.
 func interrupted(g *cli.Global, o Options, r *Result, lock *Lock, release func()) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -320,17 +321,15 @@ func interrupted(g *cli.Global, o Options, r *Result, lock *Lock, release func()
 		}
 		release()
 		r.State = "Cancelled"
-		g.Infof("interrupted: Job %s deleted and the lock %s released (--cancel-on-interrupt); the database may hold part of the migration: check with kubectl piyasa migrate status -n %s\n",
-			r.Job, lock.Name(), r.Namespace)
-		return context.Canceled
+		return cli.Interruptedf("interrupted: Job %s deleted and the lock %s released (--cancel-on-interrupt); the database may hold part of the migration",
+			r.Job, lock.Name()).WithHint("check it with: kubectl piyasa migrate status -n %s", r.Namespace)
 	}
 	r.State = "Interrupted"
 	if err := lock.Detach(ctx); err != nil {
 		g.Infof("warning: lock %s: %v\n", lock.Name(), err)
 	}
-	g.Infof("interrupted: stopped following; Job %s keeps running and the lock %s stays with it until it ends.\n", r.Job, lock.Name())
-	g.Infof("follow it again: kubectl logs -f job/%s -n %s   (state: kubectl piyasa migrate status -n %s)\n", r.Job, r.Namespace, r.Namespace)
-	return context.Canceled
+	return cli.Interruptedf("interrupted: stopped following; Job %s keeps running and the lock %s stays with it until it ends", r.Job, lock.Name()).
+		WithHint("follow it again: kubectl logs -f job/%s -n %s (state: kubectl piyasa migrate status -n %s)", r.Job, r.Namespace, r.Namespace)
 }
 
 // waitJob waits by watch until the Job is Complete or Failed.

@@ -117,7 +117,11 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		if o.DryRun.Active() || !o.Wait {
 			return nil
 		}
-		return o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: stsName})
+		err := o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: stsName})
+		if err != nil && ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
+			return cli.Interruptedf("interrupted while waiting: nothing was changed").WithHint("watch the workers: kubectl piyasa scale status -w -n %s", ns)
+		}
+		return err
 	}
 	if o.DryRun.Client() {
 		o.Printf("%s would be scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s in configmap/%s, every worker restarted%s\n",
@@ -185,9 +189,10 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		// (kubectl scale, a deploy) may have ended it at another count.
 		return o.checkWorkers(cs, cmName, stsName, n, now, "")
 	}
-	if ctx.Err() != nil {
-		o.Infof("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting (watch: kubectl piyasa scale status -w -n %s)\n", ref, n, newTotal, ns)
-		return werr
+	if ctx.Err() != nil && !errors.As(werr, new(*kube.TimeoutError)) {
+		// Nothing is rolled back: both halves are set, the workers restart.
+		return cli.Interruptedf("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting", ref, n, newTotal).
+			WithHint("watch them: kubectl piyasa scale status -w -n %s; to go back: kubectl piyasa scale worker %d -n %s", ns, old.replicas, ns)
 	}
 	cause := werr.Error()
 	var ce *cli.Error
