@@ -189,6 +189,11 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		o.Infof("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting (watch: kubectl piyasa scale status -w -n %s)\n", ref, n, newTotal, ns)
 		return werr
 	}
+	if kube.IsConnectionLost(werr) {
+		// Nothing can be checked or rolled back while the API server cannot be reached.
+		return (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
+			WithHint("%s has %d replicas and TOTAL_WORKERS=%s, nothing was rolled back; when the cluster answers again: kubectl piyasa scale status -n %s", ref, n, newTotal, ns)
+	}
 	cause := werr.Error()
 	var ce *cli.Error
 	if errors.As(werr, &ce) {
