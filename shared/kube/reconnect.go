@@ -250,7 +250,10 @@ func at(server string) string {
 	return " at " + server
 }
 
-// shortCause is the innermost text of a connection error ("connect: connection refused").
+// Cause is the innermost text of a connection error ("connect: connection
+// refused"), for messages.
+func Cause(err error) string { return shortCause(err) }
+
 func shortCause(err error) string {
 	if err == nil {
 		return "no answer"
