@@ -27,7 +27,20 @@ import (
 // with the same environment (same port, certificates and etcd), and records
 // the new PID so that kwokctl still finds and deletes it. Only the API server
 // goes away: etcd, the controller manager, the scheduler and kwok keep
-// running and reconnect, as they would on a real control plane.
+// running and reconnect, as they would on a real control plane. The
+// controller manager and the scheduler hold leader leases and exit when they
+// cannot renew them for 10 s (kwokctl starts them with leader election); a
+// real control plane's kubelet or systemd starts them again, and so does the
+// harness while a fault test runs (superviseComponents).
+
+// process is a control plane process as started, to start it again.
+type process struct {
+	name string // kwokctl's component name (pids/<name>.pid)
+	pid  int
+	argv []string
+	dir  string
+	env  []string
+}
 
 // apiServer is the stopped API server's command, kept to start it again.
 var apiServer struct {
@@ -104,6 +117,7 @@ func StopAPIServer(t testing.TB) {
 	if err != nil {
 		t.Fatalf("harness: API server directory: %v", err)
 	}
+	others := componentProcesses(t)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("harness: kill -9 %d: %v", pid, err)
 	}
@@ -119,6 +133,7 @@ func StopAPIServer(t testing.TB) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("harness: fault %d: kube-apiserver (pid %d) killed with SIGKILL", n, pid)
+	stopSupervising := superviseComponents(t, others)
 	t.Cleanup(func() {
 		apiServer.mu.Lock()
 		stopped := apiServer.stopped
@@ -126,7 +141,105 @@ func StopAPIServer(t testing.TB) {
 		if stopped {
 			StartAPIServer(t)
 		}
+		stopSupervising()
 	})
+}
+
+// componentProcesses reads the command lines of the cluster's other
+// running components (etcd, the controller manager, the scheduler, kwok ...).
+func componentProcesses(t testing.TB) []*process {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(clusterDir(t), "pids", "*.pid"))
+	var out []*process
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".pid")
+		if name == "kube-apiserver" {
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || processGone(pid) {
+			continue
+		}
+		argv, err1 := procStrings(pid, "cmdline")
+		env, err2 := procStrings(pid, "environ")
+		dir, err3 := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if err1 != nil || err2 != nil || err3 != nil || len(argv) == 0 {
+			t.Fatalf("harness: cannot read process %d (%s): %v %v %v", pid, name, err1, err2, err3)
+		}
+		out = append(out, &process{name: name, pid: pid, argv: argv, dir: dir, env: env})
+	}
+	return out
+}
+
+// superviseComponents starts again, while the API server runs, any of procs
+// that has exited (the controller manager and the scheduler do when their
+// leader lease could not be renewed during the outage), until the returned
+// function is called; that makes a last pass and waits for the restarts.
+func superviseComponents(t testing.TB, procs []*process) (stop func()) {
+	t.Helper()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	check := func() {
+		apiServer.mu.Lock()
+		down := apiServer.stopped
+		apiServer.mu.Unlock()
+		if down {
+			return
+		}
+		for _, p := range procs {
+			if !processGone(p.pid) {
+				continue
+			}
+			pid, err := startProcess(clusterDir(t), p)
+			if err != nil {
+				t.Logf("harness: restart %s: %v", p.name, err)
+				continue
+			}
+			t.Logf("harness: %s (pid %d) had exited during the outage; started again (pid %d), as a control plane's supervisor does", p.name, p.pid, pid)
+			p.pid = pid
+		}
+	}
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+				check()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		// A component whose lease ran out just as the API server came back exits within seconds.
+		time.Sleep(2 * time.Second)
+		check()
+	}
+}
+
+// startProcess starts p again detached (as kwokctl starts it), its output
+// appended to logs/<name>.log, and records its PID in pids/<name>.pid.
+func startProcess(dir string, p *process) (int, error) {
+	logFile, err := os.OpenFile(filepath.Join(dir, "logs", p.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	go func() { _ = cmd.Wait() }() // reaped when it exits or is killed
+	return cmd.Process.Pid, os.WriteFile(filepath.Join(dir, "pids", p.name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 }
 
 // StartAPIServer starts the API server StopAPIServer killed, with the same
@@ -139,31 +252,18 @@ func StartAPIServer(t testing.TB) {
 	if !apiServer.stopped {
 		t.Fatal("harness: the API server is not stopped")
 	}
-	dir := apiServer.dir
-	logFile, err := os.OpenFile(filepath.Join(dir, "logs", "kube-apiserver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	pid, err := startProcess(filepath.Dir(filepath.Dir(pidFile)), &process{name: "kube-apiserver", argv: apiServer.argv, dir: apiServer.dir, env: apiServer.env})
 	if err != nil {
-		t.Fatalf("harness: API server log: %v", err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(apiServer.argv[0], apiServer.argv[1:]...)
-	cmd.Dir, cmd.Env = dir, apiServer.env
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // detached, as kwokctl starts it
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("harness: start the API server: %v", err)
-	}
-	go func() { _ = cmd.Wait() }() // reaped when a later fault kills it
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
-		t.Fatalf("harness: API server PID file: %v", err)
 	}
 	down := time.Since(apiServer.stopAt)
 	apiServer.stopped = false
 	start := time.Now()
-	if err := waitReady(t, 90*time.Second); err != nil {
-		t.Fatalf("harness: the restarted API server (pid %d) is not ready: %v (log: %s)", cmd.Process.Pid, err, logFile.Name())
+	if err := waitReady(t, 3*time.Minute); err != nil {
+		t.Fatalf("harness: the restarted API server (pid %d) is not ready: %v (log: %s)", pid, err, filepath.Join(clusterDir(t), "logs", "kube-apiserver.log"))
 	}
 	apiServer.recovered++
-	t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", cmd.Process.Pid, down.Seconds(), time.Since(start).Seconds())
+	t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", pid, down.Seconds(), time.Since(start).Seconds())
 }
 
 // APIServerOutage stops the API server, waits d and starts it again.
@@ -176,25 +276,45 @@ func APIServerOutage(t testing.TB, d time.Duration) {
 
 // waitReady polls /readyz until it answers ok.
 func waitReady(t testing.TB, limit time.Duration) error {
-	cs, err := kubernetes.NewForConfig(RESTConfig(t))
+	cfg := RESTConfig(t)
+	cfg.QPS, cfg.Burst = 50, 100 // polled: client-go's default limiter would throttle the polls
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for {
-		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
-		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(rctx)
 		rcancel()
-		if err == nil && strings.TrimSpace(string(body)) == "ok" {
-			return nil
+		if err == nil {
+			return nil // 200: every check passed
+		}
+		last := err.Error()
+		if len(body) > 0 {
+			last = failedChecks(string(body))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no ok from /readyz in %s (last: %v)", limit, err)
-		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("no ok from /readyz in %s (last: %s)", limit, last)
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// failedChecks returns the failed lines of a verbose /readyz answer.
+func failedChecks(body string) string {
+	var failed []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "[-]") {
+			failed = append(failed, l)
+		}
+	}
+	if len(failed) == 0 {
+		return strings.TrimSpace(body)
+	}
+	return strings.Join(failed, "; ")
 }
 
 // procStrings reads a NUL-separated /proc/PID file (cmdline, environ).
