@@ -15,6 +15,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // DefaultName is the name of a backup taken at t of namespace ns.
@@ -149,10 +150,11 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	sink, err := req.Target.Create(ctx, req.Name)
+	created, err := req.Target.Create(ctx, req.Name)
 	if err != nil {
 		return nil, cli.Failedf("cannot write %s: %v", req.Target.Location(req.Name), err)
 	}
+	sink := &watchedSink{Sink: created}
 	committed := false
 	defer func() {
 		if !committed {
@@ -176,6 +178,9 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), execErr); err != nil {
+		return nil, err
+	}
 	if execErr != nil && !haveStatus {
 		if apierrors.IsForbidden(execErr) || apierrors.IsUnauthorized(execErr) {
 			return nil, execErr
@@ -193,6 +198,9 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		return nil, cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
 	}
 	if err := comp.Close(); err != nil {
+		if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), nil); err != nil {
+			return nil, err
+		}
 		return nil, cli.Failedf("compress: %v", err)
 	}
 	if err := sink.Commit(ctx); err != nil {
@@ -220,6 +228,38 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
 	}
 	return info, nil
+}
+
+// streamErr explains a copy out of a pod that failed because the target
+// could not be written (exit 1, naming where) or the connection to the API
+// server was lost (exit 3); nil when it was neither.
+func (b *base) streamErr(ctx context.Context, what string, sink *watchedSink, location string, execErr error) error {
+	if werr := sink.writeErr(); werr != nil {
+		return cli.Failedf("cannot write %s: %s; nothing was kept", location, errnoText(werr)).
+			WithHint("free space there (or raise the file size limit, ulimit -f), or write the backup elsewhere (--dir, -f or --to)")
+	}
+	if execErr != nil && ctx.Err() == nil && kube.IsConnectionError(execErr) {
+		return (&cli.Error{Code: cli.ExitCluster, Msg: fmt.Sprintf("cannot reach the cluster%s: the connection was lost during the %s (%s); nothing was written",
+			atServer(b.Server()), what, kube.Cause(execErr))}).WithHint("run the command again once the cluster answers")
+	}
+	return nil
+}
+
+// errnoText is the system's text of a write error ("no space left on
+// device", "file too large") without the temporary file's name.
+func errnoText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func atServer(server string) string {
+	if server == "" {
+		return ""
+	}
+	return " at " + server
 }
 
 func firstLine(s string) string {

@@ -86,10 +86,11 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 	if err != nil {
 		return nil, err
 	}
-	sink, err := target.Create(ctx, name)
+	created, err := target.Create(ctx, name)
 	if err != nil {
 		return nil, cli.Failedf("cannot write %s: %v", target.Location(name), err)
 	}
+	sink := &watchedSink{Sink: created}
 	committed := false
 	defer func() {
 		if !committed {
@@ -108,6 +109,9 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", redisScript}, nil, io.MultiWriter(raw, scan, cw), stderr)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if err := b.streamErr(ctx, "copy of dump.rdb", sink, target.Location(name), execErr); err != nil {
+		return nil, err
 	}
 	st, ok := stderr.Status()
 	switch {
@@ -131,6 +135,9 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		return nil, cli.Failedf("redis backup rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
 	}
 	if err := cw.Close(); err != nil {
+		if err := b.streamErr(ctx, "copy of dump.rdb", sink, target.Location(name), nil); err != nil {
+			return nil, err
+		}
 		return nil, err
 	}
 	if err := sink.Commit(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,34 @@ type Sink interface {
 	io.Writer
 	Commit(ctx context.Context) error
 	Abort()
+}
+
+// watchedSink is a Sink that keeps its first write error (a full disk, a
+// file size limit): the exec stream that feeds it reports that only as its
+// own failure.
+type watchedSink struct {
+	Sink
+	mu  sync.Mutex
+	err error
+}
+
+func (s *watchedSink) Write(p []byte) (int, error) {
+	n, err := s.Sink.Write(p)
+	if err != nil {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// writeErr returns the first write error (nil: none).
+func (s *watchedSink) writeErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Target is where backups live: a directory or an S3 bucket and prefix.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	goflag "flag"
 	"fmt"
 	"io"
 	"os"
@@ -169,6 +170,11 @@ func Execute(cmd *cobra.Command, g *Global, args []string) int {
 func QuietKlog() {
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
+	// Error lines (a reflector's "Failed to watch" while the API server is
+	// away) would still go to stderr above klog's -stderrthreshold (ERROR).
+	fs := goflag.NewFlagSet("klog-quiet", goflag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("stderrthreshold", "FATAL")
 }
 
 var unknownCommandRE = regexp.MustCompile(`^unknown command "([^"]*)" for "([^"]*)"`)

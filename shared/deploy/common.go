@@ -60,8 +60,10 @@ func newClients(g *cli.Global) (*clients, error) {
 	return &clients{cs: cs, dyn: dyn, mapper: mapper}, nil
 }
 
-// watchClientset returns a clientset for long watches (no request timeout).
-// A clientset not made from a REST config (a test's fake) serves them as it is.
+// watchClientset returns a clientset for long watches (no request timeout)
+// that reports an outage of the API server on standard error and rides it
+// out (kube.WatchClientset). A clientset not made from a REST config (a
+// test's fake) serves them as it is.
 func watchClientset(g *cli.Global) (kubernetes.Interface, error) {
 	cs, err := g.Clientset()
 	if err != nil {
@@ -74,7 +76,7 @@ func watchClientset(g *cli.Global) (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kubernetes.NewForConfig(kube.WatchConfig(cfg))
+	return kube.WatchClientset(cfg, g.ErrOut)
 }
 
 // resource returns the dynamic client of an object's kind.

@@ -202,6 +202,11 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	if ctx.Err() != nil && !isTimeout(werr) {
 		return o.interruptedUpdate(targets)
 	}
+	if kube.IsConnectionLost(werr) {
+		// Nothing can be rolled back while the API server cannot be reached.
+		return (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
+			WithHint("the new images are set and nothing was rolled back; when the cluster answers again: kubectl piyasa deploy status -n %s", o.Namespace)
+	}
 	if o.NoRollback {
 		return waitErr(ctx, o.Global, werr) // the new images stay: they match the migrated schema
 	}

@@ -123,7 +123,10 @@ func WatchConfig(cfg *rest.Config) *rest.Config {
 // and Pods of the namespace (one LIST and one WATCH per kind). It returns the
 // final statuses; a *FailureError when FailFast sees a failing pod or a
 // Deployment past its progress deadline; a *TimeoutError on timeout;
-// ctx.Err() as soon as the context ends (Ctrl-C, SIGTERM).
+// ctx.Err() as soon as the context ends (Ctrl-C, SIGTERM). With a cs of
+// WatchClientset, an outage of the API server is ridden out (the informers
+// re-list) and reported once, and a timeout that runs out during one is a
+// *ConnectionLostError (exit 3).
 func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, workloads []Workload, opts WaitOptions) ([]WorkloadStatus, error) {
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -198,7 +201,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		for i, w := range workloads {
 			unread[i] = WorkloadStatus{Workload: w}
 		}
-		return nil, waitErr(ctx, opts, unread)
+		return nil, lostOr(cs, opts.Timeout, waitErr(ctx, opts, unread)) // reconnect.go
 	}
 
 	last := map[Workload]WorkloadStatus{}
@@ -247,7 +250,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return statuses, waitErr(ctx, opts, statuses)
+			return statuses, lostOr(cs, opts.Timeout, waitErr(ctx, opts, statuses)) // reconnect.go
 		}
 	}
 }

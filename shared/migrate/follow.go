@@ -23,8 +23,9 @@ import (
 const TailKeep = 20
 
 // follower streams the logs of a Job's pods one after the other (a retried
-// Job has several), as they come. A follow stream that ends early is resumed
-// without repeating lines; when a pod has terminated its stream is closed
+// Job has several), as they come. A follow stream that ends early (the API
+// server went away) is resumed from the last line's time, without repeating
+// or losing lines; when a pod has terminated its stream is closed
 // (kwok's never ends by itself) and the rest of its log fetched once.
 type follower struct {
 	cs        kubernetes.Interface
@@ -67,15 +68,9 @@ func (f *follower) Pods() []string {
 	return append([]string(nil), f.pods...)
 }
 
-func (f *follower) emit(line string) {
+// emit prints one log line (its timestamp taken off).
+func (f *follower) emit(text string, stamp time.Time) {
 	now := time.Now()
-	text := line
-	var stamp time.Time
-	if ts, rest, ok := strings.Cut(line, " "); ok {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			text, stamp = rest, t
-		}
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.sawFirst {
@@ -89,6 +84,65 @@ func (f *follower) emit(line string) {
 	f.tail = append(f.tail, text)
 	if len(f.tail) > TailKeep {
 		f.tail = f.tail[len(f.tail)-TailKeep:]
+	}
+}
+
+// logPos is how far a pod's log has been printed: the timestamp of the last
+// line, how many lines had exactly that timestamp, and how many lines were
+// printed in all. A stream resumed after a broken connection asks for the
+// log since that second (sinceTime has whole seconds) and skips what was
+// printed, so that no line is repeated or lost; lines without a timestamp
+// fall back to counting from the start.
+type logPos struct {
+	last  time.Time
+	same  int
+	lines int
+}
+
+// splitStamp splits "<RFC 3339 time> <text>" (Timestamps: true).
+func splitStamp(line string) (string, time.Time) {
+	if ts, rest, ok := strings.Cut(line, " "); ok {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			return rest, t
+		}
+	}
+	return line, time.Time{}
+}
+
+// reader reads one stream of a pod's log from pos, printing what pos has not.
+type reader struct {
+	from logPos // where the stream was asked from
+	pos  logPos // what has been printed
+	// sameSeen counts the lines stamped from.last, untimed those without a stamp.
+	sameSeen, untimed int
+}
+
+func (r *reader) line(f *follower, line string) {
+	text, stamp := splitStamp(line)
+	if stamp.IsZero() {
+		r.untimed++
+		if r.from.last.IsZero() && r.untimed <= r.from.lines {
+			return
+		}
+	} else if !r.from.last.IsZero() {
+		if stamp.Before(r.from.last) {
+			return
+		}
+		if stamp.Equal(r.from.last) {
+			r.sameSeen++
+			if r.sameSeen <= r.from.same {
+				return
+			}
+		}
+	}
+	f.emit(text, stamp)
+	r.pos.lines++
+	if !stamp.IsZero() {
+		if stamp.Equal(r.pos.last) {
+			r.pos.same++
+		} else {
+			r.pos.last, r.pos.same = stamp, 1
+		}
 	}
 }
 
@@ -125,8 +179,8 @@ func (f *follower) run(ctx context.Context) {
 	finishing := false
 	var cur string
 	var curCancel context.CancelFunc
-	var curDone chan int
-	var seen int // lines of cur already printed
+	var curDone chan logPos
+	var pos logPos // how far cur's log was printed
 	next := func() string {
 		var cands []*corev1.Pod
 		for n, p := range pods {
@@ -148,16 +202,16 @@ func (f *follower) run(ctx context.Context) {
 	}
 	startStream := func(name string, follow bool) {
 		sctx, cancel := context.WithCancel(ctx)
-		curCancel, curDone = cancel, make(chan int, 1)
-		skip := seen
-		go func() { curDone <- f.stream(sctx, name, skip, follow) }()
+		curCancel, curDone = cancel, make(chan logPos, 1)
+		from := pos
+		go func() { curDone <- f.stream(sctx, name, from, follow) }()
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		if cur == "" {
 			if cur = next(); cur != "" {
-				seen = 0
+				pos = logPos{}
 				f.mu.Lock()
 				f.pods = append(f.pods, cur)
 				n := len(f.pods)
@@ -174,11 +228,11 @@ func (f *follower) run(ctx context.Context) {
 			// The container has ended: give the stream a moment to end by
 			// itself (a kubelet ends it), then close it and read the rest once.
 			select {
-			case n := <-curDone:
-				seen = n
+			case p := <-curDone:
+				pos = p
 			case <-time.After(300 * time.Millisecond):
 				curCancel()
-				seen = <-curDone
+				pos = <-curDone
 			case <-ctx.Done():
 				curCancel()
 				return
@@ -210,9 +264,9 @@ func (f *follower) run(ctx context.Context) {
 					}
 				}
 			}
-		case n := <-curDone:
+		case p := <-curDone:
 			// the stream ended early (connection closed): resume after what was printed
-			seen = n
+			pos = p
 			time.Sleep(100 * time.Millisecond)
 			startStream(cur, !terminal(pods[cur]))
 		case ev, ok := <-events:
@@ -248,44 +302,54 @@ func (f *follower) run(ctx context.Context) {
 	}
 }
 
-// stream reads a pod's log and prints the lines after the first skip; it
-// returns how many lines it has seen in all. A log that cannot be read yet
-// is retried while following.
-func (f *follower) stream(ctx context.Context, pod string, skip int, follow bool) int {
-	seen := 0
+// stream reads a pod's log from pos and prints what pos has not; it
+// returns the position reached. While following, a log that cannot be read
+// yet is retried; a final read (!follow) cut off by the connection is read
+// again from where it stopped, until it ends or ctx does.
+func (f *follower) stream(ctx context.Context, pod string, pos logPos, follow bool) logPos {
+	wait := 100 * time.Millisecond
 	for {
-		req := f.cs.CoreV1().Pods(f.ns).GetLogs(pod, &corev1.PodLogOptions{Container: f.container, Follow: follow, Timestamps: true})
-		rc, err := req.Stream(ctx)
+		opts := &corev1.PodLogOptions{Container: f.container, Follow: follow, Timestamps: true}
+		if !pos.last.IsZero() {
+			since := metav1.NewTime(pos.last.Truncate(time.Second))
+			opts.SinceTime = &since
+		}
+		rc, err := f.cs.CoreV1().Pods(f.ns).GetLogs(pod, opts).Stream(ctx)
+		if err == nil {
+			var cut bool
+			pos, cut = f.read(ctx, rc, pos, follow)
+			rc.Close()
+			if !cut || follow {
+				return pos // (a follow stream that ended is resumed by run)
+			}
+		} else if ctx.Err() != nil || (!follow && !kube.IsConnectionError(err)) {
+			return pos
+		}
+		if kube.IsConnectionError(err) || err == nil {
+			wait = min(2*wait, time.Second) // the API server is away: retry less often
+		}
+		select {
+		case <-ctx.Done():
+			return pos
+		case <-time.After(wait):
+		}
+	}
+}
+
+// read prints the lines of one log stream after pos; cut reports a stream
+// broken by the connection (not its end, nor ctx's). Only whole lines are
+// printed while following: a line cut off is read again on resume.
+func (f *follower) read(ctx context.Context, rc io.Reader, pos logPos, follow bool) (_ logPos, cut bool) {
+	r := &reader{from: pos, pos: pos}
+	br := bufio.NewReaderSize(rc, 64*1024)
+	for {
+		line, err := br.ReadString('\n')
+		whole := err == nil || (err == io.EOF && !follow)
+		if line != "" && whole && ctx.Err() == nil {
+			r.line(f, strings.TrimRight(line, "\r\n"))
+		}
 		if err != nil {
-			if !follow || ctx.Err() != nil {
-				return skip
-			}
-			select {
-			case <-ctx.Done():
-				return skip
-			case <-time.After(100 * time.Millisecond):
-				continue
-			}
+			return r.pos, err != io.EOF && ctx.Err() == nil
 		}
-		r := bufio.NewReaderSize(rc, 64*1024)
-		for {
-			line, err := r.ReadString('\n')
-			if line != "" && (err == nil || !follow || ctx.Err() == nil) {
-				if line = strings.TrimRight(line, "\r\n"); true {
-					seen++
-					if seen > skip {
-						f.emit(line)
-					}
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		rc.Close()
-		if seen < skip {
-			seen = skip
-		}
-		return seen
 	}
 }

@@ -184,7 +184,11 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	}
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	go lock.KeepRenewed(renewCtx, func(err error) { g.Infof("warning: lock %s: %v\n", lock.Name(), err) })
+	go lock.KeepRenewed(renewCtx, func(err error) {
+		if !kube.IsConnectionError(err) { // an outage is reported once, by the watch client
+			g.Infof("warning: lock %s: %v\n", lock.Name(), err)
+		}
+	})
 
 	name, err := JobName(ctx, cs, ns, env, g.Now())
 	if err != nil {
@@ -220,7 +224,18 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		release()
 		return nil, err
 	}
+	// The Lease names the Job before it exists: whatever happens to this
+	// process or the connection, the Lease never hides a Job that may run.
+	if err := lock.SetJob(ctx, name); err != nil {
+		release()
+		return nil, err
+	}
 	if _, err := cs.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		if kube.IsConnectionError(err) && ctx.Err() == nil {
+			// The Job may have been created: the Lease (naming it) stays.
+			return nil, (&cli.Error{Code: cli.ExitCluster, Msg: cli.Classify(err, g.Server()).Msg}).
+				WithHint("Job %s may have been created; the lock %s names it and stays with it while it runs: kubectl piyasa migrate status -n %s", name, lock.Name(), ns)
+		}
 		release()
 		return nil, err
 	}
@@ -229,9 +244,6 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	if o.OnJobCreated != nil {
 		o.OnJobCreated(name)
 	}
-	if err := lock.SetJob(ctx, name); err != nil && ctx.Err() == nil {
-		g.Infof("warning: lock %s: %v\n", lock.Name(), err)
-	}
 	g.Infof("Job %s created: %s (image %s, backoffLimit %d, deadline %s)\n", name, strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "),
 		img.Image, o.Retries, o.Timeout)
 
@@ -239,13 +251,23 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	if logFile != nil {
 		logOut = io.MultiWriter(o.LogOut, logFile)
 	}
-	f := newFollower(cs, ns, name, app.MigrationContainer, logOut, g.Infof)
+	// The follower and the wait ride out an outage of the API server (said
+	// once on stderr) on a client without request timeout.
+	wcs := cs
+	if cfg, err := g.RESTConfig(); err == nil {
+		if _, real := cs.(*kubernetes.Clientset); real {
+			if c, err := kube.WatchClientset(cfg, g.ErrOut); err == nil {
+				wcs = c
+			}
+		}
+	}
+	f := newFollower(wcs, ns, name, app.MigrationContainer, logOut, g.Infof)
 	fctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	followed := make(chan struct{})
 	go func() { f.run(fctx); close(followed) }()
 
-	final, problem, werr := waitJob(ctx, cs, ns, name, o.Timeout+2*time.Minute, f.problems)
+	final, problem, werr := waitJob(ctx, wcs, ns, name, o.Timeout+2*time.Minute, f.problems)
 	f.finish()
 	select {
 	case <-followed:
@@ -259,6 +281,11 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	if werr != nil {
 		if ctx.Err() != nil {
 			return r, interrupted(g, o, r, lock, release)
+		}
+		if kube.IsConnectionLost(werr) {
+			// Nothing can be released: the Lease, naming the Job, stays held while it runs.
+			return r, (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
+				WithHint("Job %s keeps running in the cluster and the lock %s stays with it while it runs; when the cluster answers again: kubectl piyasa migrate status -n %s", name, lock.Name(), ns)
 		}
 		release()
 		return r, werr
@@ -332,15 +359,47 @@ func interrupted(g *cli.Global, o Options, r *Result, lock *Lock, release func()
 		WithHint("follow it again: kubectl logs -f job/%s -n %s (state: kubectl piyasa migrate status -n %s)", r.Job, r.Namespace, r.Namespace)
 }
 
-// waitJob waits by watch until the Job is Complete or Failed.
+// waitJob waits by watch until the Job is Complete or Failed. A list or
+// watch that fails because the API server went away is retried until bound;
+// a bound that runs out during an outage is a *kube.ConnectionLostError
+// (with a cs of kube.WatchClientset).
 func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, bound time.Duration, problems <-chan kube.PodProblem) (*batchv1.Job, *kube.PodProblem, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	ended := func() error {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return ctx.Err()
+		}
+		if le := kube.ConnectionOf(cs).Lost(); le != nil {
+			le.Timeout = bound
+			return le
+		}
+		return cli.Failedf("Job %s did not finish within %s", name, bound)
+	}
+	backoff := 200 * time.Millisecond
+	retry := func(err error) error {
+		if ctx.Err() != nil {
+			return ended()
+		}
+		if !kube.IsConnectionError(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ended()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		return nil
+	}
 	for {
 		list, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
 		if err != nil {
-			return nil, nil, err
+			if err := retry(err); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
 		if len(list.Items) == 0 {
 			return nil, nil, cli.Failedf("Job %s was deleted before it finished", name)
@@ -350,8 +409,12 @@ func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, boun
 		}
 		w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: list.ResourceVersion})
 		if err != nil {
-			return nil, nil, err
+			if err := retry(err); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
+		backoff = 200 * time.Millisecond
 	events:
 		for {
 			select {
@@ -374,10 +437,7 @@ func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, boun
 		}
 		w.Stop()
 		if ctx.Err() != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, nil, cli.Failedf("Job %s did not finish within %s", name, bound)
-			}
-			return nil, nil, ctx.Err()
+			return nil, nil, ended()
 		}
 	}
 }

@@ -213,7 +213,8 @@ func scope(g *cli.Global) string {
 }
 
 // watchClient returns a client for long watches: one without the
-// --request-timeout of single requests, made from the flags. A client that a
+// --request-timeout of single requests, made from the flags, that reports an
+// outage of the API server on standard error (kube.WatchClientset). A client that a
 // test put in the Global (a fake) is used as it is.
 func watchClient(g *cli.Global, cs kubernetes.Interface) (kubernetes.Interface, error) {
 	if _, real := cs.(*kubernetes.Clientset); !real {
@@ -223,7 +224,7 @@ func watchClient(g *cli.Global, cs kubernetes.Interface) (kubernetes.Interface, 
 	if err != nil {
 		return nil, err
 	}
-	return kubernetes.NewForConfig(kube.WatchConfig(cfg))
+	return kube.WatchClientset(cfg, g.ErrOut)
 }
 
 // waitError turns the errors of kube.WaitForWorkloads into exit-1 errors with a hint.

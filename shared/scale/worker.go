@@ -194,6 +194,11 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		return cli.Interruptedf("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting", ref, n, newTotal).
 			WithHint("watch them: kubectl piyasa scale status -w -n %s; to go back: kubectl piyasa scale worker %d -n %s", ns, old.replicas, ns)
 	}
+	if kube.IsConnectionLost(werr) {
+		// Nothing can be checked or rolled back while the API server cannot be reached.
+		return (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
+			WithHint("%s has %d replicas and TOTAL_WORKERS=%s, nothing was rolled back; when the cluster answers again: kubectl piyasa scale status -n %s", ref, n, newTotal, ns)
+	}
 	cause := werr.Error()
 	var ce *cli.Error
 	if errors.As(werr, &ce) {

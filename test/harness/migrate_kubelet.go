@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -278,8 +279,12 @@ func migrateRunPod(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 	// Wait until kwok has made the pod Running (its pod-ready Stage).
 	for {
 		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
+		if err != nil && (apierrors.IsNotFound(err) || ctx.Err() != nil) {
 			return err
+		}
+		if err != nil { // the API server is away (a fault test): a kubelet retries
+			time.Sleep(200 * time.Millisecond)
+			continue
 		}
 		if p.DeletionTimestamp != nil {
 			return nil
@@ -356,9 +361,14 @@ func migrateRunPod(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Int
 	return migrateFinish(ctx, cs, pod, int32(code), reason, started)
 }
 
+// kubeletRetry is how long the harness kubelet retries a status update, as a
+// kubelet does while the API server is away (the fault tests kill it).
+var kubeletRetry = wait.Backoff{Steps: 80, Duration: 100 * time.Millisecond, Factor: 1.5, Cap: 2 * time.Second}
+
 // migrateFinish writes the terminated container state and the pod phase.
 func migrateFinish(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, code int32, reason string, started time.Time) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	transient := func(err error) bool { return ctx.Err() == nil && !apierrors.IsNotFound(err) }
+	return retry.OnError(kubeletRetry, transient, func() error {
 		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 		if err != nil {
 			return err

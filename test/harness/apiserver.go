@@ -1,0 +1,355 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// The fault tests stop and restart the kube-apiserver of the package's
+// cluster. kwokctl (runtime: binary) starts each component as a detached
+// process, records its PID in <cluster dir>/pids/<component>.pid and its
+// output in logs/<component>.log; StopAPIServer kills that process with
+// SIGKILL (a crash: no graceful shutdown, every connection cut), and
+// StartAPIServer starts the same command line again, in the same directory
+// with the same environment (same port, certificates and etcd), and records
+// the new PID so that kwokctl still finds and deletes it. Only the API server
+// goes away: etcd, the controller manager, the scheduler and kwok keep
+// running and reconnect, as they would on a real control plane. The
+// controller manager and the scheduler hold leader leases and exit when they
+// cannot renew them for 10 s (kwokctl starts them with leader election); a
+// real control plane's kubelet or systemd starts them again, and so does the
+// harness while a fault test runs (superviseComponents).
+
+// process is a control plane process as started, to start it again.
+type process struct {
+	name string // kwokctl's component name (pids/<name>.pid)
+	pid  int
+	argv []string
+	dir  string
+	env  []string
+}
+
+// apiServer is the stopped API server's command, kept to start it again.
+var apiServer struct {
+	mu      sync.Mutex
+	stopped bool
+	argv    []string
+	dir     string
+	env     []string
+	stopAt  time.Time
+	// injected counts the kills, recovered the restarts that became ready again.
+	injected, recovered int
+}
+
+// FaultsMain is Main for the fault tests: after the tests it prints how many
+// faults (kills of the API server) were injected and after how many the API
+// server was ready again.
+func FaultsMain(m *testing.M) {
+	code := run(m)
+	apiServer.mu.Lock()
+	fmt.Fprintf(os.Stderr, "harness: %d faults injected (API server killed), %d recovered (ready again)\n", apiServer.injected, apiServer.recovered)
+	apiServer.mu.Unlock()
+	os.Exit(code)
+}
+
+// Faults returns how many faults were injected and how many recovered so far.
+func Faults() (injected, recovered int) {
+	apiServer.mu.Lock()
+	defer apiServer.mu.Unlock()
+	return apiServer.injected, apiServer.recovered
+}
+
+// clusterDir is kwokctl's directory of the package's cluster.
+func clusterDir(t testing.TB) string {
+	t.Helper()
+	if Env.ClusterName == "" {
+		t.Skip("the API server of a cluster the harness did not start (PIYASA_E2E_KUBECONFIG) is not stopped")
+	}
+	// scripts/cluster.sh: KWOK_WORKDIR=$CP_CACHE/clusters, and CP_BIN=$CP_CACHE/bin.
+	return filepath.Join(filepath.Dir(Env.ClusterBin), "clusters", "clusters", Env.ClusterName)
+}
+
+func apiServerPIDFile(t testing.TB) string {
+	return filepath.Join(clusterDir(t), "pids", "kube-apiserver.pid")
+}
+
+// StopAPIServer kills the cluster's kube-apiserver with SIGKILL and returns
+// once its port refuses connections. If the test ends with it still
+// stopped, it is started again (the package's other tests need it).
+func StopAPIServer(t testing.TB) {
+	t.Helper()
+	pidFile := apiServerPIDFile(t)
+	apiServer.mu.Lock()
+	defer apiServer.mu.Unlock()
+	if apiServer.stopped {
+		t.Fatal("harness: the API server is already stopped")
+	}
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("harness: API server PID: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatalf("harness: API server PID file %s: %v", pidFile, err)
+	}
+	argv, err := procStrings(pid, "cmdline")
+	if err != nil || len(argv) == 0 || filepath.Base(argv[0]) != "kube-apiserver" {
+		t.Fatalf("harness: process %d is not the API server (%v): %v", pid, argv, err)
+	}
+	env, err := procStrings(pid, "environ")
+	if err != nil {
+		t.Fatalf("harness: API server environment: %v", err)
+	}
+	dir, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if err != nil {
+		t.Fatalf("harness: API server directory: %v", err)
+	}
+	others := componentProcesses(t)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("harness: kill -9 %d: %v", pid, err)
+	}
+	apiServer.stopped, apiServer.argv, apiServer.dir, apiServer.env = true, argv, dir, env
+	apiServer.stopAt = time.Now()
+	apiServer.injected++
+	n := apiServer.injected
+	deadline := time.Now().Add(30 * time.Second)
+	for !processGone(pid) || portOpen(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("harness: the API server (pid %d) still runs 30 s after SIGKILL", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("harness: fault %d: kube-apiserver (pid %d) killed with SIGKILL", n, pid)
+	stopSupervising := superviseComponents(t, others)
+	t.Cleanup(func() {
+		apiServer.mu.Lock()
+		stopped := apiServer.stopped
+		apiServer.mu.Unlock()
+		if stopped {
+			StartAPIServer(t)
+		}
+		stopSupervising()
+	})
+}
+
+// componentProcesses reads the command lines of the cluster's other
+// running components (etcd, the controller manager, the scheduler, kwok ...).
+func componentProcesses(t testing.TB) []*process {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(clusterDir(t), "pids", "*.pid"))
+	var out []*process
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".pid")
+		if name == "kube-apiserver" {
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || processGone(pid) {
+			continue
+		}
+		argv, err1 := procStrings(pid, "cmdline")
+		env, err2 := procStrings(pid, "environ")
+		dir, err3 := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if err1 != nil || err2 != nil || err3 != nil || len(argv) == 0 {
+			t.Fatalf("harness: cannot read process %d (%s): %v %v %v", pid, name, err1, err2, err3)
+		}
+		out = append(out, &process{name: name, pid: pid, argv: argv, dir: dir, env: env})
+	}
+	return out
+}
+
+// superviseComponents starts again, while the API server runs, any of procs
+// that has exited (the controller manager and the scheduler do when their
+// leader lease could not be renewed during the outage), until the returned
+// function is called; that makes a last pass and waits for the restarts.
+func superviseComponents(t testing.TB, procs []*process) (stop func()) {
+	t.Helper()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	check := func() {
+		apiServer.mu.Lock()
+		down := apiServer.stopped
+		apiServer.mu.Unlock()
+		if down {
+			return
+		}
+		for _, p := range procs {
+			if !processGone(p.pid) {
+				continue
+			}
+			pid, err := startProcess(clusterDir(t), p)
+			if err != nil {
+				t.Logf("harness: restart %s: %v", p.name, err)
+				continue
+			}
+			t.Logf("harness: %s (pid %d) had exited during the outage; started again (pid %d), as a control plane's supervisor does", p.name, p.pid, pid)
+			p.pid = pid
+		}
+	}
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+				check()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		// A component whose lease ran out just as the API server came back exits within seconds.
+		time.Sleep(2 * time.Second)
+		check()
+	}
+}
+
+// startProcess starts p again detached (as kwokctl starts it), its output
+// appended to logs/<name>.log, and records its PID in pids/<name>.pid.
+func startProcess(dir string, p *process) (int, error) {
+	logFile, err := os.OpenFile(filepath.Join(dir, "logs", p.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	go func() { _ = cmd.Wait() }() // reaped when it exits or is killed
+	return cmd.Process.Pid, os.WriteFile(filepath.Join(dir, "pids", p.name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+}
+
+// StartAPIServer starts the API server StopAPIServer killed, with the same
+// command line, directory and environment, and returns once /readyz says ok.
+func StartAPIServer(t testing.TB) {
+	t.Helper()
+	pidFile := apiServerPIDFile(t)
+	apiServer.mu.Lock()
+	defer apiServer.mu.Unlock()
+	if !apiServer.stopped {
+		t.Fatal("harness: the API server is not stopped")
+	}
+	pid, err := startProcess(filepath.Dir(filepath.Dir(pidFile)), &process{name: "kube-apiserver", argv: apiServer.argv, dir: apiServer.dir, env: apiServer.env})
+	if err != nil {
+		t.Fatalf("harness: start the API server: %v", err)
+	}
+	down := time.Since(apiServer.stopAt)
+	apiServer.stopped = false
+	start := time.Now()
+	if err := waitReady(t, 3*time.Minute); err != nil {
+		t.Fatalf("harness: the restarted API server (pid %d) is not ready: %v (log: %s)", pid, err, filepath.Join(clusterDir(t), "logs", "kube-apiserver.log"))
+	}
+	apiServer.recovered++
+	t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", pid, down.Seconds(), time.Since(start).Seconds())
+}
+
+// APIServerOutage stops the API server, waits d and starts it again.
+func APIServerOutage(t testing.TB, d time.Duration) {
+	t.Helper()
+	StopAPIServer(t)
+	time.Sleep(d)
+	StartAPIServer(t)
+}
+
+// waitReady polls /readyz until it answers ok.
+func waitReady(t testing.TB, limit time.Duration) error {
+	cfg := RESTConfig(t)
+	cfg.QPS, cfg.Burst = 50, 100 // polled: client-go's default limiter would throttle the polls
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(rctx)
+		rcancel()
+		if err == nil {
+			return nil // 200: every check passed
+		}
+		last := err.Error()
+		if len(body) > 0 {
+			last = failedChecks(string(body))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no ok from /readyz in %s (last: %s)", limit, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// failedChecks returns the failed lines of a verbose /readyz answer.
+func failedChecks(body string) string {
+	var failed []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "[-]") {
+			failed = append(failed, l)
+		}
+	}
+	if len(failed) == 0 {
+		return strings.TrimSpace(body)
+	}
+	return strings.Join(failed, "; ")
+}
+
+// procStrings reads a NUL-separated /proc/PID file (cmdline, environ).
+func procStrings(pid int, name string) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), nil
+}
+
+// processGone reports a process that has exited (gone, or a zombie).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) STATE ...: comm may hold spaces, the state follows the last ')'.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z' || s[i+2] == 'X'
+	}
+	return false
+}
+
+// portOpen reports whether the API server's port accepts connections.
+func portOpen(t testing.TB) bool {
+	u, err := url.Parse(Env.Server)
+	if err != nil {
+		t.Fatalf("harness: server URL %q: %v", Env.Server, err)
+	}
+	c, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
