@@ -53,7 +53,7 @@ func TestRunCommandLine(t *testing.T) {
 		{[]string{"--bogus"}, 2, "unknown flag"},
 		{[]string{"--env", "staging", "probe"}, 2, "unknown environment"},
 		{[]string{cli.ServerVersionCmd, "--server", "https://127.0.0.1:1"}, 0, "cannot reach the cluster"}, // a document with the error
-		{[]string{"probe", "--server", "https://127.0.0.1:1", "--match-server-version"}, 0, ""}, // Complete asks no version
+		{[]string{"probe", "--server", "https://127.0.0.1:1", "--match-server-version"}, 0, ""},            // Complete asks no version
 		{[]string{"version"}, 0, ""},
 	} {
 		code, out, ok := runCommandLine(fakes, newProbe, c.args)
