@@ -9,7 +9,7 @@ BIN     ?= bin
 PREFIX  ?= $(HOME)/.local/bin
 TAGS    := $(shell go run ./shared/suite/cmd/binaries -tags)
 
-.PHONY: build install test unit e2e vet lint cluster-up cluster-down demo release clean
+.PHONY: build install test unit fuzz e2e vet lint cluster-up cluster-down demo release clean
 
 ## build: build every binary into ./bin, and the completion links kubectl_complete-piyasa-<sub>
 ## (with ./bin on PATH, kubectl asks kubectl_complete-piyasa-<sub> to complete `kubectl piyasa <sub> ...`).
@@ -45,12 +45,23 @@ lint vet:
 unit:
 	go test ./shared/... ./plugins/...
 
-## e2e: end-to-end tests on a local control plane (built on first use, then cached)
+## fuzz: every Go fuzz target (the .env parser, the log classifier, the BackupInfo reader, each
+## binary's command line) for FUZZTIME each, one after another; scripts/fuzz.sh --keep also keeps
+## the corpus found in testdata/fuzz (to commit). A failing input lands in testdata/fuzz itself.
+FUZZTIME ?= 15s
+fuzz:
+	@scripts/fuzz.sh --time $(FUZZTIME)
+
+## e2e: end-to-end tests on a local control plane (built on first use, then cached); then
+## each package's secret-canary line (outputs and files scanned, leaks)
+CANARY_SUMMARY := $(CURDIR)/.canary-summary
 e2e:
-	go test -count=1 -timeout 60m ./test/...
+	@rm -f $(CANARY_SUMMARY)
+	@rc=0; PIYASA_CANARY_SUMMARY=$(CANARY_SUMMARY) go test -count=1 -timeout 60m ./test/... || rc=$$?; \
+	  cat $(CANARY_SUMMARY) 2>/dev/null; rm -f $(CANARY_SUMMARY); exit $$rc
 
 ## test: everything CI runs
-test: lint unit e2e
+test: lint unit fuzz e2e
 
 ## cluster-up / cluster-down: the local demo cluster (KUBECONFIG printed by cluster-up)
 cluster-up:

@@ -24,6 +24,23 @@ func RunE(o Command) func(*cobra.Command, []string) error {
 		if err := o.Validate(); err != nil {
 			return err
 		}
+		if stopsBeforeRun(cmd.Context()) {
+			return nil
+		}
 		return o.Run(cmd.Context())
 	}
+}
+
+type stopBeforeRunKey struct{}
+
+// StopBeforeRun returns a context in which every command made with RunE
+// stops after Complete and Validate, with their error: the command line and
+// the inputs it names are checked, nothing is done. The fuzz tests of the
+// command lines (clitest.FuzzCommandLine) run the commands so.
+func StopBeforeRun(ctx context.Context) context.Context {
+	return context.WithValue(ctx, stopBeforeRunKey{}, true)
+}
+
+func stopsBeforeRun(ctx context.Context) bool {
+	return ctx != nil && ctx.Value(stopBeforeRunKey{}) != nil
 }

@@ -130,14 +130,20 @@ func Main(newCmd func(*Global) *cobra.Command) {
 
 // Execute runs cmd with args and returns the exit code; errors are printed to
 // g.ErrOut as "error: <message>" and, when there is one, "hint: <hint>".
+// Ctrl-C and SIGTERM cancel the context the command runs with.
 func Execute(cmd *cobra.Command, g *Global, args []string) int {
-	QuietKlog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 	}()
+	return ExecuteContext(ctx, cmd, g, args)
+}
+
+// ExecuteContext is Execute with the context the command runs with.
+func ExecuteContext(ctx context.Context, cmd *cobra.Command, g *Global, args []string) int {
+	QuietKlog()
 	wrapArgs(cmd)
 	if cmd.Run == nil && cmd.RunE == nil {
 		// A root that only groups subcommands prints its help; being runnable,

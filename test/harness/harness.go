@@ -15,7 +15,15 @@
 // shell, so that `PIYASA_ENV=prod go test ./test/...` tests what CI tests.
 // Every command line is logged with its exit code and duration (t.Log, or
 // standard error from TestMain). Packages without a cluster (test/e2e/krew)
-// use NewSandbox and Tools instead of Main.
+// use NewSandbox and Tools instead of Main, and call CheckCanary.
+//
+// Secret canary: the fixtures' secret values all hold one marker, Canary
+// (InitEnv, CanaryEnv, CanaryValue). Every command's standard output and
+// error, and every file it writes under a path its arguments name (bundles,
+// backup metadata, runbook reports, -f files; not the .env files and the
+// backups themselves), is scanned for it, raw, base64 and base32 at every
+// alignment, gzip and zstd expanded; an occurrence fails the test and the
+// package (CheckCanary, after m.Run).
 package harness
 
 import (
@@ -71,6 +79,9 @@ func RepoRoot() string {
 // Main builds the binaries, starts a cluster for the package, runs the tests
 // and deletes the cluster. With PIYASA_E2E_KUBECONFIG set it uses that
 // cluster instead of starting one.
+//
+// After the tests it checks the canary (CheckCanary): the package fails when
+// any command printed or wrote a secret value of the fixtures.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -131,7 +142,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}
-	return m.Run()
+	return CheckCanary(m.Run())
 }
 
 // ControlPlane builds (or finds in the cache) the local control plane with
@@ -336,16 +347,41 @@ func (c *Cmd) WithTimeout(d time.Duration) *Cmd { c.timeout = d; return c }
 func (c *Cmd) String() string { return commandLine(c.name, c.args) }
 
 // Start starts the command without waiting; the caller waits on the returned
-// *exec.Cmd. It fails the test if the command cannot be started.
+// *exec.Cmd. It fails the test if the command cannot be started. What the
+// command prints (a copy, unless the writer is a file such as a terminal)
+// and writes is scanned for the canary when the test ends.
 func (c *Cmd) Start(stdout, stderr io.Writer) *exec.Cmd {
 	c.t.Helper()
 	cmd := c.build(context.Background())
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	var outCopy, errCopy *lockedBuffer
+	cmd.Stdout, outCopy = tee(stdout)
+	cmd.Stderr, errCopy = tee(stderr)
 	c.t.Logf("$ %s &", c)
+	start := fsNow()
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("%s: %v", c, err)
 	}
+	c.t.Cleanup(func() {
+		if outCopy != nil {
+			canary.output(c.t, "$ "+c.String()+": stdout", outCopy.Bytes())
+		}
+		if errCopy != nil {
+			canary.output(c.t, "$ "+c.String()+": stderr", errCopy.Bytes())
+		}
+		c.scanWritten(start)
+	})
 	return cmd
+}
+
+// scanWritten scans the files the command wrote for the canary.
+func (c *Cmd) scanWritten(start time.Time) {
+	var env []string
+	for _, kv := range c.env {
+		if _, v, ok := strings.Cut(kv, "="); ok {
+			env = append(env, v)
+		}
+	}
+	canary.written(c.t, "$ "+c.String(), c.dir, c.args, env, start)
 }
 
 func (c *Cmd) build(ctx context.Context) *exec.Cmd {
@@ -371,6 +407,7 @@ func (c *Cmd) Run() Result {
 	cmd := c.build(ctx)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	fsStart := fsNow()
 	start := time.Now()
 	err := cmd.Run()
 	r := Result{Stdout: stdout.String(), Stderr: stderr.String(), Duration: time.Since(start)}
@@ -381,6 +418,9 @@ func (c *Cmd) Run() Result {
 			c.t.Fatalf("$ %s: %v", c, err)
 		}
 	}
+	canary.output(c.t, "$ "+c.String()+": stdout", stdout.Bytes())
+	canary.output(c.t, "$ "+c.String()+": stderr", stderr.Bytes())
+	c.scanWritten(fsStart)
 	if ctx.Err() != nil {
 		c.t.Fatalf("$ %s: timed out after %s\nstdout:\n%s\nstderr:\n%s", c, c.timeout, r.Stdout, r.Stderr)
 	}

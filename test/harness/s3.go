@@ -64,7 +64,7 @@ func StartS3(t testing.TB, buckets ...string) *S3 {
 		t.Fatal(err)
 	}
 	s := &S3{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Region: "us-east-1",
-		AccessKey: "piyasa" + rand.String(8), SecretKey: rand.String(32), Root: root}
+		AccessKey: "piyasa" + rand.String(8), SecretKey: CanaryValue("s3-secret"), Root: root}
 	var log bytes.Buffer
 	cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey, "VGW_REGION="+s.Region)

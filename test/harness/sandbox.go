@@ -117,7 +117,10 @@ func (s *Sandbox) Exec(dir, name string, args ...string) (stdout, stderr string,
 	} else if err != nil {
 		code = -1
 	}
-	fmt.Fprintf(os.Stderr, "harness: $ %s  # exit %d in %s\n", commandLine(name, args), code, time.Since(start).Round(time.Millisecond))
+	line := commandLine(name, args)
+	fmt.Fprintf(os.Stderr, "harness: $ %s  # exit %d in %s\n", line, code, time.Since(start).Round(time.Millisecond))
+	canary.output(nil, "$ "+line+": stdout", out.Bytes())
+	canary.output(nil, "$ "+line+": stderr", errb.Bytes())
 	return out.String(), errb.String(), err
 }
 

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,13 +26,16 @@ func EnvSecretValues(t testing.TB, path string) []string {
 }
 
 // NoLeak fails the test, without printing the value, when text holds a
-// value of one of the .env files, raw or base64.
+// value of one of the .env files, raw or base64 (standard or URL alphabet,
+// also inside a longer encoded blob).
 func NoLeak(t testing.TB, text string, envFiles ...string) {
 	t.Helper()
 	for _, f := range envFiles {
 		for i, v := range EnvSecretValues(t, f) {
-			if strings.Contains(text, v) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(v))) {
-				t.Fatalf("output shows value #%d of %s", i, filepath.Base(f))
+			for _, n := range needlesFor(v) {
+				if strings.Contains(text, string(n.b)) {
+					t.Fatalf("output shows value #%d of %s (%s)", i, filepath.Base(f), n.form)
+				}
 			}
 		}
 	}

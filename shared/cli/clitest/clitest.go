@@ -7,6 +7,7 @@ package clitest
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -39,6 +40,11 @@ type T struct {
 // New returns a Global in namespace ns (env from the namespace, as -n gives)
 // whose typed and dynamic clients are fakes holding objs.
 func New(ns string, objs ...runtime.Object) *T {
+	return newOn(ns, fake.NewClientset(objs...), dynamicfake.NewSimpleDynamicClient(scheme.Scheme, objs...))
+}
+
+// newOn returns a Global in namespace ns on the given fakes.
+func newOn(ns string, cs *fake.Clientset, dyn *dynamicfake.FakeDynamicClient) *T {
 	streams, in, out, errOut := genericiooptions.NewTestIOStreams()
 	g := cli.NewGlobal(streams)
 	g.Now = func() time.Time { return Fixed }
@@ -50,11 +56,9 @@ func New(ns string, objs ...runtime.Object) *T {
 	// No kubeconfig of the developer's may leak in.
 	empty := ""
 	g.ConfigFlags.KubeConfig = &empty
-	cs := fake.NewClientset(objs...)
-	dyn := dynamicfake.NewSimpleDynamicClient(scheme.Scheme, objs...)
 	g.KubeClient = cs
 	g.DynamicClient = dyn
-	g.RESTClientGetter = &getter{ConfigFlags: g.ConfigFlags, mapper: Mapper()}
+	g.RESTClientGetter = &getter{ConfigFlags: g.ConfigFlags, mapper: mapper()}
 	return &T{Global: g, Fake: cs, FakeDynamic: dyn, In: in, Stdout: out, Stderr: errOut}
 }
 
@@ -72,6 +76,9 @@ type getter struct {
 }
 
 func (g *getter) ToRESTMapper() (meta.RESTMapper, error) { return g.mapper, nil }
+
+// mapper is Mapper, made once (it is read-only).
+var mapper = sync.OnceValue(Mapper)
 
 // Mapper maps the built-in kinds of client-go's scheme to their resources.
 func Mapper() meta.RESTMapper {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
@@ -142,7 +141,7 @@ func setup(t *testing.T, pathFirst ...string) *env {
 func setupWith(t *testing.T, extra map[string]string, pathFirst ...string) *env {
 	t.Helper()
 	ns := harness.Namespace(t, "backup")
-	password := "pw-" + rand.String(16)
+	password := harness.CanaryValue("pw")
 	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName)
 	pg.MustPsql(t, app.DatabaseName, seedSQL)
 	harness.ApplyYAML(t, ns, fmt.Sprintf(workloadsYAML, password))

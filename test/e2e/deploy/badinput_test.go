@@ -38,10 +38,12 @@ func edit(t *testing.T, src, key, value string) string {
 // nothing: the target namespace is never created.
 func TestBadInput(t *testing.T) {
 	good := newEnvFile(t, ".env")
-	prodOK := edit(t, good, "OPENAI_API_KEY", "sk-proj-0123456789abcdefTESTVALUE")
+	prodOK := edit(t, good, "OPENAI_API_KEY", "sk-proj-"+harness.CanaryValue("TESTVALUE"))
 	prodOK = edit(t, prodOK, "GROQ_API_KEY", "")
 	prodOK = edit(t, prodOK, "GEMINI_API_KEY", "")
 	dir := t.TempDir()
+	// the values of the bad lines: secrets too (the harness's canary in them)
+	zz := "zzsecretzz-" + harness.Canary
 	cases := []struct {
 		name string
 		args []string
@@ -49,12 +51,12 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing .env", []string{"--env", "dev", "--env-file", filepath.Join(dir, "nope.env")}, "cannot read"},
 		{"malformed line", []string{"--env", "dev", "--env-file", writeFile(t, dir, "m.env", "# x\nAPI_KEY\n")}, "m.env:2: not a KEY=VALUE line"},
-		{"unterminated quote", []string{"--env", "dev", "--env-file", writeFile(t, dir, "q.env", "API_KEY=\"zzsecretzz\n")}, "q.env:1: value of API_KEY: unterminated double quote"},
-		{"duplicate key", []string{"--env", "dev", "--env-file", writeFile(t, dir, "d.env", "API_KEY=zzsecretzz1\r\nAPI_KEY=zzsecretzz2\r\n")}, "d.env:2: duplicate key API_KEY (first set on line 1)"},
+		{"unterminated quote", []string{"--env", "dev", "--env-file", writeFile(t, dir, "q.env", "API_KEY=\""+zz+"\n")}, "q.env:1: value of API_KEY: unterminated double quote"},
+		{"duplicate key", []string{"--env", "dev", "--env-file", writeFile(t, dir, "d.env", "API_KEY="+zz+"1\r\nAPI_KEY="+zz+"2\r\n")}, "d.env:2: duplicate key API_KEY (first set on line 1)"},
 		{"missing key", []string{"--env", "dev", "--env-file", edit(t, good, "API_KEY", "")}, "missing key API_KEY"},
 		{"missing LLM key", []string{"--env", "dev", "--env-file", edit(t, good, "OPENAI_API_KEY", "")}, "missing key OPENAI_API_KEY (LLM_PROVIDER is openai)"},
-		{"bad Fernet key", []string{"--env", "dev", "--env-file", edit(t, good, "TOKEN_ENCRYPTION_KEY", "zzsecretzz-not-fernet")}, "TOKEN_ENCRYPTION_KEY is not a Fernet key"},
-		{"bad MFA secret", []string{"--env", "dev", "--env-file", edit(t, good, "DEFAULT_ADMIN_MFA_SECRET", "zzsecretzz!!1")}, "DEFAULT_ADMIN_MFA_SECRET is not a base32"},
+		{"bad Fernet key", []string{"--env", "dev", "--env-file", edit(t, good, "TOKEN_ENCRYPTION_KEY", zz+"-not-fernet")}, "TOKEN_ENCRYPTION_KEY is not a Fernet key"},
+		{"bad MFA secret", []string{"--env", "dev", "--env-file", edit(t, good, "DEFAULT_ADMIN_MFA_SECRET", zz+"!!1")}, "DEFAULT_ADMIN_MFA_SECRET is not a base32"},
 		{"unknown env", []string{"--env", "staging", "--env-file", good}, `unknown environment "staging"`},
 		{"prod default password", []string{"--env", "prod", "--env-file", edit(t, prodOK, "DEFAULT_ADMIN_PASSWORD", "change-me-in-production")}, "DEFAULT_ADMIN_PASSWORD is the guide's default password"},
 		{"prod placeholder", []string{"--env", "prod", "--env-file", good}, "OPENAI_API_KEY still holds the guide's placeholder value"},

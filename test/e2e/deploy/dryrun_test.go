@@ -29,7 +29,7 @@ func TestOverlaysPassServerDryRun(t *testing.T) {
 	}
 	ns := harness.Namespace(t, "dryrun-deploy")
 	env := newEnvFile(t, ".env")
-	env = editEnv(t, env, "OPENAI_API_KEY", "sk-proj-realistic-0123456789")
+	env = editEnv(t, env, "OPENAI_API_KEY", "sk-proj-"+harness.CanaryValue("realistic"))
 	env = editEnv(t, env, "GROQ_API_KEY", "")
 	env = editEnv(t, env, "GEMINI_API_KEY", "")
 	r := harness.Piyasa(t, "deploy", "--env", "prod", "-n", ns, "--env-file", env, "--dry-run=server").RunOK()

@@ -169,7 +169,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("Secret key %s does not hold the new value", k)
 			}
 		}
-		bad := writeFile(t, t.TempDir(), "bad.env", "API_KEY=x\nAPI_KEY=y\n")
+		bad := writeFile(t, t.TempDir(), "bad.env", "API_KEY="+harness.CanaryValue("x")+"\nAPI_KEY="+harness.CanaryValue("y")+"\n")
 		harness.Piyasa(t, "deploy", "secret", "rotate", "--env-file", bad, "--env", "dev", "-n", ns).ExpectCode(2)
 	})
 

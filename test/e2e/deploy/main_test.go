@@ -18,12 +18,11 @@ import (
 
 func TestMain(m *testing.M) { harness.Main(m) }
 
-// newEnvFile writes a fresh .env with `deploy init-env` and returns its path.
+// newEnvFile writes a fresh .env with `deploy init-env` and returns its
+// path; its secret values hold the harness's canary (harness.InitEnv).
 func newEnvFile(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	harness.Piyasa(t, "deploy", "init-env", "-f", p).RunOK()
-	return p
+	return harness.InitEnv(t, filepath.Join(t.TempDir(), name))
 }
 
 // noLeak fails (without printing the value) when output holds a secret value.

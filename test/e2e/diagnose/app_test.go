@@ -20,16 +20,17 @@ import (
 
 func TestMain(m *testing.M) { harness.Main(m) }
 
-// Planted secret values: none may appear in any output or bundle.
+// Planted secret values: none may appear in any output or bundle. Each
+// holds the harness's canary, which the harness looks for in everything.
 var planted = map[string]string{
-	"OPENAI_API_KEY":           "sk-plantedOpenAIKey0123456789",
-	"API_KEY":                  "planted-master-api-key-7f3a",
-	"TOKEN_ENCRYPTION_KEY":     "cGxhbnRlZC1mZXJuZXQta2V5LTMyLWJ5dGVzLXh4eHg=",
-	"DATABASE_PASSWORD":        "planted-db-password-9c1e",
-	"DEFAULT_ADMIN_USERNAME":   "planted-admin-user",
-	"DEFAULT_ADMIN_PASSWORD":   "planted-admin-password-44d0",
-	"DEFAULT_ADMIN_API_KEY":    "planted-admin-api-key-b2b2",
-	"DEFAULT_ADMIN_MFA_SECRET": "JBSWY3DPEHPK3PXPPLANTED",
+	"OPENAI_API_KEY":           "sk-plantedOpenAIKey0123456789-" + harness.Canary,
+	"API_KEY":                  "planted-master-api-key-7f3a-" + harness.Canary,
+	"TOKEN_ENCRYPTION_KEY":     harness.CanaryFernetKey(),
+	"DATABASE_PASSWORD":        "planted-db-password-9c1e-" + harness.Canary,
+	"DEFAULT_ADMIN_USERNAME":   "planted-admin-user-" + harness.Canary,
+	"DEFAULT_ADMIN_PASSWORD":   "planted-admin-password-44d0-" + harness.Canary,
+	"DEFAULT_ADMIN_API_KEY":    "planted-admin-api-key-b2b2-" + harness.Canary,
+	"DEFAULT_ADMIN_MFA_SECRET": harness.CanaryBase32Secret(),
 }
 
 // writeEnvFile writes a .env with the planted values.

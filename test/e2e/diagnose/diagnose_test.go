@@ -106,7 +106,7 @@ func TestSeededFaults(t *testing.T) {
 
 	// trap 1 + 2: DATABASE_URL names the unprefixed Service and holds the password; trap 3: TOTAL_WORKERS != replicas
 	harness.Kubectl(t, "patch", "configmap", cmName, "-n", ns, "--type=merge", "-p",
-		`{"data":{"DATABASE_URL":"postgresql://piyasa_user:hunter2-in-configmap@db-service:5432/piyasa_db","REDIS_URL":"redis://redis-service:6379/0","TOTAL_WORKERS":"5"}}`).RunOK()
+		`{"data":{"DATABASE_URL":"postgresql://piyasa_user:hunter2-in-configmap-`+harness.Canary+`@db-service:5432/piyasa_db","REDIS_URL":"redis://redis-service:6379/0","TOTAL_WORKERS":"5"}}`).RunOK()
 	// a required Secret key missing
 	harness.Kubectl(t, "patch", "secret", "piyasa-secrets", "-n", ns, "--type=json", "-p", `[{"op":"remove","path":"/data/DEFAULT_ADMIN_MFA_SECRET"}]`).RunOK()
 	// trap 5: a CronJob reading Secret keys the .env never defines; trap 4: PostgreSQL rolling with a RWO volume
@@ -439,11 +439,11 @@ func TestBundleRedaction(t *testing.T) {
 	ns := harness.Namespace(t, "diag-bundle")
 	deployHealthy(t, ns)
 	extra := map[string]string{
-		"SMTP_PASSWORD":   "planted-smtp-password-55aa",
-		"WEBHOOK_URL":     "https://bot:planted-url-password-66bb@hooks.example.com/x",
+		"SMTP_PASSWORD":   "planted-smtp-password-55aa-" + harness.Canary,
+		"WEBHOOK_URL":     "https://bot:planted-url-password-66bb-" + harness.Canary + "@hooks.example.com/x",
 		"GITHUB_TOKEN":    "ghp_plantedGithubToken0123456789abcd",
-		"env-literal":     "planted-env-literal-secret-77cc",
-		"secret-in-notes": "sk-plantedNotesKey0123456789",
+		"env-literal":     "planted-env-literal-secret-77cc-" + harness.Canary,
+		"secret-in-notes": "sk-plantedNotesKey0123456789-" + harness.Canary,
 	}
 	harness.ApplyYAML(t, ns, fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
@@ -499,7 +499,7 @@ spec: {logs: [{containers: [api], logsFile: %[1]s, previousLogsFile: %[1]s}]}
 	for _, v := range extra {
 		values = append(values, v)
 	}
-	values = append(values, "planted-url-password-66bb")
+	values = append(values, "planted-url-password-66bb-"+harness.Canary)
 	for name, data := range files {
 		for _, v := range values {
 			for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v)), strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(v)), "=")} {

@@ -53,7 +53,8 @@ var env struct {
 	Kubecfg   string            // kubeconfig of the fake API server
 }
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+// TestMain runs the package and then the harness's canary check (harness.CheckCanary).
+func TestMain(m *testing.M) { os.Exit(harness.CheckCanary(runMain(m))) }
 
 func runMain(m *testing.M) int {
 	fail := func(format string, a ...any) int {

@@ -53,8 +53,7 @@ func fixture(name string) string {
 func setup(t testing.TB, proj string, extraEnv ...string) *testApp {
 	t.Helper()
 	ns := harness.Namespace(t, "migrate")
-	envPath := filepath.Join(t.TempDir(), "dev.env")
-	harness.Piyasa(t, "deploy", "init-env", "-f", envPath).RunOK()
+	envPath := harness.InitEnv(t, filepath.Join(t.TempDir(), "dev.env"))
 	password := harness.EnvValue(t, envPath, app.KeyDatabasePassword)
 	if password == "" {
 		t.Fatal("no DATABASE_PASSWORD in the .env")

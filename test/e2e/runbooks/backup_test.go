@@ -44,10 +44,10 @@ func rowsDigest(t *testing.T, pg *harness.Postgres) map[string]string {
 func deployedWithDB(t *testing.T, prefix string) (ns string, pg *harness.Postgres) {
 	t.Helper()
 	ns = harness.Namespace(t, prefix)
-	env := filepath.Join(t.TempDir(), ".env")
-	harness.Piyasa(t, "deploy", "init-env", "-f", env).RunOK()
+	env := harness.InitEnv(t, filepath.Join(t.TempDir(), ".env"))
 	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env, "--timeout", "3m").RunOK()
-	pg = harness.StartPostgres(t, app.DatabaseUser, "pw-"+rand.String(16), app.DatabaseName)
+	// The server's password is the Secret's, as in the postgres pod: the canary is in it.
+	pg = harness.StartPostgres(t, app.DatabaseUser, harness.EnvValue(t, env, app.KeyDatabasePassword), app.DatabaseName)
 	pg.MustPsql(t, app.DatabaseName, seed)
 	c, _ := app.LookupComponent(app.Postgres)
 	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: c.Selector()})
@@ -109,7 +109,7 @@ func TestDRDrill(t *testing.T) {
 	target := []string{"--env", "dev", "-n", ns}
 	scratch := "drill-" + rand.String(6)
 	// The scratch namespace's postgres is another real server, empty.
-	spg := harness.StartPostgres(t, app.DatabaseUser, "pw-"+rand.String(16), app.DatabaseName)
+	spg := harness.StartPostgres(t, app.DatabaseUser, harness.CanaryValue("pw"), app.DatabaseName)
 	spg.ClusterExec(t, scratch, "")
 
 	// No verified backup yet: the drill says so.

@@ -24,8 +24,7 @@ import (
 func releaseApp(t *testing.T) (ns string, pg *harness.MigratePG) {
 	t.Helper()
 	ns = harness.Namespace(t, "rb-release")
-	envPath := filepath.Join(t.TempDir(), ".env")
-	harness.Piyasa(t, "deploy", "init-env", "-f", envPath).RunOK()
+	envPath := harness.InitEnv(t, filepath.Join(t.TempDir(), ".env"))
 	password := harness.EnvValue(t, envPath, app.KeyDatabasePassword)
 	pg = harness.MigratePGStart(t, password)
 	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envPath, "--timeout", "3m").RunOK()

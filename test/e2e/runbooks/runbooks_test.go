@@ -138,6 +138,9 @@ func TestOnCallDay(t *testing.T) {
 			t.Fatalf("no access commands:\n%s", r.Stdout)
 		}
 		harness.NoLeak(t, r.Stdout+r.Stderr, envPath)
+		// From here on the .env's secret values hold the harness's canary
+		// (rotate-secrets deploys them), as every e2e .env does.
+		harness.CanaryEnv(t, envPath)
 	})
 	if t.Failed() {
 		return
@@ -149,9 +152,10 @@ func TestOnCallDay(t *testing.T) {
 			t.Fatal(err)
 		}
 		var lines []string
+		rotated := harness.CanaryValue("rotated-api-key")
 		for _, l := range strings.Split(string(data), "\n") {
 			if strings.HasPrefix(l, "API_KEY=") {
-				l = "API_KEY=rotated-api-key-0123456789abcdef"
+				l = "API_KEY=" + rotated
 			}
 			lines = append(lines, l)
 		}
@@ -176,7 +180,7 @@ func TestOnCallDay(t *testing.T) {
 		}
 		r = runbook(t, "rotate-secrets.sh", append([]string{newEnv}, target...)...).RunOK()
 		t.Logf("rotate-secrets.sh stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
-		if secret() != "rotated-api-key-0123456789abcdef" {
+		if secret() != rotated {
 			t.Fatal("API_KEY not rotated")
 		}
 		harness.NoLeak(t, r.Stdout+r.Stderr, newEnv)

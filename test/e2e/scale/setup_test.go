@@ -39,8 +39,7 @@ const usagePatch = `{"spec":{"template":{"metadata":{"annotations":{"kwok.x-k8s.
 func deployDev(t *testing.T, patches map[string]string) string {
 	t.Helper()
 	ns := harness.Namespace(t, "scale")
-	envFile := filepath.Join(t.TempDir(), "dev.env")
-	harness.Piyasa(t, "deploy", "init-env", "-f", envFile).RunOK()
+	envFile := harness.InitEnv(t, filepath.Join(t.TempDir(), "dev.env"))
 	// --wait=false: this package waits for the three scalable components only
 	// (postgres' volume binding is not its concern).
 	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envFile, "--wait=false").RunOK()

@@ -42,13 +42,15 @@ func inTerminal(t *testing.T, cols uint16, env []string, args ...string) string 
 	go func() { _, _ = io.Copy(&out, ptmx); close(done) }() // ends with EIO once the command exits
 	_ = cmd.Wait()
 	<-done
+	// The terminal is the command's own: the harness sees only its copy here.
+	harness.ScanOutput(t, "$ kubectl piyasa "+strings.Join(args, " ")+": terminal", out.Bytes())
+	harness.ScanOutput(t, "$ kubectl piyasa "+strings.Join(args, " ")+": stderr", stderr.Bytes())
 	return strings.ReplaceAll(out.String(), "\r\n", "\n")
 }
 
 func TestStatusTablesFitTheTerminal(t *testing.T) {
 	ns := harness.Namespace(t, "tables")
-	env := filepath.Join(t.TempDir(), ".env")
-	harness.Piyasa(t, "deploy", "init-env", "-f", env).RunOK()
+	env := harness.InitEnv(t, filepath.Join(t.TempDir(), ".env"))
 	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env, "--timeout", "3m").RunOK()
 	// Findings with long messages and fixes, and a long scale explanation.
 	harness.Kubectl(t, "patch", "configmap", "dev-piyasa-config", "-n", ns, "--type=merge", "-p", `{"data":{"TOTAL_WORKERS":"7"}}`).RunOK()
