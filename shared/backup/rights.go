@@ -54,12 +54,16 @@ func (o *ScheduleShowOptions) NeededRights(context.Context) (*rbac.Needs, error)
 
 // NeededRights of backup schedule set.
 func (o *ScheduleSetOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return rbac.For("backup schedule set|suspend|resume").Needs(o.Namespace), nil
+	return rbac.For("backup schedule set|suspend|resume").Needs(o.Namespace).As("backup schedule set"), nil
 }
 
 // NeededRights of backup schedule suspend|resume.
 func (o *ScheduleSuspendOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return rbac.For("backup schedule set|suspend|resume").Needs(o.Namespace), nil
+	as := "backup schedule resume"
+	if o.Suspend {
+		as = "backup schedule suspend"
+	}
+	return rbac.For("backup schedule set|suspend|resume").Needs(o.Namespace).As(as), nil
 }
 
 // NeededRights of backup schedule run-now.

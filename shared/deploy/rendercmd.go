@@ -108,6 +108,17 @@ func (o *RenderOptions) Validate() error {
 		}
 	}
 	o.subjects = nil
+	for _, kind := range []struct {
+		kind, flag string
+		names      []string
+	}{{"User", "bind-user", o.Users}, {"Group", "bind-group", o.Groups}} {
+		for _, n := range kind.names {
+			if strings.TrimSpace(n) == "" {
+				return cli.Usagef("--%s must not be empty", kind.flag)
+			}
+			o.subjects = append(o.subjects, rbac.Subject{Kind: kind.kind, Name: n})
+		}
+	}
 	for _, sa := range o.ServiceAccounts {
 		ns, name, ok := strings.Cut(sa, "/")
 		if !ok {
@@ -120,17 +131,6 @@ func (o *RenderOptions) Validate() error {
 			return cli.Usagef("--bind-service-account %q: %s is not a valid namespace", sa, ns).WithHint("give [NAMESPACE/]NAME, e.g. ci/deployer")
 		}
 		o.subjects = append(o.subjects, rbac.Subject{Kind: "ServiceAccount", Name: name, Namespace: ns})
-	}
-	for _, kind := range []struct {
-		kind, flag string
-		names      []string
-	}{{"User", "bind-user", o.Users}, {"Group", "bind-group", o.Groups}} {
-		for _, n := range kind.names {
-			if strings.TrimSpace(n) == "" {
-				return cli.Usagef("--%s must not be empty", kind.flag)
-			}
-			o.subjects = append(o.subjects, rbac.Subject{Kind: kind.kind, Name: n})
-		}
 	}
 	return nil
 }

@@ -126,7 +126,11 @@ func (o *ConfigOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	if o.DryRun.Client() {
 		return nil, nil
 	}
-	return rbac.For("deploy config set|unset").Needs(o.Namespace), nil
+	as := "deploy config set"
+	if o.Unset {
+		as = "deploy config unset"
+	}
+	return rbac.For("deploy config set|unset").Needs(o.Namespace).As(as), nil
 }
 
 // NeededRights of deploy secret rotate.

@@ -9,8 +9,8 @@ import (
 // The rights each migrate command checks before it changes anything (see
 // cli.RightsNeeder and rbac.Commands).
 
-func runNeeds(ns string, b *BackupFlags) *rbac.Needs {
-	n := rbac.For("migrate up|down").Needs(ns)
+func runNeeds(as, ns string, b *BackupFlags) *rbac.Needs {
+	n := rbac.For("migrate up|down").Needs(ns).As(as)
 	if b.On() {
 		n.Rights = rbac.Join(n.Rights, rbac.For("backup create").Rights)
 	}
@@ -19,22 +19,22 @@ func runNeeds(ns string, b *BackupFlags) *rbac.Needs {
 
 // NeededRights of migrate up (--backup-first: the backup's too).
 func (o *UpOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return runNeeds(o.Namespace, &o.Backup), nil
+	return runNeeds("migrate "+o.Direction, o.Namespace, &o.Backup), nil
 }
 
 // NeededRights of migrate down (and of its backup unless --no-backup).
 func (o *DownOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return runNeeds(o.Namespace, &o.Backup), nil
+	return runNeeds("migrate "+o.Direction, o.Namespace, &o.Backup), nil
 }
 
 // NeededRights of migrate status.
 func (o *StatusOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return rbac.For("migrate status|history").Needs(o.Namespace), nil
+	return rbac.For("migrate status|history").Needs(o.Namespace).As("migrate status"), nil
 }
 
 // NeededRights of migrate history.
 func (o *HistoryOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return rbac.For("migrate status|history").Needs(o.Namespace), nil
+	return rbac.For("migrate status|history").Needs(o.Namespace).As("migrate history"), nil
 }
 
 // NeededRights of migrate unlock.

@@ -188,6 +188,12 @@ func (c Command) Needs(ns string, extra ...[]Right) *Needs {
 	return &Needs{Command: c.Path, Role: c.Role, Namespace: ns, Rights: Join(append([][]Right{c.Rights}, extra...)...)}
 }
 
+// As names the command as typed ("scale api" for "scale api|frontend N") in messages.
+func (n *Needs) As(command string) *Needs {
+	n.Command = command
+	return n
+}
+
 // Apply returns the rights of a server-side apply (create and patch) of
 // objects of the given resources (namespaced unless cluster).
 func Apply(group, resource string, cluster bool) []Right {

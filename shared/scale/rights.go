@@ -16,9 +16,9 @@ func (o *Options) NeededRights(context.Context) (*rbac.Needs, error) {
 		return nil, nil
 	}
 	if o.comp.Name == app.Worker {
-		return rbac.For("scale worker N").Needs(o.Namespace), nil
+		return rbac.For("scale worker N").Needs(o.Namespace).As("scale worker"), nil
 	}
-	return rbac.For("scale api|frontend N").Needs(o.Namespace), nil
+	return rbac.For("scale api|frontend N").Needs(o.Namespace).As("scale " + o.comp.Name), nil
 }
 
 // NeededRights of scale hpa.
