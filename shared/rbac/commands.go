@@ -1,6 +1,9 @@
 package rbac
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Command is what one command of the suite needs in the app's namespace: the
 // rights its Run may use (checked before it changes anything), rights it can
@@ -132,7 +135,7 @@ var Commands = []Command{
 	{Path: "migrate jobs --cleanup", Role: Operator, Rights: R("batch", []string{"jobs"}, "list", "delete")},
 
 	{Path: "deploy", Role: Deployer, Rights: Join(ownNamespace, DeployApply, secretRights, waitRights, planReads),
-		Note: "server-side apply (create, patch) of every object of the manifests (DeployApply), the Secret; --manifests DIR: the kinds it holds"},
+		Note: "server-side apply (create, patch) of each kind of the manifests (with --manifests DIR: of the kinds it holds) and the Secret; into a namespace that does not exist: create namespaces, cluster-wide"},
 	{Path: "deploy diff", Role: Deployer, Rights: Join(ownNamespace, DeployApply, R("", []string{"secrets"}, "get"), getAll(DeployApply)),
 		Note: "a server-side dry run of the apply needs the apply's rights"},
 	{Path: "deploy update", Role: Deployer, Rights: Join(R("apps", []string{"deployments", "statefulsets"}, "get", "patch"), waitRights, R("", []string{"pods"}, "delete")),
@@ -204,4 +207,26 @@ func Apply(group, resource string, cluster bool) []Right {
 		}
 	}
 	return rs
+}
+
+// Describe groups rights by resource, as the README's table shows them:
+// "deployments.apps: get, patch; pods/exec: create".
+func Describe(rs []Right) string {
+	var order []string
+	verbsOf := map[string][]string{}
+	for _, r := range Sorted(rs) {
+		key := r.ResourceName()
+		if r.Name != "" {
+			key += " " + r.Name
+		}
+		if _, ok := verbsOf[key]; !ok {
+			order = append(order, key)
+		}
+		verbsOf[key] = append(verbsOf[key], r.Verb)
+	}
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		parts = append(parts, k+": "+strings.Join(verbsOf[k], ", "))
+	}
+	return strings.Join(parts, "; ")
 }
