@@ -59,8 +59,11 @@ var (
 		[]Right{{Verb: "get", Group: "apiregistration.k8s.io", Resource: "apiservices", Name: "v1beta1.metrics.k8s.io", Cluster: true}},
 	)
 
-	// execRights are those of running a command in a pod of the app (pg_dump, psql, alembic).
-	execRights = Join(R("", []string{"pods"}, "list"), R("", []string{"pods/exec"}, "create"))
+	// execRights are those of running a command in a pod of the app (pg_dump,
+	// psql, alembic): an exec over WebSocket is a GET, for which the API
+	// server also checks create.
+	execRights = Join(R("", []string{"pods"}, "list"), podsExec)
+	podsExec   = R("", []string{"pods/exec"}, "get", "create")
 
 	backupCreate = Join(R("apps", []string{"deployments", "statefulsets"}, "get"), execRights)
 
@@ -77,7 +80,7 @@ var (
 	)
 
 	// browsePod is the short-lived pod that mounts the backup PVC.
-	browsePod = Join(R("", []string{"pods"}, "get", "create", "delete"), R("", []string{"pods/exec"}, "create"))
+	browsePod = Join(R("", []string{"pods"}, "get", "create", "delete"), podsExec)
 
 	secretRights = R("", []string{"secrets"}, "get", "create", "update")
 
@@ -101,7 +104,7 @@ var Commands = []Command{
 		Optional: R("metrics.k8s.io", []string{"pods"}, "list"), Note: "one watch per kind; metrics are re-read every 15 s"},
 	{Path: "diagnose", Role: Viewer, Optional: Join(diagnoseReads, R("", []string{"secrets"}, "list")), Cluster: clusterReads,
 		Note: "each kind it may not list skips the checks that need it (exit 3 when most are skipped); a viewer has no Secret right: PIY201, PIY203-205 and PIY504-506 are skipped"},
-	{Path: "diagnose --probe", Role: Operator, Optional: Join(R("", []string{"pods/exec"}, "create"), R("", []string{"pods/proxy"}, "get")),
+	{Path: "diagnose --probe", Role: Operator, Optional: Join(podsExec, R("", []string{"pods/proxy"}, "get")),
 		Note: "the probes exec into the postgres and redis pods and call the api pods' /readyz; refused, a probe is PIY979"},
 	{Path: "diagnose bundle", Role: Viewer, Optional: Join(diagnoseReads, R("", []string{"secrets"}, "list")), Cluster: clusterReads,
 		Note: "without list secrets, Secret values cannot be scrubbed from the logs (credential patterns still are)"},
@@ -144,7 +147,7 @@ var Commands = []Command{
 		waitRights, R("", []string{"pods"}, "delete"))},
 	{Path: "deploy config set|unset", Role: Deployer, Rights: Join(R("", []string{"configmaps"}, "get", "patch"), R("", []string{"secrets"}, "get"), restartRights, waitRights)},
 	{Path: "deploy secret rotate", Role: Deployer, Rights: Join(ownNamespace, R("", []string{"configmaps"}, "get"), secretRights, restartRights, waitRights)},
-	{Path: "deploy access", Role: Deployer, Rights: Join(R("", []string{"pods", "services"}, "get", "list"), R("", []string{"pods/portforward"}, "create"))},
+	{Path: "deploy access", Role: Deployer, Rights: Join(R("", []string{"pods", "services"}, "get", "list"), R("", []string{"pods/portforward"}, "get", "create"))},
 	{Path: "deploy tls renew", Role: Deployer, Rights: Join(R("cert-manager.io", []string{"certificates"}, "get", "list", "patch", "update"),
 		R("cert-manager.io", []string{"certificates/status"}, "patch", "update"))},
 	{Path: "deploy cleanup", Role: Deployer, Rights: Join(R("batch", []string{"jobs"}, "list", "delete", "deletecollection"), R("", []string{"pods"}, "list", "delete", "deletecollection"))},
