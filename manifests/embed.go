@@ -11,3 +11,13 @@ var FS embed.FS
 
 // Overlay returns the path of an environment's overlay inside FS.
 func Overlay(env string) string { return "overlays/" + env }
+
+// RBAC holds rbac/: the Roles a team grants (piyasa-viewer, piyasa-operator,
+// piyasa-deployer) and the ClusterRole piyasa-cluster-reader.
+//
+//go:embed rbac
+var RBAC embed.FS
+
+// RBACFile returns the path inside RBAC of a Role's file (viewer, operator,
+// deployer, cluster-reader).
+func RBACFile(name string) string { return "rbac/" + name + ".yaml" }

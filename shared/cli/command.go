@@ -15,7 +15,8 @@ type Command interface {
 	Run(ctx context.Context) error
 }
 
-// RunE returns a cobra RunE that runs o's Complete, Validate and Run in turn.
+// RunE returns a cobra RunE that runs o's Complete, Validate and Run in turn;
+// a RightsNeeder's rights are checked between Validate and Run.
 func RunE(o Command) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := o.Complete(cmd, args); err != nil {
@@ -26,6 +27,9 @@ func RunE(o Command) func(*cobra.Command, []string) error {
 		}
 		if stopsBeforeRun(cmd.Context()) {
 			return nil
+		}
+		if err := checkRights(cmd.Context(), o); err != nil {
+			return err
 		}
 		return o.Run(cmd.Context())
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
+	"github.com/piyasa/kubectl-piyasa/shared/rbac"
 )
 
 // The exit codes and error type of shared/exit, under the names the commands use.
@@ -70,6 +71,29 @@ var contextNotFoundRE = regexp.MustCompile(`context was not found for specified 
 
 var forbiddenRE = regexp.MustCompile(`cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]*)")?`)
 
+// forbiddenText tells whether msg holds the API server's message of a refused right.
+func forbiddenText(msg string) bool {
+	return strings.Contains(msg, " is forbidden: User ") && forbiddenRE.MatchString(msg)
+}
+
+// forbiddenHint names the right of the API server's forbidden message: verb,
+// resource (with group and subresource) and namespace, and how to check it.
+func forbiddenHint(msg string) string {
+	m := forbiddenRE.FindStringSubmatch(msg)
+	if m == nil {
+		return "ask a cluster admin for that right, or check it with: kubectl auth can-i --list"
+	}
+	res, sub, _ := strings.Cut(m[2], "/")
+	r := rbac.Right{Verb: m[1], Group: m[3], Resource: res, Subresource: sub, Cluster: m[4] == ""}
+	hint := "missing RBAC right: " + r.String()
+	if m[4] != "" {
+		hint += " in namespace " + m[4]
+	} else {
+		hint += " (cluster-wide)"
+	}
+	return hint + " (check: " + r.CanI(m[4]) + ")"
+}
+
 // Classify turns any error into an *Error with the right exit code, a one-line
 // message and a hint. server names the API server for connection errors.
 func Classify(err error, server string) *Error {
@@ -78,28 +102,21 @@ func Classify(err error, server string) *Error {
 	}
 	var e *Error
 	if errors.As(err, &e) {
+		// A command that wrapped a refused request in its own failure
+		// ("the backup failed: ... is forbidden: ..."): still a missing right.
+		if e.Code == ExitFailed && !e.Silent && forbiddenText(e.Msg) {
+			return &Error{Code: ExitCluster, Msg: e.Msg, Hint: forbiddenHint(e.Msg)}
+		}
 		return e
 	}
 	if errors.Is(err, context.Canceled) {
 		return &Error{Code: ExitInterrupted, Msg: "interrupted"}
 	}
-	if apierrors.IsForbidden(err) {
+	// Forbidden, also as text: an exec or port-forward whose upgrade the API
+	// server refused ("unable to upgrade streaming request: ... is forbidden").
+	if apierrors.IsForbidden(err) || forbiddenText(err.Error()) {
 		msg := firstLine(err.Error())
-		hint := "ask a cluster admin for that right, or check it with: kubectl auth can-i --list"
-		if m := forbiddenRE.FindStringSubmatch(msg); m != nil {
-			res := m[2]
-			if m[3] != "" {
-				res += "." + m[3]
-			}
-			hint = fmt.Sprintf("missing RBAC right: %s %s", m[1], res)
-			if m[4] != "" {
-				hint += " in namespace " + m[4]
-				hint += fmt.Sprintf(" (check: kubectl auth can-i %s %s -n %s)", m[1], res, m[4])
-			} else {
-				hint += fmt.Sprintf(" (check: kubectl auth can-i %s %s)", m[1], res)
-			}
-		}
-		return &Error{Code: ExitCluster, Msg: msg, Hint: hint}
+		return &Error{Code: ExitCluster, Msg: msg, Hint: forbiddenHint(msg)}
 	}
 	if apierrors.IsUnauthorized(err) {
 		return &Error{Code: ExitCluster, Msg: "unauthorized: the cluster" + at(server) + " rejected the credentials",

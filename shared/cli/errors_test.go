@@ -52,3 +52,29 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// A refused right is exit 3 with the right named, also when it comes as text
+// (an exec whose upgrade was refused) or inside a command's own failure.
+func TestClassifyForbiddenText(t *testing.T) {
+	execRefused := errors.New(`unable to upgrade streaming request: pods "dev-api-1" is forbidden: User "system:serviceaccount:ns1:viewer" cannot get resource "pods/exec" in API group "" in the namespace "ns1"`)
+	nodes := errors.New(`nodes is forbidden: User "bob" cannot list resource "nodes" in API group "" at the cluster scope`)
+	for _, c := range []struct {
+		err  error
+		msg  string
+		hint string
+	}{
+		{execRefused, "unable to upgrade streaming request", "missing RBAC right: get pods/exec in namespace ns1 (check: kubectl auth can-i get pods --subresource exec -n ns1)"},
+		{Failedf("`python -m alembic current` in pod dev-api-1 failed: %v", execRefused), "`python -m alembic current` in pod dev-api-1 failed: ",
+			"missing RBAC right: get pods/exec in namespace ns1"},
+		{fmt.Errorf("list: %w", nodes), "nodes is forbidden", "missing RBAC right: list nodes (cluster-wide) (check: kubectl auth can-i list nodes)"},
+	} {
+		e := Classify(c.err, "")
+		if e.Code != ExitCluster || !strings.Contains(e.Msg, c.msg) || e.Hint != c.hint && !strings.HasPrefix(e.Hint, c.hint) {
+			t.Errorf("Classify(%v) = %d %q %q", c.err, e.Code, e.Msg, e.Hint)
+		}
+	}
+	// a failure that only mentions the word stays a failure
+	if e := Classify(Failedf("the file is forbidden territory"), ""); e.Code != ExitFailed {
+		t.Errorf("exit %d", e.Code)
+	}
+}

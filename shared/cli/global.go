@@ -61,6 +61,9 @@ type Global struct {
 	KubeClient kubernetes.Interface
 	// DynamicClient is the dynamic client.
 	DynamicClient dynamic.Interface
+	// Authz answers the rights checks of RightsNeeder commands (default: the
+	// typed client's; a test sets it to check rights on a fake).
+	Authz authzClient
 
 	// Getenv reads the process environment (the default of --env comes from
 	// $PIYASA_ENV); tests replace it so that the developer's shell cannot leak in.

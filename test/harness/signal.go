@@ -21,23 +21,24 @@ type Running struct {
 	t              testing.TB
 	c              *Cmd
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *signalBuffer
 	done           chan struct{}
 	err            error
 }
 
-type lockedBuffer struct {
+// signalBuffer is the output of a signalled command, read while it runs.
+type signalBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *signalBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *signalBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -47,7 +48,7 @@ func (l *lockedBuffer) String() string {
 // cleanup kills it if the test fails first).
 func (c *Cmd) Background() *Running {
 	c.t.Helper()
-	r := &Running{t: c.t, c: c, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	r := &Running{t: c.t, c: c, stdout: &signalBuffer{}, stderr: &signalBuffer{}, done: make(chan struct{})}
 	r.cmd = c.Start(r.stdout, r.stderr)
 	go func() { r.err = r.cmd.Wait(); close(r.done) }()
 	c.t.Cleanup(func() {

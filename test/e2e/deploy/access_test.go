@@ -23,8 +23,8 @@ func TestDeployUnreachableCluster(t *testing.T) {
 	noLeak(t, r, envFile)
 }
 
-// A user who may only read the namespace: deploy stops at the first write
-// with exit 3, names the missing right, and leaves no Secret behind.
+// A user who may only read the namespace: deploy stops before its first write
+// with exit 3, names the missing rights, and leaves no Secret behind.
 func TestDeployForbidden(t *testing.T) {
 	ns := harness.Namespace(t, "deploy-rbac")
 	harness.ApplyYAML(t, ns, `
@@ -36,7 +36,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: piyasa-viewer
 `)
 	envFile := newEnvFile(t, ".env")
 	r := harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", envFile, "--as", "piyasa-viewer").ExpectCode(3)
-	if !strings.Contains(r.Stderr, "forbidden") || !strings.Contains(r.Stderr, "hint: missing RBAC right:") {
+	if !strings.Contains(r.Stderr, "error: missing RBAC rights for deploy in namespace "+ns+": ") || !strings.Contains(r.Stderr, "nothing was changed") ||
+		!strings.Contains(r.Stderr, "hint: Role piyasa-deployer grants them") {
 		t.Errorf("stderr does not name the missing right:\n%s", r.Stderr)
 	}
 	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); strings.HasPrefix(lines[len(lines)-1], "hint:") && len(lines) > 3 {

@@ -2,12 +2,12 @@ package scale_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -237,30 +237,50 @@ func TestScaleWorker(t *testing.T) {
 	}
 }
 
-// A worker scale whose second step fails for real puts TOTAL_WORKERS back:
-// a user may patch the ConfigMap but not the StatefulSet (RBAC).
+// A worker scale whose second step fails for real puts TOTAL_WORKERS back: a
+// user with the operator's rights (so the rights check passes) whose
+// StatefulSet patch an admission policy refuses (403 Forbidden, as RBAC's).
 func TestWorkerRollbackForbidden(t *testing.T) {
 	t.Parallel()
 	ns := deployDev(t, nil)
 	cs := harness.Client(t)
 	ctx := context.Background()
-	role := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "half-scaler"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"", "apps", "autoscaling"}, Resources: []string{"configmaps", "statefulsets", "deployments", "horizontalpodautoscalers", "pods", "events"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"patch"}},
-		},
-	}
-	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "half-scaler"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "half-scaler"},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "half-scaler"}},
-	}
-	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	y := harness.Piyasa(t, "deploy", "render", "--rbac", "--role", "operator", "--bind-user", "half-scaler", "-n", ns).RunOK().Stdout
+	harness.Kubectl(t, "apply", "-f", "-").WithStdin(strings.NewReader(y)).RunOK()
+	policy := "no-sts-patch-" + ns
+	harness.ApplyYAML(t, "", fmt.Sprintf(`apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: %[1]s}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [UPDATE], resources: [statefulsets]}]
+  validations: [{expression: "request.userInfo.username != 'half-scaler'", message: "half-scaler may not change StatefulSets"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: %[1]s}
+spec:
+  policyName: %[1]s
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %[2]s}}
+`, policy, ns))
+	t.Cleanup(func() {
+		harness.Kubectl(t, "delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy, "--ignore-not-found").Run()
+	})
+	// the policy and the binding reach the API server's admission through a watch
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := harness.Kubectl(t, "patch", "statefulset", "dev-worker", "-n", ns, "--as", "half-scaler", "--dry-run=server",
+			"--type", "merge", "-p", `{"metadata":{"annotations":{"probe":"x"}}}`).Run()
+		if r.Code != 0 && strings.Contains(r.Stderr, "half-scaler may not change StatefulSets") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admission policy never applied: %s", r.Stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	gen := func() int64 {
 		s, err := cs.AppsV1().StatefulSets(ns).Get(ctx, "dev-worker", metav1.GetOptions{})

@@ -1,0 +1,28 @@
+// Package rbac_test runs every command of the suite as a ServiceAccount bound
+// to exactly its Role (the output of `kubectl piyasa deploy render --rbac`,
+// applied with kubectl), against the dev overlay deployed by that deployer,
+// with a real PostgreSQL and real Alembic behind the pods (as test/e2e/migrate
+// and test/e2e/backup do); then with one verb removed from the Role, and
+// checks exit 3, the verb, resource and namespace named, and nothing changed.
+package rbac_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/piyasa/kubectl-piyasa/test/harness"
+)
+
+func TestMain(m *testing.M) {
+	// `python -m alembic` (migrate status, history, up) must find Debian's
+	// Python with Alembic, in the harness kubelet and in the kwok controller's
+	// ClusterExec, which inherits this PATH when the harness starts the cluster.
+	shim, err := harness.MigratePythonShim()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
+	harness.Main(m)
+}
