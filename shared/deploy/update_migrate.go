@@ -30,7 +30,7 @@ type migrationDone struct {
 
 func (m *updateMigrate) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&m.On, "migrate", false, "Run the database migrations (migrate up with the new api image, after a backup) before moving any image")
-	m.Backup.AddFlags(cmd, false)
+	m.Backup.AddFlags(cmd.Flags(), false)
 }
 
 func (m *updateMigrate) validate(apiRef string) error {
@@ -38,7 +38,7 @@ func (m *updateMigrate) validate(apiRef string) error {
 		return err
 	}
 	if !m.On {
-		if m.Backup.First || m.Backup.No || m.Backup.Dir != "" || m.Backup.To != "" {
+		if m.Backup.Given() {
 			return cli.Usagef("--backup-first, --no-backup, --backup-dir and --backup-to go with --migrate")
 		}
 		return nil
@@ -65,9 +65,8 @@ func (m *updateMigrate) run(ctx context.Context, g *cli.Global, image string) er
 		}
 		g.Infof("database revision before the migration: %s\n", before)
 	}
-	var loc string
 	r, err := migrate.Up(ctx, g, migrate.Options{Direction: "up", To: "head", Image: image, Timeout: migrate.DefaultTimeout,
-		Retries: migrate.DefaultRetries, LogOut: g.ErrOut, Exec: m.Exec, BeforeJob: m.Backup.BeforeJob(g, &loc)})
+		Retries: migrate.DefaultRetries, LogOut: g.ErrOut, Exec: m.Exec, BeforeJob: m.Backup.BeforeJob(g)})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return err
@@ -78,7 +77,7 @@ func (m *updateMigrate) run(ctx context.Context, g *cli.Global, image string) er
 		}
 		return cli.Failedf("no image was changed: %v", err)
 	}
-	m.done = &migrationDone{Job: r.Job, Before: before, Backup: loc}
+	m.done = &migrationDone{Job: r.Job, Before: before, Backup: r.Backup}
 	return nil
 }
 
