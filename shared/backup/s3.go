@@ -16,30 +16,18 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"github.com/spf13/pflag"
+
+	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
 )
 
-// S3Flags are the object storage settings: flags, else the usual AWS
-// environment variables. The secret key is never printed.
+// S3Flags are the object storage settings (declared, with their flags, in
+// backupflags.S3) and the client they make, once.
 type S3Flags struct {
-	Endpoint  string
-	Region    string
-	AccessKey string
-	SecretKey string
-	// PathStyle forces path-style bucket addressing (the default for a custom endpoint).
-	PathStyle bool
+	backupflags.S3
 
 	once   sync.Once
 	client *minio.Client
 	err    error
-}
-
-// AddFlags adds --s3-endpoint, --s3-region, --s3-access-key, --s3-secret-key.
-func (f *S3Flags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Endpoint, "s3-endpoint", "", "S3 endpoint URL for s3:// locations (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS)")
-	fs.StringVar(&f.Region, "s3-region", "", "S3 region (default $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1)")
-	fs.StringVar(&f.AccessKey, "s3-access-key", "", "S3 access key ID (default $AWS_ACCESS_KEY_ID)")
-	fs.StringVar(&f.SecretKey, "s3-secret-key", "", "S3 secret access key (default $AWS_SECRET_ACCESS_KEY; prefer the variable: flags are visible in the process list)")
 }
 
 func firstEnv(names ...string) string {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
 )
 
 // Sink receives one backup's stored bytes. Nothing appears under the final
@@ -194,12 +196,12 @@ type Location struct {
 }
 
 // S3Scheme prefixes object storage locations.
-const S3Scheme = "s3://"
+const S3Scheme = backupflags.Scheme
 
 // ParseBackupRef parses a FILE or s3://BUCKET/KEY argument naming one backup.
 func ParseBackupRef(ref string, s3 *S3Flags) (Location, error) {
 	if strings.HasPrefix(ref, S3Scheme) {
-		bucket, key, err := splitS3(ref)
+		bucket, key, err := backupflags.SplitS3(ref)
 		if err != nil {
 			return Location{}, err
 		}
@@ -221,7 +223,7 @@ func ParseBackupRef(ref string, s3 *S3Flags) (Location, error) {
 // ParseTargetRef parses a --dir DIR or s3://BUCKET/PREFIX argument naming a place for backups.
 func ParseTargetRef(ref string, s3 *S3Flags) (Target, error) {
 	if strings.HasPrefix(ref, S3Scheme) {
-		bucket, key, err := splitS3(ref)
+		bucket, key, err := backupflags.SplitS3(ref)
 		if err != nil {
 			return nil, err
 		}
@@ -231,13 +233,4 @@ func ParseTargetRef(ref string, s3 *S3Flags) (Target, error) {
 		return nil, errors.New("no directory given")
 	}
 	return DirTarget{Dir: ref}, nil
-}
-
-func splitS3(ref string) (bucket, key string, err error) {
-	rest := strings.TrimPrefix(ref, S3Scheme)
-	bucket, key, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%s names no bucket: use s3://BUCKET/PREFIX", ref)
-	}
-	return bucket, key, nil
 }

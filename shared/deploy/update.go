@@ -150,9 +150,7 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		}
 	}
 	if o.Migrate.On {
-		if o.DryRun.Active() {
-			o.Infof("dry run: the backup and the migration are not run\n")
-		} else if err := o.Migrate.run(ctx, o.Global, o.apiRef); err != nil {
+		if err := o.Migrate.run(ctx, o.Global, o.apiRef, o.DryRun.Active()); err != nil {
 			return err
 		}
 	}

@@ -1,24 +1,35 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"strings"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
-	"github.com/piyasa/kubectl-piyasa/shared/migrate"
+	"github.com/piyasa/kubectl-piyasa/shared/migrate/migraterun"
+	"github.com/piyasa/kubectl-piyasa/shared/suite"
 )
 
-// updateMigrate is `deploy update --migrate`: a backup (as `migrate up
-// --backup-first`), then the migration in the new api image, before any image moves.
+// updateMigrate is `deploy update --migrate`: `kubectl-piyasa-migrate up`
+// (a backup first, as its --backup-first, then the migration in the new api
+// image) run as a child process before any image moves. Running the suite's
+// migrate binary instead of linking its code keeps kubectl-piyasa-deploy free
+// of the backup code and its S3 and compression libraries.
 type updateMigrate struct {
 	On     bool
-	Backup migrate.BackupFlags
-	// Exec runs alembic and pg_isready in pods (nil: the exec API).
-	Exec migrate.Execer
+	Backup backupflags.First
 
+	// cmd is `deploy update`, whose given flags are passed on.
+	cmd *cobra.Command
 	// done is set once the migration succeeded: what a later rollback must say.
 	done *migrationDone
 }
@@ -28,9 +39,57 @@ type migrationDone struct {
 	Job, Before, Backup string
 }
 
+// migrateSub is the subcommand --migrate runs.
+const migrateSub = "migrate"
+
+// killed is the exit code runMigrate reports for a child a signal ended.
+const killed = -1
+
+// childGrace is how long a cancelled child may take to stop (after SIGTERM)
+// before it is killed: it releases or hands over the migrate lock first.
+const childGrace = 20 * time.Second
+
+// The seams of the child process; the unit tests replace them.
+var (
+	// findMigrate returns the path of kubectl-piyasa-migrate: beside this
+	// executable (symbolic links resolved), else on PATH, as the dispatcher finds subcommands.
+	findMigrate = func() (string, bool) {
+		name := suite.Binary(migrateSub)
+		if p, ok := suite.FindBeside(suite.SelfDir(), name); ok {
+			return p, true
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+		return "", false
+	}
+	// runMigrate runs path with args, its standard error going to errOut as
+	// it comes, and returns its standard output and its exit code (killed:
+	// ended by a signal). Cancelling ctx stops it as Ctrl-C would.
+	runMigrate = runChild
+)
+
+// runChild is runMigrate: cancelling ctx sends the child SIGTERM (it runs in
+// its own process group, so a Ctrl-C on the terminal reaches it once,
+// through this process), and kills it when it has not ended after childGrace.
+func runChild(ctx context.Context, path string, args []string, errOut io.Writer) ([]byte, int, error) {
+	var out bytes.Buffer
+	c := exec.CommandContext(ctx, path, args...)
+	c.Stdout, c.Stderr = &out, errOut
+	c.SysProcAttr = childProcAttr()
+	c.Cancel = func() error { return terminate(c.Process) }
+	c.WaitDelay = childGrace
+	err := c.Run()
+	if c.ProcessState == nil {
+		return nil, 0, err // it did not start
+	}
+	return out.Bytes(), c.ProcessState.ExitCode(), nil
+}
+
 func (m *updateMigrate) addFlags(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&m.On, "migrate", false, "Run the database migrations (migrate up with the new api image, after a backup) before moving any image")
-	m.Backup.AddFlags(cmd, false)
+	m.cmd = cmd
+	cmd.Flags().BoolVar(&m.On, "migrate", false, "Run the database migrations (kubectl-piyasa-migrate up with the new api image, after a backup) before moving any image")
+	m.Backup.AddFlags(cmd.Flags(), false)
 }
 
 func (m *updateMigrate) validate(apiRef string) error {
@@ -38,7 +97,7 @@ func (m *updateMigrate) validate(apiRef string) error {
 		return err
 	}
 	if !m.On {
-		if m.Backup.First || m.Backup.No || m.Backup.Dir != "" || m.Backup.To != "" {
+		if m.Backup.Given() {
 			return cli.Usagef("--backup-first, --no-backup, --backup-dir and --backup-to go with --migrate")
 		}
 		return nil
@@ -49,37 +108,83 @@ func (m *updateMigrate) validate(apiRef string) error {
 	return nil
 }
 
-// run takes the backup and migrates with image under the migrate lock. A
-// failure is exit 1 saying no image was changed.
-func (m *updateMigrate) run(ctx context.Context, g *cli.Global, image string) error {
-	before := ""
-	if st, err := migrate.GetStatus(ctx, g, m.Exec); err != nil {
+// args is the command line of kubectl-piyasa-migrate: up to head in image,
+// -o json, the namespace and environment this command resolved, and the
+// shared and backup flags given to this command.
+func (m *updateMigrate) args(g *cli.Global, image string) []string {
+	args := []string{"up", "--to=head", "--image=" + image, "--output=json", "--namespace=" + g.Namespace, "--env=" + g.Env.Name}
+	args = append(args, cli.GlobalFlagArgs(m.cmd, "namespace", "env")...)
+	names := backupflags.Names()
+	return append(args, cli.FlagArgs(m.cmd.Flags(), func(n string) bool { return slices.Contains(names, n) })...)
+}
+
+// run runs kubectl-piyasa-migrate up with image (only finds it in a dry run).
+// A failure is an error saying that no image was changed, with the child's
+// exit code 1, 2 or 3; an interruption is exit 130.
+func (m *updateMigrate) run(ctx context.Context, g *cli.Global, image string, dryRun bool) error {
+	bin := suite.Binary(migrateSub)
+	path, ok := findMigrate()
+	if !ok {
+		return cli.Usagef("--migrate runs %s, which is not installed: no %s beside %s or on PATH", bin, bin, suite.SelfDir()).
+			WithHint("%s", suite.InstallHint)
+	}
+	if dryRun {
+		g.Infof("dry run: the backup and the migration are not run (%s)\n", path)
+		return nil
+	}
+	stdout, code, err := runMigrate(ctx, path, m.args(g, image), g.ErrOut)
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		g.Infof("warning: could not read the database's revision before migrating: %v\n", err)
-	} else {
-		before = strings.Join(st.Current, ",")
-		if before == "" {
-			before = "base"
-		}
-		g.Infof("database revision before the migration: %s\n", before)
+		return cli.Failedf("cannot run %s: %v; no image was changed", path, err)
 	}
-	var loc string
-	r, err := migrate.Up(ctx, g, migrate.Options{Direction: "up", To: "head", Image: image, Timeout: migrate.DefaultTimeout,
-		Retries: migrate.DefaultRetries, LogOut: g.ErrOut, Exec: m.Exec, BeforeJob: m.Backup.BeforeJob(g, &loc)})
-	if err != nil {
-		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			return err // interrupted: migrate's own message says what is left
-		}
-		if r != nil && r.Job != "" {
-			return cli.Failedf("migration failed, so no image was changed: Job %s", r.Job).
-				WithHint("read its log: kubectl logs job/%s -n %s; fix the migration and run the update again", r.Job, g.Namespace)
-		}
-		return cli.Failedf("no image was changed: %v", err)
+	r, perr := parseRun(stdout)
+	statusHint := fmt.Sprintf("see what it left: kubectl piyasa migrate status -n %s", g.Namespace)
+	switch {
+	case code == 0 && perr != nil:
+		return cli.Failedf("%s succeeded, but its output cannot be read (%v), so no image was changed", bin, perr).
+			WithHint("%s; then run the update again", statusHint)
+	case code == 0:
+		m.done = &migrationDone{Job: r.Job, Before: r.From, Backup: r.Backup}
+		return nil
+	case code == cli.ExitInterrupted:
+		return cli.ExitCode(cli.ExitInterrupted) // the child said what it left running
+	case code == killed && ctx.Err() != nil:
+		return &cli.Error{Code: cli.ExitInterrupted, Msg: "interrupted", Hint: bin + " did not stop in time and was killed; " + statusHint}
+	case code == killed:
+		return cli.Failedf("%s was killed by a signal, so no image was changed", bin).WithHint("%s", statusHint)
+	case code == cli.ExitFailed && r.Job != "":
+		return cli.Failedf("migration failed, so no image was changed: Job %s", r.Job).
+			WithHint("read its log: kubectl logs job/%s -n %s; fix the migration and run the update again", r.Job, g.Namespace)
+	case code == cli.ExitFailed:
+		return cli.Failedf("the migration did not run (see the error above), so no image was changed")
+	case code == cli.ExitUsage:
+		return cli.Usagef("%s refused the arguments of --migrate, so nothing was migrated and no image was changed", path).
+			WithHint("is it the version of kubectl-piyasa-deploy? compare with: kubectl piyasa version")
+	case code == cli.ExitCluster:
+		return &cli.Error{Code: cli.ExitCluster, Msg: "the migration did not run (see the error above), so no image was changed"}
+	default:
+		return cli.Failedf("%s exited with code %d, so no image was changed", bin, code).WithHint("%s", statusHint)
 	}
-	m.done = &migrationDone{Job: r.Job, Before: before, Backup: loc}
-	return nil
+}
+
+// parseRun reads the MigrationRun document kubectl-piyasa-migrate printed.
+func parseRun(stdout []byte) (migraterun.Result, error) {
+	var doc struct {
+		Kind string `json:"kind"`
+		migraterun.Result
+	}
+	if len(bytes.TrimSpace(stdout)) == 0 {
+		return doc.Result, errors.New("no document on its standard output")
+	}
+	if err := json.Unmarshal(stdout, &doc); err != nil {
+		return migraterun.Result{}, err
+	}
+	if doc.Kind != migraterun.Kind || doc.Job == "" {
+		return migraterun.Result{}, fmt.Errorf("not a %s document with a Job", migraterun.Kind)
+	}
+	return doc.Result, nil
 }
 
 // explainRollback says, after images were put back over a migrated schema,

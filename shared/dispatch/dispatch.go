@@ -162,7 +162,7 @@ func (d *Dispatcher) run(sub string, args []string) int {
 }
 
 // installHint is the hint of the errors about a missing subcommand.
-const installHint = "install the whole suite (kubectl krew install piyasa/piyasa, or make install from a checkout)"
+const installHint = suite.InstallHint
 
 // Names lists every subcommand name the dispatcher accepts.
 func (d *Dispatcher) Names() []string {

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/migrate/migraterun"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // NewCmd returns the root of kubectl-piyasa-migrate: bare `migrate` is `migrate up`.
@@ -66,11 +68,14 @@ type UpOptions struct {
 	*cli.Global
 	Options
 	Backup BackupFlags
+	// Print is -o: json|yaml print the run's Result (kind MigrationRun) on
+	// standard output, and the migration's log goes to standard error.
+	Print *output.Flags
 }
 
 // NewUpOptions returns the defaults of `migrate up`.
 func NewUpOptions(g *cli.Global) *UpOptions {
-	return &UpOptions{Global: g, Options: Options{Direction: "up", Timeout: DefaultTimeout, Retries: DefaultRetries}}
+	return &UpOptions{Global: g, Options: Options{Direction: "up", Timeout: DefaultTimeout, Retries: DefaultRetries}, Print: output.NewFlags()}
 }
 
 // AddFlags adds the flags of `migrate up` to cmd.
@@ -78,7 +83,8 @@ func (o *UpOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "", "The revision to upgrade to (default: head)")
 	addRunFlags(cmd, &o.Options)
-	o.Backup.AddFlags(cmd, false)
+	o.Backup.AddFlags(cmd.Flags(), false)
+	o.Print.AddFlags(cmd)
 }
 
 func addRunFlags(cmd *cobra.Command, o *Options) {
@@ -122,6 +128,9 @@ func (o *UpOptions) Validate() error {
 	if err := o.Backup.Validate(); err != nil {
 		return err
 	}
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
 	return validateRun(&o.Options)
 }
 
@@ -157,7 +166,22 @@ func validRevision(rev string) error {
 
 // Run runs the migration.
 func (o *UpOptions) Run(ctx context.Context) error {
-	o.BeforeJob = o.Backup.BeforeJob(o.Global, nil)
-	_, err := Up(ctx, o.Global, o.Options)
+	o.BeforeJob = o.Backup.BeforeJob(o.Global)
+	return runPrinted(ctx, o.Global, o.Options, o.Print)
+}
+
+// runPrinted runs Up; with -o json|yaml the log goes to standard error, the
+// revision before is read, and the Result is printed once a Job was created,
+// whether the run succeeded, failed or was interrupted.
+func runPrinted(ctx context.Context, g *cli.Global, o Options, p *output.Flags) error {
+	if p.Structured() {
+		o.LogOut, o.ReadFrom = g.ErrOut, true
+	}
+	r, err := Up(ctx, g, o)
+	if r != nil && p.Structured() {
+		if perr := p.PrintDocument(g.Out, migraterun.Kind, r); perr != nil && err == nil {
+			return perr
+		}
+	}
 	return err
 }

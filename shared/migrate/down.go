@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // DownOptions are the options of `migrate down`.
@@ -14,11 +15,13 @@ type DownOptions struct {
 	Options
 	Yes    bool
 	Backup BackupFlags
+	// Print is -o, as for `migrate up`.
+	Print *output.Flags
 }
 
 // NewCmdDown returns `migrate down --to REVISION`.
 func NewCmdDown(g *cli.Global) *cobra.Command {
-	o := &DownOptions{Global: g, Options: Options{Direction: "down", Timeout: DefaultTimeout, Retries: DefaultRetries}}
+	o := &DownOptions{Global: g, Options: Options{Direction: "down", Timeout: DefaultTimeout, Retries: DefaultRetries}, Print: output.NewFlags()}
 	cmd := &cobra.Command{
 		Use:   "down --to REVISION",
 		Short: "Downgrade the database to REVISION with a Job (after confirmation)",
@@ -38,7 +41,8 @@ downgrade (exit 1). --no-backup skips it, with a warning.`,
 	cmd.Flags().StringVar(&o.To, "to", "", "The revision to downgrade to (required): a revision id, base, or -1")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Do not ask for confirmation")
 	addRunFlags(cmd, &o.Options)
-	o.Backup.AddFlags(cmd, true)
+	o.Backup.AddFlags(cmd.Flags(), true)
+	o.Print.AddFlags(cmd)
 	return cmd
 }
 
@@ -62,6 +66,9 @@ func (o *DownOptions) Validate() error {
 	if err := o.Backup.Validate(); err != nil {
 		return err
 	}
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
 	return validateRun(&o.Options)
 }
 
@@ -73,7 +80,6 @@ func (o *DownOptions) Run(ctx context.Context) error {
 	if !o.Backup.On() {
 		o.Infof("warning: --no-backup: downgrading %s without a backup first; data the downgrade drops cannot be restored\n", o.Namespace)
 	}
-	o.BeforeJob = o.Backup.BeforeJob(o.Global, nil)
-	_, err := Up(ctx, o.Global, o.Options)
-	return err
+	o.BeforeJob = o.Backup.BeforeJob(o.Global)
+	return runPrinted(ctx, o.Global, o.Options, o.Print)
 }

@@ -128,14 +128,19 @@ func TestChooseImage(t *testing.T) {
 	}
 }
 
-// fakeExec answers pg_isready (and records the commands).
+// fakeExec answers pg_isready and `alembic current` (and records the commands).
 type fakeExec struct {
 	fail bool
 	cmds []string
+	// current is the output of `alembic current`.
+	current string
 }
 
 func (f *fakeExec) Exec(_ context.Context, ns, pod, container string, cmd []string) (string, string, error) {
 	f.cmds = append(f.cmds, pod+": "+strings.Join(cmd, " "))
+	if strings.Join(cmd, " ") == "python -m alembic current" {
+		return f.current, "", nil
+	}
 	if f.fail {
 		return "127.0.0.1:5432 - no response\n", "", errors.New("command terminated with non-zero exit code: exit status 2")
 	}
@@ -253,6 +258,8 @@ func TestValidate(t *testing.T) {
 		{[]string{"down", "--to", "head"}, 2},
 		{[]string{"jobs", "--older-than", "seven"}, 2},
 		{[]string{"status", "-o", "xml"}, 2},
+		{[]string{"up", "-o", "xml"}, 2},
+		{[]string{"down", "--to", "0001", "-o", "xml"}, 2},
 	} {
 		tt.Stderr.Reset()
 		if code := cli.Execute(NewCmd(tt.Global), tt.Global, tc.args); code != tc.code {

@@ -18,6 +18,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/migrate/migraterun"
 )
 
 // Defaults of `migrate up`.
@@ -58,26 +59,14 @@ type Options struct {
 	BeforeJob func(ctx context.Context, job string) (map[string]string, error)
 	// OnJobCreated is called once the Job exists (benchmarks, callers that record it).
 	OnJobCreated func(job string)
+	// ReadFrom reads the database's revision under the lock before the Job
+	// (alembic current in an api pod) into Result.From; a failure to read it
+	// is a warning.
+	ReadFrom bool
 }
 
-// Result is what one migration run did.
-type Result struct {
-	Namespace string `json:"namespace"`
-	Job       string `json:"job"`
-	Direction string `json:"direction"`
-	Target    string `json:"target"`
-	Image     string `json:"image"`
-	// State is Complete, Failed, Interrupted or Cancelled.
-	State string   `json:"state"`
-	Pods  []string `json:"pods,omitempty"`
-	// Tail holds the last log lines.
-	Tail     []string      `json:"tail,omitempty"`
-	Duration time.Duration `json:"duration"`
-	// JobCreatedAfter is the time from the start of Up to the Job created.
-	JobCreatedAfter time.Duration `json:"-"`
-	// FirstLogLatency is from the first log line's timestamp to it printed (-1 unknown).
-	FirstLogLatency time.Duration `json:"-"`
-}
+// Result is what one migration run did (the document of `migrate up -o json`).
+type Result = migraterun.Result
 
 // Up runs one migration as a Job under the migration Lease and reports it.
 // It returns a *cli.Error (exit 1) when the migration failed, with r filled;
@@ -199,6 +188,19 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		release()
 		return nil, err
 	}
+	if o.ReadFrom {
+		from, err := currentRevision(ctx, cs, o.Exec, ns)
+		switch {
+		case ctx.Err() != nil:
+			release()
+			return nil, ctx.Err()
+		case err != nil:
+			g.Infof("warning: could not read the database's revision before migrating: %v\n", err)
+		default:
+			r.From = from
+			g.Infof("database revision before the migration: %s\n", from)
+		}
+	}
 	ann := map[string]string{}
 	for k, v := range o.Annotations {
 		ann[k] = v
@@ -213,6 +215,7 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 			ann[k] = v
 		}
 	}
+	r.Backup = ann[app.MigrationBackupAnnotation]
 	args := []string{"upgrade", o.To}
 	if o.Direction == "down" {
 		args = []string{"downgrade", o.To}
@@ -276,7 +279,7 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		<-followed
 	}
 	r.Pods, r.Tail, r.FirstLogLatency = f.Pods(), f.Tail(), f.firstLine
-	r.Duration = time.Since(start)
+	r.SetDuration(time.Since(start))
 
 	if werr != nil {
 		if ctx.Err() != nil {
@@ -323,6 +326,23 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	}
 	return r, cli.Failedf("migration %s %s failed: Job %s", o.Direction, o.To, name).
 		WithHint("the Job and its log are kept (kubectl logs job/%s -n %s); nothing was retried: fix the revision, then run the migration again", name, ns)
+}
+
+// currentRevision is the database's revision as `alembic current` in an api
+// pod gives it: several comma-separated, "base" when none was applied.
+func currentRevision(ctx context.Context, cs kubernetes.Interface, ex Execer, ns string) (string, error) {
+	a, err := findAlembicPod(ctx, cs, ex, ns)
+	if err != nil {
+		return "", err
+	}
+	out, err := a.run(ctx, "current")
+	if err != nil {
+		return "", err
+	}
+	if cur := ParseRevisions(out); len(cur) > 0 {
+		return strings.Join(cur, ","), nil
+	}
+	return "base", nil
 }
 
 // multipleHeads recognises Alembic's error for `upgrade head` with several heads.

@@ -128,3 +128,7 @@ func isMainPackage(dir string) bool {
 // minio-go (the backup's S3 client) use encoding/json instead of a JSON
 // library of its own, about 0.9 MiB less in each binary that links it.
 const BuildTags = "stdlibjson"
+
+// InstallHint is the hint of the errors about a binary of the suite that is
+// not installed (the dispatcher's, and deploy's for kubectl-piyasa-migrate).
+const InstallHint = "install the whole suite (kubectl krew install piyasa/piyasa, or make install from a checkout)"

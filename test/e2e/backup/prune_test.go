@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -212,7 +213,7 @@ func TestPruneNoGoodBackup(t *testing.T) {
 // TestPruneS3: the same retention over objects of versitygw.
 func TestPruneS3(t *testing.T) {
 	s3 := harness.StartS3(t, "backups")
-	flags := &backup.S3Flags{Endpoint: s3.Endpoint, Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey}
+	flags := &backup.S3Flags{S3: backupflags.S3{Endpoint: s3.Endpoint, Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey}}
 	c, err := flags.Client()
 	if err != nil {
 		t.Fatal(err)
