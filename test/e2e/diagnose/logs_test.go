@@ -135,6 +135,7 @@ spec:
 		"dev-worker-2 worker w2 line two\n" +
 		"dev-worker-1 worker w1 connecting with password REDACTED\n" +
 		"dev-worker-2 worker w2 calling the LLM with key REDACTED\n"
+	t.Logf("diagnose logs worker:\n%s", r.Stdout)
 	if r.Stdout != want {
 		t.Errorf("diagnose logs worker:\n%s\nwant:\n%s\nstderr:\n%s", r.Stdout, want, r.Stderr)
 	}
@@ -146,6 +147,7 @@ spec:
 	if len(lines) != 3 {
 		t.Fatalf("--tail 1 -o json: %d lines:\n%s", len(lines), r.Stdout)
 	}
+	t.Logf("diagnose logs worker -o json --tail 1:\n%s", r.Stdout)
 	var last struct{ Pod, Container, Time, Message string }
 	if err := json.Unmarshal([]byte(lines[2]), &last); err != nil {
 		t.Fatalf("%v: %s", err, lines[2])
@@ -186,6 +188,7 @@ subjects: [{kind: ServiceAccount, name: log-reader}]
 `)
 	as := "system:serviceaccount:" + ns + ":log-reader"
 	r = harness.Piyasa(t, append(args, "--as", as)...).ExpectCode(3)
+	t.Logf("without get secrets:\n%s", r.Stderr)
 	if r.Stdout != "" || !strings.Contains(r.Stderr, "cannot read Secret piyasa-secrets to mask its values") ||
 		!strings.Contains(r.Stderr, "hint: missing RBAC right: get secrets in namespace "+ns) {
 		t.Errorf("no get secrets:\nstdout: %s\nstderr: %s", r.Stdout, r.Stderr)
@@ -239,6 +242,7 @@ subjects: [{kind: ServiceAccount, name: log-reader}]
 	appendFile(t, files["dev-worker-2"], criLine(time.Now(), "w2 live"))
 	waitFor("lines after the replacement", func() bool { return has(&out, "w1 (new) live\n")() && has(&out, "dev-worker-2 worker w2 live\n")() })
 
+	t.Logf("diagnose logs worker -f:\nstdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
