@@ -197,8 +197,8 @@ func (f *follower) run(rv string, initial []*corev1.Pod) error {
 				rv = acc.GetResourceVersion()
 			}
 			p, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue // a bookmark
+			if !ok || ev.Type == watch.Bookmark {
+				continue // a bookmark carries only the version
 			}
 			delay = minResume
 			if ev.Type == watch.Deleted {

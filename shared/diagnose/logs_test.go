@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -493,5 +494,95 @@ func TestLogsFollowResumes(t *testing.T) {
 	}
 	if strings.Contains(errOut.String(), "- dev-worker-0") {
 		t.Errorf("a resumed stream was reported as ended:\n%s", errOut.String())
+	}
+}
+
+// On a colour terminal the prefix is in a colour of its pod (the container
+// dimmed), the same for every line of the pod; -o json has no colour.
+func TestLogsColour(t *testing.T) {
+	var out bytes.Buffer
+	w := newLogWriter(&out, io.Discard, false, false, true, newMasker(), nil)
+	for _, l := range []logLine{{pod: "dev-api-a", container: "api", msg: "one"}, {pod: "dev-api-b", container: "api", msg: "two"}, {pod: "dev-api-a", container: "api", msg: "three"}} {
+		if err := w.write(l, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	colour := func(l string) string { return l[:strings.IndexByte(l, 'm')+1] }
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "\x1b[") || !strings.Contains(lines[0], "dev-api-a\x1b[0m \x1b[2;") ||
+		colour(lines[0]) != colour(lines[2]) || colour(lines[0]) == colour(lines[1]) || !strings.HasSuffix(lines[1], "\x1b[0m two") {
+		t.Errorf("coloured lines %q", lines)
+	}
+	out.Reset()
+	w = newLogWriter(&out, io.Discard, true, false, true, newMasker(), nil)
+	if err := w.write(logLine{pod: "p", container: "c", msg: "m"}, true); err != nil || strings.Contains(out.String(), "\x1b") {
+		t.Errorf("json %q %v", out.String(), err)
+	}
+}
+
+// The pod watch survives what an API server does to it: a bookmark, a
+// closed watch (re-opened from the last version) and an expired version
+// (410: the pods are listed again and compared).
+func TestLogsFollowWatchRecovers(t *testing.T) {
+	tt := clitest.New(testNS, runningPod(app.API, "dev-api-a", "a"), appSecret())
+	var out, errOut syncBuffer
+	tt.Out, tt.ErrOut = &out, &errOut
+	watchers := make(chan *watch.FakeWatcher, 10)
+	var versions []string
+	var mu sync.Mutex
+	tt.Fake.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		mu.Lock()
+		versions = append(versions, a.(k8stesting.WatchActionImpl).WatchRestrictions.ResourceVersion)
+		mu.Unlock()
+		w := watch.NewFakeWithChanSize(10, false)
+		watchers <- w
+		return true, w, nil
+	})
+	fl := newStreamLogs()
+	fl.add("dev-api-a", "api", t0, "a1")
+	fl.add("dev-api-c", "api", t0.Add(time.Second), "c1 from the relisted pod")
+	o, err := logsOptions(tt, fl, "api", "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	show := func() string { return out.String() + "\n" + errOut.String() }
+	next := func() *watch.FakeWatcher {
+		select {
+		case w := <-watchers:
+			return w
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no watch opened:\n%s", show())
+			return nil
+		}
+	}
+	w := next()
+	bookmark := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "41"}}
+	w.Action(watch.Bookmark, bookmark)
+	w.Stop() // the API server ends the watch
+	w = next()
+	// meanwhile dev-api-a went and dev-api-c came, and the version expired
+	if err := tt.Fake.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), testNS, "dev-api-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tt.Fake.Tracker().Add(runningPod(app.API, "dev-api-c", "c")); err != nil {
+		t.Fatal(err)
+	}
+	w.Error(&apierrors.NewResourceExpired("too old resource version").ErrStatus)
+	next()
+	waitFor(t, "the relisted pod's line", func() bool { return strings.Contains(out.String(), "dev-api-c api c1 from the relisted pod") }, show)
+	waitFor(t, "the vanished pod dropped", func() bool { return strings.Contains(errOut.String(), "- dev-api-a api (pod deleted)") }, show)
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(versions) < 2 || versions[1] != "41" {
+		t.Errorf("watch versions %q: the second watch must go on from the bookmark's version", versions)
+	}
+	if strings.Contains(errOut.String(), "+ dev-api-a api (new pod)") || strings.Count(errOut.String(), "+ dev-api-a api") != 1 {
+		t.Errorf("a bookmark or relist restarted a stream:\n%s", errOut.String())
 	}
 }
