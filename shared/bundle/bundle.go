@@ -266,10 +266,7 @@ func secretStrings(u *unstructured.Unstructured) []string {
 			s, _ := v.(string)
 			if field == "data" {
 				if dec, err := decodeB64(s); err == nil {
-					out = append(out, dec)
-					for _, line := range strings.Split(dec, "\n") {
-						out = append(out, line)
-					}
+					out = append(out, redact.SecretValues(dec)...)
 				}
 			} else {
 				out = append(out, s)

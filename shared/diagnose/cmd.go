@@ -84,7 +84,7 @@ func NewCmd(g *cli.Global) *cobra.Command {
 	_ = root.RegisterFlagCompletionFunc("min-severity", fixedCompletion("info", "warning", "error"))
 	_ = root.RegisterFlagCompletionFunc("only", codeCompletion)
 	_ = root.RegisterFlagCompletionFunc("skip", codeCompletion)
-	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g))
+	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g), NewCmdLogs(g), NewCmdTop(g))
 	return root
 }
 

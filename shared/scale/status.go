@@ -16,6 +16,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // StatusKind is the kind of the `scale status -o json|yaml` document.
@@ -265,7 +266,7 @@ func resourceStatus(res corev1.ResourceName, pods []*corev1.Pod, s snapshot, h *
 		why = append(why, fmt.Sprintf("container %s has no %s request, so utilization (percent of requests) cannot be computed; set resources.requests.%s", listNames(noRequest), res, res))
 	}
 	if len(noMetrics) > 0 {
-		why = append(why, fmt.Sprintf("no metrics yet for %s (metrics-server reports a pod about a minute after it starts)", listNames(noMetrics)))
+		why = append(why, fmt.Sprintf("no metrics yet for %s (%s)", listNames(noMetrics), kube.NoMetricsYet))
 	}
 	if len(noRequest) > 0 {
 		return rs
@@ -301,10 +302,7 @@ func listNames(names []string) string {
 
 // formatQuantity prints CPU in millicores and memory in Mi, as kubectl top does.
 func formatQuantity(res corev1.ResourceName, q resource.Quantity) string {
-	if res == corev1.ResourceCPU {
-		return fmt.Sprintf("%dm", q.MilliValue())
-	}
-	return fmt.Sprintf("%dMi", q.Value()/(1024*1024))
+	return kube.FormatQuantity(res, q)
 }
 
 // Events that record a change of replicas, by the kind of object they are about.

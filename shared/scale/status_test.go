@@ -20,6 +20,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 var dev = app.Environments["dev"]
@@ -141,7 +142,7 @@ func TestMetricsUnavailable(t *testing.T) {
 
 func TestExplainMetricsError(t *testing.T) {
 	scheme := runtime.NewScheme()
-	gvrs := map[schema.GroupVersionResource]string{apiServiceGVR: "APIServiceList"}
+	gvrs := map[schema.GroupVersionResource]string{kube.APIServiceGVR: "APIServiceList"}
 	notFound := apierrors.NewNotFound(schema.GroupResource{Group: "metrics.k8s.io", Resource: "pods"}, "")
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs)
 	if got := explainMetricsError(context.Background(), dyn, notFound); !strings.Contains(got, "not installed") {

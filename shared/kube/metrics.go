@@ -1,0 +1,99 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+)
+
+// MetricsAPIService is the APIService that serves metrics.k8s.io (metrics-server).
+const MetricsAPIService = "v1beta1.metrics.k8s.io"
+
+// NoMetricsYet explains a running pod that metrics.k8s.io does not report.
+const NoMetricsYet = "metrics-server reports a pod about a minute after it starts"
+
+// APIServiceGVR is the resource of APIServices (apiregistration.k8s.io).
+var APIServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+// MetricsClient returns a metrics.k8s.io client for cfg.
+func MetricsClient(cfg *rest.Config) (metricsclient.Interface, error) {
+	return metricsclient.NewForConfig(cfg)
+}
+
+// PodMetrics lists the namespace's pod metrics (one LIST) by pod name. When
+// the metrics API does not answer, it returns no metrics and a one-line
+// reason that explains the missing figures.
+func PodMetrics(ctx context.Context, mc metricsclient.Interface, dyn dynamic.Interface, ns string) (map[string]*metricsv1beta1.PodMetrics, string) {
+	list, err := mc.MetricsV1beta1().PodMetricses(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, ExplainMetricsError(ctx, dyn, err, "pods.metrics.k8s.io in this namespace")
+	}
+	out := make(map[string]*metricsv1beta1.PodMetrics, len(list.Items))
+	for i := range list.Items {
+		out[list.Items[i].Name] = &list.Items[i]
+	}
+	return out, ""
+}
+
+// NodeMetrics lists the nodes' metrics (one LIST) by node name, or says why
+// there are none, as PodMetrics does.
+func NodeMetrics(ctx context.Context, mc metricsclient.Interface, dyn dynamic.Interface) (map[string]*metricsv1beta1.NodeMetrics, string) {
+	list, err := mc.MetricsV1beta1().NodeMetricses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, ExplainMetricsError(ctx, dyn, err, "nodes.metrics.k8s.io")
+	}
+	out := make(map[string]*metricsv1beta1.NodeMetrics, len(list.Items))
+	for i := range list.Items {
+		out[list.Items[i].Name] = &list.Items[i]
+	}
+	return out, ""
+}
+
+// ExplainMetricsError says why a metrics.k8s.io request failed, from the
+// APIService's Available condition when it can be read; what names the
+// resource for a refused right ("pods.metrics.k8s.io in this namespace").
+func ExplainMetricsError(ctx context.Context, dyn dynamic.Interface, err error, what string) string {
+	if apierrors.IsForbidden(err) {
+		return "not allowed to list " + what + " (RBAC)"
+	}
+	if ctx.Err() != nil {
+		return "metrics.k8s.io: " + ctx.Err().Error()
+	}
+	svc, gerr := dyn.Resource(APIServiceGVR).Get(ctx, MetricsAPIService, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(gerr) || (gerr != nil && apierrors.IsNotFound(err)):
+		return fmt.Sprintf("the metrics API is not installed (no APIService %s): install metrics-server", MetricsAPIService)
+	case gerr == nil:
+		conds, _, _ := unstructured.NestedSlice(svc.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Available" && m["status"] != "True" {
+				return fmt.Sprintf("APIService %s is not available (%v): %v", MetricsAPIService, m["reason"], m["message"])
+			}
+		}
+	}
+	msg := strings.TrimSpace(err.Error())
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return "metrics.k8s.io: " + msg
+}
+
+// FormatQuantity prints CPU in millicores and memory in Mi, as kubectl top does.
+func FormatQuantity(res corev1.ResourceName, q resource.Quantity) string {
+	if res == corev1.ResourceCPU {
+		return fmt.Sprintf("%dm", q.MilliValue())
+	}
+	return fmt.Sprintf("%dMi", q.Value()/(1024*1024))
+}
