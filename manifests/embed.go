@@ -4,10 +4,14 @@ package manifests
 
 import "embed"
 
-// FS holds base/ and overlays/{dev,prod}/.
+// FS holds base/, overlays/{dev,prod}/ and the monitoring add-on monitoring/.
 //
-//go:embed base overlays
+//go:embed base overlays monitoring
 var FS embed.FS
 
 // Overlay returns the path of an environment's overlay inside FS.
 func Overlay(env string) string { return "overlays/" + env }
+
+// MonitoringDir is the path of the monitoring add-on inside FS: the api's
+// ServiceMonitor and the NetworkPolicy that lets Prometheus scrape it.
+const MonitoringDir = "monitoring"
