@@ -46,6 +46,7 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdSecret(g),
 		NewCmdDelete(g),
 		NewCmdAccess(g),
+		NewCmdTLS(g),
 	)
 	return root
 }
