@@ -47,6 +47,7 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdDelete(g),
 		NewCmdAccess(g),
 		NewCmdTLS(g),
+		NewCmdCleanup(g),
 	)
 	return root
 }
