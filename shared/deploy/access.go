@@ -516,27 +516,40 @@ func targetPort(sp corev1.ServicePort, pod *corev1.Pod) (int32, error) {
 	return sp.Port, nil
 }
 
-// acquire returns the connection to the current pod (dialled on first use)
+// acquire returns the connection to the current pod (dialled on first use,
+// outside the lock, so that following pods and Ctrl-C never wait for a dial)
 // and the pod's port, counting the stream that is about to use it.
 func (f *forwarder) acquire() (*podConn, int32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
-		return nil, 0, errors.New("stopped")
-	}
-	if f.pod == nil {
-		return nil, 0, fmt.Errorf("no running pod behind service %s: connection refused", f.service)
-	}
-	port, err := targetPort(f.svcPort, f.pod)
-	if err != nil {
-		return nil, 0, err
-	}
-	if f.conn == nil {
-		conn, err := f.dial(f.pod.Name)
-		if err != nil {
-			return nil, 0, fmt.Errorf("cannot port-forward to pod %s: %v", f.pod.Name, err)
+	for {
+		if f.closed {
+			return nil, 0, errors.New("stopped")
 		}
-		pc := &podConn{pod: f.pod.Name, conn: conn}
+		if f.pod == nil {
+			return nil, 0, fmt.Errorf("no running pod behind service %s: connection refused", f.service)
+		}
+		pod := f.pod
+		port, err := targetPort(f.svcPort, pod)
+		if err != nil {
+			return nil, 0, err
+		}
+		if f.conn != nil {
+			f.conn.active++
+			return f.conn, port, nil
+		}
+		f.mu.Unlock()
+		conn, err := f.dial(pod.Name)
+		f.mu.Lock()
+		if err != nil {
+			return nil, 0, fmt.Errorf("cannot port-forward to pod %s: %v", pod.Name, err)
+		}
+		if f.closed || f.pod != pod || f.conn != nil {
+			// Things changed while dialling: use what is there now.
+			_ = conn.Close()
+			continue
+		}
+		pc := &podConn{pod: pod.Name, conn: conn, active: 1}
 		f.conn = pc
 		go func() {
 			<-conn.CloseChan()
@@ -546,9 +559,8 @@ func (f *forwarder) acquire() (*podConn, int32, error) {
 			}
 			f.mu.Unlock()
 		}()
+		return pc, port, nil
 	}
-	f.conn.active++
-	return f.conn, port, nil
 }
 
 func (f *forwarder) release(pc *podConn) {

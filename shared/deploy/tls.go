@@ -173,7 +173,11 @@ func (o *TLSRenewOptions) Run(ctx context.Context) error {
 		if err := o.trigger(ctx, certs, cert.GetName()); err != nil {
 			return err
 		}
-		o.Infof("certificate/%s renewal triggered (was: %s); waiting for cert-manager (timeout %s)\n", cert.GetName(), was, o.Timeout)
+		limit := o.Timeout.String()
+		if o.Timeout == 0 {
+			limit = "no limit"
+		}
+		o.Infof("certificate/%s renewal triggered (was: %s); waiting for cert-manager (timeout %s)\n", cert.GetName(), was, limit)
 	}
 	after, err := o.waitRenewed(ctx, cert, before)
 	if err != nil {
@@ -305,8 +309,10 @@ func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Un
 			return certs.Watch(wctx, opts)
 		},
 	}
+	// At the start the Certificate is issuing (renew set the condition, or it
+	// already was), so an Issuing condition False with reason Failed is this
+	// issuance failing, even when it failed before the watch began.
 	var last certState
-	seenIssuing := before.issuing
 	_, err = watchtools.UntilWithSync(wctx, cache.ToListWatcherWithWatchListSemantics(lw, wdyn), &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
 			return false, cli.Failedf("certificate %s was deleted while it was being renewed", cert.GetName())
@@ -316,12 +322,11 @@ func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Un
 			return false, nil
 		}
 		last = readCert(u)
-		seenIssuing = seenIssuing || last.issuing
 		newCert := last.revision > before.revision || (last.notAfter != "" && last.notAfter != before.notAfter)
 		switch {
 		case !last.issuing && newCert && last.ready:
 			return true, nil
-		case !last.issuing && seenIssuing && last.issuingReason == "Failed":
+		case !last.issuing && last.issuingReason == "Failed":
 			return false, cli.Failedf("cert-manager could not issue certificate %s: %s", cert.GetName(), orDash(last.issuingMsg)).
 				WithHint("kubectl describe certificate %s -n %s; kubectl get certificaterequest,order,challenge -n %s", cert.GetName(), o.Namespace, o.Namespace)
 		}
