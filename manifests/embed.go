@@ -4,9 +4,9 @@ package manifests
 
 import "embed"
 
-// FS holds base/ and overlays/{dev,prod}/.
+// FS holds base/, overlays/{dev,prod}/ and the monitoring add-on monitoring/.
 //
-//go:embed base overlays
+//go:embed base overlays monitoring
 var FS embed.FS
 
 // Overlay returns the path of an environment's overlay inside FS.
@@ -21,3 +21,7 @@ var RBAC embed.FS
 // RBACFile returns the path inside RBAC of a Role's file (viewer, operator,
 // deployer, cluster-reader).
 func RBACFile(name string) string { return "rbac/" + name + ".yaml" }
+
+// MonitoringDir is the path of the monitoring add-on inside FS: the api's
+// ServiceMonitor and the NetworkPolicy that lets Prometheus scrape it.
+const MonitoringDir = "monitoring"

@@ -23,6 +23,8 @@ and a consistent worker count (replicas = TOTAL_WORKERS, as 'kubectl piyasa scal
 sets it), and restarts the api and workers when piyasa-config or piyasa-secrets changed.
 It puts back the manifests' piyasa-config values and HPA bounds, and says so for each
 ("reverting LOG_LEVEL DEBUG -> INFO"): 'config set' and 'scale hpa' last until the next deploy.
+The api's ServiceMonitor (manifests/monitoring) is applied where the cluster serves the
+Prometheus operator's monitoring.coreos.com/v1 CRD (--monitoring auto|on|off).
 Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied);
 3 cluster unreachable or forbidden; 130 interrupted (what was applied stays).`
 	root.Example = `  kubectl piyasa deploy init-env -f .env
@@ -43,6 +45,9 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdConfig(g),
 		NewCmdSecret(g),
 		NewCmdDelete(g),
+		NewCmdAccess(g),
+		NewCmdTLS(g),
+		NewCmdCleanup(g),
 	)
 	return root
 }

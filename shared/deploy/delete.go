@@ -15,6 +15,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
 
 // DefaultDeleteTimeout bounds waiting for the namespace to go (--delete-data).
@@ -70,8 +71,28 @@ func (o *DeleteOptions) Complete(cmd *cobra.Command, _ []string) error {
 	if o.DryRun, err = completeDryRun(cmd, o.Global); err != nil {
 		return err
 	}
-	o.objs, err = renderFor(o.Global, o.Manifests, "", "")
-	return err
+	if o.objs, err = renderFor(o.Global, o.Manifests, "", ""); err != nil {
+		return err
+	}
+	// The monitoring add-on goes too, where the cluster serves it.
+	mon, err := render.Monitoring(render.Options{Env: o.Env, Namespace: o.Namespace})
+	if err != nil {
+		return cli.Usagef("cannot render the monitoring add-on: %v", err)
+	}
+	o.objs = append(mon, o.objs...)
+	render.SortForApply(o.objs)
+	return nil
+}
+
+// confirmNamespace asks the user to type the namespace name after what; any
+// other answer is exit 2 with nothing changed.
+func confirmNamespace(g *cli.Global, what string) error {
+	fmt.Fprintf(g.ErrOut, "%s\nType the namespace name to confirm: ", what)
+	line, _ := bufio.NewReader(g.In).ReadString('\n')
+	if strings.TrimSpace(line) != g.Namespace {
+		return cli.Usagef("confirmation did not match %q: nothing deleted", g.Namespace)
+	}
+	return nil
 }
 
 // Validate checks the flags (no I/O).
@@ -84,10 +105,8 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		if o.DeleteData {
 			what = "the app AND ALL ITS DATA (PVCs) and the namespace"
 		}
-		fmt.Fprintf(o.ErrOut, "This deletes %s in namespace %s.\nType the namespace name to confirm: ", what, o.Namespace)
-		line, _ := bufio.NewReader(o.In).ReadString('\n')
-		if strings.TrimSpace(line) != o.Namespace {
-			return cli.Usagef("confirmation did not match %q: nothing deleted", o.Namespace)
+		if err := confirmNamespace(o.Global, fmt.Sprintf("This deletes %s in namespace %s.", what, o.Namespace)); err != nil {
+			return err
 		}
 	}
 	c, err := newClients(o.Global)
@@ -138,6 +157,9 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 			continue
 		}
 		res, err := c.resource(u)
+		if err != nil && isMonitoringObject(u) {
+			continue // the cluster has no ServiceMonitor kind: nothing to delete
+		}
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
 
 // Options of `kubectl piyasa deploy`: the guide's Procedure 1.
@@ -27,6 +28,7 @@ type Options struct {
 	FrontendImage string
 	DryRun        cli.DryRun
 	waitFlags
+	monitoringFlag
 
 	objs []*unstructured.Unstructured
 	env  *envfile.File
@@ -46,6 +48,7 @@ func (o *Options) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.FrontendImage, "frontend-image", "", "Image of the frontend: a TAG or a full IMAGE reference; default: the running image, else the manifests' tag")
 	cli.AddDryRunFlag(cmd)
 	o.waitFlags.add(cmd)
+	o.monitoringFlag.add(cmd)
 }
 
 // Complete resolves the environment and namespace, renders the manifests and
@@ -61,6 +64,9 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	if o.objs, err = renderFor(o.Global, o.Manifests, o.Image, o.FrontendImage); err != nil {
 		return err
 	}
+	if err := o.monitoringFlag.complete(o.Global); err != nil {
+		return err
+	}
 	o.env, err = readEnvFile(o.EnvFile)
 	return err
 }
@@ -68,6 +74,9 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 // Validate checks the flags and the .env (no I/O).
 func (o *Options) Validate() error {
 	if err := o.waitFlags.validate(); err != nil {
+		return err
+	}
+	if err := o.monitoringFlag.validate(); err != nil {
 		return err
 	}
 	return validateEnvFile(o.env, o.Env, configData(o.objs, o.Env)[app.KeyLLMProvider])
@@ -79,8 +88,16 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.DryRun.Client() {
 		fmt.Fprintf(o.Out, "namespace/%s%s\n", o.Namespace, suffix)
 		fmt.Fprintf(o.Out, "secret/%s (%s from %s)%s\n", app.SecretName, plural(len(o.env.Entries), "key"), o.EnvFile, suffix)
-		for _, u := range o.objs {
+		shown := o.objs
+		if o.Monitoring == MonitoringOn {
+			shown = append(append([]*unstructured.Unstructured{}, o.objs...), o.monObjs...)
+			render.SortForApply(shown)
+		}
+		for _, u := range shown {
 			fmt.Fprintf(o.Out, "%s/%s%s\n", kindLower(u.GetKind()), u.GetName(), suffix)
+		}
+		if o.Monitoring == MonitoringAuto {
+			o.Infof("monitoring: the ServiceMonitor is applied only where the cluster serves %s (not checked by a client dry run)\n", monitoringGroupVersion)
 		}
 		return nil
 	}
@@ -88,7 +105,16 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := planDeploy(ctx, o.Global, c, planInput{objs: o.objs, image: o.Image, frontendImage: o.FrontendImage, secret: secretObject(o.Namespace, o.env)})
+	objs := o.objs
+	withMon, monNote, err := o.monitoringFlag.decide(ctx, o.Global, c)
+	if err != nil {
+		return err
+	}
+	if withMon {
+		objs = append(append([]*unstructured.Unstructured{}, o.objs...), o.monObjs...)
+		render.SortForApply(objs)
+	}
+	p, err := planDeploy(ctx, o.Global, c, planInput{objs: objs, image: o.Image, frontendImage: o.FrontendImage, secret: secretObject(o.Namespace, o.env)})
 	if err != nil {
 		return err
 	}
@@ -102,6 +128,7 @@ func (o *Options) Run(ctx context.Context) error {
 		o.Infof("(deploy applies the manifests' values: changes made with config set or scale hpa last until the next deploy)\n")
 	}
 	o.Infof("Deploying the %s environment into namespace %s%s\n", o.Env.Name, o.Namespace, suffix)
+	o.Infof("%s\n", monNote)
 	// The Namespace first (the Secret needs it), then the Secret (the pods
 	// need it), then everything else (render.SortForApply keeps that order).
 	var nsObjs, rest []*unstructured.Unstructured

@@ -29,6 +29,8 @@ type Status struct {
 	// Ready is true when every component is found and rolled out.
 	Ready      bool              `json:"ready"`
 	Components []ComponentStatus `json:"components"`
+	// Monitoring says whether the api's ServiceMonitor is applied (not part of Ready).
+	Monitoring *MonitoringStatus `json:"monitoring,omitempty"`
 }
 
 // ComponentStatus is the rollout state of one component's workload. Its
@@ -106,8 +108,15 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if dyn, err := o.Dynamic(); err == nil {
+		// Unreadable (forbidden): the document leaves monitoring out.
+		st.Monitoring, _ = monitoringStatus(ctx, cs.Discovery(), dyn, o.Env, o.Namespace)
+	}
 	if err := o.print(st); err != nil {
 		return err
+	}
+	if st.Monitoring != nil && !o.Print.Structured() {
+		o.Infof("monitoring: %s\n", st.Monitoring.Message)
 	}
 	if st.Ready {
 		return nil

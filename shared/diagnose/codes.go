@@ -56,6 +56,7 @@ const (
 	AreaSecurity      Area = "security"
 	AreaEvents        Area = "events"
 	AreaProbes        Area = "probes"
+	AreaMonitoring    Area = "monitoring"
 )
 
 // Code describes one check: its stable code, severity, title, the long
@@ -241,6 +242,17 @@ var Codes = []Code{
 	{ID: "PIY805", Severity: SeverityWarning, Area: AreaPrerequisites, Title: "cluster below the guide's minimum",
 		Explain: "The guide recommends 3 worker nodes with 4 CPU and 8 GB of memory each.",
 		Fix:     "add nodes"},
+
+	// Monitoring (guide: Prometheus & Grafana Integration)
+	{ID: "PIY851", Severity: SeverityWarning, Area: AreaMonitoring, Title: "api Service does not name the metrics port",
+		Explain: "Prometheus scrapes the api through the guide's ServiceMonitor, which selects the api Service's port by name (http) and GETs /metrics. The api Service has no named port that reaches the api's metrics port (PROMETHEUS_PORT of piyasa-config, 8000 by default), so the ServiceMonitor finds nothing to scrape.",
+		Fix:     "kubectl piyasa deploy --env ENV -n NS --env-file .env (the manifests' api Service names port http)"},
+	{ID: "PIY852", Severity: SeverityWarning, Area: AreaMonitoring, Title: "PROMETHEUS_ENABLED is off",
+		Explain: "piyasa-config sets PROMETHEUS_ENABLED to something other than true (or leaves it out): the api serves no /metrics and Prometheus scrapes nothing. When piyasa-secrets also holds PROMETHEUS_ENABLED, that value wins in the pods (diagnose does not read it).",
+		Fix:     "kubectl piyasa deploy config set PROMETHEUS_ENABLED=true -n NS"},
+	{ID: "PIY853", Severity: SeverityWarning, Area: AreaMonitoring, Probe: true, Title: "api /metrics does not answer",
+		Explain: "GET /metrics on the api's metrics port, through the API server's pod proxy, answered an error status or something that is not the Prometheus text format. When the proxy itself cannot reach the pod, PIY979 reports it instead.",
+		Fix:     "kubectl logs POD -n NS; check PROMETHEUS_ENABLED and PROMETHEUS_PORT in piyasa-config"},
 
 	// Images and probes
 	{ID: "PIY701", Severity: SeverityWarning, Area: AreaImages, Title: "mutable image tag",

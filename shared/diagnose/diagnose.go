@@ -63,6 +63,7 @@ var checks = []struct {
 	{AreaPrerequisites, (*runner).checkPrerequisites},
 	{AreaImages, (*runner).checkImages},
 	{AreaSecurity, (*runner).checkSecurity},
+	{AreaMonitoring, (*runner).checkMonitoring},
 	{AreaEvents, (*runner).checkEvents},
 	{AreaProbes, (*runner).checkProbes},
 }

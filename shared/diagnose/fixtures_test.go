@@ -99,7 +99,7 @@ func healthySnapshot() *Snapshot {
 		ReadyEndpoints: map[string]int{"dev-api-service": 1, "dev-frontend-service": 1, "dev-db-service": 1, "dev-redis-service": 1, "dev-worker-service": 2},
 		ConfigMaps: map[string]map[string]string{env.ConfigMap(): {
 			app.KeyDatabaseURL: "postgresql://piyasa_user@dev-db-service:5432/piyasa_db", app.KeyDatabaseHost: "dev-db-service",
-			app.KeyRedisURL: "redis://dev-redis-service:6379/0", app.KeyTotalWorkers: "2", app.KeyLLMProvider: "openai"}},
+			app.KeyRedisURL: "redis://dev-redis-service:6379/0", app.KeyTotalWorkers: "2", app.KeyLLMProvider: "openai", app.KeyPrometheusEnabled: "true"}},
 		Secrets: map[string]SecretInfo{env.Secret(): {Type: corev1.SecretTypeOpaque, Keys: secretKeys}},
 		HPAs:    []autoscalingv2.HorizontalPodAutoscaler{hpa(app.API), hpa(app.Frontend)},
 		Ingresses: []networkingv1.Ingress{{ObjectMeta: metav1.ObjectMeta{Name: "dev-piyasa-ingress"}, Spec: networkingv1.IngressSpec{IngressClassName: &nginx,

@@ -141,6 +141,37 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 		}
 		k.Images = append(k.Images, img)
 	}
+	return run(mem, k, o.Dir)
+}
+
+// Monitoring renders the monitoring add-on (manifests/monitoring: the api's
+// ServiceMonitor and the NetworkPolicy that lets Prometheus scrape it) as the
+// overlays render the rest: the environment's name prefix and labels, in the
+// target namespace (o.Namespace, else the environment's). Dir and the images
+// are not used: the add-on is always the embedded one.
+func Monitoring(o Options) ([]*unstructured.Unstructured, error) {
+	mem := filesys.MakeFsInMemory()
+	if err := copyEmbedded(mem, embedRoot); err != nil {
+		return nil, err
+	}
+	ns := o.Namespace
+	if ns == "" {
+		ns = o.Env.Namespace
+	}
+	k := types.Kustomization{
+		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources:  []string{".." + path.Join(embedRoot, manifests.MonitoringDir)},
+		Namespace:  ns,
+		NamePrefix: o.Env.Prefix,
+		Labels: []types.Label{{Pairs: map[string]string{app.PartOfLabel: app.PartOfValue, "environment": o.Env.Name},
+			IncludeSelectors: false, IncludeTemplates: true}},
+	}
+	return run(mem, k, "")
+}
+
+// run renders the wrapping kustomization k over mem; dir names a user's
+// --manifests directory in errors.
+func run(mem filesys.FileSystem, k types.Kustomization, dir string) ([]*unstructured.Unstructured, error) {
 	data, err := yaml.Marshal(k)
 	if err != nil {
 		return nil, err
@@ -156,7 +187,7 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 	rm, err := krusty.MakeKustomizer(opts).Run(mem, wrapRoot)
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), embedRoot+"/", "")
-		msg = strings.ReplaceAll(msg, userRoot, o.Dir)
+		msg = strings.ReplaceAll(msg, userRoot, dir)
 		return nil, fmt.Errorf("kustomize: %s", msg)
 	}
 	var objs []*unstructured.Unstructured

@@ -96,7 +96,8 @@ func Mapper() meta.RESTMapper {
 		}
 		m.Add(gvk, scope)
 	}
-	// A kind outside client-go's scheme that the app's manifests hold.
+	// Kinds outside client-go's scheme that the app's manifests hold.
 	m.Add(schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}, meta.RESTScopeNamespace)
+	m.Add(schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}, meta.RESTScopeNamespace)
 	return m
 }

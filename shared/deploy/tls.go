@@ -1,0 +1,378 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
+)
+
+// DefaultRenewTimeout bounds waiting for cert-manager to issue the renewed certificate.
+const DefaultRenewTimeout = 10 * time.Minute
+
+// Facts of cert-manager's Certificate API, as cmctl renew uses them.
+const (
+	certManagerGroupVersion = "cert-manager.io/v1"
+	certConditionReady      = "Ready"
+	certConditionIssuing    = "Issuing"
+	// certReasonManual is the reason of the Issuing condition that asks
+	// cert-manager to issue the certificate again now (cmctl renew's).
+	certReasonManual = "ManuallyTriggered"
+)
+
+var gvrCertificates = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}
+
+// TLSRenewOptions of `deploy tls renew`.
+type TLSRenewOptions struct {
+	*cli.Global
+	Timeout time.Duration
+	Name    string
+}
+
+// NewCmdTLS groups the TLS certificate commands (the guide's Certificate Renewal).
+func NewCmdTLS(g *cli.Global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tls",
+		Short: "The Ingress's TLS certificate (cert-manager): renew it now",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(NewCmdTLSRenew(g))
+	return cmd
+}
+
+// NewCmdTLSRenew forces cert-manager to issue the app's certificate again and waits for it.
+func NewCmdTLSRenew(g *cli.Global) *cobra.Command {
+	o := &TLSRenewOptions{Global: g, Timeout: DefaultRenewTimeout}
+	cmd := &cobra.Command{
+		Use:   "renew [CERTIFICATE]",
+		Short: "Force cert-manager to renew the Ingress's certificate now, wait until it is Ready and print the new expiry",
+		Long: `Force the renewal of the app's TLS certificate (the guide's Certificate Renewal) and wait,
+by watching, until cert-manager reports the Certificate Ready with a newly issued
+certificate; then print its new expiry. The Certificate is the one whose secretName is the
+Ingress's TLS Secret (piyasa-tls-cert), or CERTIFICATE.
+
+The guide deletes the Certificate and applies the manifests again; cert-manager does not
+issue a new certificate that way while the Secret still holds a valid one for the same
+names. renew asks for a new issuance as cmctl renew does: it sets the Certificate's Issuing
+condition (reason ManuallyTriggered). The Secret keeps serving the current certificate
+until the new one is stored. Each renewal is a new certificate at the issuer: mind Let's
+Encrypt's rate limits.
+Exit codes: 0 renewed; 1 cert-manager or the Certificate is missing, the issuance failed
+or --timeout passed; 2 bad flags; 3 cluster unreachable or forbidden; 130 interrupted (the
+renewal goes on in cert-manager).`,
+		Example: `  kubectl piyasa deploy tls renew --env prod
+  kubectl piyasa deploy tls renew my-certificate -n my-test --timeout 5m`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: cli.RunE(o),
+	}
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the renewed certificate (0: no limit)")
+	return cmd
+}
+
+// Complete resolves the environment, the namespace and the Certificate's name.
+func (o *TLSRenewOptions) Complete(_ *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.Name = args[0]
+	}
+	return o.Global.Complete()
+}
+
+// Validate checks --timeout.
+func (o *TLSRenewOptions) Validate() error {
+	if o.Timeout < 0 {
+		return cli.Usagef("--timeout must not be negative")
+	}
+	return nil
+}
+
+// certState is what renew reads of a Certificate.
+type certState struct {
+	revision        int64
+	notAfter        string
+	renewalTime     string
+	ready           bool
+	readyMsg        string
+	issuing         bool
+	issuingReason   string
+	issuingMsg      string
+	lastFailureTime string
+}
+
+func readCert(u *unstructured.Unstructured) certState {
+	var s certState
+	s.revision, _, _ = unstructured.NestedInt64(u.Object, "status", "revision")
+	s.notAfter, _, _ = unstructured.NestedString(u.Object, "status", "notAfter")
+	s.renewalTime, _, _ = unstructured.NestedString(u.Object, "status", "renewalTime")
+	s.lastFailureTime, _, _ = unstructured.NestedString(u.Object, "status", "lastFailureTime")
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		status, _ := m["status"].(string)
+		reason, _ := m["reason"].(string)
+		msg, _ := m["message"].(string)
+		switch m["type"] {
+		case certConditionReady:
+			s.ready, s.readyMsg = status == "True", strings.TrimSpace(reason+": "+msg)
+		case certConditionIssuing:
+			s.issuing, s.issuingReason, s.issuingMsg = status == "True", reason, msg
+		}
+	}
+	return s
+}
+
+// Run triggers the issuance and waits for it.
+func (o *TLSRenewOptions) Run(ctx context.Context) error {
+	cs, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	has, err := servesResource(cs.Discovery(), certManagerGroupVersion, gvrCertificates.Resource)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return cli.Failedf("cert-manager is not installed: the cluster serves no %s Certificate", certManagerGroupVersion).
+			WithHint("install cert-manager (guide, Required Add-ons); it then issues the Ingress's TLS Secret %s from the Ingress's cert-manager.io/cluster-issuer annotation", app.TLSSecretName)
+	}
+	dyn, err := o.Dynamic()
+	if err != nil {
+		return err
+	}
+	certs := dyn.Resource(gvrCertificates).Namespace(o.Namespace)
+	cert, err := o.findCertificate(ctx, certs)
+	if err != nil {
+		return err
+	}
+	before := readCert(cert)
+	was := "never issued"
+	if before.notAfter != "" {
+		was = fmt.Sprintf("revision %d, expires %s", before.revision, before.notAfter)
+	}
+	if before.issuing {
+		o.Infof("certificate/%s is already being issued (%s); waiting for it\n", cert.GetName(), before.issuingReason)
+	} else {
+		if err := o.trigger(ctx, certs, cert.GetName()); err != nil {
+			return err
+		}
+		limit := o.Timeout.String()
+		if o.Timeout == 0 {
+			limit = "no limit"
+		}
+		o.Infof("certificate/%s renewal triggered (was: %s); waiting for cert-manager (timeout %s)\n", cert.GetName(), was, limit)
+	}
+	after, err := o.waitRenewed(ctx, cert, before)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "certificate/%s renewed: revision %d, expires %s%s\n", cert.GetName(), after.revision, after.notAfter, o.untilText(after.notAfter))
+	if after.renewalTime != "" {
+		o.Infof("cert-manager renews it next at %s\n", after.renewalTime)
+	}
+	return nil
+}
+
+func (o *TLSRenewOptions) untilText(ts string) string {
+	t, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		return ""
+	}
+	return " (in " + duration.HumanDuration(t.Sub(o.Now())) + ")"
+}
+
+// findCertificate finds CERTIFICATE, else the Certificate of the Ingress's TLS Secret.
+func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+	if o.Name != "" {
+		u, err := certs.Get(ctx, o.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, cli.Failedf("certificate %s not found in namespace %s", o.Name, o.Namespace).
+				WithHint("kubectl get certificate -n %s", o.Namespace)
+		}
+		return u, err
+	}
+	cs, err := o.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	secrets := []string{app.TLSSecretName}
+	ing, err := cs.NetworkingV1().Ingresses(o.Namespace).Get(ctx, o.Env.ObjectName(app.IngressName), metav1.GetOptions{})
+	switch {
+	case err == nil:
+		secrets = nil
+		for _, t := range ing.Spec.TLS {
+			if t.SecretName != "" {
+				secrets = append(secrets, t.SecretName)
+			}
+		}
+	case !apierrors.IsNotFound(err):
+		return nil, err
+	}
+	list, err := certs.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var found []*unstructured.Unstructured
+	for i := range list.Items {
+		sn, _, _ := unstructured.NestedString(list.Items[i].Object, "spec", "secretName")
+		if contains(secrets, sn) {
+			found = append(found, &list.Items[i])
+		}
+	}
+	switch len(found) {
+	case 0:
+		what := "secret " + strings.Join(secrets, ", ")
+		if len(secrets) == 0 {
+			what = "the Ingress (it has no tls section)"
+		}
+		return nil, cli.Failedf("no cert-manager Certificate for %s in namespace %s", what, o.Namespace).
+			WithHint("kubectl get certificate -n %s; cert-manager creates it from the Ingress's cert-manager.io/cluster-issuer annotation (prod overlay), or name one: kubectl piyasa deploy tls renew CERTIFICATE", o.Namespace)
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for _, u := range found {
+		names = append(names, u.GetName())
+	}
+	return nil, cli.Usagef("several Certificates in namespace %s: %s", o.Namespace, strings.Join(names, ", ")).
+		WithHint("name one: kubectl piyasa deploy tls renew CERTIFICATE")
+}
+
+// trigger sets the Issuing condition, as cmctl renew does (status subresource).
+func (o *TLSRenewOptions) trigger(ctx context.Context, certs dynamic.ResourceInterface, name string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		u, err := certs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		var keep []any
+		for _, c := range conds {
+			if m, _ := c.(map[string]any); m["type"] != certConditionIssuing {
+				keep = append(keep, c)
+			}
+		}
+		keep = append(keep, map[string]any{
+			"type": certConditionIssuing, "status": "True", "reason": certReasonManual,
+			"message":            "Certificate re-issuance manually triggered by kubectl piyasa deploy tls renew",
+			"lastTransitionTime": o.Now().UTC().Format(time.RFC3339),
+			"observedGeneration": u.GetGeneration(),
+		})
+		if err := unstructured.SetNestedSlice(u.Object, keep, "status", "conditions"); err != nil {
+			return err
+		}
+		_, err = certs.UpdateStatus(ctx, u, metav1.UpdateOptions{FieldManager: app.FieldManager})
+		return err
+	})
+}
+
+// waitRenewed watches the Certificate until cert-manager has issued a new
+// certificate (revision or notAfter changed, Issuing over, Ready True), or
+// reports the failure.
+func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Unstructured, before certState) (certState, error) {
+	wdyn, err := watchDynamic(o.Global)
+	if err != nil {
+		return before, err
+	}
+	certs := wdyn.Resource(gvrCertificates).Namespace(o.Namespace)
+	wctx := ctx
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	sel := fields.OneTermEqualSelector("metadata.name", cert.GetName()).String()
+	lw := &cache.ListWatch{
+		ListFunc: func(opts metav1.ListOptions) (runtime.Object, error) {
+			opts.FieldSelector = sel
+			return certs.List(wctx, opts)
+		},
+		WatchFunc: func(opts metav1.ListOptions) (watch.Interface, error) {
+			opts.FieldSelector = sel
+			return certs.Watch(wctx, opts)
+		},
+	}
+	// At the start the Certificate is issuing (renew set the condition, or it
+	// already was), so an Issuing condition False with reason Failed is this
+	// issuance failing, even when it failed before the watch began.
+	var last certState
+	_, err = watchtools.UntilWithSync(wctx, cache.ToListWatcherWithWatchListSemantics(lw, wdyn), &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+		if ev.Type == watch.Deleted {
+			return false, cli.Failedf("certificate %s was deleted while it was being renewed", cert.GetName())
+		}
+		u, ok := ev.Object.(*unstructured.Unstructured)
+		if !ok {
+			return false, nil
+		}
+		last = readCert(u)
+		newCert := last.revision > before.revision || (last.notAfter != "" && last.notAfter != before.notAfter)
+		switch {
+		case !last.issuing && newCert && last.ready:
+			return true, nil
+		case !last.issuing && last.issuingReason == "Failed":
+			return false, cli.Failedf("cert-manager could not issue certificate %s: %s", cert.GetName(), orDash(last.issuingMsg)).
+				WithHint("kubectl describe certificate %s -n %s; kubectl get certificaterequest,order,challenge -n %s", cert.GetName(), o.Namespace, o.Namespace)
+		}
+		return false, nil
+	})
+	if err == nil {
+		return last, nil
+	}
+	if ce := (*cli.Error)(nil); errors.As(err, &ce) {
+		return last, ce
+	}
+	if ctx.Err() != nil {
+		o.Infof("interrupted: the renewal goes on in cert-manager; follow it with: kubectl get certificate %s -n %s -w\n", cert.GetName(), o.Namespace)
+		return last, ctx.Err()
+	}
+	if wctx.Err() != nil {
+		state := "Ready: " + orDash(last.readyMsg)
+		if last.issuing {
+			state = "still issuing: " + orDash(last.issuingMsg)
+		}
+		return last, cli.Failedf("certificate %s was not renewed within %s (%s)", cert.GetName(), o.Timeout, state).
+			WithHint("kubectl describe certificate %s -n %s", cert.GetName(), o.Namespace)
+	}
+	return last, err
+}
+
+// watchDynamic returns a dynamic client for long watches (no request
+// timeout); a test's fake serves them as it is.
+func watchDynamic(g *cli.Global) (dynamic.Interface, error) {
+	d, err := g.Dynamic()
+	if err != nil {
+		return nil, err
+	}
+	if _, made := d.(*dynamic.DynamicClient); !made {
+		return d, nil
+	}
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(kube.WatchConfig(cfg))
+}
+
+func orDash(s string) string {
+	if strings.Trim(s, ": ") == "" {
+		return "-"
+	}
+	return s
+}
