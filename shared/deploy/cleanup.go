@@ -16,7 +16,6 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
-	"github.com/piyasa/kubectl-piyasa/shared/migrate"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
@@ -114,7 +113,7 @@ func (o *CleanupOptions) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	d, err := migrate.ParseAge(o.OlderThan)
+	d, err := cli.ParseAge(o.OlderThan)
 	if err != nil {
 		return cli.Usagef("--older-than: %v", err)
 	}

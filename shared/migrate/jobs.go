@@ -2,9 +2,6 @@ package migrate
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,7 +73,7 @@ func (o *JobsOptions) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	d, err := ParseAge(o.OlderThan)
+	d, err := cli.ParseAge(o.OlderThan)
 	if err != nil {
 		return cli.Usagef("--older-than: %v", err)
 	}
@@ -85,22 +82,6 @@ func (o *JobsOptions) Validate() error {
 		return cli.Usagef("--keep must be 0 or more")
 	}
 	return nil
-}
-
-// ParseAge parses a Go duration with a day suffix too: 7d, 36h, 90m.
-func ParseAge(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		d, err := strconv.ParseFloat(n, 64)
-		if err != nil || d < 0 {
-			return 0, fmt.Errorf("invalid age %q (use e.g. 7d, 12h, 30m)", s)
-		}
-		return time.Duration(d * float64(24*time.Hour)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid age %q (use e.g. 7d, 12h, 30m)", s)
-	}
-	return d, nil
 }
 
 // Run lists and, with --cleanup, deletes.
