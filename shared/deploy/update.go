@@ -53,7 +53,9 @@ default in prod, --no-backup turns it off), then 'migrate up' in the new api ima
 migrate lock, and only when the migration succeeded are api and worker moved. A failed backup
 or migration changes no image (exit 1, the Job named). If the rollout then fails, the images
 are rolled back but the schema stays migrated: the command says so and prints the
-'migrate down --to <revision before>' that undoes it and the backup to restore instead.`,
+'migrate down --to <revision before>' that undoes it and the backup to restore instead.
+The migration is kubectl-piyasa-migrate (beside this binary, else on PATH; exit 2 when it is
+not installed), run with the kubectl and backup flags given here.`,
 		Example: `  kubectl piyasa deploy update --image v2.0.0 -n piyasa-chatbot
   kubectl piyasa deploy update --image ghcr.io/me/api:2.0.1 --frontend-image 2.0.1 --env prod
   kubectl piyasa deploy update --image v2.1.0 --migrate --backup-to s3://my-bucket/piyasa --env prod`,

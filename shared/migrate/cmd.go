@@ -53,6 +53,10 @@ connection check and before the Job, and records it in the Job's annotation piya
 --backup-to s3://BUCKET/PREFIX. A failed backup creates no Job (exit 1). In the prod
 environment the backup is on by default; --no-backup turns it off explicitly.
 
+-o json|yaml prints the run as a MigrationRun document on standard output (the Job, the
+revision before, the backup taken first, the state), also when it failed; the log goes to
+standard error then.
+
 Ctrl-C stops following and leaves the Job running (the Lease stays with the Job until it
 ends); --cancel-on-interrupt deletes the Job and releases the Lease instead.
 Exit codes: 0 migrated; 1 failed, lock held, PostgreSQL not ready; 2 bad input;
@@ -61,7 +65,8 @@ Exit codes: 0 migrated; 1 failed, lock held, PostgreSQL not ready; 2 bad input;
 const upExample = `  kubectl piyasa migrate --env dev
   kubectl piyasa migrate up --to 0002 --log-file migrate.log
   kubectl piyasa migrate --env prod --image v2.1.0 --timeout 20m --backup-to s3://my-bucket/piyasa
-  kubectl piyasa migrate up --backup-first --backup-dir ./backups -n my-ns`
+  kubectl piyasa migrate up --backup-first --backup-dir ./backups -n my-ns
+  kubectl piyasa migrate up --image v2.1.0 -o json`
 
 // UpOptions are the options of `migrate up`.
 type UpOptions struct {
