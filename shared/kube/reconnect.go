@@ -86,6 +86,7 @@ func (c *Connection) markLost(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lost {
+		c.cause = err // the latest says most ("connection refused" after "unexpected EOF")
 		return
 	}
 	c.lost, c.since, c.cause = true, c.now(), err
