@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/piyasa/kubectl-piyasa/manifests"
@@ -238,28 +236,4 @@ func Render(w io.Writer, in RenderInput) error {
 // marshalling an ObjectMeta writes.
 func dropCreationTimestamp(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte("  creationTimestamp: null\n"), nil)
-}
-
-// ReadObjects parses YAML documents (Render's output) into RBAC objects, for tests.
-func ReadObjects(r io.Reader) ([]map[string]any, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var out []map[string]any
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err == io.EOF {
-			return out, nil
-		} else if err != nil {
-			return nil, err
-		}
-		if m != nil {
-			out = append(out, m)
-		}
-	}
-}
-
-// sortedVerbs returns a rule's verbs in the usual order (get list watch create ...).
-func sortedVerbs(vs []string) []string {
-	out := append([]string(nil), vs...)
-	sort.SliceStable(out, func(i, j int) bool { return verbOrder(out[i]) < verbOrder(out[j]) })
-	return out
 }

@@ -34,6 +34,8 @@ type world struct {
 	pg       *harness.MigratePG
 	backups  string
 	password string
+	// backup is the file the operator's backup create wrote.
+	backup string
 }
 
 func user(ns, sa string) string { return "system:serviceaccount:" + ns + ":" + sa }
@@ -163,7 +165,6 @@ func TestEveryCommandAsItsRole(t *testing.T) {
 	w := setup(t)
 	second := filepath.Join(t.TempDir(), "rotated.env")
 	rotatedEnv(t, w.envFile, second)
-	var backupFile string
 	commands := map[string]bool{}
 
 	steps := []step{
@@ -227,7 +228,7 @@ func TestEveryCommandAsItsRole(t *testing.T) {
 		{sa: rbac.Operator, args: []string{"migrate", "history"}},
 		{sa: rbac.Operator, args: []string{"migrate", "unlock", "--yes"}, codes: []int{0, 1}},
 		{sa: rbac.Operator, args: []string{"backup", "create", "--dir", w.backups}, check: func(t *testing.T, r harness.Result) {
-			backupFile = newest(t, w.backups)
+			w.backup = newest(t, w.backups)
 		}},
 		{sa: rbac.Operator, args: []string{"backup", "list", "--dir", w.backups}},
 		{sa: rbac.Operator, args: []string{"scale", "worker", "3"}},
@@ -274,8 +275,17 @@ func TestEveryCommandAsItsRole(t *testing.T) {
 	}
 	// a verify with a restore test: the operator's exec into postgres
 	t.Run("operator: backup verify --restore-test", func(t *testing.T) {
-		w.as(t, rbac.Operator, "backup", "verify", backupFile, "--restore-test").RunOK()
+		w.as(t, rbac.Operator, "backup", "verify", w.backup, "--restore-test").RunOK()
 		commands["backup verify"] = true
+	})
+	// restores: into a new database, and over the live one (the app is stopped and started)
+	t.Run("operator: backup restore --to-database", func(t *testing.T) {
+		w.as(t, rbac.Operator, "backup", "restore", w.backup, "--to-database", "piyasa_copy").RunOK()
+	})
+	t.Run("operator: backup restore", func(t *testing.T) {
+		w.as(t, rbac.Operator, "backup", "restore", w.backup, "--yes").RunOK()
+		commands["backup restore"] = true
+		w.as(t, rbac.Viewer, "deploy", "status").RunOK()
 	})
 
 	verbs := verbsRemoved(t, w)
@@ -315,6 +325,7 @@ func verbsRemoved(t *testing.T, w *world) int {
 		{rbac.Operator, R("create", "coordination.k8s.io", "leases"), []string{"migrate", "down", "--to", "0002", "--yes", "--no-backup"}},
 		{rbac.Operator, R("create", "batch", "jobs"), []string{"migrate", "down", "--to", "0002", "--yes", "--no-backup"}},
 		{rbac.Operator, R("patch", "batch", "cronjobs"), []string{"backup", "schedule", "suspend"}},
+		{rbac.Operator, R("get", "apps", "deployments/scale"), []string{"backup", "restore", w.backup, "--yes"}},
 		{rbac.Operator, R("create", "", "pods/exec"), []string{"migrate", "status"}},
 		{rbac.Deployer, R("patch", "apps", "deployments"), []string{"deploy", "--env", "dev", "--env-file", w.envFile}},
 		{rbac.Deployer, R("create", "networking.k8s.io", "networkpolicies"), []string{"deploy", "--env", "dev", "--env-file", w.envFile}},

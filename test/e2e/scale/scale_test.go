@@ -255,7 +255,7 @@ spec:
   failurePolicy: Fail
   matchConstraints:
     resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [UPDATE], resources: [statefulsets]}]
-  validations: [{expression: "request.userInfo.username != 'half-scaler'", message: "half-scaler may not change StatefulSets"}]
+  validations: [{expression: "request.userInfo.username != 'half-scaler'", message: "half-scaler may not change StatefulSets", reason: Forbidden}]
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
