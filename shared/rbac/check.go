@@ -24,6 +24,9 @@ type Needs struct {
 	Role      string
 	Namespace string
 	Rights    []Right
+	// Otherwise is a way to do without the missing rights, put first in the hint
+	// ("or run it with --no-mask").
+	Otherwise string
 }
 
 // maxNamed is how many missing rights an error lists before "and N more".
@@ -143,6 +146,9 @@ func MissingError(n Needs, missing []Right) *exit.Error {
 		hint = fmt.Sprintf("ClusterRole %s grants them (kubectl piyasa deploy render --rbac --cluster-reader --bind-user NAME | kubectl apply -f -); ", ClusterReaderName)
 	}
 	hint += "check: " + missing[0].CanI(n.Namespace)
+	if n.Otherwise != "" {
+		hint = n.Otherwise + "; or " + hint
+	}
 	return &exit.Error{Code: exit.ExitCluster, Msg: msg, Hint: hint}
 }
 

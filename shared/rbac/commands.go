@@ -51,6 +51,10 @@ var (
 		R("discovery.k8s.io", []string{"endpointslices"}, "list"),
 		R("cert-manager.io", []string{"certificates"}, "list"),
 	)
+	// diagnoseLogs are diagnose logs' reads: the component's pods (one LIST and,
+	// with -f, one WATCH) and their logs.
+	diagnoseLogs = Join(R("", []string{"pods"}, "list", "watch"), R("", []string{"pods/log"}, "get"))
+
 	// clusterReads are the cluster-scoped reads of diagnose.
 	clusterReads = Join(
 		Cluster("", []string{"nodes"}, "list"),
@@ -108,8 +112,12 @@ var Commands = []Command{
 		Note: "the probes exec into the postgres and redis pods and call the api pods' /readyz; refused, a probe is PIY979"},
 	{Path: "diagnose bundle", Role: Viewer, Optional: Join(diagnoseReads, R("", []string{"secrets"}, "list")), Cluster: clusterReads,
 		Note: "without list secrets, Secret values cannot be scrubbed from the logs (credential patterns still are)"},
-	{Path: "diagnose logs", Role: Viewer, Rights: Join(R("", []string{"pods"}, "get", "list"), R("", []string{"pods/log"}, "get"))},
-	{Path: "diagnose top", Role: Viewer, Rights: Join(R("", []string{"pods"}, "list"), R("metrics.k8s.io", []string{"pods"}, "list"))},
+	{Path: "diagnose logs --no-mask", Role: Viewer, Rights: diagnoseLogs,
+		Note: "the logs unmasked (credential patterns still are): what kubectl logs shows a viewer"},
+	{Path: "diagnose top", Role: Viewer, Rights: R("", []string{"pods"}, "list"),
+		Optional: R("metrics.k8s.io", []string{"pods"}, "list"),
+		Cluster:  Join(Cluster("", []string{"nodes"}, "list"), Cluster("metrics.k8s.io", []string{"nodes"}, "list")),
+		Note:     "each figure it may not read is explained under the tables"},
 	{Path: "migrate jobs", Role: Viewer, Rights: R("batch", []string{"jobs"}, "list"), Note: "--cleanup: delete jobs (operator)"},
 	{Path: "backup schedule show", Role: Viewer, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"))},
 
@@ -147,10 +155,14 @@ var Commands = []Command{
 		waitRights, R("", []string{"pods"}, "delete"))},
 	{Path: "deploy config set|unset", Role: Deployer, Rights: Join(R("", []string{"configmaps"}, "get", "patch"), R("", []string{"secrets"}, "get"), restartRights, waitRights)},
 	{Path: "deploy secret rotate", Role: Deployer, Rights: Join(ownNamespace, R("", []string{"configmaps"}, "get"), secretRights, restartRights, waitRights)},
-	{Path: "deploy access", Role: Deployer, Rights: Join(R("", []string{"pods", "services"}, "get", "list"), R("", []string{"pods/portforward"}, "get", "create"))},
-	{Path: "deploy tls renew", Role: Deployer, Rights: Join(R("cert-manager.io", []string{"certificates"}, "get", "list", "patch", "update"),
-		R("cert-manager.io", []string{"certificates/status"}, "patch", "update"))},
-	{Path: "deploy cleanup", Role: Deployer, Rights: Join(R("batch", []string{"jobs"}, "list", "delete", "deletecollection"), R("", []string{"pods"}, "list", "delete", "deletecollection"))},
+	{Path: "diagnose logs", Role: Deployer, Rights: Join(diagnoseLogs, R("", []string{"secrets"}, "get")),
+		Note: "the values of the Secrets the pods reference are read to be masked; a viewer or an operator uses --no-mask"},
+	{Path: "deploy access", Role: Deployer, Rights: Join(R("", []string{"services"}, "get"), R("", []string{"pods"}, "list", "watch"),
+		R("", []string{"pods/portforward"}, "get", "create")), Optional: R("networking.k8s.io", []string{"ingresses"}, "get"),
+		Note: "prod without --port-forward only reads the Ingress"},
+	{Path: "deploy tls renew", Role: Deployer, Rights: Join(R("cert-manager.io", []string{"certificates"}, "get", "list", "watch"),
+		R("cert-manager.io", []string{"certificates/status"}, "update")), Optional: R("networking.k8s.io", []string{"ingresses"}, "get")},
+	{Path: "deploy cleanup", Role: Operator, Rights: Join(R("batch", []string{"jobs"}, "list", "delete"), R("", []string{"pods"}, "list", "delete"))},
 }
 
 // DeployApply are the rights of deploy's server-side apply of the embedded
