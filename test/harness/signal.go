@@ -21,24 +21,24 @@ type Running struct {
 	t              testing.TB
 	c              *Cmd
 	cmd            *exec.Cmd
-	stdout, stderr *signalBuffer
+	stdout, stderr *SyncBuffer
 	done           chan struct{}
 	err            error
 }
 
-// signalBuffer is the output of a signalled command, read while it runs.
-type signalBuffer struct {
+// SyncBuffer is a buffer a running command writes while the test reads it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *signalBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *signalBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -48,7 +48,7 @@ func (l *signalBuffer) String() string {
 // cleanup kills it if the test fails first).
 func (c *Cmd) Background() *Running {
 	c.t.Helper()
-	r := &Running{t: c.t, c: c, stdout: &signalBuffer{}, stderr: &signalBuffer{}, done: make(chan struct{})}
+	r := &Running{t: c.t, c: c, stdout: &SyncBuffer{}, stderr: &SyncBuffer{}, done: make(chan struct{})}
 	r.cmd = c.Start(r.stdout, r.stderr)
 	go func() { r.err = r.cmd.Wait(); close(r.done) }()
 	c.t.Cleanup(func() {

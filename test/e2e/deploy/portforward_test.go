@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,6 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
-
-// syncBuffer collects a running command's output for the test to read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serveHTTP starts a local HTTP server answering every path with "name path"
 // and returns its port.
@@ -97,7 +78,7 @@ spec:
 `, name, ns, apiPort, fePort))
 	t.Cleanup(func() { harness.Kubectl(t, "delete", "clusterportforward", name, "--ignore-not-found").Run() })
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr harness.SyncBuffer
 	cmd := harness.Piyasa(t, "deploy", "access", "--env", "dev", "-n", ns, "--api-port", "0", "--frontend-port", "0").
 		WithTimeout(5*time.Minute).Start(&stdout, &stderr)
 	exited := make(chan error, 1)

@@ -1,38 +1,18 @@
 package diagnose_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
-
-// syncBuffer is a buffer a running command writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // criLine is a line of a container log file in the CRI format kwok serves.
 func criLine(t time.Time, text string) string {
@@ -199,7 +179,7 @@ subjects: [{kind: ServiceAccount, name: log-reader}]
 	}
 
 	// -f: the files grow, a pod is replaced, Ctrl-C ends it.
-	var out, errb syncBuffer
+	var out, errb harness.SyncBuffer
 	cmd := harness.Piyasa(t, append(args, "-f")...).Start(&out, &errb)
 	stopped := false
 	defer func() {
@@ -218,7 +198,7 @@ subjects: [{kind: ServiceAccount, name: log-reader}]
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	has := func(b *syncBuffer, s string) func() bool {
+	has := func(b *harness.SyncBuffer, s string) func() bool {
 		return func() bool { return strings.Contains(b.String(), s) }
 	}
 	waitFor("the existing lines", has(&out, "dev-worker-2 worker w2 calling the LLM with key REDACTED\n"))

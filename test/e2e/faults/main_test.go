@@ -6,7 +6,6 @@
 package faults_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,37 +46,19 @@ const (
 	regainedLine = "connection to the API server regained after "
 )
 
-// syncBuffer collects a running command's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a command started in the background.
 type running struct {
 	t              *testing.T
 	line           string
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *harness.SyncBuffer
 	done           chan struct{}
 	err            error
 }
 
 func start(t *testing.T, c *harness.Cmd) *running {
 	t.Helper()
-	r := &running{t: t, line: c.String(), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	r := &running{t: t, line: c.String(), stdout: &harness.SyncBuffer{}, stderr: &harness.SyncBuffer{}, done: make(chan struct{})}
 	r.cmd = c.Start(r.stdout, r.stderr)
 	go func() { r.err = r.cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
@@ -93,7 +73,7 @@ func start(t *testing.T, c *harness.Cmd) *running {
 }
 
 // waitFor waits until out holds s; it fails the test if the command ends first.
-func (r *running) waitFor(out *syncBuffer, s string, limit time.Duration) {
+func (r *running) waitFor(out *harness.SyncBuffer, s string, limit time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(limit)
 	for !strings.Contains(out.String(), s) {

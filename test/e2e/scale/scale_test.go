@@ -413,7 +413,7 @@ func TestStatusWatch(t *testing.T) {
 	t.Parallel()
 	ns := deployDev(t, nil)
 	harness.Kubectl(t, "delete", "hpa", "dev-frontend-hpa", "-n", ns).RunOK()
-	var out, errb syncBuffer
+	var out, errb harness.SyncBuffer
 	cmd := harness.Piyasa(t, "scale", "status", "-w", "-n", ns, "--env", "dev").Start(&out, &errb)
 	waitFor := func(what string, ok func(string) bool) {
 		t.Helper()

@@ -1,7 +1,6 @@
 package scale_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -136,24 +135,6 @@ func component(t *testing.T, doc map[string]any, name string) map[string]any {
 	}
 	t.Fatalf("no component %s in status", name)
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // assertWorkersRolledBack checks that a failed `scale worker` put back the
