@@ -32,9 +32,10 @@ var (
 	ownNamespace = []Right{{Verb: "get", Resource: "namespaces"}}
 
 	// waitRights are those of waiting for a rollout by watching (one LIST and
-	// one WATCH of Deployments, StatefulSets, Pods and Events), and of the pod
+	// one WATCH of Deployments, StatefulSets, ReplicaSets (the pods of the
+	// revision rolled out), Pods and Events), and of the pod
 	// table printed after it.
-	waitRights = Join(R("apps", []string{"deployments", "statefulsets"}, "list", "watch"), R("", []string{"pods", "events"}, "list", "watch"))
+	waitRights = Join(R("apps", []string{"deployments", "statefulsets", "replicasets"}, "list", "watch"), R("", []string{"pods", "events"}, "list", "watch"))
 
 	// restartRights are those of restarting api and worker (the restartedAt annotation).
 	restartRights = R("apps", []string{"deployments", "statefulsets"}, "patch")
