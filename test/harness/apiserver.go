@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -31,7 +32,8 @@ import (
 // controller manager and the scheduler hold leader leases and exit when they
 // cannot renew them for 10 s (kwokctl starts them with leader election); a
 // real control plane's kubelet or systemd starts them again, and so does the
-// harness while a fault test runs (superviseComponents).
+// harness while a fault test runs (superviseComponents). kwok is started
+// afresh when a fault test ends (restartKwok).
 
 // process is a control plane process as started, to start it again.
 type process struct {
@@ -220,7 +222,73 @@ func superviseComponents(t testing.TB, procs []*process) (stop func()) {
 		// A component whose lease ran out just as the API server came back exits within seconds.
 		time.Sleep(2 * time.Second)
 		check()
+		for _, p := range procs {
+			if p.name == "kwok-controller" {
+				restartKwok(t, p)
+			}
+		}
 	}
+}
+
+// restartKwok starts the kwok controller afresh once a fault test is done.
+// kwok plays the kubelets and reconnects by itself, but the watches of its
+// own objects (Stages, ClusterExec, Logs) come back only after client-go's
+// backoff, up to a minute after an outage: the next test would find exec
+// unmapped or a Stage change unseen. A fresh kwok lists them at once. Each
+// kwok takes the nodes' Leases (kube-node-lease) under a new identity, and
+// would wait for the old ones to expire (--node-lease-duration-seconds,
+// 200 s) before playing those nodes: the old kwok's Leases are deleted.
+func restartKwok(t testing.TB, p *process) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(RESTConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	for deadline := time.Now().Add(30 * time.Second); !processGone(p.pid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("harness: kwok-controller (pid %d) still runs 30 s after SIGKILL", p.pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cs.CoordinationV1().Leases("kube-node-lease").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		t.Fatalf("harness: delete the node Leases of the old kwok: %v", err)
+	}
+	pid, err := startProcess(clusterDir(t), p)
+	if err != nil {
+		t.Fatalf("harness: restart kwok-controller: %v", err)
+	}
+	p.pid = pid
+	addr := ""
+	for _, a := range p.argv {
+		if v, ok := strings.CutPrefix(a, "--server-address="); ok {
+			addr = v
+		}
+	}
+	for deadline := time.Now().Add(time.Minute); addr != ""; {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			break
+		}
+		if processGone(pid) || time.Now().After(deadline) {
+			t.Fatalf("harness: the restarted kwok-controller (pid %d) does not serve %s", pid, addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// It plays the nodes once it holds their Leases.
+	for deadline := time.Now().Add(time.Minute); ; {
+		nodes, err1 := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		leases, err2 := cs.CoordinationV1().Leases("kube-node-lease").List(ctx, metav1.ListOptions{})
+		if err1 == nil && err2 == nil && len(nodes.Items) > 0 && len(leases.Items) >= len(nodes.Items) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("harness: the restarted kwok-controller (pid %d) took no node Lease in a minute", pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("harness: kwok-controller started afresh (pid %d) for the next test", pid)
 }
 
 // startProcess starts p again detached (as kwokctl starts it), its output
@@ -252,18 +320,43 @@ func StartAPIServer(t testing.TB) {
 	if !apiServer.stopped {
 		t.Fatal("harness: the API server is not stopped")
 	}
-	pid, err := startProcess(filepath.Dir(filepath.Dir(pidFile)), &process{name: "kube-apiserver", argv: apiServer.argv, dir: apiServer.dir, env: apiServer.env})
-	if err != nil {
-		t.Fatalf("harness: start the API server: %v", err)
-	}
+	dir := filepath.Dir(filepath.Dir(pidFile))
+	logPath := filepath.Join(dir, "logs", "kube-apiserver.log")
 	down := time.Since(apiServer.stopAt)
 	apiServer.stopped = false
 	start := time.Now()
-	if err := waitReady(t, 3*time.Minute); err != nil {
-		t.Fatalf("harness: the restarted API server (pid %d) is not ready: %v (log: %s)", pid, err, filepath.Join(clusterDir(t), "logs", "kube-apiserver.log"))
+	// An API server that exits while starting is started again, as its
+	// supervisor (systemd, the kubelet) would, three times at most.
+	for attempt := 1; ; attempt++ {
+		pid, err := startProcess(dir, &process{name: "kube-apiserver", argv: apiServer.argv, dir: apiServer.dir, env: apiServer.env})
+		if err != nil {
+			t.Fatalf("harness: start the API server: %v", err)
+		}
+		err = waitReady(t, 3*time.Minute, func() bool { return processGone(pid) })
+		if err == nil {
+			apiServer.recovered++
+			t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", pid, down.Seconds(), time.Since(start).Seconds())
+			return
+		}
+		if !processGone(pid) || attempt == 3 {
+			t.Fatalf("harness: the restarted API server (pid %d) is not ready: %v\nlast lines of %s:\n%s", pid, err, logPath, logTail(logPath, 30))
+		}
+		t.Logf("harness: the restarted API server (pid %d) exited while starting (attempt %d); last lines of its log:\n%s", pid, attempt, logTail(logPath, 15))
+		time.Sleep(time.Second)
 	}
-	apiServer.recovered++
-	t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", pid, down.Seconds(), time.Since(start).Seconds())
+}
+
+// logTail returns the last n lines of a log file.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // APIServerOutage stops the API server, waits d and starts it again.
@@ -274,8 +367,8 @@ func APIServerOutage(t testing.TB, d time.Duration) {
 	StartAPIServer(t)
 }
 
-// waitReady polls /readyz until it answers ok.
-func waitReady(t testing.TB, limit time.Duration) error {
+// waitReady polls /readyz until it answers ok, or exited says the process is gone.
+func waitReady(t testing.TB, limit time.Duration, exited func() bool) error {
 	cfg := RESTConfig(t)
 	cfg.QPS, cfg.Burst = 50, 100 // polled: client-go's default limiter would throttle the polls
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -294,6 +387,9 @@ func waitReady(t testing.TB, limit time.Duration) error {
 		last := err.Error()
 		if len(body) > 0 {
 			last = failedChecks(string(body))
+		}
+		if exited() {
+			return fmt.Errorf("the process exited (last: %s)", last)
 		}
 		select {
 		case <-ctx.Done():

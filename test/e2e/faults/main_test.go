@@ -251,6 +251,8 @@ func waitComponents(t *testing.T, ns string, names ...string) {
 		ws = append(ws, kube.Workload{Component: n, Kind: c.Kind, Name: dev.WorkloadName(c)})
 	}
 	if _, err := kube.WaitForWorkloads(context.Background(), harness.Client(t), ns, ws, kube.WaitOptions{Timeout: 3 * time.Minute}); err != nil {
-		t.Fatalf("%v not ready in %s: %v", names, ns, err)
+		r := harness.Kubectl(t, "get", "deploy,rs,sts,pods", "-n", ns, "-o", "wide").Run()
+		e := harness.Kubectl(t, "get", "events", "-n", ns).Run()
+		t.Fatalf("%v not ready in %s: %v\n%s\n%s", names, ns, err, r.Stdout, e.Stdout)
 	}
 }

@@ -45,6 +45,25 @@ func setupMigrate(t *testing.T, extraEnv ...string) *migrateApp {
 		Namespace: ns, WorkDir: project, ExecDeployment: dev.WorkloadName(c),
 		ExtraEnv: append([]string{fmt.Sprintf("PGPORT=%d", pg.Port), "PGHOST=127.0.0.1", "PGPASSWORD=" + password}, extraEnv...),
 	})
+	// kwok serves the exec of the namespace's pods once it has read the
+	// ClusterExec; after an earlier test's outage its watch may take a while
+	// to come back (client-go's backoff).
+	pc, _ := app.LookupComponent(app.Postgres)
+	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: pc.Selector()})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("postgres pod: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r := harness.Kubectl(t, "exec", "-n", ns, pods.Items[0].Name, "--", "sh", "-c", "echo ok").WithTimeout(20 * time.Second).Run()
+		if r.Code == 0 && strings.TrimSpace(r.Stdout) == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec into the postgres pod never worked: %s", r.Stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	return &migrateApp{ns: ns, pg: pg}
 }
 
