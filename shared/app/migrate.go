@@ -21,6 +21,9 @@ const (
 	MigrationBackupAnnotation  = "piyasa.io/migrate-backup"   // the backup taken first (when there was one)
 	MigrationSinceAnnotation   = "piyasa.io/migrate-since"    // on the Lease: when the holder took it (RFC 3339)
 	MigrationImageAnnotation   = "piyasa.io/migrate-image-of" // where the image came from (api pod or --image)
+	// LockOperationAnnotation, on the Lease, names the operation that holds it
+	// (the Lease is the lock of every operation that changes the database).
+	LockOperationAnnotation = "piyasa.io/lock-operation"
 )
 
 // MigrationJobName returns the Job name for a start time stamp ("20261201-030000").

@@ -54,7 +54,30 @@ type BackupInfo struct {
 	Tables []TableRows `json:"tables"`
 	// Verification is set by `backup verify`.
 	Verification *Verification `json:"verification,omitempty"`
+	// BackupKind says why the backup was taken (scheduled, manual,
+	// pre-migration, pre-restore, safety); retention counts each kind apart.
+	// Empty in backups written before kinds existed (read as KindOf says).
+	BackupKind string `json:"backupKind,omitempty"`
+	// Pinned backups are never removed by retention (`backup pin|unpin`).
+	Pinned bool `json:"pinned,omitempty"`
 }
+
+// The kinds of backups (BackupInfo.BackupKind).
+const (
+	// KindScheduled: taken by the backup CronJob (or nightly-backup.sh).
+	KindScheduled = "scheduled"
+	// KindManual: taken by hand with `backup create`.
+	KindManual = "manual"
+	// KindPreMigration: taken by `migrate --backup-first` (and deploy update --migrate).
+	KindPreMigration = "pre-migration"
+	// KindPreRestore: the safety backup a restore takes of the live database before replacing it.
+	KindPreRestore = "pre-restore"
+	// KindSafety: any other safety copy taken before a destructive step.
+	KindSafety = "safety"
+)
+
+// BackupKinds lists the kinds in the order they are documented.
+var BackupKinds = []string{KindScheduled, KindManual, KindPreMigration, KindPreRestore, KindSafety}
 
 // Images are the app's images at backup time.
 type Images struct {

@@ -130,7 +130,7 @@ func replicasText(rs []appReplicas) string {
 // ReplicasAnnotation records, on the api Deployment and worker StatefulSet,
 // the replicas they had before a restore stopped them: a later restore (e.g.
 // of the safety backup) scales them back to that, not to zero.
-const ReplicasAnnotation = "piyasa.io/replicas-before-restore"
+const ReplicasAnnotation = app.ReplicasBeforeRestoreAnnotation
 
 func (b *base) patchAnnotation(ctx context.Context, w kube.Workload, value *string) error {
 	cs, err := b.Clientset()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"strings"
 	"testing"
 	"time"
@@ -177,7 +178,7 @@ func TestUpCreatesTheJobAndReleasesTheLock(t *testing.T) {
 	_ = tt.Global.Complete()
 	completeJobs(t, tt, batchv1.JobComplete)
 	ex := &fakeExec{}
-	r, err := Up(context.Background(), tt.Global, Options{Exec: ex, Timeout: time.Minute, Holder: &Holder{Identity: "me (pid 1)", User: "me"}})
+	r, err := Up(context.Background(), tt.Global, Options{Exec: ex, Timeout: time.Minute, Holder: &oplock.Holder{Identity: "me (pid 1)", User: "me"}})
 	if err != nil {
 		t.Fatalf("Up: %v\n%s", err, tt.Stderr)
 	}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 )
 
 // JobInfo describes one migration Job.
@@ -51,7 +52,7 @@ func ListJobs(ctx context.Context, cs kubernetes.Interface, ns string, now time.
 
 func jobInfo(j *batchv1.Job, now time.Time) JobInfo {
 	ji := JobInfo{Name: j.Name, Direction: j.Annotations[app.MigrationCommandAnnotation], Target: j.Annotations[app.MigrationTargetAnnotation],
-		State: jobState(j), User: j.Annotations[app.MigrationUserAnnotation], Backup: j.Annotations[app.MigrationBackupAnnotation],
+		State: oplock.JobStateOf(j), User: j.Annotations[app.MigrationUserAnnotation], Backup: j.Annotations[app.MigrationBackupAnnotation],
 		Created: j.CreationTimestamp.Time}
 	if cs := j.Spec.Template.Spec.Containers; len(cs) > 0 {
 		ji.Image = cs[0].Image

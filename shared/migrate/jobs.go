@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
@@ -97,7 +98,7 @@ func (o *JobsOptions) Run(ctx context.Context) error {
 	}
 	doc := &JobList{Namespace: o.Namespace, Jobs: infos}
 	if o.Cleanup {
-		lock, _, err := DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), now)
+		lock, _, err := oplock.DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), now)
 		if err != nil {
 			return err
 		}

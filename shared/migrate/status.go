@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
@@ -34,9 +35,9 @@ type Status struct {
 	// Problems says why the status is not clean (exit 1).
 	Problems []string `json:"problems,omitempty"`
 	// Running is a migration Job still running; LastFailed the newest Job when it failed.
-	Running    *JobInfo `json:"running,omitempty"`
-	LastFailed *JobInfo `json:"lastFailed,omitempty"`
-	Lock       LockInfo `json:"lock"`
+	Running    *JobInfo        `json:"running,omitempty"`
+	LastFailed *JobInfo        `json:"lastFailed,omitempty"`
+	Lock       oplock.LockInfo `json:"lock"`
 }
 
 // StatusOptions are the options of `migrate status`.
@@ -96,7 +97,7 @@ func GetStatus(ctx context.Context, g *cli.Global, ex Execer) (*Status, error) {
 	}
 	ns := g.Namespace
 	st := &Status{Namespace: ns, Current: []string{}, Heads: []string{}, Pending: []string{}}
-	if st.Lock, _, err = DescribeLock(ctx, cs, ns, g.Env.MigrationLease(), g.Now()); err != nil {
+	if st.Lock, _, err = oplock.DescribeLock(ctx, cs, ns, g.Env.MigrationLease(), g.Now()); err != nil {
 		return nil, err
 	}
 	jobs, _, err := ListJobs(ctx, cs, ns, g.Now())

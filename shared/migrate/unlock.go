@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 )
 
 // UnlockOptions are the options of `migrate unlock`.
@@ -48,7 +49,7 @@ func (o *UnlockOptions) Run(ctx context.Context) error {
 		return err
 	}
 	name := o.Env.MigrationLease()
-	info, lease, err := DescribeLock(ctx, cs, o.Namespace, name, o.Now())
+	info, lease, err := oplock.DescribeLock(ctx, cs, o.Namespace, name, o.Now())
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/migrate/migraterun"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 )
 
 // Defaults of `migrate up`.
@@ -51,7 +52,7 @@ type Options struct {
 	// Exec runs pg_isready in the PostgreSQL pod (default: through the API server).
 	Exec Execer
 	// Holder is who takes the Lease (default: this user, host and process).
-	Holder *Holder
+	Holder *oplock.Holder
 	// BeforeJob runs under the lock, after the connection check and before the
 	// Job is created (the seam for a backup first): the annotations it returns
 	// are added to the Job (e.g. app.MigrationBackupAnnotation); an error
@@ -99,7 +100,7 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	holder := LocalHolder()
+	holder := oplock.LocalHolder()
 	if o.Holder != nil {
 		holder = *o.Holder
 	}
@@ -144,14 +145,10 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		defer logFile.Close()
 	}
 
-	lock, err := Acquire(ctx, cs, ns, env.MigrationLease(), holder, g.Now)
-	var held *HeldError
+	lock, err := oplock.Acquire(ctx, cs, ns, env.MigrationLease(), holder, "migrate "+o.Direction+" "+o.To, g.Now)
+	var held *oplock.HeldError
 	if errors.As(err, &held) {
-		e := cli.Failedf("%s", held.Error())
-		if held.Info.Job != "" {
-			return nil, e.WithHint("wait for it (kubectl logs -f job/%s -n %s); a stale lock is released with: kubectl piyasa migrate unlock -n %s", held.Info.Job, ns, ns)
-		}
-		return nil, e.WithHint("a stale lock is released with: kubectl piyasa migrate unlock -n %s", ns)
+		return nil, held.Refusal(ns)
 	}
 	if err != nil {
 		return nil, err
@@ -312,7 +309,7 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		return r, cli.Failedf("the migration pod cannot start: %s", problem.String()).
 			WithHint("nothing was migrated and Job %s was deleted; fix the image (--image) or the configuration, then run the migration again", name)
 	}
-	if jobState(final) == "Complete" {
+	if oplock.JobStateOf(final) == "Complete" {
 		r.State = "Complete"
 		g.Infof("migration %s %s succeeded in %s: Job %s kept (log: kubectl logs job/%s -n %s)\n", o.Direction, o.To,
 			r.Duration.Round(100*time.Millisecond), name, name, ns)
@@ -357,7 +354,7 @@ func multipleHeads(tail []string) bool {
 
 // interrupted handles Ctrl-C and SIGTERM: leave the Job (the Lease follows
 // it), or delete both; the exit-130 error says which and how to go on.
-func interrupted(g *cli.Global, o Options, r *Result, lock *Lock, release func()) error {
+func interrupted(g *cli.Global, o Options, r *Result, lock *oplock.Lock, release func()) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	cs, _ := g.Clientset()
@@ -424,7 +421,7 @@ func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, boun
 		if len(list.Items) == 0 {
 			return nil, nil, cli.Failedf("Job %s was deleted before it finished", name)
 		}
-		if j := &list.Items[0]; jobState(j) != "Running" {
+		if j := &list.Items[0]; oplock.JobStateOf(j) != "Running" {
 			return j, nil, nil
 		}
 		w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: list.ResourceVersion})
@@ -449,7 +446,7 @@ func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, boun
 					w.Stop()
 					return nil, nil, cli.Failedf("Job %s was deleted before it finished", name)
 				}
-				if j, ok := ev.Object.(*batchv1.Job); ok && jobState(j) != "Running" {
+				if j, ok := ev.Object.(*batchv1.Job); ok && oplock.JobStateOf(j) != "Running" {
 					w.Stop()
 					return j, nil, nil
 				}

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/migrate"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -105,7 +105,7 @@ func (a *migrateApp) status(t *testing.T, code int) migrationStatus {
 // jobState returns the Job's Complete or Failed condition ("" while it runs).
 func (a *migrateApp) jobState(t *testing.T, name string) string {
 	t.Helper()
-	state, err := migrate.JobState(context.Background(), harness.Client(t), a.ns, name)
+	state, err := oplock.JobState(context.Background(), harness.Client(t), a.ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}

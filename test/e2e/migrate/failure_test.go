@@ -90,7 +90,7 @@ func TestConcurrentMigrations(t *testing.T) {
 		t.Fatalf("want one run and one refused: %d ok, %d refused\n%s\n---\n%s", len(ok), len(refused), results[0].Stderr, results[1].Stderr)
 	}
 	host, _ := os.Hostname()
-	mustContain(t, "refused stderr", refused[0].Stderr, "another migration holds the lock dev-piyasa-migrate", "@"+host, "since ")
+	mustContain(t, "refused stderr", refused[0].Stderr, "another operation holds the database lock dev-piyasa-migrate", "migrate up ", "@"+host, "since ")
 	if refused[0].Duration > ok[0].Duration/2 {
 		t.Errorf("the refused migrate waited: %s (the other ran %s)", refused[0].Duration, ok[0].Duration)
 	}

@@ -1,4 +1,4 @@
-package migrate
+package oplock
 
 import (
 	"context"
@@ -25,20 +25,20 @@ func TestLockAcquireContendRelease(t *testing.T) {
 	now := t0
 	a := Holder{Identity: "alice@h1 (pid 1)", User: "alice@h1"}
 	b := Holder{Identity: "bob@h2 (pid 2)", User: "bob@h2"}
-	la, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", a, clock(&now))
+	la, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", a, "migrate up", clock(&now))
 	if err != nil || la.TookOver != nil {
 		t.Fatalf("first acquire: %v %+v", err, la)
 	}
 	if err := la.SetJob(ctx, "dev-db-migrate-1"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, clock(&now))
+	_, err = Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, "migrate up", clock(&now))
 	var held *HeldError
 	if !errors.As(err, &held) {
 		t.Fatalf("second acquire: %v, want HeldError", err)
 	}
 	msg := held.Error()
-	for _, want := range []string{"alice@h1 (pid 1)", "dev-db-migrate-1", "2026-12-01T03:00:00Z"} {
+	for _, want := range []string{"alice@h1 (pid 1)", "dev-db-migrate-1", "2026-12-01T03:00:00Z", "migrate up by "} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("HeldError %q lacks %q", msg, want)
 		}
@@ -49,13 +49,13 @@ func TestLockAcquireContendRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(LeaseDuration - time.Second)
-	if _, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, clock(&now)); !errors.As(err, &held) {
+	if _, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, "migrate up", clock(&now)); !errors.As(err, &held) {
 		t.Fatalf("renewed lease taken: %v", err)
 	}
 	if err := la.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	lb, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, clock(&now))
+	lb, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", b, "migrate up", clock(&now))
 	if err != nil || lb.TookOver != nil {
 		t.Fatalf("acquire after release: %v", err)
 	}
@@ -81,7 +81,7 @@ func TestLockExpiredTakenOverUnlessJobRuns(t *testing.T) {
 		cs := fake.NewClientset(running, done)
 		now := t0
 		old := Holder{Identity: "ghost@gone (pid 9)", User: "ghost@gone"}
-		l, err := Acquire(ctx, cs, "ns", "L", old, clock(&now))
+		l, err := Acquire(ctx, cs, "ns", "L", old, "migrate up", clock(&now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestLockExpiredTakenOverUnlessJobRuns(t *testing.T) {
 			}
 		}
 		now = now.Add(LeaseDuration + time.Second) // the holder stopped renewing
-		nl, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "new (pid 3)", User: "new"}, clock(&now))
+		nl, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "new (pid 3)", User: "new"}, "restore x.sql.zst", clock(&now))
 		if tc.takeOver {
 			if err != nil || nl.TookOver == nil || nl.TookOver.Holder != old.Identity {
 				t.Errorf("job %q: expired lease not taken over: %v", tc.job, err)
@@ -114,20 +114,20 @@ func TestLockDetachFollowsTheJob(t *testing.T) {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns"}}
 	cs := fake.NewClientset(job)
 	now := t0
-	l, _ := Acquire(ctx, cs, "ns", "L", Holder{Identity: "a"}, clock(&now))
+	l, _ := Acquire(ctx, cs, "ns", "L", Holder{Identity: "a"}, "migrate up", clock(&now))
 	_ = l.SetJob(ctx, "j")
 	if err := l.Detach(ctx); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Second)
-	if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "b"}, clock(&now)); err == nil {
+	if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "b"}, "migrate up", clock(&now)); err == nil {
 		t.Fatal("detached lease of a running Job taken")
 	}
 	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue}}
 	if _, err := cs.BatchV1().Jobs("ns").UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "b"}, clock(&now)); err != nil {
+	if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: "b"}, "migrate up", clock(&now)); err != nil {
 		t.Fatalf("detached lease of a finished Job not taken: %v", err)
 	}
 	lease, _ := cs.CoordinationV1().Leases("ns").Get(ctx, "L", metav1.GetOptions{})

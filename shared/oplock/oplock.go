@@ -1,4 +1,12 @@
-package migrate
+// Package oplock is the one lock of every operation that changes the
+// database of a namespace: migrate up and down, a live restore, the
+// in-cluster backup run and the prune of in-cluster copies. It is a
+// coordination.k8s.io Lease (the migration Lease, <prefix>piyasa-migrate,
+// kept under its old name so that older binaries still exclude newer ones)
+// whose annotations name the holder, the operation and the Job it guards.
+// A Lease its holder stopped renewing has expired, but it stays held while
+// the Job it names is still running.
+package oplock
 
 import (
 	"context"
@@ -18,14 +26,15 @@ import (
 )
 
 // Lease timing: the command renews the Lease every LeaseRenew; a Lease not
-// renewed for LeaseDuration has expired, but it stays held while the Job it
-// names is still running (the Lease follows the Job after a Ctrl-C).
+// renewed for LeaseDuration has expired (its process is gone), but it stays
+// held while the Job it names is still running (the Lease follows the Job
+// after a Ctrl-C).
 const (
 	LeaseDuration = 30 * time.Second
 	LeaseRenew    = 10 * time.Second
 )
 
-// Holder says who holds (or wants) the migration Lease.
+// Holder says who holds (or wants) the Lease.
 type Holder struct {
 	// Identity is user@host (pid N): the Lease's holderIdentity.
 	Identity string `json:"identity"`
@@ -49,36 +58,62 @@ func LocalHolder() Holder {
 
 // LockInfo describes the Lease as `migrate status` and errors show it.
 type LockInfo struct {
-	Name     string     `json:"name"`
-	Held     bool       `json:"held"`
-	Holder   string     `json:"holder,omitempty"`
-	User     string     `json:"user,omitempty"`
-	Job      string     `json:"job,omitempty"`
-	JobState string     `json:"jobState,omitempty"`
-	Since    *time.Time `json:"since,omitempty"`
-	Renewed  *time.Time `json:"renewed,omitempty"`
+	Name   string `json:"name"`
+	Held   bool   `json:"held"`
+	Holder string `json:"holder,omitempty"`
+	User   string `json:"user,omitempty"`
+	// Operation is what the holder does ("migrate up 0003", "restore FILE", ...;
+	// "migrate" for a Lease written by a binary older than the operation lock).
+	Operation string     `json:"operation,omitempty"`
+	Job       string     `json:"job,omitempty"`
+	JobState  string     `json:"jobState,omitempty"`
+	Since     *time.Time `json:"since,omitempty"`
+	Renewed   *time.Time `json:"renewed,omitempty"`
 	// Expired: not renewed for LeaseDuration (it is still held while its Job runs).
 	Expired bool `json:"expired"`
 }
 
-// HeldError is returned when another migration holds the Lease.
-type HeldError struct{ Info LockInfo }
+// Alive says whether the holder is still at work: its process renews the
+// Lease, or the Job it names is running. An unlock must not take a live
+// holder's Lease: two operations would then change the database at once.
+func (i LockInfo) Alive() bool {
+	return i.Holder != "" && (!i.Expired || i.JobState == "Running")
+}
 
-func (e *HeldError) Error() string {
-	i := e.Info
-	msg := fmt.Sprintf("another migration holds the lock %s: %s", i.Name, i.Holder)
+// Describe says "OPERATION by HOLDER since T, Job J (STATE)".
+func (i LockInfo) Describe() string {
+	op := i.Operation
+	if op == "" {
+		op = "migrate"
+	}
+	msg := fmt.Sprintf("%s by %s", op, i.Holder)
 	if i.Since != nil {
 		msg += " since " + i.Since.UTC().Format(time.RFC3339)
 	}
 	if i.Job != "" {
 		msg += fmt.Sprintf(", Job %s (%s)", i.Job, i.JobState)
-	} else {
-		msg += ", Job not created yet"
 	}
 	return msg
 }
 
-// Lock is a held migration Lease.
+// HeldError is returned when another operation holds the Lease.
+type HeldError struct{ Info LockInfo }
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("another operation holds the database lock %s: %s", e.Info.Name, e.Info.Describe())
+}
+
+// Refusal is the error a command prints when the lock is held: it names the
+// holder and never offers to unlock it (a held lock has a live holder).
+func (e *HeldError) Refusal(ns string) error {
+	c := cli.Failedf("%s; nothing was changed", e.Error())
+	if e.Info.Job != "" {
+		return c.WithHint("wait for it to end (kubectl logs -f job/%s -n %s), then try again", e.Info.Job, ns)
+	}
+	return c.WithHint("wait for it to end, then try again (see: kubectl piyasa migrate status -n %s)", ns)
+}
+
+// Lock is a held Lease.
 type Lock struct {
 	cs     kubernetes.Interface
 	ns     string
@@ -104,10 +139,11 @@ func JobState(ctx context.Context, cs kubernetes.Interface, ns, job string) (str
 	if err != nil {
 		return "", err
 	}
-	return jobState(j), nil
+	return JobStateOf(j), nil
 }
 
-func jobState(j *batchv1.Job) string {
+// JobStateOf returns Running, Complete or Failed for a Job.
+func JobStateOf(j *batchv1.Job) string {
 	for _, c := range j.Status.Conditions {
 		if c.Status == "True" && c.Type == batchv1.JobComplete {
 			return "Complete"
@@ -133,6 +169,7 @@ func DescribeLock(ctx context.Context, cs kubernetes.Interface, ns, name string,
 		info.Holder = *lease.Spec.HolderIdentity
 	}
 	info.User = lease.Annotations[app.MigrationUserAnnotation]
+	info.Operation = lease.Annotations[app.LockOperationAnnotation]
 	info.Job = lease.Annotations[app.MigrationJobAnnotation]
 	if lease.Spec.AcquireTime != nil {
 		t := lease.Spec.AcquireTime.Time
@@ -150,14 +187,14 @@ func DescribeLock(ctx context.Context, cs kubernetes.Interface, ns, name string,
 	if info.JobState, err = JobState(ctx, cs, ns, info.Job); err != nil {
 		return info, lease, err
 	}
-	info.Held = info.Holder != "" && (!info.Expired || info.JobState == "Running")
+	info.Held = info.Alive()
 	return info, lease, nil
 }
 
-// Acquire takes the migration Lease for holder, or returns a *HeldError
-// naming the holder. A Lease that has expired and whose Job has finished (or
-// never existed) is taken over.
-func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, holder Holder, now func() time.Time) (*Lock, error) {
+// Acquire takes the Lease for holder doing operation, or returns a
+// *HeldError naming the holder, its operation and since when. A Lease that
+// has expired and whose Job has finished (or never existed) is taken over.
+func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, holder Holder, operation string, now func() time.Time) (*Lock, error) {
 	l := &Lock{cs: cs, ns: ns, name: name, holder: holder, now: now}
 	for attempt := 0; attempt < 5; attempt++ {
 		info, lease, err := DescribeLock(ctx, cs, ns, name, now())
@@ -181,6 +218,7 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, hold
 			lease.Annotations = map[string]string{}
 		}
 		lease.Annotations[app.MigrationUserAnnotation] = holder.User
+		lease.Annotations[app.LockOperationAnnotation] = operation
 		delete(lease.Annotations, app.MigrationJobAnnotation)
 		if !exists {
 			_, err = cs.CoordinationV1().Leases(ns).Create(ctx, lease, metav1.CreateOptions{})

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Annotations a live restore (`kubectl piyasa backup restore`) puts on the api
+// Deployment and the worker StatefulSet while it has stopped them. They are
+// removed when the app runs again; present afterwards, they mean the restore
+// did not finish (deploy status and diagnose read them).
+const (
+	// ReplicasBeforeRestoreAnnotation records the workload's replicas before
+	// the restore stopped it (an integer): the count to come back to.
+	ReplicasBeforeRestoreAnnotation = "piyasa.io/replicas-before-restore"
+	// RestoreAnnotation holds a RestoreRecord as JSON.
+	RestoreAnnotation = "piyasa.io/restore-in-progress"
+)
+
+// RestoreRecord says which restore stopped the app: enough to name it and to
+// give the command that finishes it and the one that goes back.
+type RestoreRecord struct {
+	// Since is when the restore began stopping the app.
+	Since time.Time `json:"since"`
+	// Backup is the location (path or s3:// URL) of the backup being restored.
+	Backup string `json:"backup"`
+	// SafetyBackup is the location of the safety backup of the database as it
+	// was ("" when none was taken).
+	SafetyBackup string `json:"safetyBackup,omitempty"`
+	// Environment is the --env of the restore (dev or prod).
+	Environment string `json:"environment"`
+	// Holder is who ran it (user@host (pid N)).
+	Holder string `json:"holder,omitempty"`
+	// Replicas are the replicas of api and worker before the restore, by component.
+	Replicas map[string]int32 `json:"replicas,omitempty"`
+}
+
+// Marshal returns the annotation value.
+func (r RestoreRecord) Marshal() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// ParseRestoreRecord reads the annotation value.
+func ParseRestoreRecord(s string) (RestoreRecord, error) {
+	var r RestoreRecord
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return r, fmt.Errorf("annotation %s is not a restore record: %v", RestoreAnnotation, err)
+	}
+	if r.Backup == "" || r.Since.IsZero() {
+		return r, fmt.Errorf("annotation %s lacks the backup or the time", RestoreAnnotation)
+	}
+	return r, nil
+}
+
+// FinishCommand is the command that finishes the interrupted restore: the
+// same restore again (it reads the recorded replicas and brings the app back).
+func (r RestoreRecord) FinishCommand(ns string) string {
+	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes", r.Backup, ns, r.Environment)
+}
+
+// UndoCommand is the command that goes back to the database as it was before
+// the restore ("" without a safety backup).
+func (r RestoreRecord) UndoCommand(ns string) string {
+	if r.SafetyBackup == "" {
+		return ""
+	}
+	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup", r.SafetyBackup, ns, r.Environment)
+}
