@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // Executor runs a command in a pod's container with the given streams. The
@@ -33,29 +30,9 @@ type RemoteExecutor struct {
 	Client kubernetes.Interface
 }
 
-// Exec implements Executor.
+// Exec implements Executor with kube.Exec.
 func (e *RemoteExecutor) Exec(ctx context.Context, pod *corev1.Pod, container string, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	req := e.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).
-		SubResource("exec").VersionedParams(&corev1.PodExecOptions{
-		Container: container, Command: cmd, Stdin: stdin != nil, Stdout: stdout != nil, Stderr: stderr != nil,
-	}, scheme.ParameterCodec)
-	spdy, err := remotecommand.NewSPDYExecutor(e.Config, http.MethodPost, req.URL())
-	if err != nil {
-		return err
-	}
-	ws, err := remotecommand.NewWebSocketExecutor(e.Config, http.MethodGet, req.URL().String())
-	if err != nil {
-		return err
-	}
-	// kubectl's predicate (pkg/cmd/exec): fall back only when the upgrade
-	// failed or an HTTPS proxy refused it, never after the stream started.
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return err
-	}
-	return ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	return kube.Exec(ctx, e.Config, e.Client, pod.Namespace, pod.Name, container, cmd, kube.ExecStreams{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 // PostgresPod finds the running, ready-to-exec postgres pod of the namespace

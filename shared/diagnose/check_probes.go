@@ -15,13 +15,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // ProbeTimeout bounds each live probe (exec, proxy GET, DNS lookup).
@@ -46,27 +44,11 @@ type KubeProber struct {
 	Namespace string
 }
 
-// Exec runs cmd through the exec subresource (WebSocket, falling back to SPDY), bounded by ctx.
+// Exec runs cmd with kube.Exec, bounded by ctx.
 func (p *KubeProber) Exec(ctx context.Context, pod, container string, cmd []string) (string, error) {
-	req := p.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	spdy, err := remotecommand.NewSPDYExecutor(p.Config, "POST", req.URL())
-	if err != nil {
-		return "", err
-	}
-	ws, err := remotecommand.NewWebSocketExecutor(p.Config, "GET", req.URL().String())
-	if err != nil {
-		return "", err
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return "", err
-	}
 	// stdout and stderr are copied by separate goroutines: one buffer each
 	var stdout, stderr bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	err := kube.Exec(ctx, p.Config, p.Kube, p.Namespace, pod, container, cmd, kube.ExecStreams{Stdout: &stdout, Stderr: &stderr})
 	return stdout.String() + stderr.String(), err
 }
 

@@ -7,15 +7,12 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // Execer runs a command in a pod's container and returns its output. The
@@ -50,24 +47,8 @@ func NewRemoteExecer(g *cli.Global) (Execer, error) {
 func (e *remoteExecer) Exec(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, ExecTimeout)
 	defer cancel()
-	req := e.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ws, err := remotecommand.NewWebSocketExecutor(e.cfg, "GET", req.URL().String())
-	if err != nil {
-		return "", "", err
-	}
-	spdy, err := remotecommand.NewSPDYExecutor(e.cfg, "POST", req.URL())
-	if err != nil {
-		return "", "", err
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return "", "", err
-	}
 	var out, errOut bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut})
+	err := kube.Exec(ctx, e.cfg, e.cs, ns, pod, container, command, kube.ExecStreams{Stdout: &out, Stderr: &errOut})
 	return out.String(), errOut.String(), err
 }
 
