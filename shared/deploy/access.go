@@ -120,7 +120,7 @@ func (o *AccessOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wcs, err := watchClientset(o.Global)
+	wcs, err := o.Global.WatchClientset()
 	if err != nil {
 		return err
 	}

@@ -60,25 +60,6 @@ func newClients(g *cli.Global) (*clients, error) {
 	return &clients{cs: cs, dyn: dyn, mapper: mapper}, nil
 }
 
-// watchClientset returns a clientset for long watches (no request timeout)
-// that reports an outage of the API server on standard error and rides it
-// out (kube.WatchClientset). A clientset not made from a REST config (a
-// test's fake) serves them as it is.
-func watchClientset(g *cli.Global) (kubernetes.Interface, error) {
-	cs, err := g.Clientset()
-	if err != nil {
-		return nil, err
-	}
-	if _, made := cs.(*kubernetes.Clientset); !made {
-		return cs, nil
-	}
-	cfg, err := g.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	return kube.WatchClientset(cfg, g.ErrOut)
-}
-
 // resource returns the dynamic client of an object's kind.
 func (c *clients) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := obj.GroupVersionKind()
@@ -181,19 +162,11 @@ func interruptedWait(g *cli.Global) *cli.Error {
 		WithHint("follow the rollout with: kubectl piyasa deploy status -n %s", g.Namespace)
 }
 
-// waitErr turns a wait error into the command's error.
+// waitErr turns a wait error into the command's error (cli.WaitError; an
+// interruption is interruptedWait).
 func waitErr(ctx context.Context, g *cli.Global, err error) error {
-	var te *kube.TimeoutError
-	var fe *kube.FailureError
-	switch {
-	case errors.As(err, &te):
-		return cli.Failedf("%v", te).WithHint("see why: kubectl piyasa diagnose -n %s", g.Namespace)
-	case errors.As(err, &fe) && fe.Problem.Reason == kube.ReasonFailedCreate:
-		return cli.Failedf("%v", fe).WithHint("the API server refuses the pods: raise or remove the ResourceQuota/LimitRange of namespace %s (kubectl describe quota,limitrange -n %s), then run the command again", g.Namespace, g.Namespace)
-	case errors.As(err, &fe) && fe.Problem.Reason == kube.ReasonProgressDeadlineExceeded:
-		return cli.Failedf("%v", fe).WithHint("the rollout made no progress within its progressDeadlineSeconds: see why with kubectl piyasa diagnose -n %s, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace, g.Namespace)
-	case errors.As(err, &fe):
-		return cli.Failedf("%v", fe).WithHint("fix the cause and deploy again, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace)
+	if cli.Waited(err) {
+		return cli.WaitError(err, g.Namespace, fmt.Sprintf("fix the cause and deploy again, or roll back: kubectl piyasa deploy rollback -n %s", g.Namespace))
 	}
 	if ctx.Err() != nil {
 		return interruptedWait(g)

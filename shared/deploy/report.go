@@ -20,7 +20,7 @@ import (
 // waitAndReport waits for the workloads, then prints the pods and how to
 // reach the app.
 func waitAndReport(ctx context.Context, g *cli.Global, workloads []kube.Workload, timeout time.Duration) error {
-	cs, err := watchClientset(g)
+	cs, err := g.WatchClientset()
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func restartAndWait(ctx context.Context, g *cli.Global, cs kubernetes.Interface,
 	if dryRun.Active() || !wf.Wait {
 		return nil
 	}
-	wcs, err := watchClientset(g)
+	wcs, err := g.WatchClientset()
 	if err != nil {
 		return err
 	}

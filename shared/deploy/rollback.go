@@ -129,7 +129,7 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if o.DryRun.Active() || !o.Wait {
 		return nil
 	}
-	wcs, err := watchClientset(o.Global)
+	wcs, err := o.Global.WatchClientset()
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,6 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
-	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // DefaultRenewTimeout bounds waiting for cert-manager to issue the renewed certificate.
@@ -287,7 +286,7 @@ func (o *TLSRenewOptions) trigger(ctx context.Context, certs dynamic.ResourceInt
 // certificate (revision or notAfter changed, Issuing over, Ready True), or
 // reports the failure.
 func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Unstructured, before certState) (certState, error) {
-	wdyn, err := watchDynamic(o.Global)
+	wdyn, err := o.Global.WatchDynamic()
 	if err != nil {
 		return before, err
 	}
@@ -351,23 +350,6 @@ func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Un
 			WithHint("kubectl describe certificate %s -n %s", cert.GetName(), o.Namespace)
 	}
 	return last, err
-}
-
-// watchDynamic returns a dynamic client for long watches (no request
-// timeout); a test's fake serves them as it is.
-func watchDynamic(g *cli.Global) (dynamic.Interface, error) {
-	d, err := g.Dynamic()
-	if err != nil {
-		return nil, err
-	}
-	if _, made := d.(*dynamic.DynamicClient); !made {
-		return d, nil
-	}
-	cfg, err := g.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	return dynamic.NewForConfig(kube.WatchConfig(cfg))
 }
 
 func orDash(s string) string {

@@ -189,7 +189,7 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return o.interruptedUpdate(targets)
 	}
-	wcs, err := watchClientset(o.Global)
+	wcs, err := o.Global.WatchClientset()
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (o *UpdateOptions) rollBack(ctx context.Context, targets []target, cause st
 	if ctx.Err() != nil {
 		return interrupted()
 	}
-	wcs, err := watchClientset(o.Global)
+	wcs, err := o.Global.WatchClientset()
 	if err != nil {
 		return err
 	}

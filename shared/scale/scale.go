@@ -181,7 +181,7 @@ func (o *Options) runDeployment(ctx context.Context, cs kubernetes.Interface) er
 // rollout status semantics, failing pods stop it) until the surplus pods of a
 // scale-down are gone too, and prints progress to ErrOut and the result to Out.
 func (o *Options) wait(ctx context.Context, cs kubernetes.Interface, w kube.Workload) error {
-	wcs, err := watchClient(o.Global, cs)
+	wcs, err := o.Global.WatchClientset()
 	if err != nil {
 		return err
 	}
@@ -212,34 +212,15 @@ func scope(g *cli.Global) string {
 	return "-n " + g.Namespace
 }
 
-// watchClient returns a client for long watches: one without the
-// --request-timeout of single requests, made from the flags, that reports an
-// outage of the API server on standard error (kube.WatchClientset). A client that a
-// test put in the Global (a fake) is used as it is.
-func watchClient(g *cli.Global, cs kubernetes.Interface) (kubernetes.Interface, error) {
-	if _, real := cs.(*kubernetes.Clientset); !real {
-		return cs, nil
-	}
-	cfg, err := g.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	return kube.WatchClientset(cfg, g.ErrOut)
-}
-
-// waitError turns the errors of kube.WaitForWorkloads into exit-1 errors with a hint.
+// waitError turns the errors of kube.WaitForWorkloads into exit-1 errors
+// with a hint (cli.WaitError).
 func waitError(err error, ns string, w kube.Workload) error {
 	var te *kube.TimeoutError
-	var fe *kube.FailureError
-	hint := fmt.Sprintf("find out why: kubectl piyasa diagnose -n %s", ns)
-	switch {
-	case errors.As(err, &te) && len(te.Pending) == 0:
+	if errors.As(err, &te) && len(te.Pending) == 0 {
 		// The timeout ran out before the first LIST answered.
-		return cli.Failedf("timed out after %s waiting for %s/%s", te.Timeout, lower(w.Kind), w.Name).WithHint("%s", hint)
-	case errors.As(err, &te), errors.As(err, &fe):
-		return cli.Failedf("%v", err).WithHint("%s", hint)
+		return cli.Failedf("timed out after %s waiting for %s/%s", te.Timeout, lower(w.Kind), w.Name).WithHint("find out why: kubectl piyasa diagnose -n %s", ns)
 	}
-	return err
+	return cli.WaitError(err, ns, fmt.Sprintf("find out why: kubectl piyasa diagnose -n %s", ns))
 }
 
 func replicasOf(p *int32) int32 {
