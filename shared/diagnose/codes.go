@@ -313,8 +313,8 @@ var Codes = []Code{
 		Explain: "An Ingress host has no DNS record reachable from this machine (guide: Ingress Not Working, cause 2).",
 		Fix:     "nslookup HOST; create the DNS record pointing at the ingress controller"},
 	{ID: "PIY979", Severity: SeverityWarning, Area: AreaProbes, Probe: true, Title: "live probe could not run",
-		Explain: "An exec or proxy probe could not be run (no running pod, exec refused, timeout); its result is unknown.",
-		Fix:     "kubectl exec -n NS POD -- CMD"},
+		Explain: "An exec or proxy probe could not be run (no running pod, exec refused, the API server refused the pod proxy or exec with 401/403, timeout); its result is unknown. The finding names the probe's command to run by hand.",
+		Fix:     "the command the finding names (kubectl exec, or kubectl get pods when no pod runs)"},
 }
 
 var codeIndex = func() map[string]*Code {
