@@ -11,7 +11,6 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
-	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
 // LogFunc returns the last lines of a container's log (previous: of the
@@ -45,7 +44,9 @@ func ClassifyLog(log string) (code, line string) {
 	return "", ""
 }
 
-func lastLines(log string, n int) []string {
+// lastLines returns the last n lines of a log as evidence, masked (Secret
+// values and credential patterns) before they are cut to length.
+func (r *runner) lastLines(log string, n int) []string {
 	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -53,11 +54,15 @@ func lastLines(log string, n int) []string {
 	out := make([]string, 0, len(lines))
 	for _, l := range lines {
 		if strings.TrimSpace(l) != "" {
-			out = append(out, "log: "+truncate(redact.Line(l), 240))
+			out = append(out, "log: "+truncate(r.mask(l), 240))
 		}
 	}
 	return out
 }
+
+// LogEvidenceLeftOut is the evidence (and the report's note) when the logs
+// cannot be masked: a log line may hold any Secret value.
+const LogEvidenceLeftOut = "log evidence left out: the Secrets needed to mask it cannot be read (RBAC: list secrets)"
 
 func (r *runner) checkPods(ctx context.Context) {
 	logs := r.logs
@@ -125,14 +130,22 @@ func (r *runner) checkPods(ctx context.Context) {
 				if logs != nil && logReads < maxLogPods {
 					logReads++
 					text, err := readLog(ctx, logs, p.Name, pr.Container)
-					if err != nil {
-						ev2 = append(ev2, "previous log unavailable: "+truncate(err.Error(), 160))
-					} else if c, line := ClassifyLog(text); c != "" && run[c] {
+					switch c, line := ClassifyLog(text); {
+					case err != nil:
+						ev2 = append(ev2, "previous log unavailable: "+truncate(r.mask(err.Error()), 160))
+					case !r.s.CanMask():
+						// the cause may be classified, but no line of the log is printed
+						if c != "" && run[c] {
+							code = c
+						}
+						ev2 = append(ev2, LogEvidenceLeftOut)
+						r.note(LogEvidenceLeftOut)
+					case c != "" && run[c]:
 						code = c
-						msg += ": " + truncate(redact.Line(line), 200)
-						ev2 = append(ev2, lastLines(text, 5)...)
-					} else {
-						ev2 = append(ev2, lastLines(text, 10)...)
+						msg += ": " + truncate(r.mask(line), 200)
+						ev2 = append(ev2, r.lastLines(text, 5)...)
+					default:
+						ev2 = append(ev2, r.lastLines(text, 10)...)
 					}
 				}
 				if !run[code] {

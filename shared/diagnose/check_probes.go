@@ -125,7 +125,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 				msg += " in pod " + pod
 			}
 			if err != nil {
-				msg += ": " + truncate(err.Error(), 160)
+				msg += ": " + truncate(r.mask(err.Error()), 160)
 			}
 			r.add("PIY979", comp, podObj(pod), msg, nil, strings.Join(fix, ""))
 		}
@@ -164,7 +164,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 			case strings.TrimSpace(out) == "":
 				couldNot(app.Postgres, p.Name, "pg_isready", err, execFix(p.Name, container(p, app.Postgres), fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
 			default:
-				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(strings.TrimSpace(out), 200), []string{"pg_isready output: " + truncate(strings.TrimSpace(out), 200)},
+				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(r.mask(out), 200), []string{"pg_isready output: " + truncate(r.mask(out), 200)},
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 			}
 		}
@@ -182,7 +182,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 			case strings.TrimSpace(out) == "":
 				couldNot(app.Redis, p.Name, "redis-cli ping", err, execFix(p.Name, container(p, app.Redis), "redis-cli ping"))
 			default:
-				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(strings.TrimSpace(out), 200), nil,
+				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(r.mask(out), 200), nil,
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 			}
 		}
@@ -201,7 +201,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy (the API server refused it: you may not get pods/proxy)", nil,
 					fmt.Sprintf("run the probes with an account that may get pods/proxy (Role piyasa-operator); check: kubectl auth can-i get pods --subresource=proxy -n %s", r.s.Namespace))
 			} else if code, answered := podAnswered(err); answered {
-				r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(err.Error(), 200)), []string{"body: " + truncate(body, 160)},
+				r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(r.mask(err.Error()), 200)), []string{"body: " + truncate(r.mask(body), 160)},
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 			} else {
 				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy", err,
@@ -219,7 +219,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 					out, err := run(p.Name, ctr, shell("df -P "+path))
 					use, _, ok := ParseDF(out)
 					if !ok {
-						couldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(out, 80), err), execFix(p.Name, ctr, "df -P "+path))
+						couldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(r.mask(out), 80), err), execFix(p.Name, ctr, "df -P "+path))
 						continue
 					}
 					ev := []string{fmt.Sprintf("df %s: %d%% used (PVC %s)", path, use, claim)}
