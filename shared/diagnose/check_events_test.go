@@ -24,10 +24,9 @@ func TestCheckEvents(t *testing.T) {
 			p.Ready, p.ReadyFor = false, 0
 			s.Events = append(s.Events, EventGroup{Kind: "Pod", Name: p.Name, Reason: "Unhealthy", Count: 2, Last: s.Now.Add(-time.Minute), Message: "Readiness probe failed"})
 		}},
-		// a claim that is still not bound: its binding warning stands
+		// a claim that is not Bound (here: no longer read): its binding warning stands
 		{name: "ClaimLost on a claim not Bound", code: "PIY950", msg: "ClaimLost", break_: func(s *Snapshot) {
-			s.PVCs[1].Status.Phase = corev1.ClaimPending
-			s.Events = append(s.Events, EventGroup{Kind: "PersistentVolumeClaim", Name: s.PVCs[1].Name, Reason: "ClaimLost", Count: 1, Last: s.Now.Add(-time.Minute),
+			s.Events = append(s.Events, EventGroup{Kind: "PersistentVolumeClaim", Name: "other-pvc", Reason: "ClaimLost", Count: 1, Last: s.Now.Add(-time.Minute),
 				Message: "Bound claim has lost its PersistentVolume. Data on the volume is lost!"})
 		}},
 	})
