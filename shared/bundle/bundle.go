@@ -67,9 +67,23 @@ type file struct {
 	data []byte
 }
 
-// Write builds the bundle and writes it to w. It returns the names of the
-// files written and the notes about what could not be read.
-func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
+// Result says what Write put in the bundle.
+type Result struct {
+	// Files are the names of the files written.
+	Files []string
+	// Redacted is true when the Secrets could be read, so their values are
+	// scrubbed from every file. Without them the logs are left out (a log
+	// line may hold any value) and the other files are masked for credential
+	// patterns only.
+	Redacted bool
+}
+
+// LogsLeftOut is the bundle's note when the Secrets cannot be read.
+const LogsLeftOut = "logs/: left out: the Secrets needed to mask them cannot be read (RBAC: list secrets)"
+
+// Write builds the bundle and writes it to w. The bundle's README.txt says
+// what could not be read.
+func Write(ctx context.Context, w io.Writer, in Input) (Result, error) {
 	if in.TailLines <= 0 {
 		in.TailLines = 200
 	}
@@ -79,6 +93,7 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 	var files []file
 	var notes []string
 	var secretValues []string
+	secretsRead := false
 
 	for _, gvr := range Kinds {
 		list, err := listAll(ctx, in.Dynamic.Resource(gvr).Namespace(in.Namespace))
@@ -87,7 +102,10 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 				notes = append(notes, fmt.Sprintf("%s: not read (%s)", gvr.Resource, firstLine(err.Error())))
 				continue
 			}
-			return nil, err
+			return Result{}, err
+		}
+		if gvr.Resource == "secrets" {
+			secretsRead = true
 		}
 		for i := range list {
 			u := &list[i]
@@ -105,7 +123,7 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 			RedactObject(u)
 			b, err := yaml.Marshal(u.Object)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			files = append(files, file{fmt.Sprintf("objects/%s/%s.yaml", gvr.Resource, u.GetName()), b})
 		}
@@ -123,7 +141,7 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 				notes = append(notes, "pods: not read ("+firstLine(err.Error())+")")
 				break
 			}
-			return nil, err
+			return Result{}, err
 		}
 		for i := range l.Items {
 			p := &l.Items[i]
@@ -145,7 +163,7 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 			}
 			obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			u := &unstructured.Unstructured{Object: obj}
 			u.SetAPIVersion("v1")
@@ -153,10 +171,10 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 			RedactObject(u)
 			b, err := yaml.Marshal(u.Object)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			files = append(files, file{"pods/" + p.Name + ".yaml", b})
-			if logPods >= in.MaxLogPods {
+			if logPods >= in.MaxLogPods || !secretsRead {
 				continue
 			}
 			logPods++
@@ -184,11 +202,14 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 		opts.Continue = l.Continue
 	}
 	files = append(files, file{"pods.txt", []byte(podTable.String())})
+	if !secretsRead {
+		notes = append(notes, LogsLeftOut)
+	}
 
 	// events of the namespace, oldest first
 	if evs, err := in.Kube.CoreV1().Events(in.Namespace).List(ctx, metav1.ListOptions{}); err != nil {
 		if !apierrors.IsForbidden(err) {
-			return nil, err
+			return Result{}, err
 		}
 		notes = append(notes, "events: not read ("+firstLine(err.Error())+")")
 	} else {
@@ -204,15 +225,18 @@ func Write(ctx context.Context, w io.Writer, in Input) ([]string, error) {
 	for name, data := range in.Files {
 		files = append(files, file{name, data})
 	}
+	scrubbed := "then every Secret value of the namespace (and its base64 form) and every\ncredential pattern"
+	if !secretsRead {
+		scrubbed = "the Secrets could not be read, so their values are NOT scrubbed and no log is\nincluded; every credential pattern"
+	}
 	readme := fmt.Sprintf(`kubectl piyasa diagnose bundle of namespace %s, made %s.
 
 Redaction: Secret data values are replaced by %s (key names kept); ConfigMap values
 whose key or content looks like a password, token or key are replaced; env values of
 sensitive names are replaced; last-applied-configuration annotations and managedFields
-are dropped; then every Secret value of the namespace (and its base64 form) and every
-credential pattern (URL passwords, KEY=value of sensitive names, bearer tokens, provider
-API keys) is masked in every file, logs included.
-`, in.Namespace, in.Now.UTC().Format(time.RFC3339), redact.Mask)
+are dropped; %s (URL passwords, KEY=value of sensitive names, bearer tokens, provider
+API keys) is masked in every file.
+`, in.Namespace, in.Now.UTC().Format(time.RFC3339), redact.Mask, scrubbed)
 	if len(notes) > 0 {
 		readme += "\nNot included:\n  " + strings.Join(notes, "\n  ") + "\n"
 	}
@@ -228,17 +252,17 @@ API keys) is masked in every file, logs included.
 		data := []byte(scrub.Scrub(string(f.data)))
 		hdr := &tar.Header{Name: root + f.name, Mode: 0o600, Size: int64(len(data)), ModTime: in.Now.Truncate(time.Second), Typeflag: tar.TypeReg}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
+			return Result{}, err
 		}
 		if _, err := tw.Write(data); err != nil {
-			return nil, err
+			return Result{}, err
 		}
 		names = append(names, f.name)
 	}
 	if err := tw.Close(); err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	return names, gz.Close()
+	return Result{Files: names, Redacted: secretsRead}, gz.Close()
 }
 
 func listAll(ctx context.Context, ri dynamic.ResourceInterface) ([]unstructured.Unstructured, error) {

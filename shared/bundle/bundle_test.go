@@ -3,14 +3,21 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 )
 
@@ -89,5 +96,46 @@ func TestWriteTimesNotInTheFuture(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("empty bundle")
+	}
+}
+
+// D8: without the right to list Secrets their values cannot be scrubbed: no
+// log goes into the bundle, and it does not call itself redacted.
+func TestWriteWithoutSecretsLeavesLogsOut(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "dev-api-crashy", Namespace: "ns"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "api"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "api",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}}}
+	for _, canRead := range []bool{true, false} {
+		dyn := dynamicfake.NewSimpleDynamicClient(scheme.Scheme)
+		if !canRead {
+			dyn.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC"))
+			})
+		}
+		var buf bytes.Buffer
+		res, err := Write(context.Background(), &buf, Input{Namespace: "ns", Kube: fake.NewClientset(pod), Dynamic: dyn, Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Read(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs, readme := 0, ""
+		for _, f := range files {
+			if strings.Contains(f.Header.Name, "/logs/") {
+				logs++
+			}
+			if strings.HasSuffix(f.Header.Name, "/README.txt") {
+				readme = string(f.Data)
+			}
+		}
+		if canRead && (logs == 0 || !res.Redacted) {
+			t.Errorf("Secrets read: want the logs and Redacted, got %d logs, %+v", logs, res)
+		}
+		if !canRead && (logs != 0 || res.Redacted || !strings.Contains(readme, LogsLeftOut) || !strings.Contains(readme, "NOT scrubbed")) {
+			t.Errorf("Secrets forbidden: want no logs, not Redacted and the note; got %d logs, %+v\n%s", logs, res, readme)
+		}
 	}
 }

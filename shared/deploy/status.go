@@ -31,6 +31,9 @@ type Status struct {
 	Components []ComponentStatus `json:"components"`
 	// Monitoring says whether the api's ServiceMonitor is applied (not part of Ready).
 	Monitoring *MonitoringStatus `json:"monitoring,omitempty"`
+	// RestoreInterrupted is set while a restore that did not finish has the
+	// app stopped: what it restored, since when, and the commands on.
+	RestoreInterrupted *kube.RestoreLeft `json:"restoreInterrupted,omitempty"`
 }
 
 // ComponentStatus is the rollout state of one component's workload. Its
@@ -131,6 +134,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 			why = append(why, c.Component+" ("+c.Message+")")
 		}
 	}
+	if left := st.RestoreInterrupted; left != nil {
+		return cli.Failedf("the app is not ready in namespace %s: %s", o.Namespace, left.Message).WithHint("%s", left.Hint())
+	}
 	if found == 0 {
 		return cli.Failedf("the app is not deployed in namespace %s: none of its workloads exists", o.Namespace).
 			WithHint("check -n/--env, or deploy it: kubectl piyasa deploy --env %s -n %s", o.Env.Name, o.Namespace)
@@ -162,6 +168,7 @@ func GetStatus(ctx context.Context, cs kubernetes.Interface, env app.Environment
 		objs[app.KindStatefulSet+"/"+s.Name], meta[app.KindStatefulSet+"/"+s.Name], spec[app.KindStatefulSet+"/"+s.Name] = s, &s.ObjectMeta, &s.Spec.Template.Spec
 	}
 	st := &Status{Namespace: ns, Environment: env.Name, Ready: true}
+	var marks []kube.RestoreMark
 	for _, c := range app.Components {
 		w := kube.Workload{Component: c.Name, Kind: c.Kind, Name: env.WorkloadName(c)}
 		key := c.Kind + "/" + w.Name
@@ -171,6 +178,12 @@ func GetStatus(ctx context.Context, cs kubernetes.Interface, env app.Environment
 		}
 		st.Components = append(st.Components, componentStatus(w, obj, meta[key], spec[key], now))
 		st.Ready = st.Ready && st.Components[len(st.Components)-1].RolledOut
+		if m := meta[key]; m != nil {
+			marks = append(marks, kube.RestoreMark{Component: c.Name, Kind: c.Kind, Name: w.Name, Replicas: st.Components[len(st.Components)-1].Desired, Annotations: m.Annotations})
+		}
+	}
+	if left, ok := kube.InterruptedRestore(marks, ns); ok {
+		st.RestoreInterrupted = &left
 	}
 	return st, nil
 }

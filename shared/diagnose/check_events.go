@@ -60,7 +60,8 @@ func (r *runner) checkEvents(context.Context) {
 
 // eventHistory tells whether an event group is about a condition that has
 // since cleared: an HPA's metrics failures once it scales on metrics again
-// (hpaMetricsHistory); scheduling failures of a pod that is scheduled now (a
+// (hpaMetricsHistory); a claim's binding failures (ClaimLost, ...) once it is
+// Bound (pvcHistory); scheduling failures of a pod that is scheduled now (a
 // pod is bound once; e.g. "unbound immediate PersistentVolumeClaims" while
 // the volume was provisioned), any event of a pod that has been Ready since
 // it last happened, and events of an earlier pod of the same name (a
@@ -70,6 +71,9 @@ func (r *runner) checkEvents(context.Context) {
 func (r *runner) eventHistory(e EventGroup) bool {
 	if e.Kind == "HorizontalPodAutoscaler" {
 		return r.hpaMetricsHistory(e)
+	}
+	if e.Kind == "PersistentVolumeClaim" {
+		return r.pvcHistory(e)
 	}
 	if e.Kind != "Pod" {
 		return false
@@ -86,6 +90,28 @@ func (r *runner) eventHistory(e EventGroup) bool {
 		}
 		readySince := r.s.Now.Add(-p.ReadyFor)
 		return p.Ready && p.ReadyFor > 0 && e.Last.Before(readySince.Add(time.Second))
+	}
+	return false
+}
+
+// pvcBindingReasons are the warnings about a claim that is not bound (or lost
+// its volume): a claim that is Bound now contradicts them.
+var pvcBindingReasons = map[string]bool{"ClaimLost": true, "ProvisioningFailed": true, "FailedBinding": true, "ClaimMisbound": true, "VolumeMismatch": true}
+
+// pvcHistory tells whether a claim's binding warning is history: the claim
+// (the same object, when the event names its UID) is Bound now.
+func (r *runner) pvcHistory(e EventGroup) bool {
+	if !pvcBindingReasons[e.Reason] {
+		return false
+	}
+	for _, c := range r.s.PVCs {
+		if c.Name != e.Name {
+			continue
+		}
+		if e.UID != "" && c.UID != "" && string(c.UID) != e.UID {
+			return true // about an earlier claim of that name
+		}
+		return c.Status.Phase == corev1.ClaimBound
 	}
 	return false
 }

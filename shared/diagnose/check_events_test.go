@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,27 @@ func TestCheckEvents(t *testing.T) {
 			p.Ready, p.ReadyFor = false, 0
 			s.Events = append(s.Events, EventGroup{Kind: "Pod", Name: p.Name, Reason: "Unhealthy", Count: 2, Last: s.Now.Add(-time.Minute), Message: "Readiness probe failed"})
 		}},
+		// a claim that is not Bound (here: no longer read): its binding warning stands
+		{name: "ClaimLost on a claim not Bound", code: "PIY950", msg: "ClaimLost", break_: func(s *Snapshot) {
+			s.Events = append(s.Events, EventGroup{Kind: "PersistentVolumeClaim", Name: "other-pvc", Reason: "ClaimLost", Count: 1, Last: s.Now.Add(-time.Minute),
+				Message: "Bound claim has lost its PersistentVolume. Data on the volume is lost!"})
+		}},
 	})
+}
+
+// A warning that the object's present state contradicts is history: every
+// fresh demo ended with "ClaimLost ... Data on the volume is lost!" for a
+// claim that is Bound.
+func TestClaimEventsOfABoundClaimAreHistory(t *testing.T) {
+	s := healthySnapshot()
+	for _, reason := range []string{"ClaimLost", "ProvisioningFailed", "FailedBinding"} {
+		s.Events = append(s.Events, EventGroup{Kind: "PersistentVolumeClaim", Name: "dev-postgres-pvc", Reason: reason, Count: 1, Last: s.Now.Add(-time.Minute),
+			Message: "Bound claim has lost its PersistentVolume. Data on the volume is lost!"})
+	}
+	rep := Analyze(context.Background(), s, Config{Only: CodeSet{"PIY950": true}}, nil, nil)
+	if len(rep.Findings) != 0 {
+		t.Errorf("events of a Bound claim: %s", findingList(rep))
+	}
 }
 
 // TestEventsOfPodsReadySinceAreHistory (issue 13 #3): FailedScheduling for

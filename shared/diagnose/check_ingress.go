@@ -123,7 +123,7 @@ func (r *runner) checkIngresses(context.Context) {
 		for _, c := range r.s.Certificates {
 			ready, msg := certReady(c)
 			if !ready {
-				r.add("PIY507", "app", Object{Kind: "Certificate", Name: c.GetName()}, fmt.Sprintf("Certificate %s is not Ready: %s", c.GetName(), truncate(msg, 200)), nil,
+				r.add("PIY507", "app", Object{Kind: "Certificate", Name: c.GetName()}, fmt.Sprintf("Certificate %s is not Ready: %s", c.GetName(), truncate(r.mask(msg), 200)), nil,
 					fmt.Sprintf("kubectl describe certificate %s -n %s", c.GetName(), r.s.Namespace))
 			}
 		}

@@ -85,12 +85,12 @@ func (r *runner) checkMonitoring(ctx context.Context) {
 		case err == nil && promTextRE.MatchString(body):
 		case err == nil:
 			r.add("PIY853", app.API, podObj(p.Name), "GET /metrics answered, but not in the Prometheus text format",
-				[]string{"body: " + truncate(body, 160)}, "")
+				[]string{"body: " + truncate(r.mask(body), 160)}, "")
 		case answered:
-			r.add("PIY853", app.API, podObj(p.Name), fmt.Sprintf("GET /metrics answered %d: %s", code, truncate(err.Error(), 200)),
-				[]string{"body: " + truncate(body, 160)}, "")
+			r.add("PIY853", app.API, podObj(p.Name), fmt.Sprintf("GET /metrics answered %d: %s", code, truncate(r.mask(err.Error()), 200)),
+				[]string{"body: " + truncate(r.mask(body), 160)}, "")
 		default:
-			couldNot(p.Name, "GET /metrics through the API server's pod proxy could not run in pod "+p.Name+": "+truncate(err.Error(), 160))
+			couldNot(p.Name, "GET /metrics through the API server's pod proxy could not run in pod "+p.Name+": "+truncate(r.mask(err.Error()), 160))
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
-	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
 // LogFunc returns the last lines of a container's log (previous: of the
@@ -45,7 +45,9 @@ func ClassifyLog(log string) (code, line string) {
 	return "", ""
 }
 
-func lastLines(log string, n int) []string {
+// lastLines returns the last n lines of a log as evidence, masked (Secret
+// values and credential patterns) before they are cut to length.
+func (r *runner) lastLines(log string, n int) []string {
 	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -53,11 +55,15 @@ func lastLines(log string, n int) []string {
 	out := make([]string, 0, len(lines))
 	for _, l := range lines {
 		if strings.TrimSpace(l) != "" {
-			out = append(out, "log: "+truncate(redact.Line(l), 240))
+			out = append(out, "log: "+truncate(r.mask(l), 240))
 		}
 	}
 	return out
 }
+
+// LogEvidenceLeftOut is the evidence (and the report's note) when the logs
+// cannot be masked: a log line may hold any Secret value.
+const LogEvidenceLeftOut = "log evidence left out: the Secrets needed to mask it cannot be read (RBAC: list secrets)"
 
 func (r *runner) checkPods(ctx context.Context) {
 	logs := r.logs
@@ -125,14 +131,22 @@ func (r *runner) checkPods(ctx context.Context) {
 				if logs != nil && logReads < maxLogPods {
 					logReads++
 					text, err := readLog(ctx, logs, p.Name, pr.Container)
-					if err != nil {
-						ev2 = append(ev2, "previous log unavailable: "+truncate(err.Error(), 160))
-					} else if c, line := ClassifyLog(text); c != "" && run[c] {
+					switch c, line := ClassifyLog(text); {
+					case err != nil:
+						ev2 = append(ev2, "previous log unavailable: "+truncate(r.mask(err.Error()), 160))
+					case !r.s.CanMask():
+						// the cause may be classified, but no line of the log is printed
+						if c != "" && run[c] {
+							code = c
+						}
+						ev2 = append(ev2, LogEvidenceLeftOut)
+						r.note(LogEvidenceLeftOut)
+					case c != "" && run[c]:
 						code = c
-						msg += ": " + truncate(redact.Line(line), 200)
-						ev2 = append(ev2, lastLines(text, 5)...)
-					} else {
-						ev2 = append(ev2, lastLines(text, 10)...)
+						msg += ": " + truncate(r.mask(line), 200)
+						ev2 = append(ev2, r.lastLines(text, 5)...)
+					default:
+						ev2 = append(ev2, r.lastLines(text, 10)...)
 					}
 				}
 				if !run[code] {
@@ -227,6 +241,34 @@ func (r *runner) checkWorkloads(context.Context) {
 			}
 		}
 	}
+	if r.begin("PIY120", KindDeployments, KindStatefulSets) {
+		if left, ok := r.restoreLeft(); ok {
+			obj := Object{Kind: app.KindDeployment, Name: r.s.Env.WorkloadName(app.Components[0])}
+			if w, found := r.component(app.API); !found || w.Deploy == nil || w.Deploy.Annotations[app.RestoreAnnotation]+w.Deploy.Annotations[app.ReplicasBeforeRestoreAnnotation] == "" {
+				if wk, found := r.component(app.Worker); found {
+					obj = wk.obj()
+				}
+			}
+			ev := []string{"stopped: " + strings.Join(left.Objects, ", ")}
+			if left.Undo != "" {
+				ev = append(ev, "go back: "+left.Undo)
+			}
+			r.add("PIY120", "app", obj, left.Message, ev, left.Hint())
+		}
+	}
+	if r.begin("PIY115", KindDeployments) {
+		for _, name := range []string{app.API, app.Frontend} {
+			w, ok := r.component(name)
+			if !ok || w.Deploy == nil || w.Replicas != 0 {
+				continue
+			}
+			msg := fmt.Sprintf("deployment/%s has 0 replicas: no pod serves the %s", w.Name, name)
+			if r.hpaOf(w) != "" {
+				msg += fmt.Sprintf(" (HPA %s does not scale up from 0)", r.hpaOf(w))
+			}
+			r.add("PIY115", name, w.obj(), msg, []string{"spec.replicas: 0"}, r.scaleUpFix(w))
+		}
+	}
 	if r.begin("PIY113", KindDeployments, KindStatefulSets) {
 		for _, w := range r.workloads() {
 			if w.Deploy == nil && w.STS == nil {
@@ -234,6 +276,8 @@ func (r *runner) checkWorkloads(context.Context) {
 			}
 			ready := w.ready()
 			switch {
+			case w.Replicas == 0 && (w.Component == app.API || w.Component == app.Frontend) && r.selected("PIY115"):
+				// PIY115 reports it, as an error
 			case w.Replicas == 0 && r.needed(w):
 				r.add("PIY113", w.Component, w.obj(), fmt.Sprintf("%s/%s has 0 replicas: the app needs its %s", strings.ToLower(w.Kind), w.Name, w.Component),
 					[]string{"spec.replicas: 0"}, r.scaleUpFix(w))
@@ -317,7 +361,12 @@ func createFix(e EventGroup, ns string) string {
 // scaleUpFix is the command that gives a workload at 0 replicas its replicas
 // back: scale worker for the workers (TOTAL_WORKERS follows), kubectl scale
 // for the others, to the environment's count.
+// While an interrupted restore has stopped the app (PIY120), the fix is that
+// finding's: the restore brings the recorded counts back.
 func (r *runner) scaleUpFix(w workload) string {
+	if fix, ok := r.restoreFix(); ok {
+		return fix
+	}
 	n := r.s.Env.Replicas[w.Component]
 	if n < 1 {
 		n = 1
@@ -326,9 +375,56 @@ func (r *runner) scaleUpFix(w workload) string {
 		if t := r.s.Env.TotalWorkers; t > 0 {
 			n = t
 		}
+		// the count the ConfigMap shards for, when it says one
+		if t, err := strconv.ParseInt(strings.TrimSpace(r.appConfig()[app.KeyTotalWorkers]), 10, 32); err == nil && t > 0 {
+			n = int32(t)
+		}
 		return fmt.Sprintf("kubectl piyasa scale worker %d -n %s (sets TOTAL_WORKERS and the replicas together)", n, r.s.Namespace)
 	}
 	return fmt.Sprintf("kubectl scale %s/%s --replicas=%d -n %s", strings.ToLower(w.Kind), w.Name, n, r.s.Namespace)
+}
+
+// restoreLeft tells whether an interrupted restore stopped the app: the
+// restore's annotations on the app's workloads while they are at 0.
+func (r *runner) restoreLeft() (kube.RestoreLeft, bool) {
+	var marks []kube.RestoreMark
+	for _, w := range r.appWorkloads() {
+		var ann map[string]string
+		switch {
+		case w.Deploy != nil:
+			ann = w.Deploy.Annotations
+		case w.STS != nil:
+			ann = w.STS.Annotations
+		}
+		marks = append(marks, kube.RestoreMark{Component: w.Component, Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Annotations: ann})
+	}
+	left, ok := kube.InterruptedRestore(marks, r.s.Namespace)
+	if ok {
+		// the record comes from the cluster: masked as any text from it
+		left.Message = r.mask(left.Message)
+		left.Finish, left.Undo, left.Restart = r.mask(left.Finish), r.mask(left.Undo), r.mask(left.Restart)
+	}
+	return left, ok
+}
+
+// restoreFix is the fix of a worker or app finding while an interrupted
+// restore has stopped the app: PIY120's, never a scale of the workers.
+func (r *runner) restoreFix() (string, bool) {
+	left, ok := r.restoreLeft()
+	if !ok {
+		return "", false
+	}
+	return "an interrupted restore stopped the app (PIY120): " + left.Hint(), true
+}
+
+// hpaOf returns the name of the HPA that targets the workload ("" for none).
+func (r *runner) hpaOf(w workload) string {
+	for _, h := range r.s.HPAs {
+		if h.Spec.ScaleTargetRef.Kind == w.Kind && h.Spec.ScaleTargetRef.Name == w.Name {
+			return h.Name
+		}
+	}
+	return ""
 }
 
 // checkCreate reports controllers that cannot create their pods (PIY114):

@@ -107,7 +107,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 				msg += " in pod " + pod
 			}
 			if err != nil {
-				msg += ": " + truncate(err.Error(), 160)
+				msg += ": " + truncate(r.mask(err.Error()), 160)
 			}
 			r.add("PIY979", comp, podObj(pod), msg, nil, strings.Join(fix, ""))
 		}
@@ -123,22 +123,30 @@ func (r *runner) checkProbes(ctx context.Context) {
 		}
 		return p.Containers[0]
 	}
+	// the fixes of PIY979 are the probe's command, to run by hand
+	execFix := func(pod, container, cmd string) string {
+		return fmt.Sprintf("run it by hand: kubectl exec -n %s %s -c %s -- %s", r.s.Namespace, pod, container, cmd)
+	}
+	noPodFix := func(comp string) string {
+		c, _ := app.LookupComponent(comp)
+		return fmt.Sprintf("kubectl get pods -n %s -l %s", r.s.Namespace, c.Selector())
+	}
 	r.begin("PIY979", KindPods)
 
 	// PostgreSQL
 	if r.begin("PIY971", KindPods) {
 		pods := r.runningPods(app.Postgres)
 		if len(pods) == 0 {
-			couldNot(app.Postgres, "", "pg_isready: no running PostgreSQL pod;", nil)
+			couldNot(app.Postgres, "", "pg_isready: no running PostgreSQL pod;", nil, noPodFix(app.Postgres))
 		} else {
 			p := pods[0]
 			out, err := run(p.Name, container(p, app.Postgres), shell(fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
 			switch {
 			case strings.Contains(out, "accepting connections"):
 			case strings.TrimSpace(out) == "":
-				couldNot(app.Postgres, p.Name, "pg_isready", err)
+				couldNot(app.Postgres, p.Name, "pg_isready", err, execFix(p.Name, container(p, app.Postgres), fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
 			default:
-				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(strings.TrimSpace(out), 200), []string{"pg_isready output: " + truncate(strings.TrimSpace(out), 200)},
+				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(r.mask(out), 200), []string{"pg_isready output: " + truncate(r.mask(out), 200)},
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 			}
 		}
@@ -147,16 +155,16 @@ func (r *runner) checkProbes(ctx context.Context) {
 	if r.begin("PIY972", KindPods) {
 		pods := r.runningPods(app.Redis)
 		if len(pods) == 0 {
-			couldNot(app.Redis, "", "redis-cli ping: no running Redis pod;", nil)
+			couldNot(app.Redis, "", "redis-cli ping: no running Redis pod;", nil, noPodFix(app.Redis))
 		} else {
 			p := pods[0]
 			out, err := run(p.Name, container(p, app.Redis), shell("redis-cli ping"))
 			switch {
 			case strings.Contains(out, "PONG"):
 			case strings.TrimSpace(out) == "":
-				couldNot(app.Redis, p.Name, "redis-cli ping", err)
+				couldNot(app.Redis, p.Name, "redis-cli ping", err, execFix(p.Name, container(p, app.Redis), "redis-cli ping"))
 			default:
-				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(strings.TrimSpace(out), 200), nil,
+				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(r.mask(out), 200), nil,
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 			}
 		}
@@ -171,8 +179,11 @@ func (r *runner) checkProbes(ctx context.Context) {
 			if err == nil {
 				continue
 			}
-			if code, answered := podAnswered(err); answered {
-				r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(err.Error(), 200)), []string{"body: " + truncate(body, 160)},
+			if refusedProxy(err) {
+				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy (the API server refused it: you may not get pods/proxy)", nil,
+					fmt.Sprintf("run the probes with an account that may get pods/proxy (Role piyasa-operator); check: kubectl auth can-i get pods --subresource=proxy -n %s", r.s.Namespace))
+			} else if code, answered := podAnswered(err); answered {
+				r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(r.mask(err.Error()), 200)), []string{"body: " + truncate(r.mask(body), 160)},
 					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 			} else {
 				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy", err,
@@ -190,7 +201,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 					out, err := run(p.Name, ctr, shell("df -P "+path))
 					use, _, ok := ParseDF(out)
 					if !ok {
-						couldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(out, 80), err))
+						couldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(r.mask(out), 80), err), execFix(p.Name, ctr, "df -P "+path))
 						continue
 					}
 					ev := []string{fmt.Sprintf("df %s: %d%% used (PVC %s)", path, use, claim)}
@@ -227,6 +238,12 @@ func (r *runner) checkProbes(ctx context.Context) {
 	}
 }
 
+// refusedProxy tells whether the API server itself refused the pod proxy
+// (401, 403: authentication or RBAC): the request never reached the pod.
+func refusedProxy(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)
+}
+
 // podAnswered tells whether a pod-proxy error is the pod's own answer (a
 // status other than 200, with the app's body) rather than the API server or
 // a proxy on the way refusing or failing to reach the pod, and returns its
@@ -238,7 +255,7 @@ func podAnswered(err error) (int, bool) {
 		return 0, false // no HTTP answer at all
 	}
 	st := se.Status()
-	if st.Details == nil {
+	if st.Details == nil || refusedProxy(err) {
 		return 0, false
 	}
 	for _, c := range st.Details.Causes {

@@ -68,12 +68,37 @@ func TestCheckProbes(t *testing.T) {
 		"api server Status": apierrors.NewServiceUnavailable("error trying to reach service: dial tcp 10.0.0.1:8000: connect: connection refused"),
 		"proxy text":        apierrors.NewGenericServerResponse(http.StatusForbidden, "GET", schema.GroupResource{Resource: "pods"}, "dev-api-a", "resolve_deny: denied destination", 0, true),
 		"no answer":         errors.New("dial tcp 127.0.0.1:6443: i/o timeout"),
+		// D9: a viewer's pod proxy, refused by the API server (the body client-go could not read as a Status)
+		"403 of the API server": apierrors.NewGenericServerResponse(http.StatusForbidden, "get", schema.GroupResource{Resource: "pods"}, "http:dev-api-a:8000", "", 0, true),
+		"401 of the API server": apierrors.NewGenericServerResponse(http.StatusUnauthorized, "get", schema.GroupResource{Resource: "pods"}, "http:dev-api-a:8000", "", 0, true),
 	} {
 		p = healthyProber()
 		p.proxyErr = err
 		got := probe(t, p)
 		if len(got["PIY973"]) != 0 || len(got["PIY979"]) != 1 || !strings.Contains(got["PIY979"][0].Message, "/readyz") {
 			t.Errorf("%s: want PIY979 naming /readyz, no PIY973: %+v", name, got)
+		}
+	}
+}
+
+// R15: PIY979's fix is the probe's own command, runnable as printed.
+func TestProbeCouldNotRunFixIsACommand(t *testing.T) {
+	p := healthyProber()
+	delete(p.exec, "pg_isready")
+	p.proxyErr = apierrors.NewForbidden(schema.GroupResource{Resource: "pods/proxy"}, "dev-api-a", errors.New("RBAC"))
+	got := probe(t, p)
+	if len(got["PIY979"]) != 2 {
+		t.Fatalf("want PIY979 for pg_isready and /readyz: %+v", got)
+	}
+	for _, f := range got["PIY979"] {
+		if strings.Contains(f.Fix, " POD ") || strings.Contains(f.Fix, "CMD") {
+			t.Errorf("fix with placeholders: %q", f.Fix)
+		}
+		if strings.Contains(f.Message, "pg_isready") && !strings.Contains(f.Fix, "kubectl exec -n "+testNS+" ") {
+			t.Errorf("pg_isready fix: %q", f.Fix)
+		}
+		if strings.Contains(f.Message, "/readyz") && !strings.Contains(f.Fix, "pods/proxy") {
+			t.Errorf("/readyz refused: the fix should name the right: %q", f.Fix)
 		}
 	}
 }

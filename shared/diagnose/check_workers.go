@@ -53,10 +53,20 @@ func (r *runner) checkWorkers(context.Context) {
 				}
 			}
 		default:
-			if r401 {
-				r.add("PIY401", app.Worker, w.obj(), p.Message,
-					[]string{"TOTAL_WORKERS=" + total, fmt.Sprintf("spec.replicas: %d", w.Replicas)}, p.Fix)
+			if !r401 {
+				continue
 			}
+			msg, fix := p.Message, p.Fix
+			if left, stopped := r.restoreLeft(); stopped {
+				// the restore stopped them: it brings back the recorded count, no scale of the workers
+				fix, _ = r.restoreFix()
+				msg = fmt.Sprintf("TOTAL_WORKERS is %q but StatefulSet %s has %d replicas: stopped by an interrupted restore (PIY120)", total, w.Name, w.Replicas)
+				if n, ok := left.Replicas[app.Worker]; ok {
+					msg += fmt.Sprintf(", which brings back %d", n)
+				}
+			}
+			r.add("PIY401", app.Worker, w.obj(), msg,
+				[]string{"TOTAL_WORKERS=" + total, fmt.Sprintf("spec.replicas: %d", w.Replicas)}, fix)
 		}
 	}
 }

@@ -36,7 +36,9 @@ pods (logs/), the failing pods and all the app's objects as YAML (objects/). -f 
 the archive to standard output.
 
 Secret data and any ConfigMap value whose key or content looks like a password, token or
-key are redacted, and every Secret value of the namespace is scrubbed from every file.`,
+key are redacted, and every Secret value of the namespace is scrubbed from every file.
+Without the right to list Secrets their values cannot be scrubbed: the logs are left out,
+the other files are masked for credential patterns only, and the command says so.`,
 		Example: `  kubectl piyasa diagnose bundle --env prod -f piyasa-support.tar.gz
   kubectl piyasa diagnose bundle --env prod -f - | tar -tzf -`,
 		Args: cobra.NoArgs,
@@ -99,11 +101,11 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	in := bundle.Input{Namespace: d.Namespace, Kube: c.Kube, Dynamic: c.Dynamic,
 		Files: map[string][]byte{"report.json": js.Bytes(), "report.txt": txt.Bytes()}, TailLines: o.TailLines, Now: d.Now()}
 	if o.toStdout() {
-		names, err := bundle.Write(ctx, d.Out, in)
+		res, err := bundle.Write(ctx, d.Out, in)
 		if err != nil {
 			return err
 		}
-		d.Infof("wrote the bundle to standard output: %d files, redacted (%s)\n", len(names), rep.SummaryLine())
+		d.Infof("wrote the bundle to standard output: %d files, %s (%s)\n", len(res.Files), redaction(res), rep.SummaryLine())
 		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(o.File), ".piyasa-bundle-*")
@@ -111,7 +113,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		return cli.Failedf("-f %s: cannot write there: %v", o.File, pathErr(err))
 	}
 	defer os.Remove(tmp.Name())
-	names, err := bundle.Write(ctx, tmp, in)
+	res, err := bundle.Write(ctx, tmp, in)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -124,8 +126,17 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err := os.Rename(tmp.Name(), o.File); err != nil {
 		return cli.Failedf("-f %s: %v", o.File, pathErr(err))
 	}
-	d.Infof("wrote %s: %d files, redacted (%s)\n", o.File, len(names), rep.SummaryLine())
+	d.Infof("wrote %s: %d files, %s (%s)\n", o.File, len(res.Files), redaction(res), rep.SummaryLine())
 	return nil
+}
+
+// redaction says how far the bundle is redacted: "redacted" only when the
+// Secret values could be scrubbed from it.
+func redaction(res bundle.Result) string {
+	if res.Redacted {
+		return "redacted"
+	}
+	return "Secret values NOT scrubbed (you may not list secrets): logs left out, credential patterns masked"
 }
 
 // pathErr drops the path of a file-system error (which may be an internal

@@ -119,6 +119,13 @@ var Codes = []Code{
 		Explain: "A ReplicaSet, StatefulSet or Job cannot create its pods (FailedCreate events): a ResourceQuota or LimitRange refuses them, or an admission policy forbids them. No pod exists, so nothing else can become ready; this is the cause of the missing endpoints reported with it.",
 		Fix:     "kubectl describe resourcequota -n NS; raise the quota, or lower the replicas or requests"},
 
+	{ID: "PIY115", Severity: SeverityError, Area: AreaPods, Title: "app scaled to 0: it serves nothing",
+		Explain: "The api or frontend Deployment has spec.replicas 0: no pod serves the app's users. An HPA does not scale a workload up from 0 (its ScalingActive is False, ScalingDisabled), so it stays down until it is scaled by hand or the interrupted restore that stopped it (PIY120) is finished.",
+		Fix:     "kubectl scale deployment/NAME --replicas=N -n NS (or finish the restore of PIY120)"},
+	{ID: "PIY120", Severity: SeverityError, Area: AreaPods, Title: "restore interrupted",
+		Explain: "A live restore (kubectl piyasa backup restore) stops the api and the workers, records what it restores and their replicas in the annotations piyasa.io/restore-in-progress and piyasa.io/replicas-before-restore, and removes them when it starts the app again. A workload at 0 replicas with these annotations was stopped by a restore that did not finish (killed, lost its connection): the app serves nothing. The finding says when, from which backup, and the two ways on: the same restore again (it finishes and brings the app back at the recorded counts) or the restore of the safety backup (the database as it was). Scaling the workers by hand instead would start them on a database of unknown state; the worker fixes of PIY113 and PIY401 point here meanwhile.",
+		Fix:     "kubectl piyasa backup restore BACKUP -n NS --env ENV --yes (the same restore again; the finding names it)"},
+
 	// References
 	{ID: "PIY201", Severity: SeverityError, Area: AreaReferences, Title: "secretKeyRef does not resolve",
 		Explain: "A container's env reads a key from a Secret that does not exist or lacks that key: the pod stops in CreateContainerConfigError.",
@@ -313,8 +320,8 @@ var Codes = []Code{
 		Explain: "An Ingress host has no DNS record reachable from this machine (guide: Ingress Not Working, cause 2).",
 		Fix:     "nslookup HOST; create the DNS record pointing at the ingress controller"},
 	{ID: "PIY979", Severity: SeverityWarning, Area: AreaProbes, Probe: true, Title: "live probe could not run",
-		Explain: "An exec or proxy probe could not be run (no running pod, exec refused, timeout); its result is unknown.",
-		Fix:     "kubectl exec -n NS POD -- CMD"},
+		Explain: "An exec or proxy probe could not be run (no running pod, exec refused, the API server refused the pod proxy or exec with 401/403, timeout); its result is unknown. The finding names the probe's command to run by hand.",
+		Fix:     "the command the finding names (kubectl exec, or kubectl get pods when no pod runs)"},
 }
 
 var codeIndex = func() map[string]*Code {

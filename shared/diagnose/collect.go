@@ -25,6 +25,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
 // listFunc sends one LIST page of a kind.
@@ -135,7 +136,12 @@ var sources = []source{
 			return c.Kube.CoreV1().Secrets(ns).List(ctx, o)
 		},
 		// key names and certificate dates only; the values are dropped with the page
-		keep: item(func(s *Snapshot, sec *corev1.Secret) { s.Secrets[sec.Name] = summarizeSecret(sec); clear(sec.Data) })},
+		// key names and certificate dates; the values only to mask them (buildMask)
+		keep: item(func(s *Snapshot, sec *corev1.Secret) {
+			s.Secrets[sec.Name] = summarizeSecret(sec)
+			s.secretValues[sec.Name] = redact.SecretData(sec.Data)
+			clear(sec.Data)
+		})},
 	{kind: KindHPAs,
 		list: func(ctx context.Context, c *Clients, ns string, o metav1.ListOptions) (runtime.Object, error) {
 			return c.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, o)
@@ -222,7 +228,7 @@ func Collect(ctx context.Context, c *Clients, ns string, env app.Environment, no
 	s := &Snapshot{Namespace: ns, Env: env, Now: now, Errs: map[Kind]error{},
 		Services: map[string]*corev1.Service{}, ReadyEndpoints: map[string]int{}, ConfigMaps: map[string]map[string]string{},
 		Secrets: map[string]SecretInfo{}, StorageClasses: map[string]storagev1.StorageClass{}, ServiceAccounts: map[string]*bool{},
-		events: map[string]*EventGroup{}}
+		events: map[string]*EventGroup{}, secretValues: map[string][]string{}}
 	var mu sync.Mutex
 	locked := func(f func(*Snapshot)) {
 		mu.Lock()
@@ -266,6 +272,7 @@ func Collect(ctx context.Context, c *Clients, ns string, env app.Environment, no
 		}
 	}
 	s.finishEvents()
+	s.buildMask()
 	return s, nil
 }
 

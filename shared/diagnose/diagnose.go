@@ -100,7 +100,7 @@ func Analyze(ctx context.Context, s *Snapshot, cfg Config, logs LogFunc, prober 
 		cfg.MinSeverity = SeverityInfo
 	}
 	rep := &Report{Namespace: s.Namespace, Environment: s.Env.Name, GeneratedAt: s.Now.UTC().Truncate(time.Second), FailOn: cfg.FailOn,
-		Findings: r.out, Checks: make([]CheckResult, 0, len(r.checks))}
+		Findings: r.out, Notes: r.notes, Checks: make([]CheckResult, 0, len(r.checks))}
 	for _, c := range r.checks {
 		rep.Checks = append(rep.Checks, *c)
 	}

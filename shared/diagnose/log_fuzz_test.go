@@ -36,7 +36,7 @@ func FuzzClassifyLog(f *testing.F) {
 		if (code == "") != (line == "") || code != "" && !slices.Contains(lines, line) {
 			t.Fatalf("code %q with line %q, not one of the log's lines", code, line)
 		}
-		for _, ev := range lastLines(log, 20) {
+		for _, ev := range newRunner(healthySnapshot(), Config{}, nil, nil).lastLines(log, 20) {
 			if !strings.HasPrefix(ev, "log: ") || strings.Contains(ev, "\n") || len(ev) > len("log: ")+240+len("...") {
 				t.Fatalf("evidence %q", ev)
 			}

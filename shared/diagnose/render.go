@@ -73,6 +73,9 @@ func PrintTable(w io.Writer, r *Report, wide bool) error {
 	for _, reason := range reasons {
 		fmt.Fprintln(w, term.Line(fmt.Sprintf("skipped: %s (%s)", strings.Join(skipped[reason], ", "), reason), 2))
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, term.Line("note: "+n, 2))
+	}
 	return nil
 }
 

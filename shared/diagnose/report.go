@@ -97,7 +97,10 @@ type Report struct {
 	Checks  []CheckResult `json:"checks"`
 	// Findings are sorted by component, then severity, then code.
 	Findings []Finding `json:"findings"`
-	Stats    Stats     `json:"stats"`
+	// Notes say what the report leaves out and why (e.g. log evidence that
+	// could not be masked).
+	Notes []string `json:"notes,omitempty"`
+	Stats Stats    `json:"stats"`
 }
 
 // Failing tells whether a finding at or above failOn exists.

@@ -26,9 +26,22 @@ type runner struct {
 	logs        LogFunc
 	prober      Prober
 	envFileKeys []string
+	// notes are said once under the report (e.g. log evidence left out).
+	notes []string
+}
+
+// note adds a note to the report, once.
+func (r *runner) note(n string) {
+	for _, x := range r.notes {
+		if x == n {
+			return
+		}
+	}
+	r.notes = append(r.notes, n)
 }
 
 func newRunner(s *Snapshot, cfg Config, logs LogFunc, prober Prober) *runner {
+	s.maskTexts()
 	return &runner{s: s, cfg: cfg, checks: map[string]*CheckResult{},
 		logs: logs, prober: prober, envFileKeys: cfg.EnvFileKeys,
 		fixes: strings.NewReplacer("-n NS", "-n "+s.Namespace, "--env ENV", "--env "+s.Env.Name)}
@@ -96,9 +109,18 @@ func (r *runner) add(code, component string, obj Object, msg string, evidence []
 	if component == "" {
 		component = "app"
 	}
+	// the texts from the cluster were masked where they were read (before any
+	// truncation); a Secret value is never printed, whatever quotes it
+	for i := range evidence {
+		evidence[i] = r.s.Mask.Values(evidence[i])
+	}
 	r.out = append(r.out, Finding{Code: code, Severity: c.Severity, Title: c.Title, Component: component, Object: obj,
-		Message: msg, Evidence: evidence, Fix: r.fixes.Replace(fix)})
+		Message: r.s.Mask.Values(msg), Evidence: evidence, Fix: r.s.Mask.Values(r.fixes.Replace(fix))})
 }
+
+// mask masks a text from the cluster (output of a probe, an error of the API
+// server): Secret values and credential patterns.
+func (r *runner) mask(s string) string { return r.s.MaskText(s) }
 
 // workload is one Deployment, StatefulSet, CronJob or Job with its pod template.
 type workload struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
 // Kind names a resource diagnose reads; a forbidden Kind skips the checks that need it.
@@ -84,6 +85,9 @@ type PodSummary struct {
 	Containers []string
 	// Images maps each container (init containers included) to its image.
 	Images map[string]string
+	// Secrets names the Secrets the pod reads (env, envFrom, volumes): their
+	// values are masked in what diagnose prints.
+	Secrets []string
 }
 
 // SecretInfo keeps the key names of a Secret and, for TLS secrets, the certificate's expiry. Values are dropped.
@@ -151,8 +155,67 @@ type Snapshot struct {
 	CertManager     bool
 	Certificates    []unstructured.Unstructured
 
+	// Mask masks the values of the app's Secret and of every Secret the pods
+	// read (raw and base64) and the credential patterns: what `diagnose logs`
+	// masks. nil masks the patterns only; MaskOK says whether the Secrets
+	// could be read (see CanMask).
+	Mask *redact.Scrubber
+
 	// events groups the warning events while they are read (Collect).
 	events map[string]*EventGroup
+	// secretValues holds each Secret's values while they are read (Collect
+	// keeps those the pods read in Mask and drops the rest).
+	secretValues map[string][]string
+}
+
+// CanMask tells whether the Secret values could be read to mask them: false
+// when the user may not list Secrets. Then log lines, which may hold any
+// value, are left out of what diagnose prints.
+func (s *Snapshot) CanMask() bool {
+	_, forbidden := s.Errs[KindSecrets]
+	return !forbidden
+}
+
+// MaskText masks a text that comes from the cluster (a log line, an event or
+// condition message, an annotation): Secret values and credential patterns.
+func (s *Snapshot) MaskText(text string) string { return s.Mask.Scrub(text) }
+
+// maskTexts masks, in place, the texts of the snapshot that come from the
+// cluster and that the checks quote: event messages, the messages of pod
+// problems, of HPA conditions and of the metrics APIService.
+func (s *Snapshot) maskTexts() {
+	for i := range s.Events {
+		s.Events[i].Message = s.MaskText(s.Events[i].Message)
+	}
+	for i := range s.Pods {
+		for j := range s.Pods[i].Problems {
+			s.Pods[i].Problems[j].Message = s.MaskText(s.Pods[i].Problems[j].Message)
+		}
+	}
+	for i := range s.HPAs {
+		for j := range s.HPAs[i].Status.Conditions {
+			c := &s.HPAs[i].Status.Conditions[j]
+			c.Message = s.MaskText(c.Message)
+		}
+	}
+	s.Metrics.Message = s.MaskText(s.Metrics.Message)
+}
+
+// buildMask turns the values of the Secrets the pods read (and the app's
+// Secret) into Mask, and drops every value.
+func (s *Snapshot) buildMask() {
+	names := map[string]bool{s.Env.Secret(): true}
+	for _, p := range s.Pods {
+		for _, n := range p.Secrets {
+			names[n] = true
+		}
+	}
+	var vs []string
+	for n := range names {
+		vs = append(vs, s.secretValues[n]...)
+	}
+	s.secretValues = nil
+	s.Mask = redact.NewScrubber(vs...)
 }
 
 // Forbidden returns the first forbidden kind among kinds.
@@ -199,6 +262,7 @@ func summarizePod(p *corev1.Pod, now time.Time) PodSummary {
 			}
 		}
 	}
+	s.Secrets = podSecrets(p)
 	s.Images = map[string]string{}
 	for _, c := range p.Spec.InitContainers {
 		s.Images[c.Name] = c.Image

@@ -112,7 +112,7 @@ var Commands = []Command{
 	{Path: "diagnose --probe", Role: Operator, Optional: Join(podsExec, R("", []string{"pods/proxy"}, "get")),
 		Note: "the probes exec into the postgres and redis pods and call the api pods' /readyz; refused, a probe is PIY979"},
 	{Path: "diagnose bundle", Role: Viewer, Optional: Join(diagnoseReads, R("", []string{"secrets"}, "list")), Cluster: clusterReads,
-		Note: "without list secrets, Secret values cannot be scrubbed from the logs (credential patterns still are)"},
+		Note: "without list secrets, Secret values cannot be scrubbed: the logs are left out (credential patterns are masked in the rest)"},
 	{Path: "diagnose logs --no-mask", Role: Viewer, Rights: diagnoseLogs,
 		Note: "the logs unmasked (credential patterns still are): what kubectl logs shows a viewer"},
 	{Path: "diagnose top", Role: Viewer, Rights: R("", []string{"pods"}, "list"),

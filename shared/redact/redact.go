@@ -138,6 +138,15 @@ func NewScrubber(values ...string) *Scrubber {
 	return &Scrubber{r: strings.NewReplacer(pairs...), n: len(vs)}
 }
 
+// Values masks every known value in text (not the patterns of Line): for
+// text of the suite's own wording that may quote a value.
+func (s *Scrubber) Values(text string) string {
+	if s != nil && s.n > 0 {
+		text = s.r.Replace(text)
+	}
+	return text
+}
+
 // Scrub masks every known value in s, then the patterns of Line.
 func (s *Scrubber) Scrub(text string) string {
 	if s != nil && s.n > 0 {

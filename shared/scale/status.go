@@ -31,6 +31,8 @@ type Status struct {
 	Components  []ComponentStatus `json:"components"`
 	// Problems are findings that need action (e.g. TOTAL_WORKERS != worker replicas).
 	Problems []string `json:"problems,omitempty"`
+	// RestoreInterrupted is set while a restore that did not finish has the app stopped.
+	RestoreInterrupted *kube.RestoreLeft `json:"restoreInterrupted,omitempty"`
 }
 
 // MetricsAPI says whether metrics.k8s.io answered.
@@ -118,6 +120,16 @@ type snapshot struct {
 func buildStatus(s snapshot, env app.Environment, ns string, now time.Time) Status {
 	st := Status{Namespace: ns, Environment: env.Name, Time: metav1.NewTime(now.UTC().Truncate(time.Second)),
 		MetricsAPI: MetricsAPI{Available: s.metricsErr == "", Message: s.metricsErr}, Components: []ComponentStatus{}}
+	var marks []kube.RestoreMark
+	for _, d := range s.deployments {
+		marks = append(marks, kube.RestoreMark{Component: app.ComponentNameForLabels(d.Spec.Template.Labels), Kind: app.KindDeployment, Name: d.Name, Replicas: replicasOf(d.Spec.Replicas), Annotations: d.Annotations})
+	}
+	for _, d := range s.statefulsets {
+		marks = append(marks, kube.RestoreMark{Component: app.ComponentNameForLabels(d.Spec.Template.Labels), Kind: app.KindStatefulSet, Name: d.Name, Replicas: replicasOf(d.Spec.Replicas), Annotations: d.Annotations})
+	}
+	if left, ok := kube.InterruptedRestore(marks, ns); ok {
+		st.RestoreInterrupted = &left
+	}
 	for _, c := range app.Components {
 		if !c.Scalable {
 			continue
@@ -168,6 +180,14 @@ func buildStatus(s snapshot, env app.Environment, ns string, now time.Time) Stat
 			}
 			// Without the StatefulSet only the HPA can be wrong ("not found" follows).
 			for _, p := range app.WorkerSharding(total, hasTotal && cs.Found, cs.Workload, cs.Desired, hpaName, ns) {
+				if left := st.RestoreInterrupted; left != nil && p.Issue != app.ShardingHPA {
+					// the restore stopped them and brings back the recorded count: no scale of the workers
+					msg := fmt.Sprintf("StatefulSet %s has %d replicas: stopped by a restore that did not finish", cs.Workload, cs.Desired)
+					if n, ok := left.Replicas[app.Worker]; ok {
+						msg += fmt.Sprintf(", which brings back %d", n)
+					}
+					p = app.ShardingProblem{Issue: p.Issue, Message: msg, Fix: left.Hint()}
+				}
 				st.Problems = append(st.Problems, problemText(p))
 			}
 		}

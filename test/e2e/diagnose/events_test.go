@@ -1,8 +1,12 @@
 package diagnose_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
@@ -21,8 +25,28 @@ func TestFreshDeployHasNoEventHistory(t *testing.T) {
 	if strings.TrimSpace(ev.Stdout) == "" {
 		t.Log("no FailedScheduling events in this run: the volumes were bound before the pods were scheduled")
 	}
+	// a ClaimLost warning about a claim that is Bound (every demo ended with one): history
+	cs := harness.Client(t)
+	pvcs, err := cs.CoreV1().PersistentVolumeClaims(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(pvcs.Items) == 0 {
+		t.Fatalf("no PVC: %v", err)
+	}
+	pvc := pvcs.Items[0]
+	if pvc.Status.Phase != corev1.ClaimBound {
+		t.Fatalf("PVC %s is %s, not Bound", pvc.Name, pvc.Status.Phase)
+	}
+	now := metav1.Now()
+	if _, err := cs.CoreV1().Events(ns).Create(context.Background(), &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: pvc.Name + ".claimlost"},
+		InvolvedObject: corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: ns, Name: pvc.Name, UID: pvc.UID},
+		Type:           corev1.EventTypeWarning, Reason: "ClaimLost", Message: "Bound claim has lost its PersistentVolume. Data on the volume is lost!",
+		Count: 1, FirstTimestamp: now, LastTimestamp: now, Source: corev1.EventSource{Component: "persistentvolume-controller"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	rep := report(t, 0, "--env", "dev", "-n", ns, "--env-file", envFile)
 	for _, f := range rep.Findings {
+		if f.Code == "PIY950" && f.Object.Kind == "PersistentVolumeClaim" {
+			t.Errorf("PIY950 %s about a claim that is Bound: %s", f.Object, f.Message)
+		}
 		if f.Code == "PIY950" && f.Object.Kind == "Pod" {
 			t.Errorf("PIY950 %s about a pod that is Ready: %s", f.Object, f.Message)
 		}
