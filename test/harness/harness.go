@@ -78,15 +78,36 @@ func RepoRoot() string {
 
 // Main builds the binaries, starts a cluster for the package, runs the tests
 // and deletes the cluster. With PIYASA_E2E_KUBECONFIG set it uses that
-// cluster instead of starting one.
+// cluster instead of starting one. Options (WithMigratePython) prepare the
+// test process before the cluster starts.
 //
 // After the tests it checks the canary (CheckCanary): the package fails when
 // any command printed or wrote a secret value of the fixtures.
-func Main(m *testing.M) {
-	os.Exit(run(m))
+func Main(m *testing.M, opts ...Option) {
+	os.Exit(run(m, opts...))
 }
 
-func run(m *testing.M) int {
+// Option prepares the test process of a package in Main, before the cluster starts.
+type Option func(*mainOptions)
+
+type mainOptions struct {
+	migratePython bool
+}
+
+// WithMigratePython puts a directory holding `python` -> MigratePython (the
+// Python with Alembic and psycopg2) first on the test process's PATH, so that
+// `python -m alembic` finds it in the harness kubelet (MigrateKubelet) and in
+// the kwok controller's ClusterExec, which inherits this PATH when Main
+// starts the cluster. For the packages that run migrations.
+func WithMigratePython() Option {
+	return func(o *mainOptions) { o.migratePython = true }
+}
+
+func run(m *testing.M, opts ...Option) int {
+	var o mainOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	Env.Root = RepoRoot()
 	tmp, err := os.MkdirTemp("", "piyasa-e2e-")
 	if err != nil {
@@ -94,6 +115,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	if o.migratePython {
+		shim := filepath.Join(tmp, "python-shim")
+		if err := os.Mkdir(shim, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "harness:", err)
+			return 1
+		}
+		if err := linkMigratePython(shim); err != nil {
+			fmt.Fprintln(os.Stderr, "harness:", err)
+			return 1
+		}
+		os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
 	Env.Home = filepath.Join(tmp, "home")
 	if err := os.MkdirAll(Env.Home, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
