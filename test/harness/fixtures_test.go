@@ -103,3 +103,38 @@ func TestDatabaseAppYAML(t *testing.T) {
 		}
 	}
 }
+
+// A package's binary is a link to the shared cache's file: a later build,
+// which replaces the cache's file (go build removes it first), leaves it as it was.
+func TestLinkOrCopyKeepsTheBuiltFile(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "cache-backup"), filepath.Join(dir, "kubectl-piyasa-backup")
+	if err := os.WriteFile(src, []byte("build 1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte("an earlier file"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := linkOrCopy(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(src); err != nil { // as go build does before writing
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, []byte("build 2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(dst); err != nil || string(b) != "build 1" {
+		t.Errorf("the package's binary: %q, %v; want build 1", b, err)
+	}
+	if st, err := os.Stat(dst); err != nil || st.Mode()&0o111 == 0 {
+		t.Errorf("the package's binary is not executable: %v", err)
+	}
+}
+
+// Each checkout has its own binary cache.
+func TestBinCacheIsPerCheckout(t *testing.T) {
+	if !strings.HasPrefix(BinCache(), filepath.Join(CacheHome(), "kubectl-piyasa", "e2e-bin")+string(os.PathSeparator)) {
+		t.Errorf("BinCache %s is not under the user's cache", BinCache())
+	}
+}
