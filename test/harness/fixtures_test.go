@@ -131,10 +131,3 @@ func TestLinkOrCopyKeepsTheBuiltFile(t *testing.T) {
 		t.Errorf("the package's binary is not executable: %v", err)
 	}
 }
-
-// Each checkout has its own binary cache.
-func TestBinCacheIsPerCheckout(t *testing.T) {
-	if !strings.HasPrefix(BinCache(), filepath.Join(CacheHome(), "kubectl-piyasa", "e2e-bin")+string(os.PathSeparator)) {
-		t.Errorf("BinCache %s is not under the user's cache", BinCache())
-	}
-}
