@@ -48,20 +48,43 @@ unit:
 ## fuzz: every Go fuzz target (the .env parser, the log classifier, the BackupInfo reader, each
 ## binary's command line) for FUZZTIME each, one after another; scripts/fuzz.sh --keep also keeps
 ## the corpus found in testdata/fuzz (to commit). A failing input lands in testdata/fuzz itself.
+## `make test` runs each target for CI_FUZZTIME only (their seeds and corpus are replayed in full
+## by `make unit` anyway); `make fuzz` (FUZZTIME=1m ...) is the longer search, on demand.
 FUZZTIME ?= 15s
+CI_FUZZTIME ?= 2s
 fuzz:
 	@scripts/fuzz.sh --time $(FUZZTIME)
 
-## e2e: end-to-end tests on a local control plane (built on first use, then cached); then
-## each package's secret-canary line (outputs and files scanned, leaks)
+## e2e: end-to-end tests on a local control plane (built on first use, then cached), E2E_PARALLEL
+## packages at a time (each has its own cluster); prints each package's harness lines and result
+## as it ends, the output of the failed tests, each package's secret-canary line (outputs and
+## files scanned, leaks) and the time per package (scripts/ci-times.sh). The `go test -json`
+## stream is kept in $(CI_OUT)/e2e.json. E2E_PKGS=./test/e2e/migrate/ runs a subset.
 CANARY_SUMMARY := $(CURDIR)/.canary-summary
+CI_OUT ?= $(CURDIR)/bin/ci
+E2E_PARALLEL ?= 2
+E2E_PKGS ?= ./test/...
 e2e:
-	@rm -f $(CANARY_SUMMARY)
-	@rc=0; PIYASA_CANARY_SUMMARY=$(CANARY_SUMMARY) go test -count=1 -timeout 60m ./test/... || rc=$$?; \
-	  cat $(CANARY_SUMMARY) 2>/dev/null; rm -f $(CANARY_SUMMARY); exit $$rc
+	@rm -f $(CANARY_SUMMARY); mkdir -p $(CI_OUT)
+	@PIYASA_CANARY_SUMMARY=$(CANARY_SUMMARY) go test -json -count=1 -timeout 60m -p $(E2E_PARALLEL) $(E2E_PKGS) | \
+	  tee $(CI_OUT)/e2e.json | \
+	  jq --unbuffered -rj 'select((.Test == null and .Action == "output") or .Action == "build-output") | .Output'; \
+	  rc=$${PIPESTATUS[0]}; \
+	  if [ $$rc -ne 0 ]; then echo "--- output of the failed tests:"; scripts/ci-times.sh --failures $(CI_OUT)/e2e.json; fi; \
+	  cat $(CANARY_SUMMARY) 2>/dev/null; rm -f $(CANARY_SUMMARY); \
+	  scripts/ci-times.sh --json $(CI_OUT)/e2e.json; exit $$rc
 
-## test: everything CI runs
-test: lint unit fuzz e2e
+## test: everything CI runs, each stage timed into $(CI_OUT)/stages; at the end
+## scripts/ci-times.sh prints the time per stage and per e2e package.
+STAGE = @start=$$(date +%s); rc=0; $(MAKE) --no-print-directory $(1) || rc=$$?; \
+	echo "$(1) $$(( $$(date +%s) - start ))" >> $(CI_OUT)/stages; exit $$rc
+test:
+	@mkdir -p $(CI_OUT); : > $(CI_OUT)/stages
+	$(call STAGE,lint)
+	$(call STAGE,unit)
+	$(call STAGE,fuzz FUZZTIME=$(CI_FUZZTIME))
+	$(call STAGE,e2e)
+	@echo; scripts/ci-times.sh $(CI_OUT)
 
 ## cluster-up / cluster-down: the local demo cluster (KUBECONFIG printed by cluster-up)
 cluster-up:

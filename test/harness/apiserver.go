@@ -59,8 +59,8 @@ var apiServer struct {
 // FaultsMain is Main for the fault tests: after the tests it prints how many
 // faults (kills of the API server) were injected and after how many the API
 // server was ready again.
-func FaultsMain(m *testing.M) {
-	code := run(m)
+func FaultsMain(m *testing.M, opts ...Option) {
+	code := run(m, opts...)
 	apiServer.mu.Lock()
 	fmt.Fprintf(os.Stderr, "harness: %d faults injected (API server killed), %d recovered (ready again)\n", apiServer.injected, apiServer.recovered)
 	apiServer.mu.Unlock()

@@ -29,6 +29,8 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -36,6 +38,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,15 +81,36 @@ func RepoRoot() string {
 
 // Main builds the binaries, starts a cluster for the package, runs the tests
 // and deletes the cluster. With PIYASA_E2E_KUBECONFIG set it uses that
-// cluster instead of starting one.
+// cluster instead of starting one. Options (WithMigratePython) prepare the
+// test process before the cluster starts.
 //
 // After the tests it checks the canary (CheckCanary): the package fails when
 // any command printed or wrote a secret value of the fixtures.
-func Main(m *testing.M) {
-	os.Exit(run(m))
+func Main(m *testing.M, opts ...Option) {
+	os.Exit(run(m, opts...))
 }
 
-func run(m *testing.M) int {
+// Option prepares the test process of a package in Main, before the cluster starts.
+type Option func(*mainOptions)
+
+type mainOptions struct {
+	migratePython bool
+}
+
+// WithMigratePython puts a directory holding `python` -> MigratePython (the
+// Python with Alembic and psycopg2) first on the test process's PATH, so that
+// `python -m alembic` finds it in the harness kubelet (MigrateKubelet) and in
+// the kwok controller's ClusterExec, which inherits this PATH when Main
+// starts the cluster. For the packages that run migrations.
+func WithMigratePython() Option {
+	return func(o *mainOptions) { o.migratePython = true }
+}
+
+func run(m *testing.M, opts ...Option) int {
+	var o mainOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	Env.Root = RepoRoot()
 	tmp, err := os.MkdirTemp("", "piyasa-e2e-")
 	if err != nil {
@@ -94,6 +118,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	if o.migratePython {
+		shim := filepath.Join(tmp, "python-shim")
+		if err := os.Mkdir(shim, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "harness:", err)
+			return 1
+		}
+		if err := linkMigratePython(shim); err != nil {
+			fmt.Fprintln(os.Stderr, "harness:", err)
+			return 1
+		}
+		os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
 	Env.Home = filepath.Join(tmp, "home")
 	if err := os.MkdirAll(Env.Home, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -101,10 +137,23 @@ func run(m *testing.M) int {
 	}
 	tools := Tools(Env.Home)
 	Env.BinDir = filepath.Join(tmp, "bin")
-	if err := BuildBinaries(Env.BinDir); err != nil {
-		fmt.Fprintln(os.Stderr, "harness: build:", err)
-		return 1
-	}
+	// The binaries are built while the cluster starts: both take tens of seconds, mostly waiting.
+	begin := time.Now()
+	buildErr := make(chan error, 1)
+	go func() {
+		err := BuildBinaries(Env.BinDir)
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "harness: binaries built in %.1fs\n", time.Since(begin).Seconds())
+		}
+		buildErr <- err
+	}()
+	built := false
+	waitBuild := func() error { built = true; return <-buildErr }
+	defer func() {
+		if !built {
+			<-buildErr // before tmp is removed
+		}
+	}()
 	if Env.ClusterBin, err = ControlPlane(); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
@@ -142,6 +191,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}
+	if err := waitBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "harness: build:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "harness: ready for the tests after %.1fs\n", time.Since(begin).Seconds())
 	return CheckCanary(m.Run())
 }
 
@@ -165,6 +219,13 @@ func ControlPlane() (string, error) {
 // package suite names them (plugins/deploy -> kubectl-piyasa-deploy,
 // plugins/piyasa -> kubectl-piyasa, plugins/complete-piyasa -> kubectl_complete-piyasa).
 // No completion links are made: tests that need kubectl_complete-piyasa-<sub> make them.
+//
+// The binaries are built once for all the e2e packages of a checkout: into
+// BinCache(), where go build relinks only what changed (it compares the
+// build IDs of the files already there), under a file lock (packages run in
+// parallel), then hard-linked (copied across file systems) into dir, so that
+// a later rebuild replaces the cache's files and never changes dir's. They are
+// stripped (-s -w) as a release's are: linking without DWARF takes half the time.
 func BuildBinaries(dir string) error {
 	root := RepoRoot()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -174,25 +235,69 @@ func BuildBinaries(dir string) error {
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "piyasa-build-")
+	cache := BinCache()
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(filepath.Join(cache, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	args := []string{"build", "-tags", suite.BuildTags, "-o", work + string(os.PathSeparator)}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
+	args := []string{"build", "-tags", suite.BuildTags, "-ldflags", "-s -w", "-o", cache + string(os.PathSeparator)}
 	for _, m := range mains {
 		args = append(args, "./"+m.Dir)
 	}
-	if _, stderr, err := Tools(filepath.Join(work, "home")).Exec(root, "go", args...); err != nil {
+	home, err := os.MkdirTemp("", "piyasa-build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	if _, stderr, err := Tools(home).Exec(root, "go", args...); err != nil {
 		return fmt.Errorf("%v\n%s", err, stderr)
 	}
 	// go build names each binary after its package directory.
 	for _, m := range mains {
-		if err := os.Rename(filepath.Join(work, filepath.Base(m.Dir)), filepath.Join(dir, m.Executable)); err != nil {
+		if err := linkOrCopy(filepath.Join(cache, filepath.Base(m.Dir)), filepath.Join(dir, m.Executable)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// BinCache is the directory the e2e packages of this checkout share their
+// built binaries in: ${XDG_CACHE_HOME:-~/.cache}/kubectl-piyasa/e2e-bin/<hash
+// of the repository root> (one per checkout: worktrees do not overwrite each
+// other's).
+func BinCache() string {
+	sum := sha256.Sum256([]byte(RepoRoot()))
+	return filepath.Join(CacheHome(), "kubectl-piyasa", "e2e-bin", hex.EncodeToString(sum[:6]))
+}
+
+// linkOrCopy makes dst a hard link of src, or a copy where no link can be made.
+func linkOrCopy(src, dst string) error {
+	_ = os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func waitNodesReady(cfg *rest.Config) error {

@@ -3,7 +3,6 @@ package harness
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -99,15 +98,21 @@ func MigrateKubelet(t testing.TB, opts MigrateKubeletOptions) {
 	}()
 }
 
-// MigratePythonShim returns a directory holding `python` -> MigratePython, to
+// MigratePythonShim returns a new directory holding `python` -> MigratePython, to
 // put first on the PATH of the processes that run `python -m alembic` (the
-// kwok controller inherits the test process's PATH when the harness starts the cluster).
+// kwok controller inherits the test process's PATH when the harness starts
+// the cluster). A TestMain uses Main(m, WithMigratePython()) instead.
 func MigratePythonShim() (string, error) {
 	dir, err := os.MkdirTemp("", "piyasa-python-shim-")
 	if err != nil {
 		return "", err
 	}
-	return dir, os.Symlink(MigratePython, filepath.Join(dir, "python"))
+	return dir, linkMigratePython(dir)
+}
+
+// linkMigratePython makes dir/python a link to MigratePython.
+func linkMigratePython(dir string) error {
+	return os.Symlink(MigratePython, filepath.Join(dir, "python"))
 }
 
 var stageGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "stages"}
@@ -152,26 +157,7 @@ func migrateClusterExec(t testing.TB, ctx context.Context, cs kubernetes.Interfa
 	if err != nil {
 		t.Fatalf("migrate kubelet: %v", err)
 	}
-	type envVar struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	var envs []envVar
-	for _, kv := range append(append(env, "PYTHONDONTWRITEBYTECODE=1"), opts.ExtraEnv...) {
-		k, v, _ := strings.Cut(kv, "=")
-		envs = append(envs, envVar{k, v})
-	}
-	name := "piyasa-migrate-exec-" + opts.Namespace
-	doc := map[string]any{
-		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterExec", "metadata": map[string]any{"name": name},
-		"spec": map[string]any{
-			"selector": map[string]any{"matchNamespaces": []string{opts.Namespace}},
-			"execs":    []any{map[string]any{"local": map[string]any{"workDir": opts.WorkDir, "envs": envs}}},
-		},
-	}
-	b, _ := json.Marshal(doc)
-	ApplyYAML(t, "", string(b))
-	t.Cleanup(func() { Kubectl(t, "delete", "clusterexec", name, "--ignore-not-found").Run() })
+	ApplyClusterExec(t, "piyasa-migrate-exec-"+opts.Namespace, opts.Namespace, opts.WorkDir, append(append(env, "PYTHONDONTWRITEBYTECODE=1"), opts.ExtraEnv...)...)
 }
 
 // MigrateResolveEnv resolves a container's environment as the kubelet does:

@@ -30,23 +30,38 @@ type Postgres struct {
 	Password string
 }
 
-// PostgresBinDir returns the newest /usr/lib/postgresql/<major>/bin, or "" when none is installed.
+// PostgresBinDir returns the bin directory of the newest PostgreSQL server
+// installed (/usr/lib/postgresql/<major>/bin holding initdb, majors compared
+// as numbers: 15 before 9 is wrong, 9 before 15 right), or "" when none is.
+// It is the one place the fixtures find the server binaries.
 func PostgresBinDir() string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		a, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		b, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return a < b
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-			return dirs[i]
-		}
-	}
-	return ""
+	return newestPostgresBinDir(postgresRoot)
 }
 
-func freePort() (int, error) {
+// postgresRoot is where Debian's postgresql packages install their servers.
+const postgresRoot = "/usr/lib/postgresql"
+
+func newestPostgresBinDir(root string) string {
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", "bin"))
+	best, bestMajor := "", -1
+	for _, d := range dirs {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if err != nil || major <= bestMajor {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			best, bestMajor = d, major
+		}
+	}
+	return best
+}
+
+// errNoPostgres is the message of a test that needs PostgreSQL on a machine without it.
+const errNoPostgres = "PostgreSQL is not installed: no " + postgresRoot + "/<version>/bin/initdb (apt-get install postgresql; .ci/run does it)"
+
+// FreePort returns a TCP port of 127.0.0.1 free right now, for a server a
+// test starts (PostgreSQL, S3, Redis).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -62,13 +77,13 @@ func StartPostgres(t testing.TB, user, password, db string) *Postgres {
 	t.Helper()
 	bin := PostgresBinDir()
 	if bin == "" {
-		t.Fatal("PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)")
+		t.Fatal(errNoPostgres)
 	}
 	dir, err := os.MkdirTemp("", "piyasa-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +167,14 @@ func (p *Postgres) Env() []string {
 // Psql runs SQL in db with psql (unaligned, tuples only, tab-separated) and
 // returns its output and error.
 func (p *Postgres) Psql(db, sql string) (string, error) {
+	return p.psql(db, sql, "\t")
+}
+
+// psql runs SQL in db, unaligned with fields separated by sep.
+func (p *Postgres) psql(db, sql, sep string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(p.BinDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "\t", "-d", db, "-c", sql)
+	cmd := exec.CommandContext(ctx, filepath.Join(p.BinDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", sep, "-d", db, "-c", sql)
 	// Only the server's address and credentials: nothing of the developer's shell (PG* variables).
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "LC_ALL=C.UTF-8"}, p.Env()...)
 	out, err := cmd.Output()
@@ -198,7 +218,6 @@ func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(work) })
-	name := "pg-" + ns
 	env := map[string]string{
 		"PGHOST": p.Host, "PGPORT": strconv.Itoa(p.Port), "POSTGRES_PASSWORD": p.Password,
 		"POSTGRES_USER": p.User, "PATH": path, "TMPDIR": work, "PGPASSWORD": "", "PGUSER": "",
@@ -211,23 +230,11 @@ func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var envs strings.Builder
+	kvs := make([]string, 0, len(keys))
 	for _, k := range keys {
-		fmt.Fprintf(&envs, "        - name: %s\n          value: %q\n", k, env[k])
+		kvs = append(kvs, k+"="+env[k])
 	}
-	ApplyYAML(t, "", fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterExec
-metadata:
-  name: %s
-spec:
-  selector:
-    matchNamespaces: [%q]
-  execs:
-  - local:
-      workDir: %q
-      envs:
-%s`, name, ns, work, envs.String()))
-	t.Cleanup(func() { Kubectl(t, "delete", "clusterexec", name, "--ignore-not-found").Run() })
+	ApplyClusterExec(t, "pg-"+ns, ns, work, kvs...)
 	if pod == "" {
 		return // the namespace's pods do not exist yet (a namespace a command creates)
 	}

@@ -59,7 +59,7 @@ func StartS3(t testing.TB, buckets ...string) *S3 {
 			t.Fatal(err)
 		}
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,61 +75,6 @@ type env struct {
 	pod string
 }
 
-const workloadsYAML = `apiVersion: v1
-kind: Secret
-metadata:
-  name: dev-piyasa-secrets
-stringData:
-  DATABASE_PASSWORD: %q
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: dev-postgres
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: postgres}}
-  template:
-    metadata: {labels: {app: postgres}}
-    spec:
-      containers:
-      - name: postgres
-        image: postgres:16-alpine
-        env:
-        - name: POSTGRES_PASSWORD
-          valueFrom: {secretKeyRef: {name: dev-piyasa-secrets, key: DATABASE_PASSWORD}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: dev-api
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: piyasa-api, component: backend}}
-  template:
-    metadata: {labels: {app: piyasa-api, component: backend}}
-    spec:
-      containers:
-      - name: api
-        image: ghcr.io/uzaktantakip000-create/piyasa_chat_bot/api:1.4.2
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: dev-worker
-spec:
-  replicas: 2
-  serviceName: dev-worker-service
-  selector: {matchLabels: {app: piyasa-worker, component: worker}}
-  template:
-    metadata: {labels: {app: piyasa-worker, component: worker}}
-    spec:
-      containers:
-      - name: worker
-        image: ghcr.io/uzaktantakip000-create/piyasa_chat_bot/api:1.4.2
-        command: [python, worker.py]
-`
-
 // setup starts PostgreSQL, seeds it, deploys the workloads and maps the
 // postgres pod's exec; pathFirst are directories of fake tools.
 func setup(t *testing.T, pathFirst ...string) *env {
@@ -144,7 +89,7 @@ func setupWith(t *testing.T, extra map[string]string, pathFirst ...string) *env 
 	password := harness.CanaryValue("pw")
 	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName)
 	pg.MustPsql(t, app.DatabaseName, seedSQL)
-	harness.ApplyYAML(t, ns, fmt.Sprintf(workloadsYAML, password))
+	harness.ApplyYAML(t, ns, harness.DatabaseAppYAML(password, true))
 	waitApp(t, ns, 1, 2)
 	c, _ := app.LookupComponent(app.Postgres)
 	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: c.Selector()})

@@ -318,17 +318,7 @@ func TestProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	harness.ApplyYAML(t, "", fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterExec
-metadata: {name: diag-probe-%[1]s}
-spec:
-  selector: {matchNamespaces: [%[1]s]}
-  execs:
-  - local:
-      workDir: %[2]s
-      envs: [{name: PATH, value: "%[2]s:/usr/bin:/bin"}]
-`, ns, dir))
-	t.Cleanup(func() { harness.Kubectl(t, "delete", "clusterexec", "diag-probe-"+ns, "--ignore-not-found").Run() })
+	harness.ApplyClusterExec(t, "diag-probe-"+ns, ns, dir, "PATH="+dir+":/usr/bin:/bin")
 
 	// without --probe no probe check runs
 	for _, c := range report(t, 0, "--env", "dev", "-n", ns).Checks {

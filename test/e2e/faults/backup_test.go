@@ -16,47 +16,6 @@ import (
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-// backupYAML is the part of the app `backup create` reads: the Secret, the
-// postgres pod (whose exec kwok maps to the local PostgreSQL) and the api.
-const backupYAML = `apiVersion: v1
-kind: Secret
-metadata:
-  name: dev-piyasa-secrets
-stringData:
-  DATABASE_PASSWORD: %q
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: dev-postgres
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: postgres}}
-  template:
-    metadata: {labels: {app: postgres}}
-    spec:
-      containers:
-      - name: postgres
-        image: postgres:16-alpine
-        env:
-        - name: POSTGRES_PASSWORD
-          valueFrom: {secretKeyRef: {name: dev-piyasa-secrets, key: DATABASE_PASSWORD}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: dev-api
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: piyasa-api, component: backend}}
-  template:
-    metadata: {labels: {app: piyasa-api, component: backend}}
-    spec:
-      containers:
-      - name: api
-        image: ghcr.io/uzaktantakip000-create/piyasa_chat_bot/api:1.4.2
-`
-
 // backupEnv is a namespace whose postgres pod execs into a fresh, seeded PostgreSQL.
 type backupEnv struct {
 	ns, dir string
@@ -73,7 +32,7 @@ func setupBackup(t *testing.T, pathFirst ...string) *backupEnv {
 	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName)
 	pg.MustPsql(t, app.DatabaseName, `CREATE TABLE messages (id serial PRIMARY KEY, body text NOT NULL);
 INSERT INTO messages (body) SELECT md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 50000) g;`)
-	harness.ApplyYAML(t, ns, fmt.Sprintf(backupYAML, password))
+	harness.ApplyYAML(t, ns, harness.DatabaseAppYAML(password, false))
 	waitComponents(t, ns, app.API, app.Postgres)
 	c, _ := app.LookupComponent(app.Postgres)
 	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: c.Selector()})

@@ -25,18 +25,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-func TestMain(m *testing.M) {
-	// `python -m alembic` must find Debian's Python with Alembic, in the
-	// harness kubelet and in the kwok controller (ClusterExec), which
-	// inherits this PATH when the harness starts the cluster.
-	shim, err := harness.MigratePythonShim()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
-	harness.FaultsMain(m)
-}
+func TestMain(m *testing.M) { harness.FaultsMain(m, harness.WithMigratePython()) }
 
 var dev = app.Environments["dev"]
 

@@ -7,22 +7,9 @@
 package rbac_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-func TestMain(m *testing.M) {
-	// `python -m alembic` (migrate status, history, up) must find Debian's
-	// Python with Alembic, in the harness kubelet and in the kwok controller's
-	// ClusterExec, which inherits this PATH when the harness starts the cluster.
-	shim, err := harness.MigratePythonShim()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
-	harness.Main(m)
-}
+func TestMain(m *testing.M) { harness.Main(m, harness.WithMigratePython()) }

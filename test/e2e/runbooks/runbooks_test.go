@@ -6,7 +6,6 @@ package runbooks_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,18 +17,8 @@ import (
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-func TestMain(m *testing.M) {
-	// release.sh migrates: `python -m alembic` must find Debian's Python with
-	// Alembic in the harness kubelet and in the kwok controller (ClusterExec),
-	// which inherits this PATH when the harness starts the cluster.
-	shim, err := harness.MigratePythonShim()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("PATH", shim+string(os.PathListSeparator)+os.Getenv("PATH"))
-	harness.Main(m)
-}
+// release.sh migrates: Alembic needs Debian's Python (WithMigratePython).
+func TestMain(m *testing.M) { harness.Main(m, harness.WithMigratePython()) }
 
 // runbook returns `bash scripts/runbooks/NAME args...`.
 func runbook(t testing.TB, name string, args ...string) *harness.Cmd {
