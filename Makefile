@@ -63,10 +63,12 @@ e2e:
 ## test: everything CI runs
 test: lint unit fuzz e2e
 
-## cluster-up / cluster-down: the local demo cluster (KUBECONFIG printed by cluster-up)
+## cluster-up / cluster-down: the local demo cluster (KUBECONFIG printed by cluster-up); cluster-down
+## also stops the demo's local PostgreSQL
 cluster-up:
 	@scripts/cluster.sh up piyasa
 cluster-down:
+	@scripts/demo.sh stop-postgres
 	@scripts/cluster.sh down piyasa
 
 ## demo: build, start the local cluster and run the suite against it
