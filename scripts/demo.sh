@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/cp-versions.sh"
 export PATH=$root/bin:$PATH:$CP_BIN
 kc=$CP_CACHE/clusters/piyasa.kubeconfig
-pgdir=$CP_CACHE/clusters/piyasa-postgres
+pgdir=${TMPDIR:-/tmp}/kubectl-piyasa-demo-postgres # not under ~/.cache: the postgres account reads it
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 # as_pg runs a server command as the postgres account when we are root (the server refuses root).
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
