@@ -347,4 +347,3 @@ func lastScale(events []*corev1.Event, kind, name, hpa string) *ScaleEvent {
 	return &ScaleEvent{Time: metav1.NewTime(bestT), Object: strings.ToLower(best.InvolvedObject.Kind) + "/" + best.InvolvedObject.Name,
 		Reason: best.Reason, Message: strings.TrimSpace(best.Message)}
 }
-
