@@ -86,10 +86,12 @@ test:
 	$(call STAGE,e2e)
 	@echo; scripts/ci-times.sh $(CI_OUT)
 
-## cluster-up / cluster-down: the local demo cluster (KUBECONFIG printed by cluster-up)
+## cluster-up / cluster-down: the local demo cluster (KUBECONFIG printed by cluster-up); cluster-down
+## also stops the demo's local PostgreSQL
 cluster-up:
 	@scripts/cluster.sh up piyasa
 cluster-down:
+	@scripts/demo.sh stop-postgres
 	@scripts/cluster.sh down piyasa
 
 ## demo: build, start the local cluster and run the suite against it

@@ -39,13 +39,6 @@ const (
 	KeyDefaultAdminMFASecret = "DEFAULT_ADMIN_MFA_SECRET"
 )
 
-// SecretKeys lists every key the app reads from piyasa-secrets.
-var SecretKeys = []string{
-	KeyOpenAIAPIKey, KeyGroqAPIKey, KeyGeminiAPIKey, KeyAPIKey, KeyTokenEncryptionKey,
-	KeyDatabasePassword, KeyDefaultAdminUsername, KeyDefaultAdminPassword, KeyDefaultAdminAPIKey,
-	KeyDefaultAdminMFASecret,
-}
-
 // RequiredSecretKeys must be present in every .env; one LLM key is required in
 // addition, chosen by LLM_PROVIDER (see LLMProviderKeys).
 var RequiredSecretKeys = []string{

@@ -7,7 +7,6 @@ const (
 	APIImage      = "ghcr.io/uzaktantakip000-create/piyasa_chat_bot/api"
 	FrontendImage = "ghcr.io/uzaktantakip000-create/piyasa_chat_bot/frontend"
 	PostgresImage = "postgres:16-alpine"
-	RedisImage    = "redis:7-alpine"
 )
 
 // Database connection keys of piyasa-config. The containers build the

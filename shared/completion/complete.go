@@ -40,9 +40,6 @@ const (
 	CompleteNoDescCmd = cobra.ShellCompNoDescRequestCmd // "__completeNoDesc"
 )
 
-// ExecName is the executable kubectl runs for `kubectl piyasa` completion.
-const ExecName = "kubectl_complete-" + suite.Plugin
-
 // Shells lists the shells `kubectl piyasa completion` writes scripts for.
 var Shells = []string{"bash", "zsh", "fish", "powershell"}
 

@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -155,8 +154,8 @@ func (o *AccessOptions) Run(ctx context.Context) error {
 	defer closeAll(fws)
 
 	// One pod informer for the namespace serves both Services' selectors.
-	factory := informers.NewSharedInformerFactoryWithOptions(wcs, 0, informers.WithNamespace(o.Namespace))
-	pods := factory.Core().V1().Pods()
+	factory := kube.NewInformers(wcs, o.Namespace)
+	pods := factory.Core().Pods()
 	changed := make(chan struct{}, 1)
 	notify := func() {
 		select {

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -133,12 +132,12 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
-	deploys := factory.Apps().V1().Deployments()
-	stss := factory.Apps().V1().StatefulSets()
-	pods := factory.Core().V1().Pods()
-	events := factory.Core().V1().Events()
-	replicaSets := factory.Apps().V1().ReplicaSets()
+	factory := NewInformers(cs, ns)
+	deploys := factory.Apps().Deployments()
+	stss := factory.Apps().StatefulSets()
+	pods := factory.Core().Pods()
+	events := factory.Core().Events()
+	replicaSets := factory.Apps().ReplicaSets()
 	// Events older than the wait (from an earlier rollout) are ignored; event
 	// times have whole seconds, so the bound has some slack.
 	start := time.Now().Add(-2 * time.Second).Truncate(time.Second)

@@ -25,11 +25,6 @@ func podMetrics(ctx context.Context, cfg *rest.Config, dyn dynamic.Interface, ns
 	return kube.PodMetrics(ctx, mc, dyn, ns)
 }
 
-// explainMetricsError says why metrics.k8s.io failed for the namespace's pods.
-func explainMetricsError(ctx context.Context, dyn dynamic.Interface, err error) string {
-	return kube.ExplainMetricsError(ctx, dyn, err, "pods.metrics.k8s.io in this namespace")
-}
-
 // kubeFatal is true for errors a watch cannot recover from by retrying.
 func kubeFatal(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)

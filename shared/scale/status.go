@@ -346,7 +346,7 @@ func lastScale(events []*corev1.Event, kind, name, hpa string) *ScaleEvent {
 		if !match {
 			continue
 		}
-		t := eventTime(e)
+		t := kube.EventTime(*e).Time
 		switch {
 		case scaleReasons[o.Kind][e.Reason]:
 			if best == nil || !t.Before(bestT) {
@@ -366,16 +366,4 @@ func lastScale(events []*corev1.Event, kind, name, hpa string) *ScaleEvent {
 	}
 	return &ScaleEvent{Time: metav1.NewTime(bestT), Object: strings.ToLower(best.InvolvedObject.Kind) + "/" + best.InvolvedObject.Name,
 		Reason: best.Reason, Message: strings.TrimSpace(best.Message)}
-}
-
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
 }

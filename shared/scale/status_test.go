@@ -1,8 +1,6 @@
 package scale
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,17 +8,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 var dev = app.Environments["dev"]
@@ -137,28 +129,6 @@ func TestMetricsUnavailable(t *testing.T) {
 	st := buildStatus(s, dev, "ns", time.Now())
 	if st.MetricsAPI.Available || st.Components[0].CPU.Unknown != "the metrics API is not installed" {
 		t.Errorf("%+v %+v", st.MetricsAPI, st.Components[0].CPU)
-	}
-}
-
-func TestExplainMetricsError(t *testing.T) {
-	scheme := runtime.NewScheme()
-	gvrs := map[schema.GroupVersionResource]string{kube.APIServiceGVR: "APIServiceList"}
-	notFound := apierrors.NewNotFound(schema.GroupResource{Group: "metrics.k8s.io", Resource: "pods"}, "")
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs)
-	if got := explainMetricsError(context.Background(), dyn, notFound); !strings.Contains(got, "not installed") {
-		t.Errorf("missing APIService: %q", got)
-	}
-	svc := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": MetricsAPIService},
-		"status": map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "False", "reason": "MissingEndpoints", "message": "endpoints for service/metrics-server in kube-system have no addresses"}}},
-	}}
-	dyn = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs, svc)
-	got := explainMetricsError(context.Background(), dyn, apierrors.NewServiceUnavailable("the server is currently unable to handle the request"))
-	if !strings.Contains(got, "not available (MissingEndpoints)") {
-		t.Errorf("unavailable APIService: %q", got)
-	}
-	if got := explainMetricsError(context.Background(), dyn, apierrors.NewForbidden(schema.GroupResource{Group: "metrics.k8s.io", Resource: "pods"}, "", errors.New("x"))); !strings.Contains(got, "not allowed") {
-		t.Errorf("forbidden: %q", got)
 	}
 }
 

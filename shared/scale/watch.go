@@ -8,7 +8,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -39,15 +38,16 @@ func (o *StatusOptions) watch(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns), informers.WithTransform(kube.StripForCache))
-	cmf := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.FieldSelector = "metadata.name=" + cmName }))
-	deploys := f.Apps().V1().Deployments()
-	stss := f.Apps().V1().StatefulSets()
-	hpas := f.Autoscaling().V2().HorizontalPodAutoscalers()
-	pods := f.Core().V1().Pods()
-	events := f.Core().V1().Events()
-	cms := cmf.Core().V1().ConfigMaps()
+	f := kube.NewInformers(cs, ns)
+	f.Transform = kube.StripForCache
+	cmf := kube.NewInformers(cs, ns)
+	cmf.Tweak = func(lo *metav1.ListOptions) { lo.FieldSelector = "metadata.name=" + cmName }
+	deploys := f.Apps().Deployments()
+	stss := f.Apps().StatefulSets()
+	hpas := f.Autoscaling().HorizontalPodAutoscalers()
+	pods := f.Core().Pods()
+	events := f.Core().Events()
+	cms := cmf.Core().ConfigMaps()
 
 	changed := make(chan struct{}, 1)
 	notify := func() {
