@@ -1,5 +1,5 @@
 // Package output prints the suite's results: -o table|wide through
-// package table in kubectl's borderless style, and -o json|yaml
+// olekukonko/tablewriter in kubectl's borderless style, and -o json|yaml
 // through cli-runtime printers as documents with apiVersion piyasa.io/v1alpha1
 // and a kind, so runbooks can rely on them.
 package output

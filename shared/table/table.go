@@ -1,14 +1,18 @@
 // Package table is the one table printer of every binary: kubectl's
-// borderless style, fitted to the terminal it
+// borderless style through olekukonko/tablewriter, fitted to the terminal it
 // prints on (long text under its row, severities in colour) and unchanged
 // when piped. It links nothing of Kubernetes, so the dispatcher uses it too.
 package table
 
 import (
+	"bytes"
 	"io"
 	"strings"
 
 	"github.com/mattn/go-runewidth"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Printer prints rows in kubectl's style: upper-case headers, no borders,
@@ -178,47 +182,62 @@ func maxWidth(lines []string) int {
 	return m
 }
 
-// layout renders headers and rows in kubectl's style (each column as wide
-// as its widest cell, then three spaces; one line per row: a line break in a
-// cell prints as a space, a tab as four spaces) and returns the lines (header
-// first, without trailing padding) and the start column of each column.
+// layout renders headers and rows with tablewriter in kubectl's style and
+// returns the lines (header first, without trailing padding) and the start
+// column of each column.
 func layout(headers []string, rows [][]string, _ []int) ([]string, []int) {
-	all := make([][]string, 0, 1+len(rows))
-	for _, row := range append([][]string{headers}, rows...) {
-		clean := make([]string, len(headers))
-		for i := range clean {
-			if i < len(row) {
-				clean[i] = cellText.Replace(row[i])
+	var buf bytes.Buffer
+	r := renderer.NewBlueprint(tw.Rendition{
+		Borders: tw.BorderNone,
+		Symbols: tw.NewSymbols(tw.StyleNone),
+		Settings: tw.Settings{
+			Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off, ShowHeader: tw.Off, ShowFooter: tw.Off},
+			Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowFooterLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off},
+		},
+	})
+	pad := tw.Padding{Left: "", Right: "   ", Overwrite: true}
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(r),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithPadding(pad),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	t.Header(toAny(headers)...)
+	for _, row := range rows {
+		_ = t.Append(toAny(row)...)
+	}
+	_ = t.Render()
+	var lines []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		lines = append(lines, strings.TrimRight(line, " "))
+	}
+	// Columns start where the header names start (headers are left-aligned).
+	offsets := make([]int, 0, len(headers))
+	if len(lines) > 0 {
+		pos := 0
+		for _, h := range headers {
+			i := strings.Index(lines[0][pos:], h)
+			if i < 0 {
+				break
 			}
+			offsets = append(offsets, pos+i)
+			pos += i + len(h)
 		}
-		all = append(all, clean)
-	}
-	widths := make([]int, len(headers))
-	for _, row := range all {
-		for i, cell := range row {
-			widths[i] = max(widths[i], runewidth.StringWidth(cell))
-		}
-	}
-	offsets := make([]int, len(headers))
-	for i := 1; i < len(widths); i++ {
-		offsets[i] = offsets[i-1] + widths[i-1] + len(gap)
-	}
-	lines := make([]string, 0, len(all))
-	for _, row := range all {
-		var b strings.Builder
-		for i, w := range widths {
-			cell := row[i]
-			b.WriteString(cell)
-			b.WriteString(strings.Repeat(" ", w-runewidth.StringWidth(cell)))
-			b.WriteString(gap)
-		}
-		lines = append(lines, strings.TrimRight(b.String(), " "))
 	}
 	return lines, offsets
 }
 
-// gap separates the columns.
-const gap = "   "
-
-// cellText keeps a cell on its row's line.
-var cellText = strings.NewReplacer("\r\n", " ", "\n", " ", "\t", "    ")
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}

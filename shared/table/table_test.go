@@ -178,21 +178,3 @@ func TestLineWrapsOnlyOnATerminal(t *testing.T) {
 		t.Fatalf("words lost:\n%s", got)
 	}
 }
-
-// A row is one line, whatever its cells hold: a script reading the table
-// (awk, grep) sees one row per line.
-func TestRowIsOneLine(t *testing.T) {
-	var b bytes.Buffer
-	p := New(&b, "NAME", "MESSAGE", "AGE").SetTerminal(Terminal{})
-	p.Append("dev-api", "first line\nsecond line", "2m")
-	p.Append("dev-worker", "a\tb", "3m")
-	if err := p.Render(); err != nil {
-		t.Fatal(err)
-	}
-	want := "NAME         MESSAGE                  AGE\n" +
-		"dev-api      first line second line   2m\n" +
-		"dev-worker   a    b                   3m\n"
-	if b.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
-	}
-}
