@@ -9,8 +9,7 @@ import (
 // Libraries that would put the binaries over their size budget
 // (scripts/bench-size.sh) for what the suite uses of them: client-go's
 // informer factory links the informers of every API group (Informers makes
-// the few needed), tablewriter and its Unicode tables (package table lays
-// out its columns itself).
+// the few needed).
 func TestBinariesLinkNoHeavyHelpers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -24,7 +23,7 @@ func TestBinariesLinkNoHeavyHelpers(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	deps := "\n" + string(out)
-	for _, banned := range []string{"k8s.io/client-go/informers", "github.com/olekukonko/tablewriter"} {
+	for _, banned := range []string{"k8s.io/client-go/informers"} {
 		if strings.Contains(deps, "\n"+banned+"\n") {
 			t.Errorf("a binary links %s", banned)
 		}
