@@ -19,7 +19,7 @@ func finishedMigrationJob(ns, name string, ago time.Duration) *batchv1.Job {
 	at := metav1.NewTime(clitest.Fixed.Add(-ago))
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: at, Labels: map[string]string{app.MigrationLabel: "true"}},
-		Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at}}},
+		Status:     batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at}}},
 	}
 }
 
