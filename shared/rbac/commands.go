@@ -132,7 +132,7 @@ var Commands = []Command{
 	{Path: "backup create", Role: Operator, Rights: backupCreate, Note: "pg_dump (or redis-cli) runs in the pod through exec"},
 	{Path: "backup verify --restore-test", Role: Operator, Rights: execRights, Note: "without --restore-test, and list and prune of --dir or s3://, need no right"},
 	{Path: "backup restore", Role: Operator, Rights: Join(backupCreate, R("apps", []string{"deployments", "statefulsets"}, "patch"),
-		R("apps", []string{"deployments/scale", "statefulsets/scale"}, "get"), waitRights), Note: "stops api, worker and frontend, restores, starts them"},
+		R("apps", []string{"deployments/scale", "statefulsets/scale"}, "get"), waitRights), Note: "stops api and worker (not the frontend), restores, starts them"},
 	{Path: "backup restore --to-database", Role: Operator, Rights: execRights, Note: "into a new database: the app keeps running"},
 	{Path: "backup list --in-cluster", Role: Operator, Rights: browsePod},
 	{Path: "backup schedule show --pvc", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"), browsePod)},
