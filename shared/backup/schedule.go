@@ -428,12 +428,18 @@ func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
 	if len(name) > 63 {
 		name = name[:63]
 	}
+	// Owned by the CronJob (deleted with it) but not as its controller: the
+	// CronJob controller reconciles only the Jobs it controls, and warns
+	// UnexpectedJob about a running controlled Job missing from its active
+	// list, which a Job started by hand always is (so does kubectl create job
+	// --from=cronjob's).
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: o.Namespace,
-			Labels:          cj.Spec.JobTemplate.Labels,
-			Annotations:     map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
+			Labels:      cj.Spec.JobTemplate.Labels,
+			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: batchv1.SchemeGroupVersion.String(), Kind: "CronJob",
+				Name: cj.Name, UID: cj.UID}},
 		},
 		Spec: cj.Spec.JobTemplate.Spec,
 	}
