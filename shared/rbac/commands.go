@@ -89,8 +89,10 @@ var (
 
 	secretRights = R("", []string{"secrets"}, "get", "create", "update")
 
-	// planReads are what a redeploy reads to keep (images, worker count) and revert (config, HPA bounds).
-	planReads = Join(R("apps", []string{"deployments", "statefulsets"}, "get"), R("autoscaling", []string{"horizontalpodautoscalers"}, "get"), R("", []string{"configmaps"}, "get"))
+	// planReads are what a redeploy reads to keep (images, worker count, the
+	// backup schedule set with `backup schedule set`) and revert (config, HPA bounds).
+	planReads = Join(R("apps", []string{"deployments", "statefulsets"}, "get"), R("autoscaling", []string{"horizontalpodautoscalers"}, "get"), R("", []string{"configmaps"}, "get"),
+		R("batch", []string{"cronjobs"}, "get"))
 )
 
 // Commands lists every command of the suite that talks to the cluster, with
