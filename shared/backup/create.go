@@ -122,8 +122,11 @@ func (o *CreateOptions) Validate() error {
 		}
 		if !strings.HasSuffix(base, ext) {
 			if !o.compressSet {
-				return cli.Usagef("file %s does not end in %s, %s or %s: the name says the compression", base, ext,
-					strings.Replace(ext, ".zst", ".gz", 1), strings.TrimSuffix(ext, ".zst"))
+				exts := []string{Zstd.Ext(), Gzip.Ext(), None.Ext()}
+				if o.Redis {
+					exts = []string{Zstd.RDBExt(), Gzip.RDBExt(), None.RDBExt()}
+				}
+				return cli.Usagef("file %s does not end in %s, %s or %s: the name says the compression", base, exts[0], exts[1], exts[2])
 			}
 			return cli.Usagef("file %s does not end in %s, the extension of --compress %s", base, ext, c)
 		}
