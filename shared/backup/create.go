@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,10 @@ type CreateOptions struct {
 	Compress      string
 	// Redis backs up Redis' dump.rdb instead of PostgreSQL.
 	Redis bool
+	// Overwrite lets -f replace an existing backup.
+	Overwrite bool
 
+	compressSet bool
 	compression Compression
 	target      Target
 	name        string
@@ -45,9 +49,14 @@ exit status (reported by a wrapper in the pod) is 0, the pod's byte count and sh
 what arrived and the dump ends with its completion trailer. The file is written under a
 temporary name, synced and renamed; an S3 object is a multipart upload completed only then.
 Nothing is left under the final name on a failure, Ctrl-C or a lost connection.
-A BackupInfo document is written beside the backup (<backup>.json).`,
+A BackupInfo document is written beside the backup (<backup>.json).
+
+-f FILE takes its compression from the name (.sql.zst, .sql.gz, .sql) and refuses
+an existing FILE unless --overwrite is given. --dir and --to generate a name
+with the time to the millisecond; one that is taken gets a -2, -3... suffix. A
+missing --dir is created 0700.`,
 		Example: `  kubectl piyasa backup create --env prod --dir ./backups
-  kubectl piyasa backup create -f piyasa.sql.gz --compress gzip
+  kubectl piyasa backup create -f piyasa.sql.gz
   kubectl piyasa backup create --to s3://my-bucket/piyasa -o json`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
@@ -55,8 +64,9 @@ A BackupInfo document is written beside the backup (<backup>.json).`,
 	cmd.Flags().StringVarP(&o.File, "file", "f", "", "Write the backup to this file")
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "Write the backup into this directory under a generated name")
 	cmd.Flags().StringVar(&o.To, "to", "", "Write the backup to S3: s3://BUCKET/PREFIX (generated name)")
+	cmd.Flags().BoolVar(&o.Overwrite, "overwrite", false, "With -f: replace FILE if it exists (refused otherwise)")
 	cmd.Flags().BoolVar(&o.Redis, "redis", false, "Back up Redis instead: BGSAVE, wait for it, copy dump.rdb out with the same checks (name *.rdb[.zst|.gz])")
-	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "Compression: "+strings.Join(Compressions, "|"))
+	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "Compression: "+strings.Join(Compressions, "|")+" (with -f: taken from the file name)")
 	_ = cmd.RegisterFlagCompletionFunc("compress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return Compressions, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -66,7 +76,10 @@ A BackupInfo document is written beside the backup (<backup>.json).`,
 }
 
 // Complete resolves the namespace and environment.
-func (o *CreateOptions) Complete(_ *cobra.Command, _ []string) error { return o.Global.Complete() }
+func (o *CreateOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.compressSet = cmd.Flags().Changed("compress")
+	return o.Global.Complete()
+}
 
 // Validate checks the flags (no I/O).
 func (o *CreateOptions) Validate() error {
@@ -85,7 +98,11 @@ func (o *CreateOptions) Validate() error {
 		}
 	}
 	if n != 1 {
-		return cli.Usagef("give exactly one of -f FILE, --dir DIR or --to s3://BUCKET/PREFIX")
+		return cli.Usagef("give exactly one of -f FILE, --dir DIR or --to s3://BUCKET/PREFIX").
+			WithHint("e.g. kubectl piyasa backup create --env %s --dir ./backups (a generated name), or -f piyasa.sql.zst", o.envName())
+	}
+	if o.Overwrite && o.File == "" {
+		return cli.Usagef("--overwrite goes with -f FILE: --dir and --to generate a name that is not taken")
 	}
 	switch {
 	case o.File != "":
@@ -93,19 +110,32 @@ func (o *CreateOptions) Validate() error {
 			return cli.Usagef("-f takes a file; use --to for s3:// locations")
 		}
 		base := filepath.Base(o.File)
+		if !o.compressSet {
+			if inferred := CompressionForName(base); inferred != "" {
+				c = inferred
+				o.compression = c
+			}
+		}
 		ext := c.Ext()
 		if o.Redis {
 			ext = c.RDBExt()
 		}
 		if !strings.HasSuffix(base, ext) {
+			if !o.compressSet {
+				exts := []string{Zstd.Ext(), Gzip.Ext(), None.Ext()}
+				if o.Redis {
+					exts = []string{Zstd.RDBExt(), Gzip.RDBExt(), None.RDBExt()}
+				}
+				return cli.Usagef("file %s does not end in %s, %s or %s: the name says the compression", base, exts[0], exts[1], exts[2])
+			}
 			return cli.Usagef("file %s does not end in %s, the extension of --compress %s", base, ext, c)
 		}
-		o.target, o.name = DirTarget{Dir: filepath.Dir(o.File)}, base
+		o.target, o.name = DirTarget{Dir: filepath.Dir(o.File), NoReplace: !o.Overwrite}, base
 	case o.Dir != "":
 		if strings.HasPrefix(o.Dir, S3Scheme) {
 			return cli.Usagef("--dir takes a directory; use --to for s3:// locations")
 		}
-		o.target = DirTarget{Dir: o.Dir}
+		o.target = DirTarget{Dir: o.Dir, NoReplace: true}
 	default:
 		if !strings.HasPrefix(o.To, S3Scheme) {
 			return cli.Usagef("--to takes s3://BUCKET/PREFIX; use --dir or -f for local files")
@@ -139,22 +169,69 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+func (o *CreateOptions) envName() string {
+	if o.Env.Name != "" {
+		return o.Env.Name
+	}
+	return "prod"
+}
+
 // take runs the dump (or the Redis copy) of a validated CreateOptions and
 // returns its checked BackupInfo: what Run prints and Create returns.
 func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
-	name := o.name
+	name, err := o.targetName(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var info *BackupInfo
-	var err error
 	if o.Redis {
-		if name == "" {
-			name = fmt.Sprintf("redis-%s-%s%s", o.Namespace, o.Now().UTC().Format("20060102T150405Z"), o.compression.RDBExt())
-		}
 		info, err = o.dumpRedis(ctx, o.target, name, o.compression)
 	} else {
-		if name == "" {
-			name = DefaultName(o.Namespace, o.Now(), o.compression)
-		}
 		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
 	}
+	var e *cli.Error
+	if err != nil && ctx.Err() != nil && !(errors.As(err, &e) && e.Code == cli.ExitInterrupted) {
+		// stopped before or after the data phase (finding the pod, the metadata)
+		return nil, interrupted(o.target.Location(name), isS3(o.target))
+	}
 	return info, err
+}
+
+// targetName is the name the backup is written under: -f's, refused when it
+// exists without --overwrite (exit 2); else a generated one, with a -2, -3...
+// suffix when taken (two backups in one millisecond, or a fixed clock).
+func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
+	ec, _ := o.target.(existsChecker)
+	if o.name != "" {
+		if o.Overwrite || ec == nil {
+			return o.name, nil
+		}
+		taken, err := ec.Exists(ctx, o.name)
+		if err != nil {
+			return "", cli.Failedf("cannot check %s: %v", o.target.Location(o.name), err)
+		}
+		if taken {
+			return "", cli.Usagef("%s exists: not replaced, nothing was written", o.target.Location(o.name)).
+				WithHint("replace it with --overwrite, or use --dir %s for a generated name", filepath.Dir(o.File))
+		}
+		return o.name, nil
+	}
+	ext := o.compression.Ext()
+	stem := strings.TrimSuffix(DefaultName(o.Namespace, o.Now(), o.compression), ext)
+	if o.Redis {
+		ext = o.compression.RDBExt()
+		stem = fmt.Sprintf("redis-%s-%s", o.Namespace, o.Now().UTC().Format(NameStampLayout))
+	}
+	name := stem + ext
+	for i := 2; ec != nil; i++ {
+		taken, err := ec.Exists(ctx, name)
+		if err != nil {
+			return "", cli.Failedf("cannot check %s: %v", o.target.Location(name), err)
+		}
+		if !taken {
+			break
+		}
+		name = fmt.Sprintf("%s-%d%s", stem, i, ext)
+	}
+	return name, nil
 }

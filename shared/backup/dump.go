@@ -18,9 +18,31 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
+// NameStampLayout is the UTC time in a generated backup name, to the
+// millisecond (20261206T134916.123Z): names sort in the order backups were
+// taken, and two backups in one second get distinct names.
+const NameStampLayout = "20060102T150405.000Z"
+
 // DefaultName is the name of a backup taken at t of namespace ns.
 func DefaultName(ns string, t time.Time, c Compression) string {
-	return fmt.Sprintf("%s-%s-%s%s", app.DatabaseName, ns, t.UTC().Format("20060102T150405Z"), c.Ext())
+	return fmt.Sprintf("%s-%s-%s%s", app.DatabaseName, ns, t.UTC().Format(NameStampLayout), c.Ext())
+}
+
+// interrupted is the message of a backup stopped by Ctrl-C or SIGTERM while
+// its data was being written: nothing is left under the final name (the
+// sink's Abort runs as the caller returns) and the database was only read.
+func interrupted(location string, s3 bool) error {
+	left := "no partial file is left"
+	if s3 {
+		left = "the incomplete upload is aborted"
+	}
+	return cli.Interruptedf("interrupted: the backup was not taken, nothing was written to %s (%s); the database was not changed", location, left)
+}
+
+// isS3 reports an object storage target.
+func isS3(t Target) bool {
+	_, ok := t.(*S3Target)
+	return ok
 }
 
 // dumpRequest is one dump to run.
@@ -176,7 +198,7 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	prog.done()
 	st, haveStatus := stderr.Status()
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, interrupted(req.Target.Location(req.Name), isS3(req.Target))
 	}
 	if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), execErr); err != nil {
 		return nil, err
@@ -205,7 +227,7 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	}
 	if err := sink.Commit(ctx); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, interrupted(req.Target.Location(req.Name), isS3(req.Target))
 		}
 		return nil, cli.Failedf("cannot store %s: %v", req.Target.Location(req.Name), err)
 	}
@@ -225,6 +247,10 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		return nil, err
 	}
 	if err := req.Target.WriteMeta(ctx, req.Name, data); err != nil {
+		if ctx.Err() != nil {
+			return nil, cli.Interruptedf("interrupted after %s was written, before its metadata %s: without it the backup cannot be verified or restored; the database was not changed", info.Location, info.Location+MetadataSuffix).
+				WithHint("take the backup again")
+		}
 		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
 	}
 	return info, nil

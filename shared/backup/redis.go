@@ -108,7 +108,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 	start := b.Now()
 	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", redisScript}, nil, io.MultiWriter(raw, scan, cw), stderr)
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, interrupted(target.Location(name), isS3(target))
 	}
 	if err := b.streamErr(ctx, "copy of dump.rdb", sink, target.Location(name), execErr); err != nil {
 		return nil, err
@@ -157,6 +157,10 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		return nil, err
 	}
 	if err := target.WriteMeta(ctx, name, data); err != nil {
+		if ctx.Err() != nil {
+			return nil, cli.Interruptedf("interrupted after %s was written, before its metadata %s: without it the backup cannot be verified or restored; the database was not changed", info.Location, info.Location+MetadataSuffix).
+				WithHint("take the backup again")
+		}
 		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
 	}
 	return info, nil

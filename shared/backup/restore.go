@@ -146,6 +146,10 @@ func (o *RestoreOptions) restoreNew(ctx context.Context, loc Location, info *Bac
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if strings.Contains(err.Error(), "already exists") {
+			return cli.Usagef("database %s already exists: --to-database takes a new database; nothing was changed", db).
+				WithHint("give another name, or drop it first: kubectl exec -n %s deploy/%s -- dropdb -U %s %s", o.Namespace, o.Env.ObjectName("postgres"), app.DatabaseUser, db)
+		}
 		return cli.Failedf("cannot create database %s (it must not exist): %v", db, err)
 	}
 	if err := o.restoreInto(ctx, loc, info, db); err != nil {

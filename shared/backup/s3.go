@@ -175,6 +175,21 @@ func (s *s3Sink) cleanup() {
 	_ = s.c.RemoveIncompleteUpload(ctx, s.t.Bucket, s.key)
 }
 
+// Exists reports whether the backup object name exists (a HEAD request).
+func (t *S3Target) Exists(ctx context.Context, name string) (bool, error) {
+	c, err := t.Flags.Client()
+	if err != nil {
+		return false, err
+	}
+	if _, err := c.StatObject(ctx, t.Bucket, t.key(name), minio.StatObjectOptions{}); err != nil {
+		if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == 404 {
+			return false, nil
+		}
+		return false, s3Err(t.Location(name), err)
+	}
+	return true, nil
+}
+
 // Open implements Target.
 func (t *S3Target) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	c, err := t.Flags.Client()

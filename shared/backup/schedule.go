@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -33,9 +34,9 @@ const KindBackupSchedule = "BackupSchedule"
 
 // Retention env variables of the CronJob's container (manifests/base/backup.yaml).
 const (
-	EnvKeepDaily   = "KEEP_DAILY"
-	EnvKeepWeekly  = "KEEP_WEEKLY"
-	EnvKeepMonthly = "KEEP_MONTHLY"
+	EnvKeepDaily   = app.EnvKeepDaily
+	EnvKeepWeekly  = app.EnvKeepWeekly
+	EnvKeepMonthly = app.EnvKeepMonthly
 )
 
 // Schedule is the `backup schedule show` document.
@@ -310,33 +311,66 @@ func (o *ScheduleSetOptions) Validate() error {
 // Run updates the CronJob.
 func (o *ScheduleSetOptions) Run(ctx context.Context) error {
 	f := o.cmd.Flags()
+	var changes []string
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cs, cj, err := o.get(ctx)
 		if err != nil {
 			return err
 		}
+		changes = nil
+		set := map[string]bool{}
+		for _, name := range strings.Split(cj.Annotations[app.ScheduleSetAnnotation], ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				set[name] = true
+			}
+		}
 		if f.Changed("cron") {
+			if cj.Spec.Schedule != o.Cron {
+				changes = append(changes, fmt.Sprintf("schedule %s -> %s", cj.Spec.Schedule, o.Cron))
+			}
 			cj.Spec.Schedule = o.Cron
+			set[app.ScheduleField] = true
 		}
 		if len(cj.Spec.JobTemplate.Spec.Template.Spec.Containers) == 0 {
 			return cli.Failedf("CronJob %s has no container", cj.Name)
 		}
 		c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-		for name, set := range map[string]struct {
-			on bool
-			v  int
-		}{EnvKeepDaily: {f.Changed("keep-daily"), o.KeepDaily}, EnvKeepWeekly: {f.Changed("keep-weekly"), o.KeepWeekly}, EnvKeepMonthly: {f.Changed("keep-monthly"), o.KeepMonthly}} {
-			if set.on {
-				setEnv(c, name, strconv.Itoa(set.v))
+		env := backupEnv(cj)
+		for _, x := range []struct {
+			name string
+			on   bool
+			v    int
+		}{{EnvKeepDaily, f.Changed("keep-daily"), o.KeepDaily}, {EnvKeepWeekly, f.Changed("keep-weekly"), o.KeepWeekly}, {EnvKeepMonthly, f.Changed("keep-monthly"), o.KeepMonthly}} {
+			if x.on {
+				if v := strconv.Itoa(x.v); env[x.name] != v {
+					changes = append(changes, fmt.Sprintf("%s %s -> %s", x.name, orDash(env[x.name]), v))
+				}
+				setEnv(c, x.name, strconv.Itoa(x.v))
+				set[x.name] = true
 			}
 		}
+		// Recorded for deploy, which keeps these live values on a redeploy.
+		var fields []string
+		for _, name := range []string{app.ScheduleField, EnvKeepDaily, EnvKeepWeekly, EnvKeepMonthly} {
+			if set[name] {
+				fields = append(fields, name)
+			}
+		}
+		if cj.Annotations == nil {
+			cj.Annotations = map[string]string{}
+		}
+		cj.Annotations[app.ScheduleSetAnnotation] = strings.Join(fields, ",")
 		_, err = cs.BatchV1().CronJobs(o.Namespace).Update(ctx, cj, metav1.UpdateOptions{FieldManager: app.FieldManager})
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "cronjob %s updated\n", o.cronJobName())
+	what := "unchanged"
+	if len(changes) > 0 {
+		what = strings.Join(changes, ", ")
+	}
+	fmt.Fprintf(o.Out, "cronjob %s updated: %s (kept by deploy)\n", o.cronJobName(), what)
 	return nil
 }
 
@@ -428,12 +462,18 @@ func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
 	if len(name) > 63 {
 		name = name[:63]
 	}
+	// Owned by the CronJob (deleted with it) but not as its controller: the
+	// CronJob controller reconciles only the Jobs it controls, and warns
+	// UnexpectedJob about a running controlled Job missing from its active
+	// list, which a Job started by hand always is (so does kubectl create job
+	// --from=cronjob's).
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: o.Namespace,
-			Labels:          cj.Spec.JobTemplate.Labels,
-			Annotations:     map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
+			Labels:      cj.Spec.JobTemplate.Labels,
+			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: batchv1.SchemeGroupVersion.String(), Kind: "CronJob",
+				Name: cj.Name, UID: cj.UID}},
 		},
 		Spec: cj.Spec.JobTemplate.Spec,
 	}

@@ -79,14 +79,42 @@ type Entry struct {
 func IsBackupName(name string) bool { return CompressionForName(name) != "" }
 
 // DirTarget stores backups in a local directory.
-type DirTarget struct{ Dir string }
+type DirTarget struct {
+	Dir string
+	// NoReplace makes Commit refuse (os.ErrExist) a backup whose final name
+	// appeared meanwhile instead of replacing it (`backup create` without
+	// --overwrite). Metadata is always replaced.
+	NoReplace bool
+}
+
+// existsChecker is a Target that can tell whether a backup name is taken.
+type existsChecker interface {
+	Exists(ctx context.Context, name string) (bool, error)
+}
+
+// Exists reports whether the backup file name exists in the directory.
+func (d DirTarget) Exists(_ context.Context, name string) (bool, error) {
+	_, err := os.Lstat(filepath.Join(d.Dir, name))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
 
 // Location implements Target.
 func (d DirTarget) Location(name string) string { return filepath.Join(d.Dir, name) }
 
-// Create implements Target: a temporary file beside the final one.
+// Create implements Target: a temporary file beside the final one. A missing
+// directory is created 0700: backups hold every user row.
 func (d DirTarget) Create(_ context.Context, name string) (Sink, error) {
-	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
+	return d.create(name, d.NoReplace)
+}
+
+func (d DirTarget) create(name string, noReplace bool) (Sink, error) {
+	if err := os.MkdirAll(d.Dir, 0o700); err != nil {
 		return nil, err
 	}
 	final := filepath.Join(d.Dir, name)
@@ -94,13 +122,14 @@ func (d DirTarget) Create(_ context.Context, name string) (Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fileSink{f: f, final: final}, nil
+	return &fileSink{f: f, final: final, noReplace: noReplace}, nil
 }
 
 type fileSink struct {
-	f     *os.File
-	final string
-	done  bool
+	f         *os.File
+	final     string
+	noReplace bool
+	done      bool
 }
 
 func (s *fileSink) Write(p []byte) (int, error) { return s.f.Write(p) }
@@ -119,13 +148,33 @@ func (s *fileSink) Commit(context.Context) error {
 		s.Abort()
 		return err
 	}
-	if err := os.Rename(s.f.Name(), s.final); err != nil {
+	if err := s.place(); err != nil {
 		s.Abort()
 		return err
 	}
 	s.done = true
 	syncDir(filepath.Dir(s.final))
 	return nil
+}
+
+// place moves the temporary file to its final name: a rename, or with
+// noReplace a hard link that fails when the name exists (then the temporary
+// name is removed). Where hard links are not supported, a check then a rename.
+func (s *fileSink) place() error {
+	if !s.noReplace {
+		return os.Rename(s.f.Name(), s.final)
+	}
+	err := os.Link(s.f.Name(), s.final)
+	if err == nil {
+		return os.Remove(s.f.Name())
+	}
+	if errors.Is(err, os.ErrExist) {
+		return &os.PathError{Op: "store", Path: s.final, Err: os.ErrExist}
+	}
+	if _, serr := os.Lstat(s.final); serr == nil {
+		return &os.PathError{Op: "store", Path: s.final, Err: os.ErrExist}
+	}
+	return os.Rename(s.f.Name(), s.final)
 }
 
 // Abort removes the temporary file.
@@ -152,7 +201,7 @@ func (d DirTarget) Open(_ context.Context, name string) (io.ReadCloser, error) {
 
 // WriteMeta implements Target: a temporary file, synced and renamed.
 func (d DirTarget) WriteMeta(ctx context.Context, name string, data []byte) error {
-	s, err := d.Create(ctx, name+MetadataSuffix)
+	s, err := d.create(name+MetadataSuffix, false)
 	if err != nil {
 		return err
 	}

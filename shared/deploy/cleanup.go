@@ -78,11 +78,11 @@ func NewCmdCleanup(g *cli.Global) *cobra.Command {
 		Long: `The guide's "Cleanup Old Resources": delete the suite's finished Jobs (the migration Jobs of
 'kubectl piyasa migrate' and the backup CronJob's Jobs, scheduled or run by hand) and the
 app's Failed pods that finished more than --older-than ago, with their pods and logs.
-Never deleted: a Job still running, the newest finished migration Job and the newest
-finished backup Job (whatever their age: their logs are the last word on the schema and
-the backups). A Job's pods are left to their Job: they go with it, or stay with a kept one.
+Never deleted: a Job still running, the newest 3 finished migration Jobs (the rule of
+'migrate jobs --cleanup') and the newest finished backup Job (whatever their age: their
+logs are the last word on the schema and the backups). A Job's pods are left to their Job: they go with it, or stay with a kept one.
 It lists what it deletes and what it keeps; in prod it asks for the namespace name (or
---yes). --dry-run lists only.
+--yes). --dry-run prints the table only, its ACTION saying "would delete".
 Exit codes: 0 done (or nothing to clean up); 1 a delete failed; 2 bad flags or the
 confirmation did not match (nothing deleted); 3 cluster unreachable or forbidden.`,
 		Example: `  kubectl piyasa deploy cleanup --env dev
@@ -161,7 +161,6 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		}
 	}
 	bg := metav1.DeletePropagationBackground
-	suffix := o.DryRun.Suffix()
 	for _, i := range doomed {
 		it := &doc.Items[i]
 		uid := it.uid
@@ -184,13 +183,16 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 			o.Infof("%s already gone\n", id)
 		case err != nil:
 			return fmt.Errorf("delete %s: %w", id, err)
+		case o.DryRun.Active():
+			// the table said it already: one summary line below
 		default:
-			if !o.DryRun.Active() {
-				doc.Deleted++
-			}
-			o.Infof("%s deleted%s\n", id, suffix)
+			doc.Deleted++
+			o.Infof("%s deleted\n", id)
 		}
 		err = nil
+	}
+	if o.DryRun.Active() {
+		o.Infof("would delete %s in namespace %s%s: nothing was deleted\n", plural(len(doomed), "object"), o.Namespace, o.DryRun.Suffix())
 	}
 	return o.printDoc(doc)
 }
@@ -216,17 +218,26 @@ func (o *CleanupOptions) printTable(doc *Cleanup) error {
 		if it.Finished != nil {
 			fin = age(o.Now(), metav1.NewTime(*it.Finished)) + " ago"
 		}
-		t.Append(it.Action, name, it.Type, it.State, fin, it.Reason)
+		action := it.Action
+		if action == "delete" && doc.DryRun {
+			action = "would delete"
+		}
+		t.Append(action, name, it.Type, it.State, fin, it.Reason)
 	}
 	return t.Render()
 }
 
+// keepNewest is how many of the newest finished Jobs of each type are kept
+// whatever their age.
+var keepNewest = map[string]int{CleanupMigration: app.KeepFinishedMigrationJobs, CleanupBackup: 1}
+
 // planCleanup decides, for each of the suite's Jobs and the app's failed
-// pods, whether it goes: finished longer ago than olderThan, and not the
-// newest finished Job of its type, not running, not a kept Job's pod.
+// pods, whether it goes: finished longer ago than olderThan, and not one of
+// the newest finished Jobs of its type (keepNewest), not running, not a kept
+// Job's pod.
 func planCleanup(env app.Environment, jobs []batchv1.Job, pods []corev1.Pod, now time.Time, olderThan time.Duration) []CleanupItem {
 	var items []CleanupItem
-	newest := map[string]bool{}
+	newest := map[string]int{}
 	// Newest first, so that the first finished Job of each type is the newest.
 	sort.SliceStable(jobs, func(i, j int) bool {
 		a, b := jobFinished(&jobs[i]), jobFinished(&jobs[j])
@@ -253,9 +264,12 @@ func planCleanup(env app.Environment, jobs []batchv1.Job, pods []corev1.Pod, now
 		switch {
 		case fin == nil:
 			it.Reason = "running"
-		case !newest[typ]:
-			newest[typ] = true
+		case newest[typ] < keepNewest[typ]:
+			newest[typ]++
 			it.Reason = "newest finished " + typ + " Job"
+			if keepNewest[typ] > 1 {
+				it.Reason = fmt.Sprintf("one of the newest %d finished %s Jobs", keepNewest[typ], typ)
+			}
 		case now.Sub(*fin) < olderThan:
 			it.Reason = "finished less than " + ageText(olderThan) + " ago"
 		default:

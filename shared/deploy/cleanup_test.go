@@ -60,7 +60,9 @@ func cleanupObjects(ns string) []runtime.Object {
 	return []runtime.Object{
 		cleanupJob(ns, "dev-db-migrate-old1", CleanupMigration, 30*day, false),
 		cleanupJob(ns, "dev-db-migrate-old2", CleanupMigration, 20*day, true),
-		cleanupJob(ns, "dev-db-migrate-newest", CleanupMigration, 10*day, false), // the newest finished: kept though old
+		cleanupJob(ns, "dev-db-migrate-newest", CleanupMigration, 10*day, false), // the newest 3 finished: kept though old
+		cleanupJob(ns, "dev-db-migrate-old3", CleanupMigration, 40*day, false),
+		cleanupJob(ns, "dev-db-migrate-old4", CleanupMigration, 50*day, true),
 		cleanupJob(ns, "dev-db-migrate-running", CleanupMigration, -1, false),
 		cleanupJob(ns, "dev-db-backup-1", CleanupBackup, 9*day, false),
 		cleanupJob(ns, "dev-db-backup-2", CleanupBackup, 2*day, false), // newest backup, young
@@ -89,9 +91,11 @@ func TestPlanCleanup(t *testing.T) {
 		got[it.Name] = it.Action + ": " + it.Reason
 	}
 	want := map[string]string{
-		"dev-db-migrate-old1":    "delete: finished more than 7d ago",
-		"dev-db-migrate-old2":    "delete: finished more than 7d ago",
-		"dev-db-migrate-newest":  "keep: newest finished migration Job",
+		"dev-db-migrate-newest":  "keep: one of the newest 3 finished migration Jobs",
+		"dev-db-migrate-old2":    "keep: one of the newest 3 finished migration Jobs",
+		"dev-db-migrate-old1":    "keep: one of the newest 3 finished migration Jobs",
+		"dev-db-migrate-old3":    "delete: finished more than 7d ago",
+		"dev-db-migrate-old4":    "delete: finished more than 7d ago",
 		"dev-db-migrate-running": "keep: running",
 		"dev-db-backup-1":        "delete: finished more than 7d ago",
 		"dev-db-backup-2":        "keep: newest finished backup Job",
@@ -132,13 +136,13 @@ func TestCleanupRun(t *testing.T) {
 	if err := run(tt, "cleanup"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"jobs/dev-db-backup-1", "jobs/dev-db-migrate-old1", "jobs/dev-db-migrate-old2", "pods/dev-api-evicted"}
+	want := []string{"jobs/dev-db-backup-1", "jobs/dev-db-migrate-old3", "jobs/dev-db-migrate-old4", "pods/dev-api-evicted"}
 	if got := deletedNames(tt); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("deleted %v, want %v", got, want)
 	}
 	stdout, stderr := tt.Output()
-	if !has(stdout, "keep", "job.batch/dev-db-migrate-newest", "newest finished migration Job", "delete", "pod/dev-api-evicted") ||
-		!has(stderr, "job.batch/dev-db-migrate-old1 deleted", "pod/dev-api-evicted deleted") {
+	if !has(stdout, "keep", "job.batch/dev-db-migrate-newest", "one of the newest 3 finished migration Jobs", "delete", "pod/dev-api-evicted") ||
+		!has(stderr, "job.batch/dev-db-migrate-old3 deleted", "pod/dev-api-evicted deleted") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 
@@ -150,8 +154,11 @@ func TestCleanupRun(t *testing.T) {
 	if got := deletedNames(tt); len(got) != 0 {
 		t.Errorf("--dry-run deleted %v", got)
 	}
-	if _, stderr := tt.Output(); !strings.Contains(stderr, "job.batch/dev-db-migrate-old1 deleted (dry run)") {
-		t.Errorf("stderr:\n%s", stderr)
+	// The table says what would go; stderr adds one summary, not a line per object.
+	stdout, stderr = tt.Output()
+	if !has(stdout, "would delete", "job.batch/dev-db-migrate-old3") || strings.Contains(stderr, "deleted (dry run)") ||
+		!strings.Contains(stderr, "would delete 4 objects in namespace "+devNS+" (dry run): nothing was deleted") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 
 	// -o json: the document, with the deleted count.
@@ -168,7 +175,7 @@ func TestCleanupRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if doc.Kind != CleanupKind || doc.Deleted != 2 || len(doc.Items) != 8 {
+	if doc.Kind != CleanupKind || doc.Deleted != 2 || len(doc.Items) != 10 {
 		t.Errorf("document: %+v", doc)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,6 +132,11 @@ func planDeploy(ctx context.Context, g *cli.Global, c *clients, in planInput) (*
 				p.reverts = append(p.reverts, fmt.Sprintf("%s %s -> %s (configmap/%s)", k, redact.Value(k, old), redact.Value(k, want[k]), cmObj.GetName()))
 			}
 		}
+	}
+	if note, err := keepSchedule(ctx, c, g.Namespace, p.objs); err != nil {
+		return nil, err
+	} else if note != "" {
+		p.keeps = append(p.keeps, note)
 	}
 	hpaReverts, err := hpaReverts(ctx, c, g.Namespace, p.objs)
 	if err != nil {
@@ -277,6 +283,124 @@ func keepCount(sts, cm *unstructured.Unstructured, live *appsv1.StatefulSet, liv
 		return "", err
 	}
 	return fmt.Sprintf("keeping the running %d workers and TOTAL_WORKERS=%d (change both with: kubectl piyasa scale worker N)", n, n), nil
+}
+
+// keepSchedule makes a redeploy keep what `backup schedule set` changed on
+// the live backup CronJob (the fields its annotation lists: the schedule,
+// KEEP_*), as it keeps a suspended schedule: the rendered CronJob gets the
+// live values and the annotation. It returns a note ("" when nothing differs
+// from the manifests).
+func keepSchedule(ctx context.Context, c *clients, ns string, objs []*unstructured.Unstructured) (string, error) {
+	for _, u := range objs {
+		if u.GetKind() != "CronJob" || !strings.HasSuffix(u.GetName(), app.BackupCronJob) {
+			continue
+		}
+		live, err := c.cs.BatchV1().CronJobs(ns).Get(ctx, u.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return keepScheduleOf(u, live)
+	}
+	return "", nil
+}
+
+// keepScheduleOf sets the live values of the fields live's annotation lists
+// on the rendered CronJob u (see keepSchedule).
+func keepScheduleOf(u *unstructured.Unstructured, live *batchv1.CronJob) (string, error) {
+	fields := live.Annotations[app.ScheduleSetAnnotation]
+	if fields == "" {
+		return "", nil
+	}
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[app.ScheduleSetAnnotation] = fields
+	u.SetAnnotations(ann)
+	var kept, manifests, back []string
+	for _, f := range strings.Split(fields, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case app.ScheduleField:
+			want, _, _ := unstructured.NestedString(u.Object, "spec", "schedule")
+			if live.Spec.Schedule == "" || live.Spec.Schedule == want {
+				continue
+			}
+			if err := unstructured.SetNestedField(u.Object, live.Spec.Schedule, "spec", "schedule"); err != nil {
+				return "", err
+			}
+			kept = append(kept, "schedule "+live.Spec.Schedule)
+			manifests = append(manifests, want)
+			back = append(back, fmt.Sprintf("--cron %q", want))
+		case app.EnvKeepDaily, app.EnvKeepWeekly, app.EnvKeepMonthly:
+			v, ok := liveEnv(live, f)
+			if !ok {
+				continue
+			}
+			want, err := setRenderedEnv(u, f, v)
+			if err != nil || want == v {
+				if err != nil {
+					return "", err
+				}
+				continue
+			}
+			kept = append(kept, f+"="+v)
+			manifests = append(manifests, f+"="+orDash(want))
+			if want != "" {
+				back = append(back, "--"+strings.ToLower(strings.ReplaceAll(f, "_", "-"))+" "+want)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		return "", nil
+	}
+	note := fmt.Sprintf("keeping the backup %s set with backup schedule set (the manifests say %s", strings.Join(kept, ", "), strings.Join(manifests, ", "))
+	if len(back) > 0 {
+		note += "; back to them: kubectl piyasa backup schedule set " + strings.Join(back, " ")
+	}
+	return note + ")", nil
+}
+
+// liveEnv reads a plain env variable of the CronJob's first container.
+func liveEnv(cj *batchv1.CronJob, name string) (string, bool) {
+	cs := cj.Spec.JobTemplate.Spec.Template.Spec.Containers
+	if len(cs) == 0 {
+		return "", false
+	}
+	for _, e := range cs[0].Env {
+		if e.Name == name && e.ValueFrom == nil {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+// setRenderedEnv sets env variable name of the rendered CronJob's first
+// container to v and returns the rendered value it replaces ("" if none).
+func setRenderedEnv(u *unstructured.Unstructured, name, v string) (string, error) {
+	path := []string{"spec", "jobTemplate", "spec", "template", "spec", "containers"}
+	ctrs, _, _ := unstructured.NestedSlice(u.Object, path...)
+	if len(ctrs) == 0 {
+		return "", nil
+	}
+	ctr, _ := ctrs[0].(map[string]any)
+	env, _ := ctr["env"].([]any)
+	was, found := "", false
+	for _, e := range env {
+		m, _ := e.(map[string]any)
+		if m["name"] == name {
+			was, _ = m["value"].(string)
+			m["value"] = v
+			found = true
+		}
+	}
+	if !found {
+		env = append(env, map[string]any{"name": name, "value": v})
+	}
+	ctr["env"] = env
+	return was, unstructured.SetNestedSlice(u.Object, ctrs, path...)
 }
 
 // hpaReverts names the HPAs whose live bounds differ from the manifests'

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -67,7 +69,24 @@ func report(ctx context.Context, g *cli.Global) error {
 	}
 	fmt.Fprintln(g.Out)
 	fmt.Fprint(g.Out, accessText(g.Env, g.Namespace))
+	if g.Env.TLS {
+		if note := tlsSecretNote(ctx, client, g.Namespace); note != "" {
+			g.Infof("%s\n", note)
+		}
+	}
 	return nil
+}
+
+// tlsSecretNote warns when the Ingress's TLS Secret does not exist yet: the
+// https:// URLs just printed fail until cert-manager issues it (or it is
+// made by hand). "" when it exists or cannot be read.
+func tlsSecretNote(ctx context.Context, client kubernetes.Interface, ns string) string {
+	_, err := client.CoreV1().Secrets(ns).Get(ctx, app.TLSSecretName, metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return ""
+	}
+	return fmt.Sprintf("warning: TLS Secret %s does not exist yet in namespace %s: https fails until cert-manager issues it (check: kubectl get certificate -n %s), or create it: kubectl create secret tls %s --cert CERT.pem --key KEY.pem -n %s --dry-run=client -o yaml | kubectl apply -f -",
+		app.TLSSecretName, ns, ns, app.TLSSecretName, ns)
 }
 
 // accessText says how to reach the app: port-forwards for dev, the Ingress

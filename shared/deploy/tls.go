@@ -148,16 +148,29 @@ func (o *TLSRenewOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	secrets, ingress, err := o.ingressTLS(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Name == "" && ingress != "" && len(secrets) == 0 {
+		return cli.Failedf("ingress %s in namespace %s serves no TLS (no tls section): there is no certificate to renew", ingress, o.Namespace).
+			WithHint("the %s environment serves plain http; the prod overlay's Ingress has TLS: kubectl piyasa deploy tls renew --env prod", o.Env.Name)
+	}
 	if !has {
+		secret := app.TLSSecretName
+		if len(secrets) > 0 {
+			secret = secrets[0]
+		}
 		return cli.Failedf("cert-manager is not installed: the cluster serves no %s Certificate", certManagerGroupVersion).
-			WithHint("install cert-manager (guide, Required Add-ons); it then issues the Ingress's TLS Secret %s from the Ingress's cert-manager.io/cluster-issuer annotation", app.TLSSecretName)
+			WithHint("install cert-manager (guide, Required Add-ons), which then issues and renews %s; or renew by hand with a new certificate and key: kubectl create secret tls %s --cert CERT.pem --key KEY.pem -n %s --dry-run=client -o yaml | kubectl apply -f -",
+				secret, secret, o.Namespace)
 	}
 	dyn, err := o.Dynamic()
 	if err != nil {
 		return err
 	}
 	certs := dyn.Resource(gvrCertificates).Namespace(o.Namespace)
-	cert, err := o.findCertificate(ctx, certs)
+	cert, err := o.findCertificate(ctx, certs, secrets, ingress != "")
 	if err != nil {
 		return err
 	}
@@ -197,8 +210,31 @@ func (o *TLSRenewOptions) untilText(ts string) string {
 	return " (in " + duration.HumanDuration(t.Sub(o.Now())) + ")"
 }
 
-// findCertificate finds CERTIFICATE, else the Certificate of the Ingress's TLS Secret.
-func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+// ingressTLS reads the app's Ingress: its TLS Secrets and its name ("" when
+// there is no Ingress).
+func (o *TLSRenewOptions) ingressTLS(ctx context.Context) (secrets []string, ingress string, err error) {
+	cs, err := o.Clientset()
+	if err != nil {
+		return nil, "", err
+	}
+	ing, err := cs.NetworkingV1().Ingresses(o.Namespace).Get(ctx, o.Env.ObjectName(app.IngressName), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	for _, t := range ing.Spec.TLS {
+		if t.SecretName != "" {
+			secrets = append(secrets, t.SecretName)
+		}
+	}
+	return secrets, ing.Name, nil
+}
+
+// findCertificate finds CERTIFICATE, else the Certificate of the Ingress's
+// TLS Secrets (the app's usual one when there is no Ingress).
+func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.ResourceInterface, secrets []string, haveIngress bool) (*unstructured.Unstructured, error) {
 	if o.Name != "" {
 		u, err := certs.Get(ctx, o.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -207,22 +243,8 @@ func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.Res
 		}
 		return u, err
 	}
-	cs, err := o.Clientset()
-	if err != nil {
-		return nil, err
-	}
-	secrets := []string{app.TLSSecretName}
-	ing, err := cs.NetworkingV1().Ingresses(o.Namespace).Get(ctx, o.Env.ObjectName(app.IngressName), metav1.GetOptions{})
-	switch {
-	case err == nil:
-		secrets = nil
-		for _, t := range ing.Spec.TLS {
-			if t.SecretName != "" {
-				secrets = append(secrets, t.SecretName)
-			}
-		}
-	case !apierrors.IsNotFound(err):
-		return nil, err
+	if !haveIngress {
+		secrets = []string{app.TLSSecretName}
 	}
 	list, err := certs.List(ctx, metav1.ListOptions{})
 	if err != nil {

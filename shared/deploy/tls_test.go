@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -122,4 +124,38 @@ func TestTLSRenew(t *testing.T) {
 		t.Errorf("failed issuance: %v", err)
 	}
 	<-done
+}
+
+// TestTLSRenewSaysWhatToDo: a dev Ingress without TLS is said to serve no
+// TLS (not "cert-manager is not installed"); without cert-manager the hint
+// gives the manual path for the Ingress's Secret.
+func TestTLSRenewSaysWhatToDo(t *testing.T) {
+	devEnv := app.Environments["dev"]
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: devEnv.ObjectName(app.IngressName), Namespace: devNS}}
+	tt := clitest.New(devNS, ing)
+	err := run(tt, "tls", "renew")
+	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "serves no TLS") || strings.Contains(e.Msg, "cert-manager") ||
+		!strings.Contains(e.Hint, "--env prod") {
+		t.Errorf("dev Ingress without TLS: %v", err)
+	}
+	tt = tlsT(t, false)
+	err = run(tt, "tls", "renew")
+	want := "kubectl create secret tls piyasa-tls-cert --cert CERT.pem --key KEY.pem -n " + prodNS + " --dry-run=client -o yaml | kubectl apply -f -"
+	if e := cli_error(err); e == nil || !strings.Contains(e.Msg, "cert-manager is not installed") || !strings.Contains(e.Hint, want) {
+		t.Errorf("no cert-manager: %v (hint %q)", err, e.Hint)
+	}
+}
+
+// TestTLSSecretNote: after a prod deploy, a missing TLS Secret is said (the
+// https:// URLs fail until it exists); an existing one says nothing.
+func TestTLSSecretNote(t *testing.T) {
+	tt := clitest.New(prodNS)
+	note := tlsSecretNote(context.Background(), tt.Fake, prodNS)
+	if !strings.Contains(note, "TLS Secret piyasa-tls-cert does not exist yet") || !strings.Contains(note, "kubectl create secret tls piyasa-tls-cert") {
+		t.Errorf("missing Secret: %q", note)
+	}
+	tt = clitest.New(prodNS, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: app.TLSSecretName, Namespace: prodNS}})
+	if note := tlsSecretNote(context.Background(), tt.Fake, prodNS); note != "" {
+		t.Errorf("existing Secret: %q", note)
+	}
 }

@@ -8,13 +8,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
-// DefaultKeepJobs is how many newest finished migration Jobs --cleanup always keeps.
-const DefaultKeepJobs = 3
+// DefaultKeepJobs is how many newest finished migration Jobs --cleanup always
+// keeps: the suite's one rule (deploy cleanup keeps as many).
+const DefaultKeepJobs = app.KeepFinishedMigrationJobs
 
 // JobList is the document of `migrate jobs`.
 type JobList struct {
@@ -119,7 +121,13 @@ func (o *JobsOptions) Run(ctx context.Context) error {
 				}
 			}
 			doc.Deleted = append(doc.Deleted, j.Name)
-			o.Infof("job.batch/%s deleted%s\n", j.Name, o.DryRun.Suffix())
+			if !o.DryRun.Active() {
+				o.Infof("job.batch/%s deleted\n", j.Name)
+			}
+		}
+		if len(doc.Deleted) > 0 && o.DryRun.Active() {
+			o.Infof("would delete %d finished migration Jobs older than %s beyond the newest %d%s: nothing was deleted\n",
+				len(doc.Deleted), o.OlderThan, o.Keep, o.DryRun.Suffix())
 		}
 		if len(doc.Deleted) == 0 {
 			o.Infof("nothing to clean up: no finished migration Job older than %s beyond the newest %d\n", o.OlderThan, o.Keep)
@@ -140,7 +148,11 @@ func (o *JobsOptions) Run(ctx context.Context) error {
 	for _, j := range infos {
 		state := j.State
 		if deleted[j.Name] {
-			state += " (deleted)"
+			if o.DryRun.Active() {
+				state += " (would delete)"
+			} else {
+				state += " (deleted)"
+			}
 		}
 		backup := j.Backup
 		if backup == "" {

@@ -2,15 +2,18 @@ package rbac
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
@@ -27,6 +30,10 @@ type Needs struct {
 	// Otherwise is a way to do without the missing rights, put first in the hint
 	// ("or run it with --no-mask").
 	Otherwise string
+	// Caller is the caller's user name when known (Check asks a
+	// SelfSubjectReview): a ServiceAccount (system:serviceaccount:NS:NAME) is
+	// told to bind with --bind-service-account, anyone else with --bind-user.
+	Caller string
 }
 
 // maxNamed is how many missing rights an error lists before "and N more".
@@ -102,7 +109,47 @@ func Check(ctx context.Context, authz authorizationv1client.AuthorizationV1Inter
 	if len(missing) == 0 {
 		return nil
 	}
+	if n.Caller == "" {
+		n.Caller = whoAmI(ctx, authz)
+	}
 	return MissingError(n, missing)
+}
+
+// whoAmI asks the API server who the caller is (a SelfSubjectReview, which
+// every authenticated user may create) through the REST client of authz;
+// "" when it cannot say (an older server, a fake client).
+func whoAmI(ctx context.Context, authz authorizationv1client.AuthorizationV1Interface) string {
+	rc, ok := authz.RESTClient().(*rest.RESTClient)
+	if !ok || rc == nil {
+		return ""
+	}
+	body := &authenticationv1.SelfSubjectReview{TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "SelfSubjectReview"}}
+	var res authenticationv1.SelfSubjectReview
+	raw, err := rc.Post().AbsPath("/apis/authentication.k8s.io/v1/selfsubjectreviews").
+		SetHeader("Content-Type", "application/json").Body(mustJSON(body)).Do(ctx).Raw()
+	if err != nil || json.Unmarshal(raw, &res) != nil {
+		return ""
+	}
+	return res.Status.UserInfo.Username
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// bindFlag is the render flag that binds the caller: --bind-service-account
+// [NS/]NAME for a ServiceAccount (NS left out when it is ns), else --bind-user NAME.
+func bindFlag(caller, ns string) string {
+	if sa, ok := strings.CutPrefix(caller, "system:serviceaccount:"); ok {
+		if saNS, name, ok := strings.Cut(sa, ":"); ok && saNS != "" && name != "" {
+			if saNS == ns {
+				return "--bind-service-account " + name
+			}
+			return "--bind-service-account " + saNS + "/" + name
+		}
+	}
+	return "--bind-user NAME"
 }
 
 func isAPIError(err error) bool {
@@ -140,10 +187,10 @@ func MissingError(n Needs, missing []Right) *exit.Error {
 	msg := fmt.Sprintf("missing RBAC %s%s %s; nothing was changed", word, who, strings.Join(parts, "; "))
 	hint := ""
 	if role, ok := Lookup(n.Role); ok && len(inNS) > 0 {
-		hint = fmt.Sprintf("Role %s grants them (kubectl piyasa deploy render --rbac --role %s --bind-user NAME -n %s | kubectl apply -f -); ", role.Name, role.Short, n.Namespace)
+		hint = fmt.Sprintf("Role %s grants them (kubectl piyasa deploy render --rbac --role %s %s -n %s | kubectl apply -f -); ", role.Name, role.Short, bindFlag(n.Caller, n.Namespace), n.Namespace)
 	}
 	if len(inNS) == 0 {
-		hint = fmt.Sprintf("ClusterRole %s grants them (kubectl piyasa deploy render --rbac --cluster-reader --bind-user NAME | kubectl apply -f -); ", ClusterReaderName)
+		hint = fmt.Sprintf("ClusterRole %s grants them (kubectl piyasa deploy render --rbac --cluster-reader %s | kubectl apply -f -); ", ClusterReaderName, bindFlag(n.Caller, n.Namespace))
 	}
 	hint += "check: " + missing[0].CanI(n.Namespace)
 	if n.Otherwise != "" {

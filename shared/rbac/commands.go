@@ -89,8 +89,10 @@ var (
 
 	secretRights = R("", []string{"secrets"}, "get", "create", "update")
 
-	// planReads are what a redeploy reads to keep (images, worker count) and revert (config, HPA bounds).
-	planReads = Join(R("apps", []string{"deployments", "statefulsets"}, "get"), R("autoscaling", []string{"horizontalpodautoscalers"}, "get"), R("", []string{"configmaps"}, "get"))
+	// planReads are what a redeploy reads to keep (images, worker count, the
+	// backup schedule set with `backup schedule set`) and revert (config, HPA bounds).
+	planReads = Join(R("apps", []string{"deployments", "statefulsets"}, "get"), R("autoscaling", []string{"horizontalpodautoscalers"}, "get"), R("", []string{"configmaps"}, "get"),
+		R("batch", []string{"cronjobs"}, "get"))
 )
 
 // Commands lists every command of the suite that talks to the cluster, with
@@ -132,7 +134,7 @@ var Commands = []Command{
 	{Path: "backup create", Role: Operator, Rights: backupCreate, Note: "pg_dump (or redis-cli) runs in the pod through exec"},
 	{Path: "backup verify --restore-test", Role: Operator, Rights: execRights, Note: "without --restore-test, and list and prune of --dir or s3://, need no right"},
 	{Path: "backup restore", Role: Operator, Rights: Join(backupCreate, R("apps", []string{"deployments", "statefulsets"}, "patch"),
-		R("apps", []string{"deployments/scale", "statefulsets/scale"}, "get"), waitRights), Note: "stops api, worker and frontend, restores, starts them"},
+		R("apps", []string{"deployments/scale", "statefulsets/scale"}, "get"), waitRights), Note: "stops api and worker (not the frontend), restores, starts them"},
 	{Path: "backup restore --to-database", Role: Operator, Rights: execRights, Note: "into a new database: the app keeps running"},
 	{Path: "backup list --in-cluster", Role: Operator, Rights: browsePod},
 	{Path: "backup schedule show --pvc", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"), browsePod)},

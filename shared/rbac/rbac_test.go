@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -12,7 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
@@ -437,5 +442,51 @@ func TestRender(t *testing.T) {
 	}
 	if err := Render(&buf, RenderInput{Namespace: "n", Roles: []string{"admin"}}); err == nil {
 		t.Error("an unknown role rendered")
+	}
+}
+
+// TestMissingErrorBindsServiceAccounts: a ServiceAccount caller is told to
+// bind with --bind-service-account (NS/ when it lives elsewhere); another
+// caller, or an unknown one, with --bind-user NAME.
+func TestMissingErrorBindsServiceAccounts(t *testing.T) {
+	rs := []Right{{Verb: "patch", Group: "apps", Resource: "deployments"}}
+	for caller, want := range map[string]string{
+		"system:serviceaccount:team-a:oncall": "--role operator --bind-service-account oncall -n team-a |",
+		"system:serviceaccount:ci:deployer":   "--role operator --bind-service-account ci/deployer -n team-a |",
+		"alice":                               "--role operator --bind-user NAME -n team-a |",
+		"":                                    "--role operator --bind-user NAME -n team-a |",
+	} {
+		e := MissingError(Needs{Command: "scale api", Role: Operator, Namespace: "team-a", Caller: caller}, rs)
+		if !strings.Contains(e.Hint, want) {
+			t.Errorf("caller %q: hint %q lacks %q", caller, e.Hint, want)
+		}
+	}
+}
+
+// TestCheckAsksWhoTheCallerIs: a refusal asks the API server for the
+// caller (SelfSubjectReview) and binds a ServiceAccount as one.
+func TestCheckAsksWhoTheCallerIs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/selfsubjectrulesreviews"):
+			_, _ = io.WriteString(w, `{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectRulesReview","status":{"resourceRules":[],"incomplete":false}}`)
+		case strings.HasSuffix(r.URL.Path, "/selfsubjectaccessreviews"):
+			_, _ = io.WriteString(w, `{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","status":{"allowed":false}}`)
+		case r.URL.Path == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
+			_, _ = io.WriteString(w, `{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview","status":{"userInfo":{"username":"system:serviceaccount:ns1:viewer"}}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Check(context.Background(), cs.AuthorizationV1(), Needs{Command: "scale api", Role: Operator, Namespace: "ns1", Rights: R("apps", []string{"deployments"}, "patch")})
+	var e *exit.Error
+	if !errors.As(err, &e) || !strings.Contains(e.Hint, "--bind-service-account viewer -n ns1") {
+		t.Fatalf("err %v (hint %q)", err, e.Hint)
 	}
 }

@@ -70,6 +70,9 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("exit %v, want 130; stderr: %s", err, stderr.String())
 	}
+	if !strings.Contains(stderr.String(), "nothing was written") || !strings.Contains(stderr.String(), "the database was not changed") {
+		t.Errorf("the message does not say what state is left: %s", stderr.String())
+	}
 	if fs := files(t, e.dir); len(fs) != 0 {
 		t.Errorf("Ctrl-C left %v", fs)
 	}

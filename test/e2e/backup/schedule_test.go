@@ -106,8 +106,21 @@ func TestSchedule(t *testing.T) {
 	}
 	jobs, err := harness.Client(t).BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(jobs.Items) != 1 || !strings.HasPrefix(jobs.Items[0].Name, "dev-db-backup-manual-") ||
-		len(jobs.Items[0].OwnerReferences) != 1 || jobs.Items[0].OwnerReferences[0].Name != "dev-db-backup" {
-		t.Fatalf("jobs after run-now: %v %+v", err, jobs)
+		len(jobs.Items[0].OwnerReferences) != 1 || jobs.Items[0].OwnerReferences[0].Name != "dev-db-backup" ||
+		metav1.GetControllerOf(&jobs.Items[0]) != nil {
+		t.Fatalf("jobs after run-now (owned by the CronJob, not controlled): %v %+v", err, jobs)
+	}
+	// The CronJob controller leaves a Job it does not control alone: no
+	// UnexpectedJob warning (diagnose's PIY950 for an hour).
+	time.Sleep(2 * time.Second)
+	evs, err := harness.Client(t).CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs.Items {
+		if ev.Reason == "UnexpectedJob" {
+			t.Errorf("the CronJob controller warned: %s %s", ev.Reason, ev.Message)
+		}
 	}
 
 	// No CronJob: exit 1 with the way out.

@@ -84,7 +84,7 @@ func exists(t *testing.T, ns, kind, name string) bool {
 
 // TestCleanup: `deploy cleanup` deletes the suite's finished Jobs and the
 // app's failed pods older than --older-than, never a running Job nor the
-// newest finished migration or backup Job, nor anything not the suite's;
+// newest 3 finished migration Jobs nor the newest backup Job, nor anything not the suite's;
 // in prod it asks for the namespace name.
 func TestCleanup(t *testing.T) {
 	ns := harness.Namespace(t, "deploy-clean")
@@ -98,6 +98,8 @@ func TestCleanup(t *testing.T) {
 		{"dev-db-backup-2", "backup", false},
 		{"batch-report", "other", false},
 		{"dev-db-migrate-3", "migration", false},
+		{"dev-db-migrate-5", "migration", false},
+		{"dev-db-migrate-6", "migration", false},
 	} {
 		seedJob(t, ns, j.name, j.kind, j.suspend)
 		// One after the other, so that "newest" is well defined.
@@ -114,7 +116,7 @@ func TestCleanup(t *testing.T) {
 		t.Fatalf("cleanup --older-than 7d:\n%s\n%s", r.Stdout, r.Stderr)
 	}
 	t.Logf("cleanup listed:\n%s", r.Stdout)
-	if !strings.Contains(r.Stdout, "newest finished migration Job") || !strings.Contains(r.Stdout, "running") {
+	if !strings.Contains(r.Stdout, "one of the newest 3 finished migration Jobs") || !strings.Contains(r.Stdout, "running") {
 		t.Errorf("the list does not say why Jobs are kept:\n%s", r.Stdout)
 	}
 
@@ -125,7 +127,8 @@ func TestCleanup(t *testing.T) {
 	}
 	// --dry-run asks nothing and deletes nothing.
 	r = harness.Piyasa(t, "deploy", "cleanup", "--env", "prod", "-n", ns, "--older-than", "1s", "--dry-run=server").RunOK()
-	if !exists(t, ns, "job", "dev-db-migrate-1") || !strings.Contains(r.Stderr, "job.batch/dev-db-migrate-1 deleted (server dry run)") {
+	if !exists(t, ns, "job", "dev-db-migrate-1") || !strings.Contains(r.Stdout, "would delete") || strings.Contains(r.Stderr, "job.batch/") ||
+		!strings.Contains(r.Stderr, "in namespace "+ns+" (server dry run): nothing was deleted") {
 		t.Fatalf("--dry-run:\n%s\n%s", r.Stdout, r.Stderr)
 	}
 	// Confirmed: the older Jobs go, the newest of each kind, the running one,
@@ -143,7 +146,7 @@ func TestCleanup(t *testing.T) {
 			t.Errorf("job %s not deleted:\n%s", gone, r.Stderr)
 		}
 	}
-	for _, kept := range []string{"dev-db-migrate-3", "dev-db-migrate-4", "dev-db-backup-2", "batch-report"} {
+	for _, kept := range []string{"dev-db-migrate-3", "dev-db-migrate-5", "dev-db-migrate-6", "dev-db-migrate-4", "dev-db-backup-2", "batch-report"} {
 		if !exists(t, ns, "job", kept) {
 			t.Errorf("job %s deleted:\n%s", kept, r.Stderr)
 		}

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -179,6 +180,8 @@ func TestLifecycle(t *testing.T) {
 		// Three workers, as `kubectl piyasa scale worker 3` leaves them.
 		harness.Kubectl(t, "-n", ns, "patch", "configmap", "dev-piyasa-config", "--type", "merge", "-p", `{"data":{"TOTAL_WORKERS":"3"}}`).RunOK()
 		harness.Kubectl(t, "-n", ns, "scale", "statefulset", "dev-worker", "--replicas", "3").RunOK()
+		// The backup schedule set by hand survives the redeploy, as a suspend does.
+		harness.Piyasa(t, "backup", "schedule", "set", "--cron", "0 * * * *", "--keep-daily", "5", "--env", "dev", "-n", ns).RunOK()
 		// (config set's changes show in the diff: a deploy restores the overlay's values.)
 		if d := harness.Piyasa(t, "deploy", "diff", "--env", "dev", "-n", ns).Run(); strings.Contains(d.Stdout, "image:") || d.Code > 1 {
 			t.Fatalf("diff after update wants to change images:\n%s", d.Stdout)
@@ -197,6 +200,13 @@ func TestLifecycle(t *testing.T) {
 		}
 		if !strings.Contains(r.Stderr, "keeping the running 3 workers and TOTAL_WORKERS=3") {
 			t.Errorf("no note about the kept worker count:\n%s", r.Stderr)
+		}
+		if !strings.Contains(r.Stderr, "keeping the backup schedule 0 * * * *, KEEP_DAILY=5 set with backup schedule set") {
+			t.Errorf("no note about the kept backup schedule:\n%s", r.Stderr)
+		}
+		bcj, err := cs.BatchV1().CronJobs(ns).Get(ctx, "dev-db-backup", metav1.GetOptions{})
+		if err != nil || bcj.Spec.Schedule != "0 * * * *" || !strings.Contains(fmt.Sprint(bcj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env), "{KEEP_DAILY 5 nil}") {
+			t.Errorf("the redeploy reverted the backup schedule: %v %+v", err, bcj)
 		}
 		w, _ := cs.AppsV1().StatefulSets(ns).Get(ctx, "dev-worker", metav1.GetOptions{})
 		cm, _ := cs.CoreV1().ConfigMaps(ns).Get(ctx, "dev-piyasa-config", metav1.GetOptions{})

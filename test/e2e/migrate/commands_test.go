@@ -53,7 +53,7 @@ func TestHistoryDownJobsUnlock(t *testing.T) {
 	r = a.migrate(t, "history").ExpectCode(0)
 	mustContain(t, "history table", r.Stdout, "REVISION", "0002", "<- current")
 
-	r = a.migrate(t, "down", "--to", "0001").WithStdin(strings.NewReader("wrong-name\n")).ExpectCode(1)
+	r = a.migrate(t, "down", "--to", "0001").WithStdin(strings.NewReader("wrong-name\n")).ExpectCode(2)
 	mustContain(t, "down without confirmation", r.Stderr, "not confirmed")
 	if v := a.version(t); v != "0002" {
 		t.Fatalf("unconfirmed down changed the database: %q", v)

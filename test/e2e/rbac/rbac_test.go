@@ -361,6 +361,10 @@ func verbsRemoved(t *testing.T, w *world) int {
 			if !strings.Contains(r.Stderr, "hint: Role "+role.Name+" grants them") {
 				t.Errorf("the hint does not name Role %s:\n%s", role.Name, r.Stderr)
 			}
+			// The caller is a ServiceAccount: the hint binds it as one.
+			if !strings.Contains(r.Stderr, "--bind-service-account "+sa+" -n "+w.ns) || strings.Contains(r.Stderr, "--bind-user") {
+				t.Errorf("the hint does not bind ServiceAccount %s:\n%s", sa, r.Stderr)
+			}
 			after := state(t, w.ns)
 			for _, k := range keys(before, after) {
 				if before[k] != after[k] {
