@@ -373,7 +373,6 @@ func TestRestoreLiveStopsFirstAndIsExact(t *testing.T) {
 	}
 }
 
-
 // TestRestoreRefusesMissingWorkloads (D4): --env prod in a namespace with
 // dev- names is refused with exit 2 naming what is missing; nothing changed.
 func TestRestoreRefusesMissingWorkloads(t *testing.T) {
