@@ -185,11 +185,11 @@ func loadErr(stderr *StderrCollector, execErr error, sent *Counter, n int64, inf
 	switch {
 	case ok && st.rc != 0:
 		msg := fmt.Sprintf("psql failed (exit status %d)", st.rc)
-		l := stderr.Last()
+		l := psqlError(stderr)
 		if l != "" {
 			msg += ": " + l
 		}
-		return &restoreError{msg: msg, RolledBack: true, LockTimeout: strings.Contains(l, "lock timeout")}
+		return &restoreError{msg: msg, RolledBack: true, LockTimeout: strings.Contains(l, "due to lock timeout")}
 	case ok && st.bytes != n:
 		return &restoreError{msg: fmt.Sprintf("psql received %d of the dump's %d bytes", st.bytes, n)}
 	case !ok:
@@ -204,6 +204,18 @@ func loadErr(stderr *StderrCollector, execErr error, sent *Counter, n int64, inf
 		return &restoreError{msg: "the backup changed while it was restored (sha256 differs)"}
 	}
 	return nil
+}
+
+// psqlError is psql's ERROR line among the kept lines (the last line may be
+// its CONTEXT), else the last line.
+func psqlError(c *StderrCollector) string {
+	lines := c.Lines()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], "ERROR:") {
+			return lines[i]
+		}
+	}
+	return c.Last()
 }
 
 // loadProgress turns psql's echo of the statements into progress lines:

@@ -529,7 +529,7 @@ func (f execFunc) Exec(ctx context.Context, _ *corev1.Pod, _ string, cmd []strin
 func TestRestoreLockTimeoutNamesSessions(t *testing.T) {
 	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, nil)
 	w.db.sessions = []string{"77\tpsql\tlocal\tidle in transaction\t25"}
-	w.db.loadRC, w.db.loadLast = 3, "psql:<stdin>:40: ERROR:  canceling statement due to lock timeout"
+	w.db.loadRC, w.db.loadLast = 3, "psql:<stdin>:40: ERROR:  canceling statement due to lock timeout\nCONTEXT:  SQL statement \"DROP SCHEMA public CASCADE\""
 	e := w.run(t, context.Background())
 	if e == nil || e.Code != cli.ExitFailed || !strings.Contains(e.Msg, "psql waited --lock-timeout 30s for a lock") ||
 		!strings.Contains(e.Msg, "pid 77 (application psql from local, idle in transaction for 25s)") || !strings.Contains(e.Msg, "--terminate-sessions ends them") {
