@@ -58,23 +58,30 @@ func (o *RestoreOptions) planLive(ctx context.Context, loc Location, info *Backu
 	return p, nil
 }
 
-// checkOrigin refuses a backup of another environment, namespace or
-// database unless --from-other-env is given (then it says so).
+// checkOrigin refuses a backup of another environment or database unless
+// --from-other-env is given (then it says so); a backup of another
+// namespace of the same environment is only said.
 func (o *RestoreOptions) checkOrigin(info *BackupInfo, where string) error {
 	var diff []string
+	other := false
 	if info.Environment != "" && info.Environment != o.Env.Name {
-		diff = append(diff, fmt.Sprintf("environment %s, not %s", info.Environment, o.Env.Name))
+		diff, other = append(diff, fmt.Sprintf("environment %s, not %s", info.Environment, o.Env.Name)), true
 	}
 	if info.Namespace != "" && info.Namespace != o.Namespace {
 		diff = append(diff, fmt.Sprintf("namespace %s, not %s", info.Namespace, o.Namespace))
 	}
 	if info.Database != "" && info.Database != app.DatabaseName {
-		diff = append(diff, fmt.Sprintf("database %s, not %s", info.Database, app.DatabaseName))
+		diff, other = append(diff, fmt.Sprintf("database %s, not %s", info.Database, app.DatabaseName)), true
 	}
 	if len(diff) == 0 {
 		return nil
 	}
 	what := fmt.Sprintf("%s is a backup of %s (%s)", where, strings.Join(diff, ", "), o.originText(info))
+	if !other {
+		// Another namespace of the same environment (a DR drill's scratch namespace): said, not refused.
+		o.Infof("note: %s\n", what)
+		return nil
+	}
 	if !o.FromOtherEnv {
 		return cli.Usagef("%s: nothing was changed", what).
 			WithHint("to load it over %s of %s (--env %s) all the same, add --from-other-env", app.DatabaseName, o.Namespace, o.Env.Name)

@@ -637,3 +637,15 @@ func TestLoadProgressSaysWhereItWaits(t *testing.T) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }
+
+// TestRestoreOtherNamespaceIsSaid: a backup of another namespace of the same
+// environment (a DR drill's scratch namespace) is restored, with a note.
+func TestRestoreOtherNamespaceIsSaid(t *testing.T) {
+	w := newRestoreWorld(t, appObjects(1, 2, nil), func(i *BackupInfo) { i.Namespace = "piyasa-chatbot-dev-old" }, nil)
+	if e := w.run(t, context.Background()); e != nil {
+		t.Fatalf("restore: %v", e)
+	}
+	if _, errOut := w.tg.Output(); !strings.Contains(errOut, "note: ") || !strings.Contains(errOut, "namespace piyasa-chatbot-dev-old, not piyasa-chatbot-dev") {
+		t.Errorf("stderr %s", errOut)
+	}
+}
