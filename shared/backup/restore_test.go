@@ -649,3 +649,73 @@ func TestRestoreOtherNamespaceIsSaid(t *testing.T) {
 		t.Errorf("stderr %s", errOut)
 	}
 }
+
+// TestRestoreToDatabaseAndRestoreTest: --to-database and verify
+// --restore-test load the backup (lock waits bounded, schemas emptied) and
+// check it; the app is not touched.
+func TestRestoreToDatabaseAndRestoreTest(t *testing.T) {
+	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, func(o *RestoreOptions) { o.ToDatabase = "piyasa_copy" })
+	if e := w.run(t, context.Background()); e != nil {
+		t.Fatalf("restore --to-database: %v", e)
+	}
+	if out, _ := w.tg.Output(); out != "piyasa_copy\n" || patches(w.tg) != 0 || !strings.Contains(strings.Join(w.db.loadCmd, " "), "--dbname=piyasa_copy") {
+		t.Errorf("stdout %q, %d patches, load %q", out, patches(w.tg), w.db.loadCmd)
+	}
+
+	v := NewVerifyOptions(w.tg.Global)
+	v.Ref, v.RestoreTest, v.Executor = w.o.Ref, true, w.db
+	if err := v.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Run(context.Background()); err != nil {
+		t.Fatalf("verify --restore-test: %v", err)
+	}
+	if out, _ := w.tg.Output(); !strings.Contains(out, ": OK (metadata, stored sha256, decompression, dump sha256, trailer, row counts, restore test)") {
+		t.Errorf("stdout %q", out)
+	}
+}
+
+// TestRestoreConfirmation: a wrong namespace name changes nothing (exit 2);
+// the right one restores.
+func TestRestoreConfirmation(t *testing.T) {
+	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, func(o *RestoreOptions) { o.Yes = false })
+	w.tg.In.WriteString("piyasa-chatbot\n")
+	if e := w.run(t, context.Background()); e == nil || e.Code != cli.ExitUsage || e.Msg != "not confirmed: nothing was changed" {
+		t.Fatalf("err %v", e)
+	}
+	if len(w.db.events) != 0 || patches(w.tg) != 0 || w.lease(t) {
+		t.Errorf("something was done: %v", w.db.events)
+	}
+	w.tg.In.WriteString(devNS + "\n")
+	if e := w.run(t, context.Background()); e != nil {
+		t.Fatalf("confirmed: %v", e)
+	}
+	if _, errOut := w.tg.Output(); !strings.Contains(errOut, "Type the namespace name to confirm: ") {
+		t.Errorf("stderr %s", errOut)
+	}
+}
+
+func TestRestoreValidate(t *testing.T) {
+	for _, tc := range []struct {
+		set  func(o *RestoreOptions)
+		want string
+	}{
+		{func(o *RestoreOptions) { o.Ref = "x.txt" }, "is not a backup"},
+		{func(o *RestoreOptions) { o.ToDatabase = "Bad-Name" }, "invalid --to-database"},
+		{func(o *RestoreOptions) { o.ToDatabase = app.DatabaseName }, "give a new database"},
+		{func(o *RestoreOptions) { o.ToDatabase, o.NoSafetyBackup = "c", true }, "not with --to-database"},
+		{func(o *RestoreOptions) { o.ToDatabase, o.TerminateSessions = "c", true }, "--terminate-sessions and --from-other-env apply"},
+		{func(o *RestoreOptions) { o.Timeout = 0 }, "--timeout must be positive"},
+		{func(o *RestoreOptions) { o.LockTimeout = -time.Second }, "--lock-timeout must be positive"},
+		{func(o *RestoreOptions) { o.SafetyTo, o.NoSafetyBackup = "d", true }, "exclude each other"},
+	} {
+		tg := clitest.New(devNS)
+		o := NewRestoreOptions(tg.Global)
+		o.Ref = "b.sql.zst"
+		tc.set(o)
+		var e *cli.Error
+		if err := o.Validate(); !asError(err, &e) || e.Code != cli.ExitUsage || !strings.Contains(e.Msg, tc.want) {
+			t.Errorf("%s: %v", tc.want, err)
+		}
+	}
+}
