@@ -59,7 +59,7 @@ END $piyasa$`
 // txidMarker precedes the restore transaction's id on psql's stderr.
 const txidMarker = "PIYASA-RESTORE-TXID"
 
-var txidRE = regexp.MustCompile(txidMarker + ` (\d+)`)
+var txidRE = regexp.MustCompile(txidMarker + ` (\d+)\r?\n`)
 
 // loadCommand is the exec command that loads n bytes of a plain dump into
 // db in one transaction: lock waits bounded, the app's schemas emptied
@@ -156,27 +156,56 @@ func (b *base) load(ctx context.Context, sp loadSpec) (int64, error) {
 		defer p.stop()
 		echo = p
 	}
-	execErr := ex.Exec(ctx, pod, container, loadCommand(sp.DB, n, sp.LockTimeout), stdin, echo, stderr)
-	xid := loadTxID(stderr)
+	tx := &txidWatch{w: stderr}
+	execErr := ex.Exec(ctx, pod, container, loadCommand(sp.DB, n, sp.LockTimeout), stdin, echo, tx)
+	xid := tx.id()
+	dropTxIDLine(stderr)
 	if ctx.Err() != nil {
 		return xid, ctx.Err()
 	}
 	return xid, loadErr(stderr, execErr, sent, n, sp.Info)
 }
 
-// loadTxID finds the transaction id among psql's messages and drops that line.
-func loadTxID(c *StderrCollector) int64 {
+// txidWatch passes psql's stderr on and catches the transaction id as it
+// passes (the collector keeps only the last few lines).
+type txidWatch struct {
+	w    io.Writer
+	mu   sync.Mutex
+	head []byte
+	xid  int64
+}
+
+func (t *txidWatch) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	if t.xid == 0 && len(t.head) < 64<<10 {
+		t.head = append(t.head, p...)
+		if m := txidRE.FindSubmatch(t.head); m != nil {
+			t.xid, _ = strconv.ParseInt(string(m[1]), 10, 64)
+			t.head = nil
+		}
+	}
+	t.mu.Unlock()
+	return t.w.Write(p)
+}
+
+func (t *txidWatch) id() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.xid
+}
+
+// dropTxIDLine removes the transaction id's line from the kept lines, so
+// that Last names psql's own message.
+func dropTxIDLine(c *StderrCollector) {
 	c.Status() // flush a last unterminated line
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, l := range c.lines {
-		if m := txidRE.FindStringSubmatch(l); m != nil {
+		if strings.Contains(l, txidMarker+" ") {
 			c.lines = append(c.lines[:i:i], c.lines[i+1:]...)
-			xid, _ := strconv.ParseInt(m[1], 10, 64)
-			return xid
+			return
 		}
 	}
-	return 0
 }
 
 // loadErr judges a finished load by the script's status line.

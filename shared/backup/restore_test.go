@@ -719,3 +719,18 @@ func TestRestoreValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestTxIDSurvivesManyLines: the transaction id is caught even when psql
+// writes more lines afterwards than the collector keeps.
+func TestTxIDSurvivesManyLines(t *testing.T) {
+	c := &StderrCollector{}
+	tx := &txidWatch{w: c}
+	io.WriteString(tx, "psql:<stdin>:1: NOTICE:  "+txidMarker+" 9")
+	io.WriteString(tx, "17\n")
+	for i := 0; i < 2*keepLines; i++ {
+		io.WriteString(tx, "WARNING: x\n")
+	}
+	if tx.id() != 917 {
+		t.Errorf("xid %d, want 917", tx.id())
+	}
+}
