@@ -241,6 +241,12 @@ func (o *RestoreOptions) loadLive(ctx context.Context, st *restoreState) error {
 	if re.RolledBack {
 		return st.fail(ctx, "restore failed: %v. psql stopped at that error and rolled its single transaction back: piyasa_db holds what it held before.", err)
 	}
+	switch o.loadOutcome(ctx, xid, app.DatabaseName, p.info) {
+	case outcomeCommitted:
+		return st.fail(ctx, "restore failed: %v; but its transaction committed: piyasa_db holds the backup (not checked).", err)
+	case outcomeRolledBack:
+		return st.fail(ctx, "restore failed: %v; its transaction did not commit: piyasa_db holds what it held before.", err)
+	}
 	return st.fail(ctx, "restore failed: %v. Whether its single transaction committed is unknown: piyasa_db holds either its old content or the whole backup.", err)
 }
 

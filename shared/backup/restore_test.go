@@ -734,3 +734,67 @@ func TestTxIDSurvivesManyLines(t *testing.T) {
 		t.Errorf("xid %d, want 917", tx.id())
 	}
 }
+
+// TestRestoreLoadFailuresSayTheState: each way a load can fail leaves the
+// app stopped and says what piyasa_db holds.
+func TestRestoreLoadFailuresSayTheState(t *testing.T) {
+	old := outcomeWait
+	outcomeWait = 300 * time.Millisecond
+	defer func() { outcomeWait = old }()
+	for name, tc := range map[string]struct {
+		set  func(db *podDB)
+		want string
+	}{
+		"psql error": {func(db *podDB) { db.loadRC, db.loadLast = 3, "psql:<stdin>:9: ERROR:  syntax error" },
+			"restore failed: psql failed (exit status 3): psql:<stdin>:9: ERROR:  syntax error. psql stopped at that error and rolled its single transaction back"},
+		"stream cut, committed": {func(db *podDB) { db.onLoad = func(context.Context) error { return io.ErrUnexpectedEOF } },
+			"restore failed: the restore's status line never arrived: the stream was cut (unexpected EOF); but its transaction committed: piyasa_db holds the backup"},
+		"stream cut, unknown": {func(db *podDB) {
+			db.onLoad = func(context.Context) error { return io.ErrUnexpectedEOF }
+			db.txStatus = "in progress"
+		}, "Whether its single transaction committed is unknown"},
+		"rows differ": {func(db *podDB) {
+			db.onLoad = func(context.Context) error {
+				db.tables = map[string]int64{"public.alembic_version": 1, `public."Weird (Name)"`: 1, "public.empty": 0}
+				db.alembic = "abc123"
+				return nil
+			}
+			db.txStatus = ""
+		}, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newRestoreWorld(t, appObjects(1, 2, nil), nil, nil)
+			tc.set(w.db)
+			if name == "rows differ" {
+				// The load itself succeeds: the status line is written by a wrapper.
+				inner := w.db.onLoad
+				w.db.onLoad = nil
+				w.o.Executor = execWrap{w.db, func() { _ = inner(context.Background()) }}
+				tc.want = `piyasa_db was restored but does not match the backup: table public."Weird (Name)" has 1 rows in database piyasa_db, the metadata says 2`
+			}
+			e := w.run(t, context.Background())
+			if e == nil || e.Code != cli.ExitFailed || !strings.Contains(e.Msg, tc.want) || !strings.Contains(e.Msg, "api and worker are left scaled down (were api=1 worker=2)") {
+				t.Fatalf("err %v", e)
+			}
+			if w.db.appState() != "api=0/0 worker=0/0" || w.lease(t) {
+				t.Errorf("app %s, lease %v", w.db.appState(), w.lease(t))
+			}
+		})
+	}
+}
+
+// execWrap runs after each load of the podDB.
+type execWrap struct {
+	db        *podDB
+	afterLoad func()
+}
+
+func (x execWrap) Exec(ctx context.Context, pod *corev1.Pod, c string, cmd []string, in io.Reader, out, errOut io.Writer) error {
+	err := x.db.Exec(ctx, pod, c, cmd, in, out, errOut)
+	if cmd[3] == "piyasa-restore" {
+		x.db.mu.Lock()
+		x.afterLoad()
+		x.db.mu.Unlock()
+	}
+	return err
+}

@@ -249,10 +249,11 @@ func TestRestoreTakesTheDatabaseLock(t *testing.T) {
 	}
 }
 
-// TestRestoreKilledThenRerun (item 7, R1): a restore killed (SIGKILL) in its
-// load leaves the app stopped with the restore's record on it; running the
-// same restore again finishes it: the data equal the backup, the app is back
-// at its recorded replicas and the record is gone.
+// TestRestoreKilledThenRerun (item 7, R1): Ctrl-C in the load says whether
+// the load's transaction committed (and that is what holds); a restore
+// killed (SIGKILL) in its load leaves the app stopped with the restore's
+// record on it; running the same restore again finishes it: the data equal
+// the backup, the app is back at its recorded replicas and the record is gone.
 func TestRestoreKilledThenRerun(t *testing.T) {
 	// psql of the load gets its input slowly: the kill lands in the load.
 	psql := `#!/bin/sh
@@ -268,7 +269,33 @@ exec "` + realTool("psql") + `" "$@"
 	e.bk(t, "create", "-f", file).RunOK()
 	e.pg.MustPsql(t, app.DatabaseName, "DELETE FROM messages WHERE id > 100; CREATE TABLE after_backup (id int)")
 
+	changed := digest(t, e.pg, app.DatabaseName)
+
+	// Ctrl-C in the load: the tool asks the database whether the load's
+	// transaction committed and says it; what it says is what holds.
 	run := e.bk(t, "restore", file, "--yes", "--no-safety-backup").Background()
+	run.WaitFor("restoring "+file+" into piyasa_db", 3*time.Minute)
+	time.Sleep(time.Second)
+	run.Signal(syscall.SIGINT)
+	res := run.ExitWithin(time.Minute)
+	if res.Code != 130 || strings.Contains(res.Stderr, "context canceled") || !strings.Contains(res.Stderr, "to finish the restore, run it again: kubectl piyasa backup restore "+file) {
+		t.Fatalf("exit %d:\n%s", res.Code, res.Stderr)
+	}
+	switch {
+	case strings.Contains(res.Stderr, "error: interrupted at the end of the load: its transaction committed, piyasa_db holds the backup"):
+		sameDigest(t, "said committed", source, digest(t, e.pg, app.DatabaseName))
+		e.pg.MustPsql(t, app.DatabaseName, "DELETE FROM messages WHERE id > 100; CREATE TABLE after_backup (id int)")
+		changed = digest(t, e.pg, app.DatabaseName)
+	case strings.Contains(res.Stderr, "error: interrupted during the load: its transaction did not commit, piyasa_db holds what it held before"):
+		sameDigest(t, "said not committed", changed, digest(t, e.pg, app.DatabaseName))
+	default:
+		t.Fatalf("the state of the load is not said:\n%s", res.Stderr)
+	}
+	if leaseExists(t, e.ns) {
+		t.Fatal("an interrupted restore left the database lock")
+	}
+
+	run = e.bk(t, "restore", file, "--yes", "--no-safety-backup").Background()
 	run.WaitFor("restoring "+file+" into piyasa_db", 3*time.Minute)
 	time.Sleep(time.Second)
 	run.Signal(syscall.SIGKILL)
