@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
 
 // CheckResult is what reading a stored backup found.
@@ -21,6 +23,9 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 	raw, err := loc.Target.ReadMeta(ctx, loc.Name)
 	if err != nil {
 		if isNotExist(err) {
+			if missing := backupMissing(ctx, loc); missing != nil {
+				return nil, missing
+			}
 			return nil, fmt.Errorf("no metadata %s beside the backup: it was not written by backup create, or its creation did not finish", loc.Target.Location(loc.Name)+MetadataSuffix)
 		}
 		return nil, err
@@ -81,6 +86,21 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 	}
 	res.Problems = append(res.Problems, compareRows(info.TableMap(), scan.Tables, "the dump")...)
 	return res, nil
+}
+
+// backupMissing returns an exit-2 error when the backup itself does not
+// exist (nil when it does, or when that cannot be told).
+func backupMissing(ctx context.Context, loc Location) error {
+	r, err := loc.Target.Open(ctx, loc.Name)
+	if err == nil {
+		r.Close()
+		return nil
+	}
+	if !isNotExist(err) {
+		return nil
+	}
+	return cli.Usagef("%s does not exist; nothing was changed", loc.Target.Location(loc.Name)).
+		WithHint("check the name; the backups there are listed by: kubectl piyasa backup list --dir DIR (or --from s3://BUCKET/PREFIX)")
 }
 
 // compareRows names every table whose count in got differs from want.

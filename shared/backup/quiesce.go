@@ -2,8 +2,10 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
@@ -29,13 +32,18 @@ func (b *base) workload(comp string) kube.Workload {
 	return kube.Workload{Component: comp, Kind: c.Kind, Name: b.Env.WorkloadName(c)}
 }
 
-// recordReplicas reads the api and worker replicas (a missing workload is skipped).
+// recordReplicas reads the api and worker replicas. Every one must exist:
+// a missing workload is named in an exit-2 error before anything changes
+// (with --env prod in a dev namespace, a restore would otherwise load over
+// a database whose app keeps running).
 func (b *base) recordReplicas(ctx context.Context) ([]appReplicas, error) {
 	var out []appReplicas
+	var missing []string
 	for _, comp := range dbClients {
 		w := b.workload(comp)
 		sc, err := b.getScale(ctx, w)
 		if apierrors.IsNotFound(err) {
+			missing = append(missing, w.Kind+" "+w.Name)
 			continue
 		}
 		if err != nil {
@@ -43,12 +51,17 @@ func (b *base) recordReplicas(ctx context.Context) ([]appReplicas, error) {
 		}
 		n := sc.Spec.Replicas
 		if n == 0 {
-			// Stopped by an earlier restore that failed: its record wins.
+			// Stopped by an earlier restore that did not finish: its record wins.
 			if rec, ok := b.annotatedReplicas(ctx, w); ok {
 				n = rec
 			}
 		}
 		out = append(out, appReplicas{Workload: w, Replicas: n})
+	}
+	if len(missing) > 0 {
+		return nil, cli.Usagef("namespace %s has no %s (the %s names of --env %s): nothing was changed",
+			b.Namespace, strings.Join(missing, " and no "), b.Env.Prefix+"*", b.Env.Name).
+			WithHint("give the environment whose app runs in %s (--env dev|prod), or the namespace of that environment (-n)", b.Namespace)
 	}
 	return out, nil
 }
@@ -132,16 +145,16 @@ func replicasText(rs []appReplicas) string {
 // of the safety backup) scales them back to that, not to zero.
 const ReplicasAnnotation = app.ReplicasBeforeRestoreAnnotation
 
-func (b *base) patchAnnotation(ctx context.Context, w kube.Workload, value *string) error {
+// patchAnnotations sets (or, with nil values, removes) annotations of w.
+func (b *base) patchAnnotations(ctx context.Context, w kube.Workload, values map[string]*string) error {
 	cs, err := b.Clientset()
 	if err != nil {
 		return err
 	}
-	v := "null"
-	if value != nil {
-		v = fmt.Sprintf("%q", *value)
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": values}})
+	if err != nil {
+		return err
 	}
-	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, ReplicasAnnotation, v))
 	if w.Kind == app.KindStatefulSet {
 		_, err = cs.AppsV1().StatefulSets(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
 	} else {
@@ -150,21 +163,28 @@ func (b *base) patchAnnotation(ctx context.Context, w kube.Workload, value *stri
 	return err
 }
 
-// markReplicas records the replicas in the annotation.
-func (b *base) markReplicas(ctx context.Context, rs []appReplicas) error {
+// markReplicas records, on api and worker, their replicas and the restore
+// that stops them (app.RestoreRecord): what diagnose, deploy status and a
+// re-run of the restore read when it does not finish.
+func (b *base) markReplicas(ctx context.Context, rs []appReplicas, rec app.RestoreRecord) error {
+	rec.Replicas = map[string]int32{}
 	for _, r := range rs {
-		v := strconv.Itoa(int(r.Replicas))
-		if err := b.patchAnnotation(ctx, r.Workload, &v); err != nil {
+		rec.Replicas[r.Workload.Component] = r.Replicas
+	}
+	v := rec.Marshal()
+	for _, r := range rs {
+		n := strconv.Itoa(int(r.Replicas))
+		if err := b.patchAnnotations(ctx, r.Workload, map[string]*string{ReplicasAnnotation: &n, app.RestoreAnnotation: &v}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// unmarkReplicas removes the annotation once the app runs again.
+// unmarkReplicas removes both annotations once the app runs again.
 func (b *base) unmarkReplicas(ctx context.Context, rs []appReplicas) error {
 	for _, r := range rs {
-		if err := b.patchAnnotation(ctx, r.Workload, nil); err != nil {
+		if err := b.patchAnnotations(ctx, r.Workload, map[string]*string{ReplicasAnnotation: nil, app.RestoreAnnotation: nil}); err != nil {
 			return err
 		}
 	}
@@ -190,6 +210,11 @@ func (b *base) annotatedReplicas(ctx context.Context, w kube.Workload) (int32, b
 			return 0, false
 		}
 		ann = d.Annotations
+	}
+	if rec, err := app.ParseRestoreRecord(ann[app.RestoreAnnotation]); err == nil {
+		if n, ok := rec.Replicas[w.Component]; ok && n > 0 {
+			return n, true
+		}
 	}
 	n, err := strconv.Atoi(ann[ReplicasAnnotation])
 	if err != nil || n < 0 {

@@ -1,20 +1,16 @@
 package backup
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
-	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // RestoreOptions are the options of `backup restore`.
@@ -26,6 +22,12 @@ type RestoreOptions struct {
 	NoSafetyBackup bool
 	SafetyTo       string
 	Timeout        time.Duration
+	// LockTimeout bounds each wait of the restore for a lock another session holds.
+	LockTimeout time.Duration
+	// TerminateSessions ends the other sessions on the database before loading.
+	TerminateSessions bool
+	// FromOtherEnv allows a backup of another environment or namespace.
+	FromOtherEnv bool
 
 	loc      Location
 	safetyTo Target
@@ -33,7 +35,7 @@ type RestoreOptions struct {
 
 // NewRestoreOptions returns the defaults.
 func NewRestoreOptions(g *cli.Global) *RestoreOptions {
-	return &RestoreOptions{base: newBase(g), Timeout: 5 * time.Minute}
+	return &RestoreOptions{base: newBase(g), Timeout: 30 * time.Minute, LockTimeout: DefaultLockTimeout}
 }
 
 // NewCmdRestore returns `backup restore`.
@@ -44,15 +46,24 @@ func NewCmdRestore(g *cli.Global) *cobra.Command {
 		Short: "Restore a backup over the live database (quiescing the app) or into a new database",
 		Long: `Check the backup whole (as verify does), then restore it.
 
-Over the live database (piyasa_db): asks for the namespace name to be typed (or --yes);
-takes a safety backup of the current database (unless --no-safety-backup) beside the
-backup or into --safety-backup-to; records the api and worker replicas and scales both
-to zero, waiting until their pods are gone; restores with psql -v ON_ERROR_STOP=1
---single-transaction, the upload framed by its byte count; checks every table's row
-count against the BackupInfo and that every serial/identity sequence continues above
-its column's maximum; then scales api and worker back and waits until they are ready.
-On any failure the app is left scaled down and the message says what state the database
-is in and which command restores the safety backup; the exit status is 1.
+Over the live database (piyasa_db), in this order: check that the api Deployment and the
+worker StatefulSet of --env exist in the namespace and that the backup was taken in this
+environment and namespace (else exit 2, nothing changed; --from-other-env allows another);
+ask for the namespace name to be typed (or --yes); take the database lock (the migration
+Lease: a migration or another restore running is refused, named); record the api and
+worker replicas and the restore on them (annotations) and scale both to zero, waiting
+until their pods are gone; take a safety backup (kind pre-restore) of the stopped
+database beside the backup or into --safety-backup-to (unless --no-safety-backup); list
+the other sessions on the database (--terminate-sessions ends them); load the dump with
+psql -v ON_ERROR_STOP=1 in one transaction that first drops every schema of the app, so
+that nothing created after the backup survives, each lock wait bounded by --lock-timeout,
+a line per table loaded; check every table's row count against the BackupInfo, that no
+other table exists, that every serial/identity sequence continues above its column's
+maximum and that the Alembic revision is the backup's (a revision that changes is said,
+with the migrate command to run); then scale api and worker back and wait until ready.
+--timeout bounds the whole restore. On any failure the app is left scaled down and the
+message says what state the database is in, with the commands that finish the restore
+(the same restore again), go back (the safety backup) or restart the app as it is.
 
 With --to-database NAME the backup is restored into a new database NAME and the app is
 left alone.`,
@@ -65,7 +76,10 @@ left alone.`,
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for the namespace name before restoring over the live database")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the live database before restoring over it")
 	cmd.Flags().StringVar(&o.SafetyTo, "safety-backup-to", "", "Directory or s3://BUCKET/PREFIX of the safety backup (default: beside the backup restored)")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the app's pods to stop and to be ready again")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the whole restore may take (checking, stopping the app, safety backup, load, check, start)")
+	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", o.LockTimeout, "How long the load may wait for a lock another session holds before it fails (and rolls back)")
+	cmd.Flags().BoolVar(&o.TerminateSessions, "terminate-sessions", false, "End the other sessions on the database (pg_terminate_backend) before loading")
+	cmd.Flags().BoolVar(&o.FromOtherEnv, "from-other-env", false, "Restore a backup taken in another environment or namespace")
 	o.S3.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -102,6 +116,12 @@ func (o *RestoreOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return cli.Usagef("--timeout must be positive")
 	}
+	if o.LockTimeout <= 0 {
+		return cli.Usagef("--lock-timeout must be positive")
+	}
+	if o.ToDatabase != "" && (o.TerminateSessions || o.FromOtherEnv) {
+		return cli.Usagef("--terminate-sessions and --from-other-env apply to a restore over the live database, not with --to-database")
+	}
 	o.safetyTo = loc.Target
 	if o.SafetyTo != "" {
 		if o.NoSafetyBackup {
@@ -116,14 +136,20 @@ func (o *RestoreOptions) Validate() error {
 	return nil
 }
 
-// Run restores.
+// Run restores. --timeout bounds all of it.
 func (o *RestoreOptions) Run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 	loc := o.loc
 	where := loc.Target.Location(loc.Name)
 	chk, err := checkStored(ctx, loc)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return o.stopped(ctx, "while the backup was being checked: piyasa_db and the app were not touched", "")
+		}
+		var ce *cli.Error
+		if errors.As(err, &ce) {
+			return ce
 		}
 		return cli.Failedf("%v; nothing was changed", err)
 	}
@@ -140,11 +166,26 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	return o.restoreLive(ctx, loc, info)
 }
 
+// stopped is the error of a restore that Ctrl-C, SIGTERM or --timeout ended,
+// saying the state (and the hint, if any).
+func (o *RestoreOptions) stopped(ctx context.Context, state, hint string) error {
+	var e *cli.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e = cli.Failedf("the restore did not finish within --timeout %s: stopped %s", o.Timeout, state)
+	} else {
+		e = cli.Interruptedf("interrupted %s", state)
+	}
+	if hint != "" {
+		e = e.WithHint("%s", hint)
+	}
+	return e
+}
+
 func (o *RestoreOptions) restoreNew(ctx context.Context, loc Location, info *BackupInfo) error {
 	db := o.ToDatabase
 	if err := o.createDatabase(ctx, db); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return o.stopped(ctx, "before database "+db+" was created: nothing was changed", "")
 		}
 		if strings.Contains(err.Error(), "already exists") {
 			return cli.Usagef("database %s already exists: --to-database takes a new database; nothing was changed", db).
@@ -152,18 +193,26 @@ func (o *RestoreOptions) restoreNew(ctx context.Context, loc Location, info *Bac
 		}
 		return cli.Failedf("cannot create database %s (it must not exist): %v", db, err)
 	}
-	if err := o.restoreInto(ctx, loc, info, db); err != nil {
+	drop := fmt.Sprintf("drop it with: kubectl exec -n %s deploy/%s -- dropdb -U %s %s", o.Namespace, o.Env.ObjectName("postgres"), app.DatabaseUser, db)
+	xid, err := o.load(ctx, loadSpec{Loc: loc, Info: info, DB: db, LockTimeout: o.LockTimeout, Quiet: true})
+	if err != nil {
 		if ctx.Err() != nil {
-			o.Infof("interrupted: database %s was created and may hold part of the restore; drop it with: kubectl exec -n %s deploy/%s -- dropdb -U %s %s\n",
-				db, o.Namespace, o.Env.ObjectName("postgres"), app.DatabaseUser, db)
-			return ctx.Err()
+			switch o.loadOutcome(ctx, xid, db, info) {
+			case outcomeCommitted:
+				return o.stopped(ctx, "at the end of the load: its transaction committed, database "+db+" holds the whole backup (unchecked)", drop)
+			case outcomeRolledBack:
+				return o.stopped(ctx, "during the load: its transaction did not commit, database "+db+" was created and is empty", drop)
+			}
+			return o.stopped(ctx, "during the load: database "+db+" holds either the whole backup or nothing of it (its one transaction may still be running)", drop)
 		}
-		return cli.Failedf("restore into %s failed: %v", db, err).WithHint("database %s was created and left as it is; drop it with: kubectl exec -n %s deploy/%s -- dropdb -U %s %s",
-			db, o.Namespace, o.Env.ObjectName("postgres"), app.DatabaseUser, db)
+		return cli.Failedf("restore into %s failed: %v", db, err).WithHint("database %s was created and left as it is; %s", db, drop)
 	}
 	problems, err := o.verifyRestored(ctx, db, info)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return o.stopped(ctx, "while checking: database "+db+" holds the whole backup, unchecked", drop)
+		}
+		return cli.Failedf("database %s was restored but could not be checked: %v", db, err)
 	}
 	if len(problems) > 0 {
 		return cli.Failedf("database %s was restored but does not match the backup: %s", db, joinProblems(problems))
@@ -174,127 +223,45 @@ func (o *RestoreOptions) restoreNew(ctx context.Context, loc Location, info *Bac
 	return nil
 }
 
-func (o *RestoreOptions) confirm(info *BackupInfo, where string) error {
-	if o.Yes {
-		return nil
-	}
-	o.Infof("This replaces database %s in namespace %s with %s (taken %s from %s),\nstopping api and worker meanwhile. Type the namespace name to confirm: ",
-		app.DatabaseName, o.Namespace, where, info.EndTime.Format(time.RFC3339), info.Namespace)
-	line, _ := bufio.NewReader(o.In).ReadString('\n')
-	if f, ok := o.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		o.Infof("\n") // the typed line was not echoed
-	}
-	if strings.TrimSpace(line) != o.Namespace {
-		return cli.Usagef("not confirmed: nothing was changed").WithHint("type the namespace name %s, or pass --yes", o.Namespace)
-	}
-	return nil
-}
+// The outcomes of an interrupted load.
+const (
+	outcomeCommitted  = "committed"
+	outcomeRolledBack = "rolled back"
+	outcomeUnknown    = "unknown"
+)
 
-func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *BackupInfo) error {
-	where := loc.Target.Location(loc.Name)
-	if err := o.confirm(info, where); err != nil {
-		return err
-	}
-	safety := ""
-	if !o.NoSafetyBackup {
-		name := strings.TrimSuffix(DefaultName(o.Namespace, o.Now(), DefaultCompression), DefaultCompression.Ext()) + "-pre-restore" + DefaultCompression.Ext()
-		o.Infof("safety backup of the live database to %s\n", o.safetyTo.Location(name))
-		si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName})
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return cli.Failedf("safety backup failed, nothing was changed: %v", err)
-		}
-		safety = si.Location
-	}
-	rs, err := o.recordReplicas(ctx)
-	if err != nil {
-		return err
-	}
-	st := &restoreState{o: o, replicas: rs, safety: safety}
-	o.Infof("stopping the app (%s)\n", replicasText(rs))
-	if err := o.markReplicas(ctx, rs); err != nil {
-		return err
-	}
-	st.stopping = true
-	if err := o.scaleAll(ctx, rs, true, o.Timeout); err != nil {
-		if ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
-			st.stopping = false // the scale-downs were sent whole
-			return st.fail(ctx, err, "the app was being stopped; piyasa_db was not changed.")
-		}
-		return st.fail(ctx, err, "the app could not be stopped: %v. piyasa_db was not changed.", err)
-	}
-	st.stopping = false
-	o.Infof("restoring %s into %s\n", where, app.DatabaseName)
-	if err := o.restoreInto(ctx, loc, info, app.DatabaseName); err != nil {
-		if re, ok := err.(*restoreError); ok && re.RolledBack {
-			return st.fail(ctx, err, "restore failed: %v. psql stopped at that error and rolled its single transaction back: piyasa_db holds what it held before.", err)
-		}
-		return st.fail(ctx, err, "restore failed: %v. Whether its single transaction committed is unknown: piyasa_db holds either its old content or the whole backup.", err)
-	}
-	problems, err := o.verifyRestored(ctx, app.DatabaseName, info)
-	if err != nil {
-		return st.fail(ctx, err, "the restore finished but could not be checked: %v. piyasa_db holds the restored backup, unchecked.", err)
-	}
-	if len(problems) > 0 {
-		return st.fail(ctx, nil, "piyasa_db was restored but does not match the backup: %s.", joinProblems(problems))
-	}
-	o.Infof("restored and checked (%d tables, row counts match, sequences continue); starting the app (%s)\n", len(info.Tables), replicasText(rs))
-	if err := o.scaleAll(ctx, rs, false, o.Timeout); err != nil {
-		if ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
-			// The replicas are set (scaleAll sends its patches whole): the
-			// record of the replicas before the restore has served.
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
-			defer cancel()
-			_ = o.unmarkReplicas(uctx, rs)
-			return cli.Interruptedf("interrupted while starting the app again: piyasa_db was restored and checked, and api and worker are scaled back (%s); their pods are still starting", replicasText(rs)).
-				WithHint("follow them with: kubectl piyasa deploy status -n %s", o.Namespace)
-		}
-		return cli.Failedf("piyasa_db was restored and checked, but the app did not become ready: %v", err).
-			WithHint("check it with: kubectl piyasa deploy status -n %s", o.Namespace)
-	}
-	_ = o.unmarkReplicas(ctx, rs)
-	fmt.Fprintf(o.Out, "restored %s into %s in %s; app running (%s)", where, app.DatabaseName, o.Namespace, replicasText(rs))
-	if safety != "" {
-		fmt.Fprintf(o.Out, "; safety backup %s", safety)
-	}
-	fmt.Fprintln(o.Out)
-	return nil
-}
+// outcomeWait bounds how long an interrupted restore waits to learn whether
+// its transaction committed.
+var outcomeWait = 20 * time.Second
 
-// restoreState words the failures of a live restore: the app stays scaled
-// down, the database's state is said, and so are the commands that restore
-// the safety backup or restart the app.
-type restoreState struct {
-	o        *RestoreOptions
-	replicas []appReplicas
-	safety   string
-	// stopping is true while the app is being stopped (it may be partly down).
-	stopping bool
-}
-
-func (s *restoreState) fail(ctx context.Context, cause error, format string, args ...any) error {
-	o := s.o
-	state := "left scaled down"
-	if s.stopping {
-		state = "left as they are, possibly partly scaled down"
+// loadOutcome finds out, after ctx ended during a load, whether the load's
+// transaction committed: by its id when psql reported it (waiting up to
+// outcomeWait while it is still in progress), else by the row counts.
+func (o *RestoreOptions) loadOutcome(ctx context.Context, xid int64, db string, info *BackupInfo) string {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWait)
+	defer cancel()
+	if xid == 0 {
+		// No transaction id arrived: psql may not have begun, or its message was lost.
+		problems, err := o.verifyRestored(cctx, db, info)
+		if err == nil && len(problems) == 0 {
+			return outcomeCommitted
+		}
+		return outcomeUnknown
 	}
-	msg := fmt.Sprintf(format, args...) + fmt.Sprintf(" api and worker are %s (were %s).", state, replicasText(s.replicas))
-	var hint string
-	if s.safety != "" {
-		hint = fmt.Sprintf("to go back to the database as it was: kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup (it restarts the app)",
-			s.safety, o.Namespace, o.Env.Name)
-	} else {
-		hint = "no safety backup was taken (--no-safety-backup)"
+	for {
+		st, err := o.txStatus(cctx, xid)
+		switch {
+		case err != nil:
+			return outcomeUnknown
+		case st == "committed":
+			return outcomeCommitted
+		case st == "aborted":
+			return outcomeRolledBack
+		}
+		select {
+		case <-cctx.Done():
+			return outcomeUnknown
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	hint += "; to restart the app as it is:"
-	for _, r := range s.replicas {
-		hint += fmt.Sprintf(" kubectl scale -n %s %s/%s --replicas=%d;", o.Namespace, strings.ToLower(r.Workload.Kind), r.Workload.Name, r.Replicas)
-	}
-	hint = strings.TrimSuffix(hint, ";")
-	if cause != nil && ctx.Err() != nil {
-		return cli.Interruptedf("interrupted: %s", msg).WithHint("%s", hint)
-	}
-	return cli.Failedf("%s", msg).WithHint("%s", hint)
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -56,74 +56,6 @@ func (b *base) createDatabase(ctx context.Context, db string) error {
 func (b *base) dropDatabase(ctx context.Context, db string) error {
 	_, err := b.psql(ctx, app.DatabaseName, "DROP DATABASE IF EXISTS "+quoteIdent(db)+" WITH (FORCE)")
 	return err
-}
-
-// restoreError is a failed restore; Started tells whether psql began.
-type restoreError struct {
-	msg string
-	// RolledBack is true when psql reported its failure: --single-transaction
-	// then rolled everything back. False when the outcome is unknown.
-	RolledBack bool
-}
-
-func (e *restoreError) Error() string { return e.msg }
-
-// restoreInto streams the backup's plain dump into db through psql with
-// ON_ERROR_STOP and one transaction, framed by the dump's byte count.
-func (b *base) restoreInto(ctx context.Context, loc Location, info *BackupInfo, db string) error {
-	cs, err := b.Clientset()
-	if err != nil {
-		return err
-	}
-	pod, container, err := PostgresPod(ctx, cs, b.Namespace)
-	if err != nil {
-		return err
-	}
-	ex, err := b.executor()
-	if err != nil {
-		return err
-	}
-	r, err := loc.Target.Open(ctx, loc.Name)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	dec, err := Compression(info.Compression).NewDecompressor(r)
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
-	sent := NewCounter()
-	prog := newProgress(b.ErrOut, "restoring into "+db)
-	stdin := io.TeeReader(io.TeeReader(io.LimitReader(dec, info.RawBytes), sent), prog)
-	stderr := &StderrCollector{}
-	execErr := ex.Exec(ctx, pod, container, RestoreCommand(db, info.RawBytes), stdin, io.Discard, stderr)
-	prog.done()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	st, ok := restoreStatus(stderr)
-	switch {
-	case ok && st.rc != 0:
-		msg := fmt.Sprintf("psql failed (exit status %d)", st.rc)
-		if l := stderr.Last(); l != "" {
-			msg += ": " + l
-		}
-		return &restoreError{msg: msg, RolledBack: true}
-	case ok && st.bytes != info.RawBytes:
-		return &restoreError{msg: fmt.Sprintf("psql received %d of the dump's %d bytes", st.bytes, info.RawBytes), RolledBack: false}
-	case !ok:
-		msg := "the restore's status line never arrived: the stream was cut"
-		if execErr != nil {
-			msg += " (" + firstLine(execErr.Error()) + ")"
-		}
-		return &restoreError{msg: msg}
-	case execErr != nil:
-		return &restoreError{msg: "the exec stream failed: " + firstLine(execErr.Error())}
-	case sent.N != info.RawBytes || sent.Sum() != info.RawSHA256:
-		return &restoreError{msg: "the backup changed while it was restored (sha256 differs)"}
-	}
-	return nil
 }
 
 type restoreSt struct {
@@ -225,6 +157,13 @@ func (b *base) verifyRestored(ctx context.Context, db string, info *BackupInfo) 
 		return nil, err
 	}
 	problems := compareRows(info.TableMap(), got, "database "+db)
+	extra, err := b.extraTables(ctx, db, info)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range extra {
+		problems = append(problems, fmt.Sprintf("table %s is in database %s but not in the backup", t, db))
+	}
 	if err := b.checkSequences(ctx, db); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -232,4 +171,110 @@ func (b *base) verifyRestored(ctx context.Context, db string, info *BackupInfo) 
 		problems = append(problems, err.Error())
 	}
 	return problems, nil
+}
+
+// extraTablesSQL lists the tables of the app's schemas (every schema but
+// PostgreSQL's own, extensions' tables left out) as pg_dump names them.
+const extraTablesSQL = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1`
+
+// extraTables returns the tables of db that the backup does not hold.
+func (b *base) extraTables(ctx context.Context, db string, info *BackupInfo) ([]string, error) {
+	out, err := b.psql(ctx, db, extraTablesSQL)
+	if err != nil {
+		return nil, err
+	}
+	want := info.TableMap()
+	var extra []string
+	for _, name := range strings.Split(strings.TrimSpace(out), "\n") {
+		if name = strings.TrimSpace(name); name != "" {
+			if _, ok := want[name]; !ok {
+				extra = append(extra, name)
+			}
+		}
+	}
+	return extra, nil
+}
+
+// alembicSQL reads alembic_version ("" when the table does not exist).
+const alembicSQL = `SELECT CASE WHEN to_regclass('public.alembic_version') IS NULL THEN ''
+  ELSE coalesce((xpath('/row/v/text()', query_to_xml('SELECT string_agg(version_num, '','' ORDER BY version_num) AS v FROM public.alembic_version', false, true, '')))[1]::text, '') END`
+
+// alembicRevision returns db's Alembic revision ("" without alembic_version).
+func (b *base) alembicRevision(ctx context.Context, db string) (string, error) {
+	out, err := b.psql(ctx, db, alembicSQL)
+	return strings.TrimSpace(out), err
+}
+
+// session is another client's connection to the database.
+type session struct {
+	PID    int
+	App    string
+	Client string
+	State  string
+	Age    time.Duration
+}
+
+func (s session) String() string {
+	return fmt.Sprintf("pid %d (application %s from %s, %s for %s)", s.PID, s.App, s.Client, s.State, s.Age)
+}
+
+// sessionsSQL lists the other client sessions on the database.
+const sessionsSQL = `SELECT pid, coalesce(nullif(application_name, ''), '-'), coalesce(host(client_addr), 'local'), coalesce(state, '-'),
+  coalesce(extract(epoch FROM now() - coalesce(xact_start, backend_start))::bigint, 0)
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+ORDER BY pid`
+
+// sessions lists the other sessions on db.
+func (b *base) sessions(ctx context.Context, db string) ([]session, error) {
+	out, err := b.psql(ctx, db, sessionsSQL)
+	if err != nil {
+		return nil, err
+	}
+	var ss []session
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			continue
+		}
+		pid, err1 := strconv.Atoi(f[0])
+		age, err2 := strconv.ParseInt(f[4], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("unexpected psql output %q", line)
+		}
+		ss = append(ss, session{PID: pid, App: f[1], Client: f[2], State: f[3], Age: time.Duration(age) * time.Second})
+	}
+	return ss, nil
+}
+
+// terminateSessions ends the given sessions (pg_terminate_backend).
+func (b *base) terminateSessions(ctx context.Context, db string, ss []session) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	pids := make([]string, len(ss))
+	for i, s := range ss {
+		pids[i] = strconv.Itoa(s.PID)
+	}
+	_, err := b.psql(ctx, db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid IN ("+strings.Join(pids, ",")+")")
+	return err
+}
+
+// sessionsText says "pid 1 (...); pid 2 (...)".
+func sessionsText(ss []session) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// txStatus returns committed, aborted or in progress for a transaction id.
+func (b *base) txStatus(ctx context.Context, xid int64) (string, error) {
+	out, err := b.psql(ctx, app.DatabaseName, fmt.Sprintf("SELECT coalesce(txid_status(%d), 'unknown')", xid))
+	return strings.TrimSpace(out), err
 }

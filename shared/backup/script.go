@@ -1,8 +1,6 @@
 package backup
 
 import (
-	"strconv"
-
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
@@ -72,13 +70,6 @@ exit $rc
 
 // RestoreMarker starts the status line of a restore.
 const RestoreMarker = "PIYASA-RESTORE-STATUS"
-
-// RestoreCommand is the exec command that restores n bytes of a plain dump
-// into db in one transaction, stopping at the first error.
-func RestoreCommand(db string, n int64) []string {
-	return []string{"sh", "-c", restoreScript, "piyasa-restore", strconv.FormatInt(n, 10),
-		"-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--no-psqlrc", "--dbname=" + db, "--output=/dev/null"}
-}
 
 // psqlScript runs psql with its arguments and the password from the environment.
 const psqlScript = pgEnv + `exec psql -X -q --no-psqlrc -v ON_ERROR_STOP=1 "$@"`

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -130,6 +131,10 @@ func (o *VerifyOptions) verify(ctx context.Context) (*VerifyResult, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var ce *cli.Error
+		if errors.As(err, &ce) {
+			return nil, ce
 		}
 		return nil, cli.Failedf("%v", err)
 	}
