@@ -22,6 +22,8 @@ type CreateOptions struct {
 	Compress      string
 	// Redis backs up Redis' dump.rdb instead of PostgreSQL.
 	Redis bool
+	// Kind is recorded as the BackupInfo's backupKind (default manual).
+	Kind string
 
 	compression Compression
 	target      Target
@@ -30,14 +32,14 @@ type CreateOptions struct {
 
 // NewCreateOptions returns the defaults.
 func NewCreateOptions(g *cli.Global) *CreateOptions {
-	return &CreateOptions{base: newBase(g), Print: output.NewFlags(), Compress: string(DefaultCompression)}
+	return &CreateOptions{base: newBase(g), Print: output.NewFlags(), Compress: string(DefaultCompression), Kind: KindManual}
 }
 
 // NewCmdCreate returns `backup create`.
 func NewCmdCreate(g *cli.Global) *cobra.Command {
 	o := NewCreateOptions(g)
 	cmd := &cobra.Command{
-		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--compress zstd|gzip|none]",
+		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--compress zstd|gzip|none] [--kind manual|scheduled|...]",
 		Short: "Dump piyasa_db from the postgres pod to a file or S3, checked and with its BackupInfo",
 		Long: `Run pg_dump --no-owner --no-acl --clean --if-exists of piyasa_db in the postgres pod and
 stream it to the target while compressing and hashing. The dump counts only when pg_dump's
@@ -45,7 +47,9 @@ exit status (reported by a wrapper in the pod) is 0, the pod's byte count and sh
 what arrived and the dump ends with its completion trailer. The file is written under a
 temporary name, synced and renamed; an S3 object is a multipart upload completed only then.
 Nothing is left under the final name on a failure, Ctrl-C or a lost connection.
-A BackupInfo document is written beside the backup (<backup>.json).`,
+A BackupInfo document is written beside the backup (<backup>.json), with the backup's
+kind (--kind, default manual; nightly-backup.sh passes scheduled): backup prune counts
+each kind apart, and keeps pre-migration, pre-restore and safety copies for days.`,
 		Example: `  kubectl piyasa backup create --env prod --dir ./backups
   kubectl piyasa backup create -f piyasa.sql.gz --compress gzip
   kubectl piyasa backup create --to s3://my-bucket/piyasa -o json`,
@@ -57,6 +61,10 @@ A BackupInfo document is written beside the backup (<backup>.json).`,
 	cmd.Flags().StringVar(&o.To, "to", "", "Write the backup to S3: s3://BUCKET/PREFIX (generated name)")
 	cmd.Flags().BoolVar(&o.Redis, "redis", false, "Back up Redis instead: BGSAVE, wait for it, copy dump.rdb out with the same checks (name *.rdb[.zst|.gz])")
 	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "Compression: "+strings.Join(Compressions, "|"))
+	cmd.Flags().StringVar(&o.Kind, "kind", o.Kind, "Why the backup is taken, recorded for retention: "+strings.Join(BackupKinds, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("kind", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return BackupKinds, cobra.ShellCompDirectiveNoFileComp
+	})
 	_ = cmd.RegisterFlagCompletionFunc("compress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return Compressions, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -78,6 +86,9 @@ func (o *CreateOptions) Validate() error {
 		return cli.Usagef("%v", err)
 	}
 	o.compression = c
+	if !knownKind(o.Kind) {
+		return cli.Usagef("--kind %q is not a backup kind: use %s", o.Kind, strings.Join(BackupKinds, "|"))
+	}
 	n := 0
 	for _, s := range []string{o.File, o.Dir, o.To} {
 		if s != "" {
@@ -149,12 +160,12 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 		if name == "" {
 			name = fmt.Sprintf("redis-%s-%s%s", o.Namespace, o.Now().UTC().Format("20060102T150405Z"), o.compression.RDBExt())
 		}
-		info, err = o.dumpRedis(ctx, o.target, name, o.compression)
+		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind)
 	} else {
 		if name == "" {
 			name = DefaultName(o.Namespace, o.Now(), o.compression)
 		}
-		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
+		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
 	}
 	return info, err
 }

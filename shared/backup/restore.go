@@ -195,7 +195,7 @@ func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *Ba
 	if !o.NoSafetyBackup {
 		name := strings.TrimSuffix(DefaultName(o.Namespace, o.Now(), DefaultCompression), DefaultCompression.Ext()) + "-pre-restore" + DefaultCompression.Ext()
 		o.Infof("safety backup of the live database to %s\n", o.safetyTo.Location(name))
-		si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName})
+		si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName, Kind: KindPreRestore})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
