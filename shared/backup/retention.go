@@ -68,7 +68,7 @@ func PlanPrune(items []ListItem, p PrunePolicy) PrunePlan {
 			case !namedFor(it.Name, p.Namespace):
 				plan.NotConsidered = append(plan.NotConsidered, entry(it, "partial file not named for "+p.Namespace+": not considered"))
 			case it.Status == StatusWriting:
-				plan.Kept = append(plan.Kept, entry(it, "partial file under "+PartialAge.String()+" old: maybe a create still running"))
+				plan.Kept = append(plan.Kept, entry(it, "partial file under 1h old: maybe a create still running"))
 			default:
 				partials = append(partials, it)
 			}
