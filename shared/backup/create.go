@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -163,9 +164,22 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind)
 	} else {
 		if name == "" {
-			name = DefaultName(o.Namespace, o.Now(), o.compression)
+			name = nameFor(o.Namespace, o.Now(), o.compression, o.Kind)
 		}
 		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
 	}
 	return info, err
+}
+
+// nameFor is the generated name of a backup of kind: DefaultName, with the
+// kind before the extension for the copies taken before a change
+// (piyasa_db-NS-TIME-pre-migration.sql.zst, as a restore names its
+// pre-restore copy), so that such a copy never takes the name of a scheduled
+// or manual backup of the same second.
+func nameFor(ns string, t time.Time, c Compression, kind string) string {
+	name := DefaultName(ns, t, c)
+	if isPinnedKind(kind) {
+		name = strings.TrimSuffix(name, c.Ext()) + "-" + kind + c.Ext()
+	}
+	return name
 }

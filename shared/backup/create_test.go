@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,3 +117,18 @@ func TestDumpRejectsAndLeavesNothing(t *testing.T) {
 }
 
 func asError(err error, e **cli.Error) bool { return errors.As(err, e) }
+
+// A backup of a kind taken before a change is named for it, so that it never
+// takes the name of a scheduled or manual backup of the same second.
+func TestCreateNameOfKind(t *testing.T) {
+	now := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	for kind, want := range map[string]string{
+		KindManual:       "piyasa_db-ns-20261201T020000Z.sql.zst",
+		KindScheduled:    "piyasa_db-ns-20261201T020000Z.sql.zst",
+		KindPreMigration: "piyasa_db-ns-20261201T020000Z-pre-migration.sql.zst",
+	} {
+		if got := nameFor("ns", now, Zstd, kind); got != want || KindOf(got, nil) != map[bool]string{true: kind, false: KindManual}[kind != KindScheduled] {
+			t.Errorf("%s: %s (read as %s), want %s", kind, got, KindOf(got, nil), want)
+		}
+	}
+}

@@ -60,11 +60,11 @@ func deployedWithDB(t *testing.T, prefix string) (ns string, pg *harness.Postgre
 }
 
 // writeBackup writes a synthetic backup with a valid BackupInfo of namespace
-// ns and kind into dir.
-func writeBackup(t *testing.T, dir, name, ns, kind string, end time.Time) {
+// ns, environment env and kind into dir.
+func writeBackup(t *testing.T, dir, name, ns, env, kind string, end time.Time) {
 	t.Helper()
 	data := []byte("synthetic backup " + name)
-	info := &backup.BackupInfo{Name: name, Namespace: ns, Environment: "prod", Database: app.DatabaseName, Format: backup.FormatPgDump,
+	info := &backup.BackupInfo{Name: name, Namespace: ns, Environment: env, Database: app.DatabaseName, Format: backup.FormatPgDump,
 		Compression: "gzip", StartTime: end.Add(-time.Minute), EndTime: end, BackupKind: kind,
 		RawBytes: 3 * int64(len(data)), RawSHA256: strings.Repeat("1", 64), StoredBytes: int64(len(data)), StoredSHA256: strings.Repeat("2", 64)}
 	raw, err := info.Marshal()
@@ -104,7 +104,7 @@ func TestNightlyBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := "piyasa_db-piyasa-chatbot-20200101T020000Z.sql.gz"
-	writeBackup(t, dir, other, "piyasa-chatbot", backup.KindScheduled, time.Date(2020, 1, 1, 2, 0, 0, 0, time.UTC))
+	writeBackup(t, dir, other, "piyasa-chatbot", "prod", backup.KindScheduled, time.Date(2020, 1, 1, 2, 0, 0, 0, time.UTC))
 	r = runbook(t, "nightly-backup.sh", append(append(target, "--dir", dir, "--dry-run"), retention...)...).RunOK()
 	if !strings.Contains(r.Stdout, "retention now: no good backup of "+ns) || !strings.Contains(r.Stdout, "1 of other namespaces") ||
 		strings.Contains(r.Stdout+r.Stderr, "error") {
@@ -113,7 +113,7 @@ func TestNightlyBackup(t *testing.T) {
 
 	// This environment's: an old scheduled copy, and a pre-migration copy of today.
 	expired := "piyasa_db-" + ns + "-20200101T020000Z.sql.gz"
-	writeBackup(t, dir, expired, ns, backup.KindScheduled, time.Date(2020, 1, 1, 2, 0, 0, 0, time.UTC))
+	writeBackup(t, dir, expired, ns, "dev", backup.KindScheduled, time.Date(2020, 1, 1, 2, 0, 0, 0, time.UTC))
 	premig := harness.Piyasa(t, append([]string{"backup", "create", "--dir", dir, "--kind", "pre-migration"}, target...)...).RunOK()
 	premigFile := strings.TrimSpace(premig.Stdout)
 
