@@ -74,9 +74,10 @@ preview() {
     rb_die "$rc" "the retention preview failed (exit $rc)"
   fi
   rm -f "$err"
-  jq -r --arg w "${where[1]}" '
+  # Exit 1 with the document: no good backup of the namespace there yet.
+  jq -r --arg w "${where[1]}" --argjson rc "$rc" '
     (.removed[] | "retention now would remove: \(.name) (\(.kind // "partial"), \(.reason))"),
-    if (.kept|length) == 0 then "retention now: no good backup of \(.namespace) in \($w) yet: nothing would be removed"
+    if $rc != 0 then "retention now: no good backup of \(.namespace) in \($w) yet: nothing would be removed"
     else "retention now: keep \(.kept|length), remove \(.removed|length) of \(.namespace)" end
     + (if (.notConsidered|length) > 0 then "; \(.notConsidered|length) of other namespaces or without metadata left alone" else "" end)' <<<"$doc"
 }

@@ -76,7 +76,8 @@ func TestDumpWritesBackupAndInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.RawBytes != int64(len(sampleDump)) || info.TableMap()["public.alembic_version"] != 1 || info.AlembicRevision != "abc123" {
+	if info.RawBytes != int64(len(sampleDump)) || info.TableMap()["public.alembic_version"] != 1 || info.AlembicRevision != "abc123" ||
+		info.BackupKind != KindManual {
 		t.Errorf("info %+v", info)
 	}
 	res, err := checkStored(context.Background(), Location{Target: DirTarget{Dir: dir}, Name: name})
@@ -130,5 +131,27 @@ func TestCreateNameOfKind(t *testing.T) {
 		if got := nameFor("ns", now, Zstd, kind); got != want || KindOf(got, nil) != map[bool]string{true: kind, false: KindManual}[kind != KindScheduled] {
 			t.Errorf("%s: %s (read as %s), want %s", kind, got, KindOf(got, nil), want)
 		}
+	}
+}
+
+// The backup another command takes first (migrate --backup-first) is of kind
+// pre-migration, named for it.
+func TestCreateIsPreMigration(t *testing.T) {
+	dir := t.TempDir()
+	tg := clitest.New("piyasa-chatbot-dev", postgresPod("piyasa-chatbot-dev"))
+	if err := tg.Global.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Create(context.Background(), tg.Global, CreateSpec{Dir: dir, Executor: &fakeExec{stdout: sampleDump}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, info.Name+MetadataSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := ParseInfo(raw)
+	if err != nil || stored.BackupKind != KindPreMigration || !strings.HasSuffix(info.Name, "-pre-migration.sql.zst") {
+		t.Errorf("%s: kind %q (%v)", info.Name, stored.BackupKind, err)
 	}
 }
