@@ -21,6 +21,9 @@ type CreateSpec struct {
 	S3 *S3Flags
 	// Executor runs commands in pods (nil: the exec API).
 	Executor Executor
+	// Kind is recorded as the BackupInfo's backupKind ("": pre-migration,
+	// the copy taken before a migration, kept by its own retention).
+	Kind string
 }
 
 // Create takes a backup as `backup create` does, with the same checks (pg_dump's
@@ -36,6 +39,10 @@ func Create(ctx context.Context, g *cli.Global, spec CreateSpec) (*BackupInfo, e
 		o.S3 = spec.S3
 	}
 	o.Executor = spec.Executor
+	o.Kind = spec.Kind
+	if o.Kind == "" {
+		o.Kind = KindPreMigration
+	}
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,8 @@ type CreateOptions struct {
 	Redis bool
 	// Overwrite lets -f replace an existing backup.
 	Overwrite bool
+	// Kind is recorded as the BackupInfo's backupKind (default manual).
+	Kind string
 
 	compressSet bool
 	compression Compression
@@ -34,14 +37,14 @@ type CreateOptions struct {
 
 // NewCreateOptions returns the defaults.
 func NewCreateOptions(g *cli.Global) *CreateOptions {
-	return &CreateOptions{base: newBase(g), Print: output.NewFlags(), Compress: string(DefaultCompression)}
+	return &CreateOptions{base: newBase(g), Print: output.NewFlags(), Compress: string(DefaultCompression), Kind: KindManual}
 }
 
 // NewCmdCreate returns `backup create`.
 func NewCmdCreate(g *cli.Global) *cobra.Command {
 	o := NewCreateOptions(g)
 	cmd := &cobra.Command{
-		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--compress zstd|gzip|none]",
+		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--compress zstd|gzip|none] [--kind manual|scheduled|...]",
 		Short: "Dump piyasa_db from the postgres pod to a file or S3, checked and with its BackupInfo",
 		Long: `Run pg_dump --no-owner --no-acl --clean --if-exists of piyasa_db in the postgres pod and
 stream it to the target while compressing and hashing. The dump counts only when pg_dump's
@@ -49,7 +52,9 @@ exit status (reported by a wrapper in the pod) is 0, the pod's byte count and sh
 what arrived and the dump ends with its completion trailer. The file is written under a
 temporary name, synced and renamed; an S3 object is a multipart upload completed only then.
 Nothing is left under the final name on a failure, Ctrl-C or a lost connection.
-A BackupInfo document is written beside the backup (<backup>.json).
+A BackupInfo document is written beside the backup (<backup>.json), with the backup's
+kind (--kind, default manual; nightly-backup.sh passes scheduled): backup prune counts
+each kind apart, and keeps pre-migration, pre-restore and safety copies for days.
 
 -f FILE takes its compression from the name (.sql.zst, .sql.gz, .sql) and refuses
 an existing FILE unless --overwrite is given. --dir and --to generate a name
@@ -67,6 +72,10 @@ missing --dir is created 0700.`,
 	cmd.Flags().BoolVar(&o.Overwrite, "overwrite", false, "With -f: replace FILE if it exists (refused otherwise)")
 	cmd.Flags().BoolVar(&o.Redis, "redis", false, "Back up Redis instead: BGSAVE, wait for it, copy dump.rdb out with the same checks (name *.rdb[.zst|.gz])")
 	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "Compression: "+strings.Join(Compressions, "|")+" (with -f: taken from the file name)")
+	cmd.Flags().StringVar(&o.Kind, "kind", o.Kind, "Why the backup is taken, recorded for retention: "+strings.Join(BackupKinds, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("kind", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return BackupKinds, cobra.ShellCompDirectiveNoFileComp
+	})
 	_ = cmd.RegisterFlagCompletionFunc("compress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return Compressions, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -91,6 +100,9 @@ func (o *CreateOptions) Validate() error {
 		return cli.Usagef("%v", err)
 	}
 	o.compression = c
+	if !knownKind(o.Kind) {
+		return cli.Usagef("--kind %q is not a backup kind: use %s", o.Kind, strings.Join(BackupKinds, "|"))
+	}
 	n := 0
 	for _, s := range []string{o.File, o.Dir, o.To} {
 		if s != "" {
@@ -185,9 +197,9 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 	}
 	var info *BackupInfo
 	if o.Redis {
-		info, err = o.dumpRedis(ctx, o.target, name, o.compression)
+		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind)
 	} else {
-		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
+		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
 	}
 	var e *cli.Error
 	if err != nil && ctx.Err() != nil && !(errors.As(err, &e) && e.Code == cli.ExitInterrupted) {
@@ -198,8 +210,8 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 }
 
 // targetName is the name the backup is written under: -f's, refused when it
-// exists without --overwrite (exit 2); else a generated one, with a -2, -3...
-// suffix when taken (two backups in one millisecond, or a fixed clock).
+// exists without --overwrite (exit 2); else a generated one (nameFor), with a
+// -2, -3... suffix when taken (two backups in one millisecond, or a fixed clock).
 func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
 	ec, _ := o.target.(existsChecker)
 	if o.name != "" {
@@ -217,7 +229,7 @@ func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
 		return o.name, nil
 	}
 	ext := o.compression.Ext()
-	stem := strings.TrimSuffix(DefaultName(o.Namespace, o.Now(), o.compression), ext)
+	stem := strings.TrimSuffix(nameFor(o.Namespace, o.Now(), o.compression, o.Kind), ext)
 	if o.Redis {
 		ext = o.compression.RDBExt()
 		stem = fmt.Sprintf("redis-%s-%s", o.Namespace, o.Now().UTC().Format(NameStampLayout))
@@ -234,4 +246,17 @@ func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
 		name = fmt.Sprintf("%s-%d%s", stem, i, ext)
 	}
 	return name, nil
+}
+
+// nameFor is the generated name of a backup of kind: DefaultName, with the
+// kind before the extension for the copies taken before a change
+// (piyasa_db-NS-TIME-pre-migration.sql.zst, as a restore names its
+// pre-restore copy), so that such a copy never takes the name of a scheduled
+// or manual backup of the same second.
+func nameFor(ns string, t time.Time, c Compression, kind string) string {
+	name := DefaultName(ns, t, c)
+	if isPinnedKind(kind) {
+		name = strings.TrimSuffix(name, c.Ext()) + "-" + kind + c.Ext()
+	}
+	return name
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -75,7 +76,8 @@ func TestDumpWritesBackupAndInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.RawBytes != int64(len(sampleDump)) || info.TableMap()["public.alembic_version"] != 1 || info.AlembicRevision != "abc123" {
+	if info.RawBytes != int64(len(sampleDump)) || info.TableMap()["public.alembic_version"] != 1 || info.AlembicRevision != "abc123" ||
+		info.BackupKind != KindManual {
 		t.Errorf("info %+v", info)
 	}
 	res, err := checkStored(context.Background(), Location{Target: DirTarget{Dir: dir}, Name: name})
@@ -309,5 +311,42 @@ func TestNoReplaceSinkRefusesAtCommit(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if b, _ := os.ReadFile(filepath.Join(dir, "b.sql")); string(b) != "other" || len(ents) != 1 {
 		t.Errorf("content %q, entries %v", b, ents)
+	}
+}
+
+// A backup of a kind taken before a change is named for it, so that it never
+// takes the name of a scheduled or manual backup of the same second.
+func TestCreateNameOfKind(t *testing.T) {
+	now := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	for kind, want := range map[string]string{
+		KindManual:       "piyasa_db-ns-20261201T020000.000Z.sql.zst",
+		KindScheduled:    "piyasa_db-ns-20261201T020000.000Z.sql.zst",
+		KindPreMigration: "piyasa_db-ns-20261201T020000.000Z-pre-migration.sql.zst",
+	} {
+		if got := nameFor("ns", now, Zstd, kind); got != want || KindOf(got, nil) != map[bool]string{true: kind, false: KindManual}[kind != KindScheduled] {
+			t.Errorf("%s: %s (read as %s), want %s", kind, got, KindOf(got, nil), want)
+		}
+	}
+}
+
+// The backup another command takes first (migrate --backup-first) is of kind
+// pre-migration, named for it.
+func TestCreateIsPreMigration(t *testing.T) {
+	dir := t.TempDir()
+	tg := clitest.New("piyasa-chatbot-dev", postgresPod("piyasa-chatbot-dev"))
+	if err := tg.Global.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Create(context.Background(), tg.Global, CreateSpec{Dir: dir, Executor: &fakeExec{stdout: sampleDump}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, info.Name+MetadataSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := ParseInfo(raw)
+	if err != nil || stored.BackupKind != KindPreMigration || !strings.HasSuffix(info.Name, "-pre-migration.sql.zst") {
+		t.Errorf("%s: kind %q (%v)", info.Name, stored.BackupKind, err)
 	}
 }

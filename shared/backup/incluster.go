@@ -130,6 +130,10 @@ func (b *base) inClusterEntries(ctx context.Context) ([]ListItem, error) {
 				it.Status = "bad-metadata"
 			}
 		}
+		it.Kind = KindOf(it.Name, it.Info)
+		if it.Info == nil {
+			it.Kind = KindScheduled // the CronJob writes only scheduled copies
+		}
 		items = append(items, it)
 	}
 	return items, nil

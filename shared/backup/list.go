@@ -23,8 +23,13 @@ type ListItem struct {
 	Location string    `json:"location"`
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
-	// Status is ok, no-metadata, bad-metadata or size-mismatch (from the listing, without reading the data).
+	// Status is ok, no-metadata, bad-metadata or size-mismatch (from the
+	// listing, without reading the data); partial for a leftover of a killed
+	// create (.NAME.partial-*, older than 1h), writing for a younger one.
 	Status string `json:"status"`
+	// Kind is why the backup was taken (KindOf: scheduled, manual,
+	// pre-migration, pre-restore, safety); empty for partial files.
+	Kind string `json:"kind,omitempty"`
 	// Info is the backup's BackupInfo, when it has a valid one.
 	Info *BackupInfo `json:"info,omitempty"`
 }
@@ -54,7 +59,13 @@ func NewCmdList(g *cli.Global) *cobra.Command {
 	o := NewListOptions(g)
 	cmd := &cobra.Command{
 		Use:   "list (--dir DIR | --from s3://BUCKET/PREFIX | --in-cluster) [-o table|wide|json|yaml]",
-		Short: "List backups with age, size and whether and when they were verified",
+		Short: "List backups with kind, age, size and whether and when they were verified",
+		Long: `List backups with their kind (scheduled, manual, pre-migration, pre-restore, safety;
+",pinned" when backup pin keeps them), age, size, status and verification.
+STATUS is ok, no-metadata, bad-metadata or size-mismatch (from the listing and the
+BackupInfo, without reading the data); partial for a temporary file a killed create left
+in a directory (.NAME.partial-*, older than 1h: backup prune removes it) and writing for a
+younger one (maybe a create still running). -o wide adds the namespace.`,
 		Example: `  kubectl piyasa backup list --dir ./backups
   kubectl piyasa backup list --from s3://my-bucket/piyasa -o json | jq '.items[] | select(.info.verification.restoreTest)'`,
 		Args: cobra.NoArgs,
@@ -124,7 +135,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		}
 		return o.print(BackupList{Location: "pvc:" + o.Env.ObjectName(app.BackupPVC), Items: items})
 	}
-	items, err := listItems(ctx, o.target)
+	items, err := listItems(ctx, o.target, o.Now())
 	if err != nil {
 		return err
 	}
@@ -143,7 +154,7 @@ func (o *ListOptions) print(doc BackupList) error {
 		o.Infof("no backups in %s\n", doc.Location)
 		return nil
 	}
-	headers := []string{"NAME", "AGE", "SIZE", "STATUS", "VERIFIED"}
+	headers := []string{"NAME", "KIND", "AGE", "SIZE", "STATUS", "VERIFIED"}
 	if o.Print.IsWide() {
 		headers = append(headers, "NAMESPACE", "TABLES", "ROWS", "ALEMBIC", "RAW SIZE")
 	}
@@ -162,7 +173,11 @@ func (o *ListOptions) print(doc BackupList) error {
 				verified = fmt.Sprintf("%s %s ago", kind, duration.HumanDuration(now.Sub(v.Time)))
 			}
 		}
-		row := []string{it.Name, duration.HumanDuration(now.Sub(age)), HumanBytes(it.Size), it.Status, verified}
+		kind := orDash(it.Kind)
+		if it.Info != nil && it.Info.Pinned {
+			kind += ",pinned"
+		}
+		row := []string{it.Name, kind, duration.HumanDuration(now.Sub(age)), HumanBytes(it.Size), it.Status, verified}
 		if o.Print.IsWide() {
 			if in := it.Info; in != nil {
 				rows := int64(0)

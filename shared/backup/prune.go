@@ -44,6 +44,8 @@ type PruneCandidate struct {
 	Time time.Time
 	// Status is ok, no-metadata, bad-metadata or size-mismatch (as backup list says).
 	Status string
+	// Pinned backups are always kept (`backup pin`).
+	Pinned bool
 }
 
 // PruneDecision says whether a backup is kept and why.
@@ -59,16 +61,10 @@ type PruneDecision struct {
 // backup's time, not from now, so that a backup job that stopped does not
 // make everything expire. The newest good backup is always kept; a backup
 // that is not good is never a kept copy and is removed only when a newer good
-// one exists. Without any good backup nothing is removed (ok is false).
-// Decisions are returned newest first.
+// one exists. A pinned backup is always kept. Without any good backup nothing
+// is removed (ok is false). Decisions are returned newest first.
 func SelectRetention(items []PruneCandidate, r Retention) (decisions []PruneDecision, ok bool) {
-	sorted := append([]PruneCandidate(nil), items...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if !sorted[i].Time.Equal(sorted[j].Time) {
-			return sorted[i].Time.After(sorted[j].Time)
-		}
-		return sorted[i].Name > sorted[j].Name
-	})
+	sorted := sortNewestFirst(items)
 	newest := -1
 	for i, c := range sorted {
 		if c.Status == "ok" {
@@ -107,6 +103,11 @@ func SelectRetention(items []PruneCandidate, r Retention) (decisions []PruneDeci
 	keep := func(i int, reason string) {
 		if !decisions[i].Keep {
 			decisions[i].Keep, decisions[i].Reason = true, reason
+		}
+	}
+	for i, c := range sorted {
+		if c.Pinned {
+			keep(i, "pinned")
 		}
 	}
 	keep(newest, "newest")
@@ -149,31 +150,80 @@ func weekKey(t time.Time) string {
 	return fmt.Sprintf("%04d-W%02d", y, w)
 }
 
-// seriesOf separates the backups that retention counts apart: PostgreSQL
-// dumps and Redis RDB copies in one place are two series (a Redis backup
-// must not make a dump expire).
-func seriesOf(name string) string {
-	if strings.Contains(name, ".rdb") {
-		return "redis"
+// SelectPinnedKind applies the retention of the copies taken before a change
+// (pre-migration, pre-restore, safety) to one series of them, and is pure:
+// each good one is kept until days after its time (counted from now), and
+// the newest good one always; a pinned one always. A backup that is not good
+// is removed only when a newer good one exists. Without any good backup
+// nothing is removed (ok is false). Decisions are returned newest first.
+func SelectPinnedKind(items []PruneCandidate, kind string, days int, now time.Time) (decisions []PruneDecision, ok bool) {
+	sorted := sortNewestFirst(items)
+	decisions = make([]PruneDecision, len(sorted))
+	newest := -1
+	for i, c := range sorted {
+		decisions[i] = PruneDecision{Name: c.Name, Time: c.Time}
+		if newest < 0 && c.Status == "ok" {
+			newest = i
+		}
 	}
-	return "postgres"
+	for i, c := range sorted {
+		until := c.Time.UTC().AddDate(0, 0, days)
+		d := &decisions[i]
+		switch {
+		case c.Pinned:
+			d.Keep, d.Reason = true, "pinned"
+		case newest < 0:
+			d.Keep, d.Reason = true, "no good backup"
+		case i == newest:
+			d.Keep, d.Reason = true, "newest "+kind
+		case c.Status != "ok" && i < newest:
+			d.Keep, d.Reason = true, "bad: "+c.Status+", no newer good backup"
+		case c.Status != "ok":
+			d.Reason = "bad: " + c.Status
+		case until.After(now):
+			d.Keep, d.Reason = true, kind+" kept until "+dayKey(until)
+		default:
+			d.Reason = fmt.Sprintf("expired (%s, older than %d days)", kind, days)
+		}
+	}
+	return decisions, newest >= 0
+}
+
+func sortNewestFirst(items []PruneCandidate) []PruneCandidate {
+	sorted := append([]PruneCandidate(nil), items...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if !sorted[i].Time.Equal(sorted[j].Time) {
+			return sorted[i].Time.After(sorted[j].Time)
+		}
+		return sorted[i].Name > sorted[j].Name
+	})
+	return sorted
 }
 
 // PruneEntry is one backup of the BackupPrune document.
 type PruneEntry struct {
 	Name     string `json:"name"`
 	Location string `json:"location"`
-	Reason   string `json:"reason"`
+	// Kind is the backup's kind (KindOf); empty for partial files.
+	Kind string `json:"kind,omitempty"`
+	// Time is the backup's endTime, else the file's modified time.
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
 }
 
 // BackupPrune is the `backup prune -o json|yaml` document.
 type BackupPrune struct {
-	Location string       `json:"location"`
-	Kept     []PruneEntry `json:"kept"`
-	Removed  []PruneEntry `json:"removed"`
+	Location string `json:"location"`
+	// Namespace is the namespace whose backups were considered.
+	Namespace string       `json:"namespace"`
+	Kept      []PruneEntry `json:"kept"`
+	Removed   []PruneEntry `json:"removed"`
 	// Failed are the backups whose removal failed (reason: the error).
 	Failed []PruneEntry `json:"failed,omitempty"`
-	DryRun bool         `json:"dryRun"`
+	// NotConsidered were left alone: backups of other namespaces, and those
+	// without readable metadata (never removed).
+	NotConsidered []PruneEntry `json:"notConsidered"`
+	DryRun        bool         `json:"dryRun"`
 }
 
 // PruneOptions are the options of `backup prune`.
@@ -182,13 +232,15 @@ type PruneOptions struct {
 	Print     *output.Flags
 	Dir, From string
 	Retention Retention
-	DryRun    cli.DryRun
-	target    Target
+	// KeepPinnedDays keeps pre-migration, pre-restore and safety copies this many days.
+	KeepPinnedDays int
+	DryRun         cli.DryRun
+	target         Target
 }
 
 // NewPruneOptions returns the defaults.
 func NewPruneOptions(g *cli.Global) *PruneOptions {
-	return &PruneOptions{base: newBase(g), Print: output.NewFlags(),
+	return &PruneOptions{base: newBase(g), Print: output.NewFlags(), KeepPinnedDays: DefaultKeepPinnedDays,
 		Retention: Retention{Daily: DefaultKeepDaily, Weekly: DefaultKeepWeekly, Monthly: DefaultKeepMonthly}}
 }
 
@@ -196,20 +248,30 @@ func NewPruneOptions(g *cli.Global) *PruneOptions {
 func NewCmdPrune(g *cli.Global) *cobra.Command {
 	o := NewPruneOptions(g)
 	cmd := &cobra.Command{
-		Use:   "prune (--dir DIR | --from s3://BUCKET/PREFIX) [--keep-daily 7] [--keep-weekly 4] [--keep-monthly 12] [--dry-run=none|client] [-o json|yaml]",
-		Short: "Remove the backups that daily/weekly/monthly retention no longer keeps (never the newest good one)",
-		Long: `Remove the backups that grandfather-father-son retention no longer keeps.
+		Use:   "prune (--dir DIR | --from s3://BUCKET/PREFIX) [--env ENV | -n NS] [--keep-daily 7] [--keep-weekly 4] [--keep-monthly 12] [--keep-pinned-days 30] [--dry-run=none|client] [-o json|yaml]",
+		Short: "Remove the backups of one namespace that retention no longer keeps (never the newest good one of a kind, never a pinned one)",
+		Long: `Remove the backups of one namespace that retention no longer keeps.
 
-The newest good backup (status ok) of each of the last --keep-daily days, --keep-weekly
-ISO weeks and --keep-monthly months is kept; the calendar buckets (UTC) are counted back
-from the newest good backup's time, not from now, so a stopped backup job never makes
-everything expire. The newest good backup is always kept. A backup that is not good
-(no-metadata, bad-metadata, size-mismatch) is no kept copy: it is removed only when a
-newer good backup exists. Without any good backup nothing is removed (exit 1).
-Removing a backup removes its data and its <name>.json and <name>.sha256 beside it.
-PostgreSQL dumps and Redis copies are counted apart.`,
-		Example: `  kubectl piyasa backup prune --dir ./backups --dry-run=client
-  kubectl piyasa backup prune --from s3://my-bucket/piyasa --keep-daily 14 -o json | jq '.removed|length'`,
+Only the backups of the namespace that --env/-n resolve to (else the context's, as every
+command) are considered, as their BackupInfo records it; backups of other namespaces are
+left alone and counted, and a backup whose metadata is missing or unreadable is never
+removed (its namespace is unknown). Retention counts apart each kind (KIND in backup
+list), environment and database (PostgreSQL dumps and Redis copies):
+  scheduled, manual    the newest good backup (status ok) of each of the last --keep-daily
+                       days, --keep-weekly ISO weeks and --keep-monthly months; the calendar
+                       buckets (UTC) are counted back from the newest good backup's time,
+                       not from now, so a stopped backup job never makes everything expire
+  pre-migration, pre-restore, safety
+                       each kept --keep-pinned-days days after it was taken, and the
+                       newest good one of its kind always
+The newest good backup of each kind is always kept, and so is every pinned backup (backup
+pin). A backup that is not good (size-mismatch) is no kept copy: it is removed only when a
+newer good backup of its kind exists. Partial files of a create that was killed
+(.NAME.partial-*, named for the namespace) are removed once older than 1h. Without any good
+backup of the namespace nothing is removed (exit 1). Removing a backup removes its data and
+its <name>.json and <name>.sha256 beside it. --dry-run=client shows every decision and why.`,
+		Example: `  kubectl piyasa backup prune --dir ./backups --env prod --dry-run=client
+  kubectl piyasa backup prune --from s3://my-bucket/piyasa -n piyasa-chatbot --keep-daily 14 -o json | jq '.removed|length'`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
@@ -218,6 +280,7 @@ PostgreSQL dumps and Redis copies are counted apart.`,
 	cmd.Flags().IntVar(&o.Retention.Daily, "keep-daily", DefaultKeepDaily, "Keep the newest good backup of each of this many days")
 	cmd.Flags().IntVar(&o.Retention.Weekly, "keep-weekly", DefaultKeepWeekly, "Keep the newest good backup of each of this many ISO weeks")
 	cmd.Flags().IntVar(&o.Retention.Monthly, "keep-monthly", DefaultKeepMonthly, "Keep the newest good backup of each of this many months")
+	cmd.Flags().IntVar(&o.KeepPinnedDays, "keep-pinned-days", DefaultKeepPinnedDays, "Keep pre-migration, pre-restore and safety backups this many days (the newest of each kind always)")
 	cli.AddDryRunFlag(cmd)
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
@@ -257,6 +320,9 @@ func (o *PruneOptions) Validate() error {
 	if r.Daily == 0 && r.Weekly == 0 && r.Monthly == 0 {
 		return cli.Usagef("at least one of --keep-daily, --keep-weekly, --keep-monthly must be > 0")
 	}
+	if o.KeepPinnedDays < 0 {
+		return cli.Usagef("--keep-pinned-days must be >= 0")
+	}
 	t, err := placeTarget(o.Dir, o.From, o.S3)
 	if err != nil {
 		return err
@@ -265,8 +331,10 @@ func (o *PruneOptions) Validate() error {
 	return nil
 }
 
-// listItems reads the backups of a target with their status (backup list and prune).
-func listItems(ctx context.Context, t Target) ([]ListItem, error) {
+// listItems reads the backups of a target with their status and kind, and
+// the partial files of a directory (partial when older than PartialAge at
+// now, else writing) (backup list and prune).
+func listItems(ctx context.Context, t Target, now time.Time) ([]ListItem, error) {
 	entries, err := t.List(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -294,84 +362,75 @@ func listItems(ctx context.Context, t Target) ([]ListItem, error) {
 				}
 			}
 		}
+		it.Kind = KindOf(it.Name, it.Info)
 		items = append(items, it)
+	}
+	if pl, ok := t.(partialLister); ok {
+		partials, err := pl.Partials(ctx)
+		if err != nil {
+			return nil, cli.Failedf("cannot list %s: %v", t.Location(""), err)
+		}
+		for _, e := range partials {
+			st := StatusPartial
+			if now.Sub(e.Modified) < PartialAge {
+				st = StatusWriting
+			}
+			items = append(items, ListItem{Name: e.Name, Location: t.Location(e.Name), Size: e.Size, Modified: e.Modified.UTC(), Status: st})
+		}
 	}
 	return items, nil
 }
 
-// backupTime is a backup's time for retention: its endTime, else the file's time.
-func backupTime(it ListItem) time.Time {
-	if it.Info != nil && !it.Info.EndTime.IsZero() {
-		return it.Info.EndTime.UTC()
-	}
-	return it.Modified.UTC()
-}
-
 // Run prunes.
 func (o *PruneOptions) Run(ctx context.Context) error {
-	items, err := listItems(ctx, o.target)
+	items, err := listItems(ctx, o.target, o.Now())
 	if err != nil {
 		return err
 	}
-	doc := BackupPrune{Location: strings.TrimSuffix(o.target.Location(""), "/"),
-		Kept: []PruneEntry{}, Removed: []PruneEntry{}, DryRun: o.DryRun.Active()}
-	if len(items) == 0 {
-		if err := o.print(doc, nil); err != nil {
+	plan := PlanPrune(items, PrunePolicy{Retention: o.Retention, PinnedDays: o.KeepPinnedDays, Namespace: o.Namespace, Now: o.Now()})
+	doc := BackupPrune{Location: strings.TrimSuffix(o.target.Location(""), "/"), Namespace: o.Namespace,
+		Kept: append([]PruneEntry{}, plan.Kept...), Removed: []PruneEntry{},
+		NotConsidered: append([]PruneEntry{}, plan.NotConsidered...), DryRun: o.DryRun.Active()}
+	if !plan.AnyGood {
+		if err := o.print(doc); err != nil {
 			return err
 		}
-		return cli.Failedf("no good backup in %s: nothing removed", doc.Location)
+		return cli.Failedf("no good backup of namespace %s in %s: nothing removed", o.Namespace, doc.Location).
+			WithHint("%s", o.leftAlone(doc))
 	}
-	series := map[string][]PruneCandidate{}
-	times := map[string]time.Time{}
-	for _, it := range items {
-		s := seriesOf(it.Name)
-		t := backupTime(it)
-		times[it.Name] = t
-		series[s] = append(series[s], PruneCandidate{Name: it.Name, Time: t, Status: it.Status})
-	}
-	anyGood := false
-	var decisions []PruneDecision
-	for _, s := range []string{"postgres", "redis"} {
-		if len(series[s]) == 0 {
-			continue
-		}
-		d, ok := SelectRetention(series[s], o.Retention)
-		anyGood = anyGood || ok
-		decisions = append(decisions, d...)
-	}
-	if !anyGood {
-		for _, d := range decisions {
-			doc.Kept = append(doc.Kept, PruneEntry{Name: d.Name, Location: o.target.Location(d.Name), Reason: d.Reason})
-		}
-		if err := o.print(doc, times); err != nil {
-			return err
-		}
-		return cli.Failedf("no good backup in %s (every backup lacks a valid BackupInfo or does not match it): nothing removed", doc.Location)
-	}
-	for _, d := range decisions {
-		e := PruneEntry{Name: d.Name, Location: o.target.Location(d.Name), Reason: d.Reason}
-		if d.Keep {
-			doc.Kept = append(doc.Kept, e)
-			continue
-		}
+	for _, e := range plan.Removed {
 		if !o.DryRun.Active() {
-			if err := removeBackup(ctx, o.target, d.Name); err != nil {
+			var err error
+			if e.Kind == "" {
+				err = removePartial(o.target, e.Name)
+			} else {
+				err = removeBackup(ctx, o.target, e.Name)
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				doc.Failed = append(doc.Failed, PruneEntry{Name: d.Name, Location: e.Location, Reason: err.Error()})
+				doc.Failed = append(doc.Failed, PruneEntry{Name: e.Name, Location: e.Location, Kind: e.Kind, Time: e.Time, Reason: err.Error()})
 				continue
 			}
 		}
 		doc.Removed = append(doc.Removed, e)
 	}
-	if err := o.print(doc, times); err != nil {
+	if err := o.print(doc); err != nil {
 		return err
 	}
 	if len(doc.Failed) > 0 {
 		return cli.Failedf("cannot remove %d backup(s), first %s: %s", len(doc.Failed), doc.Failed[0].Location, doc.Failed[0].Reason)
 	}
 	return nil
+}
+
+// leftAlone says how many backups prune did not consider, and how to see them.
+func (o *PruneOptions) leftAlone(doc BackupPrune) string {
+	if len(doc.NotConsidered) == 0 {
+		return fmt.Sprintf("%s holds no backup of namespace %s: name the environment with --env or -n", doc.Location, o.Namespace)
+	}
+	return fmt.Sprintf("%d backup(s) of other namespaces or without metadata left alone: name the environment with --env or -n (see backup list)", len(doc.NotConsidered))
 }
 
 // removeBackup removes a backup's metadata (<name>.json, <name>.sha256) and
@@ -406,11 +465,11 @@ func removeBackup(ctx context.Context, t Target, name string) error {
 	return fmt.Errorf("cannot remove backups from %s", t.Location(""))
 }
 
-func (o *PruneOptions) print(doc BackupPrune, times map[string]time.Time) error {
+func (o *PruneOptions) print(doc BackupPrune) error {
 	if o.Print.Structured() {
 		return o.Print.PrintDocument(o.Out, KindBackupPrune, doc)
 	}
-	if len(doc.Kept)+len(doc.Removed)+len(doc.Failed) == 0 {
+	if len(doc.Kept)+len(doc.Removed)+len(doc.Failed)+len(doc.NotConsidered) == 0 {
 		o.Infof("no backups in %s\n", doc.Location)
 		return nil
 	}
@@ -428,11 +487,14 @@ func (o *PruneOptions) print(doc BackupPrune, times map[string]time.Time) error 
 	for _, e := range doc.Failed {
 		rows = append(rows, row{"FAILED", e})
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return times[rows[i].e.Name].After(times[rows[j].e.Name]) })
-	tp := output.NewTable(o.Out, "ACTION", "NAME", "AGE", "REASON")
+	for _, e := range doc.NotConsidered {
+		rows = append(rows, row{"SKIP", e})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].e.Time.After(rows[j].e.Time) })
+	tp := output.NewTable(o.Out, "ACTION", "NAME", "KIND", "AGE", "REASON")
 	now := o.Now()
 	for _, r := range rows {
-		tp.Append(r.action, r.e.Name, duration.HumanDuration(now.Sub(times[r.e.Name])), r.e.Reason)
+		tp.Append(r.action, r.e.Name, orDash(r.e.Kind), duration.HumanDuration(now.Sub(r.e.Time)), r.e.Reason)
 	}
 	if err := tp.Render(); err != nil {
 		return err
@@ -441,6 +503,10 @@ func (o *PruneOptions) print(doc BackupPrune, times map[string]time.Time) error 
 	if doc.DryRun {
 		verb = "would remove"
 	}
-	o.Infof("%s: kept %d, %s %d%s\n", doc.Location, len(doc.Kept), verb, len(doc.Removed), o.DryRun.Suffix())
+	skipped := ""
+	if n := len(doc.NotConsidered); n > 0 {
+		skipped = fmt.Sprintf("; left alone %d of other namespaces or without metadata", n)
+	}
+	o.Infof("%s, namespace %s: kept %d, %s %d%s%s\n", doc.Location, doc.Namespace, len(doc.Kept), verb, len(doc.Removed), skipped, o.DryRun.Suffix())
 	return nil
 }

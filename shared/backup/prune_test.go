@@ -297,8 +297,13 @@ func TestPruneRunNoGoodBackupRemovesNothing(t *testing.T) {
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no good backup") {
 		t.Fatalf("error %v, want no good backup", err)
 	}
-	if len(doc.Removed) != 0 || len(doc.Kept) != 2 {
+	if len(doc.Removed) != 0 || len(doc.Kept) != 0 || len(doc.NotConsidered) != 2 {
 		t.Errorf("doc %+v", doc)
+	}
+	for _, e := range doc.NotConsidered {
+		if !strings.Contains(e.Reason, "never removed") {
+			t.Errorf("%s: reason %q", e.Name, e.Reason)
+		}
 	}
 	if got := dirNames(t, dir); strings.Join(got, " ") != strings.Join(before, " ") {
 		t.Errorf("changed: %v, was %v", got, before)

@@ -70,7 +70,7 @@ func RedisPod(ctx context.Context, cs kubernetes.Interface, ns string) (*corev1.
 // dumpRedis copies a fresh dump.rdb out of the redis pod with the integrity
 // rules of a PostgreSQL dump: the copy's status, the pod's byte count and
 // sha256, and the RDB signature; nothing is left under the final name otherwise.
-func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp Compression) (*BackupInfo, error) {
+func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp Compression, kind string) (*BackupInfo, error) {
 	cs, err := b.Clientset()
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		Format: FormatRedisRDB, Database: app.Redis, Images: images,
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
 		Compression: string(comp), RawBytes: raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
-		Tables: []TableRows{},
+		Tables: []TableRows{}, BackupKind: kind,
 	}
 	data, err := info.Marshal()
 	if err != nil {

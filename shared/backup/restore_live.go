@@ -121,17 +121,11 @@ func (o *RestoreOptions) safetyBackup(ctx context.Context, st *restoreState) err
 	if o.NoSafetyBackup {
 		return nil
 	}
-	name := strings.TrimSuffix(DefaultName(o.Namespace, o.Now(), DefaultCompression), DefaultCompression.Ext()) + "-pre-restore" + DefaultCompression.Ext()
+	name := nameFor(o.Namespace, o.Now(), DefaultCompression, KindPreRestore)
 	o.Infof("safety backup of the stopped database to %s\n", o.safetyTo.Location(name))
-	si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName})
+	si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName, Kind: KindPreRestore})
 	if err != nil {
 		return st.restartAfterSafety(ctx, err)
-	}
-	si.BackupKind = KindPreRestore
-	if data, err := si.Marshal(); err == nil {
-		if err := o.safetyTo.WriteMeta(ctx, name, data); err != nil {
-			o.Infof("warning: could not record the kind pre-restore in the safety backup's metadata: %v\n", err)
-		}
 	}
 	st.safety = si.Location
 	st.record.SafetyBackup = si.Location

@@ -67,7 +67,9 @@ func dailyBackups(t *testing.T, root string) []string {
 // TestCronJobScript runs the manifests' CronJob script (under dash and
 // bash) against a real PostgreSQL: its backup passes `backup verify`, a
 // failing pg_dump keeps nothing and prunes nothing, and retention keeps the
-// newest KEEP_DAILY backups whatever their age.
+// newest KEEP_DAILY backups whatever their age, counting and removing only
+// its own unpinned scheduled copies (a pinned one, one of another kind or
+// another namespace, a hand-made one in the PVC are neither counted nor removed).
 func TestCronJobScript(t *testing.T) {
 	pg := harness.StartPostgres(t, app.DatabaseUser, "cron-pw", app.DatabaseName)
 	pg.MustPsql(t, app.DatabaseName, seedSQL)
@@ -87,13 +89,29 @@ func TestCronJobScript(t *testing.T) {
 					}
 				}
 			}
+			// Copies the job did not write, or must keep, older than every other.
+			foreign := map[string]string{
+				"piyasa_db-piyasa-test-20190101T020000Z.sql.gz":             `{"backupKind":"scheduled","pinned":true}`,
+				"piyasa_db-piyasa-test-20190102T020000Z.sql.gz":             `{"backupKind": "pre-migration"}`,
+				"piyasa_db-piyasa-test-20190103T020000Z-pre-restore.sql.gz": `{}`,
+				"piyasa_db-other-ns-20190104T020000Z.sql.gz":                `{}`,
+				"by-hand.sql.gz": `{}`,
+			}
+			for n, meta := range foreign {
+				if err := os.WriteFile(filepath.Join(daily, n), []byte("kept"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(daily, n+".json"), []byte(meta), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			// A failing pg_dump: nothing kept, nothing pruned.
 			fail := fakeTool(t, "pg_dump", fmt.Sprintf("#!/bin/sh\n%q \"$@\" | head -c 100000\nexit 1\n", realTool("pg_dump")))
 			out, err := runCronScript(t, shell, pg, root, fail)
 			if err == nil || !strings.Contains(out, "backup FAILED") {
 				t.Fatalf("failing pg_dump: err %v\n%s", err, out)
 			}
-			if got := dailyBackups(t, root); len(got) != 4 {
+			if got := dailyBackups(t, root); len(got) != 4+len(foreign) {
 				t.Fatalf("after a failed run: %v", got)
 			}
 			for _, f := range files(t, daily) {
@@ -106,9 +124,22 @@ func TestCronJobScript(t *testing.T) {
 			if err != nil {
 				t.Fatalf("cron script: %v\n%s", err, out)
 			}
-			got := dailyBackups(t, root)
+			var got []string
+			for _, f := range dailyBackups(t, root) {
+				if _, ok := foreign[f]; !ok {
+					got = append(got, f)
+				}
+			}
 			if len(got) != 3 || got[0] != "piyasa_db-piyasa-test-20200103T020000Z.sql.gz" || strings.Contains(got[2], "2020") {
 				t.Fatalf("after retention: %v\n%s", got, out)
+			}
+			for n := range foreign {
+				if _, err := os.Stat(filepath.Join(daily, n)); err != nil {
+					t.Errorf("retention removed %s, which it must not count: %v\n%s", n, err, out)
+				}
+			}
+			if raw, err := os.ReadFile(filepath.Join(daily, got[2]+".json")); err != nil || !strings.Contains(string(raw), `"backupKind":"scheduled"`) {
+				t.Errorf("the new backup's BackupInfo lacks backupKind scheduled: %v %s", err, raw)
 			}
 			newest := filepath.Join(daily, got[2])
 			if _, err := os.Stat(newest + ".sha256"); err != nil {

@@ -49,10 +49,11 @@ func (b pruneBackup) files(t *testing.T) map[string][]byte {
 	return out
 }
 
-// pruneSet is 40 nightly backups at 02:00 UTC up to 2026-12-01, a
+// pruneSet is 40 nightly backups of piyasa-chatbot at 02:00 UTC up to
+// 2026-12-01 (manual: their BackupInfo has an environment and no kind), a
 // size-mismatch among the old ones and a no-metadata one newer than every
 // good backup. With 7/4/12: the newest, 6 more days, weeks 47 and 46, and
-// October's last are kept, and the no-metadata one (no newer good backup).
+// October's last are kept; the no-metadata one is left alone (never removed).
 func pruneSet() (all []pruneBackup, keep map[string]string) {
 	last := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
 	name := func(t time.Time) string {
@@ -68,7 +69,7 @@ func pruneSet() (all []pruneBackup, keep map[string]string) {
 	}
 	partial := last.Add(20 * time.Hour)
 	all = append(all, pruneBackup{name: name(partial), end: partial, status: "no-metadata"})
-	keep = map[string]string{name(last): "newest", name(partial): "bad: no-metadata, no newer good backup"}
+	keep = map[string]string{name(last): "newest manual"}
 	for i := 1; i < 7; i++ {
 		t := last.AddDate(0, 0, -i)
 		keep[name(t)] = "daily " + t.Format("2006-01-02")
@@ -96,8 +97,10 @@ func parsePrune(t *testing.T, out string) backup.BackupPrune {
 
 func checkPruneDoc(t *testing.T, doc backup.BackupPrune, all []pruneBackup, keep map[string]string) {
 	t.Helper()
-	if len(doc.Kept) != len(keep) || len(doc.Removed) != len(all)-len(keep) {
-		t.Errorf("kept %d removed %d, want %d and %d", len(doc.Kept), len(doc.Removed), len(keep), len(all)-len(keep))
+	// The no-metadata backup is not considered (its namespace is unknown).
+	if len(doc.Kept) != len(keep) || len(doc.Removed) != len(all)-len(keep)-1 || len(doc.NotConsidered) != 1 ||
+		doc.NotConsidered[0].Reason != "no-metadata: namespace unknown, never removed" || doc.Namespace != "piyasa-chatbot" {
+		t.Errorf("kept %d removed %d not considered %v, want %d, %d and the no-metadata one", len(doc.Kept), len(doc.Removed), doc.NotConsidered, len(keep), len(all)-len(keep)-1)
 	}
 	for _, k := range doc.Kept {
 		if keep[k.Name] != k.Reason {
@@ -111,11 +114,12 @@ func checkPruneDoc(t *testing.T, doc backup.BackupPrune, all []pruneBackup, keep
 	}
 }
 
-// wantLeft is what remains of the set after the prune: the kept backups and their metadata.
+// wantLeft is what remains of the set after the prune: the kept backups and
+// their metadata, and the one without metadata.
 func wantLeft(t *testing.T, all []pruneBackup, keep map[string]string) []string {
 	var out []string
 	for _, b := range all {
-		if _, ok := keep[b.name]; ok {
+		if _, ok := keep[b.name]; ok || b.status == "no-metadata" {
 			for n := range b.files(t) {
 				out = append(out, n)
 			}
@@ -153,7 +157,7 @@ func TestPruneDir(t *testing.T) {
 	}
 	before := listDir(t, dir)
 
-	r := harness.Piyasa(t, "backup", "prune", "--dir", dir, "--dry-run=client", "-o", "json").RunOK()
+	r := harness.Piyasa(t, "backup", "prune", "--dir", dir, "-n", "piyasa-chatbot", "--dry-run=client", "-o", "json").RunOK()
 	doc := parsePrune(t, r.Stdout)
 	if !doc.DryRun || doc.Location != dir {
 		t.Errorf("dryRun %v location %q", doc.DryRun, doc.Location)
@@ -163,14 +167,15 @@ func TestPruneDir(t *testing.T) {
 		t.Fatalf("the dry run removed files")
 	}
 
-	r = harness.Piyasa(t, "backup", "prune", "--dir", dir, "--dry-run=client").RunOK()
-	for _, s := range []string{"ACTION", "REASON", "KEEP", "REMOVE", "weekly 2026-W47", "bad: size-mismatch", "would remove"} {
+	r = harness.Piyasa(t, "backup", "prune", "--dir", dir, "-n", "piyasa-chatbot", "--dry-run=client").RunOK()
+	for _, s := range []string{"ACTION", "KIND", "REASON", "KEEP", "REMOVE", "SKIP", "manual", "weekly 2026-W47", "bad: size-mismatch", "would remove",
+		"left alone 1 of other namespaces or without metadata"} {
 		if !strings.Contains(r.Stdout+r.Stderr, s) {
 			t.Errorf("table lacks %q:\n%s%s", s, r.Stdout, r.Stderr)
 		}
 	}
 
-	r = harness.Piyasa(t, "backup", "prune", "--dir", dir, "-o", "json").RunOK()
+	r = harness.Piyasa(t, "backup", "prune", "--dir", dir, "-n", "piyasa-chatbot", "-o", "json").RunOK()
 	doc = parsePrune(t, r.Stdout)
 	if doc.DryRun {
 		t.Error("dryRun true")
@@ -181,7 +186,7 @@ func TestPruneDir(t *testing.T) {
 	}
 
 	// A second prune removes nothing more.
-	r = harness.Piyasa(t, "backup", "prune", "--dir", dir, "-o", "json").RunOK()
+	r = harness.Piyasa(t, "backup", "prune", "--dir", dir, "-n", "piyasa-chatbot", "-o", "json").RunOK()
 	if doc = parsePrune(t, r.Stdout); len(doc.Removed) != 0 || len(doc.Kept) != len(keep) {
 		t.Errorf("second prune: kept %d removed %d", len(doc.Kept), len(doc.Removed))
 	}
@@ -195,8 +200,8 @@ func TestPruneNoGoodBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := harness.Piyasa(t, "backup", "prune", "--dir", dir).ExpectCode(1)
-	if !strings.Contains(r.Stderr, "no good backup") {
+	r := harness.Piyasa(t, "backup", "prune", "--dir", dir, "-n", "piyasa-chatbot").ExpectCode(1)
+	if !strings.Contains(r.Stderr, "no good backup of namespace piyasa-chatbot") || !strings.Contains(r.Stderr, "2 backup(s) of other namespaces or without metadata left alone") {
 		t.Errorf("stderr: %s", r.Stderr)
 	}
 	if got := listDir(t, dir); len(got) != 2 {
@@ -244,14 +249,14 @@ func TestPruneS3(t *testing.T) {
 	}
 	before := objects()
 
-	r := harness.Piyasa(t, "backup", "prune", "--from", "s3://backups/piyasa/nightly", "--dry-run=client", "-o", "json").WithEnv(s3.Env()...).RunOK()
+	r := harness.Piyasa(t, "backup", "prune", "--from", "s3://backups/piyasa/nightly", "-n", "piyasa-chatbot", "--dry-run=client", "-o", "json").WithEnv(s3.Env()...).RunOK()
 	doc := parsePrune(t, r.Stdout)
 	checkPruneDoc(t, doc, all, keep)
 	if got := objects(); strings.Join(got, "\n") != strings.Join(before, "\n") {
 		t.Fatal("the dry run removed objects")
 	}
 
-	r = harness.Piyasa(t, "backup", "prune", "--from", "s3://backups/piyasa/nightly", "-o", "json").WithEnv(s3.Env()...).RunOK()
+	r = harness.Piyasa(t, "backup", "prune", "--from", "s3://backups/piyasa/nightly", "-n", "piyasa-chatbot", "-o", "json").WithEnv(s3.Env()...).RunOK()
 	doc = parsePrune(t, r.Stdout)
 	checkPruneDoc(t, doc, all, keep)
 	if doc.Location != "s3://backups/piyasa/nightly" {

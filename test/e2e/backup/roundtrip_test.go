@@ -84,6 +84,12 @@ func TestRoundTrip(t *testing.T) {
 	if safety == "" {
 		t.Fatalf("no safety backup in the list:\n%s", r.Stdout)
 	}
+	// Retention: the safety copy is of kind pre-restore, so the backup just
+	// restored from stays the newest of its kind (never "expired" by it).
+	r = e.bk(t, "prune", "--dir", e.dir, "--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0", "--dry-run=client", "-o", "json").RunOK()
+	if got := decisions(parsePrune(t, r.Stdout)); got[info.Name] != "KEEP newest manual" || !strings.HasPrefix(got[filepath.Base(safety)], "KEEP newest pre-restore") {
+		t.Errorf("prune after the restore: %v", got)
+	}
 	r = e.bk(t, "list", "--dir", e.dir).RunOK()
 	if !strings.Contains(r.Stdout, "restore-test") || !strings.Contains(r.Stdout, "VERIFIED") {
 		t.Errorf("list table:\n%s", r.Stdout)

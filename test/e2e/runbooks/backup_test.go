@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/backup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -58,27 +59,80 @@ func deployedWithDB(t *testing.T, prefix string) (ns string, pg *harness.Postgre
 	return ns, pg
 }
 
+// writeBackup writes a synthetic backup with a valid BackupInfo of namespace
+// ns, environment env and kind into dir.
+func writeBackup(t *testing.T, dir, name, ns, env, kind string, end time.Time) {
+	t.Helper()
+	data := []byte("synthetic backup " + name)
+	info := &backup.BackupInfo{Name: name, Namespace: ns, Environment: env, Database: app.DatabaseName, Format: backup.FormatPgDump,
+		Compression: "gzip", StartTime: end.Add(-time.Minute), EndTime: end, BackupKind: kind,
+		RawBytes: 3 * int64(len(data)), RawSHA256: strings.Repeat("1", 64), StoredBytes: int64(len(data)), StoredSHA256: strings.Repeat("2", 64)}
+	raw, err := info.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+backup.MetadataSuffix), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNightlyBackup: a dry run over a missing directory and over one without
+// a backup of the environment says so without an error; the night takes a
+// scheduled backup, proves it and prunes only the environment's own expired
+// copies: another environment's backup in the same directory and a
+// pre-migration copy of the same day stay.
 func TestNightlyBackup(t *testing.T) {
 	ns, pg := deployedWithDB(t, "rb-nightly")
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "nightly")
 	target := []string{"--env", "dev", "-n", ns}
+	retention := []string{"--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0"}
 
 	r := runbook(t, "nightly-backup.sh", append(target, "--dir", dir, "--dry-run")...).RunOK()
-	if !strings.Contains(r.Stdout, "would run: kubectl piyasa backup create --dir "+dir) {
-		t.Fatalf("dry run:\n%s", r.Stdout)
+	if !strings.Contains(r.Stdout, "would run: kubectl piyasa backup create --dir "+dir+" --kind scheduled") ||
+		!strings.Contains(r.Stdout, "would create: "+dir) || strings.Contains(r.Stdout+r.Stderr, "error") {
+		t.Fatalf("dry run:\n%s\n%s", r.Stdout, r.Stderr)
 	}
-	if files, _ := os.ReadDir(dir); len(files) != 0 {
-		t.Fatalf("--dry-run wrote %d files", len(files))
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("--dry-run created %s", dir)
 	}
 
-	r = runbook(t, "nightly-backup.sh", append(target, "--dir", dir, "--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0")...).WithTimeout(6 * time.Minute).RunOK()
+	// Only another environment's backup: nothing of this one to prune, no error.
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other := "piyasa_db-piyasa-chatbot-20200101T020000Z.sql.gz"
+	writeBackup(t, dir, other, "piyasa-chatbot", "prod", backup.KindScheduled, time.Date(2020, 1, 1, 2, 0, 0, 0, time.UTC))
+	r = runbook(t, "nightly-backup.sh", append(append(target, "--dir", dir, "--dry-run"), retention...)...).RunOK()
+	if !strings.Contains(r.Stdout, "retention now: no good backup of "+ns) || !strings.Contains(r.Stdout, "1 of other namespaces") ||
+		strings.Contains(r.Stdout+r.Stderr, "error") {
+		t.Fatalf("dry run without a backup of %s:\n%s\n%s", ns, r.Stdout, r.Stderr)
+	}
+
+	// This environment's: an old scheduled copy, and a pre-migration copy of today.
+	expired := "piyasa_db-" + ns + "-20200101T020000Z.sql.gz"
+	writeBackup(t, dir, expired, ns, "dev", backup.KindScheduled, time.Date(2020, 1, 1, 2, 0, 0, 0, time.UTC))
+	premig := harness.Piyasa(t, append([]string{"backup", "create", "--dir", dir, "--kind", "pre-migration"}, target...)...).RunOK()
+	premigFile := strings.TrimSpace(premig.Stdout)
+
+	r = runbook(t, "nightly-backup.sh", append(append(target, "--dir", dir), retention...)...).WithTimeout(6 * time.Minute).RunOK()
 	t.Logf("nightly-backup.sh stdout:\n%s", r.Stdout)
 	line := strings.TrimSpace(r.Stdout)
 	if strings.Count(line, "\n") != 0 || !strings.HasPrefix(line, "nightly-backup: OK ") || !strings.Contains(line, "restore-tested") {
 		t.Fatalf("summary is not one OK line:\n%s", r.Stdout)
 	}
-	if !strings.Contains(line, "3 tables, 5550 rows") {
-		t.Fatalf("summary does not count the seeded rows: %s", line)
+	if !strings.Contains(line, "3 tables, 5550 rows") || !strings.Contains(line, "kept 2, removed 1") {
+		t.Fatalf("summary does not count the seeded rows or the retention: %s", line)
+	}
+	for _, f := range []string{premigFile, filepath.Join(dir, other), filepath.Join(dir, other+backup.MetadataSuffix)} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("the nightly prune removed %s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, expired)); err == nil {
+		t.Errorf("the expired scheduled copy %s is still there", expired)
 	}
 	list := harness.Piyasa(t, "backup", "list", "--dir", dir, "-o", "json").RunOK()
 	if !strings.Contains(list.Stdout, `"restoreTest": true`) {
