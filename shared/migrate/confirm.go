@@ -8,7 +8,8 @@ import (
 )
 
 // confirm asks the user to type word (the namespace) unless yes; anything
-// else, or no input, aborts with exit 1 and nothing changed.
+// else, or no input, aborts with exit 2 (not confirmed, as everywhere in the
+// suite) and nothing changed.
 func confirm(g *cli.Global, what, word string, yes bool) error {
 	if yes {
 		return nil
@@ -17,7 +18,7 @@ func confirm(g *cli.Global, what, word string, yes bool) error {
 	line, _ := bufio.NewReader(g.In).ReadString('\n')
 	if strings.TrimSpace(line) != word {
 		g.Infof("\n")
-		return cli.Failedf("not confirmed: nothing was changed").WithHint("type %s at the prompt, or pass --yes", word)
+		return cli.Usagef("not confirmed: nothing was changed").WithHint("type %s at the prompt, or pass --yes", word)
 	}
 	return nil
 }
