@@ -21,6 +21,9 @@ type CreateSpec struct {
 	S3 *S3Flags
 	// Executor runs commands in pods (nil: the exec API).
 	Executor Executor
+	// Kind is why the backup is taken (KindPreMigration, ...), recorded as
+	// its BackupKind; "" leaves create's default.
+	Kind string
 }
 
 // Create takes a backup as `backup create` does, with the same checks (pg_dump's
@@ -36,6 +39,9 @@ func Create(ctx context.Context, g *cli.Global, spec CreateSpec) (*BackupInfo, e
 		o.S3 = spec.S3
 	}
 	o.Executor = spec.Executor
+	if spec.Kind != "" {
+		o.Kind = spec.Kind
+	}
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,8 @@ type CreateOptions struct {
 	Compress      string
 	// Redis backs up Redis' dump.rdb instead of PostgreSQL.
 	Redis bool
+	// Kind is the BackupKind recorded in the BackupInfo.
+	Kind string
 
 	compression Compression
 	target      Target
@@ -154,7 +156,7 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 		if name == "" {
 			name = DefaultName(o.Namespace, o.Now(), o.compression)
 		}
-		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName})
+		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
 	}
 	return info, err
 }

@@ -29,6 +29,8 @@ type dumpRequest struct {
 	Name        string
 	Compression Compression
 	Database    string
+	// Kind is the BackupInfo's BackupKind ("" leaves it out).
+	Kind string
 }
 
 // base holds what every backup command shares.
@@ -218,7 +220,8 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
 		Compression: string(req.Compression),
 		RawBytes:    raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
-		Tables: sortedTables(scan.Tables),
+		Tables:     sortedTables(scan.Tables),
+		BackupKind: req.Kind,
 	}
 	data, err := info.Marshal()
 	if err != nil {

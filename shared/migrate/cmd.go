@@ -171,16 +171,16 @@ func validRevision(rev string) error {
 
 // Run runs the migration.
 func (o *UpOptions) Run(ctx context.Context) error {
-	o.BeforeJob = o.Backup.BeforeJob(o.Global)
+	o.BackupFirst = o.Backup.Step()
 	return runPrinted(ctx, o.Global, o.Options, o.Print)
 }
 
-// runPrinted runs Up; with -o json|yaml the log goes to standard error, the
-// revision before is read, and the Result is printed once a Job was created,
-// whether the run succeeded, failed or was interrupted.
+// runPrinted runs Up; with -o json|yaml the log goes to standard error and
+// the Result is printed once a Job was created, whether the run succeeded,
+// failed or was interrupted, or when the database was at the target already.
 func runPrinted(ctx context.Context, g *cli.Global, o Options, p *output.Flags) error {
 	if p.Structured() {
-		o.LogOut, o.ReadFrom = g.ErrOut, true
+		o.LogOut = g.ErrOut
 	}
 	r, err := Up(ctx, g, o)
 	if r != nil && p.Structured() {
