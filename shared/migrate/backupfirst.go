@@ -4,7 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
-		"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
 	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
