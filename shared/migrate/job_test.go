@@ -133,8 +133,8 @@ func TestChooseImage(t *testing.T) {
 type fakeExec struct {
 	fail bool
 	cmds []string
-	// current and history are the outputs of `alembic current` and `alembic history`.
-	current, history string
+	// current, heads and history are the outputs of `alembic current`, `alembic heads` and `alembic history`.
+	current, heads, history string
 }
 
 func (f *fakeExec) Exec(_ context.Context, ns, pod, container string, cmd []string) (string, string, error) {
@@ -144,6 +144,8 @@ func (f *fakeExec) Exec(_ context.Context, ns, pod, container string, cmd []stri
 		return f.current, "", nil
 	case "python -m alembic history":
 		return f.history, "", nil
+	case "python -m alembic heads":
+		return f.heads, "", nil
 	}
 	if f.fail {
 		return "127.0.0.1:5432 - no response\n", "", errors.New("command terminated with non-zero exit code: exit status 2")

@@ -536,6 +536,9 @@ func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, boun
 	events:
 		for {
 			select {
+			case <-ctx.Done(): // (a watch closes with its request's context; not every one does at once)
+				w.Stop()
+				return nil, nil, ended()
 			case pr := <-problems:
 				w.Stop()
 				return nil, &pr, nil

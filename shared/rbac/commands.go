@@ -152,7 +152,7 @@ var Commands = []Command{
 	{Path: "migrate status|history", Role: Operator, Rights: Join(execRights, lockRead, R("batch", []string{"jobs"}, "list")),
 		Note: "alembic runs in an api pod (exec, which reads the pod's environment: not a viewer's right)"},
 	{Path: "migrate unlock", Role: Operator, Rights: Join(lockRead, R("coordination.k8s.io", []string{"leases"}, "delete"))},
-	{Path: "migrate jobs --cleanup", Role: Operator, Rights: R("batch", []string{"jobs"}, "list", "delete")},
+	{Path: "migrate jobs --cleanup", Role: Operator, Rights: Join(R("batch", []string{"jobs"}, "list", "delete"), lockRead), Note: "the Job the lock names is kept"},
 
 	{Path: "deploy", Role: Deployer, Rights: Join(ownNamespace, DeployApply, secretRights, waitRights, planReads),
 		Note: "server-side apply (create, patch) of each kind of the manifests (with --manifests DIR: of the kinds it holds) and the Secret; into a namespace that does not exist: create namespaces, cluster-wide"},
