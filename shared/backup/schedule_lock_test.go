@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +90,26 @@ func TestRunNowRefusedWhileLocked(t *testing.T) {
 	}
 	if list, _ := tt.Fake.BatchV1().Jobs(runNowNS).List(context.Background(), metav1.ListOptions{}); len(list.Items) != 0 {
 		t.Errorf("a Job was started: %d", len(list.Items))
+	}
+}
+
+// TestCreateSpecKind: a backup another command takes through Create records
+// the kind it gives (migrate --backup-first: pre-migration) in its BackupInfo.
+func TestCreateSpecKind(t *testing.T) {
+	dir := t.TempDir()
+	tg := clitest.New("piyasa-chatbot-dev", postgresPod("piyasa-chatbot-dev"))
+	if err := tg.Global.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Create(context.Background(), tg.Global, CreateSpec{Dir: dir, Executor: &fakeExec{stdout: sampleDump}, Kind: KindPreMigration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, info.Name+MetadataSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := ParseInfo(raw); err != nil || stored.BackupKind != KindPreMigration || info.BackupKind != KindPreMigration {
+		t.Errorf("kind %q (returned %q): %v", stored.BackupKind, info.BackupKind, err)
 	}
 }
