@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -26,6 +27,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
@@ -477,10 +479,18 @@ func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
 		},
 		Spec: cj.Spec.JobTemplate.Spec,
 	}
+	lock, err := o.lock(ctx, cs, name)
+	if err != nil {
+		return err
+	}
 	if _, err := cs.BatchV1().Jobs(o.Namespace).Create(ctx, job, metav1.CreateOptions{FieldManager: app.FieldManager}); err != nil {
+		o.unlock(ctx, lock, false)
 		return err
 	}
 	o.Infof("job %s started; waiting\n", name)
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	go lock.KeepRenewed(renewCtx, func(err error) { o.Infof("warning: lock %s: %v\n", lock.Name(), err) })
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	lw := &cache.ListWatch{
@@ -507,12 +517,17 @@ func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
 		}
 		return false, nil
 	})
+	stopRenew()
 	if err != nil {
+		// The Job runs on: the lock stays with it until it ends.
+		o.unlock(ctx, lock, true)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return cli.Failedf("job %s did not finish within %s", name, o.Timeout).WithHint("follow it with: kubectl logs -n %s job/%s -f", o.Namespace, name)
+		return cli.Failedf("job %s did not finish within %s; it keeps running and holds the database lock %s until it ends", name, o.Timeout, lock.Name()).
+			WithHint("follow it with: kubectl logs -n %s job/%s -f", o.Namespace, name)
 	}
+	o.unlock(ctx, lock, false)
 	o.printLog(ctx, cs, name)
 	for _, c := range final.Status.Conditions {
 		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
@@ -521,6 +536,41 @@ func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "job %s completed\n", name)
 	return nil
+}
+
+// lock takes the database operation lock for the Job name (named in the
+// Lease before it exists, so the Lease never hides a Job that may run): no
+// migration, restore or second backup run changes the database meanwhile.
+func (o *ScheduleRunNowOptions) lock(ctx context.Context, cs kubernetes.Interface, job string) (*oplock.Lock, error) {
+	lock, err := oplock.Acquire(ctx, cs, o.Namespace, o.Env.MigrationLease(), oplock.LocalHolder(), oplock.OperationBackupRunNow, o.Now)
+	var held *oplock.HeldError
+	if errors.As(err, &held) {
+		return nil, held.Refusal(o.Namespace)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := lock.SetJob(ctx, job); err != nil {
+		o.unlock(ctx, lock, false)
+		return nil, err
+	}
+	return lock, nil
+}
+
+// unlock releases the lock, or, when the Job runs on (interrupted, timed
+// out), leaves it to the Job: it stays held until the Job ends.
+func (o *ScheduleRunNowOptions) unlock(ctx context.Context, lock *oplock.Lock, detach bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var err error
+	if detach {
+		err = lock.Detach(ctx)
+	} else {
+		err = lock.Release(ctx)
+	}
+	if err != nil {
+		o.Infof("warning: lock %s: %v\n", lock.Name(), err)
+	}
 }
 
 // printLog prints the last lines of the Job's newest pod, if it can be read.

@@ -145,6 +145,8 @@ func (m *updateMigrate) run(ctx context.Context, g *cli.Global, image string, dr
 	case code == 0 && perr != nil:
 		return cli.Failedf("%s succeeded, but its output cannot be read (%v), so no image was changed", bin, perr).
 			WithHint("%s; then run the update again", statusHint)
+	case code == 0 && r.State == migraterun.StateUpToDate:
+		return nil // nothing was migrated: a rollback has no migration to explain
 	case code == 0:
 		m.done = &migrationDone{Job: r.Job, Before: r.From, Backup: r.Backup}
 		return nil
@@ -181,7 +183,7 @@ func parseRun(stdout []byte) (migraterun.Result, error) {
 	if err := json.Unmarshal(stdout, &doc); err != nil {
 		return migraterun.Result{}, err
 	}
-	if doc.Kind != migraterun.Kind || doc.Job == "" {
+	if doc.Kind != migraterun.Kind || (doc.Job == "" && doc.State != migraterun.StateUpToDate) {
 		return migraterun.Result{}, fmt.Errorf("not a %s document with a Job", migraterun.Kind)
 	}
 	return doc.Result, nil

@@ -195,6 +195,18 @@ func TestUpdateMigrateThenRolloutFails(t *testing.T) {
 	}
 }
 
+// TestUpdateMigrateUpToDate: a child that found the database at head already
+// (no Job, state UpToDate) lets the update go on.
+func TestUpdateMigrateUpToDate(t *testing.T) {
+	child := &fakeChild{stdout: runDoc(t, migraterun.Result{Namespace: devNS, From: "0003", State: migraterun.StateUpToDate})}
+	child.use(t)
+	tt := clitest.New(devNS, liveApp(imgV1)...)
+	runCase(t, tt, []string{"update", "--image", "v2.0.0", "--migrate"}, 0, "update complete")
+	if api := apiImage(t, tt); api != imgV2 {
+		t.Errorf("api image %s after an up-to-date migration, want %s", api, imgV2)
+	}
+}
+
 // TestParseRunReadsMigrateResult: every field deploy needs comes from the
 // document, the JSON that shared/migrate's Result gives.
 func TestParseRunReadsMigrateResult(t *testing.T) {

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
@@ -22,12 +23,17 @@ type BackupFlags struct {
 	Executor backup.Executor
 }
 
-// Take runs the backup and returns its location; a failure is exit 1 saying
-// that nothing was migrated.
+// Take runs the backup (kind pre-migration) and returns its location: an
+// absolute path or an s3:// URL, which the Job records for whoever reads it
+// later, from wherever. A failure is exit 1 saying that nothing was migrated.
 func (b *BackupFlags) Take(ctx context.Context, g *cli.Global) (string, error) {
-	spec := backup.CreateSpec{To: b.To, S3: &backup.S3Flags{S3: b.S3}, Executor: b.Executor}
+	spec := backup.CreateSpec{To: b.To, S3: &backup.S3Flags{S3: b.S3}, Executor: b.Executor, Kind: backup.KindPreMigration}
 	if b.To == "" {
-		spec.Dir = b.Where()
+		dir, err := filepath.Abs(b.Where())
+		if err != nil {
+			return "", cli.Failedf("the backup directory %s: %v; nothing was migrated", b.Where(), err)
+		}
+		spec.Dir = dir
 	}
 	g.Infof("backup first: dumping %s of %s to %s\n", app.DatabaseName, g.Namespace, b.Where())
 	info, err := backup.Create(ctx, g, spec)
@@ -49,18 +55,10 @@ func shortSum(s string) string {
 	return s
 }
 
-// BeforeJob returns the Options.BeforeJob seam that takes the backup under
-// the lock and records it on the Job (Up reports it as Result.Backup), or nil
-// when no backup is taken.
-func (b *BackupFlags) BeforeJob(g *cli.Global) func(context.Context, string) (map[string]string, error) {
+// Step returns the Options.BackupFirst step, nil when no backup is taken.
+func (b *BackupFlags) Step() Backuper {
 	if !b.On() {
 		return nil
 	}
-	return func(ctx context.Context, _ string) (map[string]string, error) {
-		l, err := b.Take(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]string{app.MigrationBackupAnnotation: l}, nil
-	}
+	return b
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
 )
 
-// TestBackupFlagsBeforeJob: the backup seam is set exactly when a backup is
+// TestBackupFlagsStep: the backup step is set exactly when a backup is
 // taken (the flags' own rules are tested in backupflags).
-func TestBackupFlagsBeforeJob(t *testing.T) {
+func TestBackupFlagsStep(t *testing.T) {
 	dev, prod := app.Environments["dev"], app.Environments["prod"]
 	cases := []struct {
 		name string
@@ -24,8 +24,8 @@ func TestBackupFlagsBeforeJob(t *testing.T) {
 	}
 	for _, c := range cases {
 		c.b.Resolve(c.env)
-		if (c.b.BeforeJob(nil) != nil) != c.on {
-			t.Errorf("%s: BeforeJob set = %v, want %v", c.name, !c.on, c.on)
+		if (c.b.Step() != nil) != c.on {
+			t.Errorf("%s: backup step set = %v, want %v", c.name, !c.on, c.on)
 		}
 	}
 }

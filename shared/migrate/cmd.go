@@ -34,10 +34,14 @@ const upLong = `Run the database migrations: a Job <prefix>db-migrate-<time> run
 ready api pod's imageID unless --image) with exactly their env, envFrom (piyasa-config,
 piyasa-secrets), ServiceAccount, securityContext and resources.
 
-Before the Job: PostgreSQL must accept connections (pg_isready inside the postgres pod) and
-the migration lock, the Lease <prefix>piyasa-migrate, must be free: one migration at a time
-per namespace. A second migrate exits 1 at once naming the holder, the Job and since when.
-A Lease whose holder stopped renewing and whose Job has finished is taken over.
+Before the Job: --to must be one of the image's revisions (alembic history in a ready api
+pod, when the Job runs that pod's image; else exit 2), PostgreSQL must accept connections
+(pg_isready inside the postgres pod) and the database operation lock, the Lease
+<prefix>piyasa-migrate, must be free: one operation that changes the database at a time per
+namespace (migrate, restore, an in-cluster backup run). Another operation holding it is named
+(operation, holder, Job, since when): exit 1 at once. A Lease whose holder stopped renewing and
+whose Job has finished is taken over. A database already at the target (alembic current) is
+"nothing to do": no Job, no backup, exit 0.
 
 The pod's log is followed live (across retried pods); the command waits by watch for the
 Job to be Complete or Failed. The Job is kept, so its log survives (remove old ones with
@@ -59,7 +63,8 @@ standard error then.
 
 Ctrl-C stops following and leaves the Job running (the Lease stays with the Job until it
 ends); --cancel-on-interrupt deletes the Job and releases the Lease instead.
-Exit codes: 0 migrated; 1 failed, lock held, PostgreSQL not ready; 2 bad input;
+Exit codes: 0 migrated or nothing to do; 1 failed, lock held, PostgreSQL not ready; 2 bad
+input (an unknown revision);
 3 cluster unreachable or forbidden; 130 interrupted.`
 
 const upExample = `  kubectl piyasa migrate --env dev
@@ -171,16 +176,16 @@ func validRevision(rev string) error {
 
 // Run runs the migration.
 func (o *UpOptions) Run(ctx context.Context) error {
-	o.BeforeJob = o.Backup.BeforeJob(o.Global)
+	o.BackupFirst = o.Backup.Step()
 	return runPrinted(ctx, o.Global, o.Options, o.Print)
 }
 
-// runPrinted runs Up; with -o json|yaml the log goes to standard error, the
-// revision before is read, and the Result is printed once a Job was created,
-// whether the run succeeded, failed or was interrupted.
+// runPrinted runs Up; with -o json|yaml the log goes to standard error and
+// the Result is printed once a Job was created, whether the run succeeded,
+// failed or was interrupted, or when the database was at the target already.
 func runPrinted(ctx context.Context, g *cli.Global, o Options, p *output.Flags) error {
 	if p.Structured() {
-		o.LogOut, o.ReadFrom = g.ErrOut, true
+		o.LogOut = g.ErrOut
 	}
 	r, err := Up(ctx, g, o)
 	if r != nil && p.Structured() {

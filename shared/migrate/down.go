@@ -80,6 +80,6 @@ func (o *DownOptions) Run(ctx context.Context) error {
 	if !o.Backup.On() {
 		o.Infof("warning: --no-backup: downgrading %s without a backup first; data the downgrade drops cannot be restored\n", o.Namespace)
 	}
-	o.BeforeJob = o.Backup.BeforeJob(o.Global)
+	o.BackupFirst = o.Backup.Step()
 	return runPrinted(ctx, o.Global, o.Options, o.Print)
 }

@@ -133,14 +133,19 @@ func TestChooseImage(t *testing.T) {
 type fakeExec struct {
 	fail bool
 	cmds []string
-	// current is the output of `alembic current`.
-	current string
+	// current, heads and history are the outputs of `alembic current`, `alembic heads` and `alembic history`.
+	current, heads, history string
 }
 
 func (f *fakeExec) Exec(_ context.Context, ns, pod, container string, cmd []string) (string, string, error) {
 	f.cmds = append(f.cmds, pod+": "+strings.Join(cmd, " "))
-	if strings.Join(cmd, " ") == "python -m alembic current" {
+	switch strings.Join(cmd, " ") {
+	case "python -m alembic current":
 		return f.current, "", nil
+	case "python -m alembic history":
+		return f.history, "", nil
+	case "python -m alembic heads":
+		return f.heads, "", nil
 	}
 	if f.fail {
 		return "127.0.0.1:5432 - no response\n", "", errors.New("command terminated with non-zero exit code: exit status 2")
@@ -185,7 +190,7 @@ func TestUpCreatesTheJobAndReleasesTheLock(t *testing.T) {
 	if r.Job != "dev-db-migrate-20261201-030000" || r.State != "Complete" || r.Image != app.APIImage+"@"+digest {
 		t.Errorf("result %+v", r)
 	}
-	if len(ex.cmds) != 1 || !strings.Contains(ex.cmds[0], "dev-postgres-1: pg_isready") {
+	if !strings.Contains(strings.Join(ex.cmds, "\n"), "dev-postgres-1: pg_isready") {
 		t.Errorf("connection check: %v", ex.cmds)
 	}
 	if _, err := tt.Fake.CoordinationV1().Leases(tt.Namespace).Get(context.Background(), "dev-piyasa-migrate", metav1.GetOptions{}); err == nil {
@@ -269,37 +274,46 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestUpBeforeJobSeam: the hook a backup-first step uses runs under the lock
-// before the Job; its annotations reach the Job; its error creates no Job.
-func TestUpBeforeJobSeam(t *testing.T) {
+// fakeBackup is a backup-first step that records whether the lock was held when it ran.
+type fakeBackup struct {
+	tt       *clitest.T
+	err      error
+	underLck bool
+}
+
+func (b *fakeBackup) Take(ctx context.Context, _ *cli.Global) (string, error) {
+	_, err := b.tt.Fake.CoordinationV1().Leases(b.tt.Namespace).Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{})
+	b.underLck = err == nil
+	return "/backups/b-20261201-030000.sql.zst", b.err
+}
+
+// TestUpBackupFirstStep: the backup first runs under the lock before the
+// Job; its location reaches the Job and the Result; its error creates no Job
+// and frees the lock.
+func TestUpBackupFirstStep(t *testing.T) {
 	tt := newApp(t)
 	_ = tt.Global.Complete()
 	ctx := context.Background()
-	_, err := Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute, BeforeJob: func(ctx context.Context, job string) (map[string]string, error) {
-		if _, err := tt.Fake.CoordinationV1().Leases(tt.Namespace).Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{}); err != nil {
-			t.Errorf("BeforeJob runs without the lock: %v", err)
-		}
-		return nil, errors.New("backup failed")
-	}})
-	if err == nil || !strings.Contains(err.Error(), "backup failed") {
-		t.Fatalf("BeforeJob error: %v", err)
+	b := &fakeBackup{tt: tt, err: errors.New("backup failed")}
+	_, err := Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute, BackupFirst: b})
+	if err == nil || !strings.Contains(err.Error(), "backup failed") || !b.underLck {
+		t.Fatalf("backup error: %v (under the lock: %v)", err, b.underLck)
 	}
 	if list, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).List(ctx, metav1.ListOptions{}); len(list.Items) != 0 {
-		t.Fatal("a Job was created after BeforeJob failed")
+		t.Fatal("a Job was created after the backup failed")
 	}
 	if _, err := tt.Fake.CoordinationV1().Leases(tt.Namespace).Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{}); err == nil {
-		t.Fatal("the lock was kept after BeforeJob failed")
+		t.Fatal("the lock was kept after the backup failed")
 	}
 	completeJobs(t, tt, batchv1.JobComplete)
-	r, err := Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute, BeforeJob: func(context.Context, string) (map[string]string, error) {
-		return map[string]string{app.MigrationBackupAnnotation: "backup-20261201-030000"}, nil
-	}})
+	b.err = nil
+	r, err := Up(ctx, tt.Global, Options{Exec: &fakeExec{}, Timeout: time.Minute, BackupFirst: b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	j, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).Get(ctx, r.Job, metav1.GetOptions{})
-	if j.Annotations[app.MigrationBackupAnnotation] != "backup-20261201-030000" {
-		t.Errorf("Job annotations: %v", j.Annotations)
+	if j.Annotations[app.MigrationBackupAnnotation] != "/backups/b-20261201-030000.sql.zst" || r.Backup != "/backups/b-20261201-030000.sql.zst" {
+		t.Errorf("Job annotations: %v, result backup %q", j.Annotations, r.Backup)
 	}
 }
 

@@ -99,10 +99,15 @@ func (o *JobsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	doc := &JobList{Namespace: o.Namespace, Jobs: infos}
+	// The lock is shown when it can be read (a viewer may not read Leases);
+	// --cleanup needs it, to keep the Job it guards.
+	lock, _, lockErr := oplock.DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), now)
+	if lockErr == nil && lock.Held {
+		o.Infof("lock %s held: %s\n", lock.Name, lock.Describe())
+	}
 	if o.Cleanup {
-		lock, _, err := oplock.DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), now)
-		if err != nil {
-			return err
+		if lockErr != nil {
+			return lockErr
 		}
 		finished := 0
 		bg := metav1.DeletePropagationBackground

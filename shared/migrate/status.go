@@ -194,9 +194,9 @@ func printStatus(g *cli.Global, st *Status) {
 	}
 	switch {
 	case st.Lock.Held:
-		g.Printf("Lock:       %s held by %s since %s (Job %s)\n", st.Lock.Name, st.Lock.Holder, fmtTime(st.Lock.Since), orNone([]string{st.Lock.Job}))
+		g.Printf("Lock:       %s held: %s\n", st.Lock.Name, st.Lock.Describe())
 	case st.Lock.Holder != "":
-		g.Printf("Lock:       %s free (expired; last holder %s)\n", st.Lock.Name, st.Lock.Holder)
+		g.Printf("Lock:       %s free (expired; last: %s)\n", st.Lock.Name, st.Lock.Describe())
 	default:
 		g.Printf("Lock:       %s free\n", st.Lock.Name)
 	}

@@ -15,6 +15,8 @@ import (
 type UnlockOptions struct {
 	*cli.Global
 	Yes bool
+	// Force releases a lock whose holder is still at work.
+	Force bool
 }
 
 // NewCmdUnlock returns `migrate unlock`.
@@ -22,17 +24,22 @@ func NewCmdUnlock(g *cli.Global) *cobra.Command {
 	o := &UnlockOptions{Global: g}
 	cmd := &cobra.Command{
 		Use:   "unlock",
-		Short: "Release a stale migration lock (after confirmation)",
-		Long: `Release the migration Lease <prefix>piyasa-migrate, e.g. when its holder was killed while
-its Job was running and the Job is gone. It shows the holder, its Job and since when first,
-and asks for the namespace name (or --yes). Releasing a lock whose Job is still running
-allows a second migration at the same time: check 'migrate status' first.`,
+		Short: "Release a stale database operation lock (after confirmation)",
+		Long: `Release the database operation lock, the Lease <prefix>piyasa-migrate, that a holder
+left behind, e.g. when it was killed and its Job is gone. It shows the operation, the holder,
+its Job and since when first, and asks for the namespace name (or --yes).
+
+A lock whose holder is still at work (its process renews the Lease, or its Job is running)
+is not released, with or without --yes: exit 1, nothing changed. Releasing it would let a
+second operation change the database at the same time (a half-applied migration, a
+migration under a restore, a mixed restore). --force releases it anyway.`,
 		Example: `  kubectl piyasa migrate unlock --env dev
   kubectl piyasa migrate unlock -n my-ns --yes`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Do not ask for confirmation")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Release the lock even while its holder is at work (two operations can then change the database at once)")
 	return cmd
 }
 
@@ -54,17 +61,21 @@ func (o *UnlockOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if lease == nil {
-		o.Infof("no migration lock %s in namespace %s: nothing to do\n", name, o.Namespace)
+		o.Infof("no database lock %s in namespace %s: nothing to do\n", name, o.Namespace)
 		return nil
 	}
-	what := "lock " + name + " held by " + info.Holder + " since " + fmtTime(info.Since)
-	if info.Job != "" {
-		what += ", Job " + info.Job + " (" + info.JobState + ")"
+	what := "lock " + name + ": " + info.Describe()
+	switch {
+	case info.Alive() && !o.Force:
+		return cli.Failedf("the lock %s is in use: %s; nothing was released", name, info.Describe()).
+			WithHint("%s", aliveHint(info, o.Namespace))
+	case info.Alive():
+		what += "\nwarning: --force: its holder is still at work; once released, a second operation can change the database at the same time (a half-applied migration, a mixed restore)"
+	default:
+		what += " (expired: its holder is gone)"
 	}
-	if !info.Held {
-		what += " (expired)"
-	} else if info.JobState == "Running" {
-		what += "\nwarning: its Job is still running: a second migration could then run at the same time"
+	if o.Yes {
+		o.Infof("%s\n", what)
 	}
 	if err := confirm(o.Global, what, o.Namespace, o.Yes); err != nil {
 		return err
@@ -77,6 +88,18 @@ func (o *UnlockOptions) Run(ctx context.Context) error {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
+	if info.Alive() {
+		o.Infof("warning: lock %s released while %s is at work\n", name, info.Holder)
+	}
 	o.Printf("lock %s released\n", name)
 	return nil
+}
+
+// aliveHint says why a live holder's lock stays: what it runs, how to wait.
+func aliveHint(info oplock.LockInfo, ns string) string {
+	wait := "wait for it to end (see: kubectl piyasa migrate status -n " + ns + ")"
+	if info.Job != "" && info.JobState == "Running" {
+		wait = "its Job " + info.Job + " is running: wait for it to end (kubectl logs -f job/" + info.Job + " -n " + ns + ")"
+	}
+	return wait + "; --force releases it anyway, letting a second operation change the database at the same time"
 }

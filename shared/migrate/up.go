@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,36 +46,90 @@ type Options struct {
 	LogFile string
 	// CancelOnInterrupt deletes the Job and releases the Lease when ctx is cancelled.
 	CancelOnInterrupt bool
-	// Annotations are added to the Job (e.g. the backup a caller took first).
+	// Annotations are added to the Job.
 	Annotations map[string]string
 	// LogOut receives the migration's log lines (default: standard output).
 	LogOut io.Writer
-	// Exec runs pg_isready in the PostgreSQL pod (default: through the API server).
+	// Exec runs pg_isready in the PostgreSQL pod and alembic in an api pod (default: through the API server).
 	Exec Execer
 	// Holder is who takes the Lease (default: this user, host and process).
 	Holder *oplock.Holder
-	// BeforeJob runs under the lock, after the connection check and before the
-	// Job is created (the seam for a backup first): the annotations it returns
-	// are added to the Job (e.g. app.MigrationBackupAnnotation); an error
+	// BackupFirst, when set, takes a backup under the lock, after the connection
+	// check and before the Job; its location is recorded on the Job
+	// (app.MigrationBackupAnnotation) and in Result.Backup. A failure
 	// releases the lock and creates no Job.
-	BeforeJob func(ctx context.Context, job string) (map[string]string, error)
-	// OnJobCreated is called once the Job exists (benchmarks, callers that record it).
-	OnJobCreated func(job string)
-	// ReadFrom reads the database's revision under the lock before the Job
-	// (alembic current in an api pod) into Result.From; a failure to read it
-	// is a warning.
-	ReadFrom bool
+	BackupFirst Backuper
+}
+
+// Backuper takes the backup before a migration and returns its location.
+type Backuper interface {
+	Take(ctx context.Context, g *cli.Global) (string, error)
 }
 
 // Result is what one migration run did (the document of `migrate up -o json`).
 type Result = migraterun.Result
 
-// Up runs one migration as a Job under the migration Lease and reports it.
-// It returns a *cli.Error (exit 1) when the migration failed, with r filled;
-// an exit-130 *cli.Error when ctx ended once the Job existed (the Job is
-// left running unless o.CancelOnInterrupt), context.Canceled before.
+// Up runs one migration as a Job under the database operation lock and
+// reports it, in steps: plan (template, image, the target checked against
+// the image's revisions), lock, prepare (connection check, the database's
+// revision, nothing to do when it is at the target, the backup first), Job,
+// follow, result. It returns a *cli.Error (exit 1) when the migration
+// failed, with r filled; exit 2 for a revision the image does not know; an
+// exit-130 *cli.Error when ctx ended once the Job existed (the Job is left
+// running unless o.CancelOnInterrupt), context.Canceled before. A database
+// already at the target is State UpToDate, without Job or backup.
 func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
-	start := time.Now()
+	u, err := newUpRun(g, o)
+	if err != nil {
+		return nil, err
+	}
+	defer u.close()
+	if err := u.plan(ctx); err != nil {
+		return nil, err
+	}
+	if err := u.takeLock(ctx); err != nil {
+		return nil, err
+	}
+	done, err := u.prepare(ctx)
+	if err != nil || done {
+		u.release(ctx)
+		if done {
+			return u.r, nil
+		}
+		return nil, err
+	}
+	if err := u.createJob(ctx); err != nil {
+		return nil, err
+	}
+	final, problem, werr := u.follow(ctx)
+	return u.r, u.finish(ctx, final, problem, werr)
+}
+
+// upRun is one run of Up, step by step.
+type upRun struct {
+	g      *cli.Global
+	o      Options
+	cs     kubernetes.Interface
+	ns     string
+	start  time.Time
+	holder oplock.Holder
+	r      *Result
+
+	tmpl    *appsv1.Deployment
+	img     ImageChoice
+	revs    *revisions // nil: the target could not be checked
+	pg      chan error
+	logFile *os.File
+
+	lock      *oplock.Lock
+	released  bool
+	stopRenew context.CancelFunc
+	job       *batchv1.Job
+}
+
+// newUpRun fills the defaults of o.
+func newUpRun(g *cli.Global, o Options) (*upRun, error) {
+	u := &upRun{g: g, start: time.Now(), holder: oplock.LocalHolder(), stopRenew: func() {}}
 	if err := g.Complete(); err != nil {
 		return nil, err
 	}
@@ -82,7 +137,7 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, env := g.Namespace, g.Env
+	u.cs, u.ns = cs, g.Namespace
 	if o.Direction == "" {
 		o.Direction = "up"
 	}
@@ -100,174 +155,227 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	holder := oplock.LocalHolder()
 	if o.Holder != nil {
-		holder = *o.Holder
+		u.holder = *o.Holder
 	}
-	r := &Result{Namespace: ns, Direction: o.Direction, Target: o.To, FirstLogLatency: -1}
+	u.o = o
+	u.r = &Result{Namespace: u.ns, Direction: o.Direction, Target: o.To, FirstLogLatency: -1}
+	return u, nil
+}
 
-	// The connection check runs while the api template, the image and the
-	// lock are looked at; the Job is created only once it has passed.
-	type pgResult struct {
-		msg string
-		err error
+func (u *upRun) close() {
+	u.stopRenew()
+	if u.logFile != nil {
+		u.logFile.Close()
 	}
-	pgc := make(chan pgResult, 1)
+}
+
+// plan reads what the Job is made of and checks the target against the
+// image's revisions; the connection check runs meanwhile.
+func (u *upRun) plan(ctx context.Context) error {
+	u.pg = make(chan error, 1)
 	go func() {
-		msg, err := CheckPostgres(ctx, cs, o.Exec, ns)
-		pgc <- pgResult{msg, err}
+		msg, err := CheckPostgres(ctx, u.cs, u.o.Exec, u.ns)
+		if err == nil {
+			u.g.Infof("%s\n", msg)
+		}
+		u.pg <- err
 	}()
-	pgWait := func() error {
-		res := <-pgc
-		if res.err == nil {
-			g.Infof("%s\n", res.msg)
+	var err error
+	if u.tmpl, err = APITemplate(ctx, u.cs, u.ns, u.g.Env); err != nil {
+		return err
+	}
+	if u.img, err = ChooseImage(ctx, u.cs, u.ns, u.tmpl.Spec.Template.Spec, u.o.Image); err != nil {
+		return err
+	}
+	u.r.Image = u.img.Image
+	if u.img.Warning != "" {
+		u.g.Infof("warning: %s\n", u.img.Warning)
+	}
+	if err := u.checkTarget(ctx); err != nil {
+		return err
+	}
+	if u.o.LogFile != "" {
+		if u.logFile, err = os.Create(u.o.LogFile); err != nil {
+			return cli.Failedf("cannot write the log file: %v", err)
 		}
-		return res.err
 	}
-	d, err := APITemplate(ctx, cs, ns, env)
-	if err != nil {
-		return nil, err
-	}
-	img, err := ChooseImage(ctx, cs, ns, d.Spec.Template.Spec, o.Image)
-	if err != nil {
-		return nil, err
-	}
-	r.Image = img.Image
-	if img.Warning != "" {
-		g.Infof("warning: %s\n", img.Warning)
-	}
+	return nil
+}
 
-	var logFile *os.File
-	if o.LogFile != "" {
-		if logFile, err = os.Create(o.LogFile); err != nil {
-			return nil, cli.Failedf("cannot write the log file: %v", err)
-		}
-		defer logFile.Close()
+// checkTarget reads the image's revisions in a ready api pod when the Job
+// runs that pod's image, and refuses (exit 2) a target it does not know. When
+// they cannot be read the migration goes on as alembic decides, with a warning.
+func (u *upRun) checkTarget(ctx context.Context) error {
+	if u.o.Image != "" && u.img.Image != apiContainer(u.tmpl.Spec.Template.Spec).Image {
+		return nil // another image than the running one: its migrations are not known here
 	}
+	a, err := findAlembicPod(ctx, u.cs, u.o.Exec, u.ns)
+	if err == nil {
+		u.revs, err = readRevisions(ctx, a)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		u.g.Infof("warning: the image's migrations could not be read, so --to %s is not checked: %v\n", u.o.To, err)
+		return nil
+	}
+	return u.revs.checkTarget(u.o.To, u.ns)
+}
 
-	lock, err := oplock.Acquire(ctx, cs, ns, env.MigrationLease(), holder, "migrate "+o.Direction+" "+o.To, g.Now)
+// takeLock takes the database operation lock and keeps it renewed.
+func (u *upRun) takeLock(ctx context.Context) error {
+	lock, err := oplock.Acquire(ctx, u.cs, u.ns, u.g.Env.MigrationLease(), u.holder, "migrate "+u.o.Direction+" "+u.o.To, u.g.Now)
 	var held *oplock.HeldError
 	if errors.As(err, &held) {
-		return nil, held.Refusal(ns)
+		return held.Refusal(u.ns)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if lock.TookOver != nil {
-		g.Infof("took over the expired lock %s from %s (Job %s: %s)\n", lock.Name(), lock.TookOver.Holder, orNone([]string{lock.TookOver.Job}), lock.TookOver.JobState)
+	u.lock = lock
+	if t := lock.TookOver; t != nil {
+		u.g.Infof("took over the expired lock %s from %s (Job %s: %s)\n", lock.Name(), t.Holder, orNone([]string{t.Job}), t.JobState)
 	}
-	released := false
-	release := func() {
-		if released {
-			return
-		}
-		released = true
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := lock.Release(rctx); err != nil {
-			g.Infof("warning: could not release the lock %s: %v\n", lock.Name(), err)
-		}
-	}
-	renewCtx, stopRenew := context.WithCancel(ctx)
-	defer stopRenew()
+	var renewCtx context.Context
+	renewCtx, u.stopRenew = context.WithCancel(ctx)
 	go lock.KeepRenewed(renewCtx, func(err error) {
 		if !kube.IsConnectionError(err) { // an outage is reported once, by the watch client
-			g.Infof("warning: lock %s: %v\n", lock.Name(), err)
+			u.g.Infof("warning: lock %s: %v\n", lock.Name(), err)
 		}
 	})
+	return nil
+}
 
-	name, err := JobName(ctx, cs, ns, env, g.Now())
+// release frees the lock (once).
+func (u *upRun) release(ctx context.Context) {
+	if u.lock == nil || u.released {
+		return
+	}
+	u.released = true
+	u.stopRenew()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := u.lock.Release(rctx); err != nil {
+		u.g.Infof("warning: could not release the lock %s: %v\n", u.lock.Name(), err)
+	}
+}
+
+// prepare runs under the lock before the Job: the connection check, the
+// database's revision (done when it is at the target already), the backup
+// first, and the Job built.
+func (u *upRun) prepare(ctx context.Context) (done bool, err error) {
+	name, err := JobName(ctx, u.cs, u.ns, u.g.Env, u.g.Now())
 	if err != nil {
-		release()
-		return nil, err
+		return false, err
 	}
-	if err := pgWait(); err != nil {
-		release()
-		return nil, err
+	if err := <-u.pg; err != nil {
+		return false, err
 	}
-	if o.ReadFrom {
-		from, err := currentRevision(ctx, cs, o.Exec, ns)
-		switch {
-		case ctx.Err() != nil:
-			release()
-			return nil, ctx.Err()
-		case err != nil:
-			g.Infof("warning: could not read the database's revision before migrating: %v\n", err)
-		default:
-			r.From = from
-			g.Infof("database revision before the migration: %s\n", from)
-		}
+	if current, ok := u.readCurrent(ctx); ctx.Err() != nil {
+		return false, ctx.Err()
+	} else if ok && u.o.Direction == "up" && u.revs != nil && u.revs.upToDate(u.o.To, current) {
+		u.r.State = migraterun.StateUpToDate
+		u.r.SetDuration(time.Since(u.start))
+		u.g.Infof("already at %s: nothing to do (no Job created, no backup taken)\n", describeCurrent(current, u.revs.heads))
+		return true, nil
 	}
 	ann := map[string]string{}
-	for k, v := range o.Annotations {
+	for k, v := range u.o.Annotations {
 		ann[k] = v
 	}
-	if o.BeforeJob != nil {
-		extra, err := o.BeforeJob(ctx, name)
-		if err != nil {
-			release()
-			return nil, err
+	if u.o.BackupFirst != nil {
+		if u.r.Backup, err = u.o.BackupFirst.Take(ctx, u.g); err != nil {
+			return false, err
 		}
-		for k, v := range extra {
-			ann[k] = v
-		}
+		ann[app.MigrationBackupAnnotation] = u.r.Backup
 	}
-	r.Backup = ann[app.MigrationBackupAnnotation]
-	args := []string{"upgrade", o.To}
-	if o.Direction == "down" {
-		args = []string{"downgrade", o.To}
+	args := []string{"upgrade", u.o.To}
+	if u.o.Direction == "down" {
+		args = []string{"downgrade", u.o.To}
 	}
-	job, err := BuildJob(JobSpec{Name: name, Namespace: ns, Template: d.Spec.Template, Image: img.Image, Args: args,
-		Direction: o.Direction, Target: o.To, Retries: o.Retries, Timeout: o.Timeout, User: holder.User, ImageFrom: img.From,
+	u.job, err = BuildJob(JobSpec{Name: name, Namespace: u.ns, Template: u.tmpl.Spec.Template, Image: u.img.Image, Args: args,
+		Direction: u.o.Direction, Target: u.o.To, Retries: u.o.Retries, Timeout: u.o.Timeout, User: u.holder.User, ImageFrom: u.img.From,
 		Annotations: ann})
+	return false, err
+}
+
+// readCurrent reads the database's revision (alembic current) into
+// Result.From; a failure is a warning.
+func (u *upRun) readCurrent(ctx context.Context) ([]string, bool) {
+	var a *alembicPod
+	var err error
+	if u.revs != nil {
+		a = u.revs.alembic
+	} else if a, err = findAlembicPod(ctx, u.cs, u.o.Exec, u.ns); err != nil {
+		u.g.Infof("warning: could not read the database's revision before migrating: %v\n", err)
+		return nil, false
+	}
+	out, err := a.run(ctx, "current")
 	if err != nil {
-		release()
-		return nil, err
+		if ctx.Err() == nil {
+			u.g.Infof("warning: could not read the database's revision before migrating: %v\n", err)
+		}
+		return nil, false
 	}
-	// The Lease names the Job before it exists: whatever happens to this
-	// process or the connection, the Lease never hides a Job that may run.
-	if err := lock.SetJob(ctx, name); err != nil {
-		release()
-		return nil, err
+	current := ParseRevisions(out)
+	u.r.From = "base"
+	if len(current) > 0 {
+		u.r.From = strings.Join(current, ",")
 	}
-	if _, err := cs.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+	u.g.Infof("database revision before the migration: %s\n", u.r.From)
+	return current, true
+}
+
+// createJob creates the Job, named in the Lease before it exists: whatever
+// happens to this process or the connection, the Lease never hides a Job
+// that may run.
+func (u *upRun) createJob(ctx context.Context) error {
+	name := u.job.Name
+	if err := u.lock.SetJob(ctx, name); err != nil {
+		u.release(ctx)
+		return err
+	}
+	if _, err := u.cs.BatchV1().Jobs(u.ns).Create(ctx, u.job, metav1.CreateOptions{}); err != nil {
 		if kube.IsConnectionError(err) && ctx.Err() == nil {
 			// The Job may have been created: the Lease (naming it) stays.
-			return nil, (&cli.Error{Code: cli.ExitCluster, Msg: cli.Classify(err, g.Server()).Msg}).
-				WithHint("Job %s may have been created; the lock %s names it and stays with it while it runs: kubectl piyasa migrate status -n %s", name, lock.Name(), ns)
+			return (&cli.Error{Code: cli.ExitCluster, Msg: cli.Classify(err, u.g.Server()).Msg}).
+				WithHint("Job %s may have been created; the lock %s names it and stays with it while it runs: kubectl piyasa migrate status -n %s", name, u.lock.Name(), u.ns)
 		}
-		release()
-		return nil, err
+		u.release(ctx)
+		return err
 	}
-	r.Job = name
-	r.JobCreatedAfter = time.Since(start)
-	if o.OnJobCreated != nil {
-		o.OnJobCreated(name)
-	}
-	g.Infof("Job %s created: %s (image %s, backoffLimit %d, deadline %s)\n", name, strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "),
-		img.Image, o.Retries, o.Timeout)
+	u.r.Job = name
+	u.r.JobCreatedAfter = time.Since(u.start)
+	u.g.Infof("Job %s created: %s (image %s, backoffLimit %d, deadline %s)\n", name, strings.Join(u.job.Spec.Template.Spec.Containers[0].Command, " "),
+		u.img.Image, u.o.Retries, u.o.Timeout)
+	return nil
+}
 
-	var logOut io.Writer = o.LogOut
-	if logFile != nil {
-		logOut = io.MultiWriter(o.LogOut, logFile)
+// follow prints the Job's log while it waits for the Job to end.
+func (u *upRun) follow(ctx context.Context) (*batchv1.Job, *kube.PodProblem, error) {
+	logOut := u.o.LogOut
+	if u.logFile != nil {
+		logOut = io.MultiWriter(u.o.LogOut, u.logFile)
 	}
 	// The follower and the wait ride out an outage of the API server (said
 	// once on stderr) on a client without request timeout.
-	wcs := cs
-	if cfg, err := g.RESTConfig(); err == nil {
-		if _, real := cs.(*kubernetes.Clientset); real {
-			if c, err := kube.WatchClientset(cfg, g.ErrOut); err == nil {
+	wcs := u.cs
+	if cfg, err := u.g.RESTConfig(); err == nil {
+		if _, real := u.cs.(*kubernetes.Clientset); real {
+			if c, err := kube.WatchClientset(cfg, u.g.ErrOut); err == nil {
 				wcs = c
 			}
 		}
 	}
-	f := newFollower(wcs, ns, name, app.MigrationContainer, logOut, g.Infof)
+	f := newFollower(wcs, u.ns, u.r.Job, app.MigrationContainer, logOut, u.g.Infof)
 	fctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	followed := make(chan struct{})
 	go func() { f.run(fctx); close(followed) }()
 
-	final, problem, werr := waitJob(ctx, wcs, ns, name, o.Timeout+2*time.Minute, f.problems)
+	final, problem, werr := waitJob(ctx, wcs, u.ns, u.r.Job, u.o.Timeout+2*time.Minute, f.problems)
 	f.finish()
 	select {
 	case <-followed:
@@ -275,71 +383,64 @@ func Up(ctx context.Context, g *cli.Global, o Options) (*Result, error) {
 		stopFollow()
 		<-followed
 	}
-	r.Pods, r.Tail, r.FirstLogLatency = f.Pods(), f.Tail(), f.firstLine
-	r.SetDuration(time.Since(start))
+	u.r.Pods, u.r.Tail, u.r.FirstLogLatency = f.Pods(), f.Tail(), f.firstLine
+	u.r.SetDuration(time.Since(u.start))
+	return final, problem, werr
+}
 
+// finish reports how the Job ended and frees the lock, or leaves it with a
+// Job that runs on.
+func (u *upRun) finish(ctx context.Context, final *batchv1.Job, problem *kube.PodProblem, werr error) error {
+	name, o, r := u.r.Job, u.o, u.r
 	if werr != nil {
 		if ctx.Err() != nil {
-			return r, interrupted(g, o, r, lock, release)
+			return interrupted(u.g, o, r, u.lock, func() { u.release(ctx) })
 		}
 		if kube.IsConnectionLost(werr) {
 			// Nothing can be released: the Lease, naming the Job, stays held while it runs.
-			return r, (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
-				WithHint("Job %s keeps running in the cluster and the lock %s stays with it while it runs; when the cluster answers again: kubectl piyasa migrate status -n %s", name, lock.Name(), ns)
+			return (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
+				WithHint("Job %s keeps running in the cluster and the lock %s stays with it while it runs; when the cluster answers again: kubectl piyasa migrate status -n %s", name, u.lock.Name(), u.ns)
 		}
-		release()
-		return r, werr
+		u.release(ctx)
+		return werr
 	}
-	defer release()
+	defer u.release(ctx)
 	if problem != nil {
-		// The container never started, so nothing was migrated: the Job would
-		// only wait for its deadline while holding the lock. Remove it.
-		r.State = "Failed"
-		bg := metav1.DeletePropagationBackground
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		if err := cs.BatchV1().Jobs(ns).Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
-			g.Infof("warning: could not delete Job %s: %v\n", name, err)
-		}
-		if evs, err := kube.ObjectEvents(dctx, cs, ns, "Pod", problem.Pod); err == nil {
-			for _, e := range evs {
-				g.Infof("  %s %s: %s\n", e.Type, e.Reason, strings.TrimSpace(e.Message))
-			}
-		}
-		return r, cli.Failedf("the migration pod cannot start: %s", problem.String()).
-			WithHint("nothing was migrated and Job %s was deleted; fix the image (--image) or the configuration, then run the migration again", name)
+		return u.cannotStart(ctx, problem)
 	}
 	if oplock.JobStateOf(final) == "Complete" {
 		r.State = "Complete"
-		g.Infof("migration %s %s succeeded in %s: Job %s kept (log: kubectl logs job/%s -n %s)\n", o.Direction, o.To,
-			r.Duration.Round(100*time.Millisecond), name, name, ns)
-		return r, nil
+		u.g.Infof("migration %s %s succeeded in %s: Job %s kept (log: kubectl logs job/%s -n %s)\n", o.Direction, o.To,
+			r.Duration.Round(100*time.Millisecond), name, name, u.ns)
+		return nil
 	}
 	r.State = "Failed"
-	reportFailure(context.WithoutCancel(ctx), g, final, r)
+	reportFailure(context.WithoutCancel(ctx), u.g, final, r)
 	if multipleHeads(r.Tail) {
-		return r, cli.Failedf("migration %s %s failed: the image has several Alembic heads, so `alembic upgrade head` cannot choose (Job %s)", o.Direction, o.To, name).
-			WithHint("nothing was migrated; merge the heads in the code (alembic merge heads) and build a new image, or pass --to REVISION (see: kubectl piyasa migrate status -n %s)", ns)
+		return cli.Failedf("migration %s %s failed: the image has several Alembic heads, so `alembic upgrade head` cannot choose (Job %s)", o.Direction, o.To, name).
+			WithHint("nothing was migrated; merge the heads in the code (alembic merge heads) and build a new image, or pass --to REVISION (see: kubectl piyasa migrate status -n %s)", u.ns)
 	}
-	return r, cli.Failedf("migration %s %s failed: Job %s", o.Direction, o.To, name).
-		WithHint("the Job and its log are kept (kubectl logs job/%s -n %s); nothing was retried: fix the revision, then run the migration again", name, ns)
+	return cli.Failedf("migration %s %s failed: Job %s", o.Direction, o.To, name).
+		WithHint("the Job and its log are kept (kubectl logs job/%s -n %s); nothing was retried: fix the revision, then run the migration again", name, u.ns)
 }
 
-// currentRevision is the database's revision as `alembic current` in an api
-// pod gives it: several comma-separated, "base" when none was applied.
-func currentRevision(ctx context.Context, cs kubernetes.Interface, ex Execer, ns string) (string, error) {
-	a, err := findAlembicPod(ctx, cs, ex, ns)
-	if err != nil {
-		return "", err
+// cannotStart: the container never started, so nothing was migrated; the
+// Job would only wait for its deadline while holding the lock. Remove it.
+func (u *upRun) cannotStart(ctx context.Context, problem *kube.PodProblem) error {
+	u.r.State = "Failed"
+	bg := metav1.DeletePropagationBackground
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := u.cs.BatchV1().Jobs(u.ns).Delete(dctx, u.r.Job, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		u.g.Infof("warning: could not delete Job %s: %v\n", u.r.Job, err)
 	}
-	out, err := a.run(ctx, "current")
-	if err != nil {
-		return "", err
+	if evs, err := kube.ObjectEvents(dctx, u.cs, u.ns, "Pod", problem.Pod); err == nil {
+		for _, e := range evs {
+			u.g.Infof("  %s %s: %s\n", e.Type, e.Reason, strings.TrimSpace(e.Message))
+		}
 	}
-	if cur := ParseRevisions(out); len(cur) > 0 {
-		return strings.Join(cur, ","), nil
-	}
-	return "base", nil
+	return cli.Failedf("the migration pod cannot start: %s", problem.String()).
+		WithHint("nothing was migrated and Job %s was deleted; fix the image (--image) or the configuration, then run the migration again", u.r.Job)
 }
 
 // multipleHeads recognises Alembic's error for `upgrade head` with several heads.
@@ -435,6 +536,9 @@ func waitJob(ctx context.Context, cs kubernetes.Interface, ns, name string, boun
 	events:
 		for {
 			select {
+			case <-ctx.Done(): // (a watch closes with its request's context; not every one does at once)
+				w.Stop()
+				return nil, nil, ended()
 			case pr := <-problems:
 				w.Stop()
 				return nil, &pr, nil

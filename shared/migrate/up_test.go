@@ -9,7 +9,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/migrate/migraterun"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
@@ -36,9 +35,7 @@ func TestUpJSONDocument(t *testing.T) {
 			p := output.NewFlags()
 			p.Output = output.JSON
 			err := runPrinted(context.Background(), tt.Global, Options{Direction: "up", To: "head", Exec: ex, Timeout: time.Minute,
-				BeforeJob: func(context.Context, string) (map[string]string, error) {
-					return map[string]string{app.MigrationBackupAnnotation: "backups/b.sql.zst"}, nil
-				}}, p)
+				BackupFirst: &fakeBackup{tt: tt}}, p)
 			if got := cli.Classify(err, ""); (err == nil) != (c.code == 0) || (err != nil && got.Code != c.code) {
 				t.Fatalf("exit: %v\n%s", err, tt.Stderr)
 			}
@@ -51,7 +48,7 @@ func TestUpJSONDocument(t *testing.T) {
 				t.Fatalf("stdout is not the document: %v\n%s", err, tt.Stdout)
 			}
 			wantState := map[batchv1.JobConditionType]string{batchv1.JobComplete: "Complete", batchv1.JobFailed: "Failed"}[c.state]
-			if doc.Kind != migraterun.Kind || doc.Job != "dev-db-migrate-20261201-030000" || doc.From != c.from || doc.Backup != "backups/b.sql.zst" ||
+			if doc.Kind != migraterun.Kind || doc.Job != "dev-db-migrate-20261201-030000" || doc.From != c.from || doc.Backup != "/backups/b-20261201-030000.sql.zst" ||
 				doc.State != wantState || doc.Target != "head" || doc.DurationSeconds == nil {
 				t.Errorf("document %+v\n%s", doc, tt.Stdout)
 			}
@@ -65,9 +62,9 @@ func TestUpJSONDocument(t *testing.T) {
 	}
 }
 
-// TestUpTableReadsNoRevision: without -o json|yaml, no alembic runs before
-// the Job, and the log goes to stdout as before.
-func TestUpTableReadsNoRevision(t *testing.T) {
+// TestUpTableLogOnStdout: without -o json|yaml the log goes to stdout as
+// before.
+func TestUpTableLogOnStdout(t *testing.T) {
 	tt := newApp(t)
 	_ = tt.Global.Complete()
 	completeJobs(t, tt, batchv1.JobComplete)
@@ -75,7 +72,7 @@ func TestUpTableReadsNoRevision(t *testing.T) {
 	if err := runPrinted(context.Background(), tt.Global, Options{Direction: "up", To: "head", Exec: ex, Timeout: time.Minute}, output.NewFlags()); err != nil {
 		t.Fatal(err)
 	}
-	if len(ex.cmds) != 1 || !strings.HasPrefix(tt.Stdout.String(), "fake logs\n") {
-		t.Errorf("commands %v, stdout %q", ex.cmds, tt.Stdout)
+	if !strings.HasPrefix(tt.Stdout.String(), "fake logs\n") {
+		t.Errorf("stdout %q", tt.Stdout)
 	}
 }

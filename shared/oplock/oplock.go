@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"sort"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -191,9 +193,55 @@ func DescribeLock(ctx context.Context, cs kubernetes.Interface, ns, name string,
 	return info, lease, nil
 }
 
+// Operations of the backup CronJob's Jobs, which cannot take the Lease
+// themselves (their pods have no API access): Acquire names them as holders.
+const (
+	OperationScheduledBackup = "scheduled backup"
+	OperationBackupRunNow    = "backup run-now"
+)
+
+// ActiveBackupJob describes a running Job of the backup CronJob
+// (<prefix>db-backup, the prefix of the Lease name lease) as a holder of the
+// lock, or returns nil when none runs. A Job is the CronJob's when the
+// CronJob controls it, or, without a controller, when its pods carry the
+// CronJob's label app=piyasa-backup.
+func ActiveBackupJob(ctx context.Context, cs kubernetes.Interface, ns, lease string) (*LockInfo, error) {
+	cron := strings.TrimSuffix(lease, app.MigrationLeaseBase) + app.BackupCronJob
+	list, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var running []batchv1.Job
+	for _, j := range list.Items {
+		if JobStateOf(&j) != "Running" || j.DeletionTimestamp != nil {
+			continue
+		}
+		ref := metav1.GetControllerOf(&j)
+		if (ref != nil && ref.Kind == "CronJob" && ref.Name == cron) || (ref == nil && j.Spec.Template.Labels["app"] == app.BackupAppLabel) {
+			running = append(running, j)
+		}
+	}
+	if len(running) == 0 {
+		return nil, nil
+	}
+	sort.Slice(running, func(a, b int) bool { return running[a].CreationTimestamp.Before(&running[b].CreationTimestamp) })
+	j := running[0]
+	since := j.CreationTimestamp.Time
+	if j.Status.StartTime != nil {
+		since = j.Status.StartTime.Time
+	}
+	op := OperationScheduledBackup
+	if j.Annotations["cronjob.kubernetes.io/instantiate"] == "manual" {
+		op = OperationBackupRunNow
+	}
+	return &LockInfo{Name: lease, Held: true, Holder: "the backup CronJob " + cron, Operation: op,
+		Job: j.Name, JobState: "Running", Since: &since}, nil
+}
+
 // Acquire takes the Lease for holder doing operation, or returns a
 // *HeldError naming the holder, its operation and since when. A Lease that
 // has expired and whose Job has finished (or never existed) is taken over.
+// While a Job of the backup CronJob runs, the lock is held by it.
 func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, holder Holder, operation string, now func() time.Time) (*Lock, error) {
 	l := &Lock{cs: cs, ns: ns, name: name, holder: holder, now: now}
 	for attempt := 0; attempt < 5; attempt++ {
@@ -209,7 +257,13 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, ns, name string, hold
 				Labels: map[string]string{app.PartOfLabel: app.PartOfValue, app.MigrationLabel: "true"}}}
 		} else if info.Held {
 			return nil, &HeldError{Info: info}
-		} else if info.Holder != "" {
+		}
+		if b, err := ActiveBackupJob(ctx, cs, ns, name); err != nil {
+			return nil, err
+		} else if b != nil {
+			return nil, &HeldError{Info: *b}
+		}
+		if exists && info.Holder != "" {
 			prev := info
 			l.TookOver = &prev
 		}

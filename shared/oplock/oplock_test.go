@@ -135,3 +135,64 @@ func TestLockDetachFollowsTheJob(t *testing.T) {
 		t.Errorf("lease after take-over: %+v", lease)
 	}
 }
+
+// TestAcquireRefusedWhileABackupJobRuns: a running Job of the backup CronJob
+// (controlled by <prefix>db-backup, or labelled app=piyasa-backup) holds the
+// lock: Acquire is refused naming it; a finished one, another env's or
+// another CronJob's does not.
+func TestAcquireRefusedWhileABackupJobRuns(t *testing.T) {
+	ctx := context.Background()
+	start := metav1.NewTime(t0.Add(-5 * time.Minute))
+	owned := func(name, cron string) *batchv1.Job {
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns",
+			OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: cron, Controller: ptr(true), APIVersion: "batch/v1"}}},
+			Status: batchv1.JobStatus{StartTime: &start}}
+		return j
+	}
+	labelled := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "restored-by-hand", Namespace: "ns"}}
+	labelled.Spec.Template.Labels = map[string]string{"app": app.BackupAppLabel}
+	manual := owned("dev-db-backup-manual-1", "dev-db-backup")
+	manual.Annotations = map[string]string{"cronjob.kubernetes.io/instantiate": "manual"}
+	finished := owned("dev-db-backup-29000000", "dev-db-backup")
+	finished.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+	for _, tc := range []struct {
+		name    string
+		job     *batchv1.Job
+		op, who string
+	}{
+		{"scheduled", owned("dev-db-backup-29000001", "dev-db-backup"), OperationScheduledBackup, "the backup CronJob dev-db-backup"},
+		{"run-now", manual, OperationBackupRunNow, "the backup CronJob dev-db-backup"},
+		{"labelled", labelled, OperationScheduledBackup, "the backup CronJob dev-db-backup"},
+		{"finished", finished, "", ""},
+		{"other env", owned("prod-db-backup-1", "db-backup"), "", ""},
+		{"other cronjob", owned("report-1", "dev-report"), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset(tc.job)
+			now := t0
+			_, err := Acquire(ctx, cs, "ns", "dev-piyasa-migrate", Holder{Identity: "me"}, "migrate up head", clock(&now))
+			if tc.op == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var held *HeldError
+			if !errors.As(err, &held) {
+				t.Fatalf("acquire: %v, want HeldError", err)
+			}
+			i := held.Info
+			if i.Operation != tc.op || i.Holder != tc.who || i.Job != tc.job.Name || !i.Alive() {
+				t.Errorf("holder: %+v", i)
+			}
+			if !strings.Contains(held.Error(), tc.op+" by "+tc.who) {
+				t.Errorf("message: %s", held.Error())
+			}
+			if _, err := cs.CoordinationV1().Leases("ns").Get(ctx, "dev-piyasa-migrate", metav1.GetOptions{}); err == nil {
+				t.Error("a Lease was created")
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

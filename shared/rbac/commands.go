@@ -72,15 +72,22 @@ var (
 
 	backupCreate = Join(R("apps", []string{"deployments", "statefulsets"}, "get"), execRights)
 
-	// migrateRun are those of migrate up and down: the lock (a Lease), the
-	// Job, its pods' log, the database check (exec into postgres).
+	// opLock is the database operation lock that every operation changing
+	// the database takes: the Lease, the Job it names (get) and the running
+	// Jobs of the backup CronJob, which hold it too (list).
+	opLock = Join(R("coordination.k8s.io", []string{"leases"}, "get", "create", "update", "delete"), R("batch", []string{"jobs"}, "get", "list"))
+	// lockRead reads the lock: the Lease and the state of the Job it names.
+	lockRead = Join(R("coordination.k8s.io", []string{"leases"}, "get"), R("batch", []string{"jobs"}, "get"))
+
+	// migrateRun are those of migrate up and down: the lock, the Job, its
+	// pods' log, the database check (exec into postgres).
 	migrateRun = Join(
 		R("apps", []string{"deployments"}, "get"),
 		execRights,
 		R("", []string{"pods"}, "watch"),
 		R("", []string{"pods/log"}, "get"),
 		R("", []string{"events"}, "list"),
-		R("coordination.k8s.io", []string{"leases"}, "get", "create", "update", "delete"),
+		opLock,
 		R("batch", []string{"jobs"}, "get", "list", "watch", "create", "delete"),
 	)
 
@@ -121,7 +128,8 @@ var Commands = []Command{
 		Optional: R("metrics.k8s.io", []string{"pods"}, "list"),
 		Cluster:  Join(Cluster("", []string{"nodes"}, "list"), Cluster("metrics.k8s.io", []string{"nodes"}, "list")),
 		Note:     "each figure it may not read is explained under the tables"},
-	{Path: "migrate jobs", Role: Viewer, Rights: R("batch", []string{"jobs"}, "list"), Note: "--cleanup: delete jobs (operator)"},
+	{Path: "migrate jobs", Role: Viewer, Rights: R("batch", []string{"jobs"}, "list"), Optional: R("coordination.k8s.io", []string{"leases"}, "get"),
+		Note: "without get leases the holder of the lock is not shown; --cleanup: delete jobs (operator)"},
 	{Path: "backup schedule show", Role: Viewer, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"))},
 
 	{Path: "scale api|frontend N", Role: Operator, Rights: Join(R("autoscaling", []string{"horizontalpodautoscalers"}, "list"),
@@ -134,19 +142,19 @@ var Commands = []Command{
 	{Path: "backup create", Role: Operator, Rights: backupCreate, Note: "pg_dump (or redis-cli) runs in the pod through exec"},
 	{Path: "backup verify --restore-test", Role: Operator, Rights: execRights, Note: "without --restore-test, and list and prune of --dir or s3://, need no right"},
 	{Path: "backup restore", Role: Operator, Rights: Join(backupCreate, R("apps", []string{"deployments", "statefulsets"}, "patch"),
-		R("apps", []string{"deployments/scale", "statefulsets/scale"}, "get"), waitRights), Note: "stops api and worker (not the frontend), restores, starts them"},
+		R("apps", []string{"deployments/scale", "statefulsets/scale"}, "get"), waitRights, opLock), Note: "stops api and worker (not the frontend), restores, starts them, under the database lock"},
 	{Path: "backup restore --to-database", Role: Operator, Rights: execRights, Note: "into a new database: the app keeps running"},
 	{Path: "backup list --in-cluster", Role: Operator, Rights: browsePod},
 	{Path: "backup schedule show --pvc", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"), browsePod)},
 	{Path: "backup pull", Role: Operator, Rights: browsePod},
 	{Path: "backup schedule set|suspend|resume", Role: Operator, Rights: R("batch", []string{"cronjobs"}, "get", "update", "patch")},
 	{Path: "backup schedule run-now", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "create", "list", "watch"),
-		R("", []string{"pods"}, "list"), R("", []string{"pods/log"}, "get"))},
+		R("", []string{"pods"}, "list"), R("", []string{"pods/log"}, "get"), opLock), Note: "its Job runs under the database lock"},
 	{Path: "migrate up|down", Role: Operator, Rights: migrateRun, Note: "--backup-first adds backup create's"},
-	{Path: "migrate status|history", Role: Operator, Rights: Join(execRights, R("coordination.k8s.io", []string{"leases"}, "get"), R("batch", []string{"jobs"}, "list")),
+	{Path: "migrate status|history", Role: Operator, Rights: Join(execRights, lockRead, R("batch", []string{"jobs"}, "list")),
 		Note: "alembic runs in an api pod (exec, which reads the pod's environment: not a viewer's right)"},
-	{Path: "migrate unlock", Role: Operator, Rights: R("coordination.k8s.io", []string{"leases"}, "get", "delete")},
-	{Path: "migrate jobs --cleanup", Role: Operator, Rights: R("batch", []string{"jobs"}, "list", "delete")},
+	{Path: "migrate unlock", Role: Operator, Rights: Join(lockRead, R("coordination.k8s.io", []string{"leases"}, "delete"))},
+	{Path: "migrate jobs --cleanup", Role: Operator, Rights: Join(R("batch", []string{"jobs"}, "list", "delete"), lockRead), Note: "the Job the lock names is kept"},
 
 	{Path: "deploy", Role: Deployer, Rights: Join(ownNamespace, DeployApply, secretRights, waitRights, planReads),
 		Note: "server-side apply (create, patch) of each kind of the manifests (with --manifests DIR: of the kinds it holds) and the Secret; into a namespace that does not exist: create namespaces, cluster-wide"},

@@ -8,6 +8,10 @@ import "time"
 // Kind is the kind of the document.
 const Kind = "MigrationRun"
 
+// StateUpToDate is the State of a run that found the database at its
+// target already: no Job was created (Job is "") and no backup taken.
+const StateUpToDate = "UpToDate"
+
 // Result is what one migration run did.
 type Result struct {
 	Namespace string `json:"namespace"`
@@ -15,13 +19,13 @@ type Result struct {
 	Direction string `json:"direction"`
 	Target    string `json:"target"`
 	// From is the database's revision before the run, read under the lock
-	// (several comma-separated, "base" when none was applied); "" when it was
-	// not asked for (Options.ReadFrom) or could not be read.
+	// (several comma-separated, "base" when none was applied); "" when it
+	// could not be read.
 	From  string `json:"from,omitempty"`
 	Image string `json:"image"`
 	// Backup is the location of the backup taken first ("" when none was).
 	Backup string `json:"backup,omitempty"`
-	// State is Complete, Failed, Interrupted or Cancelled ("" before a Job ran).
+	// State is Complete, Failed, Interrupted, Cancelled or UpToDate ("" before a Job ran).
 	State string   `json:"state"`
 	Pods  []string `json:"pods,omitempty"`
 	// Tail holds the last log lines.

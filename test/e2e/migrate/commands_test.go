@@ -1,8 +1,10 @@
 package migrate_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,8 +39,10 @@ type jobsDoc struct {
 }
 
 // TestHistoryDownJobsUnlock: history marks the current revision; down asks
-// for the namespace name and downgrades; jobs lists both Jobs and --cleanup
-// keeps the newest; unlock releases a lock after confirmation.
+// for the namespace name (exit 2 when not confirmed) and downgrades; jobs
+// lists both Jobs, with the backup's absolute path, and --cleanup keeps the
+// newest; unlock refuses a lock its holder renews (also with --yes) and
+// releases it with --force after confirmation.
 func TestHistoryDownJobsUnlock(t *testing.T) {
 	a := setup(t, "alembic")
 	a.migrate(t, "up", "--to", "0002").ExpectCode(0)
@@ -58,9 +62,14 @@ func TestHistoryDownJobsUnlock(t *testing.T) {
 	if v := a.version(t); v != "0002" {
 		t.Fatalf("unconfirmed down changed the database: %q", v)
 	}
-	// down always backs up first (here into a temporary --backup-dir).
+	// down always backs up first (here into a temporary --backup-dir, given
+	// relative: the Job records the absolute path).
 	backupDir := filepath.Join(t.TempDir(), "backups")
-	r = a.migrate(t, "down", "--to", "0001", "--backup-dir", backupDir).WithStdin(strings.NewReader(a.ns + "\n")).ExpectCode(0)
+	rel, err := filepath.Rel(mustGetwd(t), backupDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = a.migrate(t, "down", "--to", "0001", "--backup-dir", rel).WithStdin(strings.NewReader(a.ns + "\n")).ExpectCode(0)
 	mustContain(t, "down", r.Stderr, "backup first: ", "python -m alembic downgrade 0001")
 	if files := backups(t, backupDir); len(files) != 1 {
 		t.Fatalf("backups before down: %v", files)
@@ -95,12 +104,46 @@ func TestHistoryDownJobsUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = a.migrate(t).ExpectCode(1)
-	mustContain(t, "locked migrate", r.Stderr, who, "migrate unlock")
-	a.migrate(t, "unlock").WithStdin(strings.NewReader("no\n")).ExpectCode(1)
-	r = a.migrate(t, "unlock").WithStdin(strings.NewReader(a.ns + "\n")).ExpectCode(0)
-	mustContain(t, "unlock", r.Stderr, who)
+	mustContain(t, "locked migrate", r.Stderr, who, "wait for it")
+	if strings.Contains(r.Stderr, "unlock") {
+		t.Errorf("the refusal offers to unlock a live holder:\n%s", r.Stderr)
+	}
+	r = a.migrate(t, "unlock", "--yes").ExpectCode(1)
+	mustContain(t, "unlock of a renewed lock", r.Stderr, who, "is in use", "--force")
+	a.migrate(t, "unlock", "--force").WithStdin(strings.NewReader("no\n")).ExpectCode(2)
+	r = a.migrate(t, "unlock", "--force").WithStdin(strings.NewReader(a.ns + "\n")).ExpectCode(0)
+	mustContain(t, "unlock --force", r.Stderr, who, "at the same time", "released")
 	a.migrate(t, "unlock", "--yes").ExpectCode(0)
 	a.migrate(t).ExpectCode(0)
+	if v := a.version(t); v != "0003" {
+		t.Errorf("alembic_version = %q", v)
+	}
+}
+
+func mustGetwd(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
+// TestUnlockWhileAJobRuns: while a migration Job runs, unlock is refused
+// also with --yes, naming the operation and the Job; --force releases it.
+func TestUnlockWhileAJobRuns(t *testing.T) {
+	a := setup(t, "alembic", "MIGRATE_SLEEP=15")
+	var stdout, stderr bytes.Buffer
+	cmd := a.migrate(t).Start(&stdout, &stderr)
+	job := waitForJob(t, a)
+	waitFor(t, "the log", func() bool { return strings.Contains(stdout.String(), "0002: creating table bots") })
+	r := a.migrate(t, "unlock", "--yes").ExpectCode(1)
+	mustContain(t, "unlock --yes", r.Stderr, "migrate up head by ", job, "Running", "--force")
+	if _, err := harness.Client(t).CoordinationV1().Leases(a.ns).Get(context.Background(), dev.MigrationLease(), metav1.GetOptions{}); err != nil {
+		t.Fatalf("the lock is gone after a refused unlock: %v", err)
+	}
+	r = a.migrate(t, "unlock", "--force", "--yes").ExpectCode(0)
+	mustContain(t, "unlock --force --yes", r.Stderr, "migrate up head by ", "half-applied migration", "released")
+	_ = cmd.Wait()
 	if v := a.version(t); v != "0003" {
 		t.Errorf("alembic_version = %q", v)
 	}

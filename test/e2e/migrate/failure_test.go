@@ -144,7 +144,7 @@ func TestInterruptLeavesTheJob(t *testing.T) {
 	}
 	mustContain(t, "stderr", stderr.String(), "Job "+job+" keeps running", "kubectl logs -f job/"+job)
 	r := a.migrate(t).ExpectCode(1)
-	mustContain(t, "second migrate", r.Stderr, "holds the lock", job)
+	mustContain(t, "second migrate", r.Stderr, "holds the database lock", job)
 	if st := a.status(t, 1); st.Running == nil || st.Running.Name != job || !st.Lock.Held || st.Lock.Job != job {
 		t.Errorf("status while the left Job runs: %+v", st)
 	}

@@ -12,6 +12,12 @@ import (
 // real database, status is then clean (exit 0), the Job is kept.
 func TestUpFromEmptyToHead(t *testing.T) {
 	a := setup(t, "alembic")
+	// A revision the image does not know: exit 2 before any Job (D13).
+	r := a.migrate(t, "up", "--to", "9999").ExpectCode(2)
+	mustContain(t, "--to 9999", r.Stderr, `"9999"`, "heads: 0003")
+	if jobs := a.jobs(t); len(jobs) != 0 {
+		t.Fatalf("Jobs after --to 9999: %v", jobs)
+	}
 	st := a.status(t, 1)
 	if len(st.Current) != 0 || strings.Join(st.Heads, ",") != "0003" || strings.Join(st.Pending, ",") != "0001,0002,0003" || st.UpToDate {
 		t.Fatalf("status before: %+v", st)
@@ -20,7 +26,7 @@ func TestUpFromEmptyToHead(t *testing.T) {
 		t.Errorf("status document type: %s %s", st.APIVersion, st.Kind)
 	}
 	logFile := filepath.Join(t.TempDir(), "migrate.log")
-	r := a.migrate(t, "--log-file", logFile).ExpectCode(0)
+	r = a.migrate(t, "--log-file", logFile).ExpectCode(0)
 	a.noSecret(t, r)
 	mustContain(t, "stdout", r.Stdout, "0001: creating table users", "0002: creating table bots", "0003: creating table messages")
 	mustContain(t, "stderr", r.Stderr, "PostgreSQL accepts connections", "Job dev-db-migrate-", "python -m alembic upgrade head", "succeeded")
@@ -41,6 +47,15 @@ func TestUpFromEmptyToHead(t *testing.T) {
 	if !st.UpToDate || strings.Join(st.Current, ",") != "0003" || len(st.Pending) != 0 || st.Lock.Held {
 		t.Fatalf("status after: %+v", st)
 	}
-	// A second run is a no-op migration and exits 0.
-	a.migrate(t, "up").ExpectCode(0)
+	// A second run finds the database at head: exit 0, no Job, no backup (R5).
+	backupDir := t.TempDir()
+	r = a.migrate(t, "up", "--backup-first", "--backup-dir", backupDir, "-o", "json").ExpectCode(0)
+	mustContain(t, "up at head", r.Stderr, "already at head 0003: nothing to do")
+	mustContain(t, "up at head -o json", r.Stdout, `"state": "UpToDate"`)
+	if jobs := a.jobs(t); len(jobs) != 1 {
+		t.Errorf("Jobs after up at head: %v", jobs)
+	}
+	if files := backups(t, backupDir); len(files) != 0 {
+		t.Errorf("backups taken at head: %v", files)
+	}
 }
