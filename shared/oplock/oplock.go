@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +46,25 @@ type Holder struct {
 	User string `json:"user"`
 }
 
+// holderRE parses a Holder's Identity: user@host (pid N).
+var holderRE = regexp.MustCompile(`^.+@(.+) \(pid (\d+)\)$`)
+
+// holderGone says whether identity names a process of this machine that no
+// longer exists. Another machine's holder is never judged gone: its Lease
+// runs out instead.
+func holderGone(identity string) bool {
+	m := holderRE.FindStringSubmatch(identity)
+	if m == nil {
+		return false
+	}
+	host, _ := os.Hostname()
+	pid, err := strconv.Atoi(m[2])
+	if err != nil || host == "" || m[1] != host || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return !processAlive(pid)
+}
+
 // LocalHolder returns the identity of this process.
 func LocalHolder() Holder {
 	name := "unknown"
@@ -71,8 +92,11 @@ type LockInfo struct {
 	JobState  string     `json:"jobState,omitempty"`
 	Since     *time.Time `json:"since,omitempty"`
 	Renewed   *time.Time `json:"renewed,omitempty"`
-	// Expired: not renewed for LeaseDuration (it is still held while its Job runs).
+	// Expired: not renewed for LeaseDuration, or its process is gone from
+	// this machine (it is still held while its Job runs).
 	Expired bool `json:"expired"`
+	// HolderGone: the holder ran on this machine and its process is gone.
+	HolderGone bool `json:"holderGone,omitempty"`
 }
 
 // Alive says whether the holder is still at work: its process renews the
@@ -186,6 +210,11 @@ func DescribeLock(ctx context.Context, cs kubernetes.Interface, ns, name string,
 		dur = time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
 	}
 	info.Expired = info.Renewed == nil || !now.Before(info.Renewed.Add(dur))
+	if !info.Expired && holderGone(info.Holder) {
+		// Killed (kill -9, OOM) on this very machine: no need to wait for
+		// the Lease to run out before a re-run or an unlock.
+		info.Expired, info.HolderGone = true, true
+	}
 	if info.JobState, err = JobState(ctx, cs, ns, info.Job); err != nil {
 		return info, lease, err
 	}

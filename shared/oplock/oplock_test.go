@@ -3,6 +3,10 @@ package oplock
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -196,3 +200,41 @@ func TestAcquireRefusedWhileABackupJobRuns(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A holder killed on this machine (kill -9) is gone at once: its Lease is
+// taken over without waiting for it to run out. A live local holder, and a
+// holder of another machine, are not.
+func TestLocalHolderGone(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("processes are not looked at on Windows")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true command:", err)
+	}
+	host, _ := os.Hostname()
+	dead := cmd.Process.Pid
+	ctx := context.Background()
+	now := t0
+	for _, c := range []struct {
+		identity string
+		gone     bool
+	}{
+		{fmt.Sprintf("alice@%s (pid %d)", host, dead), true},
+		{fmt.Sprintf("alice@%s (pid %d)", host, os.Getppid()), false},
+		{fmt.Sprintf("alice@elsewhere-%s (pid %d)", host, dead), false},
+	} {
+		cs := fake.NewClientset()
+		if _, err := Acquire(ctx, cs, "ns", "L", Holder{Identity: c.identity, User: "alice"}, "restore x.sql.zst", clock(&now)); err != nil {
+			t.Fatal(err)
+		}
+		info, _, err := DescribeLock(ctx, cs, "ns", "L", now)
+		if err != nil || info.HolderGone != c.gone || info.Held == c.gone {
+			t.Errorf("%s: gone %v held %v (%v), want gone %v", c.identity, info.HolderGone, info.Held, err, c.gone)
+		}
+		_, err = Acquire(ctx, cs, "ns", "L", Holder{Identity: "bob@h (pid 2)"}, "migrate up head", clock(&now))
+		if (err == nil) != c.gone {
+			t.Errorf("%s: second acquire %v", c.identity, err)
+		}
+	}
+}
