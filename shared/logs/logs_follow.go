@@ -1,4 +1,4 @@
-package diagnose
+package logs
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // Bounds of the delay before a follow stream that ended while its container
@@ -57,7 +58,7 @@ type streamEnd struct {
 // out, which one writer drains; status lines go the same way, so nothing is
 // ever interleaved mid-line.
 type follower struct {
-	o       *LogsOptions
+	o       *Options
 	cs      kubernetes.Interface
 	mask    *masker
 	ctx     context.Context
@@ -74,7 +75,7 @@ type follower struct {
 // follow prints the current pods' logs and follows them, and the pods that
 // appear or go, until ctx ends (exit 130) or an error that retrying cannot
 // cure (a right is missing).
-func (o *LogsOptions) follow(ctx context.Context, cs kubernetes.Interface, rv string, pods []*corev1.Pod, m *masker, w *logWriter) error {
+func (o *Options) follow(ctx context.Context, cs kubernetes.Interface, rv string, pods []*corev1.Pod, m *masker, w *logWriter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := &follower{o: o, cs: cs, mask: m, ctx: ctx, out: make(chan logLine, 256), ends: make(chan streamEnd), resume: make(chan followKey),
@@ -284,7 +285,7 @@ func (f *follower) sync(p *corev1.Pod, initial bool) error {
 		if !f.masked[p.UID] && !f.o.NoMask {
 			// A pod that starts now may come with a rotated Secret: read
 			// its Secrets again before its first line.
-			if err := f.mask.readSecrets(f.ctx, f.cs, f.o.Namespace, append(podSecrets(p), f.o.Env.Secret()), true); err != nil {
+			if err := f.mask.readSecrets(f.ctx, f.cs, f.o.Namespace, append(kube.PodSecrets(p), f.o.Env.Secret()), true); err != nil {
 				return err
 			}
 		}

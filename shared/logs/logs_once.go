@@ -1,4 +1,4 @@
-package diagnose
+package logs
 
 import (
 	"bufio"
@@ -27,7 +27,7 @@ type cursor struct {
 // readStream opens a container's log and sends its lines until it ends or
 // ctx does. With a cursor already set it asks from the cursor's time on and
 // skips what was sent before. It returns nil at the end of the log.
-func (o *LogsOptions) readStream(ctx context.Context, pod, container string, opts *corev1.PodLogOptions, cur *cursor, send func(logLine) bool) error {
+func (o *Options) readStream(ctx context.Context, pod, container string, opts *corev1.PodLogOptions, cur *cursor, send func(logLine) bool) error {
 	since, skip := cur.last, cur.atLast
 	if !since.IsZero() {
 		t := metav1.NewTime(since)
@@ -83,7 +83,7 @@ func (o *LogsOptions) readStream(ctx context.Context, pod, container string, opt
 }
 
 // noLog says why a container has no log to read now ("" when it has one).
-func (o *LogsOptions) noLog(p *corev1.Pod, container string) string {
+func (o *Options) noLog(p *corev1.Pod, container string) string {
 	cs := containerStatus(p, container)
 	if o.Previous {
 		if cs == nil || cs.LastTerminationState.Terminated == nil {
@@ -119,7 +119,7 @@ type logSource struct {
 // once prints the logs of the current pods merged in time order: every
 // container's log is read as a stream, and the line with the earliest time
 // among the streams' next lines is written next, so memory stays bounded.
-func (o *LogsOptions) once(ctx context.Context, pods []*corev1.Pod, w *logWriter) error {
+func (o *Options) once(ctx context.Context, pods []*corev1.Pod, w *logWriter) error {
 	if len(pods) == 0 {
 		return cli.Failedf("no pod of %s (%s) in namespace %s", o.component.Name, o.component.Selector(), o.Namespace).
 			WithHint("kubectl piyasa deploy status -n %s", o.Namespace)
@@ -203,7 +203,7 @@ func (o *LogsOptions) once(ctx context.Context, pods []*corev1.Pod, w *logWriter
 		return interrupted(ctx, ctx.Err())
 	}
 	if failed > 0 {
-		return cli.Failedf("the logs of %d of %s could not be read (see the warnings above)", failed, plural(len(srcs), "container", "containers"))
+		return cli.Failedf("the logs of %d of %s could not be read (see the warnings above)", failed, cli.Plural(len(srcs), "container", "containers"))
 	}
 	return nil
 }
