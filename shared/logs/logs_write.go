@@ -2,7 +2,6 @@ package logs
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -19,18 +18,6 @@ type logLine struct {
 	time           time.Time
 	msg            string
 	status         string
-}
-
-// parseLogLine splits a line read with Timestamps into its time and message
-// (without the newline). A line without a time keeps prev as its time.
-func parseLogLine(b []byte, prev time.Time) (time.Time, string) {
-	b = bytes.TrimRight(b, "\r\n")
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		if t, err := time.Parse(time.RFC3339Nano, string(b[:i])); err == nil {
-			return t, string(b[i+1:])
-		}
-	}
-	return prev, string(b)
 }
 
 // jsonLogLine is a line of `diagnose logs -o json`.
