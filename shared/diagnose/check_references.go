@@ -3,12 +3,14 @@ package diagnose
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
 
 func (r *runner) checkReferences(context.Context) {
@@ -34,7 +36,7 @@ func (r *runner) checkReferences(context.Context) {
 							[]string{fmt.Sprintf("secretKeyRef: %s/%s", ref.Name, ref.Key)}, r.secretFix(ref.Name))
 					case !sec.Keys[ref.Key]:
 						r.add("PIY201", comp, w.obj(), fmt.Sprintf("container %s env %s: Secret %s has no key %s", c.Name, e.Name, ref.Name, ref.Key),
-							[]string{fmt.Sprintf("secretKeyRef: %s/%s", ref.Name, ref.Key), "keys: " + strings.Join(sortedKeys(sec.Keys), ",")}, r.secretFix(ref.Name))
+							[]string{fmt.Sprintf("secretKeyRef: %s/%s", ref.Name, ref.Key), "keys: " + strings.Join(slices.Sorted(maps.Keys(sec.Keys)), ",")}, r.secretFix(ref.Name))
 					}
 				}
 				if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil && r202 && !isTrue(ref.Optional) {
@@ -122,7 +124,7 @@ func (r *runner) checkReferences(context.Context) {
 				onlyFile = append(onlyFile, k)
 			}
 		}
-		for _, k := range sortedKeys(sec.Keys) {
+		for _, k := range slices.Sorted(maps.Keys(sec.Keys)) {
 			if !inFile[k] {
 				onlySecret = append(onlySecret, k)
 			}
@@ -136,7 +138,7 @@ func (r *runner) checkReferences(context.Context) {
 				ev = append(ev, "only in the Secret: "+strings.Join(onlySecret, ", "))
 			}
 			r.add("PIY204", "app", Object{Kind: "Secret", Name: secName},
-				fmt.Sprintf("the .env and Secret %s differ in %s (names compared, not values)", secName, plural(len(onlyFile)+len(onlySecret), "key", "keys")), ev, "")
+				fmt.Sprintf("the .env and Secret %s differ in %s (names compared, not values)", secName, cli.Plural(len(onlyFile)+len(onlySecret), "key", "keys")), ev, "")
 		}
 	}
 }
@@ -178,12 +180,3 @@ func (r *runner) secretFix(name string) string {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
 
 func (r *runner) checkSecurity(context.Context) {
@@ -29,7 +30,7 @@ func (r *runner) checkSecurity(context.Context) {
 				}
 			}
 			if !deny {
-				r.add("PIY901", "app", Object{Kind: "Namespace", Name: r.s.Namespace}, fmt.Sprintf("%s but none denies ingress by default", plural(len(r.s.NetworkPolicies), "NetworkPolicy", "NetworkPolicies")), nil, "")
+				r.add("PIY901", "app", Object{Kind: "Namespace", Name: r.s.Namespace}, fmt.Sprintf("%s but none denies ingress by default", cli.Plural(len(r.s.NetworkPolicies), "NetworkPolicy", "NetworkPolicies")), nil, "")
 			}
 		}
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+	"github.com/piyasa/kubectl-piyasa/shared/logs"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/top"
 )
 
 // Options are the flags and state of `kubectl piyasa diagnose`.
@@ -80,18 +82,12 @@ func NewCmd(g *cli.Global) *cobra.Command {
 	f.StringVar(&o.EnvFile, "env-file", "", "Compare the key names of this .env file with the Secret's (values are never read into the report)")
 	f.Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Page size of each LIST request")
 	o.Print.AddFlags(root)
-	_ = root.RegisterFlagCompletionFunc("fail-on", fixedCompletion("error", "warning"))
-	_ = root.RegisterFlagCompletionFunc("min-severity", fixedCompletion("info", "warning", "error"))
+	_ = root.RegisterFlagCompletionFunc("fail-on", cli.FixedCompletion("error", "warning"))
+	_ = root.RegisterFlagCompletionFunc("min-severity", cli.FixedCompletion("info", "warning", "error"))
 	_ = root.RegisterFlagCompletionFunc("only", codeCompletion)
 	_ = root.RegisterFlagCompletionFunc("skip", codeCompletion)
-	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g), NewCmdLogs(g), NewCmdTop(g))
+	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g), logs.NewCmd(g), top.NewCmd(g))
 	return root
-}
-
-func fixedCompletion(v ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return v, cobra.ShellCompDirectiveNoFileComp
-	}
 }
 
 func codeCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

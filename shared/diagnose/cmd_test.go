@@ -43,6 +43,17 @@ func run(tt *clitest.T, args ...string) int {
 	return cli.Execute(NewCmd(tt.Global), tt.Global, args)
 }
 
+// The logs and top commands (packages of their own) are subcommands of the
+// diagnose root: a bad command line of each reaches its Validate (exit 2).
+func TestLogsAndTopAreSubcommands(t *testing.T) {
+	if code := run(clitest.New(testNS), "logs", "nope"); code != cli.ExitUsage {
+		t.Errorf("diagnose logs nope: exit %d", code)
+	}
+	if code := run(clitest.New(testNS), "top", "-o", "xml"); code != cli.ExitUsage {
+		t.Errorf("diagnose top -o xml: exit %d", code)
+	}
+}
+
 // TestMostlyForbiddenExits3 (issue 16 #2): a run that may read almost nothing
 // says so and exits 3, not "No problems found", 100/100 and 0.
 func TestMostlyForbiddenExits3(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
@@ -255,10 +256,10 @@ func (r *Report) SummaryLine() string {
 	s := fmt.Sprintf("%d errors, %d warnings", r.Summary.Errors, r.Summary.Warnings)
 	var hidden []string
 	if n := r.Summary.HiddenWarnings; n > 0 {
-		hidden = append(hidden, plural(n, "warning", "warnings"))
+		hidden = append(hidden, cli.Plural(n, "warning", "warnings"))
 	}
 	if n := r.Summary.HiddenInfos; n > 0 {
-		hidden = append(hidden, plural(n, "info", "infos"))
+		hidden = append(hidden, cli.Plural(n, "info", "infos"))
 	}
 	if len(hidden) > 0 {
 		s += fmt.Sprintf(" (%s hidden by --min-severity)", strings.Join(hidden, " and "))

@@ -159,7 +159,7 @@ type Snapshot struct {
 	// read (raw and base64) and the credential patterns: what `diagnose logs`
 	// masks. nil masks the patterns only; MaskOK says whether the Secrets
 	// could be read (see CanMask).
-	Mask *redact.Scrubber
+	Mask *redact.Masker
 
 	// events groups the warning events while they are read (Collect).
 	events map[string]*EventGroup
@@ -215,7 +215,7 @@ func (s *Snapshot) buildMask() {
 		vs = append(vs, s.secretValues[n]...)
 	}
 	s.secretValues = nil
-	s.Mask = redact.NewScrubber(vs...)
+	s.Mask = redact.NewMasker(vs...)
 }
 
 // Forbidden returns the first forbidden kind among kinds.
@@ -262,7 +262,7 @@ func summarizePod(p *corev1.Pod, now time.Time) PodSummary {
 			}
 		}
 	}
-	s.Secrets = podSecrets(p)
+	s.Secrets = kube.PodSecrets(p)
 	s.Images = map[string]string{}
 	for _, c := range p.Spec.InitContainers {
 		s.Images[c.Name] = c.Image

@@ -2,6 +2,8 @@ package diagnose
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +50,7 @@ func TestCollect(t *testing.T) {
 	if len(s.Pods) != 1 || s.Pods[0].Component != app.API || len(s.Pods[0].Problems) != 1 || s.Pods[0].Restarts != 7 {
 		t.Errorf("pods: %+v", s.Pods)
 	}
-	if !s.Secrets["piyasa-secrets"].Keys["API_KEY"] || strings.Contains(strings.Join(sortedKeys(s.Secrets["piyasa-secrets"].Keys), ""), "value") {
+	if !s.Secrets["piyasa-secrets"].Keys["API_KEY"] || strings.Contains(strings.Join(slices.Sorted(maps.Keys(s.Secrets["piyasa-secrets"].Keys)), ""), "value") {
 		t.Errorf("secrets: %+v", s.Secrets)
 	}
 	if len(s.Events) != 1 || s.Events[0].Reason != "BackOff" || s.Events[0].Count != 3 {

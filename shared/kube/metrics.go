@@ -20,6 +20,13 @@ import (
 // MetricsAPIService is the APIService that serves metrics.k8s.io (metrics-server).
 const MetricsAPIService = "v1beta1.metrics.k8s.io"
 
+// MetricsAPI says whether metrics.k8s.io answered, and why not (the
+// metricsAPI field of the documents of scale status and diagnose top).
+type MetricsAPI struct {
+	Available bool   `json:"available"`
+	Message   string `json:"message,omitempty"`
+}
+
 // NoMetricsYet explains a running pod that metrics.k8s.io does not report.
 const NoMetricsYet = "metrics-server reports a pod about a minute after it starts"
 

@@ -40,3 +40,40 @@ func TailLogs(ctx context.Context, cs kubernetes.Interface, ns, pod, container s
 	}
 	return lines, sc.Err()
 }
+
+// PodSecrets names the Secrets a pod's containers and volumes read: envFrom,
+// env valueFrom, volumes and projected volumes (what diagnose masks).
+func PodSecrets(p *corev1.Pod) []string {
+	var out []string
+	add := func(n string) {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	cs := append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...)
+	for _, c := range cs {
+		for _, ef := range c.EnvFrom {
+			if ef.SecretRef != nil {
+				add(ef.SecretRef.Name)
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				add(e.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.Secret != nil {
+			add(v.Secret.SecretName)
+		}
+		if v.Projected != nil {
+			for _, s := range v.Projected.Sources {
+				if s.Secret != nil {
+					add(s.Secret.Name)
+				}
+			}
+		}
+	}
+	return out
+}

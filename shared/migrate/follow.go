@@ -1,13 +1,12 @@
 package migrate
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -87,80 +86,36 @@ func (f *follower) emit(text string, stamp time.Time) {
 	}
 }
 
-// logPos is how far a pod's log has been printed: the timestamp of the last
-// line, how many lines had exactly that timestamp, and how many lines were
-// printed in all. A stream resumed after a broken connection asks for the
-// log since that second (sinceTime has whole seconds) and skips what was
-// printed, so that no line is repeated or lost; lines without a timestamp
-// fall back to counting from the start.
-type logPos struct {
-	last  time.Time
-	same  int
-	lines int
-}
-
-// splitStamp splits "<RFC 3339 time> <text>" (Timestamps: true).
-func splitStamp(line string) (string, time.Time) {
-	if ts, rest, ok := strings.Cut(line, " "); ok {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			return rest, t
-		}
-	}
-	return line, time.Time{}
-}
-
-// reader reads one stream of a pod's log from pos, printing what pos has not.
-type reader struct {
-	from logPos // where the stream was asked from
-	pos  logPos // what has been printed
-	// sameSeen counts the lines stamped from.last, untimed those without a stamp.
-	sameSeen, untimed int
-}
-
-func (r *reader) line(f *follower, line string) {
-	text, stamp := splitStamp(line)
-	if stamp.IsZero() {
-		r.untimed++
-		if r.from.last.IsZero() && r.untimed <= r.from.lines {
-			return
-		}
-	} else if !r.from.last.IsZero() {
-		if stamp.Before(r.from.last) {
-			return
-		}
-		if stamp.Equal(r.from.last) {
-			r.sameSeen++
-			if r.sameSeen <= r.from.same {
-				return
-			}
-		}
-	}
-	f.emit(text, stamp)
-	r.pos.lines++
-	if !stamp.IsZero() {
-		if stamp.Equal(r.pos.last) {
-			r.pos.same++
-		} else {
-			r.pos.last, r.pos.same = stamp, 1
-		}
-	}
-}
-
 func terminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
 func started(p *corev1.Pod) bool { return p.Status.Phase != corev1.PodPending && p.Status.Phase != "" }
 
+// jobPods is the state of run: the Job's pods seen, those read, and the
+// stream of the one being read (cur).
+type jobPods struct {
+	pods      map[string]*corev1.Pod
+	done      map[string]bool
+	finishing bool
+	cur       string
+	pos       kube.LogCursor // how far cur's log was printed (when no stream runs)
+	running   atomic.Bool    // cur has not terminated (what its stream asks)
+	cancel    context.CancelFunc
+	ended     chan struct{}
+}
+
 // run follows until the Job has finished (finish) and every pod is read, or ctx ends.
 func (f *follower) run(ctx context.Context) {
-	pods := map[string]*corev1.Pod{}
-	done := map[string]bool{}
+	j := &jobPods{pods: map[string]*corev1.Pod{}, done: map[string]bool{}}
 	var events <-chan watch.Event
 	var w watch.Interface
 	defer func() {
 		if w != nil {
 			w.Stop()
+		}
+		if j.cancel != nil {
+			j.cancel()
 		}
 	}()
 	rewatch := func() {
@@ -168,132 +123,48 @@ func (f *follower) run(ctx context.Context) {
 			w.Stop()
 		}
 		var err error
-		w, err = f.cs.CoreV1().Pods(f.ns).Watch(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + f.job})
-		if err != nil {
+		if w, err = f.cs.CoreV1().Pods(f.ns).Watch(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + f.job}); err != nil {
 			w, events = nil, nil
 			return
 		}
 		events = w.ResultChan()
 	}
 	rewatch()
-	finishing := false
-	var cur string
-	var curCancel context.CancelFunc
-	var curDone chan logPos
-	var pos logPos // how far cur's log was printed
-	next := func() string {
-		var cands []*corev1.Pod
-		for n, p := range pods {
-			if !done[n] && (started(p) || finishing) {
-				cands = append(cands, p)
-			}
-		}
-		sort.Slice(cands, func(i, j int) bool {
-			a, b := cands[i].CreationTimestamp, cands[j].CreationTimestamp
-			if a.Equal(&b) {
-				return cands[i].Name < cands[j].Name
-			}
-			return a.Before(&b)
-		})
-		if len(cands) == 0 {
-			return ""
-		}
-		return cands[0].Name
-	}
-	startStream := func(name string, follow bool) {
-		sctx, cancel := context.WithCancel(ctx)
-		curCancel, curDone = cancel, make(chan logPos, 1)
-		from := pos
-		go func() { curDone <- f.stream(sctx, name, from, follow) }()
-	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if cur == "" {
-			if cur = next(); cur != "" {
-				pos = logPos{}
-				f.mu.Lock()
-				f.pods = append(f.pods, cur)
-				n := len(f.pods)
-				f.mu.Unlock()
-				if n > 1 {
-					f.info("--- log of pod %s (attempt %d) ---\n", cur, n)
-				}
-				startStream(cur, !finishing && !terminal(pods[cur]))
-			} else if finishing {
-				return
-			}
+		if j.cur == "" && !f.nextPod(ctx, j) {
+			return
 		}
-		if cur != "" && (terminal(pods[cur]) || finishing) {
-			// The container has ended: give the stream a moment to end by
-			// itself (a kubelet ends it), then close it and read the rest once.
-			select {
-			case p := <-curDone:
-				pos = p
-			case <-time.After(300 * time.Millisecond):
-				curCancel()
-				pos = <-curDone
-			case <-ctx.Done():
-				curCancel()
+		if j.cur != "" && (terminal(j.pods[j.cur]) || j.finishing) {
+			if !f.readRest(ctx, j) {
 				return
 			}
-			startStream(cur, false)
-			select {
-			case <-curDone:
-			case <-ctx.Done():
-				curCancel()
-				return
-			}
-			done[cur] = true
-			cur = ""
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			if curCancel != nil {
-				curCancel()
-			}
 			return
 		case <-f.finishing:
-			if !finishing {
-				finishing = true
+			if !j.finishing {
+				j.finishing = true
 				// a last look at the pods (the watch may lag)
 				if list, err := f.cs.CoreV1().Pods(f.ns).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + f.job}); err == nil {
 					for i := range list.Items {
-						pods[list.Items[i].Name] = &list.Items[i]
+						j.pods[list.Items[i].Name] = &list.Items[i]
 					}
 				}
 			}
-		case p := <-curDone:
-			// the stream ended early (connection closed): resume after what was printed
-			pos = p
+		case <-j.ended:
+			// the stream gave up (a log that cannot be read yet): again after what was printed
 			time.Sleep(100 * time.Millisecond)
-			startStream(cur, !terminal(pods[cur]))
+			f.startStream(ctx, j, !terminal(j.pods[j.cur]))
 		case ev, ok := <-events:
 			if !ok {
 				rewatch()
 				continue
 			}
-			if p, ok := ev.Object.(*corev1.Pod); ok {
-				if ev.Type == watch.Deleted {
-					if cur != p.Name {
-						done[p.Name] = true
-					}
-					p = p.DeepCopy()
-					if !terminal(p) {
-						p.Status.Phase = corev1.PodFailed
-					}
-				}
-				pods[p.Name] = p
-				if p.Status.Phase == corev1.PodPending {
-					if pr, ok := kube.FatalProblem(p); ok {
-						select {
-						case f.problems <- pr:
-						default:
-						}
-					}
-				}
-			}
+			f.seen(j, ev)
 		case <-tick.C:
 			if events == nil {
 				rewatch()
@@ -302,54 +173,109 @@ func (f *follower) run(ctx context.Context) {
 	}
 }
 
-// stream reads a pod's log from pos and prints what pos has not; it
-// returns the position reached. While following, a log that cannot be read
-// yet is retried; a final read (!follow) cut off by the connection is read
-// again from where it stopped, until it ends or ctx does.
-func (f *follower) stream(ctx context.Context, pod string, pos logPos, follow bool) logPos {
-	wait := 100 * time.Millisecond
-	for {
-		opts := &corev1.PodLogOptions{Container: f.container, Follow: follow, Timestamps: true}
-		if !pos.last.IsZero() {
-			since := metav1.NewTime(pos.last.Truncate(time.Second))
-			opts.SinceTime = &since
+// nextPod starts reading the oldest pod not read yet that has started (any
+// once the Job is finishing); false when there is none left to read.
+func (f *follower) nextPod(ctx context.Context, j *jobPods) bool {
+	var cands []*corev1.Pod
+	for n, p := range j.pods {
+		if !j.done[n] && (started(p) || j.finishing) {
+			cands = append(cands, p)
 		}
-		rc, err := f.cs.CoreV1().Pods(f.ns).GetLogs(pod, opts).Stream(ctx)
-		if err == nil {
-			var cut bool
-			pos, cut = f.read(ctx, rc, pos, follow)
-			rc.Close()
-			if !cut || follow {
-				return pos // (a follow stream that ended is resumed by run)
+	}
+	sort.Slice(cands, func(a, b int) bool {
+		x, y := cands[a].CreationTimestamp, cands[b].CreationTimestamp
+		if x.Equal(&y) {
+			return cands[a].Name < cands[b].Name
+		}
+		return x.Before(&y)
+	})
+	if len(cands) == 0 {
+		return !j.finishing
+	}
+	j.cur, j.pos = cands[0].Name, kube.LogCursor{}
+	f.mu.Lock()
+	f.pods = append(f.pods, j.cur)
+	n := len(f.pods)
+	f.mu.Unlock()
+	if n > 1 {
+		f.info("--- log of pod %s (attempt %d) ---\n", j.cur, n)
+	}
+	f.startStream(ctx, j, !j.finishing && !terminal(j.pods[j.cur]))
+	return true
+}
+
+// readRest ends the stream of a pod whose container has ended: it gives it
+// a moment to end by itself (a kubelet ends it; kwok's never does), closes
+// it and reads the rest of the log once. False when ctx ended.
+func (f *follower) readRest(ctx context.Context, j *jobPods) bool {
+	j.running.Store(false)
+	select {
+	case <-j.ended:
+	case <-time.After(300 * time.Millisecond):
+		j.cancel()
+		<-j.ended
+	case <-ctx.Done():
+		return false
+	}
+	f.startStream(ctx, j, false)
+	select {
+	case <-j.ended:
+	case <-ctx.Done():
+		return false
+	}
+	j.cancel()
+	j.done[j.cur] = true
+	j.cur, j.cancel, j.ended = "", nil, nil
+	return true
+}
+
+// seen takes in a watch event of the Job's pods: a deleted pod counts as
+// failed; a pending pod that cannot start is reported on problems.
+func (f *follower) seen(j *jobPods, ev watch.Event) {
+	p, ok := ev.Object.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if ev.Type == watch.Deleted {
+		if j.cur != p.Name {
+			j.done[p.Name] = true
+		}
+		p = p.DeepCopy()
+		if !terminal(p) {
+			p.Status.Phase = corev1.PodFailed
+		}
+	}
+	j.pods[p.Name] = p
+	if p.Name == j.cur && terminal(p) {
+		j.running.Store(false)
+	}
+	if p.Status.Phase == corev1.PodPending {
+		if pr, ok := kube.FatalProblem(p); ok {
+			select {
+			case f.problems <- pr:
+			default:
 			}
-		} else if ctx.Err() != nil || (!follow && !kube.IsConnectionError(err)) {
-			return pos
-		}
-		if kube.IsConnectionError(err) || err == nil {
-			wait = min(2*wait, time.Second) // the API server is away: retry less often
-		}
-		select {
-		case <-ctx.Done():
-			return pos
-		case <-time.After(wait):
 		}
 	}
 }
 
-// read prints the lines of one log stream after pos; cut reports a stream
-// broken by the connection (not its end, nor ctx's). Only whole lines are
-// printed while following: a line cut off is read again on resume.
-func (f *follower) read(ctx context.Context, rc io.Reader, pos logPos, follow bool) (_ logPos, cut bool) {
-	r := &reader{from: pos, pos: pos}
-	br := bufio.NewReaderSize(rc, 64*1024)
-	for {
-		line, err := br.ReadString('\n')
-		whole := err == nil || (err == io.EOF && !follow)
-		if line != "" && whole && ctx.Err() == nil {
-			r.line(f, strings.TrimRight(line, "\r\n"))
-		}
-		if err != nil {
-			return r.pos, err != io.EOF && ctx.Err() == nil
-		}
+// startStream reads the log of j.cur from j.pos in a goroutine, following
+// it while the pod runs (a stream that ends early, the API server gone, is
+// resumed) or once to its end (read again where a cut connection stopped
+// it); j.ended is closed when it returns, j.pos then holds how far it got.
+func (f *follower) startStream(ctx context.Context, j *jobPods, follow bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	ended := make(chan struct{})
+	j.cancel, j.ended = cancel, ended
+	j.running.Store(follow)
+	lf := kube.LogFollow{Open: kube.PodLogs(f.cs, f.ns, j.cur), Options: corev1.PodLogOptions{Container: f.container}, Follow: follow,
+		Running: j.running.Load, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+		Line: func(l kube.LogLine) bool { f.emit(l.Text, l.Time); return true }}
+	if !follow {
+		lf.Running = func() bool { return true }
 	}
+	go func() {
+		defer close(ended)
+		_ = kube.FollowLogs(sctx, lf, &j.pos)
+	}()
 }

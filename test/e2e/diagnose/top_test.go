@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/piyasa/kubectl-piyasa/shared/diagnose"
+	dtop "github.com/piyasa/kubectl-piyasa/shared/top"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
 // topDoc runs `diagnose top -o json` and decodes it; it checks the exit code.
-func topDoc(t *testing.T, code int, args ...string) diagnose.Top {
+func topDoc(t *testing.T, code int, args ...string) dtop.Report {
 	t.Helper()
 	top, got := topDocAny(t, args...)
 	if got != code {
@@ -21,13 +21,13 @@ func topDoc(t *testing.T, code int, args ...string) diagnose.Top {
 }
 
 // topDocAny runs `diagnose top -o json` and returns the document and the exit code (0 or 1).
-func topDocAny(t *testing.T, args ...string) (diagnose.Top, int) {
+func topDocAny(t *testing.T, args ...string) (dtop.Report, int) {
 	t.Helper()
 	r := harness.Piyasa(t, append([]string{"diagnose", "top", "-o", "json"}, args...)...).Run()
 	if r.Code != 0 && r.Code != 1 {
 		t.Fatalf("diagnose top: exit %d\n%s", r.Code, r.Stderr)
 	}
-	var top diagnose.Top
+	var top dtop.Report
 	if err := json.Unmarshal([]byte(r.Stdout), &top); err != nil {
 		t.Fatalf("diagnose top -o json: %v\n%s", err, r.Stdout)
 	}
@@ -37,7 +37,7 @@ func topDocAny(t *testing.T, args ...string) (diagnose.Top, int) {
 	return top, r.Code
 }
 
-func topComponent(t *testing.T, top diagnose.Top, name string) diagnose.TopComponent {
+func topComponent(t *testing.T, top dtop.Report, name string) dtop.Component {
 	t.Helper()
 	for _, c := range top.Components {
 		if c.Component == name {
@@ -45,7 +45,7 @@ func topComponent(t *testing.T, top diagnose.Top, name string) diagnose.TopCompo
 		}
 	}
 	t.Fatalf("no component %s in %+v", name, top.Components)
-	return diagnose.TopComponent{}
+	return dtop.Component{}
 }
 
 // TestTop: usage from kwok's metrics emulation through metrics-server, per
@@ -100,7 +100,7 @@ spec:
 
 	// metrics-server reports a pod about a minute after it starts: until
 	// then top says so (and exits 0: the metrics API answers).
-	var top diagnose.Top
+	var top dtop.Report
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		var code int

@@ -1,10 +1,12 @@
-package diagnose
+package logs
 
 import (
 	"context"
 	"io"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,21 +19,22 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/rbac"
 	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
 // Output formats of `diagnose logs`.
 const (
-	LogsText = "text"
-	LogsJSON = "json"
+	Text = "text"
+	JSON = "json"
 )
 
-// DefaultLogsTail is the default of --tail: the guide's own
+// DefaultTail is the default of --tail: the guide's own
 // `kubectl logs -f -l app=piyasa-api --tail=100`.
-const DefaultLogsTail = 100
+const DefaultTail = 100
 
-// LogsOptions are the flags and state of `diagnose logs`.
-type LogsOptions struct {
+// Options are the flags and state of `diagnose logs`.
+type Options struct {
 	*cli.Global
 
 	Follow     bool
@@ -53,9 +56,9 @@ type LogsOptions struct {
 // logOpener opens the log stream of a container of a pod.
 type logOpener func(ctx context.Context, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
 
-// NewLogsOptions returns the defaults.
-func NewLogsOptions(g *cli.Global) *LogsOptions {
-	return &LogsOptions{Global: g, Tail: DefaultLogsTail, Output: LogsText}
+// NewOptions returns the defaults.
+func NewOptions(g *cli.Global) *Options {
+	return &Options{Global: g, Tail: DefaultTail, Output: Text}
 }
 
 const logsLong = `Print the logs of every pod of a component merged, each line prefixed by its pod and
@@ -90,10 +93,10 @@ const logsExample = `  # the last 100 lines of every api pod, merged in time ord
   # the crashed containers' previous logs of the last 10 minutes, as JSON lines
   kubectl piyasa diagnose logs api --previous --since 10m -o json | jq -r .message`
 
-// NewCmdLogs returns `diagnose logs COMPONENT`.
-func NewCmdLogs(g *cli.Global) *cobra.Command { return newCmdLogs(NewLogsOptions(g)) }
+// NewCmd returns `diagnose logs COMPONENT`.
+func NewCmd(g *cli.Global) *cobra.Command { return newCmd(NewOptions(g)) }
 
-func newCmdLogs(o *LogsOptions) *cobra.Command {
+func newCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "logs COMPONENT [-f] [--since 10m] [--tail 100] [--previous] [--grep RE] [--container C] [-o text|json]",
 		Short:   "Print (or follow) the logs of every pod of a component, merged, with Secret values masked",
@@ -117,12 +120,22 @@ func newCmdLogs(o *LogsOptions) *cobra.Command {
 	f.BoolVar(&o.Timestamps, "timestamps", false, "Print each line's time (RFC 3339) after the prefix")
 	f.BoolVar(&o.NoMask, "no-mask", false, "Do not read the Secrets: their values are not masked (credential patterns still are)")
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text|json (json: one object per line: pod, container, time, message)")
-	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletion(LogsText, LogsJSON))
+	_ = cmd.RegisterFlagCompletionFunc("output", cli.FixedCompletion(Text, JSON))
 	return cmd
 }
 
+// NeededRights of diagnose logs: with masking, the Secrets' values too.
+func (o *Options) NeededRights(context.Context) (*rbac.Needs, error) {
+	if o.NoMask {
+		return rbac.For("diagnose logs --no-mask").Needs(o.Namespace).As("diagnose logs"), nil
+	}
+	n := rbac.For("diagnose logs").Needs(o.Namespace)
+	n.Otherwise = "--no-mask prints the logs without reading the Secrets (their values are then not masked)"
+	return n, nil
+}
+
 // Complete resolves the namespace and the component.
-func (o *LogsOptions) Complete(_ *cobra.Command, args []string) error {
+func (o *Options) Complete(_ *cobra.Command, args []string) error {
 	if err := o.Global.Complete(); err != nil {
 		return err
 	}
@@ -146,9 +159,9 @@ func (o *LogsOptions) Complete(_ *cobra.Command, args []string) error {
 }
 
 // Validate checks the flags; it does no I/O.
-func (o *LogsOptions) Validate() error {
+func (o *Options) Validate() error {
 	switch {
-	case o.Output != LogsText && o.Output != LogsJSON:
+	case o.Output != Text && o.Output != JSON:
 		return cli.Usagef("unknown output format %q: use -o text|json", o.Output)
 	case o.Tail < -1:
 		return cli.Usagef("--tail must be -1 (all lines) or more, not %d", o.Tail)
@@ -162,7 +175,7 @@ func (o *LogsOptions) Validate() error {
 }
 
 // Run prints the logs, or follows them with -f until ctx ends.
-func (o *LogsOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	cs, err := o.streamClient()
 	if err != nil {
 		return err
@@ -193,7 +206,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 	} else {
 		o.Infof("warning: --no-mask: the values of the Secrets are not masked (credential patterns still are)\n")
 	}
-	w := newLogWriter(o.Out, o.ErrOut, o.Output == LogsJSON, o.Timestamps, table.DetectTerminal(o.Out).Color, m, o.grep)
+	w := newLogWriter(o.Out, o.ErrOut, o.Output == JSON, o.Timestamps, table.DetectTerminal(o.Out).Color, m, o.grep)
 	if o.Follow {
 		return o.follow(ctx, cs, list.ResourceVersion, pods, m, w)
 	}
@@ -203,7 +216,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 // streamClient returns a client for long log streams and watches: one
 // without the --request-timeout of single requests. A client a test put in
 // the Global (a fake) is used as it is.
-func (o *LogsOptions) streamClient() (kubernetes.Interface, error) {
+func (o *Options) streamClient() (kubernetes.Interface, error) {
 	cs, err := o.Clientset()
 	if err != nil {
 		return nil, err
@@ -219,7 +232,7 @@ func (o *LogsOptions) streamClient() (kubernetes.Interface, error) {
 }
 
 // checkContainer refuses a --container that no pod of the component has.
-func (o *LogsOptions) checkContainer(pods []*corev1.Pod) error {
+func (o *Options) checkContainer(pods []*corev1.Pod) error {
 	if o.Container == "" || len(pods) == 0 {
 		return nil
 	}
@@ -232,11 +245,11 @@ func (o *LogsOptions) checkContainer(pods []*corev1.Pod) error {
 			have[c.Name] = true
 		}
 	}
-	return cli.Usagef("the pods of %s have no container %q: use one of %s", o.component.Name, o.Container, strings.Join(sortedKeys(have), ", "))
+	return cli.Usagef("the pods of %s have no container %q: use one of %s", o.component.Name, o.Container, strings.Join(slices.Sorted(maps.Keys(have)), ", "))
 }
 
 // containers returns the containers of p that --container selects.
-func (o *LogsOptions) containers(p *corev1.Pod) []string {
+func (o *Options) containers(p *corev1.Pod) []string {
 	var out []string
 	for _, c := range p.Spec.Containers {
 		if o.Container == "" || c.Name == o.Container {
@@ -248,55 +261,19 @@ func (o *LogsOptions) containers(p *corev1.Pod) []string {
 
 // secretsOf names the Secrets to mask: the app's Secret and every Secret the
 // pods reference (envFrom, env valueFrom, volumes, projected volumes).
-func (o *LogsOptions) secretsOf(pods []*corev1.Pod) []string {
+func (o *Options) secretsOf(pods []*corev1.Pod) []string {
 	names := map[string]bool{o.Env.Secret(): true}
 	for _, p := range pods {
-		for _, n := range podSecrets(p) {
+		for _, n := range kube.PodSecrets(p) {
 			names[n] = true
 		}
 	}
-	return sortedKeys(names)
-}
-
-// podSecrets names the Secrets a pod's containers and volumes read.
-func podSecrets(p *corev1.Pod) []string {
-	var out []string
-	add := func(n string) {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	cs := append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...)
-	for _, c := range cs {
-		for _, ef := range c.EnvFrom {
-			if ef.SecretRef != nil {
-				add(ef.SecretRef.Name)
-			}
-		}
-		for _, e := range c.Env {
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-				add(e.ValueFrom.SecretKeyRef.Name)
-			}
-		}
-	}
-	for _, v := range p.Spec.Volumes {
-		if v.Secret != nil {
-			add(v.Secret.SecretName)
-		}
-		if v.Projected != nil {
-			for _, s := range v.Projected.Sources {
-				if s.Secret != nil {
-					add(s.Secret.Name)
-				}
-			}
-		}
-	}
-	return out
+	return slices.Sorted(maps.Keys(names))
 }
 
 // logOptions are the stream options of a container: --tail and --since for
 // what runs when the command starts (fresh), everything for what starts later.
-func (o *LogsOptions) logOptions(container string, fresh, follow bool) *corev1.PodLogOptions {
+func (o *Options) logOptions(container string, fresh, follow bool) *corev1.PodLogOptions {
 	lo := &corev1.PodLogOptions{Container: container, Follow: follow, Previous: o.Previous, Timestamps: true}
 	if !fresh {
 		return lo

@@ -1,4 +1,4 @@
-package diagnose
+package logs
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // Bounds of the delay before a follow stream that ended while its container
@@ -41,14 +43,14 @@ type followStream struct {
 	running  bool
 	stopped  bool // stopped by us (the pod went): its end is not reported
 	cancel   context.CancelFunc
-	cur      cursor
-	backoff  time.Duration
+	// alive: the instance streamed still runs (as the watch last said); a
+	// stream that ends meanwhile is resumed by kube.FollowLogs.
+	alive atomic.Bool
 }
 
 type streamEnd struct {
 	key followKey
 	gen int
-	cur cursor
 	err error
 }
 
@@ -57,13 +59,12 @@ type streamEnd struct {
 // out, which one writer drains; status lines go the same way, so nothing is
 // ever interleaved mid-line.
 type follower struct {
-	o       *LogsOptions
+	o       *Options
 	cs      kubernetes.Interface
 	mask    *masker
 	ctx     context.Context
 	out     chan logLine
 	ends    chan streamEnd
-	resume  chan followKey
 	wg      sync.WaitGroup
 	pods    map[types.UID]*corev1.Pod
 	streams map[followKey]*followStream
@@ -74,10 +75,10 @@ type follower struct {
 // follow prints the current pods' logs and follows them, and the pods that
 // appear or go, until ctx ends (exit 130) or an error that retrying cannot
 // cure (a right is missing).
-func (o *LogsOptions) follow(ctx context.Context, cs kubernetes.Interface, rv string, pods []*corev1.Pod, m *masker, w *logWriter) error {
+func (o *Options) follow(ctx context.Context, cs kubernetes.Interface, rv string, pods []*corev1.Pod, m *masker, w *logWriter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	f := &follower{o: o, cs: cs, mask: m, ctx: ctx, out: make(chan logLine, 256), ends: make(chan streamEnd), resume: make(chan followKey),
+	f := &follower{o: o, cs: cs, mask: m, ctx: ctx, out: make(chan logLine, 256), ends: make(chan streamEnd),
 		pods: map[types.UID]*corev1.Pod{}, streams: map[followKey]*followStream{}, masked: map[types.UID]bool{}}
 	werr := make(chan error, 1)
 	go func() {
@@ -114,8 +115,8 @@ func (f *follower) status(format string, args ...any) {
 	}
 }
 
-// run is the follower's loop: the initial pods, then the watch's events,
-// the streams' ends and the resumes, until ctx ends or a fatal error.
+// run is the follower's loop: the initial pods, then the watch's events
+// and the streams' ends, until ctx ends or a fatal error.
 func (f *follower) run(rv string, initial []*corev1.Pod) error {
 	o := f.o
 	for _, p := range initial {
@@ -128,102 +129,105 @@ func (f *follower) run(rv string, initial []*corev1.Pod) error {
 	if len(initial) == 0 {
 		f.status("waiting for pods of %s (%s) in namespace %s", o.component.Name, o.component.Selector(), o.Namespace)
 	}
-	var w watch.Interface
-	defer func() {
-		if w != nil {
-			w.Stop()
-		}
-	}()
-	var events <-chan watch.Event
-	var retry <-chan time.Time
-	delay := minResume
-	open := func() error {
-		if w != nil {
-			w.Stop()
-			w, events = nil, nil
-		}
-		var err error
-		w, err = f.cs.CoreV1().Pods(o.Namespace).Watch(f.ctx, metav1.ListOptions{LabelSelector: o.component.Selector(), ResourceVersion: rv, AllowWatchBookmarks: true})
-		switch {
-		case err == nil:
-			events = w.ResultChan()
-			return nil
-		case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-			return err
-		case apierrors.IsGone(err) || apierrors.IsResourceExpired(err):
-			return f.relist(&rv)
-		case f.ctx.Err() != nil:
-			return f.ctx.Err()
-		}
-		retry = time.After(delay)
-		delay = min(2*delay, maxResume)
-		return nil
-	}
-	if err := open(); err != nil {
+	pw := &podWatch{f: f, rv: rv, delay: minResume}
+	defer pw.stop()
+	if err := pw.open(); err != nil {
 		return err
 	}
 	for {
 		select {
 		case <-f.ctx.Done():
 			return f.ctx.Err()
-		case <-retry:
-			retry = nil
-			if err := open(); err != nil {
+		case <-pw.retry:
+			pw.retry = nil
+			if err := pw.open(); err != nil {
 				return err
 			}
-		case ev, ok := <-events:
-			if !ok { // the API server ended the watch: go on from the last version seen
-				if err := open(); err != nil {
-					return err
-				}
-				continue
-			}
-			if ev.Type == watch.Error {
-				err := apierrors.FromObject(ev.Object)
-				switch {
-				case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-					return err
-				case apierrors.IsGone(err) || apierrors.IsResourceExpired(err):
-					if err := f.relist(&rv); err != nil {
-						return err
-					}
-				}
-				if err := open(); err != nil {
-					return err
-				}
-				continue
-			}
-			if acc, err := meta.Accessor(ev.Object); err == nil && acc.GetResourceVersion() != "" {
-				rv = acc.GetResourceVersion()
-			}
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Bookmark {
-				continue // a bookmark carries only the version
-			}
-			delay = minResume
-			if ev.Type == watch.Deleted {
-				f.gone(p)
-				continue
-			}
-			f.pods[p.UID] = p
-			if err := f.sync(p, false); err != nil {
+		case ev, ok := <-pw.events:
+			if err := pw.event(ev, ok); err != nil {
 				return err
 			}
 		case e := <-f.ends:
 			if err := f.ended(e); err != nil {
 				return err
 			}
-		case k := <-f.resume:
-			st := f.streams[k]
-			p := f.pods[k.uid]
-			if st == nil || st.running || p == nil {
-				continue
-			}
-			if inst, running := containerInstance(p, k.container); running && inst == st.instance {
-				f.start(k, p, st, false)
-			}
 		}
 	}
+}
+
+// podWatch is the watch of the component's pods, re-opened from the last
+// version seen when it ends or fails (after a backoff), the pods listed
+// again when that version has expired.
+type podWatch struct {
+	f      *follower
+	rv     string
+	w      watch.Interface
+	events <-chan watch.Event
+	retry  <-chan time.Time
+	delay  time.Duration
+}
+
+func (pw *podWatch) stop() {
+	if pw.w != nil {
+		pw.w.Stop()
+		pw.w, pw.events = nil, nil
+	}
+}
+
+// open (re-)opens the watch; a missing right is returned.
+func (pw *podWatch) open() error {
+	f, o := pw.f, pw.f.o
+	pw.stop()
+	var err error
+	pw.w, err = f.cs.CoreV1().Pods(o.Namespace).Watch(f.ctx, metav1.ListOptions{LabelSelector: o.component.Selector(), ResourceVersion: pw.rv, AllowWatchBookmarks: true})
+	switch {
+	case err == nil:
+		pw.events = pw.w.ResultChan()
+		return nil
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return err
+	case apierrors.IsGone(err) || apierrors.IsResourceExpired(err):
+		return f.relist(&pw.rv)
+	case f.ctx.Err() != nil:
+		return f.ctx.Err()
+	}
+	pw.retry = time.After(pw.delay)
+	pw.delay = min(2*pw.delay, maxResume)
+	return nil
+}
+
+// event handles one event of the watch (ok false: the watch ended).
+func (pw *podWatch) event(ev watch.Event, ok bool) error {
+	f := pw.f
+	if !ok { // the API server ended the watch: go on from the last version seen
+		return pw.open()
+	}
+	if ev.Type == watch.Error {
+		err := apierrors.FromObject(ev.Object)
+		switch {
+		case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+			return err
+		case apierrors.IsGone(err) || apierrors.IsResourceExpired(err):
+			if err := f.relist(&pw.rv); err != nil {
+				return err
+			}
+		}
+		return pw.open()
+	}
+	if acc, err := meta.Accessor(ev.Object); err == nil && acc.GetResourceVersion() != "" {
+		pw.rv = acc.GetResourceVersion()
+	}
+	p, ok := ev.Object.(*corev1.Pod)
+	if !ok || ev.Type == watch.Bookmark {
+		return nil // a bookmark carries only the version
+	}
+	pw.delay = minResume
+	if ev.Type == watch.Deleted {
+		f.gone(p)
+		return nil
+	}
+	f.pods[p.UID] = p
+	return f.sync(p, false)
 }
 
 // relist lists the pods again after the watch's version expired: pods gone
@@ -268,6 +272,12 @@ func containerInstance(p *corev1.Pod, container string) (string, bool) {
 // sync starts a stream for each running container of p that has none: a
 // container seen for the first time, or a new instance after a restart.
 func (f *follower) sync(p *corev1.Pod, initial bool) error {
+	for _, c := range f.o.containers(p) {
+		if st := f.streams[followKey{p.UID, c}]; st != nil {
+			inst, running := containerInstance(p, c)
+			st.alive.Store(running && inst == st.instance)
+		}
+	}
 	if p.DeletionTimestamp != nil && !initial {
 		return nil // going away: a running stream goes on until it ends, no new one
 	}
@@ -284,7 +294,7 @@ func (f *follower) sync(p *corev1.Pod, initial bool) error {
 		if !f.masked[p.UID] && !f.o.NoMask {
 			// A pod that starts now may come with a rotated Secret: read
 			// its Secrets again before its first line.
-			if err := f.mask.readSecrets(f.ctx, f.cs, f.o.Namespace, append(podSecrets(p), f.o.Env.Secret()), true); err != nil {
+			if err := f.mask.readSecrets(f.ctx, f.cs, f.o.Namespace, append(kube.PodSecrets(p), f.o.Env.Secret()), true); err != nil {
 				return err
 			}
 		}
@@ -298,10 +308,8 @@ func (f *follower) sync(p *corev1.Pod, initial bool) error {
 			f.status("+ %s %s (new pod)", p.Name, c)
 		}
 		if st == nil {
-			st = &followStream{pod: p.Name, container: c, backoff: minResume}
+			st = &followStream{pod: p.Name, container: c}
 			f.streams[k] = st
-		} else {
-			st.cur = cursor{} // a new instance has a log of its own
 		}
 		st.instance = inst
 		f.start(k, p, st, initial)
@@ -309,18 +317,19 @@ func (f *follower) sync(p *corev1.Pod, initial bool) error {
 	return nil
 }
 
-// start opens the stream of k; fresh applies --tail and --since, a cursor
-// already set resumes after its last line.
+// start follows the log of k's instance in a goroutine: fresh applies
+// --tail and --since; its end is sent to ends.
 func (f *follower) start(k followKey, p *corev1.Pod, st *followStream, fresh bool) {
 	sctx, cancel := context.WithCancel(f.ctx)
 	st.gen++
 	st.running, st.cancel = true, cancel
+	st.alive.Store(true)
 	opts := f.o.logOptions(k.container, fresh, true)
-	gen, cur := st.gen, st.cur
+	gen := st.gen
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		err := f.o.readStream(sctx, p.Name, k.container, opts, &cur, func(l logLine) bool {
+		err := f.o.stream(sctx, p.Name, k.container, opts, true, st.alive.Load, func(l logLine) bool {
 			select {
 			case f.out <- l:
 				return true
@@ -329,7 +338,7 @@ func (f *follower) start(k followKey, p *corev1.Pod, st *followStream, fresh boo
 			}
 		})
 		select {
-		case f.ends <- streamEnd{key: k, gen: gen, cur: cur, err: err}:
+		case f.ends <- streamEnd{key: k, gen: gen, err: err}:
 		case <-f.ctx.Done():
 		}
 	}()
@@ -357,8 +366,8 @@ func (f *follower) gone(p *corev1.Pod) {
 	delete(f.masked, p.UID)
 }
 
-// ended handles a stream's end: resumed when its container still runs (the
-// connection was lost), else reported; a missing right is fatal.
+// ended handles a stream's end (kube.FollowLogs resumed it while its
+// container ran): reported, a missing right is fatal.
 func (f *follower) ended(e streamEnd) error {
 	st := f.streams[e.key]
 	if st == nil || st.gen != e.gen {
@@ -366,38 +375,18 @@ func (f *follower) ended(e streamEnd) error {
 	}
 	st.running = false
 	st.cancel()
-	grew := e.cur.lines > st.cur.lines
-	st.cur = e.cur
 	if st.stopped || errors.Is(e.err, context.Canceled) {
 		return nil
 	}
 	if apierrors.IsForbidden(e.err) || apierrors.IsUnauthorized(e.err) {
 		return e.err
 	}
-	p := f.pods[e.key.uid]
-	if p != nil {
-		if inst, running := containerInstance(p, e.key.container); running && inst == st.instance && !apierrors.IsBadRequest(e.err) && !apierrors.IsNotFound(e.err) {
-			if grew {
-				st.backoff = minResume
-			}
-			d := st.backoff
-			st.backoff = min(2*st.backoff, maxResume)
-			k := e.key
-			time.AfterFunc(d, func() {
-				select {
-				case f.resume <- k:
-				case <-f.ctx.Done():
-				}
-			})
-			return nil
-		}
-	}
 	if e.err != nil {
 		f.status("- %s %s: cannot read the log: %s", st.pod, st.container, firstLineOf(e.err.Error()))
 	} else {
 		f.status("- %s %s (log ended)", st.pod, st.container)
 	}
-	if p != nil {
+	if p := f.pods[e.key.uid]; p != nil {
 		return f.sync(p, false) // a restarted container has a new instance to follow
 	}
 	return nil

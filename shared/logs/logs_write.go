@@ -1,97 +1,15 @@
-package diagnose
+package logs
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/piyasa/kubectl-piyasa/shared/cli"
-	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
-
-// masker masks the values of the Secrets read so far (raw and base64) and
-// the credential patterns of redact.Line in every line. Values are only
-// added: a rotated Secret's old values stay masked.
-type masker struct {
-	mu     sync.Mutex
-	values map[string]bool
-	read   map[string]bool // Secret names read at least once
-	scrub  atomic.Pointer[redact.Scrubber]
-}
-
-func newMasker() *masker {
-	m := &masker{values: map[string]bool{}, read: map[string]bool{}}
-	m.scrub.Store(redact.NewScrubber())
-	return m
-}
-
-// mask returns s with every known secret value and credential pattern masked.
-func (m *masker) mask(s string) string { return m.scrub.Load().Scrub(s) }
-
-// read GETs the named Secrets and adds their values; again reads a Secret
-// already read (a pod that starts during -f may come with a rotated one). A
-// Secret that does not exist has nothing to mask. Any other failure is an
-// error: the lines cannot be masked, so none may be printed.
-func (m *masker) readSecrets(ctx context.Context, cs kubernetes.Interface, ns string, names []string, again bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	added := false
-	for _, n := range names {
-		if m.read[n] && !again {
-			continue
-		}
-		s, err := cs.CoreV1().Secrets(ns).Get(ctx, n, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			m.read[n] = true
-			continue
-		}
-		if err != nil {
-			if apierrors.IsForbidden(err) {
-				return &cli.Error{Code: cli.ExitCluster,
-					Msg: fmt.Sprintf("cannot read Secret %s to mask its values in the logs: %s", n, firstLineOf(err.Error())),
-					Hint: fmt.Sprintf("missing RBAC right: get secrets in namespace %s (check: kubectl auth can-i get secrets -n %s); "+
-						"--no-mask prints the logs without masking the Secret values", ns, ns)}
-			}
-			return fmt.Errorf("cannot read Secret %s to mask its values in the logs: %w", n, err)
-		}
-		m.read[n] = true
-		for _, v := range redact.SecretData(s.Data) {
-			if !m.values[v] {
-				m.values[v] = true
-				added = true
-			}
-		}
-	}
-	if added {
-		vs := make([]string, 0, len(m.values))
-		for v := range m.values {
-			vs = append(vs, v)
-		}
-		m.scrub.Store(redact.NewScrubber(vs...))
-	}
-	return nil
-}
-
-func firstLineOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
 
 // logLine is one line of a container's log, or (status set) a line about
 // the streams for standard error.
@@ -100,18 +18,6 @@ type logLine struct {
 	time           time.Time
 	msg            string
 	status         string
-}
-
-// parseLogLine splits a line read with Timestamps into its time and message
-// (without the newline). A line without a time keeps prev as its time.
-func parseLogLine(b []byte, prev time.Time) (time.Time, string) {
-	b = bytes.TrimRight(b, "\r\n")
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		if t, err := time.Parse(time.RFC3339Nano, string(b[:i])); err == nil {
-			return t, string(b[i+1:])
-		}
-	}
-	return prev, string(b)
 }
 
 // jsonLogLine is a line of `diagnose logs -o json`.

@@ -1,4 +1,4 @@
-package diagnose
+package logs
 
 import (
 	"bytes"
@@ -27,6 +27,8 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
+
+const testNS = "piyasa-chatbot-dev"
 
 // A planted Secret value: no output may hold it, raw or base64.
 const plantedValue = "planted-logs-secret-51c2"
@@ -180,10 +182,10 @@ func runningPod(comp, name string, uid types.UID) *corev1.Pod {
 
 // logsOptions parses args as the command line of `diagnose logs` and
 // completes and validates the options, which read logs from fl.
-func logsOptions(tt *clitest.T, fl *streamLogs, args ...string) (*LogsOptions, error) {
-	o := NewLogsOptions(tt.Global)
+func logsOptions(tt *clitest.T, fl *streamLogs, args ...string) (*Options, error) {
+	o := NewOptions(tt.Global)
 	o.open = fl.open
-	cmd := newCmdLogs(o)
+	cmd := newCmd(o)
 	if err := cmd.ParseFlags(args); err != nil {
 		return nil, err
 	}
@@ -247,11 +249,6 @@ func TestLogsUsage(t *testing.T) {
 	code, _, errOut := logsRun(t, tt, newStreamLogs(), "api", "-c", "sidecar")
 	if code != cli.ExitUsage || !strings.Contains(errOut, `the pods of api have no container "sidecar": use one of api`) {
 		t.Errorf("exit %d: %s", code, errOut)
-	}
-	// the command line goes through the diagnose root too
-	tt = clitest.New(testNS)
-	if code := run(tt, "logs", "nope"); code != cli.ExitUsage {
-		t.Errorf("diagnose logs nope: exit %d", code)
 	}
 }
 

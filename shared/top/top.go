@@ -1,4 +1,4 @@
-package diagnose
+package top
 
 import (
 	"context"
@@ -22,35 +22,30 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/rbac"
 )
 
-// TopKind is the kind of the `diagnose top -o json|yaml` document.
-const TopKind = "DiagnoseTop"
+// Kind is the kind of the `diagnose top -o json|yaml` document.
+const Kind = "DiagnoseTop"
 
-// Top is the document of `diagnose top`: CPU and memory per component, per
+// Report is the document of `diagnose top`: CPU and memory per component, per
 // pod and per node, against requests and limits. Usage comes from
 // metrics.k8s.io; a figure that is missing has its reason in unknown.
-type Top struct {
+type Report struct {
 	Namespace   string      `json:"namespace"`
 	Environment string      `json:"environment"`
 	Time        metav1.Time `json:"time"`
 	// MetricsAPI says whether metrics.k8s.io answered for the namespace's pods.
-	MetricsAPI TopMetricsAPI  `json:"metricsAPI"`
-	Components []TopComponent `json:"components"`
-	Pods       []TopPod       `json:"pods"`
-	Nodes      []TopNode      `json:"nodes"`
+	MetricsAPI kube.MetricsAPI `json:"metricsAPI"`
+	Components []Component     `json:"components"`
+	Pods       []Pod           `json:"pods"`
+	Nodes      []Node          `json:"nodes"`
 }
 
-// TopMetricsAPI says whether metrics.k8s.io answered, and why not.
-type TopMetricsAPI struct {
-	Available bool   `json:"available"`
-	Message   string `json:"message,omitempty"`
-}
-
-// TopFigures are a CPU or memory figure: usage (millicores "150m" or
+// Figures are a CPU or memory figure: usage (millicores "150m" or
 // mebibytes "512Mi"), the sum of the requests and of the limits, and the
 // usage in percent of the limit.
-type TopFigures struct {
+type Figures struct {
 	Usage          string `json:"usage,omitempty"`
 	Request        string `json:"request,omitempty"`
 	Limit          string `json:"limit,omitempty"`
@@ -60,36 +55,36 @@ type TopFigures struct {
 	reasons []string
 }
 
-// TopComponent is a component's pods summed. Usage and the percentage are
+// Component is a component's pods summed. Usage and the percentage are
 // over the pods that have metrics; requests and limits over all its pods.
-type TopComponent struct {
-	Component string     `json:"component"`
-	Pods      int        `json:"pods"`
-	CPU       TopFigures `json:"cpu"`
-	Memory    TopFigures `json:"memory"`
+type Component struct {
+	Component string  `json:"component"`
+	Pods      int     `json:"pods"`
+	CPU       Figures `json:"cpu"`
+	Memory    Figures `json:"memory"`
 }
 
-// TopPod is one pod of a component (not finished, not terminating).
-type TopPod struct {
-	Pod       string     `json:"pod"`
-	Component string     `json:"component"`
-	Node      string     `json:"node,omitempty"`
-	Phase     string     `json:"phase"`
-	CPU       TopFigures `json:"cpu"`
-	Memory    TopFigures `json:"memory"`
+// Pod is one pod of a component (not finished, not terminating).
+type Pod struct {
+	Pod       string  `json:"pod"`
+	Component string  `json:"component"`
+	Node      string  `json:"node,omitempty"`
+	Phase     string  `json:"phase"`
+	CPU       Figures `json:"cpu"`
+	Memory    Figures `json:"memory"`
 }
 
-// TopNode is a node that runs pods of the app: its usage against its
+// Node is a node that runs pods of the app: its usage against its
 // allocatable capacity (as `kubectl top node`), and the app's share.
-type TopNode struct {
-	Node    string         `json:"node"`
-	AppPods int            `json:"appPods"`
-	CPU     TopNodeFigures `json:"cpu"`
-	Memory  TopNodeFigures `json:"memory"`
+type Node struct {
+	Node    string      `json:"node"`
+	AppPods int         `json:"appPods"`
+	CPU     NodeFigures `json:"cpu"`
+	Memory  NodeFigures `json:"memory"`
 }
 
-// TopNodeFigures are a node's CPU or memory.
-type TopNodeFigures struct {
+// NodeFigures are a node's CPU or memory.
+type NodeFigures struct {
 	Usage       string `json:"usage,omitempty"`
 	Allocatable string `json:"allocatable,omitempty"`
 	// Percent is usage in percent of allocatable.
@@ -100,20 +95,26 @@ type TopNodeFigures struct {
 	reasons []string
 }
 
-// TopOptions are the flags of `diagnose top`.
-type TopOptions struct {
+// Options are the flags of `diagnose top`.
+type Options struct {
 	*cli.Global
 	Print *output.Flags
 	// metrics is the metrics.k8s.io client; tests set a fake.
 	metrics metricsclient.Interface
 }
 
-// NewCmdTop returns `diagnose top`.
-func NewCmdTop(g *cli.Global) *cobra.Command {
-	return newCmdTop(&TopOptions{Global: g, Print: output.NewFlags()})
+// NeededRights of diagnose top: listing the pods (every other read is
+// explained when refused).
+func (o *Options) NeededRights(context.Context) (*rbac.Needs, error) {
+	return rbac.For("diagnose top").Needs(o.Namespace), nil
 }
 
-func newCmdTop(o *TopOptions) *cobra.Command {
+// NewCmd returns `diagnose top`.
+func NewCmd(g *cli.Global) *cobra.Command {
+	return newCmd(&Options{Global: g, Print: output.NewFlags()})
+}
+
+func newCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "top [-o table|wide|json|yaml]",
 		Short: "CPU and memory per component, pod and node, against requests and limits (metrics.k8s.io)",
@@ -136,10 +137,10 @@ why); 2 bad flags; 3 the cluster cannot be read or pods may not be listed.`,
 }
 
 // Complete resolves the environment and namespace.
-func (o *TopOptions) Complete(_ *cobra.Command, _ []string) error { return o.Global.Complete() }
+func (o *Options) Complete(_ *cobra.Command, _ []string) error { return o.Global.Complete() }
 
 // Validate checks -o; it does no I/O.
-func (o *TopOptions) Validate() error {
+func (o *Options) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
@@ -158,14 +159,14 @@ type topInput struct {
 }
 
 // Run reads pods, nodes and their metrics and prints the document.
-func (o *TopOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	in, err := o.collect(ctx)
 	if err != nil {
 		return err
 	}
 	top := buildTop(in, o.Env, o.Namespace, o.Now())
 	if o.Print.Structured() {
-		err = o.Print.PrintDocument(o.Out, TopKind, top)
+		err = o.Print.PrintDocument(o.Out, Kind, top)
 	} else {
 		err = renderTop(o.Out, top, o.Print.IsWide())
 	}
@@ -178,7 +179,7 @@ func (o *TopOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *TopOptions) collect(ctx context.Context) (topInput, error) {
+func (o *Options) collect(ctx context.Context) (topInput, error) {
 	var in topInput
 	cs, err := o.Clientset()
 	if err != nil {
@@ -244,10 +245,10 @@ type podSums struct {
 }
 
 // buildTop computes the document.
-func buildTop(in topInput, env app.Environment, ns string, now time.Time) Top {
-	top := Top{Namespace: ns, Environment: env.Name, Time: metav1.NewTime(now.UTC().Truncate(time.Second)),
-		MetricsAPI: TopMetricsAPI{Available: in.metricsErr == "", Message: in.metricsErr},
-		Components: []TopComponent{}, Pods: []TopPod{}, Nodes: []TopNode{}}
+func buildTop(in topInput, env app.Environment, ns string, now time.Time) Report {
+	top := Report{Namespace: ns, Environment: env.Name, Time: metav1.NewTime(now.UTC().Truncate(time.Second)),
+		MetricsAPI: kube.MetricsAPI{Available: in.metricsErr == "", Message: in.metricsErr},
+		Components: []Component{}, Pods: []Pod{}, Nodes: []Node{}}
 	type nodeSum struct {
 		pods int
 		app  map[corev1.ResourceName]*resource.Quantity
@@ -257,7 +258,7 @@ func buildTop(in topInput, env app.Environment, ns string, now time.Time) Top {
 		pods := topPods(in.pods, c)
 		sums := make([]map[corev1.ResourceName]podSums, len(pods))
 		for i, p := range pods {
-			tp := TopPod{Pod: p.Name, Component: c.Name, Node: p.Spec.NodeName, Phase: string(p.Status.Phase)}
+			tp := Pod{Pod: p.Name, Component: c.Name, Node: p.Spec.NodeName, Phase: string(p.Status.Phase)}
 			sums[i] = map[corev1.ResourceName]podSums{}
 			var nsum *nodeSum
 			if p.Spec.NodeName != "" {
@@ -286,7 +287,7 @@ func buildTop(in topInput, env app.Environment, ns string, now time.Time) Top {
 			}
 			top.Pods = append(top.Pods, tp)
 		}
-		tc := TopComponent{Component: c.Name, Pods: len(pods),
+		tc := Component{Component: c.Name, Pods: len(pods),
 			CPU: componentFigures(corev1.ResourceCPU, pods, sums), Memory: componentFigures(corev1.ResourceMemory, pods, sums)}
 		top.Components = append(top.Components, tc)
 	}
@@ -297,9 +298,9 @@ func buildTop(in topInput, env app.Environment, ns string, now time.Time) Top {
 	sort.Strings(names)
 	for _, n := range names {
 		sum := nodes[n]
-		tn := TopNode{Node: n, AppPods: sum.pods}
+		tn := Node{Node: n, AppPods: sum.pods}
 		for _, res := range topResources {
-			var f TopNodeFigures
+			var f NodeFigures
 			var why []string
 			if q := sum.app[res]; q != nil {
 				f.App = kube.FormatQuantity(res, *q)
@@ -361,8 +362,8 @@ func topPods(all []corev1.Pod, c app.Component) []*corev1.Pod {
 
 // componentFigures sums the pods' figures of res: usage and the percentage
 // of the limit over the pods with metrics, requests and limits over all.
-func componentFigures(res corev1.ResourceName, pods []*corev1.Pod, sums []map[corev1.ResourceName]podSums) TopFigures {
-	var f TopFigures
+func componentFigures(res corev1.ResourceName, pods []*corev1.Pod, sums []map[corev1.ResourceName]podSums) Figures {
+	var f Figures
 	if len(pods) == 0 {
 		f.reasons = []string{"no running pods"}
 		f.Unknown = f.reasons[0]
@@ -446,8 +447,8 @@ func podFigures(p *corev1.Pod, res corev1.ResourceName, in topInput) podSums {
 }
 
 // figures formats a pod's sums.
-func (s podSums) figures(res corev1.ResourceName) TopFigures {
-	var f TopFigures
+func (s podSums) figures(res corev1.ResourceName) Figures {
+	var f Figures
 	why := append([]string(nil), s.why...)
 	if s.hasUsage {
 		f.Usage = kube.FormatQuantity(res, s.usage)

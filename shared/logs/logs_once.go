@@ -1,7 +1,6 @@
-package diagnose
+package logs
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,80 +9,33 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
-// cursor is how far a container's log has been printed: the time of the
-// last line, how many lines had that time, and how many lines in all. A
-// stream that ends early is resumed from it without repeating lines.
-type cursor struct {
-	last   time.Time
-	atLast int
-	lines  int
-}
-
-// readStream opens a container's log and sends its lines until it ends or
-// ctx does. With a cursor already set it asks from the cursor's time on and
-// skips what was sent before. It returns nil at the end of the log.
-func (o *LogsOptions) readStream(ctx context.Context, pod, container string, opts *corev1.PodLogOptions, cur *cursor, send func(logLine) bool) error {
-	since, skip := cur.last, cur.atLast
-	if !since.IsZero() {
-		t := metav1.NewTime(since)
-		opts.SinceTime, opts.SinceSeconds, opts.TailLines = &t, nil, nil
-	}
-	rc, err := o.open(ctx, pod, opts)
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { _ = rc.Close() })
-	defer func() {
-		stop()
-		_ = rc.Close()
-	}()
-	r := bufio.NewReaderSize(rc, 64*1024)
-	prev := since
-	for {
-		b, err := r.ReadBytes('\n')
-		if len(b) > 0 {
-			t, msg := parseLogLine(b, prev)
-			prev = t
-			dup := false
-			if !since.IsZero() {
-				if t.Before(since) {
-					dup = true
-				} else if t.Equal(since) && skip > 0 {
-					skip--
-					dup = true
-				}
+// stream reads a container's log with kube.FollowLogs and sends its lines
+// (a line without a time keeps the time of the line before): once to its
+// end, or with follow while running says the container runs.
+func (o *Options) stream(ctx context.Context, pod, container string, opts *corev1.PodLogOptions, follow bool, running func() bool, send func(logLine) bool) error {
+	var prev time.Time
+	var cur kube.LogCursor
+	return kube.FollowLogs(ctx, kube.LogFollow{
+		Open: func(ctx context.Context, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+			return o.open(ctx, pod, opts)
+		},
+		Options: *opts, Follow: follow, Running: running, MinBackoff: minResume, MaxBackoff: maxResume,
+		Line: func(l kube.LogLine) bool {
+			if !l.Time.IsZero() {
+				prev = l.Time
 			}
-			if !dup {
-				if t.Equal(cur.last) {
-					cur.atLast++
-				} else {
-					cur.last, cur.atLast = t, 1
-				}
-				cur.lines++
-				if !send(logLine{pod: pod, container: container, time: t, msg: msg}) {
-					return ctx.Err()
-				}
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
-	}
+			return send(logLine{pod: pod, container: container, time: prev, msg: l.Text})
+		},
+	}, &cur)
 }
 
 // noLog says why a container has no log to read now ("" when it has one).
-func (o *LogsOptions) noLog(p *corev1.Pod, container string) string {
+func (o *Options) noLog(p *corev1.Pod, container string) string {
 	cs := containerStatus(p, container)
 	if o.Previous {
 		if cs == nil || cs.LastTerminationState.Terminated == nil {
@@ -119,7 +71,7 @@ type logSource struct {
 // once prints the logs of the current pods merged in time order: every
 // container's log is read as a stream, and the line with the earliest time
 // among the streams' next lines is written next, so memory stays bounded.
-func (o *LogsOptions) once(ctx context.Context, pods []*corev1.Pod, w *logWriter) error {
+func (o *Options) once(ctx context.Context, pods []*corev1.Pod, w *logWriter) error {
 	if len(pods) == 0 {
 		return cli.Failedf("no pod of %s (%s) in namespace %s", o.component.Name, o.component.Selector(), o.Namespace).
 			WithHint("kubectl piyasa deploy status -n %s", o.Namespace)
@@ -139,7 +91,7 @@ func (o *LogsOptions) once(ctx context.Context, pods []*corev1.Pod, w *logWriter
 			srcs = append(srcs, s)
 			go func(s *logSource) {
 				defer close(s.lines)
-				s.err = o.readStream(ctx, s.pod, s.container, o.logOptions(s.container, true, false), &cursor{}, func(l logLine) bool {
+				s.err = o.stream(ctx, s.pod, s.container, o.logOptions(s.container, true, false), false, nil, func(l logLine) bool {
 					select {
 					case s.lines <- l:
 						return true
@@ -203,7 +155,7 @@ func (o *LogsOptions) once(ctx context.Context, pods []*corev1.Pod, w *logWriter
 		return interrupted(ctx, ctx.Err())
 	}
 	if failed > 0 {
-		return cli.Failedf("the logs of %d of %s could not be read (see the warnings above)", failed, plural(len(srcs), "container", "containers"))
+		return cli.Failedf("the logs of %d of %s could not be read (see the warnings above)", failed, cli.Plural(len(srcs), "container", "containers"))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package diagnose
+package top
 
 import (
 	"context"
@@ -20,7 +20,18 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
+
+const testNS = "piyasa-chatbot-dev"
+
+// exitOf is the exit code of a command's result, its message printed to stderr as the binary would.
+func exitOf(tt *clitest.T, err error) int {
+	if err == nil {
+		return 0
+	}
+	return cli.PrintError(tt.Stderr, cli.Classify(err, ""))
+}
 
 func rl(cpu, mem string) corev1.ResourceList {
 	l := corev1.ResourceList{}
@@ -60,10 +71,10 @@ func metricsFake(pods []metricsv1beta1.PodMetrics, nodes []metricsv1beta1.NodeMe
 
 func topRun(t *testing.T, tt *clitest.T, mc *metricsfake.Clientset, args ...string) (int, string, string) {
 	t.Helper()
-	o := &TopOptions{Global: tt.Global, Print: NewOptions(tt.Global).Print}
+	o := &Options{Global: tt.Global, Print: output.NewFlags()}
 	o.Print.Output = "table"
 	o.metrics = mc
-	cmd := newCmdTop(o)
+	cmd := newCmd(o)
 	var err error
 	if err = cmd.ParseFlags(args); err == nil {
 		if err = o.Complete(cmd, nil); err == nil {
@@ -94,11 +105,11 @@ func TestTop(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var top Top
+	var top Report
 	if err := json.Unmarshal([]byte(out), &top); err != nil {
 		t.Fatal(err)
 	}
-	comp := map[string]TopComponent{}
+	comp := map[string]Component{}
 	for _, c := range top.Components {
 		comp[c.Component] = c
 	}
@@ -186,7 +197,7 @@ func TestTopWithoutMetrics(t *testing.T) {
 	if code, _, errOut := topRun(t, tt, metricsFake(nil, nil, nil)); code != cli.ExitCluster {
 		t.Errorf("forbidden pods: exit %d\n%s", code, errOut)
 	}
-	if code := run(clitest.New(testNS), "top", "-o", "xml"); code != cli.ExitUsage {
+	if code, _, _ := topRun(t, clitest.New(testNS), metricsFake(nil, nil, nil), "-o", "xml"); code != cli.ExitUsage {
 		t.Errorf("-o xml: exit %d", code)
 	}
 }

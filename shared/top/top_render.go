@@ -1,4 +1,4 @@
-package diagnose
+package top
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 // renderTop prints the three tables of `diagnose top` (components, pods,
 // nodes), then the reason of every missing figure, grouped by reason.
-func renderTop(w io.Writer, top Top, wide bool) error {
+func renderTop(w io.Writer, top Report, wide bool) error {
 	var notes []string
 	byReason := map[string][]string{}
 	note := func(reasons []string, what string) {
@@ -102,11 +102,11 @@ func orDash(s string) string {
 }
 
 // reqLim is "request/limit", "-" for one that is not set.
-func reqLim(f TopFigures) string { return orDash(f.Request) + "/" + orDash(f.Limit) }
+func reqLim(f Figures) string { return orDash(f.Request) + "/" + orDash(f.Limit) }
 
 // pctOfLimit is the usage in percent of the limit: "-" without a limit,
 // <unknown> without usage.
-func pctOfLimit(f TopFigures) string {
+func pctOfLimit(f Figures) string {
 	switch {
 	case f.PercentOfLimit != nil:
 		return fmt.Sprintf("%d%%", *f.PercentOfLimit)
