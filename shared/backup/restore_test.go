@@ -551,12 +551,14 @@ func TestRestoreLockTimeoutNamesSessions(t *testing.T) {
 
 // TestRestoreTimeoutCoversTheLoad (D12): --timeout ends a load that does
 // not finish, exit 1 naming --timeout, not "interrupted".
+// The timeout is long enough for the fake app to stop on a loaded machine;
+// the load then blocks until it runs out.
 func TestRestoreTimeoutCoversTheLoad(t *testing.T) {
-	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, func(o *RestoreOptions) { o.Timeout = 300 * time.Millisecond })
+	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, func(o *RestoreOptions) { o.Timeout = 3 * time.Second })
 	w.db.txStatus = "aborted"
 	w.db.onLoad = func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 	e := w.run(t, context.Background())
-	if e == nil || e.Code != cli.ExitFailed || !strings.Contains(e.Msg, "the restore did not finish within --timeout 300ms: stopped during the load: its transaction did not commit") {
+	if e == nil || e.Code != cli.ExitFailed || !strings.Contains(e.Msg, "the restore did not finish within --timeout 3s: stopped during the load: its transaction did not commit") {
 		t.Fatalf("err %v", e)
 	}
 }
