@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -159,12 +161,9 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	pod, container, err := PostgresPod(ctx, cs, b.Namespace)
+	pod, container, err := b.postgresPod(ctx, cs)
 	if err != nil {
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			return nil, err
-		}
-		return nil, cli.Failedf("%v", err).WithHint("is the app deployed? check: kubectl get pods -n %s -l app=postgres", b.Namespace)
+		return nil, err
 	}
 	images, err := b.images(ctx)
 	if err != nil {
@@ -198,28 +197,8 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	start := b.Now()
 	execErr := ex.Exec(ctx, pod, container, DumpCommand(req.Database), nil, io.MultiWriter(raw, scan, prog, comp), stderr)
 	prog.done()
-	st, haveStatus := stderr.Status()
-	if ctx.Err() != nil {
-		return nil, interrupted(req.Target.Location(req.Name), isS3(req.Target))
-	}
-	if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), execErr); err != nil {
+	if err := b.checkDumped(ctx, req, sink, execErr, stderr, raw, scan); err != nil {
 		return nil, err
-	}
-	if execErr != nil && !haveStatus {
-		if apierrors.IsForbidden(execErr) || apierrors.IsUnauthorized(execErr) {
-			return nil, execErr
-		}
-		msg := firstLine(execErr.Error())
-		if last := stderr.Last(); last != "" {
-			msg += ": " + last
-		}
-		return nil, cli.Failedf("dump failed, nothing written: %s", msg)
-	}
-	if err := CheckDump(st, haveStatus, raw, scan, stderr.Last()); err != nil {
-		return nil, cli.Failedf("dump rejected, nothing written: %v", err)
-	}
-	if execErr != nil {
-		return nil, cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
 	}
 	if err := comp.Close(); err != nil {
 		if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), nil); err != nil {
@@ -244,18 +223,67 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		RawBytes:    raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
 		Tables: sortedTables(scan.Tables), BackupKind: req.Kind,
 	}
+	if err := writeMeta(ctx, req, info); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// postgresPod finds the pod and container pg_dump runs in.
+func (b *base) postgresPod(ctx context.Context, cs kubernetes.Interface) (*corev1.Pod, string, error) {
+	pod, container, err := PostgresPod(ctx, cs, b.Namespace)
+	if err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			return nil, "", err
+		}
+		return nil, "", cli.Failedf("%v", err).WithHint("is the app deployed? check: kubectl get pods -n %s -l app=postgres", b.Namespace)
+	}
+	return pod, container, nil
+}
+
+// checkDumped judges the finished pg_dump: interrupted, the target not
+// written, pg_dump failed, or a dump that is not whole is an error.
+func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSink, execErr error, stderr *StderrCollector, raw *Counter, scan *DumpScanner) error {
+	st, haveStatus := stderr.Status()
+	if ctx.Err() != nil {
+		return interrupted(req.Target.Location(req.Name), isS3(req.Target))
+	}
+	if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), execErr); err != nil {
+		return err
+	}
+	if execErr != nil && !haveStatus {
+		if apierrors.IsForbidden(execErr) || apierrors.IsUnauthorized(execErr) {
+			return execErr
+		}
+		msg := firstLine(execErr.Error())
+		if last := stderr.Last(); last != "" {
+			msg += ": " + last
+		}
+		return cli.Failedf("dump failed, nothing written: %s", msg)
+	}
+	if err := CheckDump(st, haveStatus, raw, scan, stderr.Last()); err != nil {
+		return cli.Failedf("dump rejected, nothing written: %v", err)
+	}
+	if execErr != nil {
+		return cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
+	}
+	return nil
+}
+
+// writeMeta writes the metadata next to the stored backup.
+func writeMeta(ctx context.Context, req dumpRequest, info *BackupInfo) error {
 	data, err := info.Marshal()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := req.Target.WriteMeta(ctx, req.Name, data); err != nil {
 		if ctx.Err() != nil {
-			return nil, cli.Interruptedf("interrupted after %s was written, before its metadata %s: without it the backup cannot be verified or restored; the database was not changed", info.Location, info.Location+MetadataSuffix).
+			return cli.Interruptedf("interrupted after %s was written, before its metadata %s: without it the backup cannot be verified or restored; the database was not changed", info.Location, info.Location+MetadataSuffix).
 				WithHint("take the backup again")
 		}
-		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
+		return cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
 	}
-	return info, nil
+	return nil
 }
 
 // streamErr explains a copy out of a pod that failed because the target

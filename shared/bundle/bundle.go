@@ -90,110 +90,90 @@ func Write(ctx context.Context, w io.Writer, in Input) (Result, error) {
 	if in.MaxLogPods <= 0 {
 		in.MaxLogPods = 20
 	}
-	var files []file
-	var notes []string
-	var secretValues []string
-	secretsRead := false
+	b := &builder{in: in}
+	if err := b.addObjects(ctx); err != nil {
+		return Result{}, err
+	}
+	if err := b.addPods(ctx); err != nil {
+		return Result{}, err
+	}
+	if err := b.addEvents(ctx); err != nil {
+		return Result{}, err
+	}
+	for name, data := range in.Files {
+		b.files = append(b.files, file{name, data})
+	}
+	b.addReadme()
+	return b.writeTar(w)
+}
 
+// builder gathers the files of a bundle and what could not be read.
+type builder struct {
+	in           Input
+	files        []file
+	notes        []string
+	secretValues []string
+	secretsRead  bool
+	logPods      int
+}
+
+// addObjects writes the app's objects as YAML and keeps the Secret values
+// (and sensitive ConfigMap values) to scrub.
+func (b *builder) addObjects(ctx context.Context) error {
 	for _, gvr := range Kinds {
-		list, err := listAll(ctx, in.Dynamic.Resource(gvr).Namespace(in.Namespace))
+		list, err := listAll(ctx, b.in.Dynamic.Resource(gvr).Namespace(b.in.Namespace))
 		if err != nil {
 			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
-				notes = append(notes, fmt.Sprintf("%s: not read (%s)", gvr.Resource, firstLine(err.Error())))
+				b.notes = append(b.notes, fmt.Sprintf("%s: not read (%s)", gvr.Resource, firstLine(err.Error())))
 				continue
 			}
-			return Result{}, err
+			return err
 		}
 		if gvr.Resource == "secrets" {
-			secretsRead = true
+			b.secretsRead = true
 		}
 		for i := range list {
 			u := &list[i]
 			if gvr.Resource == "secrets" {
-				secretValues = append(secretValues, secretStrings(u)...)
+				b.secretValues = append(b.secretValues, secretStrings(u)...)
 			}
 			if gvr.Resource == "configmaps" {
 				data, _, _ := unstructured.NestedStringMap(u.Object, "data")
 				for k, v := range data {
 					if redact.Value(k, v) != v {
-						secretValues = append(secretValues, v)
+						b.secretValues = append(b.secretValues, v)
 					}
 				}
 			}
 			RedactObject(u)
-			b, err := yaml.Marshal(u.Object)
+			y, err := yaml.Marshal(u.Object)
 			if err != nil {
-				return Result{}, err
+				return err
 			}
-			files = append(files, file{fmt.Sprintf("objects/%s/%s.yaml", gvr.Resource, u.GetName()), b})
+			b.files = append(b.files, file{fmt.Sprintf("objects/%s/%s.yaml", gvr.Resource, u.GetName()), y})
 		}
 	}
+	return nil
+}
 
-	// pods: a status table of all, YAML and logs of the failing ones
+// addPods writes pods.txt, a status table of all pods, and the YAML and logs
+// of the failing ones.
+func (b *builder) addPods(ctx context.Context) error {
 	var podTable strings.Builder
 	fmt.Fprintf(&podTable, "%-50s %-10s %-8s %-9s %s\n", "NAME", "PHASE", "READY", "RESTARTS", "PROBLEMS")
-	logPods := 0
 	opts := metav1.ListOptions{Limit: 500}
 	for {
-		l, err := in.Kube.CoreV1().Pods(in.Namespace).List(ctx, opts)
+		l, err := b.in.Kube.CoreV1().Pods(b.in.Namespace).List(ctx, opts)
 		if err != nil {
 			if apierrors.IsForbidden(err) {
-				notes = append(notes, "pods: not read ("+firstLine(err.Error())+")")
+				b.notes = append(b.notes, "pods: not read ("+firstLine(err.Error())+")")
 				break
 			}
-			return Result{}, err
+			return err
 		}
 		for i := range l.Items {
-			p := &l.Items[i]
-			probs := kube.PodProblems(p)
-			ready, total, restarts := 0, len(p.Status.ContainerStatuses), int32(0)
-			for _, cs := range p.Status.ContainerStatuses {
-				if cs.Ready {
-					ready++
-				}
-				restarts += cs.RestartCount
-			}
-			var ps []string
-			for _, pr := range probs {
-				ps = append(ps, pr.String())
-			}
-			fmt.Fprintf(&podTable, "%-50s %-10s %-8s %-9d %s\n", p.Name, p.Status.Phase, fmt.Sprintf("%d/%d", ready, total), restarts, strings.Join(ps, "; "))
-			if len(probs) == 0 && p.Status.Phase != corev1.PodPending && p.Status.Phase != corev1.PodFailed {
-				continue
-			}
-			obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
-			if err != nil {
-				return Result{}, err
-			}
-			u := &unstructured.Unstructured{Object: obj}
-			u.SetAPIVersion("v1")
-			u.SetKind("Pod")
-			RedactObject(u)
-			b, err := yaml.Marshal(u.Object)
-			if err != nil {
-				return Result{}, err
-			}
-			files = append(files, file{"pods/" + p.Name + ".yaml", b})
-			if logPods >= in.MaxLogPods || !secretsRead {
-				continue
-			}
-			logPods++
-			for _, c := range p.Spec.Containers {
-				for _, prev := range []bool{false, true} {
-					tail := in.TailLines
-					lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					b, err := in.Kube.CoreV1().Pods(in.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: prev, TailLines: &tail}).DoRaw(lctx)
-					cancel()
-					name := fmt.Sprintf("logs/%s/%s.log", p.Name, c.Name)
-					if prev {
-						name = fmt.Sprintf("logs/%s/%s.previous.log", p.Name, c.Name)
-					}
-					if err != nil {
-						notes = append(notes, fmt.Sprintf("%s: not read (%s)", name, firstLine(err.Error())))
-						continue
-					}
-					files = append(files, file{name, b})
-				}
+			if err := b.addPod(ctx, &podTable, &l.Items[i]); err != nil {
+				return err
 			}
 		}
 		if l.Continue == "" {
@@ -201,32 +181,98 @@ func Write(ctx context.Context, w io.Writer, in Input) (Result, error) {
 		}
 		opts.Continue = l.Continue
 	}
-	files = append(files, file{"pods.txt", []byte(podTable.String())})
-	if !secretsRead {
-		notes = append(notes, LogsLeftOut)
+	b.files = append(b.files, file{"pods.txt", []byte(podTable.String())})
+	if !b.secretsRead {
+		b.notes = append(b.notes, LogsLeftOut)
 	}
+	return nil
+}
 
-	// events of the namespace, oldest first
-	if evs, err := in.Kube.CoreV1().Events(in.Namespace).List(ctx, metav1.ListOptions{}); err != nil {
+// addPod writes the pod's row of the table and, when it fails, its YAML and
+// logs.
+func (b *builder) addPod(ctx context.Context, podTable *strings.Builder, p *corev1.Pod) error {
+	probs := kube.PodProblems(p)
+	ready, total, restarts := 0, len(p.Status.ContainerStatuses), int32(0)
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Ready {
+			ready++
+		}
+		restarts += cs.RestartCount
+	}
+	var ps []string
+	for _, pr := range probs {
+		ps = append(ps, pr.String())
+	}
+	fmt.Fprintf(podTable, "%-50s %-10s %-8s %-9d %s\n", p.Name, p.Status.Phase, fmt.Sprintf("%d/%d", ready, total), restarts, strings.Join(ps, "; "))
+	if len(probs) == 0 && p.Status.Phase != corev1.PodPending && p.Status.Phase != corev1.PodFailed {
+		return nil
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetAPIVersion("v1")
+	u.SetKind("Pod")
+	RedactObject(u)
+	y, err := yaml.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	b.files = append(b.files, file{"pods/" + p.Name + ".yaml", y})
+	if b.logPods >= b.in.MaxLogPods || !b.secretsRead {
+		return nil
+	}
+	b.logPods++
+	b.addLogs(ctx, p)
+	return nil
+}
+
+// addLogs writes the last lines of each container's current and previous log.
+func (b *builder) addLogs(ctx context.Context, p *corev1.Pod) {
+	for _, c := range p.Spec.Containers {
+		for _, prev := range []bool{false, true} {
+			tail := b.in.TailLines
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			data, err := b.in.Kube.CoreV1().Pods(b.in.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: prev, TailLines: &tail}).DoRaw(lctx)
+			cancel()
+			name := fmt.Sprintf("logs/%s/%s.log", p.Name, c.Name)
+			if prev {
+				name = fmt.Sprintf("logs/%s/%s.previous.log", p.Name, c.Name)
+			}
+			if err != nil {
+				b.notes = append(b.notes, fmt.Sprintf("%s: not read (%s)", name, firstLine(err.Error())))
+				continue
+			}
+			b.files = append(b.files, file{name, data})
+		}
+	}
+}
+
+// addEvents writes events.txt, the events of the namespace, oldest first.
+func (b *builder) addEvents(ctx context.Context) error {
+	evs, err := b.in.Kube.CoreV1().Events(b.in.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
 		if !apierrors.IsForbidden(err) {
-			return Result{}, err
+			return err
 		}
-		notes = append(notes, "events: not read ("+firstLine(err.Error())+")")
-	} else {
-		items := evs.Items
-		sort.SliceStable(items, func(i, j int) bool { a, b := kube.EventTime(items[i]), kube.EventTime(items[j]); return a.Before(&b) })
-		var b strings.Builder
-		for _, e := range items {
-			fmt.Fprintf(&b, "%s\t%s\t%s/%s\t%s\tx%d\t%s\n", kube.EventTime(e).UTC().Format(time.RFC3339), e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Count, e.Message)
-		}
-		files = append(files, file{"events.txt", []byte(b.String())})
+		b.notes = append(b.notes, "events: not read ("+firstLine(err.Error())+")")
+		return nil
 	}
+	items := evs.Items
+	sort.SliceStable(items, func(i, j int) bool { a, b := kube.EventTime(items[i]), kube.EventTime(items[j]); return a.Before(&b) })
+	var sb strings.Builder
+	for _, e := range items {
+		fmt.Fprintf(&sb, "%s\t%s\t%s/%s\t%s\tx%d\t%s\n", kube.EventTime(e).UTC().Format(time.RFC3339), e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Count, e.Message)
+	}
+	b.files = append(b.files, file{"events.txt", []byte(sb.String())})
+	return nil
+}
 
-	for name, data := range in.Files {
-		files = append(files, file{name, data})
-	}
+// addReadme writes README.txt: how the bundle is redacted and what it lacks.
+func (b *builder) addReadme() {
 	scrubbed := "then every Secret value of the namespace (and its base64 form) and every\ncredential pattern"
-	if !secretsRead {
+	if !b.secretsRead {
 		scrubbed = "the Secrets could not be read, so their values are NOT scrubbed and no log is\nincluded; every credential pattern"
 	}
 	readme := fmt.Sprintf(`kubectl piyasa diagnose bundle of namespace %s, made %s.
@@ -236,21 +282,24 @@ whose key or content looks like a password, token or key are replaced; env value
 sensitive names are replaced; last-applied-configuration annotations and managedFields
 are dropped; %s (URL passwords, KEY=value of sensitive names, bearer tokens, provider
 API keys) is masked in every file.
-`, in.Namespace, in.Now.UTC().Format(time.RFC3339), redact.Mask, scrubbed)
-	if len(notes) > 0 {
-		readme += "\nNot included:\n  " + strings.Join(notes, "\n  ") + "\n"
+`, b.in.Namespace, b.in.Now.UTC().Format(time.RFC3339), redact.Mask, scrubbed)
+	if len(b.notes) > 0 {
+		readme += "\nNot included:\n  " + strings.Join(b.notes, "\n  ") + "\n"
 	}
-	files = append(files, file{"README.txt", []byte(readme)})
+	b.files = append(b.files, file{"README.txt", []byte(readme)})
+}
 
-	scrub := redact.NewScrubber(secretValues...)
-	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+// writeTar writes the files, scrubbed and sorted by name, as a gzip-compressed tar.
+func (b *builder) writeTar(w io.Writer) (Result, error) {
+	scrub := redact.NewScrubber(b.secretValues...)
+	sort.Slice(b.files, func(i, j int) bool { return b.files[i].name < b.files[j].name })
 	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
-	root := "piyasa-bundle-" + in.Namespace + "/"
+	root := "piyasa-bundle-" + b.in.Namespace + "/"
 	var names []string
-	for _, f := range files {
+	for _, f := range b.files {
 		data := []byte(scrub.Scrub(string(f.data)))
-		hdr := &tar.Header{Name: root + f.name, Mode: 0o600, Size: int64(len(data)), ModTime: in.Now.Truncate(time.Second), Typeflag: tar.TypeReg}
+		hdr := &tar.Header{Name: root + f.name, Mode: 0o600, Size: int64(len(data)), ModTime: b.in.Now.Truncate(time.Second), Typeflag: tar.TypeReg}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return Result{}, err
 		}
@@ -262,7 +311,7 @@ API keys) is masked in every file.
 	if err := tw.Close(); err != nil {
 		return Result{}, err
 	}
-	return Result{Files: names, Redacted: secretsRead}, gz.Close()
+	return Result{Files: names, Redacted: b.secretsRead}, gz.Close()
 }
 
 func listAll(ctx context.Context, ri dynamic.ResourceInterface) ([]unstructured.Unstructured, error) {

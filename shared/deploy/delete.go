@@ -125,20 +125,48 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		o.Infof("namespace %s is already being deleted\n", o.Namespace)
 		return o.waitGone(ctx, c)
 	}
-	suffix := o.DryRun.Suffix()
 	del := metav1.DeleteOptions{DryRun: o.DryRun.Server()}
-	report := func(id string, err error) error {
-		switch {
-		case apierrors.IsNotFound(err):
-			fmt.Fprintf(o.Out, "%s not found\n", id)
-		case err != nil:
-			return fmt.Errorf("delete %s: %w", id, err)
-		default:
-			fmt.Fprintf(o.Out, "%s deleted%s\n", id, suffix)
-		}
+	deleteNS, err := o.deleteObjects(ctx, c, del)
+	if err != nil {
+		return err
+	}
+	if o.DryRun.Client() {
+		fmt.Fprintf(o.Out, "secret/%s deleted%s\n", app.SecretName, o.DryRun.Suffix())
+	} else if err := o.report("secret/"+app.SecretName, c.cs.CoreV1().Secrets(o.Namespace).Delete(ctx, app.SecretName, del)); err != nil {
+		return err
+	}
+	if !o.DeleteData {
+		fmt.Fprintf(o.Out, "kept: the PVCs (%s, %s, %s-*) and namespace %s; delete them with --delete-data\n",
+			o.Env.ObjectName(app.PostgresPVC), o.Env.ObjectName(app.BackupPVC), app.RedisPVC, o.Namespace)
+		o.Infof("The kept data needs the same DATABASE_PASSWORD and TOKEN_ENCRYPTION_KEY: deploy again with the .env you deployed with.\n")
 		return nil
 	}
-	deleteNS := false
+	if err := o.deleteRedisPVCs(ctx, c, del); err != nil {
+		return err
+	}
+	if !deleteNS {
+		return nil
+	}
+	return o.deleteNamespace(ctx, c, del)
+}
+
+// report prints the outcome of deleting id (not found is no error).
+func (o *DeleteOptions) report(id string, err error) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		fmt.Fprintf(o.Out, "%s not found\n", id)
+	case err != nil:
+		return fmt.Errorf("delete %s: %w", id, err)
+	default:
+		fmt.Fprintf(o.Out, "%s deleted%s\n", id, o.DryRun.Suffix())
+	}
+	return nil
+}
+
+// deleteObjects deletes the rendered objects in reverse order, keeping the
+// PVCs without --delete-data, and tells whether the namespace is to go too.
+func (o *DeleteOptions) deleteObjects(ctx context.Context, c *clients, del metav1.DeleteOptions) (deleteNS bool, err error) {
+	suffix := o.DryRun.Suffix()
 	for i := len(o.objs) - 1; i >= 0; i-- {
 		u := o.objs[i]
 		id := kindLower(u.GetKind()) + "/" + u.GetName()
@@ -161,23 +189,17 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 			continue // the cluster has no ServiceMonitor kind: nothing to delete
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
-		if err := report(id, res.Delete(ctx, u.GetName(), del)); err != nil {
-			return err
+		if err := o.report(id, res.Delete(ctx, u.GetName(), del)); err != nil {
+			return false, err
 		}
 	}
-	if o.DryRun.Client() {
-		fmt.Fprintf(o.Out, "secret/%s deleted%s\n", app.SecretName, suffix)
-	} else if err := report("secret/"+app.SecretName, c.cs.CoreV1().Secrets(o.Namespace).Delete(ctx, app.SecretName, del)); err != nil {
-		return err
-	}
-	if !o.DeleteData {
-		fmt.Fprintf(o.Out, "kept: the PVCs (%s, %s, %s-*) and namespace %s; delete them with --delete-data\n",
-			o.Env.ObjectName(app.PostgresPVC), o.Env.ObjectName(app.BackupPVC), app.RedisPVC, o.Namespace)
-		o.Infof("The kept data needs the same DATABASE_PASSWORD and TOKEN_ENCRYPTION_KEY: deploy again with the .env you deployed with.\n")
-		return nil
-	}
+	return deleteNS, nil
+}
+
+// deleteRedisPVCs deletes the PVCs of the Redis StatefulSet's claim template.
+func (o *DeleteOptions) deleteRedisPVCs(ctx context.Context, c *clients, del metav1.DeleteOptions) error {
 	redis, _ := app.LookupComponent(app.Redis)
 	pvcs, err := c.cs.CoreV1().PersistentVolumeClaims(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(redis.Labels).String()})
 	if err != nil {
@@ -185,16 +207,19 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	}
 	for _, p := range pvcs.Items {
 		if o.DryRun.Client() {
-			fmt.Fprintf(o.Out, "persistentvolumeclaim/%s deleted%s\n", p.Name, suffix)
+			fmt.Fprintf(o.Out, "persistentvolumeclaim/%s deleted%s\n", p.Name, o.DryRun.Suffix())
 			continue
 		}
-		if err := report("persistentvolumeclaim/"+p.Name, c.cs.CoreV1().PersistentVolumeClaims(o.Namespace).Delete(ctx, p.Name, del)); err != nil {
+		if err := o.report("persistentvolumeclaim/"+p.Name, c.cs.CoreV1().PersistentVolumeClaims(o.Namespace).Delete(ctx, p.Name, del)); err != nil {
 			return err
 		}
 	}
-	if !deleteNS {
-		return nil
-	}
+	return nil
+}
+
+// deleteNamespace deletes the namespace and waits until it is gone (--wait).
+func (o *DeleteOptions) deleteNamespace(ctx context.Context, c *clients, del metav1.DeleteOptions) error {
+	suffix := o.DryRun.Suffix()
 	if o.DryRun.Client() {
 		fmt.Fprintf(o.Out, "namespace/%s deleted%s\n", o.Namespace, suffix)
 		return nil

@@ -69,69 +69,12 @@ func planDeploy(ctx context.Context, g *cli.Global, c *clients, in planInput) (*
 		return nil, kube.TerminatingError(g.Namespace)
 	}
 	p.nsExists = true
-	env := g.Env
 
-	// Images: without --image/--frontend-image the running ones are kept, so
-	// that re-applying the configuration never swaps versions.
-	api, _ := app.LookupComponent(app.API)
-	fe, _ := app.LookupComponent(app.Frontend)
-	for _, x := range []struct {
-		comp  app.Component
-		given string
-		comps []string
-		what  string
-		flag  string
-	}{
-		{api, in.image, []string{app.API, app.Worker}, "api/worker", "--image"},
-		{fe, in.frontendImage, []string{app.Frontend}, "frontend", "--frontend-image"},
-	} {
-		if x.given != "" {
-			continue
-		}
-		img, err := liveImage(ctx, c, g.Namespace, env, x.comp)
-		if err != nil {
-			return nil, err
-		}
-		if img != "" {
-			setRenderedImage(p.objs, img, x.comps...)
-			p.keeps = append(p.keeps, fmt.Sprintf("keeping the running %s image %s (pass %s to change it)", x.what, img, x.flag))
-		}
-	}
-
-	// piyasa-config: one read, for the worker count, the reverts and the restarts.
-	cmObj := renderedConfigMap(p.objs, env)
-	var liveCM *corev1.ConfigMap
-	if cmObj != nil {
-		liveCM, err = c.cs.CoreV1().ConfigMaps(g.Namespace).Get(ctx, cmObj.GetName(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			liveCM, err = nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if note, err := keepWorkerCount(ctx, c, g.Namespace, p.objs, cmObj, liveCM); err != nil {
+	if err := p.keepImages(ctx, g, c, in); err != nil {
 		return nil, err
-	} else if note != "" {
-		p.keeps = append(p.keeps, note)
 	}
-	if liveCM != nil {
-		want, _, _ := unstructured.NestedStringMap(cmObj.Object, "data")
-		var keys []string
-		for k := range want {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			old, had := liveCM.Data[k]
-			if had && old == want[k] {
-				continue
-			}
-			p.configChanged = true
-			if had {
-				p.reverts = append(p.reverts, fmt.Sprintf("%s %s -> %s (configmap/%s)", k, redact.Value(k, old), redact.Value(k, want[k]), cmObj.GetName()))
-			}
-		}
+	if err := p.planConfig(ctx, g, c); err != nil {
+		return nil, err
 	}
 	if note, err := keepSchedule(ctx, c, g.Namespace, p.objs); err != nil {
 		return nil, err
@@ -151,7 +94,87 @@ func planDeploy(ctx context.Context, g *cli.Global, c *clients, in planInput) (*
 		}
 		p.secret = &sp
 	}
+	p.planRestarts(g.Env)
+	return p, nil
+}
 
+// keepImages keeps the running images of the components whose image was not
+// given.
+func (p *plan) keepImages(ctx context.Context, g *cli.Global, c *clients, in planInput) error {
+	// Images: without --image/--frontend-image the running ones are kept, so
+	// that re-applying the configuration never swaps versions.
+	api, _ := app.LookupComponent(app.API)
+	fe, _ := app.LookupComponent(app.Frontend)
+	for _, x := range []struct {
+		comp  app.Component
+		given string
+		comps []string
+		what  string
+		flag  string
+	}{
+		{api, in.image, []string{app.API, app.Worker}, "api/worker", "--image"},
+		{fe, in.frontendImage, []string{app.Frontend}, "frontend", "--frontend-image"},
+	} {
+		if x.given != "" {
+			continue
+		}
+		img, err := liveImage(ctx, c, g.Namespace, g.Env, x.comp)
+		if err != nil {
+			return err
+		}
+		if img != "" {
+			setRenderedImage(p.objs, img, x.comps...)
+			p.keeps = append(p.keeps, fmt.Sprintf("keeping the running %s image %s (pass %s to change it)", x.what, img, x.flag))
+		}
+	}
+	return nil
+}
+
+// planConfig compares the live piyasa-config with the rendered one: the
+// worker count kept, the values put back, whether it changed.
+func (p *plan) planConfig(ctx context.Context, g *cli.Global, c *clients) error {
+	// piyasa-config: one read, for the worker count, the reverts and the restarts.
+	cmObj := renderedConfigMap(p.objs, g.Env)
+	var liveCM *corev1.ConfigMap
+	if cmObj != nil {
+		var err error
+		liveCM, err = c.cs.CoreV1().ConfigMaps(g.Namespace).Get(ctx, cmObj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			liveCM, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if note, err := keepWorkerCount(ctx, c, g.Namespace, p.objs, cmObj, liveCM); err != nil {
+		return err
+	} else if note != "" {
+		p.keeps = append(p.keeps, note)
+	}
+	if liveCM == nil {
+		return nil
+	}
+	want, _, _ := unstructured.NestedStringMap(cmObj.Object, "data")
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		old, had := liveCM.Data[k]
+		if had && old == want[k] {
+			continue
+		}
+		p.configChanged = true
+		if had {
+			p.reverts = append(p.reverts, fmt.Sprintf("%s %s -> %s (configmap/%s)", k, redact.Value(k, old), redact.Value(k, want[k]), cmObj.GetName()))
+		}
+	}
+	return nil
+}
+
+// planRestarts names the workloads to restart because what they read changed.
+func (p *plan) planRestarts(env app.Environment) {
 	// Pods read piyasa-config and piyasa-secrets when they start: restart the
 	// readers of whatever changed (a first deploy starts them fresh anyway).
 	secretChanged := p.secret != nil && !p.secret.change.Created && !p.secret.change.Empty()
@@ -166,7 +189,6 @@ func planDeploy(ctx context.Context, g *cli.Global, c *clients, in planInput) (*
 			return (p.configChanged && c.UsesConfig) || (secretChanged && c.UsesSecret && !c.Stateful)
 		})
 	}
-	return p, nil
 }
 
 // why says what changed, for restart messages.

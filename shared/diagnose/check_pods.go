@@ -65,8 +65,9 @@ func (r *runner) lastLines(log string, n int) []string {
 // cannot be masked: a log line may hold any Secret value.
 const LogEvidenceLeftOut = "log evidence left out: the Secrets needed to mask it cannot be read (RBAC: list secrets)"
 
+// checkPods reports the problems of every pod, and the restarts and
+// readiness of the pods without one.
 func (r *runner) checkPods(ctx context.Context) {
-	logs := r.logs
 	codes := []string{"PIY101", "PIY102", "PIY103", "PIY104", "PIY105", "PIY106", "PIY107", "PIY108", "PIY109", "PIY110", "PIY111"}
 	run := map[string]bool{}
 	for _, c := range codes {
@@ -82,94 +83,107 @@ func (r *runner) checkPods(ctx context.Context) {
 			comp = "app"
 		}
 		obj := podObj(p.Name)
-		crashing := false
 		for _, pr := range p.Problems {
-			ev := []string{pr.String()}
-			switch {
-			case pr.Reason == kube.ReasonUnschedulable:
-				crashing = true
-				if run["PIY109"] {
-					r.add("PIY109", comp, obj, "Pending: "+truncate(pr.Message, 200), ev, "")
-				}
-			case pr.Reason == kube.ReasonImagePullBackOff || pr.Reason == kube.ReasonErrImagePull || pr.Reason == kube.ReasonInvalidImageName:
-				crashing = true
-				if run["PIY107"] {
-					msg := fmt.Sprintf("container %s cannot pull image %s: %s", pr.Container, or(p.Images[pr.Container], "(unknown)"), pr.Reason)
-					if pr.Message != "" {
-						msg += " (" + truncate(pr.Message, 160) + ")"
-					}
-					r.add("PIY107", comp, obj, msg, ev, "")
-				}
-			case pr.Reason == kube.ReasonCreateContainerConfigError:
-				crashing = true
-				if run["PIY108"] {
-					r.add("PIY108", comp, obj, fmt.Sprintf("container %s: %s", pr.Container, truncate(pr.Message, 200)), ev, "")
-				}
-			case pr.Reason == kube.ReasonOOMKilled || pr.LastTermination == kube.ReasonOOMKilled:
-				crashing = true
-				if run["PIY102"] {
-					limit := p.MemoryLimits[pr.Container]
-					msg := fmt.Sprintf("container %s was OOMKilled", pr.Container)
-					if limit != "" {
-						msg += " at its memory limit of " + limit
-						ev = append(ev, "memory limit: "+limit)
-					} else {
-						msg += " (no memory limit: the node ran out of memory)"
-					}
-					r.add("PIY102", comp, obj, msg, ev, r.oomFix(p, pr.Container, limit))
-				}
-			default: // CrashLoopBackOff, Error, CreateContainerError, RunContainerError ...
-				crashing = true
-				if !run["PIY101"] && !run["PIY103"] && !run["PIY104"] && !run["PIY105"] && !run["PIY106"] {
-					continue
-				}
-				code, ev2 := "PIY101", ev
-				msg := fmt.Sprintf("container %s: %s", pr.Container, pr.Reason)
-				if pr.LastTermination != "" {
-					msg += fmt.Sprintf(" (last termination: %s, exit %d)", pr.LastTermination, pr.ExitCode)
-				}
-				if logs != nil && logReads < maxLogPods {
-					logReads++
-					text, err := readLog(ctx, logs, p.Name, pr.Container)
-					switch c, line := ClassifyLog(text); {
-					case err != nil:
-						ev2 = append(ev2, "previous log unavailable: "+truncate(r.mask(err.Error()), 160))
-					case !r.s.CanMask():
-						// the cause may be classified, but no line of the log is printed
-						if c != "" && run[c] {
-							code = c
-						}
-						ev2 = append(ev2, LogEvidenceLeftOut)
-						r.note(LogEvidenceLeftOut)
-					case c != "" && run[c]:
-						code = c
-						msg += ": " + truncate(r.mask(line), 200)
-						ev2 = append(ev2, r.lastLines(text, 5)...)
-					default:
-						ev2 = append(ev2, r.lastLines(text, 10)...)
-					}
-				}
-				if !run[code] {
-					continue
-				}
-				fix := ""
-				if code == "PIY101" {
-					fix = fmt.Sprintf("kubectl logs %s -c %s --previous -n %s", p.Name, pr.Container, r.s.Namespace)
-				}
-				r.add(code, comp, obj, msg, ev2, fix)
-			}
+			r.checkPodProblem(ctx, p, comp, obj, pr, run, &logReads)
 		}
-		if crashing {
+		if len(p.Problems) > 0 {
 			continue
 		}
-		if run["PIY110"] && p.Restarts >= 5 {
-			r.add("PIY110", comp, obj, fmt.Sprintf("container %s restarted %d times", p.RestartContainer, p.Restarts),
-				[]string{fmt.Sprintf("restartCount: %d", p.Restarts)}, fmt.Sprintf("kubectl logs %s -c %s --previous -n %s", p.Name, p.RestartContainer, r.s.Namespace))
+		r.checkPodRestarts(p, comp, obj, run)
+	}
+}
+
+// checkPodProblem reports one problem of a pod: unschedulable (PIY109), an
+// image it cannot pull (PIY107), a bad container config (PIY108), OOMKilled
+// (PIY102) or a crash (checkCrash).
+func (r *runner) checkPodProblem(ctx context.Context, p PodSummary, comp string, obj Object, pr kube.PodProblem, run map[string]bool, logReads *int) {
+	ev := []string{pr.String()}
+	switch {
+	case pr.Reason == kube.ReasonUnschedulable:
+		if run["PIY109"] {
+			r.add("PIY109", comp, obj, "Pending: "+truncate(pr.Message, 200), ev, "")
 		}
-		if run["PIY111"] && p.Phase == corev1.PodRunning && !p.Ready && p.NotReadyFor > time.Minute {
-			r.add("PIY111", comp, obj, fmt.Sprintf("running but not ready for %s", p.NotReadyFor.Round(time.Second)),
-				[]string{"condition Ready=False"}, fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, r.s.Namespace))
+	case pr.Reason == kube.ReasonImagePullBackOff || pr.Reason == kube.ReasonErrImagePull || pr.Reason == kube.ReasonInvalidImageName:
+		if run["PIY107"] {
+			msg := fmt.Sprintf("container %s cannot pull image %s: %s", pr.Container, or(p.Images[pr.Container], "(unknown)"), pr.Reason)
+			if pr.Message != "" {
+				msg += " (" + truncate(pr.Message, 160) + ")"
+			}
+			r.add("PIY107", comp, obj, msg, ev, "")
 		}
+	case pr.Reason == kube.ReasonCreateContainerConfigError:
+		if run["PIY108"] {
+			r.add("PIY108", comp, obj, fmt.Sprintf("container %s: %s", pr.Container, truncate(pr.Message, 200)), ev, "")
+		}
+	case pr.Reason == kube.ReasonOOMKilled || pr.LastTermination == kube.ReasonOOMKilled:
+		if run["PIY102"] {
+			limit := p.MemoryLimits[pr.Container]
+			msg := fmt.Sprintf("container %s was OOMKilled", pr.Container)
+			if limit != "" {
+				msg += " at its memory limit of " + limit
+				ev = append(ev, "memory limit: "+limit)
+			} else {
+				msg += " (no memory limit: the node ran out of memory)"
+			}
+			r.add("PIY102", comp, obj, msg, ev, r.oomFix(p, pr.Container, limit))
+		}
+	default: // CrashLoopBackOff, Error, CreateContainerError, RunContainerError ...
+		if !run["PIY101"] && !run["PIY103"] && !run["PIY104"] && !run["PIY105"] && !run["PIY106"] {
+			return
+		}
+		r.checkCrash(ctx, p, comp, obj, pr, ev, run, logReads)
+	}
+}
+
+// checkCrash reports a crashing container: PIY101, or the cause its previous
+// log names (PIY103-PIY106), with the log's last lines as evidence.
+func (r *runner) checkCrash(ctx context.Context, p PodSummary, comp string, obj Object, pr kube.PodProblem, ev []string, run map[string]bool, logReads *int) {
+	code, ev2 := "PIY101", ev
+	msg := fmt.Sprintf("container %s: %s", pr.Container, pr.Reason)
+	if pr.LastTermination != "" {
+		msg += fmt.Sprintf(" (last termination: %s, exit %d)", pr.LastTermination, pr.ExitCode)
+	}
+	if r.logs != nil && *logReads < maxLogPods {
+		*logReads++
+		text, err := readLog(ctx, r.logs, p.Name, pr.Container)
+		switch c, line := ClassifyLog(text); {
+		case err != nil:
+			ev2 = append(ev2, "previous log unavailable: "+truncate(r.mask(err.Error()), 160))
+		case !r.s.CanMask():
+			// the cause may be classified, but no line of the log is printed
+			if c != "" && run[c] {
+				code = c
+			}
+			ev2 = append(ev2, LogEvidenceLeftOut)
+			r.note(LogEvidenceLeftOut)
+		case c != "" && run[c]:
+			code = c
+			msg += ": " + truncate(r.mask(line), 200)
+			ev2 = append(ev2, r.lastLines(text, 5)...)
+		default:
+			ev2 = append(ev2, r.lastLines(text, 10)...)
+		}
+	}
+	if !run[code] {
+		return
+	}
+	fix := ""
+	if code == "PIY101" {
+		fix = fmt.Sprintf("kubectl logs %s -c %s --previous -n %s", p.Name, pr.Container, r.s.Namespace)
+	}
+	r.add(code, comp, obj, msg, ev2, fix)
+}
+
+// checkPodRestarts reports a pod without a problem that restarted often
+// (PIY110) or is running but not ready (PIY111).
+func (r *runner) checkPodRestarts(p PodSummary, comp string, obj Object, run map[string]bool) {
+	if run["PIY110"] && p.Restarts >= 5 {
+		r.add("PIY110", comp, obj, fmt.Sprintf("container %s restarted %d times", p.RestartContainer, p.Restarts),
+			[]string{fmt.Sprintf("restartCount: %d", p.Restarts)}, fmt.Sprintf("kubectl logs %s -c %s --previous -n %s", p.Name, p.RestartContainer, r.s.Namespace))
+	}
+	if run["PIY111"] && p.Phase == corev1.PodRunning && !p.Ready && p.NotReadyFor > time.Minute {
+		r.add("PIY111", comp, obj, fmt.Sprintf("running but not ready for %s", p.NotReadyFor.Round(time.Second)),
+			[]string{"condition Ready=False"}, fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, r.s.Namespace))
 	}
 }
 

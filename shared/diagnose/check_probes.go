@@ -89,150 +89,185 @@ func (r *runner) runningPods(comp string) []PodSummary {
 	return out
 }
 
+// checkProbes runs the live probes, each in its own step.
 func (r *runner) checkProbes(ctx context.Context) {
-	pr := r.prober
-	if pr == nil || !r.cfg.Probe {
+	if r.prober == nil || !r.cfg.Probe {
 		return
 	}
-	shell := func(cmd string) []string { return []string{"sh", "-c", cmd} }
-	run := func(pod, container string, cmd []string) (string, error) {
-		c, cancel := context.WithTimeout(ctx, ProbeTimeout)
-		defer cancel()
-		return pr.Exec(c, pod, container, cmd)
-	}
-	couldNot := func(comp, pod, what string, err error, fix ...string) {
-		if r.begin("PIY979", KindPods) {
-			msg := fmt.Sprintf("%s could not run", what)
-			if pod != "" {
-				msg += " in pod " + pod
-			}
-			if err != nil {
-				msg += ": " + truncate(r.mask(err.Error()), 160)
-			}
-			r.add("PIY979", comp, podObj(pod), msg, nil, strings.Join(fix, ""))
-		}
-	}
-	container := func(p PodSummary, comp string) string {
-		if len(p.Containers) == 0 {
-			return comp
-		}
-		for _, c := range p.Containers {
-			if c == comp {
-				return c
-			}
-		}
-		return p.Containers[0]
-	}
-	// the fixes of PIY979 are the probe's command, to run by hand
-	execFix := func(pod, container, cmd string) string {
-		return fmt.Sprintf("run it by hand: kubectl exec -n %s %s -c %s -- %s", r.s.Namespace, pod, container, cmd)
-	}
-	noPodFix := func(comp string) string {
-		c, _ := app.LookupComponent(comp)
-		return fmt.Sprintf("kubectl get pods -n %s -l %s", r.s.Namespace, c.Selector())
-	}
 	r.begin("PIY979", KindPods)
+	r.probePostgres(ctx)
+	r.probeRedis(ctx)
+	r.probeAPIReadyz(ctx)
+	r.probeDiskUse(ctx)
+	r.probeIngressDNS(ctx)
+}
 
-	// PostgreSQL
-	if r.begin("PIY971", KindPods) {
-		pods := r.runningPods(app.Postgres)
-		if len(pods) == 0 {
-			couldNot(app.Postgres, "", "pg_isready: no running PostgreSQL pod;", nil, noPodFix(app.Postgres))
+// probeShell is cmd run by sh -c.
+func probeShell(cmd string) []string { return []string{"sh", "-c", cmd} }
+
+// probeExec runs cmd in a container of pod, bounded by ProbeTimeout.
+func (r *runner) probeExec(ctx context.Context, pod, container string, cmd []string) (string, error) {
+	c, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	return r.prober.Exec(c, pod, container, cmd)
+}
+
+// probeCouldNot reports PIY979: the probe what could not run.
+func (r *runner) probeCouldNot(comp, pod, what string, err error, fix ...string) {
+	if r.begin("PIY979", KindPods) {
+		msg := fmt.Sprintf("%s could not run", what)
+		if pod != "" {
+			msg += " in pod " + pod
+		}
+		if err != nil {
+			msg += ": " + truncate(r.mask(err.Error()), 160)
+		}
+		r.add("PIY979", comp, podObj(pod), msg, nil, strings.Join(fix, ""))
+	}
+}
+
+// probeContainer is the container of p named after comp, else its first.
+func probeContainer(p PodSummary, comp string) string {
+	if len(p.Containers) == 0 {
+		return comp
+	}
+	for _, c := range p.Containers {
+		if c == comp {
+			return c
+		}
+	}
+	return p.Containers[0]
+}
+
+// probeExecFix is PIY979's fix: the probe's command, to run by hand.
+func (r *runner) probeExecFix(pod, container, cmd string) string {
+	return fmt.Sprintf("run it by hand: kubectl exec -n %s %s -c %s -- %s", r.s.Namespace, pod, container, cmd)
+}
+
+// probeNoPodFix is PIY979's fix when comp has no running pod.
+func (r *runner) probeNoPodFix(comp string) string {
+	c, _ := app.LookupComponent(comp)
+	return fmt.Sprintf("kubectl get pods -n %s -l %s", r.s.Namespace, c.Selector())
+}
+
+// probePostgres runs pg_isready in the first PostgreSQL pod (PIY971).
+func (r *runner) probePostgres(ctx context.Context) {
+	if !r.begin("PIY971", KindPods) {
+		return
+	}
+	pods := r.runningPods(app.Postgres)
+	if len(pods) == 0 {
+		r.probeCouldNot(app.Postgres, "", "pg_isready: no running PostgreSQL pod;", nil, r.probeNoPodFix(app.Postgres))
+		return
+	}
+	p := pods[0]
+	out, err := r.probeExec(ctx, p.Name, probeContainer(p, app.Postgres), probeShell(fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
+	switch {
+	case strings.Contains(out, "accepting connections"):
+	case strings.TrimSpace(out) == "":
+		r.probeCouldNot(app.Postgres, p.Name, "pg_isready", err, r.probeExecFix(p.Name, probeContainer(p, app.Postgres), fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
+	default:
+		r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(r.mask(out), 200), []string{"pg_isready output: " + truncate(r.mask(out), 200)},
+			fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
+	}
+}
+
+// probeRedis runs redis-cli ping in the first Redis pod (PIY972).
+func (r *runner) probeRedis(ctx context.Context) {
+	if !r.begin("PIY972", KindPods) {
+		return
+	}
+	pods := r.runningPods(app.Redis)
+	if len(pods) == 0 {
+		r.probeCouldNot(app.Redis, "", "redis-cli ping: no running Redis pod;", nil, r.probeNoPodFix(app.Redis))
+		return
+	}
+	p := pods[0]
+	out, err := r.probeExec(ctx, p.Name, probeContainer(p, app.Redis), probeShell("redis-cli ping"))
+	switch {
+	case strings.Contains(out, "PONG"):
+	case strings.TrimSpace(out) == "":
+		r.probeCouldNot(app.Redis, p.Name, "redis-cli ping", err, r.probeExecFix(p.Name, probeContainer(p, app.Redis), "redis-cli ping"))
+	default:
+		r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(r.mask(out), 200), nil,
+			fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
+	}
+}
+
+// probeAPIReadyz gets /readyz of every running api pod through the pod proxy (PIY973).
+func (r *runner) probeAPIReadyz(ctx context.Context) {
+	if !r.begin("PIY973", KindPods) {
+		return
+	}
+	c, _ := app.LookupComponent(app.API)
+	for _, p := range r.runningPods(app.API) {
+		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		body, err := r.prober.ProxyGet(pctx, p.Name, strconv.Itoa(int(c.Port)), "/readyz")
+		cancel()
+		if err == nil {
+			continue
+		}
+		if refusedProxy(err) {
+			r.probeCouldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy (the API server refused it: you may not get pods/proxy)", nil,
+				fmt.Sprintf("run the probes with an account that may get pods/proxy (Role piyasa-operator); check: kubectl auth can-i get pods --subresource=proxy -n %s", r.s.Namespace))
+		} else if code, answered := podAnswered(err); answered {
+			r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(r.mask(err.Error()), 200)), []string{"body: " + truncate(r.mask(body), 160)},
+				fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
 		} else {
-			p := pods[0]
-			out, err := run(p.Name, container(p, app.Postgres), shell(fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
-			switch {
-			case strings.Contains(out, "accepting connections"):
-			case strings.TrimSpace(out) == "":
-				couldNot(app.Postgres, p.Name, "pg_isready", err, execFix(p.Name, container(p, app.Postgres), fmt.Sprintf("pg_isready -U %s -d %s", app.DatabaseUser, app.DatabaseName)))
-			default:
-				r.add("PIY971", app.Postgres, podObj(p.Name), "pg_isready: "+truncate(r.mask(out), 200), []string{"pg_isready output: " + truncate(r.mask(out), 200)},
-					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
-			}
+			r.probeCouldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy", err,
+				fmt.Sprintf("kubectl port-forward pod/%s %d -n %s, then: curl http://127.0.0.1:%d/readyz", p.Name, c.Port, r.s.Namespace, c.Port))
 		}
 	}
-	// Redis
-	if r.begin("PIY972", KindPods) {
-		pods := r.runningPods(app.Redis)
-		if len(pods) == 0 {
-			couldNot(app.Redis, "", "redis-cli ping: no running Redis pod;", nil, noPodFix(app.Redis))
-		} else {
-			p := pods[0]
-			out, err := run(p.Name, container(p, app.Redis), shell("redis-cli ping"))
-			switch {
-			case strings.Contains(out, "PONG"):
-			case strings.TrimSpace(out) == "":
-				couldNot(app.Redis, p.Name, "redis-cli ping", err, execFix(p.Name, container(p, app.Redis), "redis-cli ping"))
-			default:
-				r.add("PIY972", app.Redis, podObj(p.Name), "redis-cli ping answered: "+truncate(r.mask(out), 200), nil,
-					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
-			}
-		}
-	}
-	// api /readyz
-	if r.begin("PIY973", KindPods) {
-		c, _ := app.LookupComponent(app.API)
-		for _, p := range r.runningPods(app.API) {
-			pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
-			body, err := pr.ProxyGet(pctx, p.Name, strconv.Itoa(int(c.Port)), "/readyz")
-			cancel()
-			if err == nil {
-				continue
-			}
-			if refusedProxy(err) {
-				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy (the API server refused it: you may not get pods/proxy)", nil,
-					fmt.Sprintf("run the probes with an account that may get pods/proxy (Role piyasa-operator); check: kubectl auth can-i get pods --subresource=proxy -n %s", r.s.Namespace))
-			} else if code, answered := podAnswered(err); answered {
-				r.add("PIY973", app.API, podObj(p.Name), fmt.Sprintf("GET /readyz answered %d: %s", code, truncate(r.mask(err.Error()), 200)), []string{"body: " + truncate(r.mask(body), 160)},
-					fmt.Sprintf("kubectl logs %s -n %s", p.Name, r.s.Namespace))
-			} else {
-				couldNot(app.API, p.Name, "GET /readyz through the API server's pod proxy", err,
-					fmt.Sprintf("kubectl port-forward pod/%s %d -n %s, then: curl http://127.0.0.1:%d/readyz", p.Name, c.Port, r.s.Namespace, c.Port))
-			}
-		}
-	}
-	// disk use of the data volumes
+}
+
+// probeDiskUse runs df on the data volumes of PostgreSQL and Redis (PIY974, PIY975).
+func (r *runner) probeDiskUse(ctx context.Context) {
 	r974, r975 := r.begin("PIY974", KindPods), r.begin("PIY975", KindPods)
-	if r974 || r975 {
-		for _, comp := range []string{app.Postgres, app.Redis} {
-			for _, p := range r.runningPods(comp) {
-				for claim, where := range p.Mounts {
-					ctr, path, _ := strings.Cut(where, ":")
-					out, err := run(p.Name, ctr, shell("df -P "+path))
-					use, _, ok := ParseDF(out)
-					if !ok {
-						couldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(r.mask(out), 80), err), execFix(p.Name, ctr, "df -P "+path))
-						continue
-					}
-					ev := []string{fmt.Sprintf("df %s: %d%% used (PVC %s)", path, use, claim)}
-					fix := fmt.Sprintf(`kubectl patch pvc %s -n %s -p '{"spec":{"resources":{"requests":{"storage":"LARGER"}}}}' (if its StorageClass allows expansion, see PIY603)`, claim, r.s.Namespace)
-					switch {
-					case use > 90 && r975:
-						r.add("PIY975", comp, Object{Kind: "PersistentVolumeClaim", Name: claim}, fmt.Sprintf("volume %s of pod %s is %d%% full", path, p.Name, use), ev, fix)
-					case use > 80 && use <= 90 && r974:
-						r.add("PIY974", comp, Object{Kind: "PersistentVolumeClaim", Name: claim}, fmt.Sprintf("volume %s of pod %s is %d%% full", path, p.Name, use), ev, fix)
-					}
-				}
-			}
-		}
+	if !r974 && !r975 {
+		return
 	}
-	// DNS of the Ingress hosts
-	if r.begin("PIY976", KindIngresses) {
-		seen := map[string]bool{}
-		for _, ing := range r.s.Ingresses {
-			for _, rule := range ing.Spec.Rules {
-				h := rule.Host
-				if h == "" || seen[h] || strings.Contains(h, "*") {
+	for _, comp := range []string{app.Postgres, app.Redis} {
+		for _, p := range r.runningPods(comp) {
+			for claim, where := range p.Mounts {
+				ctr, path, _ := strings.Cut(where, ":")
+				out, err := r.probeExec(ctx, p.Name, ctr, probeShell("df -P "+path))
+				use, _, ok := ParseDF(out)
+				if !ok {
+					r.probeCouldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(r.mask(out), 80), err), r.probeExecFix(p.Name, ctr, "df -P "+path))
 					continue
 				}
-				seen[h] = true
-				dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				_, err := pr.LookupHost(dctx, h)
-				cancel()
-				if err != nil {
-					r.add("PIY976", "app", Object{Kind: "Ingress", Name: ing.Name}, fmt.Sprintf("host %s does not resolve: %s", h, truncate(err.Error(), 160)), nil,
-						fmt.Sprintf("nslookup %s; create the DNS record pointing at the ingress controller", h))
+				ev := []string{fmt.Sprintf("df %s: %d%% used (PVC %s)", path, use, claim)}
+				fix := fmt.Sprintf(`kubectl patch pvc %s -n %s -p '{"spec":{"resources":{"requests":{"storage":"LARGER"}}}}' (if its StorageClass allows expansion, see PIY603)`, claim, r.s.Namespace)
+				switch {
+				case use > 90 && r975:
+					r.add("PIY975", comp, Object{Kind: "PersistentVolumeClaim", Name: claim}, fmt.Sprintf("volume %s of pod %s is %d%% full", path, p.Name, use), ev, fix)
+				case use > 80 && use <= 90 && r974:
+					r.add("PIY974", comp, Object{Kind: "PersistentVolumeClaim", Name: claim}, fmt.Sprintf("volume %s of pod %s is %d%% full", path, p.Name, use), ev, fix)
 				}
+			}
+		}
+	}
+}
+
+// probeIngressDNS resolves every Ingress host (PIY976).
+func (r *runner) probeIngressDNS(ctx context.Context) {
+	if !r.begin("PIY976", KindIngresses) {
+		return
+	}
+	seen := map[string]bool{}
+	for _, ing := range r.s.Ingresses {
+		for _, rule := range ing.Spec.Rules {
+			h := rule.Host
+			if h == "" || seen[h] || strings.Contains(h, "*") {
+				continue
+			}
+			seen[h] = true
+			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			_, err := r.prober.LookupHost(dctx, h)
+			cancel()
+			if err != nil {
+				r.add("PIY976", "app", Object{Kind: "Ingress", Name: ing.Name}, fmt.Sprintf("host %s does not resolve: %s", h, truncate(err.Error(), 160)), nil,
+					fmt.Sprintf("nslookup %s; create the DNS record pointing at the ingress controller", h))
 			}
 		}
 	}

@@ -3,18 +3,22 @@ package diagnose
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 // fakeProber answers every exec with out and every proxy GET with proxyErr.
 type fakeProber struct {
 	exec     map[string]string
 	proxyErr error
+	dnsErr   error
 }
 
 func (f *fakeProber) Exec(_ context.Context, _, _ string, cmd []string) (string, error) {
@@ -31,6 +35,9 @@ func (f *fakeProber) ProxyGet(context.Context, string, string, string) (string, 
 }
 
 func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) {
+	if f.dnsErr != nil {
+		return nil, f.dnsErr
+	}
 	return []string{"127.0.0.1"}, nil
 }
 
@@ -99,6 +106,46 @@ func TestProbeCouldNotRunFixIsACommand(t *testing.T) {
 		}
 		if strings.Contains(f.Message, "/readyz") && !strings.Contains(f.Fix, "pods/proxy") {
 			t.Errorf("/readyz refused: the fix should name the right: %q", f.Fix)
+		}
+	}
+}
+
+// The probes not covered above: PostgreSQL answering but not accepting,
+// the disk use of the data volumes, the DNS of the Ingress hosts.
+func TestCheckProbesDatabaseDiskDNS(t *testing.T) {
+	df := func(use int) string {
+		return fmt.Sprintf("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 100 %d %d %d%% /data\n", use, 100-use, use)
+	}
+	for name, c := range map[string]struct {
+		exec   map[string]string
+		dnsErr error
+		want   string
+	}{
+		"pg rejecting": {exec: map[string]string{"pg_isready": "no response"}, want: "PIY971"},
+		"disk 85%":     {exec: map[string]string{"df -P": df(85)}, want: "PIY974"},
+		"disk 95%":     {exec: map[string]string{"df -P": df(95)}, want: "PIY975"},
+		"disk garbage": {exec: map[string]string{"df -P": "what"}, want: "PIY979"},
+		"dns":          {dnsErr: errors.New("no such host"), want: "PIY976"},
+	} {
+		p := healthyProber()
+		p.exec["df -P"] = df(50)
+		for k, v := range c.exec {
+			p.exec[k] = v
+		}
+		p.dnsErr = c.dnsErr
+		s := healthySnapshot()
+		for i := range s.Pods {
+			if s.Pods[i].Component == app.Postgres {
+				s.Pods[i].Mounts = map[string]string{"dev-postgres-pvc": app.Postgres + ":/data"}
+			}
+		}
+		rep := Analyze(context.Background(), s, Config{Probe: true, Only: CodeSet(areaCodes(AreaProbes))}, nil, p)
+		var codes []string
+		for _, f := range rep.Findings {
+			codes = append(codes, f.Code)
+		}
+		if len(codes) != 1 || codes[0] != c.want {
+			t.Errorf("%s: want only %s, got %v", name, c.want, rep.Findings)
 		}
 	}
 }

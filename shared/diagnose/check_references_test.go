@@ -21,6 +21,16 @@ func TestCheckReferences(t *testing.T) {
 			c.Env = append(c.Env, corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Key: "X"}}})
 		}},
+		{name: "configMapKeyRef to a missing key", code: "PIY202", msg: "ConfigMap dev-piyasa-config has no key NOPE", break_: func(s *Snapshot) {
+			c := &s.Deployments[0].Spec.Template.Spec.Containers[0]
+			c.Env = append(c.Env, corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "dev-piyasa-config"}, Key: "NOPE"}}})
+		}},
+		{name: "volume ConfigMap missing", code: "PIY203", msg: "volume cfg: ConfigMap nope not found", break_: func(s *Snapshot) {
+			t := &s.Deployments[0].Spec.Template
+			t.Spec.Volumes = append(t.Spec.Volumes, corev1.Volume{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}}}})
+		}},
 		{name: "envFrom Secret missing", code: "PIY203", msg: "Secret piyasa-secrets not found", break_: func(s *Snapshot) { delete(s.Secrets, app.SecretName) }},
 		{name: ".env differs", code: "PIY204", msg: "differ in 1 key", cfg: Config{EnvFileKeys: append(append([]string{}, app.RequiredSecretKeys...), app.KeyOpenAIAPIKey, "EXTRA")},
 			break_: func(*Snapshot) {}},

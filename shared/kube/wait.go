@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	appsinformers "k8s.io/client-go/informers/apps/v1"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -133,19 +135,12 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		defer cancel()
 	}
 	factory := NewInformers(cs, ns)
-	deploys := factory.Apps().Deployments()
-	stss := factory.Apps().StatefulSets()
-	pods := factory.Core().Pods()
-	events := factory.Core().Events()
-	replicaSets := factory.Apps().ReplicaSets()
-	// Events older than the wait (from an earlier rollout) are ignored; event
-	// times have whole seconds, so the bound has some slack.
-	start := time.Now().Add(-2 * time.Second).Truncate(time.Second)
-	needDeploy, needSTS := false, false
-	for _, w := range workloads {
-		needDeploy = needDeploy || w.Kind == "Deployment"
-		needSTS = needSTS || w.Kind == "StatefulSet"
-	}
+	ww := &workloadWait{ns: ns, opts: opts,
+		deploys: factory.Apps().Deployments(), stss: factory.Apps().StatefulSets(), replicaSets: factory.Apps().ReplicaSets(),
+		pods: factory.Core().Pods(), events: factory.Core().Events(),
+		// Events older than the wait (from an earlier rollout) are ignored; event
+		// times have whole seconds, so the bound has some slack.
+		start: time.Now().Add(-2 * time.Second).Truncate(time.Second)}
 	changed := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -153,42 +148,7 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 		default:
 		}
 	}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { notify() },
-		UpdateFunc: func(any, any) { notify() },
-		DeleteFunc: func(any) { notify() },
-	}
-	var synced []cache.InformerSynced
-	if needDeploy {
-		_, _ = deploys.Informer().AddEventHandler(handler)
-		synced = append(synced, deploys.Informer().HasSynced)
-	}
-	if needSTS {
-		_, _ = stss.Informer().AddEventHandler(handler)
-		synced = append(synced, stss.Informer().HasSynced)
-	}
-	// rsRead tells the revision of a Deployment's pods; nil without
-	// fail-fast or Deployments.
-	var rsRead *replicaSetRead
-	if opts.FailFast {
-		_, _ = pods.Informer().AddEventHandler(handler)
-		_, _ = events.Informer().AddEventHandler(handler)
-		synced = append(synced, pods.Informer().HasSynced, events.Informer().HasSynced)
-		if needDeploy {
-			// A Deployment's current revision is its ReplicaSet of the same
-			// revision. The wait does not depend on reading them: without the
-			// right to, every pod counts (no revision is told apart).
-			inf := replicaSets.Informer()
-			rsRead = &replicaSetRead{lister: replicaSets.Lister(), synced: inf.HasSynced}
-			_, _ = inf.AddEventHandler(handler)
-			_ = inf.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
-				if apierrors.IsForbidden(err) && !rsRead.forbidden.Swap(true) {
-					notify()
-				}
-				cache.DefaultWatchErrorHandler(ctx, r, err)
-			})
-		}
-	}
+	synced := ww.watch(ctx, workloads, notify)
 	stop := make(chan struct{})
 	var once sync.Once
 	factory.Start(stop)
@@ -205,43 +165,9 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 
 	last := map[Workload]WorkloadStatus{}
 	for {
-		statuses := make([]WorkloadStatus, 0, len(workloads))
-		allDone := true
-		for _, w := range workloads {
-			var obj runtime.Object
-			var image string
-			switch w.Kind {
-			case "Deployment":
-				if d, err := deploys.Lister().Deployments(ns).Get(w.Name); err == nil {
-					obj, image = d, firstImage(d.Spec.Template.Spec)
-				}
-			case "StatefulSet":
-				if s, err := stss.Lister().StatefulSets(ns).Get(w.Name); err == nil {
-					obj, image = s, firstImage(s.Spec.Template.Spec)
-				}
-			}
-			st := StatusOf(w, obj, opts.Settled)
-			st.Image = image
-			statuses = append(statuses, st)
-			allDone = allDone && st.Done
-			if prev, ok := last[w]; !ok || prev != st {
-				last[w] = st
-				if opts.OnProgress != nil {
-					opts.OnProgress(st)
-				}
-			}
-			if opts.FailFast && obj != nil && !st.Done {
-				if st.Failure != "" {
-					return statuses, &FailureError{Workload: w, Problem: PodProblem{Reason: ReasonProgressDeadlineExceeded, Message: st.Failure, Fatal: true}}
-				}
-				rev := currentRevision(obj, rsRead)
-				if p, ok := failingPod(pods.Lister(), ns, rev); ok {
-					return statuses, &FailureError{Workload: w, Problem: p}
-				}
-				if p, ok := refusedPods(events.Lister(), ns, w, rev, start); ok {
-					return statuses, &FailureError{Workload: w, Problem: p}
-				}
-			}
+		statuses, allDone, err := ww.poll(workloads, last)
+		if err != nil {
+			return statuses, err
 		}
 		if allDone {
 			return statuses, nil
@@ -252,6 +178,126 @@ func WaitForWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, w
 			return statuses, lostOr(cs, opts.Timeout, waitErr(ctx, opts, statuses)) // reconnect.go
 		}
 	}
+}
+
+// workloadWait is what WaitForWorkloads watches. The informers are made only
+// when first used (watch), so a kind that is not needed is neither read nor
+// needs the right to be.
+type workloadWait struct {
+	ns          string
+	opts        WaitOptions
+	deploys     appsinformers.DeploymentInformer
+	stss        appsinformers.StatefulSetInformer
+	replicaSets appsinformers.ReplicaSetInformer
+	pods        coreinformers.PodInformer
+	events      coreinformers.EventInformer
+	// rsRead tells the revision of a Deployment's pods; nil without
+	// fail-fast or Deployments.
+	rsRead *replicaSetRead
+	start  time.Time
+}
+
+// watch registers notify on the informers the workloads and the options
+// need and returns their HasSynced.
+func (ww *workloadWait) watch(ctx context.Context, workloads []Workload, notify func()) []cache.InformerSynced {
+	needDeploy, needSTS := false, false
+	for _, w := range workloads {
+		needDeploy = needDeploy || w.Kind == "Deployment"
+		needSTS = needSTS || w.Kind == "StatefulSet"
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { notify() },
+		UpdateFunc: func(any, any) { notify() },
+		DeleteFunc: func(any) { notify() },
+	}
+	var synced []cache.InformerSynced
+	if needDeploy {
+		_, _ = ww.deploys.Informer().AddEventHandler(handler)
+		synced = append(synced, ww.deploys.Informer().HasSynced)
+	}
+	if needSTS {
+		_, _ = ww.stss.Informer().AddEventHandler(handler)
+		synced = append(synced, ww.stss.Informer().HasSynced)
+	}
+	if ww.opts.FailFast {
+		_, _ = ww.pods.Informer().AddEventHandler(handler)
+		_, _ = ww.events.Informer().AddEventHandler(handler)
+		synced = append(synced, ww.pods.Informer().HasSynced, ww.events.Informer().HasSynced)
+		if needDeploy {
+			// A Deployment's current revision is its ReplicaSet of the same
+			// revision. The wait does not depend on reading them: without the
+			// right to, every pod counts (no revision is told apart).
+			inf := ww.replicaSets.Informer()
+			rsRead := &replicaSetRead{lister: ww.replicaSets.Lister(), synced: inf.HasSynced}
+			ww.rsRead = rsRead
+			_, _ = inf.AddEventHandler(handler)
+			_ = inf.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
+				if apierrors.IsForbidden(err) && !rsRead.forbidden.Swap(true) {
+					notify()
+				}
+				cache.DefaultWatchErrorHandler(ctx, r, err)
+			})
+		}
+	}
+	return synced
+}
+
+// poll reads the status of every workload, reports the changed ones to
+// OnProgress, and with FailFast returns a *FailureError at the first failure.
+func (ww *workloadWait) poll(workloads []Workload, last map[Workload]WorkloadStatus) ([]WorkloadStatus, bool, error) {
+	statuses := make([]WorkloadStatus, 0, len(workloads))
+	allDone := true
+	for _, w := range workloads {
+		obj, image := ww.read(w)
+		st := StatusOf(w, obj, ww.opts.Settled)
+		st.Image = image
+		statuses = append(statuses, st)
+		allDone = allDone && st.Done
+		if prev, ok := last[w]; !ok || prev != st {
+			last[w] = st
+			if ww.opts.OnProgress != nil {
+				ww.opts.OnProgress(st)
+			}
+		}
+		if ww.opts.FailFast && obj != nil && !st.Done {
+			if err := ww.failure(w, obj, st); err != nil {
+				return statuses, false, err
+			}
+		}
+	}
+	return statuses, allDone, nil
+}
+
+// read returns the workload's object (nil: not there) and its first image.
+func (ww *workloadWait) read(w Workload) (runtime.Object, string) {
+	switch w.Kind {
+	case "Deployment":
+		if d, err := ww.deploys.Lister().Deployments(ww.ns).Get(w.Name); err == nil {
+			return d, firstImage(d.Spec.Template.Spec)
+		}
+	case "StatefulSet":
+		if s, err := ww.stss.Lister().StatefulSets(ww.ns).Get(w.Name); err == nil {
+			return s, firstImage(s.Spec.Template.Spec)
+		}
+	}
+	return nil, ""
+}
+
+// failure is the *FailureError of a workload past its progress deadline,
+// with a failing pod of its current revision or pods the API server refuses
+// (nil: none).
+func (ww *workloadWait) failure(w Workload, obj runtime.Object, st WorkloadStatus) error {
+	if st.Failure != "" {
+		return &FailureError{Workload: w, Problem: PodProblem{Reason: ReasonProgressDeadlineExceeded, Message: st.Failure, Fatal: true}}
+	}
+	rev := currentRevision(obj, ww.rsRead)
+	if p, ok := failingPod(ww.pods.Lister(), ww.ns, rev); ok {
+		return &FailureError{Workload: w, Problem: p}
+	}
+	if p, ok := refusedPods(ww.events.Lister(), ww.ns, w, rev, ww.start); ok {
+		return &FailureError{Workload: w, Problem: p}
+	}
+	return nil
 }
 
 func waitErr(ctx context.Context, opts WaitOptions, statuses []WorkloadStatus) error {

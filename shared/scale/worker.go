@@ -81,123 +81,171 @@ func concurrentError(obj, ns, did string) *cli.Error {
 // ConfigMap (LockAnnotation) keeps a second scale worker out until this one
 // is done, and the count is checked again after the wait.
 func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error {
-	ns := o.Namespace
-	stsName := o.Env.WorkloadName(o.comp)
-	cmName := o.Env.ConfigMap()
-	ref := workloadRef(o.Env, o.comp)
-	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, stsName, metav1.GetOptions{})
+	c, err := o.readWorkers(ctx, cs)
 	if err != nil {
-		return kube.NotFound(err, ref, ns)
-	}
-	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
-	if err != nil {
-		return kube.NotFound(err, "configmap/"+cmName+" (it holds TOTAL_WORKERS)", ns)
-	}
-	n := o.replicas
-	if l := heldLock(cm, o.Now()); l != nil {
-		return cli.Failedf("another scale worker (%s) is changing the workers: it holds the lock on configmap/%s until %s at the latest; nothing was changed",
-			l.Holder, cmName, l.Expires.UTC().Format(time.RFC3339)).
-			WithHint("wait until it is done (kubectl piyasa scale status -w -n %s), then run this command again if the count is not %d; a lock left by a killed command is removed with: kubectl annotate configmap %s %s- -n %s",
-				ns, n, cmName, LockAnnotation, ns)
-	}
-	old := workerState{replicas: replicasOf(sts.Spec.Replicas)}
-	if v, ok := cm.Data[app.KeyTotalWorkers]; ok {
-		old.total = &v
-	}
-	if v, ok := sts.Spec.Template.Annotations[kube.RestartedAtAnnotation]; ok {
-		old.restarted = &v
-	}
-	newTotal := strconv.Itoa(int(n))
-	oldTotal := "(unset)"
-	if old.total != nil {
-		oldTotal = *old.total
-	}
-	if old.total != nil && *old.total == newTotal && old.replicas == n {
-		o.Printf("%s already has %s and TOTAL_WORKERS=%s\n", ref, plural(n, "replica", "replicas"), newTotal)
-		if o.DryRun.Active() || !o.Wait {
-			return nil
-		}
-		err := o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: stsName})
-		if err != nil && ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
-			return cli.Interruptedf("interrupted while waiting: nothing was changed").WithHint("watch the workers: kubectl piyasa scale status -w -n %s", ns)
-		}
 		return err
+	}
+	ns, ref, n := o.Namespace, c.ref, c.n
+	if c.old.total != nil && *c.old.total == c.newTotal && c.old.replicas == n {
+		return o.workersUnchanged(ctx, cs, c)
 	}
 	if o.DryRun.Client() {
 		o.Printf("%s would be scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s in configmap/%s, every worker restarted%s\n",
-			ref, old.replicas, n, oldTotal, newTotal, cmName, o.DryRun.Suffix())
+			ref, c.old.replicas, n, c.oldTotal, c.newTotal, c.cmName, o.DryRun.Suffix())
 		return nil
 	}
 	popts := metav1.PatchOptions{FieldManager: app.FieldManager, DryRun: o.DryRun.Server()}
 
 	// Step 1: TOTAL_WORKERS and the lock, in one patch that fails if the
 	// ConfigMap changed since the GET (another scale took the lock first).
+	lock, err := o.lockAndSetTotal(ctx, cs, c, popts)
+	if err != nil {
+		return err
+	}
+	if !o.DryRun.Active() {
+		defer o.releaseLock(cs, c.cmName, lock.Holder)
+	}
+	o.Infof("configmap/%s: TOTAL_WORKERS %s -> %s%s\n", c.cmName, c.oldTotal, c.newTotal, o.DryRun.Suffix())
+
+	// Step 2: replicas and a restart of every worker, in one patch.
+	now := o.Now().UTC().Format(time.RFC3339)
+	if err := o.patchStatefulSet(ctx, cs, c.sts, n, now, popts); err != nil {
+		if o.DryRun == cli.DryRunServer {
+			return err
+		}
+		return o.scaleFailed(cs, c, err)
+	}
+	o.Printf("%s scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s, restarting every worker%s\n", ref, c.old.replicas, n, c.oldTotal, c.newTotal, o.DryRun.Suffix())
+	if o.DryRun.Active() {
+		return nil
+	}
+	recordScaled(ctx, cs, ns, o.comp.Kind, c.stsName, string(c.sts.UID),
+		fmt.Sprintf("Scaled from %d to %d replicas with TOTAL_WORKERS %s -> %s, every worker restarted, by kubectl piyasa scale", c.old.replicas, n, c.oldTotal, c.newTotal), o.Now())
+	if !o.Wait {
+		return nil
+	}
+	return o.waitScaledWorkers(ctx, cs, c, now)
+}
+
+// workerChange is what runWorker read and is about to change.
+type workerChange struct {
+	ref, stsName, cmName string
+	sts                  *appsv1.StatefulSet
+	cm                   *corev1.ConfigMap
+	n                    int32
+	old                  workerState
+	oldTotal, newTotal   string
+}
+
+// readWorkers reads the StatefulSet and the ConfigMap, refuses while another
+// scale worker holds the lock, and notes what is there now.
+func (o *Options) readWorkers(ctx context.Context, cs kubernetes.Interface) (*workerChange, error) {
+	ns := o.Namespace
+	c := &workerChange{stsName: o.Env.WorkloadName(o.comp), cmName: o.Env.ConfigMap(), ref: workloadRef(o.Env, o.comp), n: o.replicas}
+	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, c.stsName, metav1.GetOptions{})
+	if err != nil {
+		return nil, kube.NotFound(err, c.ref, ns)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, c.cmName, metav1.GetOptions{})
+	if err != nil {
+		return nil, kube.NotFound(err, "configmap/"+c.cmName+" (it holds TOTAL_WORKERS)", ns)
+	}
+	if l := heldLock(cm, o.Now()); l != nil {
+		return nil, cli.Failedf("another scale worker (%s) is changing the workers: it holds the lock on configmap/%s until %s at the latest; nothing was changed",
+			l.Holder, c.cmName, l.Expires.UTC().Format(time.RFC3339)).
+			WithHint("wait until it is done (kubectl piyasa scale status -w -n %s), then run this command again if the count is not %d; a lock left by a killed command is removed with: kubectl annotate configmap %s %s- -n %s",
+				ns, c.n, c.cmName, LockAnnotation, ns)
+	}
+	c.sts, c.cm = sts, cm
+	c.old = workerState{replicas: replicasOf(sts.Spec.Replicas)}
+	if v, ok := cm.Data[app.KeyTotalWorkers]; ok {
+		c.old.total = &v
+	}
+	if v, ok := sts.Spec.Template.Annotations[kube.RestartedAtAnnotation]; ok {
+		c.old.restarted = &v
+	}
+	c.newTotal = strconv.Itoa(int(c.n))
+	c.oldTotal = "(unset)"
+	if c.old.total != nil {
+		c.oldTotal = *c.old.total
+	}
+	return c, nil
+}
+
+// workersUnchanged says the workers are already at the count and waits for
+// them (unless a dry run or --wait=false).
+func (o *Options) workersUnchanged(ctx context.Context, cs kubernetes.Interface, c *workerChange) error {
+	o.Printf("%s already has %s and TOTAL_WORKERS=%s\n", c.ref, plural(c.n, "replica", "replicas"), c.newTotal)
+	if o.DryRun.Active() || !o.Wait {
+		return nil
+	}
+	err := o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: c.stsName})
+	if err != nil && ctx.Err() != nil && !errors.As(err, new(*kube.TimeoutError)) {
+		return cli.Interruptedf("interrupted while waiting: nothing was changed").WithHint("watch the workers: kubectl piyasa scale status -w -n %s", o.Namespace)
+	}
+	return err
+}
+
+// lockAndSetTotal sets TOTAL_WORKERS and takes the lock in one patch with
+// the ConfigMap's resourceVersion as a precondition.
+func (o *Options) lockAndSetTotal(ctx context.Context, cs kubernetes.Interface, c *workerChange, popts metav1.PatchOptions) (workerLock, error) {
 	expires := o.Now().Add(o.Timeout + time.Minute)
 	if o.Timeout == 0 {
 		expires = o.Now().Add(time.Hour)
 	}
 	lock := workerLock{Holder: lockHolder(), Expires: expires.UTC().Truncate(time.Second)}
 	cmPatch := mustJSON(map[string]any{
-		"metadata": map[string]any{"resourceVersion": cm.ResourceVersion, "annotations": map[string]any{LockAnnotation: string(mustJSON(lock))}},
-		"data":     map[string]any{app.KeyTotalWorkers: newTotal},
+		"metadata": map[string]any{"resourceVersion": c.cm.ResourceVersion, "annotations": map[string]any{LockAnnotation: string(mustJSON(lock))}},
+		"data":     map[string]any{app.KeyTotalWorkers: c.newTotal},
 	})
-	if _, err := cs.CoreV1().ConfigMaps(ns).Patch(ctx, cmName, types.MergePatchType, cmPatch, popts); err != nil {
+	if _, err := cs.CoreV1().ConfigMaps(o.Namespace).Patch(ctx, c.cmName, types.MergePatchType, cmPatch, popts); err != nil {
 		if apierrors.IsConflict(err) {
-			return concurrentError("configmap/"+cmName, ns, "nothing was changed")
+			return lock, concurrentError("configmap/"+c.cmName, o.Namespace, "nothing was changed")
 		}
-		return fmt.Errorf("setting TOTAL_WORKERS in configmap/%s: %w (nothing was changed)", cmName, err)
+		return lock, fmt.Errorf("setting TOTAL_WORKERS in configmap/%s: %w (nothing was changed)", c.cmName, err)
 	}
-	if !o.DryRun.Active() {
-		defer o.releaseLock(cs, cmName, lock.Holder)
-	}
-	o.Infof("configmap/%s: TOTAL_WORKERS %s -> %s%s\n", cmName, oldTotal, newTotal, o.DryRun.Suffix())
+	return lock, nil
+}
 
-	// Step 2: replicas and a restart of every worker, in one patch.
-	now := o.Now().UTC().Format(time.RFC3339)
-	if err := o.patchStatefulSet(ctx, cs, sts, n, now, popts); err != nil {
-		if o.DryRun == cli.DryRunServer {
-			return err
-		}
-		classified := cli.Classify(err, "")
-		cause := classified.Msg
-		if apierrors.IsConflict(err) {
-			cause = fmt.Sprintf("another command changed %s at the same time", ref)
-		}
-		if rerr := o.restoreConfigMap(cs, cmName, old); rerr != nil {
-			return withCode(cli.Failedf("scaling %s failed: %s; putting TOTAL_WORKERS back to %s ALSO failed: %v", ref, cause, oldTotal, rerr).
-				WithHint("set it back by hand: kubectl patch configmap %s -n %s --type merge -p '{\"data\":{\"%s\":\"%s\"}}'", cmName, ns, app.KeyTotalWorkers, oldTotal), classified)
-		}
-		e := cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again, replicas stay %d, no worker was restarted", ref, cause, oldTotal, old.replicas)
-		if apierrors.IsConflict(err) {
-			return e.WithHint("see what changed: kubectl piyasa scale status -n %s; then run this command again", ns)
-		}
-		return withCode(e.WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns), classified)
+// scaleFailed puts TOTAL_WORKERS back after the StatefulSet patch failed
+// with err, and says so.
+func (o *Options) scaleFailed(cs kubernetes.Interface, c *workerChange, err error) error {
+	ns, ref := o.Namespace, c.ref
+	classified := cli.Classify(err, "")
+	cause := classified.Msg
+	if apierrors.IsConflict(err) {
+		cause = fmt.Sprintf("another command changed %s at the same time", ref)
 	}
-	o.Printf("%s scaled: %d -> %d replicas, TOTAL_WORKERS %s -> %s, restarting every worker%s\n", ref, old.replicas, n, oldTotal, newTotal, o.DryRun.Suffix())
-	if o.DryRun.Active() {
-		return nil
+	if rerr := o.restoreConfigMap(cs, c.cmName, c.old); rerr != nil {
+		return withCode(cli.Failedf("scaling %s failed: %s; putting TOTAL_WORKERS back to %s ALSO failed: %v", ref, cause, c.oldTotal, rerr).
+			WithHint("set it back by hand: kubectl patch configmap %s -n %s --type merge -p '{\"data\":{\"%s\":\"%s\"}}'", c.cmName, ns, app.KeyTotalWorkers, c.oldTotal), classified)
 	}
-	recordScaled(ctx, cs, ns, o.comp.Kind, stsName, string(sts.UID),
-		fmt.Sprintf("Scaled from %d to %d replicas with TOTAL_WORKERS %s -> %s, every worker restarted, by kubectl piyasa scale", old.replicas, n, oldTotal, newTotal), o.Now())
-	if !o.Wait {
-		return nil
+	e := cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again, replicas stay %d, no worker was restarted", ref, cause, c.oldTotal, c.old.replicas)
+	if apierrors.IsConflict(err) {
+		return e.WithHint("see what changed: kubectl piyasa scale status -n %s; then run this command again", ns)
 	}
+	return withCode(e.WithHint("fix the cause (rights: kubectl auth can-i patch statefulsets -n %s) and run the command again", ns), classified)
+}
 
-	werr := o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: stsName})
+// waitScaledWorkers waits for the scaled workers and checks the count; when
+// the wait fails it rolls back what this command set.
+func (o *Options) waitScaledWorkers(ctx context.Context, cs kubernetes.Interface, c *workerChange, now string) error {
+	ns, ref, n := o.Namespace, c.ref, c.n
+	werr := o.wait(ctx, cs, kube.Workload{Component: o.comp.Name, Kind: o.comp.Kind, Name: c.stsName})
 	if werr == nil {
 		// The wait follows the StatefulSet as it is: a change by someone else
 		// (kubectl scale, a deploy) may have ended it at another count.
-		return o.checkWorkers(cs, cmName, stsName, n, now, "")
+		return o.checkWorkers(cs, c.cmName, c.stsName, n, now, "")
 	}
 	if ctx.Err() != nil && !errors.As(werr, new(*kube.TimeoutError)) {
 		// Nothing is rolled back: both halves are set, the workers restart.
-		return cli.Interruptedf("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting", ref, n, newTotal).
-			WithHint("watch them: kubectl piyasa scale status -w -n %s; to go back: kubectl piyasa scale worker %d -n %s", ns, old.replicas, ns)
+		return cli.Interruptedf("interrupted while waiting: %s has %d replicas and TOTAL_WORKERS=%s; the workers are still restarting", ref, n, c.newTotal).
+			WithHint("watch them: kubectl piyasa scale status -w -n %s; to go back: kubectl piyasa scale worker %d -n %s", ns, c.old.replicas, ns)
 	}
 	if kube.IsConnectionLost(werr) {
 		// Nothing can be checked or rolled back while the API server cannot be reached.
 		return (&cli.Error{Code: cli.ExitCluster, Msg: werr.Error()}).
-			WithHint("%s has %d replicas and TOTAL_WORKERS=%s, nothing was rolled back; when the cluster answers again: kubectl piyasa scale status -n %s", ref, n, newTotal, ns)
+			WithHint("%s has %d replicas and TOTAL_WORKERS=%s, nothing was rolled back; when the cluster answers again: kubectl piyasa scale status -n %s", ref, n, c.newTotal, ns)
 	}
 	cause := werr.Error()
 	var ce *cli.Error
@@ -205,19 +253,19 @@ func (o *Options) runWorker(ctx context.Context, cs kubernetes.Interface) error 
 		cause = ce.Msg
 	}
 	// Roll back only what this command set: a change by someone else stays.
-	if cerr := o.checkWorkers(cs, cmName, stsName, n, now, cause); cerr != nil {
+	if cerr := o.checkWorkers(cs, c.cmName, c.stsName, n, now, cause); cerr != nil {
 		return cerr
 	}
-	if rerr := o.restoreWorkers(cs, cmName, stsName, old); rerr != nil {
+	if rerr := o.restoreWorkers(cs, c.cmName, c.stsName, c.old); rerr != nil {
 		return cli.Failedf("scaling %s failed: %s; rolling back ALSO failed: %v", ref, cause, rerr).
-			WithHint("set TOTAL_WORKERS=%s in configmap/%s and %d replicas by hand, then: kubectl rollout restart %s -n %s", oldTotal, cmName, old.replicas, ref, ns)
+			WithHint("set TOTAL_WORKERS=%s in configmap/%s and %d replicas by hand, then: kubectl rollout restart %s -n %s", c.oldTotal, c.cmName, c.old.replicas, ref, ns)
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	recordScaled(rctx, cs, ns, o.comp.Kind, stsName, string(sts.UID),
-		fmt.Sprintf("Rolled back to %d replicas with TOTAL_WORKERS %s by kubectl piyasa scale after: %s", old.replicas, oldTotal, cause), o.Now())
+	recordScaled(rctx, cs, ns, o.comp.Kind, c.stsName, string(c.sts.UID),
+		fmt.Sprintf("Rolled back to %d replicas with TOTAL_WORKERS %s by kubectl piyasa scale after: %s", c.old.replicas, c.oldTotal, cause), o.Now())
 	return cli.Failedf("scaling %s failed: %s; rolled back: TOTAL_WORKERS is %s again and %s is back to %d replicas at its previous pod template",
-		ref, cause, oldTotal, ref, old.replicas).
+		ref, cause, c.oldTotal, ref, c.old.replicas).
 		WithHint("find out why: kubectl piyasa diagnose -n %s (a worker that stays broken may need: kubectl delete pod <name> -n %s)", ns, ns)
 }
 
