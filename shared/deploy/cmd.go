@@ -3,6 +3,7 @@ package deploy
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/piyasa/kubectl-piyasa/shared/access"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
 
@@ -45,7 +46,7 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdConfig(g),
 		NewCmdSecret(g),
 		NewCmdDelete(g),
-		NewCmdAccess(g),
+		access.NewCmd(g),
 		NewCmdTLS(g),
 		NewCmdCleanup(g),
 	)
