@@ -4,7 +4,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/piyasa/kubectl-piyasa/shared/access"
+	"github.com/piyasa/kubectl-piyasa/shared/cleanup"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/deploytls"
 )
 
 // NewCmd returns the root command of kubectl-piyasa-deploy: deploy itself
@@ -47,8 +49,8 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdSecret(g),
 		NewCmdDelete(g),
 		access.NewCmd(g),
-		NewCmdTLS(g),
-		NewCmdCleanup(g),
+		deploytls.NewCmd(g),
+		cleanup.NewCmd(g),
 	)
 	return root
 }

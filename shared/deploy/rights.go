@@ -150,16 +150,3 @@ func (o *StatusOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 func (o *HistoryOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	return rbac.For("deploy history").Needs(o.Namespace), nil
 }
-
-// NeededRights of deploy tls renew.
-func (o *TLSRenewOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return rbac.For("deploy tls renew").Needs(o.Namespace), nil
-}
-
-// NeededRights of deploy cleanup (a client dry run only reads: checked by its LISTs).
-func (o *CleanupOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	if o.DryRun.Client() {
-		return nil, nil
-	}
-	return rbac.For("deploy cleanup").Needs(o.Namespace), nil
-}
