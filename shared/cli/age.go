@@ -5,7 +5,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
 )
+
+// Age formats the time since t as kubectl does ("<unknown>" for the zero time).
+func Age(now, t time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(now.Sub(t))
+}
 
 // ParseAge parses an age flag (--older-than): a Go duration, or days with a
 // d suffix: 7d, 36h, 90m. Negative ages are refused.

@@ -3,7 +3,10 @@ package deploy
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/piyasa/kubectl-piyasa/shared/access"
+	"github.com/piyasa/kubectl-piyasa/shared/cleanup"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/deploytls"
 )
 
 // NewCmd returns the root command of kubectl-piyasa-deploy: deploy itself
@@ -45,9 +48,9 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdConfig(g),
 		NewCmdSecret(g),
 		NewCmdDelete(g),
-		NewCmdAccess(g),
-		NewCmdTLS(g),
-		NewCmdCleanup(g),
+		access.NewCmd(g),
+		deploytls.NewCmd(g),
+		cleanup.NewCmd(g),
 	)
 	return root
 }

@@ -275,3 +275,25 @@ func TestDeployForbiddenSecretReadNamesTheRight(t *testing.T) {
 		t.Fatalf("%#v", e)
 	}
 }
+
+// TestRootAddsItsRooms: access, tls renew and cleanup, packages of their own,
+// keep their command paths and flags under kubectl-piyasa-deploy.
+func TestRootAddsItsRooms(t *testing.T) {
+	root := NewCmd(clitest.New(devNS).Global)
+	for path, flags := range map[string][]string{
+		"access":    {"address", "api-port", "frontend-port", "port-forward"},
+		"tls renew": {"timeout"},
+		"cleanup":   {"older-than", "yes", "dry-run", "output"},
+	} {
+		c, rest, err := root.Find(strings.Fields(path))
+		if err != nil || len(rest) != 0 || c == root || !strings.HasSuffix(c.CommandPath(), " "+path) {
+			t.Errorf("%s: not a command of the deploy binary (%v)", path, err)
+			continue
+		}
+		for _, f := range flags {
+			if c.Flags().Lookup(f) == nil {
+				t.Errorf("%s lacks --%s", path, f)
+			}
+		}
+	}
+}

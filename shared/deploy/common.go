@@ -7,6 +7,8 @@
 // the root's wiring in cmd.go, and the mechanics the verbs share each in a
 // file named for them: plan.go (what deploy and diff would change), image.go
 // (set and revert images), restart.go, secret.go, wait.go and report.go.
+// deploy access, deploy tls and deploy cleanup are packages of their own
+// (shared/access, shared/deploytls, shared/cleanup) that NewCmd adds.
 package deploy
 
 import (
@@ -18,9 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -147,14 +147,6 @@ func renderFor(g *cli.Global, dir, apiImage, frontendImage string) ([]*unstructu
 	return objs, nil
 }
 
-// age formats the time since t as kubectl does.
-func age(now time.Time, t metav1.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(now.Sub(t.Time))
-}
-
 // interruptedWait is the exit-130 error of a wait that Ctrl-C or SIGTERM
 // stopped: what was applied stays, the rollout goes on in the cluster.
 func interruptedWait(g *cli.Global) *cli.Error {
@@ -175,12 +167,5 @@ func waitErr(ctx context.Context, g *cli.Global, err error) error {
 }
 
 func isTimeout(err error) bool { return errors.As(err, new(*kube.TimeoutError)) }
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
 
 func kindLower(kind string) string { return strings.ToLower(kind) }

@@ -1,10 +1,8 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,17 +82,6 @@ func (o *DeleteOptions) Complete(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-// confirmNamespace asks the user to type the namespace name after what; any
-// other answer is exit 2 with nothing changed.
-func confirmNamespace(g *cli.Global, what string) error {
-	fmt.Fprintf(g.ErrOut, "%s\nType the namespace name to confirm: ", what)
-	line, _ := bufio.NewReader(g.In).ReadString('\n')
-	if strings.TrimSpace(line) != g.Namespace {
-		return cli.Usagef("confirmation did not match %q: nothing deleted", g.Namespace)
-	}
-	return nil
-}
-
 // Validate checks the flags (no I/O).
 func (o *DeleteOptions) Validate() error { return o.waitFlags.validate() }
 
@@ -105,7 +92,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		if o.DeleteData {
 			what = "the app AND ALL ITS DATA (PVCs) and the namespace"
 		}
-		if err := confirmNamespace(o.Global, fmt.Sprintf("This deletes %s in namespace %s.", what, o.Namespace)); err != nil {
+		if err := cli.ConfirmNamespace(o.Global, fmt.Sprintf("This deletes %s in namespace %s.", what, o.Namespace)); err != nil {
 			return err
 		}
 	}

@@ -87,7 +87,7 @@ func (o *Options) Run(ctx context.Context) error {
 	suffix := o.DryRun.Suffix()
 	if o.DryRun.Client() {
 		fmt.Fprintf(o.Out, "namespace/%s%s\n", o.Namespace, suffix)
-		fmt.Fprintf(o.Out, "secret/%s (%s from %s)%s\n", app.SecretName, plural(len(o.env.Entries), "key"), o.EnvFile, suffix)
+		fmt.Fprintf(o.Out, "secret/%s (%s from %s)%s\n", app.SecretName, cli.Plural(len(o.env.Entries), "key", "keys"), o.EnvFile, suffix)
 		shown := o.objs
 		if o.Monitoring == MonitoringOn {
 			shown = append(append([]*unstructured.Unstructured{}, o.objs...), o.monObjs...)
@@ -155,7 +155,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return a.failed(ctx, err)
 	}
 	a.applied++
-	fmt.Fprintf(o.Out, "secret/%s %s (%s, values not shown)%s\n", app.SecretName, p.secret.change, plural(len(o.env.Entries), "key"), suffix)
+	fmt.Fprintf(o.Out, "secret/%s %s (%s, values not shown)%s\n", app.SecretName, p.secret.change, cli.Plural(len(o.env.Entries), "key", "keys"), suffix)
 	if err := a.apply(ctx, rest); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/render"
@@ -201,5 +202,20 @@ func TestInitEnvNeverOverwrites(t *testing.T) {
 	err = cmd.Execute()
 	if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage || !strings.Contains(e.Msg, "already exists") {
 		t.Fatalf("second init-env: %v", err)
+	}
+}
+
+// TestTLSSecretNote: after a prod deploy, a missing TLS Secret is said (the
+// https:// URLs fail until it exists); an existing one says nothing.
+func TestTLSSecretNote(t *testing.T) {
+	prodNS := app.Environments["prod"].Namespace
+	tt := clitest.New(prodNS)
+	note := tlsSecretNote(context.Background(), tt.Fake, prodNS)
+	if !strings.Contains(note, "TLS Secret piyasa-tls-cert does not exist yet") || !strings.Contains(note, "kubectl create secret tls piyasa-tls-cert") {
+		t.Errorf("missing Secret: %q", note)
+	}
+	tt = clitest.New(prodNS, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: app.TLSSecretName, Namespace: prodNS}})
+	if note := tlsSecretNote(context.Background(), tt.Fake, prodNS); note != "" {
+		t.Errorf("existing Secret: %q", note)
 	}
 }

@@ -148,7 +148,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 		o.Infof("no changes\n")
 		return nil
 	}
-	o.Infof("%s would change\n", plural(changes, "object"))
+	o.Infof("%s would change\n", cli.Plural(changes, "object", "objects"))
 	return cli.ExitCode(cli.ExitFailed)
 }
 

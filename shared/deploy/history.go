@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
@@ -102,7 +101,7 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		if short {
 			image = table.ShortImage(image)
 		}
-		t.Append(strconv.FormatInt(r.Revision, 10), image, cause, age(o.Now(), metav1.Time{Time: r.Created}), cur)
+		t.Append(strconv.FormatInt(r.Revision, 10), image, cause, cli.Age(o.Now(), r.Created), cur)
 	}
 	if err := t.Render(); err != nil {
 		return err

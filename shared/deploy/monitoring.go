@@ -14,6 +14,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
 
@@ -73,7 +74,7 @@ func (m *monitoringFlag) validate() error {
 func (m *monitoringFlag) decide(ctx context.Context, g *cli.Global, c *clients) (bool, string, error) {
 	if m.Monitoring == MonitoringOff {
 		note := "monitoring: off (--monitoring off): no ServiceMonitor applied"
-		if has, _ := servesResource(c.cs.Discovery(), monitoringGroupVersion, gvrServiceMonitors.Resource); has {
+		if has, _ := kube.ServesResource(c.cs.Discovery(), monitoringGroupVersion, gvrServiceMonitors.Resource); has {
 			name := g.Env.ObjectName(ServiceMonitorName)
 			if _, err := c.dyn.Resource(gvrServiceMonitors).Namespace(g.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
 				note += fmt.Sprintf("; the live servicemonitor/%s stays (kubectl delete servicemonitor %s -n %s)", name, name, g.Namespace)
@@ -81,7 +82,7 @@ func (m *monitoringFlag) decide(ctx context.Context, g *cli.Global, c *clients) 
 		}
 		return false, note, nil
 	}
-	has, err := servesResource(c.cs.Discovery(), monitoringGroupVersion, gvrServiceMonitors.Resource)
+	has, err := kube.ServesResource(c.cs.Discovery(), monitoringGroupVersion, gvrServiceMonitors.Resource)
 	if err != nil {
 		return false, "", err
 	}
@@ -93,24 +94,6 @@ func (m *monitoringFlag) decide(ctx context.Context, g *cli.Global, c *clients) 
 			WithHint("install kube-prometheus-stack (guide: Prometheus & Grafana Integration), or deploy with --monitoring auto")
 	}
 	return false, fmt.Sprintf("monitoring: no ServiceMonitor applied: the cluster serves no %s %s (install the Prometheus operator, then deploy again)", monitoringGroupVersion, serviceMonitorKind), nil
-}
-
-// servesResource tells whether the API server serves resource in groupVersion
-// (a live discovery request, never the cache: a CRD may have just been installed).
-func servesResource(d discovery.DiscoveryInterface, groupVersion, resource string) (bool, error) {
-	list, err := d.ServerResourcesForGroupVersion(groupVersion)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, r := range list.APIResources {
-		if r.Name == resource {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // MonitoringStatus is the `monitoring` part of `deploy status`: whether the
@@ -126,7 +109,7 @@ type MonitoringStatus struct {
 
 // monitoringStatus reads whether the api's ServiceMonitor is applied.
 func monitoringStatus(ctx context.Context, d discovery.DiscoveryInterface, dyn dynamic.Interface, env app.Environment, ns string) (*MonitoringStatus, error) {
-	has, err := servesResource(d, monitoringGroupVersion, gvrServiceMonitors.Resource)
+	has, err := kube.ServesResource(d, monitoringGroupVersion, gvrServiceMonitors.Resource)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
 	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
@@ -369,7 +370,7 @@ func keepScheduleOf(u *unstructured.Unstructured, live *batchv1.CronJob) (string
 				continue
 			}
 			kept = append(kept, f+"="+v)
-			manifests = append(manifests, f+"="+orDash(want))
+			manifests = append(manifests, f+"="+output.OrDash(want))
 			if want != "" {
 				back = append(back, "--"+strings.ToLower(strings.ReplaceAll(f, "_", "-"))+" "+want)
 			}

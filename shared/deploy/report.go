@@ -26,7 +26,7 @@ func waitAndReport(ctx context.Context, g *cli.Global, workloads []kube.Workload
 	if err != nil {
 		return err
 	}
-	g.Infof("Waiting for %s (timeout %s)\n", plural(len(workloads), "workload"), timeout)
+	g.Infof("Waiting for %s (timeout %s)\n", cli.Plural(len(workloads), "workload", "workloads"), timeout)
 	w := &Waiter{CS: cs, NS: g.Namespace, Timeout: timeout, Progress: g.ErrOut, Now: g.Now}
 	if _, err := w.Wait(ctx, workloads); err != nil {
 		return waitErr(ctx, g, err)
@@ -127,7 +127,7 @@ func podRows(pods []corev1.Pod, now time.Time) [][]string {
 				status = c.State.Waiting.Reason
 			}
 		}
-		rows = append(rows, []string{p.Name, fmt.Sprintf("%d/%d", ready, total), status, fmt.Sprint(restarts), age(now, p.CreationTimestamp)})
+		rows = append(rows, []string{p.Name, fmt.Sprintf("%d/%d", ready, total), status, fmt.Sprint(restarts), cli.Age(now, p.CreationTimestamp.Time)})
 	}
 	return rows
 }

@@ -46,7 +46,7 @@ func restartAndWait(ctx context.Context, g *cli.Global, cs kubernetes.Interface,
 	if _, err := wt.Wait(ctx, ws); err != nil {
 		return waitErr(ctx, g, err)
 	}
-	fmt.Fprintf(g.Out, "%s ready\n", plural(len(ws), "workload"))
+	fmt.Fprintf(g.Out, "%s ready\n", cli.Plural(len(ws), "workload", "workloads"))
 	return nil
 }
 

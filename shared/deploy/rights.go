@@ -150,24 +150,3 @@ func (o *StatusOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 func (o *HistoryOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	return rbac.For("deploy history").Needs(o.Namespace), nil
 }
-
-// NeededRights of deploy access: none when prod only prints the Ingress hosts.
-func (o *AccessOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	if o.Env.TLS && !o.PortForward {
-		return nil, nil
-	}
-	return rbac.For("deploy access").Needs(o.Namespace), nil
-}
-
-// NeededRights of deploy tls renew.
-func (o *TLSRenewOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	return rbac.For("deploy tls renew").Needs(o.Namespace), nil
-}
-
-// NeededRights of deploy cleanup (a client dry run only reads: checked by its LISTs).
-func (o *CleanupOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	if o.DryRun.Client() {
-		return nil, nil
-	}
-	return rbac.For("deploy cleanup").Needs(o.Namespace), nil
-}

@@ -208,7 +208,7 @@ func componentStatus(w kube.Workload, obj runtime.Object, m *metav1.ObjectMeta, 
 	if m != nil {
 		created := m.CreationTimestamp.UTC()
 		cst.Created = &created
-		cst.Age = age(now, m.CreationTimestamp)
+		cst.Age = cli.Age(now, m.CreationTimestamp.Time)
 	}
 	if spec != nil {
 		for _, ctr := range spec.Containers {

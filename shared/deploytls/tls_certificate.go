@@ -1,20 +1,18 @@
-package deploy
+package deploytls
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
@@ -23,10 +21,8 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
-
-// DefaultRenewTimeout bounds waiting for cert-manager to issue the renewed certificate.
-const DefaultRenewTimeout = 10 * time.Minute
 
 // Facts of cert-manager's Certificate API, as cmctl renew uses them.
 const (
@@ -39,69 +35,6 @@ const (
 )
 
 var gvrCertificates = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}
-
-// TLSRenewOptions of `deploy tls renew`.
-type TLSRenewOptions struct {
-	*cli.Global
-	Timeout time.Duration
-	Name    string
-}
-
-// NewCmdTLS groups the TLS certificate commands (the guide's Certificate Renewal).
-func NewCmdTLS(g *cli.Global) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "tls",
-		Short: "The Ingress's TLS certificate (cert-manager): renew it now",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(NewCmdTLSRenew(g))
-	return cmd
-}
-
-// NewCmdTLSRenew forces cert-manager to issue the app's certificate again and waits for it.
-func NewCmdTLSRenew(g *cli.Global) *cobra.Command {
-	o := &TLSRenewOptions{Global: g, Timeout: DefaultRenewTimeout}
-	cmd := &cobra.Command{
-		Use:   "renew [CERTIFICATE]",
-		Short: "Force cert-manager to renew the Ingress's certificate now, wait until it is Ready and print the new expiry",
-		Long: `Force the renewal of the app's TLS certificate (the guide's Certificate Renewal) and wait,
-by watching, until cert-manager reports the Certificate Ready with a newly issued
-certificate; then print its new expiry. The Certificate is the one whose secretName is the
-Ingress's TLS Secret (piyasa-tls-cert), or CERTIFICATE.
-
-The guide deletes the Certificate and applies the manifests again; cert-manager does not
-issue a new certificate that way while the Secret still holds a valid one for the same
-names. renew asks for a new issuance as cmctl renew does: it sets the Certificate's Issuing
-condition (reason ManuallyTriggered). The Secret keeps serving the current certificate
-until the new one is stored. Each renewal is a new certificate at the issuer: mind Let's
-Encrypt's rate limits.
-Exit codes: 0 renewed; 1 cert-manager or the Certificate is missing, the issuance failed
-or --timeout passed; 2 bad flags; 3 cluster unreachable or forbidden; 130 interrupted (the
-renewal goes on in cert-manager).`,
-		Example: `  kubectl piyasa deploy tls renew --env prod
-  kubectl piyasa deploy tls renew my-certificate -n my-test --timeout 5m`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: cli.RunE(o),
-	}
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the renewed certificate (0: no limit)")
-	return cmd
-}
-
-// Complete resolves the environment, the namespace and the Certificate's name.
-func (o *TLSRenewOptions) Complete(_ *cobra.Command, args []string) error {
-	if len(args) == 1 {
-		o.Name = args[0]
-	}
-	return o.Global.Complete()
-}
-
-// Validate checks --timeout.
-func (o *TLSRenewOptions) Validate() error {
-	if o.Timeout < 0 {
-		return cli.Usagef("--timeout must not be negative")
-	}
-	return nil
-}
 
 // certState is what renew reads of a Certificate.
 type certState struct {
@@ -138,81 +71,9 @@ func readCert(u *unstructured.Unstructured) certState {
 	return s
 }
 
-// Run triggers the issuance and waits for it.
-func (o *TLSRenewOptions) Run(ctx context.Context) error {
-	cs, err := o.Clientset()
-	if err != nil {
-		return err
-	}
-	has, err := servesResource(cs.Discovery(), certManagerGroupVersion, gvrCertificates.Resource)
-	if err != nil {
-		return err
-	}
-	secrets, ingress, err := o.ingressTLS(ctx)
-	if err != nil {
-		return err
-	}
-	if o.Name == "" && ingress != "" && len(secrets) == 0 {
-		return cli.Failedf("ingress %s in namespace %s serves no TLS (no tls section): there is no certificate to renew", ingress, o.Namespace).
-			WithHint("the %s environment serves plain http; the prod overlay's Ingress has TLS: kubectl piyasa deploy tls renew --env prod", o.Env.Name)
-	}
-	if !has {
-		secret := app.TLSSecretName
-		if len(secrets) > 0 {
-			secret = secrets[0]
-		}
-		return cli.Failedf("cert-manager is not installed: the cluster serves no %s Certificate", certManagerGroupVersion).
-			WithHint("install cert-manager (guide, Required Add-ons), which then issues and renews %s; or renew by hand with a new certificate and key: kubectl create secret tls %s --cert CERT.pem --key KEY.pem -n %s --dry-run=client -o yaml | kubectl apply -f -",
-				secret, secret, o.Namespace)
-	}
-	dyn, err := o.Dynamic()
-	if err != nil {
-		return err
-	}
-	certs := dyn.Resource(gvrCertificates).Namespace(o.Namespace)
-	cert, err := o.findCertificate(ctx, certs, secrets, ingress != "")
-	if err != nil {
-		return err
-	}
-	before := readCert(cert)
-	was := "never issued"
-	if before.notAfter != "" {
-		was = fmt.Sprintf("revision %d, expires %s", before.revision, before.notAfter)
-	}
-	if before.issuing {
-		o.Infof("certificate/%s is already being issued (%s); waiting for it\n", cert.GetName(), before.issuingReason)
-	} else {
-		if err := o.trigger(ctx, certs, cert.GetName()); err != nil {
-			return err
-		}
-		limit := o.Timeout.String()
-		if o.Timeout == 0 {
-			limit = "no limit"
-		}
-		o.Infof("certificate/%s renewal triggered (was: %s); waiting for cert-manager (timeout %s)\n", cert.GetName(), was, limit)
-	}
-	after, err := o.waitRenewed(ctx, cert, before)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.Out, "certificate/%s renewed: revision %d, expires %s%s\n", cert.GetName(), after.revision, after.notAfter, o.untilText(after.notAfter))
-	if after.renewalTime != "" {
-		o.Infof("cert-manager renews it next at %s\n", after.renewalTime)
-	}
-	return nil
-}
-
-func (o *TLSRenewOptions) untilText(ts string) string {
-	t, err := time.Parse(time.RFC3339, ts)
-	if err != nil {
-		return ""
-	}
-	return " (in " + duration.HumanDuration(t.Sub(o.Now())) + ")"
-}
-
 // ingressTLS reads the app's Ingress: its TLS Secrets and its name ("" when
 // there is no Ingress).
-func (o *TLSRenewOptions) ingressTLS(ctx context.Context) (secrets []string, ingress string, err error) {
+func (o *RenewOptions) ingressTLS(ctx context.Context) (secrets []string, ingress string, err error) {
 	cs, err := o.Clientset()
 	if err != nil {
 		return nil, "", err
@@ -234,7 +95,7 @@ func (o *TLSRenewOptions) ingressTLS(ctx context.Context) (secrets []string, ing
 
 // findCertificate finds CERTIFICATE, else the Certificate of the Ingress's
 // TLS Secrets (the app's usual one when there is no Ingress).
-func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.ResourceInterface, secrets []string, haveIngress bool) (*unstructured.Unstructured, error) {
+func (o *RenewOptions) findCertificate(ctx context.Context, certs dynamic.ResourceInterface, secrets []string, haveIngress bool) (*unstructured.Unstructured, error) {
 	if o.Name != "" {
 		u, err := certs.Get(ctx, o.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -253,7 +114,7 @@ func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.Res
 	var found []*unstructured.Unstructured
 	for i := range list.Items {
 		sn, _, _ := unstructured.NestedString(list.Items[i].Object, "spec", "secretName")
-		if contains(secrets, sn) {
+		if slices.Contains(secrets, sn) {
 			found = append(found, &list.Items[i])
 		}
 	}
@@ -277,7 +138,7 @@ func (o *TLSRenewOptions) findCertificate(ctx context.Context, certs dynamic.Res
 }
 
 // trigger sets the Issuing condition, as cmctl renew does (status subresource).
-func (o *TLSRenewOptions) trigger(ctx context.Context, certs dynamic.ResourceInterface, name string) error {
+func (o *RenewOptions) trigger(ctx context.Context, certs dynamic.ResourceInterface, name string) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		u, err := certs.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -307,7 +168,7 @@ func (o *TLSRenewOptions) trigger(ctx context.Context, certs dynamic.ResourceInt
 // waitRenewed watches the Certificate until cert-manager has issued a new
 // certificate (revision or notAfter changed, Issuing over, Ready True), or
 // reports the failure.
-func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Unstructured, before certState) (certState, error) {
+func (o *RenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Unstructured, before certState) (certState, error) {
 	wdyn, err := o.Global.WatchDynamic()
 	if err != nil {
 		return before, err
@@ -348,7 +209,7 @@ func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Un
 		case !last.issuing && newCert && last.ready:
 			return true, nil
 		case !last.issuing && last.issuingReason == "Failed":
-			return false, cli.Failedf("cert-manager could not issue certificate %s: %s", cert.GetName(), orDash(last.issuingMsg)).
+			return false, cli.Failedf("cert-manager could not issue certificate %s: %s", cert.GetName(), output.OrDash(last.issuingMsg)).
 				WithHint("kubectl describe certificate %s -n %s; kubectl get certificaterequest,order,challenge -n %s", cert.GetName(), o.Namespace, o.Namespace)
 		}
 		return false, nil
@@ -364,19 +225,12 @@ func (o *TLSRenewOptions) waitRenewed(ctx context.Context, cert *unstructured.Un
 		return last, ctx.Err()
 	}
 	if wctx.Err() != nil {
-		state := "Ready: " + orDash(last.readyMsg)
+		state := "Ready: " + output.OrDash(last.readyMsg)
 		if last.issuing {
-			state = "still issuing: " + orDash(last.issuingMsg)
+			state = "still issuing: " + output.OrDash(last.issuingMsg)
 		}
 		return last, cli.Failedf("certificate %s was not renewed within %s (%s)", cert.GetName(), o.Timeout, state).
 			WithHint("kubectl describe certificate %s -n %s", cert.GetName(), o.Namespace)
 	}
 	return last, err
-}
-
-func orDash(s string) string {
-	if strings.Trim(s, ": ") == "" {
-		return "-"
-	}
-	return s
 }

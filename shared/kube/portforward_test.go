@@ -1,4 +1,4 @@
-package deploy
+package kube
 
 import (
 	"bufio"
@@ -18,14 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/streaming/pkg/httpstream"
 
-	networkingv1 "k8s.io/api/networking/v1"
-
 	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
 
+// testNow is the creation time of the test pods' minute 0.
+var testNow = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+
 func testPod(name string, created int, ready, deleting bool) *corev1.Pod {
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(clitest.Fixed.Add(time.Duration(created) * time.Minute))},
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(testNow.Add(time.Duration(created) * time.Minute))},
 		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8000}}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	st := corev1.ConditionFalse
@@ -34,7 +34,7 @@ func testPod(name string, created int, ready, deleting bool) *corev1.Pod {
 	}
 	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}
 	if deleting {
-		now := metav1.NewTime(clitest.Fixed)
+		now := metav1.NewTime(testNow)
 		p.DeletionTimestamp = &now
 	}
 	return p
@@ -85,57 +85,6 @@ func TestTargetPort(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("%+v: got %d, %v", tc.sp, got, err)
 		}
-	}
-}
-
-func TestAccessBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"access", "--api-port", "70000"},
-		{"access", "--frontend-port", "-1"},
-		{"access", "--api-port", "9000", "--frontend-port", "9000"},
-		{"access", "--address", "my-host"},
-	} {
-		tt := clitest.New(devNS)
-		if err := run(tt, args...); code(err) != 2 {
-			t.Errorf("%v: exit %d (%v)", args, code(err), err)
-		}
-		if n := len(tt.Fake.Actions()); n != 0 {
-			t.Errorf("%v: %d requests before the flags were checked", args, n)
-		}
-	}
-}
-
-func TestAccessMissingService(t *testing.T) {
-	tt := clitest.New(devNS)
-	runCase(t, tt, []string{"access", "--api-port", "0", "--frontend-port", "0"}, 1, "service dev-api-service not found in namespace "+devNS)
-}
-
-// In prod, access prints the Ingress's hosts (https where TLS covers them).
-func TestAccessProdPrintsIngress(t *testing.T) {
-	prod := app.Environments["prod"]
-	pathType := networkingv1.PathTypePrefix
-	rule := func(host, svc string) networkingv1.IngressRule {
-		return networkingv1.IngressRule{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &pathType, Backend: networkingv1.IngressBackend{
-				Service: &networkingv1.IngressServiceBackend{Name: svc}}}}}}}
-	}
-	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "prod-piyasa-ingress", Namespace: prod.Namespace},
-		Spec: networkingv1.IngressSpec{
-			TLS:   []networkingv1.IngressTLS{{Hosts: []string{"api.piyasa-chatbot.example.com", "piyasa-chatbot.example.com"}, SecretName: app.TLSSecretName}},
-			Rules: []networkingv1.IngressRule{rule("api.piyasa-chatbot.example.com", "prod-api-service"), rule("piyasa-chatbot.example.com", "prod-frontend-service")}}}
-	tt := clitest.New(prod.Namespace, ing)
-	if err := run(tt, "access"); err != nil {
-		t.Fatal(err)
-	}
-	stdout, _ := tt.Output()
-	if !has(stdout, "api:      https://api.piyasa-chatbot.example.com/docs", "frontend: https://piyasa-chatbot.example.com\n") {
-		t.Errorf("stdout:\n%s", stdout)
-	}
-	// No Ingress: exit 1 with the way to port-forward.
-	tt = clitest.New(prod.Namespace)
-	err := run(tt, "access")
-	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "ingress prod-piyasa-ingress not found") || !strings.Contains(e.Hint, "access --port-forward") {
-		t.Errorf("no Ingress: %+v", e)
 	}
 }
 
@@ -239,39 +188,39 @@ func (s *fakeStream) Reset() error {
 func (s *fakeStream) Headers() http.Header { return s.h }
 func (s *fakeStream) Identifier() uint32   { return 0 }
 
-// TestForwarderFollowsPods: connections go to the chosen pod; a replaced
+// TestPortForwarderFollowsPods: connections go to the chosen pod; a replaced
 // pod's connection is closed once its open streams end, and the change is
 // said in one line.
-func TestForwarderFollowsPods(t *testing.T) {
+func TestPortForwarderFollowsPods(t *testing.T) {
 	api, _ := app.LookupComponent(app.API)
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "dev-api-service"}, Spec: corev1.ServiceSpec{Selector: api.Labels,
 		Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromString("http")}}}}
 	var info bytes.Buffer
 	var infoMu sync.Mutex
-	fw, err := newForwarder(api, svc, writerFunc(func(p []byte) (int, error) { infoMu.Lock(); defer infoMu.Unlock(); return info.Write(p) }))
-	if err != nil {
-		t.Fatal(err)
-	}
 	conns := map[string]*fakePodConn{}
 	var connsMu sync.Mutex
 	release := make(chan struct{})
-	fw.dial = func(pod string) (httpstream.Connection, error) {
+	dial := func(pod string) (httpstream.Connection, error) {
 		connsMu.Lock()
 		defer connsMu.Unlock()
 		c := &fakePodConn{pod: pod, release: release, done: make(chan bool)}
 		conns[pod] = c
 		return c, nil
 	}
-	if err := fw.listen([]string{"127.0.0.1"}, 0); err != nil {
+	fw, err := NewPortForwarder(api.Name, svc, api.Port, api.PortName, dial, writerFunc(func(p []byte) (int, error) { infoMu.Lock(); defer infoMu.Unlock(); return info.Write(p) }))
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer fw.close()
+	if err := fw.Listen([]string{"127.0.0.1"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer fw.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fw.serve(ctx)
+	fw.Serve(ctx)
 	ask := func(line string) string {
 		t.Helper()
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", fw.localPort))
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", fw.LocalPort()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,11 +231,11 @@ func TestForwarderFollowsPods(t *testing.T) {
 	}
 
 	// No pod yet: the connection is closed at once, and a line says why.
-	fw.follow(nil)
+	fw.Follow(nil)
 	if got := ask("hi"); got != "" {
 		t.Errorf("no pod: got %q", got)
 	}
-	fw.follow([]*corev1.Pod{testPod("dev-api-a", 1, true, false)})
+	fw.Follow([]*corev1.Pod{testPod("dev-api-a", 1, true, false)})
 	if got := ask("hi"); got != "dev-api-a: hi\n" {
 		t.Errorf("got %q", got)
 	}
@@ -302,7 +251,7 @@ func TestForwarderFollowsPods(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	fw.follow([]*corev1.Pod{testPod("dev-api-a", 1, true, true), testPod("dev-api-b", 2, true, false)})
+	fw.Follow([]*corev1.Pod{testPod("dev-api-a", 1, true, true), testPod("dev-api-b", 2, true, false)})
 	if got := ask("hi"); got != "dev-api-b: hi\n" {
 		t.Errorf("after the replacement: got %q", got)
 	}

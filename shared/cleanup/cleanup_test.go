@@ -1,6 +1,7 @@
-package deploy
+package cleanup
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -14,10 +15,40 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
 
 const day = 24 * time.Hour
+
+const devNS = "piyasa-chatbot-dev"
+
+// run executes `kubectl piyasa deploy cleanup ARGS` on the fake Global: the
+// deploy binary's root with cleanup under it.
+func run(tt *clitest.T, args ...string) error {
+	root := cli.NewRoot("deploy", tt.Global)
+	root.AddCommand(NewCmd(tt.Global))
+	root.SetArgs(append([]string{"cleanup"}, args...))
+	return root.ExecuteContext(context.Background())
+}
+
+// code is the exit code the binary would give for err.
+func code(err error) int {
+	if err == nil {
+		return 0
+	}
+	return cli.Classify(err, "").Code
+}
+
+// has tells whether s holds every one of subs.
+func has(s string, subs ...string) bool {
+	for _, x := range subs {
+		if !strings.Contains(s, x) {
+			return false
+		}
+	}
+	return true
+}
 
 // cleanupJob is a Job of type typ (migration, backup, other) that finished
 // ago before the test clock (ago < 0: still running).
@@ -25,11 +56,11 @@ func cleanupJob(ns, name, typ string, ago time.Duration, failed bool) *batchv1.J
 	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID("uid-" + name),
 		CreationTimestamp: metav1.NewTime(clitest.Fixed.Add(-ago - time.Minute))}}
 	switch typ {
-	case CleanupMigration:
+	case TypeMigration:
 		j.Labels = map[string]string{app.MigrationLabel: "true", app.PartOfLabel: app.PartOfValue}
-	case CleanupBackup:
+	case TypeBackup:
 		j.Labels = map[string]string{app.PartOfLabel: app.PartOfValue}
-		j.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "dev-db-backup", UID: "cj", Controller: ptr(true)}}
+		j.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "dev-db-backup", UID: "cj", Controller: new(true)}}
 		j.Spec.Template.Labels = map[string]string{"app": app.BackupAppLabel}
 	}
 	if ago >= 0 {
@@ -51,21 +82,21 @@ func failedPod(ns, name string, ago time.Duration, ownerJob string) *corev1.Pod 
 		Status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", ContainerStatuses: []corev1.ContainerStatus{{Name: "c",
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, FinishedAt: metav1.NewTime(clitest.Fixed.Add(-ago))}}}}}}
 	if ownerJob != "" {
-		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: ownerJob, UID: "j", Controller: ptr(true)}}
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: ownerJob, UID: "j", Controller: new(true)}}
 	}
 	return p
 }
 
 func cleanupObjects(ns string) []runtime.Object {
 	return []runtime.Object{
-		cleanupJob(ns, "dev-db-migrate-old1", CleanupMigration, 30*day, false),
-		cleanupJob(ns, "dev-db-migrate-old2", CleanupMigration, 20*day, true),
-		cleanupJob(ns, "dev-db-migrate-newest", CleanupMigration, 10*day, false), // the newest 3 finished: kept though old
-		cleanupJob(ns, "dev-db-migrate-old3", CleanupMigration, 40*day, false),
-		cleanupJob(ns, "dev-db-migrate-old4", CleanupMigration, 50*day, true),
-		cleanupJob(ns, "dev-db-migrate-running", CleanupMigration, -1, false),
-		cleanupJob(ns, "dev-db-backup-1", CleanupBackup, 9*day, false),
-		cleanupJob(ns, "dev-db-backup-2", CleanupBackup, 2*day, false), // newest backup, young
+		cleanupJob(ns, "dev-db-migrate-old1", TypeMigration, 30*day, false),
+		cleanupJob(ns, "dev-db-migrate-old2", TypeMigration, 20*day, true),
+		cleanupJob(ns, "dev-db-migrate-newest", TypeMigration, 10*day, false), // the newest 3 finished: kept though old
+		cleanupJob(ns, "dev-db-migrate-old3", TypeMigration, 40*day, false),
+		cleanupJob(ns, "dev-db-migrate-old4", TypeMigration, 50*day, true),
+		cleanupJob(ns, "dev-db-migrate-running", TypeMigration, -1, false),
+		cleanupJob(ns, "dev-db-backup-1", TypeBackup, 9*day, false),
+		cleanupJob(ns, "dev-db-backup-2", TypeBackup, 2*day, false), // newest backup, young
 		cleanupJob(ns, "someone-elses-job", "other", 90*day, false),
 		failedPod(ns, "dev-api-evicted", 8*day, ""),
 		failedPod(ns, "dev-api-evicted-today", time.Hour, ""),
@@ -113,7 +144,7 @@ func TestPlanCleanup(t *testing.T) {
 		}
 	}
 	// A young backup is kept by age, not only the newest.
-	jobs = []batchv1.Job{*cleanupJob(devNS, "b1", CleanupBackup, 3*day, false), *cleanupJob(devNS, "b2", CleanupBackup, 1*day, false)}
+	jobs = []batchv1.Job{*cleanupJob(devNS, "b1", TypeBackup, 3*day, false), *cleanupJob(devNS, "b2", TypeBackup, 1*day, false)}
 	items = planCleanup(app.Environments["dev"], jobs, nil, clitest.Fixed, 7*day)
 	if len(items) != 2 || items[0].Name != "b2" || items[1].Reason != "finished less than 7d ago" {
 		t.Errorf("young backups: %+v", items)
@@ -133,7 +164,7 @@ func deletedNames(tt *clitest.T) []string {
 
 func TestCleanupRun(t *testing.T) {
 	tt := clitest.New(devNS, cleanupObjects(devNS)...)
-	if err := run(tt, "cleanup"); err != nil {
+	if err := run(tt); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"jobs/dev-db-backup-1", "jobs/dev-db-migrate-old3", "jobs/dev-db-migrate-old4", "pods/dev-api-evicted"}
@@ -148,7 +179,7 @@ func TestCleanupRun(t *testing.T) {
 
 	// --dry-run lists and deletes nothing.
 	tt = clitest.New(devNS, cleanupObjects(devNS)...)
-	if err := run(tt, "cleanup", "--dry-run"); err != nil {
+	if err := run(tt, "--dry-run"); err != nil {
 		t.Fatal(err)
 	}
 	if got := deletedNames(tt); len(got) != 0 {
@@ -163,7 +194,7 @@ func TestCleanupRun(t *testing.T) {
 
 	// -o json: the document, with the deleted count.
 	tt = clitest.New(devNS, cleanupObjects(devNS)...)
-	if err := run(tt, "cleanup", "--older-than", "15d", "-o", "json"); err != nil {
+	if err := run(tt, "--older-than", "15d", "-o", "json"); err != nil {
 		t.Fatal(err)
 	}
 	stdout, _ = tt.Output()
@@ -175,13 +206,13 @@ func TestCleanupRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if doc.Kind != CleanupKind || doc.Deleted != 2 || len(doc.Items) != 10 {
+	if doc.Kind != Kind || doc.Deleted != 2 || len(doc.Items) != 10 {
 		t.Errorf("document: %+v", doc)
 	}
 
 	// Bad --older-than: exit 2, nothing asked of the cluster.
 	tt = clitest.New(devNS)
-	if err := run(tt, "cleanup", "--older-than", "a week"); code(err) != 2 || len(tt.Fake.Actions()) != 0 {
+	if err := run(tt, "--older-than", "a week"); code(err) != 2 || len(tt.Fake.Actions()) != 0 {
 		t.Errorf("--older-than 'a week': %v", err)
 	}
 }
@@ -191,7 +222,7 @@ func TestCleanupProdConfirms(t *testing.T) {
 	ns := app.Environments["prod"].Namespace
 	tt := clitest.New(ns, cleanupObjects(ns)...)
 	tt.In.WriteString("piyasa-chatbot-dev\n")
-	if err := run(tt, "cleanup"); code(err) != 2 {
+	if err := run(tt); code(err) != 2 {
 		t.Fatalf("wrong confirmation: %v", err)
 	}
 	if got := deletedNames(tt); len(got) != 0 {
@@ -199,7 +230,7 @@ func TestCleanupProdConfirms(t *testing.T) {
 	}
 	tt = clitest.New(ns, cleanupObjects(ns)...)
 	tt.In.WriteString(ns + "\n")
-	if err := run(tt, "cleanup"); err != nil {
+	if err := run(tt); err != nil {
 		t.Fatal(err)
 	}
 	// prod's backup CronJob is prod-db-backup: the fixtures' Jobs name
@@ -208,7 +239,7 @@ func TestCleanupProdConfirms(t *testing.T) {
 		t.Errorf("deleted %v", got)
 	}
 	tt = clitest.New(ns, cleanupObjects(ns)...)
-	if err := run(tt, "cleanup", "--yes"); err != nil || len(deletedNames(tt)) != 4 {
+	if err := run(tt, "--yes"); err != nil || len(deletedNames(tt)) != 4 {
 		t.Errorf("--yes: %v %v", err, deletedNames(tt))
 	}
 }

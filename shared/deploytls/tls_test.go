@@ -1,12 +1,12 @@
-package deploy
+package deploytls
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,10 +16,39 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 )
 
 var prodNS = app.Environments["prod"].Namespace
+
+const devNS = "piyasa-chatbot-dev"
+
+// run executes `kubectl piyasa deploy tls renew ARGS` on the fake Global:
+// the deploy binary's root with the tls group under it.
+func run(tt *clitest.T, args ...string) error {
+	root := cli.NewRoot("deploy", tt.Global)
+	root.AddCommand(NewCmd(tt.Global))
+	root.SetArgs(append([]string{"tls", "renew"}, args...))
+	return root.ExecuteContext(context.Background())
+}
+
+// code is the exit code the binary would give for err.
+func code(err error) int {
+	if err == nil {
+		return 0
+	}
+	return cli.Classify(err, "").Code
+}
+
+// cliError returns err as the suite's error type (nil if it is not one).
+func cliError(err error) *cli.Error {
+	var e *cli.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
 
 func certificate(name, secret string, revision int64, notAfter string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
@@ -49,21 +78,21 @@ func tlsT(t *testing.T, crd bool, certs ...runtime.Object) *clitest.T {
 
 func TestTLSRenewRefuses(t *testing.T) {
 	tt := tlsT(t, false)
-	err := run(tt, "tls", "renew")
-	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "cert-manager is not installed") {
+	err := run(tt)
+	if e := cliError(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "cert-manager is not installed") {
 		t.Errorf("no cert-manager: %v", err)
 	}
 	tt = tlsT(t, true, certificate("other", "other-tls", 1, "2027-01-01T00:00:00Z"))
-	err = run(tt, "tls", "renew")
-	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "no cert-manager Certificate for secret piyasa-tls-cert") {
+	err = run(tt)
+	if e := cliError(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "no cert-manager Certificate for secret piyasa-tls-cert") {
 		t.Errorf("no Certificate: %v", err)
 	}
 	tt = tlsT(t, true)
-	err = run(tt, "tls", "renew", "nope")
-	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "certificate nope not found") {
+	err = run(tt, "nope")
+	if e := cliError(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "certificate nope not found") {
 		t.Errorf("named Certificate missing: %v", err)
 	}
-	if err := run(tlsT(t, true), "tls", "renew", "--timeout", "-1s"); code(err) != 2 {
+	if err := run(tlsT(t, true), "--timeout", "-1s"); code(err) != 2 {
 		t.Errorf("--timeout -1s: %v", err)
 	}
 }
@@ -104,7 +133,7 @@ func playCertManager(t *testing.T, tt *clitest.T, name string, fail bool) <-chan
 func TestTLSRenew(t *testing.T) {
 	tt := tlsT(t, true, certificate(app.TLSSecretName, app.TLSSecretName, 3, "2026-12-10T00:00:00Z"))
 	done := playCertManager(t, tt, app.TLSSecretName, false)
-	if err := run(tt, "tls", "renew", "--timeout", "1m"); err != nil {
+	if err := run(tt, "--timeout", "1m"); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -119,8 +148,8 @@ func TestTLSRenew(t *testing.T) {
 	// cert-manager reports the issuance failed: exit 1 with its message.
 	tt = tlsT(t, true, certificate(app.TLSSecretName, app.TLSSecretName, 3, "2026-12-10T00:00:00Z"))
 	done = playCertManager(t, tt, app.TLSSecretName, true)
-	err := run(tt, "tls", "renew", "--timeout", "1m")
-	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "ACME order failed") {
+	err := run(tt, "--timeout", "1m")
+	if e := cliError(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "ACME order failed") {
 		t.Errorf("failed issuance: %v", err)
 	}
 	<-done
@@ -133,29 +162,15 @@ func TestTLSRenewSaysWhatToDo(t *testing.T) {
 	devEnv := app.Environments["dev"]
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: devEnv.ObjectName(app.IngressName), Namespace: devNS}}
 	tt := clitest.New(devNS, ing)
-	err := run(tt, "tls", "renew")
-	if e := cli_error(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "serves no TLS") || strings.Contains(e.Msg, "cert-manager") ||
+	err := run(tt)
+	if e := cliError(err); e == nil || e.Code != 1 || !strings.Contains(e.Msg, "serves no TLS") || strings.Contains(e.Msg, "cert-manager") ||
 		!strings.Contains(e.Hint, "--env prod") {
 		t.Errorf("dev Ingress without TLS: %v", err)
 	}
 	tt = tlsT(t, false)
-	err = run(tt, "tls", "renew")
+	err = run(tt)
 	want := "kubectl create secret tls piyasa-tls-cert --cert CERT.pem --key KEY.pem -n " + prodNS + " --dry-run=client -o yaml | kubectl apply -f -"
-	if e := cli_error(err); e == nil || !strings.Contains(e.Msg, "cert-manager is not installed") || !strings.Contains(e.Hint, want) {
+	if e := cliError(err); e == nil || !strings.Contains(e.Msg, "cert-manager is not installed") || !strings.Contains(e.Hint, want) {
 		t.Errorf("no cert-manager: %v (hint %q)", err, e.Hint)
-	}
-}
-
-// TestTLSSecretNote: after a prod deploy, a missing TLS Secret is said (the
-// https:// URLs fail until it exists); an existing one says nothing.
-func TestTLSSecretNote(t *testing.T) {
-	tt := clitest.New(prodNS)
-	note := tlsSecretNote(context.Background(), tt.Fake, prodNS)
-	if !strings.Contains(note, "TLS Secret piyasa-tls-cert does not exist yet") || !strings.Contains(note, "kubectl create secret tls piyasa-tls-cert") {
-		t.Errorf("missing Secret: %q", note)
-	}
-	tt = clitest.New(prodNS, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: app.TLSSecretName, Namespace: prodNS}})
-	if note := tlsSecretNote(context.Background(), tt.Fake, prodNS); note != "" {
-		t.Errorf("existing Secret: %q", note)
 	}
 }
