@@ -9,6 +9,7 @@ import (
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/kube/metricsapi"
 )
 
 // MetricsAPIService is the APIService that serves metrics.k8s.io (metrics-server).
@@ -18,11 +19,11 @@ const MetricsAPIService = kube.MetricsAPIService
 // API does not answer, it returns no metrics and a one-line reason that
 // explains the <unknown> figures.
 func podMetrics(ctx context.Context, cfg *rest.Config, dyn dynamic.Interface, ns string) (map[string]*metricsv1beta1.PodMetrics, string) {
-	mc, err := kube.MetricsClient(cfg)
+	mc, err := metricsapi.MetricsClient(cfg)
 	if err != nil {
 		return nil, "metrics.k8s.io: " + err.Error()
 	}
-	return kube.PodMetrics(ctx, mc, dyn, ns)
+	return metricsapi.PodMetrics(ctx, mc, dyn, ns)
 }
 
 // kubeFatal is true for errors a watch cannot recover from by retrying.

@@ -2,8 +2,10 @@ package suite
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +52,40 @@ func TestMains(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Mains = %v, want %v", got, want)
+	}
+}
+
+// The release tags keep the binaries within scripts/bench-size.sh's budget;
+// go build -tags takes them comma-separated.
+func TestBuildTags(t *testing.T) {
+	tags := strings.Split(BuildTags, ",")
+	for _, want := range []string{"stdlibjson", "nethttpomithttp2"} {
+		if !slices.Contains(tags, want) {
+			t.Errorf("BuildTags %q lacks %s", BuildTags, want)
+		}
+	}
+	for _, tag := range tags {
+		if tag == "" || strings.ContainsAny(tag, " \t") {
+			t.Errorf("BuildTags %q: %q is not a tag", BuildTags, tag)
+		}
+	}
+}
+
+// Under the release tags (net/http without its bundled HTTP/2), client-go
+// still speaks HTTP/2 to an API server (testdata/h2check).
+func TestClientGoSpeaksHTTP2UnderBuildTags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	out, err := exec.Command(goBin, "run", "-tags", BuildTags, "./testdata/h2check").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go run ./testdata/h2check: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "HTTP/2.0" {
+		t.Errorf("client-go spoke %q, want HTTP/2.0", got)
 	}
 }

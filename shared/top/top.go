@@ -21,6 +21,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/kube/metricsapi"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/rbac"
 )
@@ -195,7 +196,7 @@ func (o *Options) collect(ctx context.Context) (topInput, error) {
 		if err != nil {
 			return in, err
 		}
-		if mc, err = kube.MetricsClient(cfg); err != nil {
+		if mc, err = metricsapi.MetricsClient(cfg); err != nil {
 			return in, err
 		}
 	}
@@ -209,7 +210,7 @@ func (o *Options) collect(ctx context.Context) (topInput, error) {
 		return nil
 	})
 	g.Go(func() error {
-		in.podMetrics, in.metricsErr = kube.PodMetrics(gctx, mc, dyn, o.Namespace)
+		in.podMetrics, in.metricsErr = metricsapi.PodMetrics(gctx, mc, dyn, o.Namespace)
 		return nil
 	})
 	g.Go(func() error {
@@ -228,7 +229,7 @@ func (o *Options) collect(ctx context.Context) (topInput, error) {
 		return nil
 	})
 	g.Go(func() error {
-		in.nodeMetrics, in.nodeMetErr = kube.NodeMetrics(gctx, mc, dyn)
+		in.nodeMetrics, in.nodeMetErr = metricsapi.NodeMetrics(gctx, mc, dyn)
 		return nil
 	})
 	return in, g.Wait()
