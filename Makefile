@@ -61,7 +61,9 @@ fuzz:
 ## files scanned, leaks) and the time per package (scripts/ci-times.sh). The `go test -json`
 ## stream is kept in $(CI_OUT)/e2e.json. E2E_PKGS=./test/e2e/migrate/ runs a subset.
 CANARY_SUMMARY := $(CURDIR)/.canary-summary
-CI_OUT ?= $(CURDIR)/bin/ci
+# Outside the checkout: the e2e tests scan what commands run in it write for secret values,
+# and this stream holds the tests' own logs.
+CI_OUT ?= $(HOME)/.cache/kubectl-piyasa/ci
 E2E_PARALLEL ?= 2
 E2E_PKGS ?= ./test/...
 e2e:

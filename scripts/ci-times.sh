@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Time per CI stage and per e2e package, from what `make test` leaves in
-# bin/ci: `stages` (a "STAGE SECONDS" line per stage) and `e2e.json` (the
+# ~/.cache/kubectl-piyasa/ci (make's CI_OUT): `stages` (a "STAGE SECONDS" line per stage) and `e2e.json` (the
 # `go test -json` stream of the e2e packages).
 #
-# Usage: scripts/ci-times.sh [DIR]            stages and e2e packages of DIR (default bin/ci)
+# Usage: scripts/ci-times.sh [DIR]            stages and e2e packages of DIR (default ~/.cache/kubectl-piyasa/ci)
 #        scripts/ci-times.sh --json FILE      the packages of any `go test -json` file
 #        scripts/ci-times.sh --failures FILE  the output of the failed tests of FILE
 #
@@ -62,7 +62,7 @@ case ${1:-} in
 --failures) failures "$2" ;;
 -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
 *)
-  dir=${1:-bin/ci}
+  dir=${1:-$HOME/.cache/kubectl-piyasa/ci}
   if [[ -f $dir/stages ]]; then
     # "STAGE... SECONDS" per line (make test: `fuzz FUZZTIME=2s 95`)
     awk '{ secs = $NF; $NF = ""; sub(/ $/, ""); total += secs; printf "%-44s %7ds\n", $0, secs }

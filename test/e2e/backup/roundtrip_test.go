@@ -114,7 +114,7 @@ func TestRestoreToDatabase(t *testing.T) {
 		t.Errorf("app touched: api=%d worker=%d", api, worker)
 	}
 	// It must be a new database.
-	r = e.bk(t, "restore", file, "--to-database", "piyasa_copy").ExpectCode(1)
+	r = e.bk(t, "restore", file, "--to-database", "piyasa_copy").ExpectCode(2) // bad input: an existing database (R6)
 	if !strings.Contains(r.Stderr, "piyasa_copy") {
 		t.Errorf("stderr: %s", r.Stderr)
 	}
