@@ -2,7 +2,7 @@
 // (the guide's Procedure 1 step 7) by port-forwarding its api and frontend
 // through kube.PortForwarder, or, in prod, by printing its Ingress hosts.
 //
-// access.go is the command; access_ingress.go prints the Ingress hosts.
+// access.go is the command; ingress.go prints the Ingress hosts.
 package access
 
 import (

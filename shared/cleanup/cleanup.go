@@ -1,7 +1,7 @@
 // Package cleanup implements `kubectl piyasa deploy cleanup`: the guide's
 // Cleanup Old Resources (the suite's finished Jobs and the app's failed pods).
 //
-// cleanup.go is the command; cleanup_plan.go decides what goes and what stays.
+// cleanup.go is the command; plan.go decides what goes and what stays.
 package cleanup
 
 import (

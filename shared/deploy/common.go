@@ -2,11 +2,13 @@
 // 1 and 2 (first deployment, image updates and rollbacks), configuration
 // changes and secret rotation, status, diff and deletion of the app.
 //
-// One file per verb (deploy.go, diff.go, update.go, rollback.go, config.go,
-// secretcmd.go, status.go, history.go, delete.go, initenv.go, rendercmd.go),
-// the root's wiring in cmd.go, and the mechanics the verbs share each in a
-// file named for them: plan.go (what deploy and diff would change), image.go
-// (set and revert images), restart.go, secret.go, wait.go and report.go.
+// The suite's file naming: the group's root command in deploy.go (named for
+// the package), one file per subcommand named for its verb (apply.go for
+// the root's own action, diff.go, update.go, rollback.go, config.go,
+// secret.go, status.go, history.go, delete.go, initenv.go, render.go), and
+// the mechanics the verbs share each in a file named for them: plan.go (what
+// deploy and diff would change), image.go (set and revert images),
+// restart.go, appsecret.go, wait.go and report.go.
 // deploy access, deploy tls and deploy cleanup are packages of their own
 // (shared/access, shared/deploytls, shared/cleanup) that NewCmd adds.
 package deploy

@@ -1,221 +1,299 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
-	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
-	"github.com/piyasa/kubectl-piyasa/shared/envfile"
-	"github.com/piyasa/kubectl-piyasa/shared/kube"
-	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
 
-func TestWorkloadsOfRenderedOverlay(t *testing.T) {
-	objs, err := render.Render(render.Options{Env: app.Environments["dev"]})
+// TestBareDryRunKeepsNextFlag: `deploy --dry-run --kubeconfig K` is a client
+// dry run with K as the kubeconfig, as kubectl parses it (issue 9 #3).
+func TestBareDryRunKeepsNextFlag(t *testing.T) {
+	env := writeEnv(t, t.TempDir(), ".env", "")
+	tt := clitest.New(devNS)
+	err := run(tt, "--dry-run", "--kubeconfig", "/nonexistent/kubeconfig", "--env-file", env)
+	stdout, stderr := tt.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, stderr)
 	}
-	ws := workloadsOf(objs)
-	var got []string
-	for _, w := range ws {
-		got = append(got, w.Component+"="+w.Kind+"/"+w.Name)
+	if got := *tt.ConfigFlags.KubeConfig; got != "/nonexistent/kubeconfig" {
+		t.Fatalf("--kubeconfig = %q", got)
 	}
-	want := "api=Deployment/dev-api worker=StatefulSet/dev-worker frontend=Deployment/dev-frontend postgres=Deployment/dev-postgres redis=StatefulSet/dev-redis"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("workloads %v", got)
+	if !has(stdout, "deployment/dev-api (dry run)", "secret/piyasa-secrets") || !strings.Contains(stderr, "--dry-run=client") {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
-	if p := configData(objs, app.Environments["dev"])[app.KeyLLMProvider]; p != "openai" {
-		t.Fatalf("LLM_PROVIDER %q", p)
+	if n := len(tt.Fake.Actions()); n != 0 {
+		t.Fatalf("a client dry run sent %d requests", n)
 	}
-}
-
-func TestProgressLine(t *testing.T) {
-	st := kube.WorkloadStatus{Workload: kube.Workload{Component: "api"}, Found: true, Desired: 2, Ready: 1,
-		Message: `Waiting for deployment "dev-api" rollout to finish: 1 of 2 updated replicas are available...`}
-	got := progressLine(st, 8, 3*time.Second)
-	if got != `[  3s] api       1/2 ready  (Waiting for deployment "dev-api" rollout to finish: 1 of 2 updated replicas are available)` {
-		t.Fatalf("%q", got)
-	}
-	st.Done, st.Ready = true, 2
-	if got := progressLine(st, 3, 0); got != "[  0s] api  2/2 ready, rolled out" {
-		t.Fatalf("%q", got)
+	// A value that is not kubectl's is bad input.
+	tt = clitest.New(devNS)
+	if err := run(tt, "--dry-run=maybe", "--env-file", env); code(err) != 2 {
+		t.Fatalf("--dry-run=maybe: %v", err)
 	}
 }
 
-func TestAccessText(t *testing.T) {
-	dev := accessText(app.Environments["dev"], "my-ns")
-	if !strings.Contains(dev, "kubectl port-forward -n my-ns svc/dev-api-service 8000:8000") || !strings.Contains(dev, "svc/dev-frontend-service 5173:5173") {
-		t.Fatal(dev)
+// TestDeployPrintsReverts: a redeploy says what it puts back (issue 16 #13),
+// and diff shows the same plan.
+func TestDeployPrintsReverts(t *testing.T) {
+	env := writeEnv(t, t.TempDir(), ".env", "")
+	objs := append(liveApp(imgV1), &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "dev-api-hpa", Namespace: devNS},
+		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr(int32(4)), MaxReplicas: 12}})
+	tt := clitest.New(devNS, objs...)
+	applied := fakeApply(tt, nil)
+	err := run(tt, "--env-file", env, "--wait=false")
+	stdout, stderr := tt.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
 	}
-	prod := accessText(app.Environments["prod"], "piyasa-chatbot")
-	if !strings.Contains(prod, "https://piyasa-chatbot.example.com") || !strings.Contains(prod, "https://api.piyasa-chatbot.example.com") {
-		t.Fatal(prod)
-	}
-}
-
-func TestSecretDiffMasksValues(t *testing.T) {
-	live := map[string]any{"kind": "Secret", "data": map[string]any{"A": "b2xk", "B": "c2FtZQ=="}}
-	merged := map[string]any{"kind": "Secret", "data": map[string]any{"A": "bmV3", "B": "c2FtZQ==", "C": "YWRkZWQ="}}
-	maskSecrets(live, merged)
-	d := unifiedDiff("secret/x", live, merged)
-	for _, v := range []string{"b2xk", "bmV3", "c2FtZQ==", "YWRkZWQ="} {
-		if strings.Contains(d, v) {
-			t.Fatalf("diff shows a value:\n%s", d)
-		}
-	}
-	if !strings.Contains(d, "-  A: '*** (masked, old)'") || !strings.Contains(d, "+  A: '*** (masked, new)'") || !strings.Contains(d, "+  C: '*** (masked)'") {
-		t.Fatalf("diff:\n%s", d)
-	}
-}
-
-func TestNormalizeIgnoresHPAReplicas(t *testing.T) {
-	u := &unstructured.Unstructured{Object: map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "a", "resourceVersion": "5",
-		"annotations": map[string]any{"deployment.kubernetes.io/revision": "3"}}, "spec": map[string]any{"replicas": int64(4)}, "status": map[string]any{}}}
-	n := normalize(u, true)
-	if _, ok := n["status"]; ok {
-		t.Fatal("status kept")
-	}
-	if _, ok, _ := unstructured.NestedFieldNoCopy(n, "spec", "replicas"); ok {
-		t.Fatal("replicas kept")
-	}
-	if _, ok, _ := unstructured.NestedFieldNoCopy(n, "metadata", "annotations"); ok {
-		t.Fatal("revision annotation kept")
-	}
-}
-
-func TestPutSecretReplacesWholesale(t *testing.T) {
-	cs := fake.NewClientset()
-	ctx := context.Background()
-	put := func(content string, dr cli.DryRun) (secretChange, error) {
-		f, _ := envfile.Parse(".env", []byte(content))
-		sp, err := planSecret(ctx, cs, secretObject("ns", f))
-		if err != nil {
-			return secretChange{}, err
-		}
-		return sp.change, applySecret(ctx, cs, sp, dr)
-	}
-	ch, err := put("A=1\nB=2\n", cli.DryRunNone)
-	if err != nil || !ch.Created {
-		t.Fatalf("%v %v", ch, err)
-	}
-	ch, err = put("A=1\nB=3\nC=4\n", cli.DryRunNone)
-	if err != nil || ch.String() != "added C; changed B" {
-		t.Fatalf("%v %v", ch, err)
-	}
-	ch, _ = put("C=4\n", cli.DryRunClient)
-	if ch.String() != "removed A,B" {
-		t.Fatalf("%v", ch)
-	}
-	s, _ := cs.CoreV1().Secrets("ns").Get(ctx, app.SecretName, metav1.GetOptions{})
-	if len(s.Data) != 3 || string(s.Data["B"]) != "3" || s.Type != corev1.SecretTypeOpaque {
-		t.Fatalf("client dry run changed the Secret, or the update was wrong: %v", s.Data)
-	}
-}
-
-func TestConfigValidate(t *testing.T) {
-	validate := func(args []string, unset bool) (*ConfigOptions, error) {
-		o := NewConfigOptions(cli.NewGlobal(genericiooptions.IOStreams{}), unset)
-		o.args = args
-		return o, o.Validate()
-	}
-	for _, bad := range [][]string{
-		{"NOEQUALS"}, {"A=1", "A=2"}, {"MY_SECRET=x"}, {"REDIS_PASSWORD=x"}, {"TOTAL_WORKERS=3"},
-		{"DATABASE_URL=postgresql://u:pw@h:5432/db"}, {"LLM_PROVIDER=mistral"}, {"LOG_LEVEL=LOUD"}, {"CORS_ALLOWED_ORIGINS=*"},
-		// issue 16 #14: the rule of redact (and diagnose), keys and values
-		{"DB_PASSWD=x"}, {"SMTP_PASS=x"}, {"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"}, {"LLM_CREDENTIALS=x"},
-		{"WEBHOOK=https://user:pw@hook.example.com/x"}, {"NOTE=sk-proj-abcdefghijklmnopqrstuvwxyz123456"},
+	for _, want := range []string{
+		"keeping the running api/worker image " + imgV1,
+		"keeping the running frontend image " + feV1,
+		"reverting LOG_LEVEL INFO -> DEBUG (configmap/dev-piyasa-config)",
+		"reverting HPA dev-api-hpa 4-12 -> 1-10 replicas",
 	} {
-		_, err := validate(bad, false)
-		if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage {
-			t.Errorf("%v: %v", bad, err)
-		}
-		if err != nil && (strings.Contains(err.Error(), "pw@") || strings.Contains(err.Error(), "sk-proj") || strings.Contains(err.Error(), "AKIA")) {
-			t.Errorf("%v: error shows the value", bad)
-		}
-		if err != nil && strings.Contains(err.Error(), "DESIGN") {
-			t.Errorf("%v: cites a document that does not ship: %v", bad, err)
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	o, err := validate([]string{"LOG_LEVEL=INFO", "FEATURE_X=on", "EMPTY=", "DATABASE_URL=postgresql://piyasa_user:$(DATABASE_PASSWORD)@h:5432/db"}, false)
-	if err != nil || o.set["EMPTY"] != "" || o.set["FEATURE_X"] != "on" {
-		t.Fatalf("%v %v", err, o.set)
+	if !has(stdout, "deployment/dev-api restarted (piyasa-config, piyasa-secrets changed)", "statefulset/dev-worker restarted") {
+		t.Errorf("stdout:\n%s", stdout)
 	}
-	if _, err := validate([]string{"DATABASE_HOST"}, true); err == nil {
-		t.Fatal("unset of a key the app needs")
+	if applied.Load() < 20 {
+		t.Errorf("only %d objects applied", applied.Load())
 	}
-	if o, err := validate([]string{"FEATURE_X"}, true); err != nil || o.unset[0] != "FEATURE_X" {
-		t.Fatal(err)
+	// One plan: piyasa-config is read once (worker count, reverts, restarts).
+	gets := 0
+	for _, a := range tt.Fake.Actions() {
+		if a.GetVerb() == "get" && a.GetResource().Resource == "configmaps" {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("piyasa-config read %d times", gets)
+	}
+
+	// diff on an app that runs v2.0.0 (the manifests say otherwise)
+	objs = append(liveApp(imgV2), objs[len(objs)-1])
+	tt = clitest.New(devNS, objs...)
+	fakeApply(tt, nil)
+	err = run(tt, "diff", "--env-file", env)
+	stdout, _ = tt.Output()
+	if code(err) != 1 || !has(stdout, "to be reverted: LOG_LEVEL INFO -> DEBUG", "to be reverted: HPA dev-api-hpa 4-12 -> 1-10",
+		"deployment/dev-api: to be restarted", "secret/piyasa-secrets: ") {
+		t.Errorf("diff (%v):\n%s", err, stdout)
+	}
+	// The plan keeps the running images in what diff compares, as deploy does.
+	if !strings.Contains(stdout, "image: "+imgV2) || strings.Contains(stdout, "image: "+imgV1) {
+		t.Errorf("diff compares other images than deploy applies:\n%s", stdout)
 	}
 }
 
-// TestConfigHintsAreAccepted: every hint of a refused config command names
-// a command accepted in that state (issue 16 #8).
-func TestConfigHintsAreAccepted(t *testing.T) {
-	o := NewConfigOptions(cli.NewGlobal(genericiooptions.IOStreams{}), true)
-	o.args = []string{app.KeyTotalWorkers}
-	err := o.Validate()
-	e, ok := err.(*cli.Error)
-	if !ok || !strings.Contains(e.Hint, "kubectl piyasa scale worker N") || strings.Contains(e.Hint, "config set") {
-		t.Fatalf("unset TOTAL_WORKERS: %#v", err)
+func ptr[T any](v T) *T { return &v }
+
+// TestDeployTerminatingNamespace: deploying into a namespace being deleted
+// says so, not "Forbidden" with an RBAC hint (issue 16 #12).
+func TestDeployTerminatingNamespace(t *testing.T) {
+	env := writeEnv(t, t.TempDir(), ".env", "")
+	now := metav1.Now()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: devNS, DeletionTimestamp: &now, Finalizers: []string{"kubernetes"}},
+		Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}
+	tt := clitest.New(devNS, ns)
+	fakeApply(tt, nil)
+	err := run(tt, "--env-file", env)
+	if code(err) != 1 || !strings.Contains(err.Error(), "is being deleted") {
+		t.Fatalf("%v", err)
 	}
-	// The hint for another protected key is config set, which accepts it.
-	o.args = []string{app.KeyLogLevel}
-	e, _ = o.Validate().(*cli.Error)
-	set := NewConfigOptions(cli.NewGlobal(genericiooptions.IOStreams{}), false)
-	set.args = []string{app.KeyLogLevel + "=INFO"}
-	if e == nil || !strings.Contains(e.Hint, "config set LOG_LEVEL=VALUE") || set.Validate() != nil {
-		t.Fatalf("unset LOG_LEVEL: %#v", e)
+	if _, gerr := tt.Fake.CoreV1().Secrets(devNS).Get(context.Background(), app.SecretName, metav1.GetOptions{}); !apierrors.IsNotFound(gerr) {
+		t.Fatal("a Secret was created")
+	}
+	// The namespace starts terminating between the plan and the Secret.
+	tt = clitest.New(devNS)
+	fakeApply(tt, nil)
+	term := apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, app.SecretName,
+		errors.New("unable to create new content in namespace "+devNS+" because it is being terminated"))
+	term.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause}}
+	failOn(tt, "create", "secrets", 0, term)
+	err = run(tt, "--env-file", env)
+	e := cli_error(err)
+	if e == nil || e.Code != 1 || !strings.Contains(e.Msg, "is being deleted") || strings.Contains(e.Hint, "RBAC") || strings.Contains(e.Hint, "auth can-i") {
+		t.Fatalf("%#v", err)
 	}
 }
 
-func TestInitEnvNeverOverwrites(t *testing.T) {
-	var out, errOut bytes.Buffer
-	g := cli.NewGlobal(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
-	p := t.TempDir() + "/.env"
-	cmd := NewCmdInitEnv(g)
-	cmd.SetArgs([]string{"-f", p})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := envfile.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range f.Entries {
-		if v := e.Value.Reveal(); len(v) > 8 && strings.Contains(out.String()+errOut.String(), v) {
-			t.Fatalf("init-env printed %s", e.Key)
+// TestDeployInterrupted: Ctrl-C during the apply phase says how far it got
+// and how to finish (issue 16 #18).
+func TestDeployInterrupted(t *testing.T) {
+	env := writeEnv(t, t.TempDir(), ".env", "")
+	tt := clitest.New(devNS, liveApp(imgV1)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fakeApply(tt, func(n int32) {
+		if n == 3 {
+			cancel()
 		}
-	}
-	cmd = NewCmdInitEnv(g)
-	cmd.SetArgs([]string{"-f", p})
-	err = cmd.Execute()
-	if e, ok := err.(*cli.Error); !ok || e.Code != cli.ExitUsage || !strings.Contains(e.Msg, "already exists") {
-		t.Fatalf("second init-env: %v", err)
+	})
+	root := NewCmd(tt.Global)
+	root.SetArgs([]string{"--env-file", env})
+	err := root.ExecuteContext(ctx)
+	e := cli_error(err)
+	if e == nil || e.Code != 130 || !strings.Contains(e.Msg, "interrupted after applying 4 of ") || !strings.Contains(e.Hint, "run the same deploy again") {
+		t.Fatalf("%#v", err)
 	}
 }
 
-// TestTLSSecretNote: after a prod deploy, a missing TLS Secret is said (the
-// https:// URLs fail until it exists); an existing one says nothing.
-func TestTLSSecretNote(t *testing.T) {
-	prodNS := app.Environments["prod"].Namespace
-	tt := clitest.New(prodNS)
-	note := tlsSecretNote(context.Background(), tt.Fake, prodNS)
-	if !strings.Contains(note, "TLS Secret piyasa-tls-cert does not exist yet") || !strings.Contains(note, "kubectl create secret tls piyasa-tls-cert") {
-		t.Errorf("missing Secret: %q", note)
+// TestStatusExitCodes: not ready is exit 1, with 0 replicas not ready
+// (issue 16 #1); the JSON entries have component, kind and workload.
+func TestStatusExitCodes(t *testing.T) {
+	cases := []struct {
+		name  string
+		objs  func() []runtime.Object
+		code  int
+		ready bool
+		why   string
+	}{
+		{"ready", func() []runtime.Object { return liveApp(imgV1) }, 0, true, ""},
+		{"namespace missing", func() []runtime.Object { return nil }, 1, false, "not deployed"},
+		{"postgres at 0 replicas", func() []runtime.Object {
+			objs := liveApp(imgV1)
+			for i, o := range objs {
+				if w, ok := o.(interface{ GetName() string }); ok && w.GetName() == "dev-postgres" {
+					objs[i] = workload("dev-postgres", component(app.Postgres), "postgres:16-alpine", 0)
+				}
+			}
+			return objs
+		}, 1, false, "postgres (0 replicas"},
 	}
-	tt = clitest.New(prodNS, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: app.TLSSecretName, Namespace: prodNS}})
-	if note := tlsSecretNote(context.Background(), tt.Fake, prodNS); note != "" {
-		t.Errorf("existing Secret: %q", note)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tt := clitest.New(devNS, c.objs()...)
+			err := run(tt, "status", "-o", "json")
+			stdout, _ := tt.Output()
+			if got := code(err); got != c.code {
+				t.Fatalf("exit %d, want %d: %v\n%s", got, c.code, err, stdout)
+			}
+			if c.why != "" && !strings.Contains(err.Error(), c.why) {
+				t.Errorf("%v, want %q", err, c.why)
+			}
+			var doc struct {
+				Ready      bool
+				Components []map[string]any
+			}
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Ready != c.ready || len(doc.Components) != 5 {
+				t.Fatalf("ready %v, want %v: %s", doc.Ready, c.ready, stdout)
+			}
+			for _, comp := range doc.Components {
+				if comp["component"] == "" || comp["kind"] == nil || !strings.HasPrefix(comp["workload"].(string), "dev-") {
+					t.Errorf("entry %v lacks component/kind/workload", comp)
+				}
+				if _, old := comp["name"]; old {
+					t.Errorf("entry %v still has name", comp)
+				}
+			}
+		})
+	}
+	// workers at 3 of 5 ready
+	objs := liveApp(imgV1)
+	tt := clitest.New(devNS, objs...)
+	s := getSTS(t, tt, "dev-worker")
+	five := int32(5)
+	s.Spec.Replicas = &five
+	s.Status.Replicas, s.Status.ReadyReplicas, s.Status.UpdatedReplicas, s.Status.AvailableReplicas = 5, 3, 5, 3
+	if _, err := tt.Fake.AppsV1().StatefulSets(devNS).Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := run(tt, "status")
+	if code(err) != 1 || !strings.Contains(err.Error(), "worker (") {
+		t.Fatalf("workers 3/5: %v", err)
+	}
+}
+
+// TestDelete: a missing namespace is not "kept" (issue 16 #19); with
+// --delete-data the namespace is waited for, or said to be still going (#12).
+func TestDelete(t *testing.T) {
+	tt := clitest.New("nope")
+	err := run(tt, "delete", "--yes")
+	stdout, _ := tt.Output()
+	if code(err) != 1 || !strings.Contains(err.Error(), "namespace nope does not exist") || strings.Contains(stdout, "kept") {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+
+	tt = clitest.New(devNS, liveApp(imgV1)...)
+	if err := run(tt, "delete", "--yes", "--delete-data"); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ = tt.Output()
+	if !strings.Contains(stdout, "namespace/"+devNS+" deleted") {
+		t.Fatalf("%s", stdout)
+	}
+
+	tt = clitest.New(devNS, liveApp(imgV1)...)
+	// The namespace stays (Terminating) longer than --timeout.
+	tt.Fake.PrependReactor("delete", "namespaces", func(clienttesting.Action) (bool, runtime.Object, error) { return true, nil, nil })
+	err = run(tt, "delete", "--yes", "--delete-data", "--timeout", "100ms")
+	if code(err) != 1 || !strings.Contains(err.Error(), "is still being deleted after 100ms") {
+		t.Fatalf("%v", err)
+	}
+	tt = clitest.New(devNS, liveApp(imgV1)...)
+	tt.Fake.PrependReactor("delete", "namespaces", func(clienttesting.Action) (bool, runtime.Object, error) { return true, nil, nil })
+	if err := run(tt, "delete", "--yes", "--delete-data", "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _ := tt.Output(); !strings.Contains(stdout, "is being deleted (not waited for)") {
+		t.Fatalf("%s", stdout)
+	}
+}
+
+// TestDeployForbiddenSecretReadNamesTheRight: a Secret read refused by RBAC
+// gives the missing right, as every other refusal does.
+func TestDeployForbiddenSecretReadNamesTheRight(t *testing.T) {
+	env := writeEnv(t, t.TempDir(), ".env", "")
+	tt := clitest.New(devNS, liveApp(imgV1)...)
+	fakeApply(tt, nil)
+	failOn(tt, "get", "secrets", 0, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, app.SecretName,
+		errors.New(`User "v" cannot get resource "secrets" in API group "" in the namespace "`+devNS+`"`)))
+	err := run(tt, "--env-file", env)
+	e := cli.Classify(err, "")
+	if e.Code != 3 || !strings.Contains(e.Hint, "missing RBAC right: get secrets") {
+		t.Fatalf("%#v", e)
+	}
+}
+
+// TestRootAddsItsRooms: access, tls renew and cleanup, packages of their own,
+// keep their command paths and flags under kubectl-piyasa-deploy.
+func TestRootAddsItsRooms(t *testing.T) {
+	root := NewCmd(clitest.New(devNS).Global)
+	for path, flags := range map[string][]string{
+		"access":    {"address", "api-port", "frontend-port", "port-forward"},
+		"tls renew": {"timeout"},
+		"cleanup":   {"older-than", "yes", "dry-run", "output"},
+	} {
+		c, rest, err := root.Find(strings.Fields(path))
+		if err != nil || len(rest) != 0 || c == root || !strings.HasSuffix(c.CommandPath(), " "+path) {
+			t.Errorf("%s: not a command of the deploy binary (%v)", path, err)
+			continue
+		}
+		for _, f := range flags {
+			if c.Flags().Lookup(f) == nil {
+				t.Errorf("%s lacks --%s", path, f)
+			}
+		}
 	}
 }

@@ -2,17 +2,11 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -20,187 +14,114 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
-// readEnvFile reads and parses a .env (the I/O of Complete); every problem
-// is a usage error (exit 2) naming lines and keys, never values.
-func readEnvFile(path string) (*envfile.File, error) {
-	if path == "" {
-		return nil, cli.Usagef("no .env file given: use --env-file FILE").WithHint("make one with: kubectl piyasa deploy init-env -f .env")
-	}
-	f, err := envfile.ReadFile(path)
-	if err != nil {
-		e := cli.Usagef("%v", err)
-		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no such file") {
-			e = e.WithHint("make one with: kubectl piyasa deploy init-env -f %s", path)
-		}
-		return nil, e
-	}
-	return f, nil
+// SecretRotateOptions of `deploy secret rotate`.
+type SecretRotateOptions struct {
+	*cli.Global
+	EnvFile string
+	DryRun  cli.DryRun
+	waitFlags
+
+	env *envfile.File
 }
 
-// validateEnvFile checks a parsed .env for the environment (no I/O). The LLM
-// provider is the .env's own LLM_PROVIDER when it has one (it wins in the
-// pods), else llmProvider (the ConfigMap's).
-func validateEnvFile(f *envfile.File, env app.Environment, llmProvider string) error {
-	problems := envfile.Validate(f, envfile.RulesFor(env, llmProvider))
-	if len(problems) > 0 {
-		msgs := make([]string, len(problems))
-		for i, p := range problems {
-			msgs[i] = p.String()
-		}
-		return cli.Usagef("%s: %s", f.Name, strings.Join(msgs, "; ")).WithHint("fix the file; nothing was applied to the cluster")
-	}
-	return nil
+// NewSecretRotateOptions returns the defaults.
+func NewSecretRotateOptions(g *cli.Global) *SecretRotateOptions {
+	return &SecretRotateOptions{Global: g, DryRun: cli.DryRunNone, waitFlags: defaultWait()}
 }
 
-// secretObject builds Secret piyasa-secrets from a .env.
-func secretObject(ns string, f *envfile.File) *corev1.Secret {
-	return &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: app.SecretName, Namespace: ns,
-			Labels: map[string]string{app.PartOfLabel: app.PartOfValue},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: f.Data(),
+// NewCmdSecret groups the Secret commands.
+func NewCmdSecret(g *cli.Global) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secret",
+		Short: "Manage Secret piyasa-secrets (values are never printed)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	o := NewSecretRotateOptions(g)
+	rotate := &cobra.Command{
+		Use:   "rotate --env-file FILE",
+		Short: "Validate a new .env, replace piyasa-secrets, restart its readers and wait",
+		Long: `Validate the new .env as deploy does, replace the data of Secret piyasa-secrets (keys
+missing from the file are removed), restart the api and the workers, and wait. Only key
+names are shown. PostgreSQL is not restarted: DATABASE_PASSWORD only initialises an empty
+data directory, so a changed database password must also be changed in the database
+(ALTER USER piyasa_user PASSWORD ...) before the rotation.`,
+		Example: `  kubectl piyasa deploy secret rotate --env-file .env.new -n piyasa-chatbot`,
+		Args:    cobra.NoArgs,
+		RunE:    cli.RunE(o),
+	}
+	rotate.Flags().StringVar(&o.EnvFile, "env-file", "", "The new .env file")
+	cli.AddDryRunFlag(rotate)
+	o.waitFlags.add(rotate)
+	cmd.AddCommand(rotate)
+	return cmd
 }
 
-// secretChange summarises a Secret change by key names only.
-type secretChange struct {
-	Created                 bool
-	Added, Removed, Changed []string
-}
-
-func (c secretChange) String() string {
-	if c.Created {
-		return "created"
-	}
-	var parts []string
-	if len(c.Added) > 0 {
-		parts = append(parts, "added "+strings.Join(c.Added, ","))
-	}
-	if len(c.Removed) > 0 {
-		parts = append(parts, "removed "+strings.Join(c.Removed, ","))
-	}
-	if len(c.Changed) > 0 {
-		parts = append(parts, "changed "+strings.Join(c.Changed, ","))
-	}
-	if len(parts) == 0 {
-		return "unchanged"
-	}
-	return strings.Join(parts, "; ")
-}
-
-// Empty is true when nothing changes.
-func (c secretChange) Empty() bool {
-	return !c.Created && len(c.Added)+len(c.Removed)+len(c.Changed) == 0
-}
-
-func compareSecret(old map[string][]byte, new map[string][]byte) secretChange {
-	var c secretChange
-	for k, v := range new {
-		ov, ok := old[k]
-		switch {
-		case !ok:
-			c.Added = append(c.Added, k)
-		case string(ov) != string(v):
-			c.Changed = append(c.Changed, k)
-		}
-	}
-	for k := range old {
-		if _, ok := new[k]; !ok {
-			c.Removed = append(c.Removed, k)
-		}
-	}
-	sort.Strings(c.Added)
-	sort.Strings(c.Removed)
-	sort.Strings(c.Changed)
-	return c
-}
-
-// secretPlan is what putting a .env into Secret piyasa-secrets changes.
-type secretPlan struct {
-	want   *corev1.Secret
-	cur    *corev1.Secret // nil: the Secret does not exist
-	change secretChange
-}
-
-// planSecret reads Secret piyasa-secrets and compares it, by key, with the
-// Secret made from a .env.
-func planSecret(ctx context.Context, cs kubernetes.Interface, want *corev1.Secret) (secretPlan, error) {
-	cur, err := cs.CoreV1().Secrets(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return secretPlan{want: want, change: secretChange{Created: true}}, nil
-	}
-	if err != nil {
-		// A read's error never holds the object: the API's message (naming
-		// a missing right) is safe to show.
-		return secretPlan{}, fmt.Errorf("cannot read Secret %s: %w", want.Name, err)
-	}
-	return secretPlan{want: want, cur: cur, change: compareSecret(cur.Data, want.Data)}, nil
-}
-
-// applySecret creates the Secret or replaces its data wholesale, so that keys
-// dropped from the .env disappear. A Secret changed meanwhile (Conflict) is
-// read again and replaced once more.
-func applySecret(ctx context.Context, cs kubernetes.Interface, sp secretPlan, dryRun cli.DryRun) error {
-	if sp.change.Empty() || dryRun.Client() {
-		return nil
-	}
-	s := sp.want
-	opts := dryRun.Server()
-	if sp.cur == nil {
-		_, err := cs.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: app.FieldManager, DryRun: opts})
-		if err != nil {
-			if kube.NamespaceTerminating(err) {
-				return kube.TerminatingError(s.Namespace)
-			}
-			return safeErr(fmt.Sprintf("cannot create Secret %s: %s", s.Name, apiReason(err)), err)
-		}
-		return nil
-	}
-	cur := sp.cur.DeepCopy()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur.Data = s.Data
-		cur.StringData = nil
-		if cur.Labels == nil {
-			cur.Labels = map[string]string{}
-		}
-		cur.Labels[app.PartOfLabel] = app.PartOfValue
-		_, err := cs.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: app.FieldManager, DryRun: opts})
-		if apierrors.IsConflict(err) {
-			if fresh, gerr := cs.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{}); gerr == nil {
-				cur = fresh
-			}
-		}
+// Complete resolves the environment, namespace and --dry-run, and reads the .env.
+func (o *SecretRotateOptions) Complete(cmd *cobra.Command, _ []string) error {
+	if err := o.Global.Complete(); err != nil {
 		return err
-	})
+	}
+	var err error
+	if o.DryRun, err = completeDryRun(cmd, o.Global); err != nil {
+		return err
+	}
+	if o.EnvFile == "" {
+		return cli.Usagef("give the new .env with --env-file FILE")
+	}
+	o.env, err = readEnvFile(o.EnvFile)
+	return err
+}
+
+// Validate checks the flags (no I/O); the .env is checked against the live
+// LLM provider in Run, before anything changes.
+func (o *SecretRotateOptions) Validate() error { return o.waitFlags.validate() }
+
+// Run replaces the Secret and restarts its readers.
+func (o *SecretRotateOptions) Run(ctx context.Context) error {
+	cs, err := o.Clientset()
 	if err != nil {
-		return safeErr(fmt.Sprintf("cannot update Secret %s: %s", s.Name, apiReason(err)), err)
+		return err
 	}
-	return nil
-}
-
-// apiReason returns an API error's message without echoing the object (a
-// rejected Secret must not show its data).
-func apiReason(err error) string {
-	if s, ok := err.(apierrors.APIStatus); ok {
-		st := s.Status()
-		if st.Reason != "" {
-			return fmt.Sprintf("%s (%d)", st.Reason, st.Code)
+	provider := ""
+	cm, err := cs.CoreV1().ConfigMaps(o.Namespace).Get(ctx, o.Env.ConfigMap(), metav1.GetOptions{})
+	switch {
+	case err == nil:
+		provider = cm.Data[app.KeyLLMProvider]
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	if err := validateEnvFile(o.env, o.Env, provider); err != nil {
+		return err
+	}
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{})
+	if err != nil {
+		return kube.NotFound(err, "namespace "+o.Namespace, o.Namespace)
+	}
+	if ns.DeletionTimestamp != nil {
+		return kube.TerminatingError(o.Namespace)
+	}
+	sp, err := planSecret(ctx, cs, secretObject(o.Namespace, o.env))
+	if err != nil {
+		return err
+	}
+	if err := applySecret(ctx, cs, sp, o.DryRun); err != nil {
+		return err
+	}
+	suffix := o.DryRun.Suffix()
+	fmt.Fprintf(o.Out, "secret/%s %s (values not shown)%s\n", app.SecretName, sp.change, suffix)
+	if sp.change.Empty() {
+		return nil
+	}
+	if contains(sp.change.Changed, app.KeyDatabasePassword) {
+		o.Infof("warning: DATABASE_PASSWORD changed: the database keeps its old password until you change it there (ALTER USER %s PASSWORD ...)\n", app.DatabaseUser)
+	}
+	readers := readersOf(o.Env, func(c app.Component) bool { return c.UsesSecret && !c.Stateful })
+	if o.DryRun.Client() {
+		for _, w := range readers {
+			fmt.Fprintf(o.Out, "%s/%s restarted%s\n", kindLower(w.Kind), w.Name, suffix)
 		}
+		return nil
 	}
-	return firstLine(err.Error())
+	return restartAndWait(ctx, o.Global, cs, readers, "kubectl piyasa deploy secret rotate", o.DryRun, o.waitFlags)
 }
-
-// secretError keeps the API error for exit-code classification but shows
-// only a message that cannot hold a Secret value.
-type secretError struct {
-	msg string
-	err error
-}
-
-func (e *secretError) Error() string { return e.msg }
-func (e *secretError) Unwrap() error { return e.err }
-
-func safeErr(msg string, err error) error { return &secretError{msg: msg, err: err} }

@@ -2,8 +2,8 @@
 // TLS certificate, which cert-manager issues (the guide's Certificate
 // Renewal).
 //
-// tls.go is the group's root; tls_renew.go the renew command and
-// tls_certificate.go what it reads of and asks of cert-manager's Certificate.
+// tls.go is the group's root; renew.go the renew command and
+// certificate.go what it reads of and asks of cert-manager's Certificate.
 package deploytls
 
 import (

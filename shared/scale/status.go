@@ -1,369 +1,189 @@
 package scale
 
 import (
+	"context"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
+	"os"
 
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	"k8s.io/client-go/kubernetes"
 
-	"github.com/piyasa/kubectl-piyasa/shared/app"
-	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
-// StatusKind is the kind of the `scale status -o json|yaml` document.
-const StatusKind = "ScaleStatus"
-
-// Status is the document printed by `scale status -o json|yaml`.
-type Status struct {
-	Namespace   string            `json:"namespace"`
-	Environment string            `json:"environment"`
-	Time        metav1.Time       `json:"time"`
-	MetricsAPI  MetricsAPI        `json:"metricsAPI"`
-	Components  []ComponentStatus `json:"components"`
-	// Problems are findings that need action (e.g. TOTAL_WORKERS != worker replicas).
-	Problems []string `json:"problems,omitempty"`
-	// RestoreInterrupted is set while a restore that did not finish has the app stopped.
-	RestoreInterrupted *kube.RestoreLeft `json:"restoreInterrupted,omitempty"`
+// StatusOptions are the options of `kubectl piyasa scale status`.
+type StatusOptions struct {
+	*cli.Global
+	Print *output.Flags
+	// Watch redraws on every change (-w).
+	Watch bool
 }
 
-// MetricsAPI says whether metrics.k8s.io answered.
-type MetricsAPI struct {
-	Available bool   `json:"available"`
-	Message   string `json:"message,omitempty"`
+// NewStatusOptions returns the defaults.
+func NewStatusOptions(g *cli.Global) *StatusOptions {
+	return &StatusOptions{Global: g, Print: output.NewFlags()}
 }
 
-// ComponentStatus is one scalable component. Component, Kind and Workload
-// mean what they mean in every status document of the suite (deploy status
-// too): the app's component (api, worker, frontend), the kind of its workload
-// (Deployment, StatefulSet) and the workload's object name (dev-api).
-type ComponentStatus struct {
-	Component string `json:"component"`
-	Kind      string `json:"kind"`
-	Workload  string `json:"workload"`
-	Found     bool   `json:"found"`
-	// Desired is spec.replicas; Current counts the pods; Ready and Updated are from the status.
-	Desired int32 `json:"desired"`
-	Current int32 `json:"current"`
-	Ready   int32 `json:"ready"`
-	Updated int32 `json:"updated"`
-	// TotalWorkers is TOTAL_WORKERS from the ConfigMap (worker only; absent when unset).
-	TotalWorkers *int32         `json:"totalWorkers,omitempty"`
-	HPA          *HPAStatus     `json:"hpa,omitempty"`
-	CPU          ResourceStatus `json:"cpu"`
-	Memory       ResourceStatus `json:"memory"`
-	LastScale    *ScaleEvent    `json:"lastScale,omitempty"`
+// NewCmdStatus returns `scale status [-w] [-o table|wide|json|yaml]`.
+func NewCmdStatus(g *cli.Global) *cobra.Command {
+	o := NewStatusOptions(g)
+	cmd := &cobra.Command{
+		Use:   "status [-w] [-o table|wide|json|yaml]",
+		Short: "Show replicas, HPA ranges, CPU and memory against targets and the last scale event per component",
+		Long: `Show, for api, worker and frontend: ready/desired replicas, the HPA's range, CPU and memory
+use against the HPA's targets (percent of requests, from metrics.k8s.io), the last scaling event
+and its reason, and why a figure is <unknown> when it is. With -w, redraw on every change
+(from watches of the workloads, HPAs, pods and events; metrics.k8s.io has no watch, so its
+figures are re-read at most every 15 s). Ctrl-C stops.`,
+		Example: `  kubectl piyasa scale status --env prod
+  kubectl piyasa scale status -w
+  kubectl piyasa scale status -o json | jq '.components[] | {component, workload, cpu}'`,
+		Args: cobra.NoArgs,
+		RunE: cli.RunE(o),
+	}
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Redraw on every change until Ctrl-C")
+	o.Print.AddFlags(cmd)
+	return cmd
 }
 
-// HPAStatus is the HPA that targets a component.
-type HPAStatus struct {
-	Name            string         `json:"name"`
-	MinReplicas     int32          `json:"minReplicas"`
-	MaxReplicas     int32          `json:"maxReplicas"`
-	CurrentReplicas int32          `json:"currentReplicas"`
-	DesiredReplicas int32          `json:"desiredReplicas"`
-	Conditions      []HPACondition `json:"conditions,omitempty"`
-}
+// Complete resolves the environment and namespace.
+func (o *StatusOptions) Complete(_ *cobra.Command, _ []string) error { return o.Global.Complete() }
 
-// HPACondition is one condition of an HPA (AbleToScale, ScalingActive, ScalingLimited).
-type HPACondition struct {
-	Type    string `json:"type"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
-// ResourceStatus is a component's CPU or memory use against its requests and target.
-type ResourceStatus struct {
-	// Usage is the sum over the pods with metrics (e.g. "120m", "300Mi").
-	Usage string `json:"usage,omitempty"`
-	// Request is the sum of the same pods' requests.
-	Request string `json:"request,omitempty"`
-	// Utilization is usage / requests in percent, as the HPA computes it; absent when unknown.
-	Utilization *int32 `json:"utilization,omitempty"`
-	// Target is the HPA's average utilization target in percent.
-	Target *int32 `json:"target,omitempty"`
-	// Unknown explains why utilization is <unknown>.
-	Unknown string `json:"unknown,omitempty"`
-}
-
-// ScaleEvent is the latest scaling event of a component.
-type ScaleEvent struct {
-	Time    metav1.Time `json:"time"`
-	Object  string      `json:"object"`
-	Reason  string      `json:"reason"`
-	Message string      `json:"message"`
-}
-
-// snapshot is the state status is computed from: one LIST per kind (or an
-// informer's cache of the same).
-type snapshot struct {
-	deployments  []*appsv1.Deployment
-	statefulsets []*appsv1.StatefulSet
-	hpas         []*autoscalingv2.HorizontalPodAutoscaler
-	pods         []*corev1.Pod
-	events       []*corev1.Event
-	configMap    *corev1.ConfigMap
-	metrics      map[string]*metricsv1beta1.PodMetrics // by pod name
-	metricsErr   string                                // why metrics.k8s.io gave nothing ("" when it answered)
-}
-
-// buildStatus computes the status document.
-func buildStatus(s snapshot, env app.Environment, ns string, now time.Time) Status {
-	st := Status{Namespace: ns, Environment: env.Name, Time: metav1.NewTime(now.UTC().Truncate(time.Second)),
-		MetricsAPI: MetricsAPI{Available: s.metricsErr == "", Message: s.metricsErr}, Components: []ComponentStatus{}}
-	var marks []kube.RestoreMark
-	for _, d := range s.deployments {
-		marks = append(marks, kube.RestoreMark{Component: app.ComponentNameForLabels(d.Spec.Template.Labels), Kind: app.KindDeployment, Name: d.Name, Replicas: replicasOf(d.Spec.Replicas), Annotations: d.Annotations})
-	}
-	for _, d := range s.statefulsets {
-		marks = append(marks, kube.RestoreMark{Component: app.ComponentNameForLabels(d.Spec.Template.Labels), Kind: app.KindStatefulSet, Name: d.Name, Replicas: replicasOf(d.Spec.Replicas), Annotations: d.Annotations})
-	}
-	if left, ok := kube.InterruptedRestore(marks, ns); ok {
-		st.RestoreInterrupted = &left
-	}
-	for _, c := range app.Components {
-		if !c.Scalable {
-			continue
-		}
-		cs := ComponentStatus{Component: c.Name, Kind: c.Kind, Workload: env.WorkloadName(c)}
-		switch c.Kind {
-		case app.KindDeployment:
-			for _, d := range s.deployments {
-				if d.Name == cs.Workload {
-					cs.Found, cs.Desired = true, replicasOf(d.Spec.Replicas)
-					cs.Ready, cs.Updated = d.Status.ReadyReplicas, d.Status.UpdatedReplicas
-				}
-			}
-		case app.KindStatefulSet:
-			for _, d := range s.statefulsets {
-				if d.Name == cs.Workload {
-					cs.Found, cs.Desired = true, replicasOf(d.Spec.Replicas)
-					cs.Ready, cs.Updated = d.Status.ReadyReplicas, d.Status.UpdatedReplicas
-				}
-			}
-		}
-		pods := componentPods(s.pods, c)
-		cs.Current = int32(len(pods))
-		var h *autoscalingv2.HorizontalPodAutoscaler
-		for _, x := range s.hpas {
-			if x.Spec.ScaleTargetRef.Name == cs.Workload && x.Spec.ScaleTargetRef.Kind == c.Kind {
-				h = x
-			}
-		}
-		if h != nil {
-			cs.HPA = hpaStatus(h)
-		}
-		cs.CPU = resourceStatus(corev1.ResourceCPU, pods, s, h)
-		cs.Memory = resourceStatus(corev1.ResourceMemory, pods, s, h)
-		hpaName := ""
-		if h != nil {
-			hpaName = h.Name
-		}
-		cs.LastScale = lastScale(s.events, c.Kind, cs.Workload, hpaName)
-		if c.Name == app.Worker {
-			total, hasTotal := "", false
-			if s.configMap != nil {
-				total, hasTotal = s.configMap.Data[app.KeyTotalWorkers]
-				if n, err := strconv.ParseInt(strings.TrimSpace(total), 10, 32); hasTotal && err == nil {
-					n32 := int32(n)
-					cs.TotalWorkers = &n32
-				}
-			}
-			// Without the StatefulSet only the HPA can be wrong ("not found" follows).
-			for _, p := range app.WorkerSharding(total, hasTotal && cs.Found, cs.Workload, cs.Desired, hpaName, ns) {
-				if left := st.RestoreInterrupted; left != nil && p.Issue != app.ShardingHPA {
-					// the restore stopped them and brings back the recorded count: no scale of the workers
-					msg := fmt.Sprintf("StatefulSet %s has %d replicas: stopped by a restore that did not finish", cs.Workload, cs.Desired)
-					if n, ok := left.Replicas[app.Worker]; ok {
-						msg += fmt.Sprintf(", which brings back %d", n)
-					}
-					p = app.ShardingProblem{Issue: p.Issue, Message: msg, Fix: left.Hint()}
-				}
-				st.Problems = append(st.Problems, problemText(p))
-			}
-		}
-		if !cs.Found {
-			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s not found", lower(c.Kind), cs.Workload))
-		}
-		st.Components = append(st.Components, cs)
-	}
-	return st
-}
-
-// problemText is a sharding problem as one line of the document: the fact,
-// then the fix when there is one.
-func problemText(p app.ShardingProblem) string {
-	if p.Fix == "" {
-		return p.Message
-	}
-	return p.Message + "; fix: " + p.Fix
-}
-
-// componentPods returns the component's pods that count: not terminating, not finished.
-func componentPods(pods []*corev1.Pod, c app.Component) []*corev1.Pod {
-	sel := labels.SelectorFromSet(c.Labels)
-	var out []*corev1.Pod
-	for _, p := range pods {
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		if sel.Matches(labels.Set(p.Labels)) {
-			out = append(out, p)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func hpaStatus(h *autoscalingv2.HorizontalPodAutoscaler) *HPAStatus {
-	hs := &HPAStatus{Name: h.Name, MinReplicas: hpaMin(h), MaxReplicas: h.Spec.MaxReplicas,
-		CurrentReplicas: h.Status.CurrentReplicas, DesiredReplicas: h.Status.DesiredReplicas}
-	for _, c := range h.Status.Conditions {
-		hs.Conditions = append(hs.Conditions, HPACondition{Type: string(c.Type), Status: string(c.Status), Reason: c.Reason, Message: c.Message})
-	}
-	return hs
-}
-
-// resourceStatus computes usage / requests over the component's pods the way
-// the HPA does, and says why it is unknown when it is.
-func resourceStatus(res corev1.ResourceName, pods []*corev1.Pod, s snapshot, h *autoscalingv2.HorizontalPodAutoscaler) (rs ResourceStatus) {
-	if h != nil {
-		rs.Target = targetUtilization(h, res)
-	}
-	var why []string
-	defer func() {
-		if rs.Utilization == nil && h != nil {
-			if c := hpaCondition(h, autoscalingv2.ScalingActive); c != nil && c.Status == corev1.ConditionFalse {
-				why = append(why, fmt.Sprintf("HPA %s: ScalingActive=False (%s): %s", h.Name, c.Reason, c.Message))
-			}
-		}
-		rs.Unknown = strings.Join(why, "; ")
-	}()
-	switch {
-	case s.metricsErr != "":
-		why = append(why, s.metricsErr)
-		return rs
-	case len(pods) == 0:
-		why = append(why, "no running pods")
-		return rs
-	}
-	var usage, request resource.Quantity
-	var noRequest, noMetrics []string
-	for _, p := range pods {
-		m := s.metrics[p.Name]
-		for _, c := range p.Spec.Containers {
-			q, ok := c.Resources.Requests[res]
-			if !ok || q.IsZero() {
-				noRequest = append(noRequest, fmt.Sprintf("%s/%s", p.Name, c.Name))
-				continue
-			}
-			if m != nil {
-				request.Add(q)
-			}
-		}
-		if m == nil {
-			noMetrics = append(noMetrics, p.Name)
-			continue
-		}
-		for _, c := range m.Containers {
-			usage.Add(c.Usage[res])
-		}
-	}
-	withMetrics := len(pods) - len(noMetrics)
-	if withMetrics > 0 {
-		rs.Usage = formatQuantity(res, usage)
-	}
-	if len(noRequest) > 0 {
-		why = append(why, fmt.Sprintf("container %s has no %s request, so utilization (percent of requests) cannot be computed; set resources.requests.%s", listNames(noRequest), res, res))
-	}
-	if len(noMetrics) > 0 {
-		why = append(why, fmt.Sprintf("no metrics yet for %s (%s)", listNames(noMetrics), kube.NoMetricsYet))
-	}
-	if len(noRequest) > 0 {
-		return rs
-	}
-	if withMetrics == 0 {
-		return rs
-	}
-	rs.Request = formatQuantity(res, request)
-	if request.IsZero() {
-		return rs
-	}
-	u := int32(usage.MilliValue() * 100 / request.MilliValue())
-	rs.Utilization = &u
-	why = nil // known: partial pods without metrics are only skipped, as the HPA does
-	return rs
-}
-
-func hpaCondition(h *autoscalingv2.HorizontalPodAutoscaler, t autoscalingv2.HorizontalPodAutoscalerConditionType) *autoscalingv2.HorizontalPodAutoscalerCondition {
-	for i := range h.Status.Conditions {
-		if h.Status.Conditions[i].Type == t {
-			return &h.Status.Conditions[i]
-		}
+// Validate checks -o; it does no I/O.
+func (o *StatusOptions) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return cli.Usagef("%v", err)
 	}
 	return nil
 }
 
-func listNames(names []string) string {
-	if len(names) > 3 {
-		return strings.Join(names[:3], ", ") + fmt.Sprintf(" and %d more", len(names)-3)
+// Run prints the status once, or keeps redrawing it with -w.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	if o.Watch {
+		return o.watch(ctx)
 	}
-	return strings.Join(names, ", ")
+	s, err := o.collect(ctx)
+	if err != nil {
+		return err
+	}
+	st := buildStatus(s, o.Env, o.Namespace, o.Now())
+	if err := o.print(st, false); err != nil {
+		return err
+	}
+	if len(st.Problems) > 0 {
+		return cli.ExitCode(cli.ExitFailed)
+	}
+	return nil
 }
 
-// formatQuantity prints CPU in millicores and memory in Mi, as kubectl top does.
-func formatQuantity(res corev1.ResourceName, q resource.Quantity) string {
-	return kube.FormatQuantity(res, q)
-}
-
-// Events that record a change of replicas, by the kind of object they are about.
-var scaleReasons = map[string]map[string]bool{
-	"HorizontalPodAutoscaler": {"SuccessfulRescale": true, "FailedRescale": true},
-	app.KindDeployment:        {"ScalingReplicaSet": true, ScaledReason: true},
-	app.KindStatefulSet:       {ScaledReason: true},
-}
-
-// podEvents are a StatefulSet's pod creations and deletions: a scale, but also
-// every rolling restart, so they count only when no better event exists.
-var podEvents = map[string]bool{"SuccessfulCreate": true, "SuccessfulDelete": true}
-
-// lastScale returns the latest scaling event of the workload or its HPA.
-func lastScale(events []*corev1.Event, kind, name, hpa string) *ScaleEvent {
-	var best, fallback *corev1.Event
-	var bestT, fallbackT time.Time
-	for _, e := range events {
-		o := e.InvolvedObject
-		match := (o.Kind == kind && o.Name == name) || (hpa != "" && o.Kind == "HorizontalPodAutoscaler" && o.Name == hpa)
-		if !match {
-			continue
+// collect reads everything with one LIST per kind (and one GET of the ConfigMap).
+func (o *StatusOptions) collect(ctx context.Context) (snapshot, error) {
+	var s snapshot
+	cs, err := o.Clientset()
+	if err != nil {
+		return s, err
+	}
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return s, err
+	}
+	dyn, err := o.Dynamic()
+	if err != nil {
+		return s, err
+	}
+	ns := o.Namespace
+	lo := metav1.ListOptions{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		l, err := cs.AppsV1().Deployments(ns).List(gctx, lo)
+		if err != nil {
+			return err
 		}
-		t := kube.EventTime(*e).Time
-		switch {
-		case scaleReasons[o.Kind][e.Reason]:
-			if best == nil || !t.Before(bestT) {
-				best, bestT = e, t
-			}
-		case o.Kind == app.KindStatefulSet && podEvents[e.Reason]:
-			if fallback == nil || !t.Before(fallbackT) {
-				fallback, fallbackT = e, t
-			}
+		for i := range l.Items {
+			s.deployments = append(s.deployments, &l.Items[i])
 		}
-	}
-	if best == nil {
-		best, bestT = fallback, fallbackT
-	}
-	if best == nil {
 		return nil
+	})
+	g.Go(func() error {
+		l, err := cs.AppsV1().StatefulSets(ns).List(gctx, lo)
+		if err != nil {
+			return err
+		}
+		for i := range l.Items {
+			s.statefulsets = append(s.statefulsets, &l.Items[i])
+		}
+		return nil
+	})
+	g.Go(func() error {
+		l, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).List(gctx, lo)
+		if err != nil {
+			return err
+		}
+		for i := range l.Items {
+			s.hpas = append(s.hpas, &l.Items[i])
+		}
+		return nil
+	})
+	g.Go(func() error {
+		l, err := cs.CoreV1().Pods(ns).List(gctx, lo)
+		if err != nil {
+			return err
+		}
+		for i := range l.Items {
+			s.pods = append(s.pods, &l.Items[i])
+		}
+		return nil
+	})
+	g.Go(func() error {
+		l, err := cs.CoreV1().Events(ns).List(gctx, lo)
+		if err != nil {
+			return err
+		}
+		for i := range l.Items {
+			s.events = append(s.events, &l.Items[i])
+		}
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		s.configMap, err = getConfigMap(gctx, cs, ns, o.Env.ConfigMap())
+		return err
+	})
+	g.Go(func() error {
+		s.metrics, s.metricsErr = podMetrics(gctx, cfg, dyn, ns)
+		return nil
+	})
+	return s, g.Wait()
+}
+
+func getConfigMap(ctx context.Context, cs kubernetes.Interface, ns, name string) (*corev1.ConfigMap, error) {
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
-	return &ScaleEvent{Time: metav1.NewTime(bestT), Object: strings.ToLower(best.InvolvedObject.Kind) + "/" + best.InvolvedObject.Name,
-		Reason: best.Reason, Message: strings.TrimSpace(best.Message)}
+	return cm, err
+}
+
+// print writes the status in the chosen format; redraw clears a terminal first.
+func (o *StatusOptions) print(st Status, redraw bool) error {
+	if o.Print.Structured() {
+		if redraw && o.Print.Output == output.YAML {
+			fmt.Fprintln(o.Out, "---")
+		}
+		return o.Print.PrintDocument(o.Out, StatusKind, st)
+	}
+	if redraw {
+		if f, ok := o.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			fmt.Fprint(o.Out, "\033[H\033[2J")
+		} else {
+			fmt.Fprintln(o.Out)
+		}
+	}
+	return renderTable(o.Out, st, o.Print.IsWide(), o.Now())
 }
