@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -18,6 +17,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // NameStampLayout is the UTC time in a generated backup name, to the
@@ -255,7 +255,7 @@ func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSi
 		if apierrors.IsForbidden(execErr) || apierrors.IsUnauthorized(execErr) {
 			return execErr
 		}
-		msg := firstLine(execErr.Error())
+		msg := output.FirstLine(execErr.Error())
 		if last := stderr.Last(); last != "" {
 			msg += ": " + last
 		}
@@ -265,7 +265,7 @@ func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSi
 		return cli.Failedf("dump rejected, nothing written: %v", err)
 	}
 	if execErr != nil {
-		return cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
+		return cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", output.FirstLine(execErr.Error()))
 	}
 	return nil
 }
@@ -316,14 +316,6 @@ func atServer(server string) string {
 		return ""
 	}
 	return " at " + server
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // isNotExist reports a missing file or object.

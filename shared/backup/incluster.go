@@ -16,6 +16,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // browseRoot is where the browse pod mounts the backup PVC (the CronJob's path).
@@ -109,7 +110,7 @@ func (b *base) inClusterEntries(ctx context.Context) ([]ListItem, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, cli.Failedf("cannot list the backup PVC: %s %s", firstLine(err.Error()), stderr.Last())
+		return nil, cli.Failedf("cannot list the backup PVC: %s %s", output.FirstLine(err.Error()), stderr.Last())
 	}
 	var items []ListItem
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -201,7 +202,7 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	case !ok || st.RC != 0:
 		msg := stderr.Last()
 		if msg == "" && execErr != nil {
-			msg = firstLine(execErr.Error())
+			msg = output.FirstLine(execErr.Error())
 		}
 		return "", cli.Failedf("pull %s failed, nothing written: %s", name, msg)
 	case st.Bytes != got.N || st.SHA256 != got.Sum():

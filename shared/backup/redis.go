@@ -13,6 +13,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // redisScript takes a BGSAVE in the redis container, waits until it finished
@@ -120,7 +121,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		if l := stderr.Last(); l != "" {
 			msg = l
 		} else if execErr != nil {
-			msg += ": " + firstLine(execErr.Error())
+			msg += ": " + output.FirstLine(execErr.Error())
 		}
 		return nil, cli.Failedf("redis backup failed, nothing written: %s", msg)
 	case st.RC != 0 || st.Tee > 0:
@@ -132,7 +133,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 	case !scan.RDBMagic():
 		return nil, cli.Failedf("redis backup rejected, nothing written: dump.rdb does not start with the RDB signature")
 	case execErr != nil:
-		return nil, cli.Failedf("redis backup rejected, nothing written: the exec stream failed: %s", firstLine(execErr.Error()))
+		return nil, cli.Failedf("redis backup rejected, nothing written: the exec stream failed: %s", output.FirstLine(execErr.Error()))
 	}
 	if err := cw.Close(); err != nil {
 		if err := b.streamErr(ctx, "copy of dump.rdb", sink, target.Location(name), nil); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // restoreError is a failed load; RolledBack tells whether psql reported it.
@@ -224,11 +226,11 @@ func loadErr(stderr *StderrCollector, execErr error, sent *Counter, n int64, inf
 	case !ok:
 		msg := "the restore's status line never arrived: the stream was cut"
 		if execErr != nil {
-			msg += " (" + firstLine(execErr.Error()) + ")"
+			msg += " (" + output.FirstLine(execErr.Error()) + ")"
 		}
 		return &restoreError{msg: msg}
 	case execErr != nil:
-		return &restoreError{msg: "the exec stream failed: " + firstLine(execErr.Error())}
+		return &restoreError{msg: "the exec stream failed: " + output.FirstLine(execErr.Error())}
 	case sent.N != info.RawBytes || sent.Sum() != info.RawSHA256:
 		return &restoreError{msg: "the backup changed while it was restored (sha256 differs)"}
 	}

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // dbNameRE are the database names --to-database accepts (no quoting needed).
@@ -37,7 +38,7 @@ func (b *base) psql(ctx context.Context, db, sql string) (string, error) {
 		if ctx.Err() != nil || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			return "", err
 		}
-		msg := firstLine(err.Error())
+		msg := output.FirstLine(err.Error())
 		if last := stderr.Last(); last != "" {
 			msg = last
 		}

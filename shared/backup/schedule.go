@@ -586,7 +586,7 @@ func (o *ScheduleRunNowOptions) printLog(ctx context.Context, cs kubernetes.Inte
 	p := pods.Items[0]
 	lines, err := kube.TailLogs(ctx, cs, o.Namespace, p.Name, "", 50, false)
 	if err != nil {
-		o.Infof("(log of pod %s unavailable: %s)\n", p.Name, firstLine(err.Error()))
+		o.Infof("(log of pod %s unavailable: %s)\n", p.Name, output.FirstLine(err.Error()))
 		return
 	}
 	for _, l := range lines {

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
@@ -124,7 +125,7 @@ func (b *builder) addObjects(ctx context.Context) error {
 		list, err := listAll(ctx, b.in.Dynamic.Resource(gvr).Namespace(b.in.Namespace))
 		if err != nil {
 			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
-				b.notes = append(b.notes, fmt.Sprintf("%s: not read (%s)", gvr.Resource, firstLine(err.Error())))
+				b.notes = append(b.notes, fmt.Sprintf("%s: not read (%s)", gvr.Resource, output.FirstLine(err.Error())))
 				continue
 			}
 			return err
@@ -166,7 +167,7 @@ func (b *builder) addPods(ctx context.Context) error {
 		l, err := b.in.Kube.CoreV1().Pods(b.in.Namespace).List(ctx, opts)
 		if err != nil {
 			if apierrors.IsForbidden(err) {
-				b.notes = append(b.notes, "pods: not read ("+firstLine(err.Error())+")")
+				b.notes = append(b.notes, "pods: not read ("+output.FirstLine(err.Error())+")")
 				break
 			}
 			return err
@@ -241,7 +242,7 @@ func (b *builder) addLogs(ctx context.Context, p *corev1.Pod) {
 				name = fmt.Sprintf("logs/%s/%s.previous.log", p.Name, c.Name)
 			}
 			if err != nil {
-				b.notes = append(b.notes, fmt.Sprintf("%s: not read (%s)", name, firstLine(err.Error())))
+				b.notes = append(b.notes, fmt.Sprintf("%s: not read (%s)", name, output.FirstLine(err.Error())))
 				continue
 			}
 			b.files = append(b.files, file{name, data})
@@ -256,7 +257,7 @@ func (b *builder) addEvents(ctx context.Context) error {
 		if !apierrors.IsForbidden(err) {
 			return err
 		}
-		b.notes = append(b.notes, "events: not read ("+firstLine(err.Error())+")")
+		b.notes = append(b.notes, "events: not read ("+output.FirstLine(err.Error())+")")
 		return nil
 	}
 	items := evs.Items
@@ -409,11 +410,4 @@ func walkEnv(v any) {
 			walkEnv(item)
 		}
 	}
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

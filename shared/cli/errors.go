@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/rbac"
 )
 
@@ -115,7 +116,7 @@ func Classify(err error, server string) *Error {
 	// Forbidden, also as text: an exec or port-forward whose upgrade the API
 	// server refused ("unable to upgrade streaming request: ... is forbidden").
 	if apierrors.IsForbidden(err) || forbiddenText(err.Error()) {
-		msg := firstLine(err.Error())
+		msg := output.FirstLine(err.Error())
 		return &Error{Code: ExitCluster, Msg: msg, Hint: forbiddenHint(msg)}
 	}
 	if apierrors.IsUnauthorized(err) {
@@ -156,7 +157,7 @@ func Classify(err error, server string) *Error {
 			Hint: "set KUBECONFIG or pass --kubeconfig, --context or --server"}
 	}
 	if clientcmd.IsConfigurationInvalid(err) {
-		return &Error{Code: ExitUsage, Msg: "invalid kubeconfig: " + firstLine(err.Error()),
+		return &Error{Code: ExitUsage, Msg: "invalid kubeconfig: " + output.FirstLine(err.Error()),
 			Hint: "check --kubeconfig, --context and --cluster (kubectl config get-contexts)"}
 	}
 	if isUnreachable(err) {
@@ -164,10 +165,10 @@ func Classify(err error, server string) *Error {
 			"): is it up, and do --context, --server and --kubeconfig point at it?"}
 	}
 	if apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) {
-		return &Error{Code: ExitCluster, Msg: "the cluster" + at(server) + " did not answer in time: " + firstLine(err.Error()),
+		return &Error{Code: ExitCluster, Msg: "the cluster" + at(server) + " did not answer in time: " + output.FirstLine(err.Error()),
 			Hint: "retry, or raise --request-timeout"}
 	}
-	return &Error{Code: ExitFailed, Msg: firstLine(err.Error())}
+	return &Error{Code: ExitFailed, Msg: output.FirstLine(err.Error())}
 }
 
 func at(server string) string {
@@ -175,14 +176,6 @@ func at(server string) string {
 		return ""
 	}
 	return " at " + server
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 func isUnreachable(err error) bool {
@@ -224,7 +217,7 @@ func rootCause(err error) string {
 		}
 		err = u
 	}
-	msg := firstLine(err.Error())
+	msg := output.FirstLine(err.Error())
 	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "Client.Timeout") {
 		return "timed out"
 	}

@@ -210,7 +210,7 @@ func classifyCobra(err error, c *cobra.Command) *Error {
 	}
 	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "required flag"} {
 		if strings.HasPrefix(msg, p) {
-			e := Usagef("%s", firstLine(msg))
+			e := Usagef("%s", output.FirstLine(msg))
 			var ue *Error
 			if errors.As(err, &ue) && ue.Hint != "" {
 				e.Hint = ue.Hint

@@ -18,6 +18,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // readEnvFile reads and parses a .env (the I/O of Complete); every problem
@@ -190,7 +191,7 @@ func apiReason(err error) string {
 			return fmt.Sprintf("%s (%d)", st.Reason, st.Code)
 		}
 	}
-	return firstLine(err.Error())
+	return output.FirstLine(err.Error())
 }
 
 // secretError keeps the API error for exit-code classification but shows

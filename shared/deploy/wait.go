@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
@@ -124,7 +125,7 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	fmt.Fprintf(out, "Events of pod %s:\n", p.Pod)
 	switch {
 	case err != nil:
-		fmt.Fprintf(out, "  (cannot list events: %v)\n", firstLine(err.Error()))
+		fmt.Fprintf(out, "  (cannot list events: %v)\n", output.FirstLine(err.Error()))
 	case len(events) == 0:
 		fmt.Fprintln(out, "  (none)")
 	default:
@@ -147,7 +148,7 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 	fmt.Fprintf(out, "Last log lines of %s/%s (%s container):\n", p.Pod, p.Container, which)
 	switch {
 	case err != nil:
-		fmt.Fprintf(out, "  (no logs: %s)\n", firstLine(err.Error()))
+		fmt.Fprintf(out, "  (no logs: %s)\n", output.FirstLine(err.Error()))
 	case len(lines) == 0:
 		fmt.Fprintln(out, "  (empty)")
 	default:
@@ -155,13 +156,6 @@ func (w *Waiter) explain(ctx context.Context, fe *kube.FailureError) {
 			fmt.Fprintf(out, "  %s\n", l)
 		}
 	}
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/kube"
 )
 
 // healthySnapshot is the dev environment as shipped, healthy: Analyze finds
@@ -121,7 +122,7 @@ func healthySnapshot() *Snapshot {
 		Nodes: []NodeSummary{{Name: "n1", Ready: true, CPUMilli: 4000, MemoryB: 8 << 30}, {Name: "n2", Ready: true, CPUMilli: 4000, MemoryB: 8 << 30},
 			{Name: "n3", Ready: true, CPUMilli: 4000, MemoryB: 8 << 30}},
 		ServerVersion: "v1.31.0", ServerMinor: 31,
-		Metrics: MetricsAPI{Present: true, Available: true},
+		Metrics: MetricsAPI{Present: true, MetricsAPI: kube.MetricsAPI{Available: true}},
 	}
 	for _, c := range app.Components {
 		for i := int32(0); i < env.Replicas[c.Name]; i++ {

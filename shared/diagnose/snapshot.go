@@ -114,11 +114,11 @@ type NodeSummary struct {
 	CPUMilli, MemoryB int64
 }
 
-// MetricsAPI tells whether metrics.k8s.io is registered and Available.
+// MetricsAPI tells whether metrics.k8s.io is registered (Present) and
+// Available, and why not (kube.MetricsAPI).
 type MetricsAPI struct {
-	Present   bool
-	Available bool
-	Message   string
+	Present bool
+	kube.MetricsAPI
 }
 
 // Snapshot is what diagnose read from the cluster in one pass.

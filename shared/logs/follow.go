@@ -19,6 +19,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // Bounds of the delay before a follow stream that ended while its container
@@ -382,7 +383,7 @@ func (f *follower) ended(e streamEnd) error {
 		return e.err
 	}
 	if e.err != nil {
-		f.status("- %s %s: cannot read the log: %s", st.pod, st.container, firstLineOf(e.err.Error()))
+		f.status("- %s %s: cannot read the log: %s", st.pod, st.container, output.FirstLine(e.err.Error()))
 	} else {
 		f.status("- %s %s (log ended)", st.pod, st.container)
 	}

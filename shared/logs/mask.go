@@ -3,7 +3,6 @@ package logs
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
@@ -45,7 +45,7 @@ func (m *masker) readSecrets(ctx context.Context, cs kubernetes.Interface, ns st
 		if err != nil {
 			if apierrors.IsForbidden(err) {
 				return &cli.Error{Code: cli.ExitCluster,
-					Msg: fmt.Sprintf("cannot read Secret %s to mask its values in the logs: %s", n, firstLineOf(err.Error())),
+					Msg: fmt.Sprintf("cannot read Secret %s to mask its values in the logs: %s", n, output.FirstLine(err.Error())),
 					Hint: fmt.Sprintf("missing RBAC right: get secrets in namespace %s (check: kubectl auth can-i get secrets -n %s); "+
 						"--no-mask prints the logs without masking the Secret values", ns, ns)}
 			}
@@ -55,12 +55,4 @@ func (m *masker) readSecrets(ctx context.Context, cs kubernetes.Interface, ns st
 		m.m.Add(redact.SecretData(s.Data)...)
 	}
 	return nil
-}
-
-func firstLineOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // stream reads a container's log with kube.FollowLogs and sends its lines
@@ -121,7 +122,7 @@ func (o *Options) once(ctx context.Context, pods []*corev1.Pod, w *logWriter) er
 			return err
 		}
 		failed++
-		return w.write(logLine{status: fmt.Sprintf("warning: %s %s: cannot read the log: %s", srcs[i].pod, srcs[i].container, firstLineOf(err.Error()))}, false)
+		return w.write(logLine{status: fmt.Sprintf("warning: %s %s: cannot read the log: %s", srcs[i].pod, srcs[i].container, output.FirstLine(err.Error()))}, false)
 	}
 	for i := range srcs {
 		if err := next(i); err != nil {

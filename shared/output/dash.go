@@ -10,3 +10,13 @@ func OrDash(s string) string {
 	}
 	return s
 }
+
+// FirstLine is the first line of s, without the spaces around it: what a
+// one-line message takes of a multi-line text (a log, an error's output).
+func FirstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}

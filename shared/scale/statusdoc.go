@@ -35,11 +35,8 @@ type Status struct {
 	RestoreInterrupted *kube.RestoreLeft `json:"restoreInterrupted,omitempty"`
 }
 
-// MetricsAPI says whether metrics.k8s.io answered.
-type MetricsAPI struct {
-	Available bool   `json:"available"`
-	Message   string `json:"message,omitempty"`
-}
+// MetricsAPI says whether metrics.k8s.io answered: the suite's one type.
+type MetricsAPI = kube.MetricsAPI
 
 // ComponentStatus is one scalable component. Component, Kind and Workload
 // mean what they mean in every status document of the suite (deploy status
