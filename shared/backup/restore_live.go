@@ -301,6 +301,12 @@ func (o *RestoreOptions) startApp(ctx context.Context, st *restoreState) error {
 			return o.stopped(ctx, fmt.Sprintf("while starting the app again: piyasa_db was restored and checked, and api and worker are scaled back (%s); their pods are still starting", replicasText(rs)),
 				fmt.Sprintf("follow them with: kubectl piyasa deploy status -n %s", o.Namespace))
 		}
+		// The suite's one wording of a wait that failed (a timeout, pods the
+		// quota refuses, a crash), after what the restore did.
+		var e *cli.Error
+		if errors.As(cli.WaitError(err, o.Namespace, "check it with: kubectl piyasa deploy status -n "+o.Namespace), &e) {
+			return cli.Failedf("piyasa_db was restored and checked, but the app did not become ready: %s", e.Msg).WithHint("%s", e.Hint)
+		}
 		return cli.Failedf("piyasa_db was restored and checked, but the app did not become ready: %v", err).
 			WithHint("check it with: kubectl piyasa deploy status -n %s", o.Namespace)
 	}
