@@ -75,12 +75,9 @@ func (o *PinOptions) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	loc, err := ParseBackupRef(o.Ref, o.S3)
+	loc, err := backupArg(o.Ref, o.S3)
 	if err != nil {
-		return cli.Usagef("%v", err)
-	}
-	if !IsBackupName(loc.Name) {
-		return cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz] or .rdb[.zst|.gz]", o.Ref)
+		return err
 	}
 	o.loc = loc
 	return nil

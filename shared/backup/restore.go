@@ -94,12 +94,9 @@ func (o *RestoreOptions) Complete(_ *cobra.Command, args []string) error {
 
 // Validate checks flags and argument (no I/O).
 func (o *RestoreOptions) Validate() error {
-	loc, err := ParseBackupRef(o.Ref, o.S3)
+	loc, err := backupArg(o.Ref, o.S3)
 	if err != nil {
-		return cli.Usagef("%v", err)
-	}
-	if !IsBackupName(loc.Name) {
-		return cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz] or .rdb[.zst|.gz]", o.Ref)
+		return err
 	}
 	o.loc = loc
 	if o.ToDatabase != "" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/piyasa/kubectl-piyasa/shared/backup/backupflags"
+	"github.com/piyasa/kubectl-piyasa/shared/cli"
 )
 
 // Sink receives one backup's stored bytes. Nothing appears under the final
@@ -267,6 +268,19 @@ func ParseBackupRef(ref string, s3 *S3Flags) (Location, error) {
 		return Location{}, errors.New("no backup named")
 	}
 	return Location{Target: DirTarget{Dir: filepath.Dir(ref)}, Name: filepath.Base(ref)}, nil
+}
+
+// backupArg reads the backup argument of verify, restore, pin and unpin:
+// a FILE or s3://BUCKET/KEY whose name is a backup's; exit 2 otherwise.
+func backupArg(ref string, s3 *S3Flags) (Location, error) {
+	loc, err := ParseBackupRef(ref, s3)
+	if err != nil {
+		return loc, cli.Usagef("%v", err)
+	}
+	if !IsBackupName(loc.Name) {
+		return loc, cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz] or .rdb[.zst|.gz]", ref)
+	}
+	return loc, nil
 }
 
 // ParseTargetRef parses a --dir DIR or s3://BUCKET/PREFIX argument naming a place for backups.
