@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -125,7 +126,8 @@ func waitApp(t *testing.T, ns string, api, worker int32) {
 	}
 }
 
-func replicas(t *testing.T, ns string) (api, worker int32) {
+// appWorkloads reads the api Deployment and the worker StatefulSet of ns.
+func appWorkloads(t *testing.T, ns string) (*appsv1.Deployment, *appsv1.StatefulSet) {
 	t.Helper()
 	cs := harness.Client(t)
 	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "dev-api", metav1.GetOptions{})
@@ -136,6 +138,12 @@ func replicas(t *testing.T, ns string) (api, worker int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d, s
+}
+
+func replicas(t *testing.T, ns string) (api, worker int32) {
+	t.Helper()
+	d, s := appWorkloads(t, ns)
 	return *d.Spec.Replicas, *s.Spec.Replicas
 }
 

@@ -23,15 +23,7 @@ import (
 // restoreAnnotations returns the restore's annotations on api and worker.
 func restoreAnnotations(t *testing.T, ns string) (api, worker string) {
 	t.Helper()
-	cs := harness.Client(t)
-	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "dev-api", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cs.AppsV1().StatefulSets(ns).Get(context.Background(), "dev-worker", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, s := appWorkloads(t, ns)
 	return d.Annotations[app.RestoreAnnotation], s.Annotations[app.RestoreAnnotation]
 }
 
