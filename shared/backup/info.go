@@ -60,6 +60,32 @@ type BackupInfo struct {
 	BackupKind string `json:"backupKind,omitempty"`
 	// Pinned backups are never removed by retention (`backup pin|unpin`).
 	Pinned bool `json:"pinned,omitempty"`
+	// WAL is set on base backups (Format FormatBaseBackup): the WAL range that
+	// makes the copy consistent; a point-in-time restore replays from StartLSN.
+	WAL *WALRange `json:"wal,omitempty"`
+	// Encryption is set when the stored file is encrypted (age); it names the
+	// recipients' public keys, never a key.
+	Encryption *Encryption `json:"encryption,omitempty"`
+}
+
+// WALRange is the WAL a base backup needs: from the checkpoint pg_basebackup
+// started at to the position it ended at.
+type WALRange struct {
+	// Timeline is the PostgreSQL timeline the backup was taken on.
+	Timeline uint32 `json:"timeline"`
+	// StartLSN and EndLSN are PostgreSQL LSNs ("0/3000028").
+	StartLSN string `json:"startLSN"`
+	EndLSN   string `json:"endLSN"`
+	// StartSegment is the first WAL segment a restore needs (000000010000000000000003).
+	StartSegment string `json:"startSegment"`
+}
+
+// Encryption says how a stored file is encrypted.
+type Encryption struct {
+	// Method is "age" (filippo.io/age, X25519 recipients).
+	Method string `json:"method"`
+	// Recipients are the public keys the file is encrypted to (age1...).
+	Recipients []string `json:"recipients"`
 }
 
 // The kinds of backups (BackupInfo.BackupKind).
@@ -104,6 +130,9 @@ type Verification struct {
 const (
 	FormatPgDump   = "pg_dump-plain"
 	FormatRedisRDB = "redis-rdb"
+	// FormatBaseBackup is a physical base backup: pg_basebackup's tar of the
+	// data directory with the WAL it needs (pg_basebackup -Ft -X fetch -D -).
+	FormatBaseBackup = "pg_basebackup-tar"
 )
 
 // IsRedis reports a Redis backup.
