@@ -16,3 +16,17 @@ const (
 	// often while anything is written, so it bounds the data a disaster loses.
 	DefaultArchiveTimeout = 60 * time.Second
 )
+
+// EnvWALArchiveDir is the postgres container's variable naming the archive
+// directory (WALArchiveDir in the cluster). Everything that runs in the pod
+// (archive_command, `backup wal sync`, restores) reads the directory from it and
+// from PGDATA, never from a literal path, so a test can run them on its own machine.
+const EnvWALArchiveDir = "WAL_ARCHIVE_DIR"
+
+// ArchiveCommand is PostgreSQL's archive_command: it copies the finished segment
+// %p to $WAL_ARCHIVE_DIR/%f under a temporary name and renames it, so a
+// segment in the archive is always whole. A segment already archived counts as
+// done only when it is byte-identical (PostgreSQL retries after a crash); a
+// different file of that name is never overwritten and archiving fails loudly.
+const ArchiveCommand = `test -f "$WAL_ARCHIVE_DIR/%f" && cmp -s "%p" "$WAL_ARCHIVE_DIR/%f" || ` +
+	`{ test ! -f "$WAL_ARCHIVE_DIR/%f" && cp "%p" "$WAL_ARCHIVE_DIR/%f.part" && mv "$WAL_ARCHIVE_DIR/%f.part" "$WAL_ARCHIVE_DIR/%f"; }`

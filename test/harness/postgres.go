@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 )
 
 // Postgres is a real PostgreSQL server (Debian's package) started on
@@ -28,6 +30,12 @@ type Postgres struct {
 	Port     int
 	User     string
 	Password string
+	// Data is the data directory (PGDATA).
+	Data string
+	// WALArchive is the archive directory when WithWALArchive was given ("" otherwise).
+	WALArchive string
+
+	serverOpts string
 }
 
 // PostgresBinDir returns the bin directory of the newest PostgreSQL server
@@ -73,8 +81,12 @@ func FreePort() (int, error) {
 // StartPostgres initialises and starts a server whose superuser is user with
 // password password (scram-sha-256 on 127.0.0.1 only), and creates database
 // db. The test fails when PostgreSQL is not installed (.ci/run installs it).
-func StartPostgres(t testing.TB, user, password, db string) *Postgres {
+func StartPostgres(t testing.TB, user, password, db string, opts ...PostgresOption) *Postgres {
 	t.Helper()
+	var o postgresOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bin := PostgresBinDir()
 	if bin == "" {
 		t.Fatal(errNoPostgres)
@@ -87,7 +99,7 @@ func StartPostgres(t testing.TB, user, password, db string) *Postgres {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Postgres{BinDir: bin, Dir: dir, Host: "127.0.0.1", Port: port, User: user, Password: password}
+	p := &Postgres{BinDir: bin, Dir: dir, Host: "127.0.0.1", Port: port, User: user, Password: password, Data: filepath.Join(dir, "data")}
 	cred, err := serverCredential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -115,8 +127,17 @@ func StartPostgres(t testing.TB, user, password, db string) *Postgres {
 	if err := run("initdb", "-D", data, "-U", user, "--pwfile", pw, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
 		t.Fatal(err)
 	}
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
-	if err := run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
+	if o.walArchive {
+		p.WALArchive = filepath.Join(dir, "wal-archive")
+		if err := os.Mkdir(p.WALArchive, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if cred != nil {
+			_ = os.Chown(p.WALArchive, int(cred.Uid), int(cred.Gid))
+		}
+	}
+	p.serverOpts = p.options(o)
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// The watchdog stops the server when the test process is gone, even killed.
@@ -149,6 +170,68 @@ func serverCredential(dir string) (*syscall.Credential, error) {
 		return nil, err
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// PostgresOption changes how StartPostgres sets up the server.
+type PostgresOption func(*postgresOptions)
+
+type postgresOptions struct {
+	walArchive     bool
+	archiveTimeout int
+}
+
+// WithWALArchive turns continuous archiving on as the manifests do
+// (wal_level replica, archive_mode on, app.ArchiveCommand) into the directory
+// Postgres.WALArchive, with archive_timeout seconds (0: the manifests' default).
+// ClusterExec then gives the pods WAL_ARCHIVE_DIR and PGDATA pointing at the
+// server's archive and data directories, as the postgres pod has them.
+func WithWALArchive(archiveTimeout int) PostgresOption {
+	return func(o *postgresOptions) { o.walArchive, o.archiveTimeout = true, archiveTimeout }
+}
+
+// options returns the server's command-line settings.
+func (p *Postgres) options(o postgresOptions) string {
+	s := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off", p.Port, p.Dir)
+	if !o.walArchive {
+		return s + " -c full_page_writes=off"
+	}
+	timeout := o.archiveTimeout
+	if timeout == 0 {
+		timeout = int(app.DefaultArchiveTimeout.Seconds())
+	}
+	return s + fmt.Sprintf(" -c wal_level=replica -c archive_mode=on -c archive_timeout=%d -c archive_command='%s'",
+		timeout, strings.ReplaceAll(app.ArchiveCommand, "'", "''"))
+}
+
+// Start starts the server (again) on its data directory, as the kubelet
+// starts the postgres container; it waits until the server accepts connections.
+func (p *Postgres) Start() error {
+	cred, err := serverCredential(p.Dir)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(p.BinDir, "pg_ctl"), "-D", p.Data, "-o", p.serverOpts, "-l", filepath.Join(p.Dir, "log"), "-w", "-t", "60", "start")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	cmd.Dir = p.Dir
+	cmd.Env = append(os.Environ(), app.EnvWALArchiveDir+"="+p.WALArchive)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl start: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Stop stops the server (fast shutdown), as the kubelet stops the postgres container.
+func (p *Postgres) Stop() error {
+	cred, err := serverCredential(p.Dir)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(p.BinDir, "pg_ctl"), "-D", p.Data, "-m", "fast", "-w", "stop")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
 }
 
 func (p *Postgres) stop() {
@@ -221,6 +304,9 @@ func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string
 	env := map[string]string{
 		"PGHOST": p.Host, "PGPORT": strconv.Itoa(p.Port), "POSTGRES_PASSWORD": p.Password,
 		"POSTGRES_USER": p.User, "PATH": path, "TMPDIR": work, "PGPASSWORD": "", "PGUSER": "",
+	}
+	if p.WALArchive != "" {
+		env[app.EnvWALArchiveDir], env["PGDATA"] = p.WALArchive, p.Data
 	}
 	for k, v := range extra {
 		env[k] = v
