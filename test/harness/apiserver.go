@@ -52,6 +52,9 @@ var apiServer struct {
 	dir     string
 	env     []string
 	stopAt  time.Time
+	// creation is scripts/cluster.sh's creation lock, held while the API server is
+	// down: kwokctl gives a new cluster the highest free port, which would be ours.
+	creation *os.File
 	// injected counts the kills, recovered the restarts that became ready again.
 	injected, recovered int
 }
@@ -120,6 +123,11 @@ func StopAPIServer(t testing.TB) {
 		t.Fatalf("harness: API server directory: %v", err)
 	}
 	others := componentProcesses(t)
+	lock, err := holdCreationLock(t)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	apiServer.creation = lock
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("harness: kill -9 %d: %v", pid, err)
 	}
@@ -334,6 +342,7 @@ func StartAPIServer(t testing.TB) {
 		}
 		err = waitReady(t, 3*time.Minute, func() bool { return processGone(pid) })
 		if err == nil {
+			releaseCreationLock()
 			apiServer.recovered++
 			t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", pid, down.Seconds(), time.Since(start).Seconds())
 			return
@@ -343,6 +352,30 @@ func StartAPIServer(t testing.TB) {
 		}
 		t.Logf("harness: the restarted API server (pid %d) exited while starting (attempt %d); last lines of its log:\n%s", pid, attempt, logTail(logPath, 15))
 		time.Sleep(time.Second)
+	}
+}
+
+// holdCreationLock takes scripts/cluster.sh's lock of cluster creation
+// ($KWOK_WORKDIR/.up.lock), so that no other package's cluster is created
+// while this API server's port is free.
+func holdCreationLock(t testing.TB) (*os.File, error) {
+	path := filepath.Join(filepath.Dir(filepath.Dir(clusterDir(t))), ".up.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cluster creation lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cluster creation lock %s: %v", path, err)
+	}
+	return f, nil
+}
+
+// releaseCreationLock releases the lock holdCreationLock took (apiServer.mu held).
+func releaseCreationLock() {
+	if apiServer.creation != nil {
+		apiServer.creation.Close()
+		apiServer.creation = nil
 	}
 }
 
