@@ -168,6 +168,15 @@ func completeJobs(t *testing.T, tt *clitest.T, state batchv1.JobConditionType) {
 			list, _ := tt.Fake.BatchV1().Jobs(tt.Namespace).List(context.Background(), metav1.ListOptions{})
 			for _, j := range list.Items {
 				if len(j.Status.Conditions) == 0 {
+					// The Job controller's pod, ended, so that the follower has a log to read.
+					phase := corev1.PodSucceeded
+					if state == batchv1.JobFailed {
+						phase = corev1.PodFailed
+					}
+					pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: j.Name + "-x1", Namespace: j.Namespace,
+						Labels: map[string]string{batchv1.JobNameLabel: j.Name}, CreationTimestamp: metav1.Now()},
+						Status: corev1.PodStatus{Phase: phase}}
+					_, _ = tt.Fake.CoreV1().Pods(j.Namespace).Create(context.Background(), pod, metav1.CreateOptions{})
 					j.Status.Conditions = []batchv1.JobCondition{{Type: state, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded"}}
 					_, _ = tt.Fake.BatchV1().Jobs(tt.Namespace).UpdateStatus(context.Background(), &j, metav1.UpdateOptions{})
 					return
