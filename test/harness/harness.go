@@ -36,7 +36,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,8 +74,21 @@ var Env struct {
 
 // RepoRoot finds the repository root (the directory holding go.mod).
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	// From the working directory (go test runs a package's tests in its
+	// directory), not from runtime.Caller: `make test` builds with -trimpath,
+	// so that a fresh clone anywhere reuses the warm build cache.
+	wd, err := os.Getwd()
+	if err != nil {
+		panic("harness: working directory: " + err.Error())
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			panic("harness: no go.mod above " + wd)
+		}
+	}
 }
 
 // Main builds the binaries, starts a cluster for the package, runs the tests
