@@ -242,3 +242,55 @@ func TestSyncedWALAndSidecar(t *testing.T) {
 		}
 	}
 }
+
+// cancelAfterLists cancels the context on the n-th listing of the archive.
+type cancelAfterLists struct {
+	*walPod
+	n, lists int
+	cancel   context.CancelFunc
+}
+
+func (c *cancelAfterLists) Exec(ctx context.Context, pod *corev1.Pod, container string, cmd []string, in io.Reader, stdout, stderr io.Writer) error {
+	if len(cmd) == 4 && cmd[2] == walListScript {
+		c.lists++
+		if c.lists == c.n {
+			c.cancel()
+			return ctx.Err()
+		}
+		if c.lists == 2 { // a new segment between two rounds
+			c.files["000000010000000000000002"] = segmentData(2)
+		}
+	}
+	return c.walPod.Exec(ctx, pod, container, cmd, in, stdout, stderr)
+}
+
+// TestWALSyncFollow: --follow syncs round after round (a new segment is
+// copied in the next round) until Ctrl-C, which ends it silently with 130.
+func TestWALSyncFollow(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ex := &cancelAfterLists{walPod: &walPod{files: map[string][]byte{"000000010000000000000001": segmentData(1)}}, n: 4, cancel: cancel}
+	tt := clitest.New(walNS, postgresPod(walNS))
+	o := NewWALSyncOptions(tt.Global)
+	o.Executor, o.Dir, o.Follow, o.Print.Output = ex, dir, true, "json"
+	if err := o.Complete(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o.Interval = 10 * time.Millisecond
+	err := o.Run(ctx)
+	if ce, _ := err.(*cli.Error); ce == nil || ce.Code != cli.ExitInterrupted || !ce.Silent {
+		t.Fatalf("Ctrl-C: %v", err)
+	}
+	out, _ := tt.Output()
+	// Round 1 copies 01, round 2 copies 02, round 3 copies nothing (not printed).
+	if strings.Count(out, `"kind": "WALSyncResult"`) != 2 || !strings.Contains(out, `"lastSegment": "000000010000000000000002"`) {
+		t.Fatalf("output:\n%s", out)
+	}
+	if strings.Join(ex.copies, ",") != "000000010000000000000001,000000010000000000000002" {
+		t.Errorf("copies %v", ex.copies)
+	}
+}
