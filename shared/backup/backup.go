@@ -19,6 +19,6 @@ compressed and hashed on the way. It counts only when pg_dump's own exit status 
 the byte count and sha256 computed inside the pod equal what arrived, and the dump ends
 with its completion trailer; otherwise nothing is written. A BackupInfo document
 (<backup>.json) is stored beside every backup.`
-	cmd.AddCommand(NewCmdCreate(g), NewCmdVerify(g), NewCmdRestore(g), NewCmdList(g), NewCmdPull(g), NewCmdSchedule(g), NewCmdPrune(g), NewCmdPin(g), NewCmdUnpin(g))
+	cmd.AddCommand(NewCmdCreate(g), NewCmdVerify(g), NewCmdWAL(g), NewCmdStatus(g), NewCmdRestore(g), NewCmdList(g), NewCmdPull(g), NewCmdSchedule(g), NewCmdPrune(g), NewCmdPin(g), NewCmdUnpin(g))
 	return cmd
 }

@@ -163,27 +163,46 @@ func (c *Counter) Sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 // the side channel, the pod's byte count and sha256 equal to what arrived,
 // and the completion trailer. It returns nil or the first broken rule.
 func CheckDump(st RemoteStatus, haveStatus bool, raw *Counter, scan *DumpScanner, remoteMsg string) error {
+	if err := CheckStreamed(Streamed{What: "dump", Program: "pg_dump"}, st, haveStatus, raw, remoteMsg); err != nil {
+		return err
+	}
+	if p := scan.Problem(); p != "" {
+		return fmt.Errorf("%s", p)
+	}
+	return nil
+}
+
+// Streamed names what a streamScript sent, for CheckStreamed's messages.
+type Streamed struct {
+	// What is the thing streamed ("dump", "WAL segment 0000...").
+	What string
+	// Program is what produced it in the pod ("pg_dump", "cat").
+	Program string
+}
+
+// CheckStreamed applies the rules that make a stream out of a pod whole: its
+// status line arrived, the producer's exit status is 0, the pod's tee did not
+// fail, and the pod's byte count and sha256 equal what arrived. It returns nil
+// or the first broken rule.
+func CheckStreamed(s Streamed, st RemoteStatus, haveStatus bool, raw *Counter, remoteMsg string) error {
 	if !haveStatus {
-		return fmt.Errorf("the dump's status line never arrived from the pod: the stream was cut before pg_dump ended")
+		return fmt.Errorf("the %s's status line never arrived from the pod: the stream was cut before %s ended", s.What, s.Program)
 	}
 	if st.RC != 0 {
-		msg := fmt.Sprintf("pg_dump failed in the pod (exit status %d)", st.RC)
+		msg := fmt.Sprintf("%s failed in the pod (exit status %d)", s.Program, st.RC)
 		if remoteMsg != "" {
 			msg += ": " + remoteMsg
 		}
 		return fmt.Errorf("%s", msg)
 	}
 	if st.Tee > 0 {
-		return fmt.Errorf("the pod's tee failed (exit status %d): the dump was not passed on whole", st.Tee)
+		return fmt.Errorf("the pod's tee failed (exit status %d): the %s was not passed on whole", st.Tee, s.What)
 	}
 	if st.Bytes != raw.N {
-		return fmt.Errorf("received %d bytes but pg_dump wrote %d in the pod: the stream lost data", raw.N, st.Bytes)
+		return fmt.Errorf("received %d bytes but %s wrote %d in the pod: the stream lost data", raw.N, s.Program, st.Bytes)
 	}
 	if sum := raw.Sum(); sum != st.SHA256 {
-		return fmt.Errorf("sha256 of the received dump %s differs from the pod's %s", short(sum), short(st.SHA256))
-	}
-	if p := scan.Problem(); p != "" {
-		return fmt.Errorf("%s", p)
+		return fmt.Errorf("sha256 of the received %s %s differs from the pod's %s", s.What, short(sum), short(st.SHA256))
 	}
 	return nil
 }

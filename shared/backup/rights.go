@@ -70,3 +70,13 @@ func (o *ScheduleSuspendOptions) NeededRights(context.Context) (*rbac.Needs, err
 func (o *ScheduleRunNowOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	return rbac.For("backup schedule run-now").Needs(o.Namespace), nil
 }
+
+// NeededRights of backup wal sync.
+func (o *WALSyncOptions) NeededRights(context.Context) (*rbac.Needs, error) {
+	return rbac.For("backup wal sync").Needs(o.Namespace), nil
+}
+
+// NeededRights of backup status.
+func (o *StatusOptions) NeededRights(context.Context) (*rbac.Needs, error) {
+	return rbac.For("backup status").Needs(o.Namespace), nil
+}

@@ -7,9 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -205,14 +207,42 @@ func (a *applier) apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		if err != nil {
 			return err
 		}
-		_, err = res.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: app.FieldManager, Force: true, DryRun: a.dryRun.Server()})
+		before := a.postgresTemplate(ctx, res, u)
+		applied, err := res.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: app.FieldManager, Force: true, DryRun: a.dryRun.Server()})
 		if err != nil {
 			return a.failed(ctx, fmt.Errorf("apply %s/%s: %w", kindLower(u.GetKind()), u.GetName(), err))
 		}
 		a.applied++
 		fmt.Fprintf(a.out, "%s/%s serverside-applied%s\n", kindLower(u.GetKind()), u.GetName(), a.dryRun.Suffix())
+		if before != nil && !equality.Semantic.DeepEqual(before, podTemplate(applied)) {
+			fmt.Fprintf(a.out, "%s/%s: its pod template changed, so PostgreSQL restarts%s: the database is down until the new pod is ready (Recreate), the app reconnects\n",
+				kindLower(u.GetKind()), u.GetName(), a.dryRun.Suffix())
+		}
 	}
 	return nil
+}
+
+// postgresTemplate is the live pod template of the postgres Deployment u
+// before it is applied (nil for any other object, or when it does not exist
+// yet): a changed template restarts PostgreSQL, which deploy says plainly.
+func (a *applier) postgresTemplate(ctx context.Context, res dynamic.ResourceInterface, u *unstructured.Unstructured) map[string]any {
+	if u.GetKind() != app.KindDeployment || workloadComponent(u) != app.Postgres {
+		return nil
+	}
+	live, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	return podTemplate(live)
+}
+
+// podTemplate is a workload's spec.template (nil when it has none).
+func podTemplate(u *unstructured.Unstructured) map[string]any {
+	if u == nil {
+		return nil
+	}
+	t, _, _ := unstructured.NestedMap(u.Object, "spec", "template")
+	return t
 }
 
 // failed explains an apply that stopped: Ctrl-C says how far it got and how

@@ -44,7 +44,7 @@ func NewCmdDelete(g *cli.Global) *cobra.Command {
 		Use:   "delete",
 		Short: "Delete the app from the namespace (asks for the namespace name; keeps PVCs unless --delete-data)",
 		Long: `Delete every object deploy applied, and Secret piyasa-secrets. The PersistentVolumeClaims
-(PostgreSQL, Redis, backups) and the namespace are kept unless --delete-data is given,
+(PostgreSQL, its WAL archive, Redis, backups) and the namespace are kept unless --delete-data is given,
 which deletes them too and waits (--wait, --timeout) until the namespace is gone, so that
 a deploy can follow at once. Type the namespace name to confirm, or pass --yes.`,
 		Args: cobra.NoArgs,
@@ -123,8 +123,8 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if !o.DeleteData {
-		fmt.Fprintf(o.Out, "kept: the PVCs (%s, %s, %s-*) and namespace %s; delete them with --delete-data\n",
-			o.Env.ObjectName(app.PostgresPVC), o.Env.ObjectName(app.BackupPVC), app.RedisPVC, o.Namespace)
+		fmt.Fprintf(o.Out, "kept: the PVCs (%s, %s, %s, %s-*) and namespace %s; delete them with --delete-data\n",
+			o.Env.ObjectName(app.PostgresPVC), o.Env.ObjectName(app.WALArchivePVC), o.Env.ObjectName(app.BackupPVC), app.RedisPVC, o.Namespace)
 		o.Infof("The kept data needs the same DATABASE_PASSWORD and TOKEN_ENCRYPTION_KEY: deploy again with the .env you deployed with.\n")
 		return nil
 	}

@@ -99,6 +99,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 	r.probeRedis(ctx)
 	r.probeAPIReadyz(ctx)
 	r.probeDiskUse(ctx)
+	r.probeArchiving(ctx)
 	r.probeIngressDNS(ctx)
 }
 
@@ -222,18 +223,26 @@ func (r *runner) probeAPIReadyz(ctx context.Context) {
 
 // probeDiskUse runs df on the data volumes of PostgreSQL and Redis (PIY974, PIY975).
 func (r *runner) probeDiskUse(ctx context.Context) {
-	r974, r975 := r.begin("PIY974", KindPods), r.begin("PIY975", KindPods)
-	if !r974 && !r975 {
+	r974, r975, r977 := r.begin("PIY974", KindPods), r.begin("PIY975", KindPods), r.begin("PIY977", KindPods)
+	if !r974 && !r975 && !r977 {
 		return
 	}
 	for _, comp := range []string{app.Postgres, app.Redis} {
 		for _, p := range r.runningPods(comp) {
 			for claim, where := range p.Mounts {
+				wal := r.isWALArchiveClaim(claim)
+				if (wal && !r977) || (!wal && !r974 && !r975) {
+					continue
+				}
 				ctr, path, _ := strings.Cut(where, ":")
 				out, err := r.probeExec(ctx, p.Name, ctr, probeShell("df -P "+path))
 				use, _, ok := ParseDF(out)
 				if !ok {
 					r.probeCouldNot(comp, p.Name, "df -P "+path, fmt.Errorf("unreadable output %q (%v)", truncate(r.mask(out), 80), err), r.probeExecFix(p.Name, ctr, "df -P "+path))
+					continue
+				}
+				if wal {
+					r.walArchiveFull(p.Name, claim, path, use)
 					continue
 				}
 				ev := []string{fmt.Sprintf("df %s: %d%% used (PVC %s)", path, use, claim)}

@@ -42,7 +42,8 @@ func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) {
 }
 
 func healthyProber() *fakeProber {
-	return &fakeProber{exec: map[string]string{"pg_isready": "accepting connections", "redis-cli": "PONG"}}
+	return &fakeProber{exec: map[string]string{"pg_isready": "accepting connections", "redis-cli": "PONG",
+		"pg_stat_archiver": "on|0||f|000000010000000000000003"}}
 }
 
 func probe(t *testing.T, p Prober) map[string][]Finding {
@@ -146,6 +147,54 @@ func TestCheckProbesDatabaseDiskDNS(t *testing.T) {
 		}
 		if len(codes) != 1 || codes[0] != c.want {
 			t.Errorf("%s: want only %s, got %v", name, c.want, rep.Findings)
+		}
+	}
+}
+
+// The WAL archive probes: its volume over 85% is PIY977 (not PIY974/975),
+// and archiving whose last failure is newer than its last success is PIY978.
+func TestCheckProbesWALArchive(t *testing.T) {
+	df := func(use int, path string) string {
+		return fmt.Sprintf("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sdb 100 %d %d %d%% %s\n", use, 100-use, use, path)
+	}
+	for name, c := range map[string]struct {
+		walUse   int
+		archiver string
+		want     []string
+	}{
+		"healthy":              {walUse: 50, want: nil},
+		"archive at 84%":       {walUse: 84, want: nil},
+		"archive at 86%":       {walUse: 86, want: []string{"PIY977"}},
+		"archive at 97%":       {walUse: 97, want: []string{"PIY977"}},
+		"archiving failing":    {walUse: 50, archiver: "on|3|000000010000000000000005|t|000000010000000000000004", want: []string{"PIY978"}},
+		"failure then success": {walUse: 50, archiver: "on|3|000000010000000000000005|f|000000010000000000000006", want: nil},
+		"archiving off":        {walUse: 50, archiver: "off|0||f|", want: nil},
+		"unreadable":           {walUse: 50, archiver: "psql: error: connection refused", want: []string{"PIY979"}},
+	} {
+		p := healthyProber()
+		p.exec["df -P /data"] = df(10, "/data")
+		p.exec["df -P /wal"] = df(c.walUse, "/wal")
+		if c.archiver != "" {
+			p.exec["pg_stat_archiver"] = c.archiver
+		}
+		s := healthySnapshot()
+		for i := range s.Pods {
+			if s.Pods[i].Component == app.Postgres {
+				s.Pods[i].Mounts = map[string]string{"dev-postgres-pvc": app.Postgres + ":/data", "dev-" + app.WALArchivePVC: app.Postgres + ":/wal"}
+			}
+		}
+		rep := Analyze(context.Background(), s, Config{Probe: true, Only: CodeSet(areaCodes(AreaProbes))}, nil, p)
+		var codes []string
+		for _, f := range rep.Findings {
+			codes = append(codes, f.Code)
+		}
+		if strings.Join(codes, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%s: want %v, got %+v", name, c.want, rep.Findings)
+		}
+		for _, f := range rep.Findings {
+			if f.Code == "PIY977" && (f.Object.Name != "dev-"+app.WALArchivePVC || !strings.Contains(f.Fix, "backup wal sync")) {
+				t.Errorf("%s: %+v", name, f)
+			}
 		}
 	}
 }

@@ -147,6 +147,8 @@ var Commands = []Command{
 	{Path: "backup list --in-cluster", Role: Operator, Rights: browsePod},
 	{Path: "backup schedule show --pvc", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"), browsePod)},
 	{Path: "backup pull", Role: Operator, Rights: browsePod},
+	{Path: "backup wal sync", Role: Operator, Rights: execRights, Note: "lists and copies the WAL archive in the postgres pod through exec; only reads"},
+	{Path: "backup status", Role: Operator, Rights: execRights, Note: "reads pg_stat_archiver and the WAL archive in the postgres pod through exec"},
 	{Path: "backup schedule set|suspend|resume", Role: Operator, Rights: R("batch", []string{"cronjobs"}, "get", "update", "patch")},
 	{Path: "backup schedule run-now", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "create", "list", "watch"),
 		R("", []string{"pods"}, "list"), R("", []string{"pods/log"}, "get"), opLock), Note: "its Job runs under the database lock"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
@@ -262,4 +263,81 @@ func BenchmarkRenderDev(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestPostgresArchivesWAL: both overlays run PostgreSQL archiving exactly as
+// the Go side expects (archive_command = app.ArchiveCommand, archive_timeout =
+// app.DefaultArchiveTimeout), into the WAL archive volume mounted at
+// app.WALArchiveDir and named by WAL_ARCHIVE_DIR; prod's volume is larger.
+func TestPostgresArchivesWAL(t *testing.T) {
+	sizes := map[string]int64{}
+	for _, name := range app.EnvironmentNames() {
+		env := app.Environments[name]
+		objs := mustRender(t, Options{Env: env})
+		pg := find(objs, "Deployment", env.Prefix+app.Postgres)
+		c := firstContainer(pg)
+		args, _, _ := unstructured.NestedStringSlice(c, "args")
+		settings := map[string]string{}
+		for i := 0; i+1 < len(args); i += 2 {
+			if args[i] != "-c" {
+				t.Fatalf("%s: postgres args %q: want -c NAME=VALUE pairs", name, args)
+			}
+			k, v, _ := strings.Cut(args[i+1], "=")
+			settings[k] = v
+		}
+		want := map[string]string{
+			"wal_level": "replica", "archive_mode": "on", "archive_command": app.ArchiveCommand,
+			"archive_timeout": strconv.Itoa(int(app.DefaultArchiveTimeout.Seconds())),
+		}
+		for k, v := range want {
+			if settings[k] != v {
+				t.Errorf("%s: postgres %s = %q, want %q", name, k, settings[k], v)
+			}
+		}
+		envs := map[string]string{}
+		list, _, _ := unstructured.NestedSlice(c, "env")
+		for _, e := range list {
+			m := e.(map[string]any)
+			v, _ := m["value"].(string)
+			envs[m["name"].(string)] = v
+		}
+		if envs[app.EnvWALArchiveDir] != app.WALArchiveDir || envs["PGDATA"] != app.PGDataDir {
+			t.Errorf("%s: %s=%q PGDATA=%q", name, app.EnvWALArchiveDir, envs[app.EnvWALArchiveDir], envs["PGDATA"])
+		}
+		if claim := mountedClaim(pg, c, app.WALArchiveDir); claim != env.Prefix+app.WALArchivePVC {
+			t.Errorf("%s: %s mounts claim %q, want %s", name, app.WALArchiveDir, claim, env.Prefix+app.WALArchivePVC)
+		}
+		pvc := find(objs, "PersistentVolumeClaim", env.Prefix+app.WALArchivePVC)
+		if pvc == nil {
+			t.Fatalf("%s: no PVC %s", name, env.Prefix+app.WALArchivePVC)
+		}
+		size, _, _ := unstructured.NestedString(pvc.Object, "spec", "resources", "requests", "storage")
+		q, err := resource.ParseQuantity(size)
+		if err != nil {
+			t.Fatalf("%s: PVC size %q: %v", name, size, err)
+		}
+		sizes[name] = q.Value()
+	}
+	if sizes["prod"] <= sizes["dev"] {
+		t.Errorf("WAL archive volume: prod %d bytes, dev %d: prod must be larger", sizes["prod"], sizes["dev"])
+	}
+}
+
+// mountedClaim is the PVC that container c of workload w mounts at path ("" if none).
+func mountedClaim(w *unstructured.Unstructured, c map[string]any, path string) string {
+	mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+	vol := ""
+	for _, m := range mounts {
+		if mm := m.(map[string]any); mm["mountPath"] == path {
+			vol, _ = mm["name"].(string)
+		}
+	}
+	vols, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", "volumes")
+	for _, v := range vols {
+		if vm := v.(map[string]any); vm["name"] == vol && vol != "" {
+			claim, _, _ := unstructured.NestedString(vm, "persistentVolumeClaim", "claimName")
+			return claim
+		}
+	}
+	return ""
 }

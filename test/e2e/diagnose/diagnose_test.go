@@ -312,6 +312,8 @@ func TestProbes(t *testing.T) {
 		"redis-cli":  "#!/bin/sh\necho 'Could not connect to Redis at 127.0.0.1:6379: Connection refused'\nexit 1\n",
 		"df": "#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n" +
 			"case \"$2\" in *postgres*) echo \"/dev/sdb 10000 9500 500 95% $2\";; *) echo \"/dev/sdc 10000 8500 1500 85% $2\";; esac\n",
+		// pg_stat_archiver: archive_mode on, the last failure newer than the last success
+		"psql": "#!/bin/sh\necho 'on|4|000000010000000000000007|t|000000010000000000000006'\n",
 	}
 	for name, body := range scripts {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
@@ -343,6 +345,13 @@ func TestProbes(t *testing.T) {
 	}
 	if len(got["PIY974"]) != 1 || !strings.Contains(got["PIY974"][0].Message, "85%") {
 		t.Errorf("redis volume at 85%%, want PIY974: %+v", got["PIY974"])
+	}
+	// The WAL archive volume (also at 95%) is PIY977, not a second PIY975; archiving failing is PIY978.
+	if len(got["PIY977"]) != 1 || !strings.Contains(got["PIY977"][0].Message, "wal-archive") {
+		t.Errorf("WAL archive volume at 95%%, want PIY977: %+v", got["PIY977"])
+	}
+	if len(got["PIY978"]) != 1 || !strings.Contains(got["PIY978"][0].Message, "000000010000000000000007") {
+		t.Errorf("pg_stat_archiver says archiving fails, want PIY978: %+v", got["PIY978"])
 	}
 	// kwok pods serve no HTTP: the API server cannot proxy to /readyz, so the probe could not run (PIY979), not a failing /readyz
 	if len(got["PIY973"]) != 0 {
