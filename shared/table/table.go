@@ -11,8 +11,6 @@ import (
 
 	"github.com/mattn/go-runewidth"
 	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Printer prints rows in kubectl's style: upper-case headers, no borders,
@@ -187,30 +185,21 @@ func maxWidth(lines []string) int {
 // column of each column.
 func layout(headers []string, rows [][]string, _ []int) ([]string, []int) {
 	var buf bytes.Buffer
-	r := renderer.NewBlueprint(tw.Rendition{
-		Borders: tw.BorderNone,
-		Symbols: tw.NewSymbols(tw.StyleNone),
-		Settings: tw.Settings{
-			Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off, ShowHeader: tw.Off, ShowFooter: tw.Off},
-			Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowFooterLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off},
-		},
-	})
-	pad := tw.Padding{Left: "", Right: "   ", Overwrite: true}
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(r),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithPadding(pad),
-		tablewriter.WithTrimSpace(tw.Off),
-	)
-	t.Header(toAny(headers)...)
-	for _, row := range rows {
-		_ = t.Append(toAny(row)...)
-	}
-	_ = t.Render()
+	t := tablewriter.NewWriter(&buf)
+	t.SetHeader(headers)
+	t.SetAutoFormatHeaders(false)
+	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
+	t.SetAlignment(tablewriter.ALIGN_LEFT)
+	t.SetAutoWrapText(false)
+	t.SetBorder(false)
+	t.SetHeaderLine(false)
+	t.SetCenterSeparator("")
+	t.SetColumnSeparator("")
+	t.SetRowSeparator("")
+	t.SetTablePadding("   ")
+	t.SetNoWhiteSpace(true)
+	t.AppendBulk(rows)
+	t.Render()
 	var lines []string
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if line == "" {
@@ -232,12 +221,4 @@ func layout(headers []string, rows [][]string, _ []int) ([]string, []int) {
 		}
 	}
 	return lines, offsets
-}
-
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }
