@@ -68,3 +68,16 @@ func (r RestoreRecord) UndoCommand(ns string) string {
 	}
 	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup", r.SafetyBackup, ns, r.Environment)
 }
+
+// Facts of the point-in-time restore (`backup restore --to-time|--to-latest`).
+const (
+	// RestoreJobLabel marks the restore Jobs and their pods (value "true").
+	RestoreJobLabel = "piyasa.io/restore"
+	// RestoreJobBase names the restore Jobs: <prefix>pitr-restore-<UTC time>.
+	RestoreJobBase = "pitr-restore"
+	// RestoreContainer names the restore Job's one container.
+	RestoreContainer = "restore"
+	// SafetyCopySuffix names the safety copy of the data directory a
+	// point-in-time restore keeps beside it: $PGDATA.before-restore-<UTC time>.
+	SafetyCopySuffix = ".before-restore-"
+)
