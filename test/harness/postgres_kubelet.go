@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,4 +174,19 @@ func (k *pgKubelet) setStatus(ctx context.Context, pod *corev1.Pod, ready bool) 
 func (p *Postgres) ServerLog() string {
 	b, _ := os.ReadFile(filepath.Join(p.Dir, "log"))
 	return string(b)
+}
+
+// Crash stops the server at once (immediate shutdown, no checkpoint, no
+// last archiving), as a lost node or disk does.
+func (p *Postgres) Crash() error {
+	cred, err := serverCredential(p.Dir)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(p.BinDir, "pg_ctl"), "-D", p.Data, "-m", "immediate", "-w", "stop")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %v\n%s", err, out)
+	}
+	return nil
 }
