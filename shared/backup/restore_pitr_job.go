@@ -133,7 +133,12 @@ func (o *RestoreOptions) startRestoreJob(ctx context.Context) (*corev1.Pod, erro
 		return nil, err
 	}
 	sel := metav1.ListOptions{LabelSelector: "job-name=" + job.Name}
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the restore Job %s's pod did not run within 2m (are the volumes %s and %s bound? kubectl describe pod -n %s -l job-name=%s)",
+				job.Name, o.Env.ObjectName(app.PostgresPVC), o.Env.ObjectName(app.WALArchivePVC), o.Namespace, job.Name)
+		}
 		pods, err := cs.CoreV1().Pods(o.Namespace).List(ctx, sel)
 		if err == nil {
 			for i := range pods.Items {

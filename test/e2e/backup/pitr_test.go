@@ -40,6 +40,11 @@ func setupPITR(t *testing.T) *env {
 	pg.MustPsql(t, app.DatabaseName, `CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 500) g`)
 	harness.ApplyYAML(t, ns, harness.DatabaseAppYAML(password, true))
+	// The volumes the restore Job mounts, bound to PersistentVolumes (kwok
+	// has no provisioner); the harness maps their paths to the server's dirs.
+	for _, claim := range []string{"dev-" + app.PostgresPVC, "dev-" + app.WALArchivePVC} {
+		harness.ApplyYAML(t, ns, fmt.Sprintf(pvYAML, ns+"-"+claim, ns, claim, claim, ns+"-"+claim))
+	}
 	waitApp(t, ns, 1, 2)
 	pg.Kubelet(t, ns, "dev-postgres")
 	pod := ""
@@ -58,6 +63,26 @@ CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) 
 	pg.ClusterExecEnv(t, ns, pod, nil)
 	return e
 }
+
+// pvYAML is a PersistentVolume pre-bound to a claim, and the claim.
+const pvYAML = `apiVersion: v1
+kind: PersistentVolume
+metadata: {name: %s}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /nonexistent}
+  claimRef: {namespace: %s, name: %s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: %s}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: %s
+  resources: {requests: {storage: 1Gi}}
+`
 
 // tick is one row the writer's INSERT returned.
 type tick struct {
