@@ -21,17 +21,35 @@ import (
 // busybox). They name the volumes by $PGDATA and $WAL_ARCHIVE_DIR only.
 
 // pitrPrepareScript keeps ($1 = keep) or removes the data directory, and
-// makes an empty one owned as the old one was. $2 is the safety copy's suffix.
+// makes an empty one owned as the old one was, with the restore's marker
+// ($3, holding the safety copy's path). A data directory holding the marker
+// is a restore left unfinished: it is removed and its safety copy stays the
+// one (whose owner the new directory gets). $2 is the safety copy's suffix. It prints "<uid:gid> <what> <safety copy>",
+// what being kept, removed, absent or rerun.
 const pitrPrepareScript = `set -e
 [ -n "$PGDATA" ] && [ -n "$WAL_ARCHIVE_DIR" ] || { echo "PGDATA or WAL_ARCHIVE_DIR is not set" >&2; exit 97; }
 parent=$(dirname "$PGDATA")
 owner=$(stat -c %u:%g "$PGDATA" 2>/dev/null || stat -c %u:%g "$parent")
-if [ -e "$PGDATA" ]; then
-  if [ "$1" = keep ]; then mv "$PGDATA" "$PGDATA$2"; else rm -rf "$PGDATA"; fi
+safety=
+if [ -f "$PGDATA/$3" ]; then
+  safety=$(cat "$PGDATA/$3"); what=rerun
+  [ -d "$safety" ] || safety=
+  # the unfinished directory may not have been given to its owner yet
+  [ -z "$safety" ] || owner=$(stat -c %u:%g "$safety")
+  rm -rf "$PGDATA"
+elif [ -e "$PGDATA" ] && [ "$1" = keep ]; then
+  safety="$PGDATA$2"; what=kept
+  mv "$PGDATA" "$safety"
+elif [ -e "$PGDATA" ]; then
+  what=removed
+  rm -rf "$PGDATA"
+else
+  what=absent
 fi
 mkdir -m 700 "$PGDATA"
-chown "$owner" "$PGDATA"
-echo "$owner"
+printf '%s\n' "$safety" > "$PGDATA/$3"
+chown "$owner" "$PGDATA" "$PGDATA/$3"
+echo "$owner $what $safety"
 `
 
 // pitrLayScript extracts exactly $1 bytes of tar from stdin into $PGDATA
@@ -181,5 +199,18 @@ func (o *RestoreOptions) deleteRestoreJob(ctx context.Context, pod *corev1.Pod) 
 			return cli.Failedf("the restore Job's pod %s did not go away: %v", pod.Name, ctx.Err())
 		case <-time.After(300 * time.Millisecond):
 		}
+	}
+}
+
+// dropRestoreJob deletes the restore Job after a failure or once the plan
+// alone was wanted, even after ctx ended; a failure is a warning.
+func (o *RestoreOptions) dropRestoreJob(ctx context.Context, pod *corev1.Pod) {
+	if pod == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
+	defer cancel()
+	if err := o.deleteRestoreJob(dctx, pod); err != nil {
+		o.Infof("warning: the restore Job %s was not deleted (%v): kubectl delete job -n %s %s\n", pod.Labels["job-name"], err, o.Namespace, pod.Labels["job-name"])
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -41,6 +42,11 @@ type pitrPlan struct {
 	lock string
 	// archiveRead is false when the archive volume could not be listed.
 	archiveRead bool
+	// jobPod is the restore Job's pod the archive volume was read through
+	// (postgres at 0 replicas: a restore left unfinished); the lay-down uses it.
+	jobPod *corev1.Pod
+	// measured is the last measured restore of the namespace (nil: none).
+	measured *app.MeasuredRestore
 }
 
 // execText runs cmd in a pod's container and returns its stdout; a failure
@@ -63,9 +69,14 @@ func (b *base) execText(ctx context.Context, pod *corev1.Pod, container string, 
 
 // planPITR finds the base backup, the WAL and the space, and refuses
 // (exit 2) what cannot be restored, before anything changes.
-func (o *RestoreOptions) planPITR(ctx context.Context) (*pitrPlan, error) {
+func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) {
 	f := &o.pitr
 	p := &pitrPlan{}
+	defer func() {
+		if err != nil { // a refusal leaves no Job behind
+			o.dropRestoreJob(ctx, p.jobPod)
+		}
+	}()
 	p.live.record = o.pitrRecord()
 	p.live.where = p.live.record
 	bases, err := o.baseBackups(ctx)
@@ -101,6 +112,7 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (*pitrPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.measured = o.lastMeasured(ctx)
 	if info, _, err := oplock.DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), o.Now()); err == nil && info.Holder != "" {
 		p.lock = info.Describe()
 	}
@@ -149,8 +161,10 @@ func (o *RestoreOptions) baseBackups(ctx context.Context) ([]baseRef, error) {
 }
 
 // readServer lists the archive volume and the space through the running
-// postgres pod, and reads the server's timeline. A pod that does not answer
-// (the data directory lost) leaves the archive unread: said in the plan.
+// postgres pod, and reads the server's timeline. With postgres at 0 replicas
+// (a restore left unfinished) it reads them through the restore Job's pod.
+// A postgres pod that does not answer (the data directory lost) leaves the
+// archive unread: said in the plan.
 func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 	cs, err := o.Clientset()
 	if err != nil {
@@ -161,8 +175,16 @@ func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 		if apierrors.IsForbidden(err) || ctx.Err() != nil {
 			return err
 		}
-		o.Infof("note: %v: the WAL archive volume is not read, only --from\n", err)
-		return nil
+		if stopped, serr := o.postgresStopped(ctx); serr == nil && stopped {
+			o.Infof("postgres is at 0 replicas: reading the WAL archive volume through a restore Job's pod\n")
+			if p.jobPod, err = o.startRestoreJob(ctx); err != nil {
+				return cli.Failedf("cannot read the WAL archive volume: %v; nothing was changed", err)
+			}
+			pod, container = p.jobPod, app.RestoreContainer
+		} else {
+			o.Infof("note: %v: the WAL archive volume is not read, only --from\n", err)
+			return nil
+		}
 	}
 	out, err := o.execText(ctx, pod, container, []string{"sh", "-c", archiveListScript}, nil)
 	if err != nil {
@@ -174,11 +196,27 @@ func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 	}
 	p.wal, p.freeKB, p.dataKB = parseArchiveList(out)
 	p.archiveRead = true
+	if p.jobPod != nil {
+		return nil
+	}
 	if tl, err := o.execText(ctx, pod, container, PsqlCommand("postgres", "SELECT timeline_id FROM pg_control_checkpoint()"), nil); err == nil {
 		n, _ := strconv.ParseUint(strings.TrimSpace(tl), 10, 32)
 		p.timeline = uint32(n)
 	}
 	return nil
+}
+
+// postgresStopped reports the postgres Deployment scaled to 0.
+func (o *RestoreOptions) postgresStopped(ctx context.Context) (bool, error) {
+	cs, err := o.Clientset()
+	if err != nil {
+		return false, err
+	}
+	d, err := cs.AppsV1().Deployments(o.Namespace).Get(ctx, o.Env.ObjectName(app.Postgres), metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	return d.Spec.Replicas != nil && *d.Spec.Replicas == 0, nil
 }
 
 // choose takes the newest base backup that ended before target (the newest
@@ -292,6 +330,7 @@ func (o *RestoreOptions) printPlan(w io.Writer, p *pitrPlan) {
 	}
 	fmt.Fprintf(w, "  data directory:   %s; %s\n", HumanBytes(p.dataKB*1024), safety)
 	fmt.Fprintf(w, "  space:            %s needed, %s free on the data volume\n", HumanBytes(p.needKB*1024), HumanBytes(p.freeKB*1024))
+	fmt.Fprintf(w, "  expected duration: %s\n", p.durationText())
 	lock := "free"
 	if p.lock != "" {
 		lock = "held: " + p.lock

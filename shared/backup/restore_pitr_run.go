@@ -15,6 +15,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
+	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // pitrState is what a point-in-time restore has done so far, and words its failures.
@@ -31,6 +32,8 @@ type pitrState struct {
 	// timeline is the timeline PostgreSQL came out of recovery on.
 	timeline uint32
 	rows     string
+	// began is when the restore began stopping the app.
+	began time.Time
 }
 
 // runPITR restores in place to a point in time: plan (refusing what cannot
@@ -38,6 +41,10 @@ type pitrState struct {
 // base backup with recovery set, start PostgreSQL, check, start the app.
 func (o *RestoreOptions) runPITR(ctx context.Context) error {
 	p, err := o.planPITR(ctx)
+	if p != nil {
+		// The Job the plan read the archive through, unless the lay-down took it.
+		defer func() { o.dropRestoreJob(ctx, p.jobPod) }()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return o.stopped(ctx, "while planning: piyasa_db and the app were not touched", "")
@@ -66,7 +73,7 @@ func (o *RestoreOptions) runPITR(ctx context.Context) error {
 		return err
 	}
 	defer o.holdLock(ctx, lock)()
-	st := &pitrState{o: o, plan: p}
+	st := &pitrState{o: o, plan: p, began: o.Now()}
 	st.live = restoreState{o: o, plan: &p.live}
 	steps := []func(context.Context) error{st.stopApp, st.stopPostgres, st.layDown, st.startPostgres, st.check, st.startApp}
 	for _, step := range steps {
@@ -93,27 +100,58 @@ func (st *pitrState) stopPostgres(ctx context.Context) error {
 	return nil
 }
 
-// layDown runs the restore Job: the safety copy, the base backup, the WAL
-// only --from holds, the recovery settings; then deletes the Job.
+// layDown runs the restore Job (the one the plan read the archive volume
+// through, if any): the safety copy, the base backup, the WAL only --from
+// holds, the recovery settings; then deletes the Job.
 func (st *pitrState) layDown(ctx context.Context) error {
 	o, p := st.o, st.plan
-	pod, err := o.startRestoreJob(ctx)
-	if err != nil {
-		return st.fail(ctx, "the restore Job did not start: %v. The data directory was not changed.", err)
+	pod := p.jobPod
+	if pod == nil {
+		var err error
+		if pod, err = o.startRestoreJob(ctx); err != nil {
+			return st.fail(ctx, "the restore Job did not start: %v. The data directory was not changed.", err)
+		}
 	}
+	p.jobPod = nil
+	if err := st.layDownIn(ctx, pod); err != nil {
+		o.dropRestoreJob(ctx, pod)
+		return err
+	}
+	if err := o.deleteRestoreJob(ctx, pod); err != nil {
+		return st.fail(ctx, "%v.", err)
+	}
+	return nil
+}
+
+// layDownIn does the lay-down's steps in the restore Job's pod.
+func (st *pitrState) layDownIn(ctx context.Context, pod *corev1.Pod) error {
+	o, p := st.o, st.plan
 	c := app.RestoreContainer
 	mode, suffix := "keep", app.SafetyCopySuffix+o.Now().UTC().Format("20060102T150405Z")
 	if o.pitr.NoSafetyCopy {
 		mode = "remove"
 	}
-	out, err := o.execText(ctx, pod, c, []string{"sh", "-c", pitrPrepareScript, "piyasa-pitr", mode, suffix}, nil)
+	out, err := o.execText(ctx, pod, c, []string{"sh", "-c", pitrPrepareScript, "piyasa-pitr", mode, suffix, app.RestoreMarker}, nil)
 	if err != nil {
 		return st.fail(ctx, "cannot set the data directory aside in pod %s: %v.", pod.Name, err)
 	}
-	st.replaced, st.owner = true, strings.TrimSpace(out)
-	if mode == "keep" {
-		st.safety = app.PGDataDir + suffix
+	f := strings.Fields(out)
+	if len(f) < 2 {
+		return st.fail(ctx, "setting the data directory aside in pod %s said %q.", pod.Name, output.FirstLine(out))
+	}
+	st.replaced, st.owner = true, f[0]
+	if len(f) > 2 {
+		st.safety = f[2]
+	}
+	switch f[1] {
+	case "kept":
 		o.Infof("kept the data directory as %s (the safety copy)\n", st.safety)
+	case "removed":
+		o.Infof("removed the data directory (--no-safety-copy)\n")
+	case "absent":
+		o.Infof("there was no data directory to keep\n")
+	case "rerun":
+		o.Infof("removed what an unfinished restore had laid down; the safety copy stays %s\n", orText(st.safety, "(none)"))
 	}
 	o.Infof("laying down base backup %s\n", p.baseLoc.Target.Location(p.baseLoc.Name))
 	if err := o.sendBase(ctx, pod, p, st.owner); err != nil {
@@ -131,10 +169,15 @@ func (st *pitrState) layDown(ctx context.Context) error {
 	if _, err := o.execText(ctx, pod, c, []string{"sh", "-c", pitrRecoveryScript, "piyasa-pitr", target, st.owner}, nil); err != nil {
 		return st.fail(ctx, "cannot write the recovery settings: %v.", err)
 	}
-	if err := o.deleteRestoreJob(ctx, pod); err != nil {
-		return st.fail(ctx, "%v.", err)
-	}
 	return nil
+}
+
+// orText is s, or alt when s is empty.
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
 }
 
 // sendBase streams the base backup's tar (decompressed here) into the Job's
@@ -248,6 +291,10 @@ func (st *pitrState) finishCheck(ctx context.Context, pod *corev1.Pod, c string)
 	if _, err := o.execText(ctx, pod, c, append(cmd, "-c", "SELECT pg_reload_conf()"), nil); err != nil {
 		return st.fail(ctx, "PostgreSQL was restored (timeline %d) but its recovery settings could not be removed: %v.", st.timeline, err)
 	}
+	// The data directory is the database now: a later restore keeps it.
+	if _, err := o.execText(ctx, pod, c, []string{"sh", "-c", `rm -f "$PGDATA/$1"`, "piyasa-pitr", app.RestoreMarker}, nil); err != nil {
+		return st.fail(ctx, "PostgreSQL was restored (timeline %d) but the restore's marker %s could not be removed from its data directory: %v.", st.timeline, app.RestoreMarker, err)
+	}
 	rows, err := o.execText(ctx, pod, c, PsqlCommand(app.DatabaseName, rowsSQL), nil)
 	if err != nil {
 		return st.fail(ctx, "PostgreSQL was restored (timeline %d) but the tables of %s could not be counted: %v.", st.timeline, app.DatabaseName, err)
@@ -273,12 +320,14 @@ func (st *pitrState) startApp(ctx context.Context) error {
 	if err := o.unmarkReplicas(ctx, rs); err != nil {
 		o.Infof("warning: could not remove the restore's annotations from api and worker: %v\n", err)
 	}
+	st.recordMeasure(ctx)
 	what := "the last WAL archived"
 	if !o.pitr.ToLatest {
 		what = o.pitr.target.UTC().Format(time.RFC3339Nano)
 	}
-	fmt.Fprintf(o.Out, "restored %s in %s to %s (base backup %s, WAL %s to %s, timeline %d); app running (%s)",
-		app.DatabaseName, o.Namespace, what, st.plan.baseLoc.Name, st.plan.walFrom, st.plan.walTo, st.timeline, replicasText(rs))
+	fmt.Fprintf(o.Out, "restored %s in %s to %s (base backup %s, WAL %s to %s, timeline %d); app running (%s) after %s stopped",
+		app.DatabaseName, o.Namespace, what, st.plan.baseLoc.Name, st.plan.walFrom, st.plan.walTo, st.timeline, replicasText(rs),
+		o.Now().Sub(st.began).Round(100*time.Millisecond))
 	if st.safety != "" {
 		fmt.Fprintf(o.Out, "; safety copy %s", st.safety)
 	}

@@ -32,7 +32,8 @@ const pitrArchiveTimeout = 1
 
 // setupPITR is setup with a server archiving its WAL (archive_timeout 1 s),
 // the harness playing the postgres pod's lifecycle, and a ticks table.
-func setupPITR(t *testing.T) *env {
+// pathFirst are directories of fake tools the pods' execs find first.
+func setupPITR(t *testing.T, pathFirst ...string) *env {
 	t.Helper()
 	ns := harness.Namespace(t, "pitr")
 	password := harness.CanaryValue("pw")
@@ -60,7 +61,7 @@ CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) 
 	}
 	waitApp(t, ns, 1, 2)
 	e := &env{ns: ns, pg: pg, dir: t.TempDir(), pod: pod}
-	pg.ClusterExecEnv(t, ns, pod, nil)
+	pg.ClusterExecEnv(t, ns, pod, nil, pathFirst...)
 	return e
 }
 
