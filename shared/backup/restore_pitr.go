@@ -23,8 +23,10 @@ backup down in a restore Job (checked by byte count and sha256), set recovery
 PostgreSQL, wait until it leaves recovery on a new timeline, count every table's rows,
 remove the recovery settings and start the app. --to-latest replays every WAL segment
 there is. T is RFC 3339 (2026-12-06T17:00:05+01:00) or "2026-12-06 17:00:05[.fff]",
-read as UTC. --dry-run prints the plan (base backup, WAL range, what is stopped, space
-needed and free, lock holder) and changes nothing.`
+read as UTC. Interrupted, it says to run it again: the rerun removes what it had laid
+down and keeps the first safety copy. --dry-run prints the plan (base backup, WAL range,
+what is stopped, space needed and free, expected duration from the last restore measured
+here, lock holder) and changes nothing.`
 
 // pitrFlags are the flags of a point-in-time restore.
 type pitrFlags struct {

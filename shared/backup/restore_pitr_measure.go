@@ -63,14 +63,17 @@ func (p *pitrPlan) durationText() string {
 		time.Duration(m.Seconds*float64(time.Second)).Round(time.Second), m.At.UTC().Format(time.RFC3339))
 }
 
-// recordMeasure keeps how long this restore had the app stopped on the
-// postgres Deployment, for the next plan; a failure is a warning.
-func (st *pitrState) recordMeasure(ctx context.Context) {
+// recordMeasure keeps how long this restore had the app stopped (whole
+// seconds, at least one) on the postgres Deployment, for the next plan, and
+// returns it; a failure to keep it is a warning.
+func (st *pitrState) recordMeasure(ctx context.Context) time.Duration {
 	o, p := st.o, st.plan
 	end := o.Now()
-	m := app.MeasuredRestore{At: end.UTC(), Seconds: end.Sub(st.began).Seconds(), RawBytes: p.base.RawBytes, WALSegments: segmentCount(p.walFrom, p.walTo)}
+	took := max(end.Sub(st.began).Round(time.Second), time.Second)
+	m := app.MeasuredRestore{At: end.UTC(), Seconds: took.Seconds(), RawBytes: p.base.RawBytes, WALSegments: segmentCount(p.walFrom, p.walTo)}
 	v := m.Marshal()
 	if err := o.patchAnnotations(ctx, o.workload(app.Postgres), map[string]*string{app.LastRestoreAnnotation: &v}); err != nil {
 		o.Infof("warning: the restore's duration was not recorded on the postgres Deployment: %v\n", err)
 	}
+	return took
 }

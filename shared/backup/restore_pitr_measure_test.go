@@ -123,3 +123,27 @@ func TestPrepareScript(t *testing.T) {
 		t.Errorf("the new data directory: %v %v", fi, err)
 	}
 }
+
+// TestArchiveListScript runs the listing on local directories: the
+// segments with their sizes, and the marker of an unfinished restore.
+func TestArchiveListScript(t *testing.T) {
+	wal, pgdata := t.TempDir(), t.TempDir()
+	seg := "000000010000000000000003"
+	os.WriteFile(filepath.Join(wal, seg), make([]byte, 1000), 0o600)
+	os.WriteFile(filepath.Join(wal, "archive_status"), nil, 0o600)
+	for _, unfinished := range []bool{false, true} {
+		if unfinished {
+			os.WriteFile(filepath.Join(pgdata, app.RestoreMarker), nil, 0o600)
+		}
+		cmd := exec.Command("sh", "-c", archiveListScript, "piyasa-pitr", app.RestoreMarker)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PGDATA=" + pgdata, app.EnvWALArchiveDir + "=" + wal}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, d := parseArchiveList(string(out))
+		if len(files) != 1 || files[0].Name != seg || files[0].Size != 1000 || d.FreeKB <= 0 || d.Unfinished != unfinished {
+			t.Errorf("unfinished=%v: %+v %+v\n%s", unfinished, files, d, out)
+		}
+	}
+}

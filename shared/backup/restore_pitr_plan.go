@@ -45,6 +45,11 @@ type pitrPlan struct {
 	// jobPod is the restore Job's pod the archive volume was read through
 	// (postgres at 0 replicas: a restore left unfinished); the lay-down uses it.
 	jobPod *corev1.Pod
+	// unfinished says the data directory is an unfinished restore's work
+	// (it is removed; the safety copy stays the one that restore kept).
+	unfinished bool
+	// postgres is the postgres Deployment's replicas (-1: unknown).
+	postgres int32
 	// measured is the last measured restore of the namespace (nil: none).
 	measured *app.MeasuredRestore
 }
@@ -71,7 +76,7 @@ func (b *base) execText(ctx context.Context, pod *corev1.Pod, container string, 
 // (exit 2) what cannot be restored, before anything changes.
 func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) {
 	f := &o.pitr
-	p := &pitrPlan{}
+	p := &pitrPlan{postgres: -1}
 	defer func() {
 		if err != nil { // a refusal leaves no Job behind
 			o.dropRestoreJob(ctx, p.jobPod)
@@ -102,7 +107,7 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) 
 		return nil, err
 	}
 	p.needKB = p.base.RawBytes/1024 + p.base.RawBytes/10240 + 16*1024
-	if f.NoSafetyCopy {
+	if f.NoSafetyCopy || p.unfinished {
 		p.needKB = max(0, p.needKB-p.dataKB)
 	}
 	if p.live.replicas, err = o.recordReplicas(ctx); err != nil {
@@ -175,7 +180,7 @@ func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 		if apierrors.IsForbidden(err) || ctx.Err() != nil {
 			return err
 		}
-		if stopped, serr := o.postgresStopped(ctx); serr == nil && stopped {
+		if p.postgres = o.postgresReplicasNow(ctx); p.postgres == 0 {
 			o.Infof("postgres is at 0 replicas: reading the WAL archive volume through a restore Job's pod\n")
 			if p.jobPod, err = o.startRestoreJob(ctx); err != nil {
 				return cli.Failedf("cannot read the WAL archive volume: %v; nothing was changed", err)
@@ -186,7 +191,7 @@ func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 			return nil
 		}
 	}
-	out, err := o.execText(ctx, pod, container, []string{"sh", "-c", archiveListScript}, nil)
+	out, err := o.execText(ctx, pod, container, []string{"sh", "-c", archiveListScript, "piyasa-pitr", app.RestoreMarker}, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -194,7 +199,9 @@ func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 		o.Infof("note: cannot list the WAL archive volume through pod %s (%v): only --from is read\n", pod.Name, err)
 		return nil
 	}
-	p.wal, p.freeKB, p.dataKB = parseArchiveList(out)
+	var d dataFacts
+	p.wal, d = parseArchiveList(out)
+	p.freeKB, p.dataKB, p.unfinished = d.FreeKB, d.DataKB, d.Unfinished
 	p.archiveRead = true
 	if p.jobPod != nil {
 		return nil
@@ -206,17 +213,17 @@ func (o *RestoreOptions) readServer(ctx context.Context, p *pitrPlan) error {
 	return nil
 }
 
-// postgresStopped reports the postgres Deployment scaled to 0.
-func (o *RestoreOptions) postgresStopped(ctx context.Context) (bool, error) {
+// postgresReplicasNow is the postgres Deployment's replicas (-1: unknown).
+func (o *RestoreOptions) postgresReplicasNow(ctx context.Context) int32 {
 	cs, err := o.Clientset()
 	if err != nil {
-		return false, err
+		return -1
 	}
 	d, err := cs.AppsV1().Deployments(o.Namespace).Get(ctx, o.Env.ObjectName(app.Postgres), metav1.GetOptions{})
-	if err != nil {
-		return false, err
+	if err != nil || d.Spec.Replicas == nil {
+		return -1
 	}
-	return d.Spec.Replicas != nil && *d.Spec.Replicas == 0, nil
+	return *d.Spec.Replicas
 }
 
 // choose takes the newest base backup that ended before target (the newest
@@ -323,9 +330,16 @@ func (o *RestoreOptions) printPlan(w io.Writer, p *pitrPlan) {
 	if !p.archiveRead {
 		fmt.Fprintf(w, "  WAL archive volume: not read (no postgres pod answered); only --from is used\n")
 	}
-	fmt.Fprintf(w, "  stopped:          %s postgres=1, started again after\n", replicasText(p.live.replicas))
+	pg := "postgres=1"
+	if p.postgres == 0 {
+		pg = "postgres (at 0 already)"
+	}
+	fmt.Fprintf(w, "  stopped:          %s %s, started again after\n", replicasText(p.live.replicas), pg)
 	safety := "kept as $PGDATA" + app.SafetyCopySuffix + "<time> (the safety copy)"
-	if o.pitr.NoSafetyCopy {
+	switch {
+	case p.unfinished:
+		safety = "an unfinished restore's work: removed (the safety copy that restore kept stays the one)"
+	case o.pitr.NoSafetyCopy:
 		safety = "removed (--no-safety-copy)"
 	}
 	fmt.Fprintf(w, "  data directory:   %s; %s\n", HumanBytes(p.dataKB*1024), safety)

@@ -320,14 +320,13 @@ func (st *pitrState) startApp(ctx context.Context) error {
 	if err := o.unmarkReplicas(ctx, rs); err != nil {
 		o.Infof("warning: could not remove the restore's annotations from api and worker: %v\n", err)
 	}
-	st.recordMeasure(ctx)
+	took := st.recordMeasure(ctx)
 	what := "the last WAL archived"
 	if !o.pitr.ToLatest {
 		what = o.pitr.target.UTC().Format(time.RFC3339Nano)
 	}
-	fmt.Fprintf(o.Out, "restored %s in %s to %s (base backup %s, WAL %s to %s, timeline %d); app running (%s) after %s stopped",
-		app.DatabaseName, o.Namespace, what, st.plan.baseLoc.Name, st.plan.walFrom, st.plan.walTo, st.timeline, replicasText(rs),
-		o.Now().Sub(st.began).Round(100*time.Millisecond))
+	fmt.Fprintf(o.Out, "restored %s in %s to %s (base backup %s, WAL %s to %s, timeline %d); app running (%s), stopped for %s",
+		app.DatabaseName, o.Namespace, what, st.plan.baseLoc.Name, st.plan.walFrom, st.plan.walTo, st.timeline, replicasText(rs), took)
 	if st.safety != "" {
 		fmt.Fprintf(o.Out, "; safety copy %s", st.safety)
 	}

@@ -107,8 +107,11 @@ func TestPITRPlanChooseAndChain(t *testing.T) {
 }
 
 func TestParseArchiveList(t *testing.T) {
-	files, free, data := parseArchiveList("W\t" + seg(2) + "\t1700000000\t16777216\nW\tjunk\t1\t2\nW\t00000002.history\t1700000100\t42\nD\t1048576\t40960\n")
-	if len(files) != 2 || !files[0].InArchive || files[0].Size != 16777216 || files[0].Time.Unix() != 1700000000 || free != 1048576 || data != 40960 {
-		t.Errorf("files %+v free %d data %d", files, free, data)
+	files, d := parseArchiveList("W\t" + seg(2) + "\t1700000000\t16777216\nW\tjunk\t1\t2\nW\t00000002.history\t1700000100\t42\nD\t1048576\t40960\t1\n")
+	if len(files) != 2 || !files[0].InArchive || files[0].Size != 16777216 || files[0].Time.Unix() != 1700000000 || d != (dataFacts{1048576, 40960, true}) {
+		t.Errorf("files %+v data %+v", files, d)
+	}
+	if _, d := parseArchiveList("D\t5\t\t0\n"); d != (dataFacts{FreeKB: 5}) {
+		t.Errorf("no data directory: %+v", d)
 	}
 }

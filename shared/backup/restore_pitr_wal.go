@@ -109,17 +109,26 @@ func readSidecar(ctx context.Context, t Target, ns, name string) (string, int64,
 
 // archiveListScript lists the archive volume ($WAL_ARCHIVE_DIR): name,
 // mtime (epoch) and size per line, then one line with the data volume's
-// free KiB and the data directory's KiB.
+// free KiB, the data directory's KiB, and 1 when the data directory holds
+// the restore's marker ($1: an unfinished restore's work), else 0.
 const archiveListScript = `cd "$WAL_ARCHIVE_DIR" || exit 97
 for f in *; do
   [ -f "$f" ] || continue
   printf 'W\t%s\t%s\t%s\n' "$f" "$(date -r "$f" +%s)" "$(wc -c < "$f" | tr -dc 0-9)"
 done
-printf 'D\t%s\t%s\n' "$(df -Pk "$(dirname "$PGDATA")" | awk 'NR==2 {print $4}')" "$(du -sk "$PGDATA" 2>/dev/null | cut -f1)"
+unfinished=0; [ -f "$PGDATA/$1" ] && unfinished=1
+printf 'D\t%s\t%s\t%s\n' "$(df -Pk "$(dirname "$PGDATA")" | awk 'NR==2 {print $4}')" "$(du -sk "$PGDATA" 2>/dev/null | cut -f1)" "$unfinished"
 `
 
+// dataFacts are the data volume's free space and the data directory's size
+// (KiB), and whether the data directory is an unfinished restore's work.
+type dataFacts struct {
+	FreeKB, DataKB int64
+	Unfinished     bool
+}
+
 // parseArchiveList reads archiveListScript's output.
-func parseArchiveList(out string) (files []walFile, freeKB, dataKB int64) {
+func parseArchiveList(out string) (files []walFile, d dataFacts) {
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Split(strings.TrimSpace(line), "\t")
 		switch {
@@ -127,12 +136,13 @@ func parseArchiveList(out string) (files []walFile, freeKB, dataKB int64) {
 			sec, _ := strconv.ParseInt(f[2], 10, 64)
 			size, _ := strconv.ParseInt(f[3], 10, 64)
 			files = append(files, walFile{Name: f[1], Time: time.Unix(sec, 0).UTC(), Size: size, InArchive: true})
-		case len(f) == 3 && f[0] == "D":
-			freeKB, _ = strconv.ParseInt(f[1], 10, 64)
-			dataKB, _ = strconv.ParseInt(f[2], 10, 64)
+		case len(f) == 4 && f[0] == "D":
+			d.FreeKB, _ = strconv.ParseInt(f[1], 10, 64)
+			d.DataKB, _ = strconv.ParseInt(f[2], 10, 64)
+			d.Unfinished = f[3] == "1"
 		}
 	}
-	return files, freeKB, dataKB
+	return files, d
 }
 
 // mergeWAL joins the archive volume's files and the off-cluster ones: the

@@ -140,27 +140,8 @@ func runPod(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface,
 	if _, err := dyn.Resource(logsGVR).Namespace(pod.Namespace).Create(ctx, logs, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	// Wait until kwok has made the pod Running (its pod-ready Stage).
-	for {
-		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil && (apierrors.IsNotFound(err) || ctx.Err() != nil) {
-			return err
-		}
-		if err != nil { // the API server is away (a fault test): a kubelet retries
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		if p.DeletionTimestamp != nil {
-			return nil
-		}
-		if p.Status.Phase == corev1.PodRunning {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	if running, err := waitRunning(ctx, cs, pod); !running {
+		return err
 	}
 	env, err := MigrateResolveEnv(ctx, cs, pod.Namespace, c)
 	if err != nil {
@@ -224,6 +205,32 @@ func runPod(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface,
 		reason = "Error"
 	}
 	return podFinish(ctx, cs, pod, int32(code), reason, started)
+}
+
+// waitRunning waits until kwok has made the pod Running (its pod-ready
+// Stage); false when the pod went away first (or ctx ended: the error).
+func waitRunning(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (bool, error) {
+	for {
+		p, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil && (apierrors.IsNotFound(err) || ctx.Err() != nil) {
+			return false, err
+		}
+		if err != nil { // the API server is away (a fault test): a kubelet retries
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if p.DeletionTimestamp != nil {
+			return false, nil
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // kubeletRetry is how long the harness kubelet retries a status update, as a

@@ -140,6 +140,7 @@ func TestPITRRerunAfterInterruption(t *testing.T) {
 	}
 	t.Logf("rerun:\n%s%s", r.Stderr, r.Stdout)
 	for _, s := range []string{"postgres is at 0 replicas: reading the WAL archive volume through a restore Job's pod",
+		"stopped:          api=1 worker=2 postgres (at 0 already)", "an unfinished restore's work: removed",
 		"removed what an unfinished restore had laid down; the safety copy stays " + safety[0]} {
 		if !strings.Contains(r.Stderr, s) {
 			t.Errorf("rerun stderr lacks %q", s)

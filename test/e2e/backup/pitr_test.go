@@ -279,6 +279,24 @@ func TestPITRToTime(t *testing.T) {
 	}
 	// The sequence continues: the app's next INSERT works.
 	e.pg.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
+	// The next plan expects this restore's measured duration.
+	took := regexp.MustCompile(`stopped for (\d+s)`).FindStringSubmatch(r.Stdout)
+	if took == nil {
+		t.Fatalf("the restore does not say how long the app was stopped:\n%s", r.Stdout)
+	}
+	d, err := time.ParseDuration(took[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--dry-run").RunOK()
+	// The same base backup: at least the measured time (more WAL may follow now).
+	m := regexp.MustCompile(`expected duration: about (\d+s) with the app stopped \(the last restore here, of a (.+) base backup and \d+ WAL segments, took (\d+s) on `).FindStringSubmatch(plan.Stdout)
+	if m == nil || m[2] != backup.HumanBytes(info.RawBytes) || m[3] != d.String() {
+		t.Fatalf("dry run after a restore stopped for %s lacks the expected duration from it:\n%s", d, plan.Stdout)
+	}
+	if exp, _ := time.ParseDuration(m[1]); exp < d {
+		t.Errorf("expected %s, below the measured %s", exp, d)
+	}
 }
 
 func tail(s string, n int) string {
