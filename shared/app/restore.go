@@ -68,3 +68,55 @@ func (r RestoreRecord) UndoCommand(ns string) string {
 	}
 	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup", r.SafetyBackup, ns, r.Environment)
 }
+
+// Facts of the point-in-time restore (`backup restore --to-time|--to-latest`).
+const (
+	// RestoreJobLabel marks the restore Jobs and their pods (value "true").
+	RestoreJobLabel = "piyasa.io/restore"
+	// RestoreJobBase names the restore Jobs: <prefix>pitr-restore-<UTC time>.
+	RestoreJobBase = "pitr-restore"
+	// RestoreContainer names the restore Job's one container.
+	RestoreContainer = "restore"
+	// SafetyCopySuffix names the safety copy of the data directory a
+	// point-in-time restore keeps beside it: $PGDATA.before-restore-<UTC time>.
+	SafetyCopySuffix = ".before-restore-"
+)
+
+// RestoreMarker is the file a point-in-time restore keeps in the data
+// directory it is laying down (holding the safety copy's path, or nothing),
+// until PostgreSQL came out of recovery on it: a rerun that finds it knows
+// the directory is its own unfinished work, not the database to keep.
+const RestoreMarker = "piyasa-restore-in-progress"
+
+// LastRestoreAnnotation, on the postgres Deployment, holds the last measured
+// point-in-time restore (a MeasuredRestore as JSON): `backup restore
+// --dry-run` gives the expected duration from it.
+const LastRestoreAnnotation = "piyasa.io/last-restore"
+
+// MeasuredRestore is how long a point-in-time restore took, from stopping
+// the app to the app running again, and how big its base backup was.
+type MeasuredRestore struct {
+	// At is when the restore ended.
+	At time.Time `json:"at"`
+	// Seconds is the time the app was stopped.
+	Seconds float64 `json:"seconds"`
+	// RawBytes is the base backup's size, uncompressed.
+	RawBytes int64 `json:"rawBytes"`
+	// WALSegments is how many WAL segments were replayed.
+	WALSegments int64 `json:"walSegments"`
+}
+
+// Marshal returns the annotation value.
+func (m MeasuredRestore) Marshal() string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// ParseMeasuredRestore reads the annotation value.
+func ParseMeasuredRestore(s string) (MeasuredRestore, error) {
+	var m MeasuredRestore
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m.Seconds <= 0 || m.RawBytes <= 0 {
+		return m, fmt.Errorf("annotation %s is not a measured restore", LastRestoreAnnotation)
+	}
+	return m, nil
+}

@@ -56,9 +56,9 @@ func (c Compression) RDBExt() string {
 // is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz]).
 func CompressionForName(name string) Compression {
 	switch {
-	case strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".rdb.zst"):
+	case strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".rdb.zst"), strings.HasSuffix(name, ".tar.zst"):
 		return Zstd
-	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".rdb.gz"):
+	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".rdb.gz"), strings.HasSuffix(name, ".tar.gz"):
 		return Gzip
 	case strings.HasSuffix(name, ".sql"), strings.HasSuffix(name, ".rdb"):
 		return None

@@ -31,6 +31,8 @@ type RestoreOptions struct {
 
 	loc      Location
 	safetyTo Target
+	// pitr holds the point-in-time restore's flags (--to-time, --to-latest, --from ...).
+	pitr pitrFlags
 }
 
 // NewRestoreOptions returns the defaults.
@@ -42,7 +44,7 @@ func NewRestoreOptions(g *cli.Global) *RestoreOptions {
 func NewCmdRestore(g *cli.Global) *cobra.Command {
 	o := NewRestoreOptions(g)
 	cmd := &cobra.Command{
-		Use:   "restore FILE|s3://BUCKET/KEY [--to-database NAME] [--yes] [--no-safety-backup]",
+		Use:   "restore (FILE|s3://BUCKET/KEY [--to-database NAME] [--no-safety-backup] | --to-time T|--to-latest [--from DIR|s3://BUCKET/PREFIX]) [--yes]",
 		Short: "Restore a backup over the live database (quiescing the app) or into a new database",
 		Long: `Check the backup whole (as verify does), then restore it.
 
@@ -66,12 +68,15 @@ message says what state the database is in, with the commands that finish the re
 (the same restore again), go back (the safety backup) or restart the app as it is.
 
 With --to-database NAME the backup is restored into a new database NAME and the app is
-left alone.`,
+left alone.
+
+` + pitrHelp,
 		Example: `  kubectl piyasa backup restore backups/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.zst --env prod
   kubectl piyasa backup restore s3://my-bucket/piyasa/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.zst --to-database piyasa_db_copy`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: cli.RunE(o),
 	}
+	o.pitr.addFlags(cmd)
 	cmd.Flags().StringVar(&o.ToDatabase, "to-database", "", "Restore into this new database and leave the app alone")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for the namespace name before restoring over the live database")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the live database before restoring over it")
@@ -84,16 +89,35 @@ left alone.`,
 	return cmd
 }
 
-// Complete takes the backup argument.
-func (o *RestoreOptions) Complete(_ *cobra.Command, args []string) error {
+// Complete takes the backup argument and --dry-run.
+func (o *RestoreOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Ref = args[0]
+	}
+	if cmd != nil {
+		dr, err := cli.GetDryRun(cmd, o.ErrOut)
+		if err != nil {
+			return err
+		}
+		o.pitr.dryRun = dr
 	}
 	return o.Global.Complete()
 }
 
 // Validate checks flags and argument (no I/O).
 func (o *RestoreOptions) Validate() error {
+	if o.pitr.asked() {
+		return o.validatePITR()
+	}
+	if o.Ref == "" {
+		return cli.Usagef("give the backup to restore (FILE or s3://BUCKET/KEY), or --to-time T / --to-latest for a point-in-time restore")
+	}
+	if o.pitr.dryRun != cli.DryRunNone && o.pitr.dryRun != "" {
+		return cli.Usagef("--dry-run applies to a point-in-time restore (--to-time, --to-latest)")
+	}
+	if o.pitr.From != "" || o.pitr.NoSafetyCopy {
+		return cli.Usagef("--from and --no-safety-copy apply to a point-in-time restore (--to-time, --to-latest)")
+	}
 	loc, err := backupArg(o.Ref, o.S3)
 	if err != nil {
 		return err
@@ -137,6 +161,9 @@ func (o *RestoreOptions) Validate() error {
 func (o *RestoreOptions) Run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	if o.pitr.asked() {
+		return o.runPITR(ctx)
+	}
 	loc := o.loc
 	where := loc.Target.Location(loc.Name)
 	chk, err := checkStored(ctx, loc)

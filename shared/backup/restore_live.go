@@ -31,18 +31,7 @@ func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *Ba
 	if err != nil {
 		return err
 	}
-	lctx, stopRenew := context.WithCancel(ctx)
-	go lock.KeepRenewed(lctx, func(err error) {
-		o.Infof("warning: could not renew the database lock %s: %v\n", lock.Name(), err)
-	})
-	defer func() {
-		stopRenew()
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
-		defer cancel()
-		if err := lock.Release(rctx); err != nil {
-			o.Infof("warning: the database lock %s was not released (%v): it expires within %s\n", lock.Name(), err, oplock.LeaseDuration)
-		}
-	}()
+	defer o.holdLock(ctx, lock)()
 	st := &restoreState{o: o, plan: p}
 	steps := []func(context.Context, *restoreState) error{
 		o.stopApp, o.safetyBackup, o.prepareSessions, o.loadLive, o.checkLive, o.startApp,
@@ -53,6 +42,23 @@ func (o *RestoreOptions) restoreLive(ctx context.Context, loc Location, info *Ba
 		}
 	}
 	return nil
+}
+
+// holdLock keeps the lock renewed until the function it returns is called,
+// which releases it (even after ctx ended).
+func (o *RestoreOptions) holdLock(ctx context.Context, lock *oplock.Lock) func() {
+	lctx, stopRenew := context.WithCancel(ctx)
+	go lock.KeepRenewed(lctx, func(err error) {
+		o.Infof("warning: could not renew the database lock %s: %v\n", lock.Name(), err)
+	})
+	return func() {
+		stopRenew()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
+		defer cancel()
+		if err := lock.Release(rctx); err != nil {
+			o.Infof("warning: the database lock %s was not released (%v): it expires within %s\n", lock.Name(), err, oplock.LeaseDuration)
+		}
+	}
 }
 
 // takeLock takes the database lock (the migration Lease) for the restore,
