@@ -352,8 +352,8 @@ func (l *canaryLog) file(t testing.TB, what, path string) {
 }
 
 // skipFile tells the files the scan leaves out: the .env files (the
-// secrets' source), the backups themselves (a database dump holds what the
-// database holds), binaries and anything too big to be a report.
+// secrets' source), the backups themselves (a database dump or base backup
+// holds what the database holds), binaries and anything too big to be a report.
 func skipFile(path string, info fs.FileInfo) bool {
 	name := filepath.Base(path)
 	switch {
@@ -361,8 +361,15 @@ func skipFile(path string, info fs.FileInfo) bool {
 		return true
 	case name == ".env", strings.HasSuffix(name, ".env"), strings.HasPrefix(name, ".env."):
 		return true
-	case backup.CompressionForName(name) != "", strings.Contains(name, ".partial-"):
+	case strings.Contains(name, ".partial-"):
 		return true
+	case backup.CompressionForName(name) != "" && !strings.Contains(name, ".tar"):
+		return true // a dump or Redis copy
+	case backup.CompressionForName(name) != "":
+		// A base backup has its BackupInfo beside it; any other tar (a diagnose
+		// bundle's .tar.gz) is a report, and scanned.
+		_, err := os.Stat(path + backup.MetadataSuffix)
+		return err == nil
 	}
 	return false
 }
