@@ -141,20 +141,9 @@ func (b *base) inClusterEntries(ctx context.Context) ([]ListItem, error) {
 }
 
 // pullScript sends one backup file ($1, relative to the PVC root) with the status line.
-const pullScript = `cd "${BACKUP_DIR:-` + browseRoot + `}" || exit 1
+var pullScript = `cd "${BACKUP_DIR:-` + browseRoot + `}" || exit 1
 case "$1" in /*|*..*) echo "bad name" >&2; exit 2;; esac
-d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-pull.XXXXXX") || exit 97
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/h" "$d/c" || exit 97
-sha256sum < "$d/h" > "$d/sha" &
-wc -c < "$d/c" > "$d/n" &
-{ cat "$1"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
-t=$?
-wait
-r=$(cat "$d/rc" 2>/dev/null || echo 255)
-echo "` + StatusMarker + ` rc=$r tee=$t bytes=$(tr -dc 0-9 < "$d/n") sha256=$(cut -c1-64 < "$d/sha")" >&2
-exit $r
-`
+` + streamScript(`cat "$1"`)
 
 // pull copies one backup and its BackupInfo out of the PVC into target,
 // checked against the pod's sha256 and the BackupInfo's.

@@ -159,28 +159,41 @@ func (c *Counter) Write(p []byte) (int, error) {
 // Sum returns the hex sha256 so far.
 func (c *Counter) Sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 
+// streamScan inspects a stream as it passes (the plain dump's DumpScanner,
+// a base backup's tarScanner) and names what makes it not whole.
+type streamScan interface {
+	Problem() string
+}
+
 // CheckDump applies the rules that make a dump count: pg_dump's status 0 on
 // the side channel, the pod's byte count and sha256 equal to what arrived,
 // and the completion trailer. It returns nil or the first broken rule.
 func CheckDump(st RemoteStatus, haveStatus bool, raw *Counter, scan *DumpScanner, remoteMsg string) error {
+	return checkStream("pg_dump", st, haveStatus, raw, scan, remoteMsg)
+}
+
+// checkStream is CheckDump for any tool that streams through streamScript:
+// its status 0, the pod's byte count and sha256 equal to what arrived (got),
+// and no problem found by scan.
+func checkStream(tool string, st RemoteStatus, haveStatus bool, got *Counter, scan streamScan, remoteMsg string) error {
 	if !haveStatus {
-		return fmt.Errorf("the dump's status line never arrived from the pod: the stream was cut before pg_dump ended")
+		return fmt.Errorf("the status line never arrived from the pod: the stream was cut before %s ended", tool)
 	}
 	if st.RC != 0 {
-		msg := fmt.Sprintf("pg_dump failed in the pod (exit status %d)", st.RC)
+		msg := fmt.Sprintf("%s failed in the pod (exit status %d)", tool, st.RC)
 		if remoteMsg != "" {
 			msg += ": " + remoteMsg
 		}
 		return fmt.Errorf("%s", msg)
 	}
 	if st.Tee > 0 {
-		return fmt.Errorf("the pod's tee failed (exit status %d): the dump was not passed on whole", st.Tee)
+		return fmt.Errorf("the pod's tee failed (exit status %d): the output of %s was not passed on whole", st.Tee, tool)
 	}
-	if st.Bytes != raw.N {
-		return fmt.Errorf("received %d bytes but pg_dump wrote %d in the pod: the stream lost data", raw.N, st.Bytes)
+	if st.Bytes != got.N {
+		return fmt.Errorf("received %d bytes but %s wrote %d in the pod: the stream lost data", got.N, tool, st.Bytes)
 	}
-	if sum := raw.Sum(); sum != st.SHA256 {
-		return fmt.Errorf("sha256 of the received dump %s differs from the pod's %s", short(sum), short(st.SHA256))
+	if sum := got.Sum(); sum != st.SHA256 {
+		return fmt.Errorf("sha256 of the received stream %s differs from the pod's %s", short(sum), short(st.SHA256))
 	}
 	if p := scan.Problem(); p != "" {
 		return fmt.Errorf("%s", p)

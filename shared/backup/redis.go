@@ -20,7 +20,7 @@ import (
 // (rdb_saves counts up, rdb_bgsave_in_progress is 0) and reports its status,
 // then sends dump.rdb through tee to sha256sum and wc -c with the same status
 // line as a PostgreSQL dump (rc is the copy's status; a failed save is rc 90).
-const redisScript = `rc() { redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@"; }
+var redisScript = `rc() { redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@"; }
 info() { rc INFO persistence | tr -d '\r' | sed -n "s/^$1://p"; }
 before=$(info rdb_saves)
 [ -n "$before" ] || { echo "redis-cli could not read INFO persistence" >&2; exit 91; }
@@ -32,20 +32,7 @@ while [ "$(info rdb_saves)" = "$before" ] || [ "$(info rdb_bgsave_in_progress)" 
 done
 [ "$(info rdb_last_bgsave_status)" = ok ] || { echo "BGSAVE failed: rdb_last_bgsave_status=$(info rdb_last_bgsave_status)" >&2; exit 90; }
 f="$(rc CONFIG GET dir | tr -d '\r' | sed -n 2p)/$(rc CONFIG GET dbfilename | tr -d '\r' | sed -n 2p)"
-d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/h" "$d/c" || exit 97
-sha256sum < "$d/h" > "$d/sha" &
-wc -c < "$d/c" > "$d/n" &
-{ cat "$f"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
-t=$?
-wait
-r=$(cat "$d/rc" 2>/dev/null || echo 255)
-n=$(tr -dc 0-9 < "$d/n")
-h=$(cut -c1-64 < "$d/sha")
-echo "` + StatusMarker + ` rc=$r tee=$t bytes=${n:-0} sha256=$h" >&2
-exit $r
-`
+` + streamScript(`cat "$f"`)
 
 // RedisPod finds the running redis pod of the namespace and its container.
 func RedisPod(ctx context.Context, cs kubernetes.Interface, ns string) (*corev1.Pod, string, error) {

@@ -12,17 +12,19 @@ const pgEnv = `export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"
 export PGUSER="${PGUSER:-` + app.DatabaseUser + `}"
 `
 
-// dumpScript runs pg_dump with its arguments ("$@"), passes its output
-// through tee to the stream and to sha256sum and wc -c, and writes on stderr
-// one status line with pg_dump's own exit status, the byte count and the
-// sha256: the exec's exit status is not trusted (streams have ended early
-// with status 0, and kwok passes no exit code).
-const dumpScript = pgEnv + `d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
+// streamScript runs the shell command producer (which may use "$@"), passes
+// its output through tee to the stream and to sha256sum and wc -c, and
+// writes on stderr one status line with the producer's own exit status, the
+// byte count and the sha256: the exec's exit status is not trusted (streams
+// have ended early with status 0, and kwok passes no exit code). pg_dump,
+// pg_basebackup, the Redis copy and backup pull all stream through it.
+func streamScript(producer string) string {
+	return `d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
 trap 'rm -rf "$d"' EXIT
 mkfifo "$d/h" "$d/c" || exit 97
 sha256sum < "$d/h" > "$d/sha" &
 wc -c < "$d/c" > "$d/n" &
-{ pg_dump "$@"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
+{ ` + producer + `; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
 t=$?
 wait
 rc=$(cat "$d/rc" 2>/dev/null || echo 255)
@@ -31,6 +33,10 @@ h=$(cut -c1-64 < "$d/sha")
 echo "` + StatusMarker + ` rc=$rc tee=$t bytes=${n:-0} sha256=$h" >&2
 exit $rc
 `
+}
+
+// dumpScript runs pg_dump with its arguments ("$@") through streamScript.
+var dumpScript = pgEnv + streamScript(`pg_dump "$@"`)
 
 // DumpArgs are pg_dump's arguments: a plain dump without owners or ACLs that cleans first.
 func DumpArgs(db string) []string {
