@@ -35,6 +35,9 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 		return nil, fmt.Errorf("%s: %v", loc.Target.Location(loc.Name)+MetadataSuffix, err)
 	}
 	res := &CheckResult{Info: info}
+	if info.Format == FormatBaseBackup {
+		return checkStoredBase(ctx, loc, res)
+	}
 	r, err := loc.Target.Open(ctx, loc.Name)
 	if err != nil {
 		return nil, err
@@ -133,4 +136,49 @@ func joinProblems(p []string) string {
 		return strings.Join(p[:3], "; ") + fmt.Sprintf("; and %d more", len(p)-3)
 	}
 	return strings.Join(p, "; ")
+}
+
+// checkStoredBase reads a base backup whole: the stored size and sha256,
+// the decompression, the tar's size and sha256, its end-of-archive marker,
+// backup_label and WAL, and the label's start against the metadata's.
+func checkStoredBase(ctx context.Context, loc Location, res *CheckResult) (*CheckResult, error) {
+	info := res.Info
+	r, err := loc.Target.Open(ctx, loc.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	stored := NewCounter()
+	scan := newBaseScanner(Compression(info.Compression))
+	_, err = io.Copy(io.MultiWriter(stored, scan), r)
+	scan.Close()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", loc.Target.Location(loc.Name), err)
+	}
+	if stored.N != info.StoredBytes {
+		res.Problems = append(res.Problems, fmt.Sprintf("stored size %d differs from the metadata's %d", stored.N, info.StoredBytes))
+	}
+	if s := stored.Sum(); s != info.StoredSHA256 {
+		res.Problems = append(res.Problems, fmt.Sprintf("stored sha256 %s differs from the metadata's %s", short(s), short(info.StoredSHA256)))
+	}
+	if len(res.Problems) > 0 {
+		return res, nil
+	}
+	if p := scan.Problem(); p != "" {
+		res.Problems = append(res.Problems, p)
+		return res, nil
+	}
+	if scan.Raw.N != info.RawBytes {
+		res.Problems = append(res.Problems, fmt.Sprintf("tar size %d differs from the metadata's %d", scan.Raw.N, info.RawBytes))
+	}
+	if s := scan.Raw.Sum(); s != info.RawSHA256 {
+		res.Problems = append(res.Problems, fmt.Sprintf("tar sha256 %s differs from the metadata's %s", short(s), short(info.RawSHA256)))
+	}
+	if w := info.WAL; w == nil || w.StartLSN != scan.Label.StartLSN || w.Timeline != scan.Label.Timeline {
+		res.Problems = append(res.Problems, fmt.Sprintf("backup_label starts at %s on timeline %d, not where the metadata's WAL range does", scan.Label.StartLSN, scan.Label.Timeline))
+	}
+	return res, nil
 }

@@ -108,3 +108,41 @@ func quoteIdent(s string) string {
 	}
 	return string(append(out, '"'))
 }
+
+// baseBackupScript runs pg_basebackup with its arguments ("$@") through
+// streamScript, as the user and password every script uses.
+var baseBackupScript = pgEnv + streamScript(`pg_basebackup "$@"`)
+
+// pgCompress is pg_basebackup's --compress of a backup compressed with c.
+//
+// The compression is client-side: pg_basebackup is that client and runs in
+// the postgres pod, so only compressed bytes cross the API server. With
+// -D - (tar to stdout) PostgreSQL 15 (the local tests) and 16 (the
+// postgres:16-alpine image) accept client-zstd, client-gzip and none;
+// server-zstd and server-gzip are refused ("cannot inject manifest into a
+// compressed tar file") because pg_basebackup writes backup_manifest into
+// base.tar, which it cannot do in a stream compressed by the server.
+func pgCompress(c Compression) string {
+	switch c {
+	case Zstd:
+		return "client-zstd"
+	case Gzip:
+		return "client-gzip"
+	}
+	return "none"
+}
+
+// BaseBackupArgs are pg_basebackup's arguments: the data directory as one
+// tar on stdout (-Ft -D -, with the backup_manifest inside), the WAL the
+// copy needs fetched into it at the end (-X fetch: a consistent copy on its
+// own; the WAL must stay on the server until then, which archiving and
+// wal_keep_size ensure), a fast checkpoint (not up to checkpoint_timeout of
+// waiting), verbose for the WAL start and end points, and the label.
+func BaseBackupArgs(c Compression, label string) []string {
+	return []string{"-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "-v", "--compress=" + pgCompress(c), "--label=" + label}
+}
+
+// BaseBackupCommand is the exec command of a base backup.
+func BaseBackupCommand(c Compression, label string) []string {
+	return append([]string{"sh", "-c", baseBackupScript, "piyasa-basebackup"}, BaseBackupArgs(c, label)...)
+}
