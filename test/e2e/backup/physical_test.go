@@ -101,18 +101,18 @@ func TestPhysicalToS3(t *testing.T) {
 // (the real one, its stream ended after 200 kB while the pipeline exits 0)
 // and one killed in the middle leave nothing under the final name, exit 1.
 func TestPhysicalCutStreamLeavesNothing(t *testing.T) {
-	for name, script := range map[string]string{
-		"cut":    "#!/bin/sh\n\"$REAL_PG_BASEBACKUP\" \"$@\" | head -c 200000\n",
-		"killed": "#!/bin/sh\n\"$REAL_PG_BASEBACKUP\" \"$@\" | head -c 200000\nkill -9 $$\n",
+	for name, tc := range map[string]struct{ script, want string }{
+		"cut":    {"#!/bin/sh\n\"$REAL_PG_BASEBACKUP\" \"$@\" | head -c 200000\n", "the tar"},
+		"killed": {"#!/bin/sh\n\"$REAL_PG_BASEBACKUP\" \"$@\" | head -c 200000\nkill -9 $$\n", "pg_basebackup failed in the pod (exit status 137)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			bin := harness.PostgresBinDir()
-			fake := fakeTool(t, "pg_basebackup", script)
+			fake := fakeTool(t, "pg_basebackup", tc.script)
 			e := setupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)},
 				map[string]string{"REAL_PG_BASEBACKUP": filepath.Join(bin, "pg_basebackup")}, fake)
 			dir := filepath.Join(e.dir, "base")
 			r := e.bk(t, "create", "--physical", "--dir", dir).ExpectCode(1)
-			if !strings.Contains(r.Stderr, "nothing written") {
+			if !strings.Contains(r.Stderr, "nothing written") || !strings.Contains(r.Stderr, tc.want) {
 				t.Errorf("stderr: %s", r.Stderr)
 			}
 			if got := files(t, dir); len(got) != 0 {
