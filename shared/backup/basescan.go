@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"archive/tar"
 	"bytes"
 	"errors"
 	"fmt"
@@ -78,7 +77,7 @@ func (s *baseScanner) read(c Compression, r io.Reader) {
 	defer dec.Close()
 	de := &errReader{r: dec}
 	plain := io.TeeReader(de, s.Raw)
-	if err := s.walk(tar.NewReader(plain)); err != nil {
+	if err := s.walk(newTarReader(plain)); err != nil {
 		if de.err != nil && !errors.Is(de.err, io.EOF) {
 			err = fmt.Errorf("%s decompression failed: %v", c, de.err)
 		}
@@ -92,7 +91,7 @@ func (s *baseScanner) read(c Compression, r io.Reader) {
 }
 
 // walk reads every entry of the tar.
-func (s *baseScanner) walk(tr *tar.Reader) error {
+func (s *baseScanner) walk(tr *tarReader) error {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {

@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -104,7 +103,7 @@ func (s *localPG) extract(ctx context.Context, loc Location, c Compression) erro
 	if err := s.mkdir(s.data); err != nil {
 		return err
 	}
-	tr := tar.NewReader(dec)
+	tr := newTarReader(dec)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -126,11 +125,11 @@ func (s *localPG) extract(ctx context.Context, loc Location, c Compression) erro
 	}
 }
 
-func (s *localPG) entry(path string, h *tar.Header, r io.Reader) error {
-	switch h.Typeflag {
-	case tar.TypeDir:
+func (s *localPG) entry(path string, h *tarEntry, r io.Reader) error {
+	switch {
+	case h.IsDir():
 		return s.mkdir(path)
-	case tar.TypeReg:
+	case h.IsFile():
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
@@ -144,7 +143,7 @@ func (s *localPG) entry(path string, h *tar.Header, r io.Reader) error {
 		}
 		return s.chown(path)
 	}
-	return fmt.Errorf("the tar holds %s of type %q: tablespaces and links are not supported by the restore test", h.Name, h.Typeflag)
+	return fmt.Errorf("the tar holds %s of type %q: tablespaces and links are not supported by the restore test", h.Name, h.Type)
 }
 
 func (s *localPG) mkdir(path string) error {
