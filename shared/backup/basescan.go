@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,19 +74,26 @@ func (s *baseScanner) read(c Compression, r io.Reader) {
 		return
 	}
 	defer dec.Close()
-	de := &errReader{r: dec}
-	plain := io.TeeReader(de, s.Raw)
-	if err := s.walk(newTarReader(plain)); err != nil {
-		if de.err != nil && !errors.Is(de.err, io.EOF) {
-			err = fmt.Errorf("%s decompression failed: %v", c, de.err)
-		}
-		s.fail(err)
-		return
-	}
-	// The tar's padding after its end-of-archive marker counts in the raw sum.
-	if _, err := io.Copy(io.Discard, plain); err != nil {
+	if err := s.readPlain(dec); err != nil {
 		s.fail(fmt.Errorf("%s decompression failed: %v", c, err))
 	}
+}
+
+// readPlain walks the plain tar r, counting and hashing it into Raw, to
+// its end (the padding after the end-of-archive marker counts too). A tar
+// that is not whole is kept for Problem; the error returned is r's own.
+func (s *baseScanner) readPlain(r io.Reader) error {
+	er := &errReader{r: r}
+	plain := io.TeeReader(er, s.Raw)
+	if err := s.walk(newTarReader(plain)); err != nil {
+		if er.err != nil && !errors.Is(er.err, io.EOF) {
+			return er.err
+		}
+		s.fail(err)
+		return nil
+	}
+	_, err := io.Copy(io.Discard, plain)
+	return err
 }
 
 // walk reads every entry of the tar.
@@ -114,7 +120,7 @@ func (s *baseScanner) walk(tr *tarReader) error {
 			s.Label = l
 		case name == "backup_manifest":
 			s.Manifest = true
-		case strings.HasPrefix(name, "pg_wal/") && segmentNameRE.MatchString(strings.TrimPrefix(name, "pg_wal/")):
+		case strings.HasPrefix(name, "pg_wal/") && isSegmentName(strings.TrimPrefix(name, "pg_wal/")):
 			s.WALFiles++
 		}
 	}
@@ -152,11 +158,23 @@ func (s *baseScanner) Problem() string {
 	return ""
 }
 
-// segmentNameRE matches a WAL segment's file name.
-var segmentNameRE = regexp.MustCompile(`^[0-9A-F]{24}$`)
+// isSegmentName reports a WAL segment's file name (24 upper-case hex digits).
+func isSegmentName(s string) bool { return len(s) == 24 && isHex(s) }
 
-// lsnRE matches a PostgreSQL LSN (0/3000028).
-var lsnRE = regexp.MustCompile(`^[0-9A-F]{1,8}/[0-9A-F]{1,8}$`)
+// isLSN reports a PostgreSQL LSN (0/3000028).
+func isLSN(s string) bool {
+	hi, lo, ok := strings.Cut(s, "/")
+	return ok && len(hi) >= 1 && len(hi) <= 8 && len(lo) >= 1 && len(lo) <= 8 && isHex(hi) && isHex(lo)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // parseBackupLabel reads START WAL LOCATION (with its segment) and START
 // TIMELINE of a backup_label.
@@ -170,9 +188,9 @@ func parseBackupLabel(data []byte) (*WALRange, error) {
 		switch k {
 		case "START WAL LOCATION":
 			// 0/2000028 (file 000000010000000000000002)
-			f := strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(v))
-			if len(f) == 3 && f[1] == "file" && lsnRE.MatchString(f[0]) && segmentNameRE.MatchString(f[2]) {
-				w.StartLSN, w.StartSegment = f[0], f[2]
+			f := strings.Fields(v)
+			if len(f) == 3 && f[1] == "(file" && isLSN(f[0]) && isSegmentName(strings.TrimSuffix(f[2], ")")) {
+				w.StartLSN, w.StartSegment = f[0], strings.TrimSuffix(f[2], ")")
 			}
 		case "START TIMELINE":
 			if tl, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
@@ -217,7 +235,7 @@ func (l *baseLog) line(s string) {
 	const startP, endP = "write-ahead log start point: ", "write-ahead log end point: "
 	if _, v, ok := strings.Cut(s, startP); ok {
 		f := strings.Fields(v) // 0/2000028 on timeline 1
-		if len(f) == 4 && lsnRE.MatchString(f[0]) {
+		if len(f) == 4 && isLSN(f[0]) {
 			l.start = f[0]
 			if tl, err := strconv.ParseUint(f[3], 10, 32); err == nil {
 				l.timeline = uint32(tl)
@@ -225,7 +243,7 @@ func (l *baseLog) line(s string) {
 		}
 	}
 	if _, v, ok := strings.Cut(s, endP); ok {
-		if f := strings.Fields(v); len(f) > 0 && lsnRE.MatchString(f[0]) {
+		if f := strings.Fields(v); len(f) > 0 && isLSN(f[0]) {
 			l.end = f[0]
 		}
 	}

@@ -63,16 +63,9 @@ an existing FILE unless --overwrite is given. --dir and --to generate a name
 with the time to the millisecond; one that is taken gets a -2, -3... suffix. A
 missing --dir is created 0700.
 
---physical takes a base backup instead, the start of point-in-time recovery: one
-pg_basebackup -Ft -X fetch --checkpoint=fast -D - in the postgres pod writes the data
-directory, its backup_manifest and the WAL that makes it consistent as one tar,
-compressed in the pod by pg_basebackup itself (--compress zstd: client-zstd), with the
-same checks (exit status, the pod's byte count and sha256, a whole tar with its
-backup_label). Its BackupInfo (format pg_basebackup-tar) holds the WAL start and end
-positions and timeline, and the row counts of the app's tables read right after the
-copy ended. Named *.tar.zst, *.tar.gz or *.tar; kind manual or scheduled. It reads
-the database only: the app keeps running, and it takes as long as reading the data
-directory once (plus a fast checkpoint).`,
+--physical takes a base backup instead (point-in-time recovery starts from it):
+pg_basebackup -Ft -X fetch -D - in the pod, compressed there, checked as a dump is,
+named *.tar[.zst|.gz], its BackupInfo with the WAL range; it only reads the database.`,
 		Example: `  kubectl piyasa backup create --env prod --dir ./backups
   kubectl piyasa backup create -f piyasa.sql.gz
   kubectl piyasa backup create --to s3://my-bucket/piyasa -o json
