@@ -269,3 +269,54 @@ func TestVerifyBaseRestoreTestWithoutServer(t *testing.T) {
 		t.Errorf("verify said %q", out)
 	}
 }
+
+// The ustar reader reads what archive/tar writes (and pg_basebackup, in the
+// e2e tests), and rejects a bad checksum, a cut archive and a pax header.
+func TestTarReader(t *testing.T) {
+	good := testTar(t, goodTarFiles())
+	var names []string
+	tr := newTarReader(bytes.NewReader(good))
+	for {
+		e, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if int64(len(body)) != e.Size || !e.IsFile() {
+			t.Errorf("%s: %d bytes read, size %d", e.Name, len(body), e.Size)
+		}
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, " ") != "backup_label base/1/1259 pg_wal/000000010000000000000002 backup_manifest" {
+		t.Errorf("names %v", names)
+	}
+	badSum := append([]byte(nil), good...)
+	badSum[0] ^= 1
+	var pax bytes.Buffer
+	tw := tar.NewWriter(&pax)
+	tw.WriteHeader(&tar.Header{Name: "x", Size: 0, Typeflag: tar.TypeReg, PAXRecords: map[string]string{"comment": "c"}, Format: tar.FormatPAX})
+	tw.Close()
+	for name, tc := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"checksum": {badSum, "bad checksum"},
+		"cut":      {good[:len(good)-1024-100], io.ErrUnexpectedEOF.Error()},
+		"pax":      {pax.Bytes(), "unsupported type"},
+	} {
+		tr := newTarReader(bytes.NewReader(tc.data))
+		var err error
+		for err == nil {
+			_, err = tr.Next()
+		}
+		if err == io.EOF || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	if n, _ := parseTarNumber([]byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1}); n != 513 {
+		t.Errorf("base-256 size %d", n)
+	}
+}

@@ -80,11 +80,11 @@ mkdir -m 700 "$d/data" && tar -x -f - -C "$d/data" || { echo "cannot extract the
 printf 'local all all trust\n' > "$d/hba.conf"
 if [ "$(id -u)" = 0 ]; then
   chown -R postgres: "$d" || exit 1
-  as() { su postgres -s /bin/sh -c 'exec "$0" "$@"' "$@"; }
+  as() { su postgres -s /bin/sh -c 'exec "$0" "$@"' -- "$@"; }
 fi
 as "$BIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 600 start \
   -o "-p 5432 -k $d -c listen_addresses='' -c archive_mode=off -c hba_file=$d/hba.conf -c fsync=off" >/dev/null ||
-  { echo "PostgreSQL did not start on the backup: $(tail -n 1 "$d/log")" >&2; exit 1; }
+  { echo "PostgreSQL did not start on the backup: $(tail -n 1 "$d/log" 2>/dev/null)" >&2; exit 1; }
 as "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -A -t -F "$TAB" -h "$d" -p 5432 -U "$PGUSER" -d "$PGDATABASE" -c "$SQL"
 `
 
