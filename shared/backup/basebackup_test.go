@@ -320,3 +320,31 @@ func TestTarReader(t *testing.T) {
 		t.Errorf("base-256 size %d", n)
 	}
 }
+
+// cancelBaseExec writes half of a base backup's stream, then cancels the
+// command's context (Ctrl-C) and fails as a broken exec stream does.
+type cancelBaseExec struct {
+	cancel context.CancelFunc
+	part   string
+}
+
+func (f *cancelBaseExec) Exec(_ context.Context, _ *corev1.Pod, _ string, _ []string, _ io.Reader, stdout, _ io.Writer) error {
+	io.WriteString(stdout, f.part)
+	f.cancel()
+	return context.Canceled
+}
+
+func TestBaseBackupInterruptedLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := compressed(t, Zstd, testTar(t, goodTarFiles()))
+	err := newPhysical(t, &cancelBaseExec{cancel: cancel, part: string(stream[:len(stream)/2])}, dir).Run(ctx)
+	var e *cli.Error
+	if err == nil || !asError(err, &e) || e.Code != cli.ExitInterrupted || !strings.Contains(err.Error(), "the database was not changed") {
+		t.Fatalf("err %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v", ents)
+	}
+}
