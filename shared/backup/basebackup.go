@@ -33,10 +33,10 @@ func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, er
 	scan := newBaseScanner(req.Compression)
 	log := &baseLog{}
 	prog := newProgress(b.ErrOut, "base backup of "+b.Namespace)
-	stderr := &StderrCollector{}
+	stderr := &StderrCollector{OnLine: log.line}
 	start := b.Now()
 	cmd := BaseBackupCommand(req.Compression, "piyasa "+req.Name)
-	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, cmd, nil, io.MultiWriter(got, ps.sink, prog, scan), io.MultiWriter(stderr, log))
+	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, cmd, nil, io.MultiWriter(got, ps.sink, prog, scan), stderr)
 	prog.done()
 	scan.Close()
 	if err := b.checkStreamed(ctx, req, streamBase, ps.sink, execErr, stderr, got, scan); err != nil {

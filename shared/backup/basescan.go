@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -204,31 +203,12 @@ func parseBackupLabel(data []byte) (*WALRange, error) {
 	return &w, nil
 }
 
-// baseLog reads pg_basebackup -v's messages on stderr for the WAL start
-// and end points ("write-ahead log start point: 0/2000028 on timeline 1",
-// "write-ahead log end point: 0/2000100").
+// baseLog reads pg_basebackup -v's messages on stderr (StderrCollector's
+// OnLine) for the WAL start and end points ("write-ahead log start point:
+// 0/2000028 on timeline 1", "write-ahead log end point: 0/2000100").
 type baseLog struct {
-	mu         sync.Mutex
-	buf        []byte
 	start, end string
 	timeline   uint32
-}
-
-func (l *baseLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			if len(l.buf) > 8<<10 {
-				l.buf = l.buf[:0]
-			}
-			return len(p), nil
-		}
-		l.line(string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
-	}
 }
 
 func (l *baseLog) line(s string) {
@@ -253,8 +233,6 @@ func (l *baseLog) line(s string) {
 // from its backup_label (what recovery itself reads), which pg_basebackup's
 // reported start point must equal, and the end point it reported.
 func walRange(label *WALRange, l *baseLog) (*WALRange, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	switch {
 	case label == nil:
 		return nil, fmt.Errorf("the tar holds no backup_label")

@@ -61,22 +61,20 @@ func (c Compression) TarExt() string {
 // CompressionForName guesses the compression from a file name ("" when it
 // is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz], *.tar[.zst|.gz]).
 func CompressionForName(name string) Compression {
-	for _, c := range []Compression{Zstd, Gzip, None} {
-		if strings.HasSuffix(name, c.Ext()) || strings.HasSuffix(name, c.RDBExt()) || strings.HasSuffix(name, c.TarExt()) {
-			return c
-		}
+	switch {
+	case strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".rdb.zst"), strings.HasSuffix(name, ".tar.zst"):
+		return Zstd
+	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".rdb.gz"), strings.HasSuffix(name, ".tar.gz"):
+		return Gzip
+	case strings.HasSuffix(name, ".sql"), strings.HasSuffix(name, ".rdb"), strings.HasSuffix(name, ".tar"):
+		return None
 	}
 	return ""
 }
 
 // IsBaseBackupName reports a base backup's name (*.tar[.zst|.gz]).
 func IsBaseBackupName(name string) bool {
-	for _, c := range []Compression{Zstd, Gzip, None} {
-		if strings.HasSuffix(name, c.TarExt()) {
-			return true
-		}
-	}
-	return false
+	return strings.HasSuffix(name, ".tar.zst") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tar")
 }
 
 type nopWriteCloser struct{ io.Writer }

@@ -182,21 +182,16 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	}()
 	got := NewCounter()
 	stderr := &StderrCollector{}
-	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", pullScript, "pull", name}, nil, io.MultiWriter(got, sink), stderr)
+	ws := &watchedSink{Sink: sink}
+	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", pullScript, "pull", name}, nil, io.MultiWriter(got, ws), stderr)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
-	st, ok := stderr.Status()
-	switch {
-	case !ok || st.RC != 0:
-		msg := stderr.Last()
-		if msg == "" && execErr != nil {
-			msg = output.FirstLine(execErr.Error())
-		}
-		return "", cli.Failedf("pull %s failed, nothing written: %s", name, msg)
-	case st.Bytes != got.N || st.SHA256 != got.Sum():
-		return "", cli.Failedf("pull %s rejected, nothing written: received %d bytes, the pod sent %d (or the sha256 differs)", name, got.N, st.Bytes)
-	case got.N != info.StoredBytes || got.Sum() != info.StoredSHA256:
+	req := dumpRequest{Target: target, Name: base}
+	if err := b.checkStreamed(ctx, req, streamKind{What: "pull " + name, Tool: "cat"}, ws, execErr, stderr, got, noScan{}); err != nil {
+		return "", err
+	}
+	if got.N != info.StoredBytes || got.Sum() != info.StoredSHA256 {
 		return "", cli.Failedf("pull %s rejected, nothing written: the file in the PVC does not match its BackupInfo (size %d, want %d)", name, got.N, info.StoredBytes)
 	}
 	if err := sink.Commit(ctx); err != nil {
@@ -213,3 +208,9 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	}
 	return info.Location, nil
 }
+
+// noScan is the streamScan of a copy whose content is checked afterwards.
+type noScan struct{}
+
+// Problem finds none.
+func (noScan) Problem() string { return "" }

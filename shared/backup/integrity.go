@@ -67,6 +67,8 @@ type StderrCollector struct {
 	status *RemoteStatus
 	bad    string
 	lines  []string
+	// OnLine, when set, sees every other line as it arrives (pg_basebackup -v's WAL points).
+	OnLine func(string)
 }
 
 const keepLines = 5
@@ -104,6 +106,9 @@ func (c *StderrCollector) add(line string) {
 	}
 	if strings.TrimSpace(line) == "" {
 		return
+	}
+	if c.OnLine != nil {
+		c.OnLine(line)
 	}
 	c.lines = append(c.lines, line)
 	if len(c.lines) > keepLines {
@@ -177,6 +182,9 @@ func CheckDump(st RemoteStatus, haveStatus bool, raw *Counter, scan *DumpScanner
 // and no problem found by scan.
 func checkStream(tool string, st RemoteStatus, haveStatus bool, got *Counter, scan streamScan, remoteMsg string) error {
 	if !haveStatus {
+		if remoteMsg != "" {
+			return fmt.Errorf("the status line never arrived from the pod: %s", remoteMsg)
+		}
 		return fmt.Errorf("the status line never arrived from the pod: the stream was cut before %s ended", tool)
 	}
 	if st.RC != 0 {
