@@ -44,10 +44,15 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 	dec, err := Compression(info.Compression).NewDecompressor(io.TeeReader(r, stored))
 	plain := NewCounter()
 	scan := NewDumpScanner()
+	base := &baseScanner{Raw: plain}
 	if err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("%s decompression failed: %v", info.Compression, err))
 	} else {
-		_, err = io.Copy(io.MultiWriter(plain, scan), dec)
+		if info.Format == FormatBaseBackup {
+			err = base.readPlain(dec)
+		} else {
+			_, err = io.Copy(io.MultiWriter(plain, scan), dec)
+		}
 		dec.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -68,6 +73,9 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 	}
 	if len(res.Problems) > 0 {
 		return res, nil // a damaged file: the rest would only repeat it
+	}
+	if info.Format == FormatBaseBackup {
+		return res, checkBase(res, base)
 	}
 	if plain.N != info.RawBytes {
 		res.Problems = append(res.Problems, fmt.Sprintf("dump size %d differs from the metadata's %d", plain.N, info.RawBytes))
@@ -133,4 +141,25 @@ func joinProblems(p []string) string {
 		return strings.Join(p[:3], "; ") + fmt.Sprintf("; and %d more", len(p)-3)
 	}
 	return strings.Join(p, "; ")
+}
+
+// checkBase adds the problems of a base backup read whole: the tar's
+// (its end, backup_label, WAL), its size and sha256, and the label's start
+// against the metadata's WAL range.
+func checkBase(res *CheckResult, scan *baseScanner) error {
+	info := res.Info
+	if p := scan.Problem(); p != "" {
+		res.Problems = append(res.Problems, p)
+		return nil
+	}
+	if scan.Raw.N != info.RawBytes {
+		res.Problems = append(res.Problems, fmt.Sprintf("tar size %d differs from the metadata's %d", scan.Raw.N, info.RawBytes))
+	}
+	if s := scan.Raw.Sum(); s != info.RawSHA256 {
+		res.Problems = append(res.Problems, fmt.Sprintf("tar sha256 %s differs from the metadata's %s", short(s), short(info.RawSHA256)))
+	}
+	if w := info.WAL; w == nil || w.StartLSN != scan.Label.StartLSN || w.Timeline != scan.Label.Timeline {
+		res.Problems = append(res.Problems, fmt.Sprintf("backup_label starts at %s on timeline %d, not where the metadata's WAL range does", scan.Label.StartLSN, scan.Label.Timeline))
+	}
+	return nil
 }

@@ -52,18 +52,29 @@ func (c Compression) RDBExt() string {
 	return ".rdb" + strings.TrimPrefix(c.Ext(), ".sql")
 }
 
+// TarExt is the file name extension of a base backup so compressed
+// (pg_basebackup's tar: .tar.zst, .tar.gz, .tar).
+func (c Compression) TarExt() string {
+	return ".tar" + strings.TrimPrefix(c.Ext(), ".sql")
+}
+
 // CompressionForName guesses the compression from a file name ("" when it
-// is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz]).
+// is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz], *.tar[.zst|.gz]).
 func CompressionForName(name string) Compression {
 	switch {
 	case strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".rdb.zst"), strings.HasSuffix(name, ".tar.zst"):
 		return Zstd
 	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".rdb.gz"), strings.HasSuffix(name, ".tar.gz"):
 		return Gzip
-	case strings.HasSuffix(name, ".sql"), strings.HasSuffix(name, ".rdb"):
+	case strings.HasSuffix(name, ".sql"), strings.HasSuffix(name, ".rdb"), strings.HasSuffix(name, ".tar"):
 		return None
 	}
 	return ""
+}
+
+// IsBaseBackupName reports a base backup's name (*.tar[.zst|.gz]).
+func IsBaseBackupName(name string) bool {
+	return strings.HasSuffix(name, ".tar.zst") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tar")
 }
 
 type nopWriteCloser struct{ io.Writer }

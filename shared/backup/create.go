@@ -24,6 +24,8 @@ type CreateOptions struct {
 	Compress      string
 	// Redis backs up Redis' dump.rdb instead of PostgreSQL.
 	Redis bool
+	// Physical takes a base backup (pg_basebackup) instead of a dump.
+	Physical bool
 	// Overwrite lets -f replace an existing backup.
 	Overwrite bool
 	// Kind is recorded as the BackupInfo's backupKind (default manual).
@@ -44,7 +46,7 @@ func NewCreateOptions(g *cli.Global) *CreateOptions {
 func NewCmdCreate(g *cli.Global) *cobra.Command {
 	o := NewCreateOptions(g)
 	cmd := &cobra.Command{
-		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--compress zstd|gzip|none] [--kind manual|scheduled|...]",
+		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--physical | --redis] [--compress zstd|gzip|none] [--kind manual|scheduled|...]",
 		Short: "Dump piyasa_db from the postgres pod to a file or S3, checked and with its BackupInfo",
 		Long: `Run pg_dump --no-owner --no-acl --clean --if-exists of piyasa_db in the postgres pod and
 stream it to the target while compressing and hashing. The dump counts only when pg_dump's
@@ -59,10 +61,15 @@ each kind apart, and keeps pre-migration, pre-restore and safety copies for days
 -f FILE takes its compression from the name (.sql.zst, .sql.gz, .sql) and refuses
 an existing FILE unless --overwrite is given. --dir and --to generate a name
 with the time to the millisecond; one that is taken gets a -2, -3... suffix. A
-missing --dir is created 0700.`,
+missing --dir is created 0700.
+
+--physical takes a base backup instead (point-in-time recovery starts from it):
+pg_basebackup -Ft -X fetch -D - in the pod, compressed there, checked as a dump is,
+named *.tar[.zst|.gz], its BackupInfo with the WAL range; it only reads the database.`,
 		Example: `  kubectl piyasa backup create --env prod --dir ./backups
   kubectl piyasa backup create -f piyasa.sql.gz
-  kubectl piyasa backup create --to s3://my-bucket/piyasa -o json`,
+  kubectl piyasa backup create --to s3://my-bucket/piyasa -o json
+  kubectl piyasa backup create --physical --dir ./backups`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
@@ -70,6 +77,7 @@ missing --dir is created 0700.`,
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "Write the backup into this directory under a generated name")
 	cmd.Flags().StringVar(&o.To, "to", "", "Write the backup to S3: s3://BUCKET/PREFIX (generated name)")
 	cmd.Flags().BoolVar(&o.Overwrite, "overwrite", false, "With -f: replace FILE if it exists (refused otherwise)")
+	cmd.Flags().BoolVar(&o.Physical, "physical", false, "Take a base backup instead (pg_basebackup: the data directory and its WAL as one tar, compressed in the pod, name *.tar[.zst|.gz]), the start of point-in-time recovery")
 	cmd.Flags().BoolVar(&o.Redis, "redis", false, "Back up Redis instead: BGSAVE, wait for it, copy dump.rdb out with the same checks (name *.rdb[.zst|.gz])")
 	cmd.Flags().StringVar(&o.Compress, "compress", o.Compress, "Compression: "+strings.Join(Compressions, "|")+" (with -f: taken from the file name)")
 	cmd.Flags().StringVar(&o.Kind, "kind", o.Kind, "Why the backup is taken, recorded for retention: "+strings.Join(BackupKinds, "|"))
@@ -103,6 +111,9 @@ func (o *CreateOptions) Validate() error {
 	if !knownKind(o.Kind) {
 		return cli.Usagef("--kind %q is not a backup kind: use %s", o.Kind, strings.Join(BackupKinds, "|"))
 	}
+	if err := o.validatePhysical(); err != nil {
+		return err
+	}
 	n := 0
 	for _, s := range []string{o.File, o.Dir, o.To} {
 		if s != "" {
@@ -128,16 +139,10 @@ func (o *CreateOptions) Validate() error {
 				o.compression = c
 			}
 		}
-		ext := c.Ext()
-		if o.Redis {
-			ext = c.RDBExt()
-		}
+		ext := o.ext(c)
 		if !strings.HasSuffix(base, ext) {
 			if !o.compressSet {
-				exts := []string{Zstd.Ext(), Gzip.Ext(), None.Ext()}
-				if o.Redis {
-					exts = []string{Zstd.RDBExt(), Gzip.RDBExt(), None.RDBExt()}
-				}
+				exts := []string{o.ext(Zstd), o.ext(Gzip), o.ext(None)}
 				return cli.Usagef("file %s does not end in %s, %s or %s: the name says the compression", base, exts[0], exts[1], exts[2])
 			}
 			return cli.Usagef("file %s does not end in %s, the extension of --compress %s", base, ext, c)
@@ -174,6 +179,13 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	for _, t := range info.Tables {
 		rows += t.Rows
 	}
+	if info.WAL != nil {
+		o.Infof("base backup of %s: %d tables, %d rows, %s data directory stored as %s (%s) in %s, WAL %s to %s on timeline %d\n",
+			info.Namespace, len(info.Tables), rows, HumanBytes(info.RawBytes), HumanBytes(info.StoredBytes),
+			info.Compression, info.EndTime.Sub(info.StartTime), info.WAL.StartLSN, info.WAL.EndLSN, info.WAL.Timeline)
+		fmt.Fprintln(o.Out, info.Location)
+		return nil
+	}
 	o.Infof("backup of %s in %s: %d tables, %d rows, %s dump stored as %s (%s) in %s\n",
 		info.Database, info.Namespace, len(info.Tables), rows, HumanBytes(info.RawBytes), HumanBytes(info.StoredBytes),
 		info.Compression, info.EndTime.Sub(info.StartTime))
@@ -196,9 +208,12 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 		return nil, err
 	}
 	var info *BackupInfo
-	if o.Redis {
+	switch {
+	case o.Redis:
 		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind)
-	} else {
+	case o.Physical:
+		info, err = o.baseBackup(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
+	default:
 		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
 	}
 	var e *cli.Error
@@ -228,10 +243,9 @@ func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
 		}
 		return o.name, nil
 	}
-	ext := o.compression.Ext()
-	stem := strings.TrimSuffix(nameFor(o.Namespace, o.Now(), o.compression, o.Kind), ext)
+	ext := o.ext(o.compression)
+	stem := strings.TrimSuffix(nameFor(o.Namespace, o.Now(), o.compression, o.Kind), o.compression.Ext())
 	if o.Redis {
-		ext = o.compression.RDBExt()
 		stem = fmt.Sprintf("redis-%s-%s", o.Namespace, o.Now().UTC().Format(NameStampLayout))
 	}
 	name := stem + ext
@@ -259,4 +273,31 @@ func nameFor(ns string, t time.Time, c Compression, kind string) string {
 		name = strings.TrimSuffix(name, c.Ext()) + "-" + kind + c.Ext()
 	}
 	return name
+}
+
+// ext is the file name extension of this backup so compressed: a dump's,
+// a Redis copy's or a base backup's.
+func (o *CreateOptions) ext(c Compression) string {
+	switch {
+	case o.Redis:
+		return c.RDBExt()
+	case o.Physical:
+		return c.TarExt()
+	}
+	return c.Ext()
+}
+
+// validatePhysical checks what --physical allows: not with --redis, and only
+// the kinds a base backup is taken for (manual, scheduled).
+func (o *CreateOptions) validatePhysical() error {
+	if !o.Physical {
+		return nil
+	}
+	if o.Redis {
+		return cli.Usagef("--physical and --redis exclude each other: a base backup is of PostgreSQL")
+	}
+	if o.Kind != KindManual && o.Kind != KindScheduled {
+		return cli.Usagef("--physical takes --kind %s or %s: copies before a change are logical dumps (backup create without --physical)", KindManual, KindScheduled)
+	}
+	return nil
 }

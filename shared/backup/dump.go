@@ -154,9 +154,20 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// dump runs pg_dump in the postgres pod and streams it, compressed and
-// hashed, to the target. On any failure nothing is left under the final name.
-func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
+// podStream is one stream out of the postgres pod into a target, opened:
+// what dump and baseBackup share. Nothing is under the final name until
+// sink.Commit; the caller aborts the sink unless it committed.
+type podStream struct {
+	pod       *corev1.Pod
+	container string
+	images    Images
+	ex        Executor
+	sink      *watchedSink
+}
+
+// openPodStream finds the postgres pod, reads the app's images and starts
+// writing req.Name in req.Target under a temporary name.
+func (b *base) openPodStream(ctx context.Context, req dumpRequest) (*podStream, error) {
 	cs, err := b.Clientset()
 	if err != nil {
 		return nil, err
@@ -177,7 +188,28 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	if err != nil {
 		return nil, cli.Failedf("cannot write %s: %v", req.Target.Location(req.Name), err)
 	}
-	sink := &watchedSink{Sink: created}
+	return &podStream{pod: pod, container: container, images: images, ex: ex, sink: &watchedSink{Sink: created}}, nil
+}
+
+// commit stores the stream under its final name.
+func (ps *podStream) commit(ctx context.Context, req dumpRequest) error {
+	if err := ps.sink.Commit(ctx); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(req.Target.Location(req.Name), isS3(req.Target))
+		}
+		return cli.Failedf("cannot store %s: %v", req.Target.Location(req.Name), err)
+	}
+	return nil
+}
+
+// dump runs pg_dump in the postgres pod and streams it, compressed and
+// hashed, to the target. On any failure nothing is left under the final name.
+func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
+	ps, err := b.openPodStream(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	sink := ps.sink
 	committed := false
 	defer func() {
 		if !committed {
@@ -195,9 +227,9 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	prog := newProgress(b.ErrOut, "dumping "+req.Database)
 	stderr := &StderrCollector{}
 	start := b.Now()
-	execErr := ex.Exec(ctx, pod, container, DumpCommand(req.Database), nil, io.MultiWriter(raw, scan, prog, comp), stderr)
+	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, DumpCommand(req.Database), nil, io.MultiWriter(raw, scan, prog, comp), stderr)
 	prog.done()
-	if err := b.checkDumped(ctx, req, sink, execErr, stderr, raw, scan); err != nil {
+	if err := b.checkStreamed(ctx, req, streamDump, sink, execErr, stderr, raw, scan); err != nil {
 		return nil, err
 	}
 	if err := comp.Close(); err != nil {
@@ -206,18 +238,15 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		}
 		return nil, cli.Failedf("compress: %v", err)
 	}
-	if err := sink.Commit(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil, interrupted(req.Target.Location(req.Name), isS3(req.Target))
-		}
-		return nil, cli.Failedf("cannot store %s: %v", req.Target.Location(req.Name), err)
+	if err := ps.commit(ctx, req); err != nil {
+		return nil, err
 	}
 	committed = true
 	info := &BackupInfo{
 		Name: req.Name, Location: req.Target.Location(req.Name),
 		Namespace: b.Namespace, Environment: b.Env.Name, Database: req.Database, Format: FormatPgDump,
 		ServerVersion: scan.ServerVersion, PgDumpVersion: scan.PgDumpVersion,
-		Images: images, AlembicRevision: scan.AlembicRevision(),
+		Images: ps.images, AlembicRevision: scan.AlembicRevision(),
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
 		Compression: string(req.Compression),
 		RawBytes:    raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
@@ -241,14 +270,26 @@ func (b *base) postgresPod(ctx context.Context, cs kubernetes.Interface) (*corev
 	return pod, container, nil
 }
 
-// checkDumped judges the finished pg_dump: interrupted, the target not
-// written, pg_dump failed, or a dump that is not whole is an error.
-func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSink, execErr error, stderr *StderrCollector, raw *Counter, scan *DumpScanner) error {
+// streamKind names a stream out of the postgres pod in messages.
+type streamKind struct {
+	// What is the noun ("dump", "base backup"), Tool the program in the pod.
+	What, Tool string
+}
+
+var (
+	streamDump = streamKind{What: "dump", Tool: "pg_dump"}
+	streamBase = streamKind{What: "base backup", Tool: "pg_basebackup"}
+)
+
+// checkStreamed judges a finished stream out of the postgres pod:
+// interrupted, the target not written, the tool failed, or a stream that is
+// not whole (got is what arrived, as the pod hashed it) is an error.
+func (b *base) checkStreamed(ctx context.Context, req dumpRequest, k streamKind, sink *watchedSink, execErr error, stderr *StderrCollector, got *Counter, scan streamScan) error {
 	st, haveStatus := stderr.Status()
 	if ctx.Err() != nil {
 		return interrupted(req.Target.Location(req.Name), isS3(req.Target))
 	}
-	if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), execErr); err != nil {
+	if err := b.streamErr(ctx, k.What, sink, req.Target.Location(req.Name), execErr); err != nil {
 		return err
 	}
 	if execErr != nil && !haveStatus {
@@ -259,13 +300,13 @@ func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSi
 		if last := stderr.Last(); last != "" {
 			msg += ": " + last
 		}
-		return cli.Failedf("dump failed, nothing written: %s", msg)
+		return cli.Failedf("%s failed, nothing written: %s", k.What, msg)
 	}
-	if err := CheckDump(st, haveStatus, raw, scan, stderr.Last()); err != nil {
-		return cli.Failedf("dump rejected, nothing written: %v", err)
+	if err := checkStream(k.Tool, st, haveStatus, got, scan, stderr.Last()); err != nil {
+		return cli.Failedf("%s rejected, nothing written: %v", k.What, err)
 	}
 	if execErr != nil {
-		return cli.Failedf("dump rejected, nothing written: the exec stream failed: %s", output.FirstLine(execErr.Error()))
+		return cli.Failedf("%s rejected, nothing written: the exec stream failed: %s", k.What, output.FirstLine(execErr.Error()))
 	}
 	return nil
 }

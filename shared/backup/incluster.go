@@ -141,20 +141,9 @@ func (b *base) inClusterEntries(ctx context.Context) ([]ListItem, error) {
 }
 
 // pullScript sends one backup file ($1, relative to the PVC root) with the status line.
-const pullScript = `cd "${BACKUP_DIR:-` + browseRoot + `}" || exit 1
+var pullScript = `cd "${BACKUP_DIR:-` + browseRoot + `}" || exit 1
 case "$1" in /*|*..*) echo "bad name" >&2; exit 2;; esac
-d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-pull.XXXXXX") || exit 97
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/h" "$d/c" || exit 97
-sha256sum < "$d/h" > "$d/sha" &
-wc -c < "$d/c" > "$d/n" &
-{ cat "$1"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
-t=$?
-wait
-r=$(cat "$d/rc" 2>/dev/null || echo 255)
-echo "` + StatusMarker + ` rc=$r tee=$t bytes=$(tr -dc 0-9 < "$d/n") sha256=$(cut -c1-64 < "$d/sha")" >&2
-exit $r
-`
+` + streamScript(`cat "$1"`)
 
 // pull copies one backup and its BackupInfo out of the PVC into target,
 // checked against the pod's sha256 and the BackupInfo's.
@@ -193,21 +182,16 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	}()
 	got := NewCounter()
 	stderr := &StderrCollector{}
-	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", pullScript, "pull", name}, nil, io.MultiWriter(got, sink), stderr)
+	ws := &watchedSink{Sink: sink}
+	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", pullScript, "pull", name}, nil, io.MultiWriter(got, ws), stderr)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
-	st, ok := stderr.Status()
-	switch {
-	case !ok || st.RC != 0:
-		msg := stderr.Last()
-		if msg == "" && execErr != nil {
-			msg = output.FirstLine(execErr.Error())
-		}
-		return "", cli.Failedf("pull %s failed, nothing written: %s", name, msg)
-	case st.Bytes != got.N || st.SHA256 != got.Sum():
-		return "", cli.Failedf("pull %s rejected, nothing written: received %d bytes, the pod sent %d (or the sha256 differs)", name, got.N, st.Bytes)
-	case got.N != info.StoredBytes || got.Sum() != info.StoredSHA256:
+	req := dumpRequest{Target: target, Name: base}
+	if err := b.checkStreamed(ctx, req, streamKind{What: "pull " + name, Tool: "cat"}, ws, execErr, stderr, got, noScan{}); err != nil {
+		return "", err
+	}
+	if got.N != info.StoredBytes || got.Sum() != info.StoredSHA256 {
 		return "", cli.Failedf("pull %s rejected, nothing written: the file in the PVC does not match its BackupInfo (size %d, want %d)", name, got.N, info.StoredBytes)
 	}
 	if err := sink.Commit(ctx); err != nil {
@@ -224,3 +208,9 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	}
 	return info.Location, nil
 }
+
+// noScan is the streamScan of a copy whose content is checked afterwards.
+type noScan struct{}
+
+// Problem finds none.
+func (noScan) Problem() string { return "" }

@@ -67,6 +67,8 @@ type StderrCollector struct {
 	status *RemoteStatus
 	bad    string
 	lines  []string
+	// OnLine, when set, sees every other line as it arrives (pg_basebackup -v's WAL points).
+	OnLine func(string)
 }
 
 const keepLines = 5
@@ -104,6 +106,9 @@ func (c *StderrCollector) add(line string) {
 	}
 	if strings.TrimSpace(line) == "" {
 		return
+	}
+	if c.OnLine != nil {
+		c.OnLine(line)
 	}
 	c.lines = append(c.lines, line)
 	if len(c.lines) > keepLines {
@@ -159,17 +164,17 @@ func (c *Counter) Write(p []byte) (int, error) {
 // Sum returns the hex sha256 so far.
 func (c *Counter) Sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 
+// streamScan inspects a stream as it passes (the plain dump's DumpScanner,
+// a base backup's tarScanner) and names what makes it not whole.
+type streamScan interface {
+	Problem() string
+}
+
 // CheckDump applies the rules that make a dump count: pg_dump's status 0 on
 // the side channel, the pod's byte count and sha256 equal to what arrived,
 // and the completion trailer. It returns nil or the first broken rule.
 func CheckDump(st RemoteStatus, haveStatus bool, raw *Counter, scan *DumpScanner, remoteMsg string) error {
-	if err := CheckStreamed(Streamed{What: "dump", Program: "pg_dump"}, st, haveStatus, raw, remoteMsg); err != nil {
-		return err
-	}
-	if p := scan.Problem(); p != "" {
-		return fmt.Errorf("%s", p)
-	}
-	return nil
+	return checkStream("pg_dump", st, haveStatus, raw, scan, remoteMsg)
 }
 
 // Streamed names what a streamScript sent, for CheckStreamed's messages.
@@ -180,29 +185,42 @@ type Streamed struct {
 	Program string
 }
 
-// CheckStreamed applies the rules that make a stream out of a pod whole: its
-// status line arrived, the producer's exit status is 0, the pod's tee did not
-// fail, and the pod's byte count and sha256 equal what arrived. It returns nil
-// or the first broken rule.
+// CheckStreamed is checkStream for a stream nothing scans (a WAL segment).
 func CheckStreamed(s Streamed, st RemoteStatus, haveStatus bool, raw *Counter, remoteMsg string) error {
+	if err := checkStream(s.Program, st, haveStatus, raw, noScan{}, remoteMsg); err != nil {
+		return fmt.Errorf("%s: %v", s.What, err)
+	}
+	return nil
+}
+
+// checkStream is CheckDump for any tool that streams through streamScript:
+// its status 0, the pod's byte count and sha256 equal to what arrived (got),
+// and no problem found by scan.
+func checkStream(tool string, st RemoteStatus, haveStatus bool, got *Counter, scan streamScan, remoteMsg string) error {
 	if !haveStatus {
-		return fmt.Errorf("the %s's status line never arrived from the pod: the stream was cut before %s ended", s.What, s.Program)
+		if remoteMsg != "" {
+			return fmt.Errorf("the status line never arrived from the pod: %s", remoteMsg)
+		}
+		return fmt.Errorf("the status line never arrived from the pod: the stream was cut before %s ended", tool)
 	}
 	if st.RC != 0 {
-		msg := fmt.Sprintf("%s failed in the pod (exit status %d)", s.Program, st.RC)
+		msg := fmt.Sprintf("%s failed in the pod (exit status %d)", tool, st.RC)
 		if remoteMsg != "" {
 			msg += ": " + remoteMsg
 		}
 		return fmt.Errorf("%s", msg)
 	}
 	if st.Tee > 0 {
-		return fmt.Errorf("the pod's tee failed (exit status %d): the %s was not passed on whole", st.Tee, s.What)
+		return fmt.Errorf("the pod's tee failed (exit status %d): the output of %s was not passed on whole", st.Tee, tool)
 	}
-	if st.Bytes != raw.N {
-		return fmt.Errorf("received %d bytes but %s wrote %d in the pod: the stream lost data", raw.N, s.Program, st.Bytes)
+	if st.Bytes != got.N {
+		return fmt.Errorf("received %d bytes but %s wrote %d in the pod: the stream lost data", got.N, tool, st.Bytes)
 	}
-	if sum := raw.Sum(); sum != st.SHA256 {
-		return fmt.Errorf("sha256 of the received %s %s differs from the pod's %s", s.What, short(sum), short(st.SHA256))
+	if sum := got.Sum(); sum != st.SHA256 {
+		return fmt.Errorf("sha256 of the received stream %s differs from the pod's %s", short(sum), short(st.SHA256))
+	}
+	if p := scan.Problem(); p != "" {
+		return fmt.Errorf("%s", p)
 	}
 	return nil
 }

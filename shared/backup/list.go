@@ -61,7 +61,7 @@ func NewCmdList(g *cli.Global) *cobra.Command {
 		Use:   "list (--dir DIR | --from s3://BUCKET/PREFIX | --in-cluster) [-o table|wide|json|yaml]",
 		Short: "List backups with kind, age, size and whether and when they were verified",
 		Long: `List backups with their kind (scheduled, manual, pre-migration, pre-restore, safety;
-",pinned" when backup pin keeps them), age, size, status and verification.
+",base" for a base backup (create --physical), ",pinned" when backup pin keeps them), age, size, status and verification.
 STATUS is ok, no-metadata, bad-metadata or size-mismatch (from the listing and the
 BackupInfo, without reading the data); partial for a temporary file a killed create left
 in a directory (.NAME.partial-*, older than 1h: backup prune removes it) and writing for a
@@ -174,6 +174,9 @@ func (o *ListOptions) print(doc BackupList) error {
 			}
 		}
 		kind := orDash(it.Kind)
+		if it.Info != nil && it.Info.Format == FormatBaseBackup || it.Info == nil && IsBaseBackupName(it.Name) {
+			kind += ",base"
+		}
 		if it.Info != nil && it.Info.Pinned {
 			kind += ",pinned"
 		}

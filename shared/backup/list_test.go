@@ -315,9 +315,9 @@ func TestPull(t *testing.T) {
 		{"differs from its BackupInfo", &pvcExec{files: map[string]string{name: data + "!"}, meta: map[string]string{name: good}},
 			"does not match its BackupInfo (size 10, want 9)"},
 		{"lost bytes", &pvcExec{files: map[string]string{name: data}, meta: map[string]string{name: good},
-			lie: StatusMarker + " rc=0 tee=0 bytes=100 sha256=" + strings.Repeat("0", 64)}, "received 9 bytes, the pod sent 100"},
+			lie: StatusMarker + " rc=0 tee=0 bytes=100 sha256=" + strings.Repeat("0", 64)}, "received 9 bytes but cat wrote 100 in the pod"},
 		{"cat failed", &pvcExec{files: map[string]string{name: data}, meta: map[string]string{name: good},
-			lie: "cat: daily/piyasa_db-a.sql.gz: Permission denied"}, "failed, nothing written: cat: daily/piyasa_db-a.sql.gz: Permission denied"},
+			lie: "cat: daily/piyasa_db-a.sql.gz: Permission denied"}, "nothing written: the status line never arrived from the pod: cat: daily/piyasa_db-a.sql.gz: Permission denied"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()

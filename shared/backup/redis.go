@@ -13,14 +13,13 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
-	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
 // redisScript takes a BGSAVE in the redis container, waits until it finished
 // (rdb_saves counts up, rdb_bgsave_in_progress is 0) and reports its status,
 // then sends dump.rdb through tee to sha256sum and wc -c with the same status
 // line as a PostgreSQL dump (rc is the copy's status; a failed save is rc 90).
-const redisScript = `rc() { redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@"; }
+var redisScript = `rc() { redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "${REDIS_PORT:-6379}" "$@"; }
 info() { rc INFO persistence | tr -d '\r' | sed -n "s/^$1://p"; }
 before=$(info rdb_saves)
 [ -n "$before" ] || { echo "redis-cli could not read INFO persistence" >&2; exit 91; }
@@ -32,20 +31,7 @@ while [ "$(info rdb_saves)" = "$before" ] || [ "$(info rdb_bgsave_in_progress)" 
 done
 [ "$(info rdb_last_bgsave_status)" = ok ] || { echo "BGSAVE failed: rdb_last_bgsave_status=$(info rdb_last_bgsave_status)" >&2; exit 90; }
 f="$(rc CONFIG GET dir | tr -d '\r' | sed -n 2p)/$(rc CONFIG GET dbfilename | tr -d '\r' | sed -n 2p)"
-d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/h" "$d/c" || exit 97
-sha256sum < "$d/h" > "$d/sha" &
-wc -c < "$d/c" > "$d/n" &
-{ cat "$f"; echo $? > "$d/rc"; } | tee "$d/h" "$d/c"
-t=$?
-wait
-r=$(cat "$d/rc" 2>/dev/null || echo 255)
-n=$(tr -dc 0-9 < "$d/n")
-h=$(cut -c1-64 < "$d/sha")
-echo "` + StatusMarker + ` rc=$r tee=$t bytes=${n:-0} sha256=$h" >&2
-exit $r
-`
+` + streamScript(`cat "$f"`)
 
 // RedisPod finds the running redis pod of the namespace and its container.
 func RedisPod(ctx context.Context, cs kubernetes.Interface, ns string) (*corev1.Pod, string, error) {
@@ -87,6 +73,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 	if err != nil {
 		return nil, err
 	}
+	req := dumpRequest{Target: target, Name: name, Compression: comp, Database: app.Redis, Kind: kind}
 	created, err := target.Create(ctx, name)
 	if err != nil {
 		return nil, cli.Failedf("cannot write %s: %v", target.Location(name), err)
@@ -104,45 +91,21 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		return nil, err
 	}
 	raw := NewCounter()
-	scan := NewDumpScanner()
+	scan := rdbScan{NewDumpScanner()}
 	stderr := &StderrCollector{}
 	start := b.Now()
 	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", redisScript}, nil, io.MultiWriter(raw, scan, cw), stderr)
-	if ctx.Err() != nil {
-		return nil, interrupted(target.Location(name), isS3(target))
-	}
-	if err := b.streamErr(ctx, "copy of dump.rdb", sink, target.Location(name), execErr); err != nil {
+	if err := b.checkStreamed(ctx, req, streamRedis, sink, execErr, stderr, raw, scan); err != nil {
 		return nil, err
 	}
-	st, ok := stderr.Status()
-	switch {
-	case !ok:
-		msg := "the copy's status line never arrived"
-		if l := stderr.Last(); l != "" {
-			msg = l
-		} else if execErr != nil {
-			msg += ": " + output.FirstLine(execErr.Error())
-		}
-		return nil, cli.Failedf("redis backup failed, nothing written: %s", msg)
-	case st.RC != 0 || st.Tee > 0:
-		return nil, cli.Failedf("redis backup failed, nothing written: reading dump.rdb in the pod failed (exit status %d) %s", st.RC, stderr.Last())
-	case st.Bytes != raw.N:
-		return nil, cli.Failedf("redis backup rejected, nothing written: received %d bytes but the pod sent %d", raw.N, st.Bytes)
-	case st.SHA256 != raw.Sum():
-		return nil, cli.Failedf("redis backup rejected, nothing written: sha256 differs from the pod's")
-	case !scan.RDBMagic():
-		return nil, cli.Failedf("redis backup rejected, nothing written: dump.rdb does not start with the RDB signature")
-	case execErr != nil:
-		return nil, cli.Failedf("redis backup rejected, nothing written: the exec stream failed: %s", output.FirstLine(execErr.Error()))
-	}
 	if err := cw.Close(); err != nil {
-		if err := b.streamErr(ctx, "copy of dump.rdb", sink, target.Location(name), nil); err != nil {
+		if err := b.streamErr(ctx, streamRedis.What, sink, target.Location(name), nil); err != nil {
 			return nil, err
 		}
 		return nil, err
 	}
-	if err := sink.Commit(ctx); err != nil {
-		return nil, cli.Failedf("cannot store %s: %v", target.Location(name), err)
+	if err := (&podStream{sink: sink}).commit(ctx, req); err != nil {
+		return nil, err
 	}
 	committed = true
 	images, _ := b.images(ctx)
@@ -153,16 +116,22 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		Compression: string(comp), RawBytes: raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
 		Tables: []TableRows{}, BackupKind: kind,
 	}
-	data, err := info.Marshal()
-	if err != nil {
+	if err := writeMeta(ctx, req, info); err != nil {
 		return nil, err
 	}
-	if err := target.WriteMeta(ctx, name, data); err != nil {
-		if ctx.Err() != nil {
-			return nil, cli.Interruptedf("interrupted after %s was written, before its metadata %s: without it the backup cannot be verified or restored; the database was not changed", info.Location, info.Location+MetadataSuffix).
-				WithHint("take the backup again")
-		}
-		return nil, cli.Failedf("backup %s written but its metadata could not be: %v", info.Location, err)
-	}
 	return info, nil
+}
+
+// streamRedis names the copy of dump.rdb in messages.
+var streamRedis = streamKind{What: "redis backup", Tool: "the copy of dump.rdb"}
+
+// rdbScan judges a Redis copy by its RDB signature.
+type rdbScan struct{ *DumpScanner }
+
+// Problem names a copy that is not an RDB file.
+func (s rdbScan) Problem() string {
+	if !s.RDBMagic() {
+		return "dump.rdb does not start with the RDB signature"
+	}
+	return ""
 }

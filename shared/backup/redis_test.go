@@ -97,9 +97,9 @@ func TestCreateRedisRejects(t *testing.T) {
 	}{
 		{"not an RDB", &fakeExec{stdout: "-- PostgreSQL database dump"}, "does not start with the RDB signature"},
 		{"bytes lost", &fakeExec{stdout: sampleRDB, status: StatusMarker + " rc=0 tee=0 bytes=999 sha256=" + strings.Repeat("a", 64)},
-			fmt.Sprintf("received %d bytes but the pod sent 999", len(sampleRDB))},
+			fmt.Sprintf("received %d bytes but the copy of dump.rdb wrote 999 in the pod", len(sampleRDB))},
 		{"sha256 differs", &fakeExec{stdout: sampleRDB, status: fmt.Sprintf("%s rc=0 tee=0 bytes=%d sha256=%s", StatusMarker, len(sampleRDB), strings.Repeat("a", 64))},
-			"sha256 differs"},
+			"differs from the pod's"},
 		{"BGSAVE failed", &fakeExec{stdout: "", status: "BGSAVE failed: rdb_last_bgsave_status=err\n" + StatusMarker + " rc=90 tee=0 bytes=0 sha256=" + strings.Repeat("a", 64)},
 			"exit status 90"},
 		{"no status line", &fakeExec{stdout: sampleRDB, status: "redis-cli could not read INFO persistence"}, "redis-cli could not read INFO persistence"},

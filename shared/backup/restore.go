@@ -122,6 +122,10 @@ func (o *RestoreOptions) Validate() error {
 	if err != nil {
 		return err
 	}
+	if IsBaseBackupName(loc.Name) {
+		return cli.Usagef("%s is a base backup (pg_basebackup tar): restore loads logical dumps (.sql[.zst|.gz]); nothing was changed", o.Ref).
+			WithHint("check it with: kubectl piyasa backup verify %s --restore-test", o.Ref)
+	}
 	o.loc = loc
 	if o.ToDatabase != "" {
 		if !dbNameRE.MatchString(o.ToDatabase) {

@@ -12,14 +12,15 @@ const pgEnv = `export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"
 export PGUSER="${PGUSER:-` + app.DatabaseUser + `}"
 `
 
-// streamScript runs producer (a shell command line), passes its output
-// through tee to the stream and to sha256sum and wc -c, and writes on stderr
-// one status line with the producer's own exit status, the byte count and the
-// sha256: the exec's exit status is not trusted (streams have ended early
-// with status 0, and kwok passes no exit code). pg_dump and the copy of an
-// archived WAL segment are streamed and checked this way.
+// streamScript runs the shell command producer (which may use "$@"), passes
+// its output through tee to the stream and to sha256sum and wc -c, and
+// writes on stderr one status line with the producer's own exit status, the
+// byte count and the sha256: the exec's exit status is not trusted (streams
+// have ended early with status 0, and kwok passes no exit code). pg_dump,
+// pg_basebackup, the Redis copy, backup pull and the copy of an archived WAL
+// segment all stream through it.
 func streamScript(producer string) string {
-	return pgEnv + `d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
+	return `d=$(mktemp -d "${TMPDIR:-/tmp}/piyasa-backup.XXXXXX") || exit 97
 trap 'rm -rf "$d"' EXIT
 mkfifo "$d/h" "$d/c" || exit 97
 sha256sum < "$d/h" > "$d/sha" &
@@ -35,8 +36,8 @@ exit $rc
 `
 }
 
-// dumpScript runs pg_dump with its arguments ("$@") as streamScript does.
-var dumpScript = streamScript(`pg_dump "$@"`)
+// dumpScript runs pg_dump with its arguments ("$@") through streamScript.
+var dumpScript = pgEnv + streamScript(`pg_dump "$@"`)
 
 // DumpArgs are pg_dump's arguments: a plain dump without owners or ACLs that cleans first.
 func DumpArgs(db string) []string {
@@ -107,4 +108,42 @@ func quoteIdent(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '"'))
+}
+
+// baseBackupScript runs pg_basebackup with its arguments ("$@") through
+// streamScript, as the user and password every script uses.
+var baseBackupScript = pgEnv + streamScript(`pg_basebackup "$@"`)
+
+// pgCompress is pg_basebackup's --compress of a backup compressed with c.
+//
+// The compression is client-side: pg_basebackup is that client and runs in
+// the postgres pod, so only compressed bytes cross the API server. With
+// -D - (tar to stdout) PostgreSQL 15 (the local tests) and 16 (the
+// postgres:16-alpine image) accept client-zstd, client-gzip and none;
+// server-zstd and server-gzip are refused ("cannot inject manifest into a
+// compressed tar file") because pg_basebackup writes backup_manifest into
+// base.tar, which it cannot do in a stream compressed by the server.
+func pgCompress(c Compression) string {
+	switch c {
+	case Zstd:
+		return "client-zstd"
+	case Gzip:
+		return "client-gzip"
+	}
+	return "none"
+}
+
+// BaseBackupArgs are pg_basebackup's arguments: the data directory as one
+// tar on stdout (-Ft -D -, with the backup_manifest inside), the WAL the
+// copy needs fetched into it at the end (-X fetch: a consistent copy on its
+// own; the WAL must stay on the server until then, which archiving and
+// wal_keep_size ensure), a fast checkpoint (not up to checkpoint_timeout of
+// waiting), verbose for the WAL start and end points, and the label.
+func BaseBackupArgs(c Compression, label string) []string {
+	return []string{"-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "-v", "--compress=" + pgCompress(c), "--label=" + label}
+}
+
+// BaseBackupCommand is the exec command of a base backup.
+func BaseBackupCommand(c Compression, label string) []string {
+	return append([]string{"sh", "-c", baseBackupScript, "piyasa-basebackup"}, BaseBackupArgs(c, label)...)
 }

@@ -143,8 +143,18 @@ func (o *VerifyOptions) verify(ctx context.Context) (*VerifyResult, error) {
 			return nil, cli.Usagef("--restore-test restores PostgreSQL backups; %s is a Redis backup", res.Location)
 		}
 	}
+	if chk.Info.Format == FormatBaseBackup {
+		res.Checks = []string{"metadata", "stored sha256", "decompression", "tar sha256", "tar end", "backup_label", "WAL included"}
+	}
 	res.Problems = chk.Problems
-	if len(res.Problems) == 0 && o.RestoreTest {
+	if len(res.Problems) == 0 && o.RestoreTest && chk.Info.Format == FormatBaseBackup {
+		res.Checks = append(res.Checks, "restore test")
+		problems, err := o.baseRestoreTest(ctx, loc, chk.Info)
+		if err != nil {
+			return nil, err
+		}
+		res.Problems = append(res.Problems, problems...)
+	} else if len(res.Problems) == 0 && o.RestoreTest {
 		res.Checks = append(res.Checks, "restore test")
 		db := "piyasa_verify_" + o.Now().UTC().Format("20060102_150405")
 		res.ScratchDatabase = db

@@ -86,9 +86,15 @@ func setup(t *testing.T, pathFirst ...string) *env {
 // setupWith is setup with more environment variables for the execs.
 func setupWith(t *testing.T, extra map[string]string, pathFirst ...string) *env {
 	t.Helper()
+	return setupPG(t, nil, extra, pathFirst...)
+}
+
+// setupPG is setupWith with options of the PostgreSQL server (WithWALArchive).
+func setupPG(t *testing.T, pgOpts []harness.PostgresOption, extra map[string]string, pathFirst ...string) *env {
+	t.Helper()
 	ns := harness.Namespace(t, "backup")
 	password := harness.CanaryValue("pw")
-	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName)
+	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName, pgOpts...)
 	pg.MustPsql(t, app.DatabaseName, seedSQL)
 	harness.ApplyYAML(t, ns, harness.DatabaseAppYAML(password, true))
 	waitApp(t, ns, 1, 2)
