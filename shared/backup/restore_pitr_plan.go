@@ -94,7 +94,10 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) 
 	if err := o.readServer(ctx, p); err != nil {
 		return nil, err
 	}
-	off, err := listOffClusterWAL(ctx, f.from, o.Namespace)
+	off, encrypted, err := listOffClusterWAL(ctx, f.from, o.Namespace)
+	if encrypted > 0 {
+		o.Infof("note: %d encrypted WAL files (.age) under %s are not used: the restore does not decrypt WAL\n", encrypted, f.from.Location(offClusterWALDir(o.Namespace)))
+	}
 	if err != nil {
 		return nil, cli.Failedf("cannot list the WAL under %s: %v; nothing was changed", f.from.Location(offClusterWALDir(o.Namespace)), err)
 	}
@@ -281,10 +284,17 @@ func (p *pitrPlan) checkChain(target time.Time, latest bool) error {
 		}
 	}
 	p.walFrom, p.walTo = from.Name(), need.Name()
+	// What only --from holds is copied in through the unbroken run's end:
+	// an off-cluster file's time is when it was synced, later than its
+	// archiving, so the segment that covers the target may be a later one.
+	last := max(c.Last.No(), need.No())
 	for _, f := range p.wal {
 		s, err := walarchive.ParseSegment(f.Name)
-		if !f.InArchive && (err != nil || (s.No() >= from.No() && s.No() <= need.No())) {
+		if !f.InArchive && (err != nil || (s.No() >= from.No() && s.No() <= last)) {
 			p.copyIn = append(p.copyIn, f)
+			if f.Name == need.Name() && c.Last.No() > need.No() {
+				p.walTo = c.Last.Name() // replay stops at the target, somewhere up to there
+			}
 		}
 	}
 	return nil
@@ -337,6 +347,8 @@ func (o *RestoreOptions) printPlan(w io.Writer, p *pitrPlan) {
 	fmt.Fprintf(w, "  stopped:          %s %s, started again after\n", replicasText(p.live.replicas), pg)
 	safety := "kept as $PGDATA" + app.SafetyCopySuffix + "<time> (the safety copy)"
 	switch {
+	case p.archiveRead && p.dataKB == 0:
+		safety = "none: nothing to keep"
 	case p.unfinished:
 		safety = "an unfinished restore's work: removed (the safety copy that restore kept stays the one)"
 	case o.pitr.NoSafetyCopy:

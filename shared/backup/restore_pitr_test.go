@@ -1,7 +1,11 @@
 package backup
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +77,14 @@ func TestPITRPlanChooseAndChain(t *testing.T) {
 		copyIn   int
 		refused  string
 	}{
-		{name: "between the base backups", target: t0.Add(150 * time.Second), base: "early", from: seg(2), to: seg(5), copyIn: 2},
-		{name: "after the newest base backup", target: t0.Add(270 * time.Second), base: "late", from: seg(6), to: seg(7), copyIn: 1},
+		{name: "between the base backups", target: t0.Add(150 * time.Second), base: "early", from: seg(2), to: seg(9), copyIn: 4}, // 5 is synced only (its time a sync's): through the run's end
+		{name: "covered by the archive volume", target: t0.Add(90 * time.Second), base: "early", from: seg(2), to: seg(4), copyIn: 4},
+		{name: "after the newest base backup", target: t0.Add(270 * time.Second), base: "late", from: seg(6), to: seg(9), copyIn: 2},
 		{name: "latest", latest: true, base: "late", from: seg(6), to: seg(9), copyIn: 2},
 		{name: "before the window", target: t0.Add(-time.Second), refused: "outside what can be restored: the recovery window is 2026-12-06T17:00:00Z to 2026-12-06T17:07:00Z"},
 		{name: "after the window", target: t0.Add(8 * time.Minute), refused: "outside what can be restored"},
 		{name: "gap before the target", target: t0.Add(150 * time.Second), drop: []int{3}, refused: "WAL segment " + seg(3) + " is missing (the archive goes from " + seg(2) + " to " + seg(4) + ")"},
-		{name: "gap after the target", target: t0.Add(30 * time.Second), drop: []int{5}, base: "early", from: seg(2), to: seg(3), copyIn: 1},
+		{name: "gap after the target", target: t0.Add(30 * time.Second), drop: []int{5}, base: "early", from: seg(2), to: seg(4), copyIn: 1},
 		{name: "gap with --to-latest", latest: true, drop: []int{8}, refused: "WAL segment " + seg(8) + " is missing"},
 		{name: "start segment missing", target: t0.Add(270 * time.Second), drop: []int{6}, refused: "WAL segment " + seg(6) + ", the start of base backup late"},
 	} {
@@ -113,5 +118,34 @@ func TestParseArchiveList(t *testing.T) {
 	}
 	if _, d := parseArchiveList("D\t5\t\t0\n"); d != (dataFacts{FreeKB: 5}) {
 		t.Errorf("no data directory: %+v", d)
+	}
+}
+
+// TestListOffClusterWAL: backup wal sync's layout is read: a file counts
+// with its sidecar, its size and sum come from it, an encrypted one is
+// counted and left out, one without a sidecar (a sync cut) is left out.
+func TestListOffClusterWAL(t *testing.T) {
+	dir := t.TempDir()
+	wal := filepath.Join(dir, "wal", "ns")
+	os.MkdirAll(wal, 0o755)
+	sum := strings.Repeat("a", 64)
+	for name, sidecar := range map[string]bool{seg(2): true, seg(3): false, seg(4) + ".age": true, "00000002.history": true} {
+		os.WriteFile(filepath.Join(wal, name), []byte("x"), 0o644)
+		if sidecar {
+			os.WriteFile(filepath.Join(wal, name+".sha256"), []byte(sum+"  1\n"), 0o644)
+		}
+	}
+	files, encrypted, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns")
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	if err != nil || encrypted != 1 || len(files) != 2 || files[0].Name != seg(2) || files[1].Name != "00000002.history" ||
+		files[0].SHA256 != sum || files[0].Size != 1 || files[0].InArchive {
+		t.Errorf("files %+v encrypted %d err %v", files, encrypted, err)
+	}
+	os.WriteFile(filepath.Join(wal, seg(2)+".sha256"), []byte("garbage\n"), 0o644)
+	if _, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns"); err == nil || !strings.Contains(err.Error(), seg(2)+".sha256") {
+		t.Errorf("a bad sidecar: %v", err)
+	}
+	if files, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: t.TempDir()}, "ns"); err != nil || len(files) != 0 {
+		t.Errorf("no wal folder: %v %v", files, err)
 	}
 }

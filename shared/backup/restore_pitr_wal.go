@@ -1,18 +1,12 @@
 package backup
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"io/fs"
-	"os"
+	"fmt"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/minio/minio-go/v7"
 
 	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
 )
@@ -29,82 +23,39 @@ type walFile struct {
 	InArchive bool
 }
 
-// walSidecar is the suffix of an off-cluster segment's checksum file.
-const walSidecar = ".sha256"
-
 // offClusterWALDir is where the WAL of namespace ns lives under a target.
-func offClusterWALDir(ns string) string { return "wal/" + ns }
+func offClusterWALDir(ns string) string { return path.Join(WALDir, ns) }
 
-// listOffClusterWAL lists the WAL synced under wal/<ns>/ of t: a file counts
-// only once its sidecar (sha256 and byte count) exists.
-func listOffClusterWAL(ctx context.Context, t Target, ns string) ([]walFile, error) {
-	names := map[string]time.Time{}
-	switch t := t.(type) {
-	case DirTarget:
-		des, err := os.ReadDir(filepath.Join(t.Dir, offClusterWALDir(ns)))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, de := range des {
-			if fi, err := de.Info(); err == nil && fi.Mode().IsRegular() {
-				names[de.Name()] = fi.ModTime()
-			}
-		}
-	case *S3Target:
-		c, err := t.Flags.Client()
-		if err != nil {
-			return nil, err
-		}
-		prefix := t.key(offClusterWALDir(ns)) + "/"
-		for obj := range c.ListObjects(ctx, t.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
-			if obj.Err != nil {
-				return nil, s3Err(t.Location(offClusterWALDir(ns)), obj.Err)
-			}
-			names[strings.TrimPrefix(obj.Key, prefix)] = obj.LastModified
-		}
+// listOffClusterWAL lists the WAL synced under wal/<ns>/ of t (backup wal
+// sync's layout): a file counts only once its sidecar (sha256 and byte
+// count) exists. Encrypted files (.age) are left out, and counted: a
+// restore does not decrypt WAL.
+func listOffClusterWAL(ctx context.Context, t Target, ns string) (files []walFile, encrypted int, err error) {
+	wt, err := WALTarget(t, ns)
+	if err != nil {
+		return nil, 0, err
 	}
-	var out []walFile
-	for name, mod := range names {
-		if !walName(name) {
+	entries, err := listFiles(ctx, wt)
+	if err != nil {
+		return nil, 0, err
+	}
+	for name, e := range SyncedWAL(entries) {
+		if e.Name != name {
+			encrypted++
 			continue
 		}
-		if _, ok := names[name+walSidecar]; !ok {
-			continue // not whole yet: the sidecar is written after the segment
-		}
-		sha, size, err := readSidecar(ctx, t, ns, name)
+		sha, size, err := ReadWALSidecar(ctx, wt, e.Name)
 		if err != nil {
-			return nil, err
+			return nil, 0, fmt.Errorf("%s: %v", wt.Location(e.Name+WALSidecarSuffix), err)
 		}
-		out = append(out, walFile{Name: name, Time: mod, Size: size, SHA256: sha})
+		files = append(files, walFile{Name: name, Time: e.Modified, Size: size, SHA256: sha})
 	}
-	return out, nil
+	return files, encrypted, nil
 }
 
 // walName reports a WAL segment or timeline history file name.
 func walName(name string) bool {
 	return walarchive.IsSegmentName(name) || walarchive.IsHistoryName(name)
-}
-
-// readSidecar reads "<hex>  <bytes>" of an off-cluster WAL file.
-func readSidecar(ctx context.Context, t Target, ns, name string) (string, int64, error) {
-	r, err := t.Open(ctx, path.Join(offClusterWALDir(ns), name+walSidecar))
-	if err != nil {
-		return "", 0, err
-	}
-	defer r.Close()
-	line, _ := bufio.NewReader(r).ReadString('\n')
-	f := strings.Fields(line)
-	if len(f) != 2 || len(f[0]) != 64 {
-		return "", 0, errors.New(t.Location(path.Join(offClusterWALDir(ns), name+walSidecar)) + ` is not "<sha256>  <bytes>"`)
-	}
-	n, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil || n <= 0 {
-		return "", 0, errors.New(t.Location(path.Join(offClusterWALDir(ns), name+walSidecar)) + " has no byte count")
-	}
-	return f[0], n, nil
 }
 
 // archiveListScript lists the archive volume ($WAL_ARCHIVE_DIR): name,
