@@ -239,23 +239,8 @@ func TestPlanWALPrune(t *testing.T) {
 // other namespace's WAL folder is untouched.
 func TestPruneRunRemovesWALOnDir(t *testing.T) {
 	dir := t.TempDir()
-	for _, b := range []struct {
-		name       string
-		end        time.Time
-		start, seg uint32
-	}{{"piyasa_db-piyasa-chatbot-1.base.tar.zst", day("2026-12-06"), 4, 4}, {"piyasa_db-piyasa-chatbot-0.base.tar.zst", day("2026-08-01"), 2, 2}} {
-		writeTestBackup(t, dir, b.name, b.end, "ok")
-		raw, _ := os.ReadFile(filepath.Join(dir, b.name+MetadataSuffix))
-		info, err := ParseInfo(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info.Format, info.WAL = FormatBaseBackup, &WALRange{Timeline: 1, StartSegment: segName(b.start), EndLSN: fmt.Sprintf("0/%X", b.seg<<24)}
-		raw, _ = info.Marshal()
-		if err := os.WriteFile(filepath.Join(dir, b.name+MetadataSuffix), raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTestBase(t, dir, "piyasa_db-piyasa-chatbot-1.base.tar.zst", day("2026-12-06"), 4, 4)
+	writeTestBase(t, dir, "piyasa_db-piyasa-chatbot-0.base.tar.zst", day("2026-08-01"), 2, 2)
 	for _, ns := range []string{"piyasa-chatbot", "piyasa-chatbot-dev"} {
 		wd := filepath.Join(dir, WALDir, ns)
 		if err := os.MkdirAll(wd, 0o700); err != nil {
@@ -282,5 +267,22 @@ func TestPruneRunRemovesWALOnDir(t *testing.T) {
 	}
 	if got := dirNames(t, filepath.Join(dir, WALDir, "piyasa-chatbot-dev")); len(got) != 10 {
 		t.Fatalf("other namespace's WAL touched: %v", got)
+	}
+}
+
+// writeTestBase writes a base backup of piyasa-chatbot whose WAL runs from
+// segment start to segment end (timeline 1), as writeTestBackup does.
+func writeTestBase(t *testing.T, dir, name string, endTime time.Time, start, end uint32) {
+	t.Helper()
+	writeTestBackup(t, dir, name, endTime, "ok")
+	raw, _ := os.ReadFile(filepath.Join(dir, name+MetadataSuffix))
+	info, err := ParseInfo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.Format, info.WAL = FormatBaseBackup, &WALRange{Timeline: 1, StartSegment: segName(start), EndLSN: fmt.Sprintf("0/%X", end<<24)}
+	raw, _ = info.Marshal()
+	if err := os.WriteFile(filepath.Join(dir, name+MetadataSuffix), raw, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
