@@ -8,8 +8,9 @@ import (
 
 // ArchivePrunePlan is what `backup wal prune` does to the archive volume in
 // the postgres pod: the segments before the newest good base backup's start
-// that are synced to the place go; history files, segments not yet synced,
-// the newest segment and everything from that start on stay.
+// that are synced to the place, or older than every segment the place holds
+// (backup prune removed them there), go; history files, segments not yet
+// synced, the newest segment and everything from that start on stay.
 type ArchivePrunePlan struct {
 	// KeepFrom is the first segment position kept ("" when none is removed,
 	// or with --force and no base backup: every synced one but the newest goes).
@@ -44,15 +45,24 @@ func NewestGoodBase(items []ListItem, ns string, walNames []string) *BackupInfo 
 
 // PlanArchivePrune decides, and is pure, which segments of the pod's archive
 // go. base is the newest good base backup of the place (nil: none); synced
-// are the names synced to the place (sidecar present). Without base nothing
-// goes unless force, and then every synced segment but the newest. The
-// newest segment of the archive never goes, nor one not synced.
+// are the names synced to the place (sidecar present): a segment goes when
+// synced, or older than the oldest segment synced (the place's retention
+// removed it; a good base backup's chain starts at or after that one).
+// Without base nothing goes unless force, and then every synced segment but
+// the newest. The newest segment of the archive never goes, nor one between
+// the place's oldest segment and the cut that is not synced yet.
 func PlanArchivePrune(archive []ArchivedFile, synced map[string]bool, base *BackupInfo, force bool) (ArchivePrunePlan, error) {
 	plan := ArchivePrunePlan{Remove: []string{}}
 	var newest walarchive.Segment
 	for _, f := range archive {
 		if s, err := walarchive.ParseSegment(f.Name); err == nil && s.No() >= newest.No() {
 			newest = s
+		}
+	}
+	var oldestSynced walarchive.Segment
+	for n := range synced {
+		if s, err := walarchive.ParseSegment(n); err == nil && (oldestSynced.IsZero() || s.No() < oldestSynced.No()) {
+			oldestSynced = s
 		}
 	}
 	cut := newest
@@ -78,7 +88,7 @@ func PlanArchivePrune(archive []ArchivedFile, synced map[string]bool, base *Back
 			continue
 		case s.No() >= cut.No() || s == newest:
 			plan.Kept++
-		case !synced[f.Name]:
+		case !synced[f.Name] && (oldestSynced.IsZero() || s.No() >= oldestSynced.No()):
 			plan.Kept++
 			plan.NotSynced++
 		default:

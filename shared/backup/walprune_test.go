@@ -15,6 +15,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
+	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
 )
 
 func TestPlanArchivePrune(t *testing.T) {
@@ -39,16 +40,26 @@ func TestPlanArchivePrune(t *testing.T) {
 		remove    []uint32
 		notSynced int
 		wantErr   bool
+		// pruned: the place holds only the segments from this one on (backup prune removed the older ones).
+		pruned uint32
 	}{
-		{"before the base backup's start, synced only", base(5), false, []uint32{1, 2, 4}, 1, false},
-		{"a start past the newest segment: the newest stays", base(9), false, []uint32{1, 2, 4, 5, 6, 7}, 1, false},
-		{"no base backup: refused", nil, false, nil, 0, true},
-		{"no base backup, --force: every synced one but the newest", nil, true, []uint32{1, 2, 4, 5, 6, 7}, 1, false},
-		{"--force with a base backup goes by the base backup", base(2), true, []uint32{1}, 0, false},
+		{"before the base backup's start, synced only", base(5), false, []uint32{1, 2, 4}, 1, false, 0},
+		{"a start past the newest segment: the newest stays", base(9), false, []uint32{1, 2, 4, 5, 6, 7}, 1, false, 0},
+		{"no base backup: refused", nil, false, nil, 0, true, 0},
+		{"no base backup, --force: every synced one but the newest", nil, true, []uint32{1, 2, 4, 5, 6, 7}, 1, false, 0},
+		{"--force with a base backup goes by the base backup", base(2), true, []uint32{1}, 0, false, 0},
+		{"older than every segment of the place: removed there by prune, gone here", base(6), false, []uint32{1, 2, 3, 4, 5}, 0, false, 4},
+		{"the place's oldest segment counts: 3 missing after it stays", base(6), false, []uint32{1, 2, 4, 5}, 1, false, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := PlanArchivePrune(archive, synced, c.base, c.force)
+			in := map[string]bool{}
+			for n := range synced {
+				if s, _ := segNo(n); s >= c.pruned {
+					in[n] = true
+				}
+			}
+			p, err := PlanArchivePrune(archive, in, c.base, c.force)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err %v, want error %v", err, c.wantErr)
 			}
@@ -150,4 +161,10 @@ func TestWALPruneRun(t *testing.T) {
 			t.Errorf("%s removed", segName(n))
 		}
 	}
+}
+
+// segNo is a segment name's number on timeline 1 (history files: 0).
+func segNo(name string) (uint32, bool) {
+	s, err := walarchive.ParseSegment(name)
+	return s.Seg, err == nil
 }
