@@ -223,7 +223,9 @@ type BackupPrune struct {
 	// NotConsidered were left alone: backups of other namespaces, and those
 	// without readable metadata (never removed).
 	NotConsidered []PruneEntry `json:"notConsidered"`
-	DryRun        bool         `json:"dryRun"`
+	// WAL is what became of the namespace's WAL in the place (wal/<namespace>/).
+	WAL    *PruneWAL `json:"wal,omitempty"`
+	DryRun bool      `json:"dryRun"`
 }
 
 // PruneOptions are the options of `backup prune`.
@@ -232,6 +234,8 @@ type PruneOptions struct {
 	Print     *output.Flags
 	Dir, From string
 	Retention Retention
+	// BaseRetention is the GFS retention of the base backups.
+	BaseRetention Retention
 	// KeepPinnedDays keeps pre-migration, pre-restore and safety copies this many days.
 	KeepPinnedDays int
 	DryRun         cli.DryRun
@@ -241,15 +245,16 @@ type PruneOptions struct {
 // NewPruneOptions returns the defaults.
 func NewPruneOptions(g *cli.Global) *PruneOptions {
 	return &PruneOptions{base: newBase(g), Print: output.NewFlags(), KeepPinnedDays: DefaultKeepPinnedDays,
-		Retention: Retention{Daily: DefaultKeepDaily, Weekly: DefaultKeepWeekly, Monthly: DefaultKeepMonthly}}
+		Retention:     Retention{Daily: DefaultKeepDaily, Weekly: DefaultKeepWeekly, Monthly: DefaultKeepMonthly},
+		BaseRetention: Retention{Daily: DefaultKeepBaseDaily, Weekly: DefaultKeepBaseWeekly, Monthly: DefaultKeepBaseMonthly}}
 }
 
 // NewCmdPrune returns `backup prune`.
 func NewCmdPrune(g *cli.Global) *cobra.Command {
 	o := NewPruneOptions(g)
 	cmd := &cobra.Command{
-		Use:   "prune (--dir DIR | --from s3://BUCKET/PREFIX) [--env ENV | -n NS] [--keep-daily 7] [--keep-weekly 4] [--keep-monthly 12] [--keep-pinned-days 30] [--dry-run=none|client] [-o json|yaml]",
-		Short: "Remove the backups of one namespace that retention no longer keeps (never the newest good one of a kind, never a pinned one)",
+		Use:   "prune (--dir DIR | --from s3://BUCKET/PREFIX) [--env ENV | -n NS] [--keep-daily 7] [--keep-weekly 4] [--keep-monthly 12] [--keep-base-daily 7 --keep-base-weekly 4 --keep-base-monthly 3] [--keep-pinned-days 30] [--dry-run=none|client] [-o json|yaml]",
+		Short: "Remove the backups of one namespace that retention no longer keeps, and the WAL no kept base backup needs (never the newest good one of a kind, never a pinned one)",
 		Long: `Remove the backups of one namespace that retention no longer keeps.
 
 Only the backups of the namespace that --env/-n resolve to (else the context's, as every
@@ -269,7 +274,18 @@ pin). A backup that is not good (size-mismatch) is no kept copy: it is removed o
 newer good backup of its kind exists. Partial files of a create that was killed
 (.NAME.partial-*, named for the namespace) are removed once older than 1h. Without any good
 backup of the namespace nothing is removed (exit 1). Removing a backup removes its data and
-its <name>.json and <name>.sha256 beside it. --dry-run=client shows every decision and why.`,
+its <name>.json and <name>.sha256 beside it. --dry-run=client shows every decision and why.
+
+Base backups (backup create --physical) are a series of their own, kept by --keep-base-daily,
+--keep-base-weekly and --keep-base-monthly (7/4/3: the WAL from the oldest kept one on stays,
+so their months cost more than a dump's). A base backup is good only when its WAL chain is
+whole in the place's wal/<namespace>/ (every segment from its start to its end LSN, synced
+by backup wal sync); one that is not (wal-missing) is never a kept copy, so the newest base
+backup that can be restored is always kept. Then the WAL segments positioned before the
+start segment of the oldest kept base backup are removed from wal/<namespace>/ with their
+.sha256 sidecars (sidecar first); history files and every later segment stay, and nothing
+of the WAL is removed without a good base backup. backup wal prune does the same to the
+archive volume in the postgres pod.`,
 		Example: `  kubectl piyasa backup prune --dir ./backups --env prod --dry-run=client
   kubectl piyasa backup prune --from s3://my-bucket/piyasa -n piyasa-chatbot --keep-daily 14 -o json | jq '.removed|length'`,
 		Args: cobra.NoArgs,
@@ -280,6 +296,9 @@ its <name>.json and <name>.sha256 beside it. --dry-run=client shows every decisi
 	cmd.Flags().IntVar(&o.Retention.Daily, "keep-daily", DefaultKeepDaily, "Keep the newest good backup of each of this many days")
 	cmd.Flags().IntVar(&o.Retention.Weekly, "keep-weekly", DefaultKeepWeekly, "Keep the newest good backup of each of this many ISO weeks")
 	cmd.Flags().IntVar(&o.Retention.Monthly, "keep-monthly", DefaultKeepMonthly, "Keep the newest good backup of each of this many months")
+	cmd.Flags().IntVar(&o.BaseRetention.Daily, "keep-base-daily", DefaultKeepBaseDaily, "Keep the newest good base backup of each of this many days")
+	cmd.Flags().IntVar(&o.BaseRetention.Weekly, "keep-base-weekly", DefaultKeepBaseWeekly, "Keep the newest good base backup of each of this many ISO weeks")
+	cmd.Flags().IntVar(&o.BaseRetention.Monthly, "keep-base-monthly", DefaultKeepBaseMonthly, "Keep the newest good base backup of each of this many months (the WAL from the oldest kept one on stays)")
 	cmd.Flags().IntVar(&o.KeepPinnedDays, "keep-pinned-days", DefaultKeepPinnedDays, "Keep pre-migration, pre-restore and safety backups this many days (the newest of each kind always)")
 	cli.AddDryRunFlag(cmd)
 	o.S3.AddFlags(cmd.Flags())
@@ -319,6 +338,9 @@ func (o *PruneOptions) Validate() error {
 	}
 	if r.Daily == 0 && r.Weekly == 0 && r.Monthly == 0 {
 		return cli.Usagef("at least one of --keep-daily, --keep-weekly, --keep-monthly must be > 0")
+	}
+	if b := o.BaseRetention; b.Daily < 0 || b.Weekly < 0 || b.Monthly < 0 {
+		return cli.Usagef("--keep-base-daily, --keep-base-weekly and --keep-base-monthly must be >= 0")
 	}
 	if o.KeepPinnedDays < 0 {
 		return cli.Usagef("--keep-pinned-days must be >= 0")
@@ -387,10 +409,16 @@ func (o *PruneOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	plan := PlanPrune(items, PrunePolicy{Retention: o.Retention, PinnedDays: o.KeepPinnedDays, Namespace: o.Namespace, Now: o.Now()})
+	wal, walFiles, err := o.listWAL(ctx)
+	if err != nil {
+		return err
+	}
+	plan := PlanPrune(items, PrunePolicy{Retention: o.Retention, BaseRetention: o.BaseRetention, WAL: walFiles,
+		PinnedDays: o.KeepPinnedDays, Namespace: o.Namespace, Now: o.Now()})
 	doc := BackupPrune{Location: strings.TrimSuffix(o.target.Location(""), "/"), Namespace: o.Namespace,
 		Kept: append([]PruneEntry{}, plan.Kept...), Removed: []PruneEntry{},
 		NotConsidered: append([]PruneEntry{}, plan.NotConsidered...), DryRun: o.DryRun.Active()}
+	doc.WAL = &PruneWAL{Location: strings.TrimSuffix(wal.Location(""), "/"), WALPrunePlan: plan.WAL}
 	if !plan.AnyGood {
 		if err := o.print(doc); err != nil {
 			return err
@@ -416,8 +444,14 @@ func (o *PruneOptions) Run(ctx context.Context) error {
 		}
 		doc.Removed = append(doc.Removed, e)
 	}
+	if err := o.pruneWAL(ctx, wal, &doc); err != nil {
+		return err
+	}
 	if err := o.print(doc); err != nil {
 		return err
+	}
+	if doc.WAL.Failed != "" {
+		return cli.Failedf("cannot remove the WAL no base backup needs from %s: %s", doc.WAL.Location, doc.WAL.Failed)
 	}
 	if len(doc.Failed) > 0 {
 		return cli.Failedf("cannot remove %d backup(s), first %s: %s", len(doc.Failed), doc.Failed[0].Location, doc.Failed[0].Reason)
@@ -437,7 +471,12 @@ func (o *PruneOptions) leftAlone(doc BackupPrune) string {
 // then its data: a removal cut short leaves data without metadata, which list
 // shows as no-metadata and the next prune removes, never an invisible orphan.
 func removeBackup(ctx context.Context, t Target, name string) error {
-	names := []string{name + MetadataSuffix, name + ChecksumSuffix, name}
+	return removeFiles(ctx, t, []string{name + MetadataSuffix, name + ChecksumSuffix, name})
+}
+
+// removeFiles removes files of a directory or objects of an S3 prefix, in
+// order; one already gone is no error.
+func removeFiles(ctx context.Context, t Target, names []string) error {
 	switch t := t.(type) {
 	case DirTarget:
 		for _, n := range names {
@@ -462,7 +501,7 @@ func removeBackup(ctx context.Context, t Target, name string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("cannot remove backups from %s", t.Location(""))
+	return fmt.Errorf("cannot remove files from %s", t.Location(""))
 }
 
 func (o *PruneOptions) print(doc BackupPrune) error {
@@ -496,6 +535,9 @@ func (o *PruneOptions) print(doc BackupPrune) error {
 	for _, r := range rows {
 		tp.Append(r.action, r.e.Name, orDash(r.e.Kind), duration.HumanDuration(now.Sub(r.e.Time)), r.e.Reason)
 	}
+	for _, r := range walRows(doc) {
+		tp.Append(r...)
+	}
 	if err := tp.Render(); err != nil {
 		return err
 	}
@@ -507,6 +549,10 @@ func (o *PruneOptions) print(doc BackupPrune) error {
 	if n := len(doc.NotConsidered); n > 0 {
 		skipped = fmt.Sprintf("; left alone %d of other namespaces or without metadata", n)
 	}
-	o.Infof("%s, namespace %s: kept %d, %s %d%s%s\n", doc.Location, doc.Namespace, len(doc.Kept), verb, len(doc.Removed), skipped, o.DryRun.Suffix())
+	wal := ""
+	if doc.WAL != nil && len(doc.WAL.RemovedSegments) > 0 {
+		wal = fmt.Sprintf(" and %s", cli.Plural(len(doc.WAL.RemovedSegments), "WAL segment", "WAL segments"))
+	}
+	o.Infof("%s, namespace %s: kept %d, %s %d%s%s%s\n", doc.Location, doc.Namespace, len(doc.Kept), verb, len(doc.Removed), wal, skipped, o.DryRun.Suffix())
 	return nil
 }

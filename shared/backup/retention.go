@@ -28,7 +28,14 @@ const (
 
 // PrunePolicy is what prune keeps in one place.
 type PrunePolicy struct {
-	Retention Retention
+	// Retention applies to the dumps (pg_dump and Redis), BaseRetention to
+	// the base backups (FormatBaseBackup).
+	Retention, BaseRetention Retention
+	// WAL are the file names in the place's wal/<Namespace>/ folder
+	// (segments, history files, ".age" ones, sidecars): a base backup counts
+	// as good only when its WAL chain is whole there, and the segments no
+	// kept base backup needs are planned for removal (PrunePlan.WAL).
+	WAL []string
 	// PinnedDays keeps pre-migration, pre-restore and safety copies this many days.
 	PinnedDays int
 	// Namespace is the namespace whose backups are considered; the others are left alone.
@@ -44,14 +51,20 @@ type PrunePlan struct {
 	NotConsidered []PruneEntry
 	// AnyGood is false when no backup of the namespace is good: then nothing is removed.
 	AnyGood bool
+	// WAL is what becomes of the namespace's off-cluster WAL (PlanWALPrune).
+	WAL WALPrunePlan
 }
 
 // PlanPrune decides for every item of a place, and is pure. Retention counts
 // apart each (environment, database, format, kind) of p.Namespace: daily,
-// weekly and monthly for scheduled and manual backups (SelectRetention),
-// p.PinnedDays for the copies taken before a change (SelectPinnedKind).
-// Pinned backups are kept; partial leftovers of p.Namespace older than
-// PartialAge are removed. Without a good backup of p.Namespace nothing is removed.
+// weekly and monthly for scheduled and manual backups (SelectRetention;
+// p.BaseRetention for base backups), p.PinnedDays for the copies taken
+// before a change (SelectPinnedKind). A base backup is good only when its WAL
+// chain is whole in p.WAL (else StatusWALMissing), so the newest base backup
+// that can be restored is always kept. Pinned backups are kept; partial
+// leftovers of p.Namespace older than PartialAge are removed. Without a good
+// backup of p.Namespace nothing is removed. The WAL before the oldest kept
+// base backup's start is planned for removal (PlanWALPrune).
 func PlanPrune(items []ListItem, p PrunePolicy) PrunePlan {
 	var plan PrunePlan
 	byName := map[string]ListItem{}
@@ -60,6 +73,7 @@ func PlanPrune(items []ListItem, p PrunePolicy) PrunePlan {
 	entry := func(it ListItem, reason string) PruneEntry {
 		return PruneEntry{Name: it.Name, Location: it.Location, Kind: it.Kind, Time: itemTime(it), Reason: reason}
 	}
+	walNames := syncedWALNames(p.WAL)
 	for _, it := range items {
 		byName[it.Name] = it
 		switch {
@@ -77,49 +91,30 @@ func PlanPrune(items []ListItem, p PrunePolicy) PrunePlan {
 		case it.Info.Namespace != p.Namespace:
 			plan.NotConsidered = append(plan.NotConsidered, entry(it, "namespace "+orDash(it.Info.Namespace)+": not considered"))
 		default:
-			in := it.Info
-			format := in.Format
-			if format == "" { // older BackupInfos: the name says it
-				format = FormatPgDump
-				if strings.Contains(it.Name, ".rdb") {
-					format = FormatRedisRDB
-				}
+			format, status := itemFormat(it), it.Status
+			if format == FormatBaseBackup && status == "ok" && !BaseChainWhole(it.Info, walNames) {
+				status = StatusWALMissing
 			}
-			key := strings.Join([]string{it.Kind, in.Environment, in.Database, format}, "\x00")
-			groups[key] = append(groups[key], PruneCandidate{Name: it.Name, Time: itemTime(it), Status: it.Status, Pinned: in.Pinned})
+			key := strings.Join([]string{it.Kind, it.Info.Environment, it.Info.Database, format}, "\x00")
+			groups[key] = append(groups[key], PruneCandidate{Name: it.Name, Time: itemTime(it), Status: status, Pinned: it.Info.Pinned})
 		}
 	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var decisions []PruneDecision
-	for _, k := range keys {
-		kind := strings.SplitN(k, "\x00", 2)[0]
-		var ds []PruneDecision
-		var ok bool
-		if kind == KindScheduled || kind == KindManual {
-			ds, ok = SelectRetention(groups[k], p.Retention)
-			for i := range ds {
-				if ds[i].Reason == "newest" {
-					ds[i].Reason = "newest " + kind
-				}
-			}
-		} else {
-			ds, ok = SelectPinnedKind(groups[k], kind, p.PinnedDays, p.Now)
-		}
-		plan.AnyGood = plan.AnyGood || ok
-		decisions = append(decisions, ds...)
-	}
+	decisions, anyGood, baseGood := decideGroups(groups, p)
+	plan.AnyGood = anyGood
+	var keptBases []*BackupInfo
 	for _, d := range decisions {
-		e := entry(byName[d.Name], d.Reason)
+		it := byName[d.Name]
+		e := entry(it, d.Reason)
 		if d.Keep {
 			plan.Kept = append(plan.Kept, e)
+			if itemFormat(it) == FormatBaseBackup {
+				keptBases = append(keptBases, it.Info)
+			}
 		} else {
 			plan.Removed = append(plan.Removed, e)
 		}
 	}
+	plan.WAL = PlanWALPrune(keptBases, baseGood, p.WAL)
 	for _, it := range partials {
 		if plan.AnyGood {
 			plan.Removed = append(plan.Removed, entry(it, "partial leftover of an interrupted create"))
@@ -128,6 +123,53 @@ func PlanPrune(items []ListItem, p PrunePolicy) PrunePlan {
 		}
 	}
 	return plan
+}
+
+// itemFormat is the format of a backup with a BackupInfo; older BackupInfos
+// record none, and their name says it.
+func itemFormat(it ListItem) string {
+	if it.Info.Format != "" {
+		return it.Info.Format
+	}
+	if strings.Contains(it.Name, ".rdb") {
+		return FormatRedisRDB
+	}
+	return FormatPgDump
+}
+
+// decideGroups applies retention to every series of PlanPrune: the
+// decisions, whether any series has a good backup, and whether a series of
+// base backups has one.
+func decideGroups(groups map[string][]PruneCandidate, p PrunePolicy) (decisions []PruneDecision, anyGood, baseGood bool) {
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts := strings.Split(k, "\x00")
+		kind, base := parts[0], parts[3] == FormatBaseBackup
+		var ds []PruneDecision
+		var ok bool
+		if kind == KindScheduled || kind == KindManual {
+			r, newest := p.Retention, "newest "+kind
+			if base {
+				r, newest = p.BaseRetention, "newest "+kind+" base backup"
+			}
+			ds, ok = SelectRetention(groups[k], r)
+			for i := range ds {
+				if ds[i].Reason == "newest" {
+					ds[i].Reason = newest
+				}
+			}
+		} else {
+			ds, ok = SelectPinnedKind(groups[k], kind, p.PinnedDays, p.Now)
+		}
+		anyGood = anyGood || ok
+		baseGood = baseGood || (ok && base)
+		decisions = append(decisions, ds...)
+	}
+	return decisions, anyGood, baseGood
 }
 
 // itemTime is a backup's time for retention: its endTime, else the file's time.

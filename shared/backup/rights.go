@@ -76,6 +76,11 @@ func (o *WALSyncOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	return rbac.For("backup wal sync").Needs(o.Namespace), nil
 }
 
+// NeededRights of backup wal prune.
+func (o *WALPruneOptions) NeededRights(context.Context) (*rbac.Needs, error) {
+	return rbac.For("backup wal prune").Needs(o.Namespace), nil
+}
+
 // NeededRights of backup status.
 func (o *StatusOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	return rbac.For("backup status").Needs(o.Namespace), nil

@@ -14,9 +14,10 @@ func NewCmdWAL(g *cli.Global) *cobra.Command {
 		Short: "Copy the WAL that PostgreSQL archives continuously off the cluster",
 		Long: `PostgreSQL archives every finished WAL segment into its WAL archive volume
 (archive_command, at least every archive_timeout while anything is written). These
-commands work on that archive: sync copies it to a directory or S3, checked.`,
+commands work on that archive: sync copies it to a directory or S3, checked; prune
+removes from the volume the segments synced off that no newer base backup needs.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(NewCmdWALSync(g))
+	cmd.AddCommand(NewCmdWALSync(g), NewCmdWALPrune(g))
 	return cmd
 }

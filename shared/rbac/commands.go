@@ -148,6 +148,7 @@ var Commands = []Command{
 	{Path: "backup schedule show --pvc", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "list"), browsePod)},
 	{Path: "backup pull", Role: Operator, Rights: browsePod},
 	{Path: "backup wal sync", Role: Operator, Rights: execRights, Note: "lists and copies the WAL archive in the postgres pod through exec; only reads"},
+	{Path: "backup wal prune", Role: Operator, Rights: execRights, Note: "lists and removes WAL segments of the archive in the postgres pod through exec; the database is not changed"},
 	{Path: "backup status", Role: Operator, Rights: execRights, Note: "reads pg_stat_archiver and the WAL archive in the postgres pod through exec"},
 	{Path: "backup schedule set|suspend|resume", Role: Operator, Rights: R("batch", []string{"cronjobs"}, "get", "update", "patch")},
 	{Path: "backup schedule run-now", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "create", "list", "watch"),
