@@ -51,9 +51,9 @@ func TestChainFromAndWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	seen := walSeen{}
 	for i, n := range []string{"000000010000000000000002", "000000010000000000000003", "000000010000000000000004", "000000010000000000000005"} {
-		seen.add(n, t0.Add(time.Duration(i)*time.Minute))
+		seen.Add(n, t0.Add(time.Duration(i)*time.Minute))
 	}
-	seen.add("000000010000000000000005", t0.Add(time.Hour)) // synced later: the archive time is kept
+	seen.Add("000000010000000000000005", t0.Add(time.Hour)) // synced later: the archive time is kept
 	s := &BackupStatus{}
 	s.chainFrom(seen, baseInfo(walNS, t0.Add(30*time.Second)))
 	if len(s.Gaps) != 0 || len(s.Problems) != 0 || s.Window == nil || !s.Window.From.Equal(t0.Add(30*time.Second)) ||
