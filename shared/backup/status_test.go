@@ -127,6 +127,7 @@ func TestStatusRun(t *testing.T) {
 		`piyasa_wal_archive_failures_total{namespace="` + walNS + `"} 0`,
 		`piyasa_backup_last_verified_restore_timestamp_seconds{namespace="` + walNS + `"} 0`,
 		`piyasa_wal_gaps{namespace="` + walNS + `"} 1`,
+		`piyasa_postgres_up{namespace="` + walNS + `"} 1`,
 		"# TYPE piyasa_wal_last_synced_timestamp_seconds gauge",
 	} {
 		if !strings.Contains(out, want) {
