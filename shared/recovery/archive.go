@@ -61,7 +61,11 @@ func (a Archive) Line(now time.Time, ago func(time.Duration) string) string {
 	if a.Newest == "" {
 		return fmt.Sprintf("the WAL archive holds no segment yet (%d files)", a.Files)
 	}
-	s := fmt.Sprintf("WAL %s to %s (%d files), last archived %s ago", a.Oldest, a.Newest, a.Files, ago(now.Sub(*a.NewestTime)))
+	since := now.Sub(*a.NewestTime)
+	if since < 0 {
+		since = 0 // the pod's clock is ahead of ours
+	}
+	s := fmt.Sprintf("WAL %s to %s (%d files), last archived %s ago", a.Oldest, a.Newest, a.Files, ago(since))
 	switch len(a.Gaps) {
 	case 0:
 		return s + ", no gap"
