@@ -20,8 +20,8 @@ Usage: $RB_NAME (--dir DIR | --from s3://BUCKET/PREFIX | --backup LOCATION) [--t
                                kubectl piyasa deploy delete --delete-data --yes -n NS)
   --dry-run                    print the commands that would change something; run none of them
 
-Prints the recovery time (RTO: deploy + restore + checks) and the backup's age
-(RPO). Exit status: 0 only when the backup restored every table with every row
+Prints the recovery time (RTO: deploy + restore + checks), the backup's age
+(RPO) and the source's point-in-time recovery window at the place (backup status). Exit status: 0 only when the backup restored every table with every row
 and diagnose found no error in the scratch namespace; 1 otherwise (the failing
 step is named); 2 bad input; 3 cluster unreachable or forbidden.
 USAGE
@@ -139,6 +139,16 @@ human() { local s=$1; printf '%dh%02dm%02ds' $((s/3600)) $((s%3600/60)) $((s%60)
 echo "dr-drill: backup $(jq -r .name <<<"$info") of $src_ns restored into $scratch"
 echo "  RTO (deploy + restore + diagnose): $(human "$rto")"
 echo "  RPO (age of the backup):           $(human "$rpo")"
+# What point-in-time recovery could reach instead: the source's window at the
+# place (backup status reads the base backups and the WAL synced there).
+window="unknown (give --dir or --from)"
+if [[ ${#place[@]} -eq 2 ]]; then
+  st=$(rb_piyasa backup status "${place[@]/--from/--to}" -o json 2>/dev/null) || true
+  window=$(jq -r 'if .window then "\(.window.from) to \(.window.to) (base backup \(.window.baseBackup))"
+    else "none: \(.problems[0] // "no base backup with a whole WAL chain")" end' <<<"$st" 2>/dev/null) || true
+  [[ -n $window ]] || window="unknown (kubectl piyasa backup status failed)"
+fi
+echo "  recovery window (point in time):   $window"
 if [[ -n $diff ]]; then
   echo "  rows: MISMATCH: $diff"
   drill_fail "the row-count comparison" 1

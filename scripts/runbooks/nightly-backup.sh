@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # nightly-backup.sh: the nightly job of a cron or CI runner.
-#   backup create -> verify --restore-test -> retention -> one summary line.
+#   backup create -> verify --restore-test -> backup wal sync -> retention ->
+#   one summary line.
 . "$(dirname "$0")/lib.sh"
 
 rb_usage() {
@@ -10,7 +11,9 @@ Usage: $RB_NAME (--dir DIR | --to s3://BUCKET/PREFIX) [--keep-daily 7] [--keep-w
        [--env dev|prod] [-n NS] [--dry-run]
 
 Takes a backup of piyasa_db (kind scheduled), proves it by restoring it into a
-scratch database (backup verify --restore-test), then applies the retention to
+scratch database (backup verify --restore-test), copies the WAL archived in
+the postgres pod to the same place (backup wal sync: wal/<namespace>/ there,
+what point-in-time recovery replays), then applies the retention to
 the copies of this environment's namespace in DIR or under the S3 prefix
 (backup prune with the same --env/-n): daily, weekly and monthly scheduled
 copies are kept (the design's 7/4/12), manual ones are counted apart,
@@ -23,7 +26,7 @@ as it stands before tonight's backup.
 S3 endpoint and credentials: the AWS_* variables (see kubectl piyasa backup create --help).
 
 Exit status: 0 backed up, verified and pruned; the failing step's code
-otherwise (1 the backup or its verification failed, 2 bad input, 3 cluster
+otherwise (1 the backup, its verification or the WAL sync failed, 2 bad input, 3 cluster
 unreachable or forbidden), with the step named in the summary line.
 USAGE
 }
@@ -85,6 +88,7 @@ preview() {
 if $RB_DRY_RUN; then
   printf 'would run: %s\n' "$(rb_quote "${RB_PIYASA[@]}" backup create "${where[@]}" --kind scheduled --compress "$compress" -o json "${RB_TARGET[@]}")"
   printf 'would run: %s\n' "$(rb_quote "${RB_PIYASA[@]}" backup verify LOCATION --restore-test "${RB_TARGET[@]}")"
+  printf 'would run: %s\n' "$(rb_quote "${RB_PIYASA[@]}" backup wal sync "${where[@]}" -o json "${RB_TARGET[@]}")"
   preview
   printf 'would run: %s\n' "$(rb_quote "${RB_PIYASA[@]}" backup prune "${from[@]}" "${retention[@]}" "${RB_TARGET[@]}")"
   exit 0
@@ -104,10 +108,16 @@ set -e
 [[ $rc -eq 0 ]] || fail "backup verify --restore-test of $loc" "$rc"
 
 set +e
+synced=$(rb_piyasa backup wal sync "${where[@]}" -o json)
+rc=$?
+set -e
+[[ $rc -eq 0 ]] || fail "backup wal sync" "$rc"
+
+set +e
 pruned=$(rb_piyasa backup prune "${from[@]}" "${retention[@]}" -o json)
 rc=$?
 set -e
 [[ $rc -eq 0 ]] || { echo "nightly-backup: backup $loc is good, but the retention failed (exit $rc)"; exit "$rc"; }
 
-jq -r --argjson p "$pruned" '
-  "nightly-backup: OK \(.name) \((.storedBytes/1048576*10|floor)/10) MiB, \(.tables|length) tables, \([.tables[].rows]|add // 0) rows, restore-tested; kept \($p.kept|length), removed \($p.removed|length)"' <<<"$info"
+jq -r --argjson p "$pruned" --argjson w "$synced" '
+  "nightly-backup: OK \(.name) \((.storedBytes/1048576*10|floor)/10) MiB, \(.tables|length) tables, \([.tables[].rows]|add // 0) rows, restore-tested; WAL synced to \($w.lastSegment // "none") (\($w.copied) new); kept \($p.kept|length), removed \($p.removed|length)"' <<<"$info"

@@ -163,7 +163,7 @@ func (o *StatusOptions) readPodParts(ctx context.Context, s *BackupStatus, seen 
 	for _, f := range files {
 		a.Files++
 		a.Bytes += f.Size
-		seen.add(f.Name, f.Modified)
+		seen.Add(f.Name, f.Modified)
 		if walarchive.IsSegmentName(f.Name) {
 			if a.OldestSegment == "" {
 				a.OldestSegment = f.Name
@@ -192,7 +192,7 @@ func (o *StatusOptions) readTarget(ctx context.Context, s *BackupStatus, seen wa
 	}
 	for name, e := range SyncedWAL(entries) {
 		t.SyncedFiles++
-		seen.add(name, e.Modified)
+		seen.Add(name, e.Modified)
 		if walarchive.IsSegmentName(name) && name > t.LastSyncedSegment {
 			t.LastSyncedSegment, t.LastSyncedTime = name, ptrTime(e.Modified.UTC())
 		}

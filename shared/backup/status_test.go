@@ -51,9 +51,9 @@ func TestChainFromAndWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	seen := walSeen{}
 	for i, n := range []string{"000000010000000000000002", "000000010000000000000003", "000000010000000000000004", "000000010000000000000005"} {
-		seen.add(n, t0.Add(time.Duration(i)*time.Minute))
+		seen.Add(n, t0.Add(time.Duration(i)*time.Minute))
 	}
-	seen.add("000000010000000000000005", t0.Add(time.Hour)) // synced later: the archive time is kept
+	seen.Add("000000010000000000000005", t0.Add(time.Hour)) // synced later: the archive time is kept
 	s := &BackupStatus{}
 	s.chainFrom(seen, baseInfo(walNS, t0.Add(30*time.Second)))
 	if len(s.Gaps) != 0 || len(s.Problems) != 0 || s.Window == nil || !s.Window.From.Equal(t0.Add(30*time.Second)) ||
@@ -127,6 +127,7 @@ func TestStatusRun(t *testing.T) {
 		`piyasa_wal_archive_failures_total{namespace="` + walNS + `"} 0`,
 		`piyasa_backup_last_verified_restore_timestamp_seconds{namespace="` + walNS + `"} 0`,
 		`piyasa_wal_gaps{namespace="` + walNS + `"} 1`,
+		`piyasa_postgres_up{namespace="` + walNS + `"} 1`,
 		"# TYPE piyasa_wal_last_synced_timestamp_seconds gauge",
 	} {
 		if !strings.Contains(out, want) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
+	"github.com/piyasa/kubectl-piyasa/shared/recovery"
 )
 
 // KindBackupStatus is the kind of `backup status -o json|yaml`.
@@ -81,100 +81,25 @@ type TargetStatus struct {
 	LastVerifiedRestore *time.Time `json:"lastVerifiedRestore,omitempty"`
 }
 
-// RecoveryWindow is the span a point-in-time restore can reach.
-type RecoveryWindow struct {
-	// From is the first recoverable second: the base backup's end.
-	From time.Time `json:"from"`
-	// To is the last: when the last segment of the unbroken chain from the
-	// base backup was archived (synced, for segments no longer in the pod).
-	To time.Time `json:"to"`
-	// BaseBackup names the base backup the window starts from.
-	BaseBackup string `json:"baseBackup"`
-	// LastSegment is the last segment of that chain.
-	LastSegment string `json:"lastSegment"`
-}
+// RecoveryWindow is the span a point-in-time restore can reach (shared/recovery).
+type RecoveryWindow = recovery.Window
 
-// WALGap is a run of missing WAL segments.
-type WALGap struct {
-	// After is the last segment present before it ("" when the chain's
-	// first segment itself is missing).
-	After string `json:"after,omitempty"`
-	// Missing is the first missing segment; Resume the next one present.
-	Missing string `json:"missing"`
-	Resume  string `json:"resume"`
-}
+// WALGap is a run of missing WAL segments (shared/recovery).
+type WALGap = recovery.Gap
 
-func (g WALGap) String() string {
-	s := "missing WAL from " + g.Missing + " (next present: " + g.Resume + ")"
-	if g.After != "" {
-		s += " after " + g.After
-	}
-	return s
-}
-
-// walSeen is one WAL file present somewhere (pod archive or target) and when
-// it was archived (or, when only the target has it, synced).
-type walSeen map[string]time.Time
-
-// add records name at t, keeping the earliest time seen.
-func (w walSeen) add(name string, t time.Time) {
-	if old, ok := w[name]; !ok || t.Before(old) {
-		w[name] = t
-	}
-}
-
-func (w walSeen) names() []string {
-	out := make([]string, 0, len(w))
-	for n := range w {
-		out = append(out, n)
-	}
-	return out
-}
-
-// oldestSegment is the oldest segment present ("" if none).
-func (w walSeen) oldestSegment() string {
-	oldest := ""
-	for n := range w {
-		if walarchive.IsSegmentName(n) && (oldest == "" || n < oldest) {
-			oldest = n
-		}
-	}
-	return oldest
-}
+// walSeen is the WAL files present and when each was archived (shared/recovery).
+type walSeen = recovery.Seen
 
 // chainFrom checks the chain from the base backup (its start segment) or,
 // without one, from the oldest segment present; it fills Gaps and Window.
 func (s *BackupStatus) chainFrom(seen walSeen, base *BackupInfo) {
-	s.Gaps = []WALGap{}
-	start := seen.oldestSegment()
-	if base != nil && base.WAL != nil && base.WAL.StartSegment != "" {
-		start = base.WAL.StartSegment
+	var b *recovery.Base
+	if base != nil && base.WAL != nil {
+		b = &recovery.Base{Name: base.Name, EndTime: base.EndTime, StartSegment: base.WAL.StartSegment, EndLSN: base.WAL.EndLSN}
 	}
-	from, err := walarchive.ParseSegment(start)
-	if err != nil {
-		return
-	}
-	c := walarchive.CheckChain(from, seen.names())
-	for _, g := range c.Gaps {
-		gap := WALGap{Missing: g.Missing.Name(), Resume: g.Resume.Name()}
-		if !g.After.IsZero() {
-			gap.After = g.After.Name()
-		}
-		s.Gaps = append(s.Gaps, gap)
-		s.Problems = append(s.Problems, gap.String())
-	}
-	if base == nil || base.WAL == nil {
-		return
-	}
-	if !c.Found {
-		s.Problems = append(s.Problems, fmt.Sprintf("base backup %s needs WAL from %s, which is missing: it cannot be restored to any point", base.Name, start))
-		return
-	}
-	if end, err := walarchive.ParseLSN(base.WAL.EndLSN); err == nil && c.Last.No() < walarchive.SegmentOf(from.Timeline, end).No() {
-		s.Problems = append(s.Problems, fmt.Sprintf("base backup %s needs WAL up to %s; the chain ends at %s", base.Name, base.WAL.EndLSN, c.Last.Name()))
-		return
-	}
-	s.Window = &RecoveryWindow{From: base.EndTime, To: seen[c.Last.Name()], BaseBackup: base.Name, LastSegment: c.Last.Name()}
+	r := recovery.Check(seen, b)
+	s.Gaps, s.Window = r.Gaps, r.Window
+	s.Problems = append(s.Problems, r.Problems...)
 }
 
 // parseArchiver reads the row of archiverSQL.

@@ -34,6 +34,11 @@ func writePrometheus(w io.Writer, s *BackupStatus) error {
 	gauge("piyasa_wal_last_synced_timestamp_seconds", "Time the newest synced WAL segment was copied off the cluster (0: never).", epoch(synced))
 	gauge("piyasa_backup_last_verified_restore_timestamp_seconds", "Time of the newest successful restore test (0: never).", epoch(verified))
 	fmt.Fprintf(&b, "# HELP piyasa_wal_archive_failures_total Failed attempts to archive a WAL segment (pg_stat_archiver.failed_count).\n# TYPE piyasa_wal_archive_failures_total counter\npiyasa_wal_archive_failures_total%s %d\n", labels, failures)
+	up := 0.0
+	if s.Archiver != nil {
+		up = 1
+	}
+	gauge("piyasa_postgres_up", "1 when PostgreSQL answered (pg_stat_archiver was read), else 0.", up)
 	gauge("piyasa_wal_gaps", "Runs of missing WAL segments in the chain.", float64(len(s.Gaps)))
 	if a := s.Archive; a != nil && a.Volume != nil && a.Volume.SizeBytes > 0 {
 		gauge("piyasa_wal_archive_volume_used_ratio", "Used share of the WAL archive volume.", float64(a.Volume.UsedBytes)/float64(a.Volume.SizeBytes))

@@ -57,6 +57,9 @@ func (m *monitoringFlag) complete(g *cli.Global) error {
 	if err != nil {
 		return cli.Usagef("cannot render the monitoring add-on: %v", err)
 	}
+	if err := scopeAlerts(objs, g.Namespace); err != nil {
+		return cli.Usagef("cannot render the monitoring add-on: %v", err)
+	}
 	m.monObjs = objs
 	return nil
 }
@@ -88,7 +91,15 @@ func (m *monitoringFlag) decide(ctx context.Context, g *cli.Global, c *clients) 
 	}
 	switch {
 	case has:
-		return true, fmt.Sprintf("monitoring: the cluster serves %s %s: applying the api's ServiceMonitor", monitoringGroupVersion, serviceMonitorKind), nil
+		objs, note, err := withoutAlertsUnlessServed(c.cs.Discovery(), m.monObjs)
+		if err != nil {
+			return false, "", err
+		}
+		m.monObjs = objs
+		if note == "" {
+			note = " and the backup alerts (PrometheusRule)"
+		}
+		return true, fmt.Sprintf("monitoring: the cluster serves %s %s: applying the api's ServiceMonitor%s", monitoringGroupVersion, serviceMonitorKind, note), nil
 	case m.Monitoring == MonitoringOn:
 		return false, "", cli.Failedf("--monitoring on: the cluster serves no %s %s (the Prometheus operator's CRD): nothing applied", monitoringGroupVersion, serviceMonitorKind).
 			WithHint("install kube-prometheus-stack (guide: Prometheus & Grafana Integration), or deploy with --monitoring auto")

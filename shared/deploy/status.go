@@ -34,6 +34,8 @@ type Status struct {
 	// RestoreInterrupted is set while a restore that did not finish has the
 	// app stopped: what it restored, since when, and the commands on.
 	RestoreInterrupted *kube.RestoreLeft `json:"restoreInterrupted,omitempty"`
+	// Recovery is what the postgres pod's WAL archive holds (not part of Ready).
+	Recovery *RecoveryStatus `json:"recovery,omitempty"`
 }
 
 // ComponentStatus is the rollout state of one component's workload. Its
@@ -67,6 +69,8 @@ type ComponentStatus struct {
 type StatusOptions struct {
 	*cli.Global
 	Print *output.Flags
+	// Exec runs a command in a pod (nil: through the API server).
+	Exec podExec
 }
 
 // NewStatusOptions returns the defaults.
@@ -115,11 +119,15 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		// Unreadable (forbidden): the document leaves monitoring out.
 		st.Monitoring, _ = monitoringStatus(ctx, cs.Discovery(), dyn, o.Env, o.Namespace)
 	}
+	o.readRecovery(ctx, cs, st)
 	if err := o.print(st); err != nil {
 		return err
 	}
 	if st.Monitoring != nil && !o.Print.Structured() {
 		o.Infof("monitoring: %s\n", st.Monitoring.Message)
+	}
+	if st.Recovery != nil && !o.Print.Structured() {
+		o.Infof("recovery: %s\n", st.Recovery.Message)
 	}
 	if st.Ready {
 		return nil

@@ -100,6 +100,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 	r.probeAPIReadyz(ctx)
 	r.probeDiskUse(ctx)
 	r.probeArchiving(ctx)
+	r.probeWALChain(ctx)
 	r.probeIngressDNS(ctx)
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/recovery"
 )
 
 // fakeProber answers every exec with out and every proxy GET with proxyErr.
@@ -43,7 +44,18 @@ func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) {
 
 func healthyProber() *fakeProber {
 	return &fakeProber{exec: map[string]string{"pg_isready": "accepting connections", "redis-cli": "PONG",
-		"pg_stat_archiver": "on|0||f|000000010000000000000003"}}
+		"pg_stat_archiver": "on|0||f|000000010000000000000003",
+		recovery.ListEnd:   walListing(2, 3)}}
+}
+
+// walListing is the archive's listing (recovery.ListCommand's output) with
+// the segments numbered nos on timeline 1.
+func walListing(nos ...int) string {
+	var b strings.Builder
+	for _, n := range nos {
+		fmt.Fprintf(&b, "16777216 1786000000 0000000100000000%08X\n", n)
+	}
+	return b.String() + recovery.ListEnd + "\n"
 }
 
 func probe(t *testing.T, p Prober) map[string][]Finding {
@@ -147,6 +159,37 @@ func TestCheckProbesDatabaseDiskDNS(t *testing.T) {
 		}
 		if len(codes) != 1 || codes[0] != c.want {
 			t.Errorf("%s: want only %s, got %v", name, c.want, rep.Findings)
+		}
+	}
+}
+
+// TestCheckProbesWALChain: a gap in the pod's WAL archive is PIY980 (read
+// by shared/recovery), an unreadable listing PIY979.
+func TestCheckProbesWALChain(t *testing.T) {
+	for name, c := range map[string]struct {
+		listing string
+		want    string
+	}{
+		"whole":          {walListing(2, 3, 4), ""},
+		"empty":          {walListing(), ""},
+		"one gap":        {walListing(2, 3, 6), "PIY980"},
+		"two gaps":       {walListing(2, 4, 6), "PIY980"},
+		"cut short":      {"16777216 1786000000 000000010000000000000002\n", "PIY979"},
+		"not in the pod": {"sh: cd: can't cd to /wal\n", "PIY979"},
+	} {
+		p := healthyProber()
+		delete(p.exec, recovery.ListEnd)
+		p.exec["stat -c"] = c.listing
+		got := probe(t, p)
+		n := 0
+		for _, fs := range got {
+			n += len(fs)
+		}
+		if c.want == "" && n != 0 || c.want != "" && (len(got[c.want]) != 1 || n != 1) {
+			t.Errorf("%s: want %q, got %+v", name, c.want, got)
+		}
+		if f := got["PIY980"]; len(f) == 1 && (!strings.Contains(f[0].Message, "missing") && !strings.Contains(f[0].Message, "gap") || len(f[0].Evidence) == 0) {
+			t.Errorf("%s: %+v", name, f[0])
 		}
 	}
 }

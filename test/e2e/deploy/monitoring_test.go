@@ -54,6 +54,9 @@ func TestMonitoring(t *testing.T) {
 		!strings.Contains(r.Stdout, "networkpolicy/dev-allow-prometheus serverside-applied") {
 		t.Errorf("deploy with the CRD:\n%s\n%s", r.Stdout, r.Stderr)
 	}
+	if strings.Contains(r.Stdout, "prometheusrule/") || !strings.Contains(r.Stderr, "no backup alerts: the cluster serves no monitoring.coreos.com/v1 PrometheusRule") {
+		t.Errorf("deploy with the ServiceMonitor CRD only:\n%s\n%s", r.Stdout, r.Stderr)
+	}
 	got := harness.Kubectl(t, "get", "servicemonitor", "dev-piyasa-api-metrics", "-n", ns,
 		"-o", `jsonpath={.spec.endpoints[0].port} {.spec.endpoints[0].path} {.spec.selector.matchLabels.app} {.metadata.labels.release}`).RunOK().Stdout
 	if got != "http /metrics piyasa-api prometheus" {
@@ -65,6 +68,23 @@ func TestMonitoring(t *testing.T) {
 	r = harness.Piyasa(t, "deploy", "status", "--env", "dev", "-n", ns).RunOK()
 	if !strings.Contains(r.Stderr, "monitoring: servicemonitor/dev-piyasa-api-metrics") {
 		t.Errorf("status table:\n%s", r.Stderr)
+	}
+
+	// The PrometheusRule CRD installed too: the next deploy applies the backup
+	// alerts, their expressions scoped to the namespace.
+	installCRD(t, "monitoring.coreos.com", "PrometheusRule", "prometheusrules")
+	r = harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env, "--timeout", "3m").RunOK()
+	if !strings.Contains(r.Stdout, "prometheusrule/dev-piyasa-backup-alerts serverside-applied") || !strings.Contains(r.Stderr, "and the backup alerts (PrometheusRule)") {
+		t.Errorf("deploy with the PrometheusRule CRD:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+	got = harness.Kubectl(t, "get", "prometheusrule", "dev-piyasa-backup-alerts", "-n", ns, "-o", `jsonpath={range .spec.groups[*].rules[*]}{.alert}={.expr}{"\n"}{end}`).RunOK().Stdout
+	for _, alert := range []string{"PiyasaWALArchivingStalled", "PiyasaWALSyncStalled", "PiyasaNoBaseBackup", "PiyasaNoVerifiedRestore"} {
+		if !strings.Contains(got, alert+"=") {
+			t.Errorf("PrometheusRule lacks %s:\n%s", alert, got)
+		}
+	}
+	if strings.Contains(got, "NAMESPACE") || !strings.Contains(got, `namespace="`+ns+`"`) {
+		t.Errorf("PrometheusRule expressions not scoped to %s:\n%s", ns, got)
 	}
 
 	// diagnose: the api Service names the metrics port and PROMETHEUS_ENABLED is on ...

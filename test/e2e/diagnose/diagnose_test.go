@@ -320,7 +320,14 @@ func TestProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	harness.ApplyClusterExec(t, "diag-probe-"+ns, ns, dir, "PATH="+dir+":/usr/bin:/bin")
+	// The WAL archive misses segment 3: PIY980.
+	wal := t.TempDir()
+	for _, seg := range []string{"000000010000000000000001", "000000010000000000000002", "000000010000000000000004"} {
+		if err := os.WriteFile(filepath.Join(wal, seg), []byte("wal"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	harness.ApplyClusterExec(t, "diag-probe-"+ns, ns, dir, "PATH="+dir+":/usr/bin:/bin", "WAL_ARCHIVE_DIR="+wal)
 
 	// without --probe no probe check runs
 	for _, c := range report(t, 0, "--env", "dev", "-n", ns).Checks {
@@ -352,6 +359,9 @@ func TestProbes(t *testing.T) {
 	}
 	if len(got["PIY978"]) != 1 || !strings.Contains(got["PIY978"][0].Message, "000000010000000000000007") {
 		t.Errorf("pg_stat_archiver says archiving fails, want PIY978: %+v", got["PIY978"])
+	}
+	if len(got["PIY980"]) != 1 || !strings.Contains(got["PIY980"][0].Message, "000000010000000000000003") {
+		t.Errorf("WAL archive without segment 3, want PIY980: %+v", got["PIY980"])
 	}
 	// kwok pods serve no HTTP: the API server cannot proxy to /readyz, so the probe could not run (PIY979), not a failing /readyz
 	if len(got["PIY973"]) != 0 {

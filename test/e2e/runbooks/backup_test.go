@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,13 +43,13 @@ func rowsDigest(t *testing.T, pg *harness.Postgres) map[string]string {
 
 // deployedWithDB deploys the dev app into a fresh namespace and maps its
 // postgres pod's exec to a fresh, seeded PostgreSQL on loopback.
-func deployedWithDB(t *testing.T, prefix string) (ns string, pg *harness.Postgres) {
+func deployedWithDB(t *testing.T, prefix string, opts ...harness.PostgresOption) (ns string, pg *harness.Postgres) {
 	t.Helper()
 	ns = harness.Namespace(t, prefix)
 	env := harness.InitEnv(t, filepath.Join(t.TempDir(), ".env"))
 	harness.Piyasa(t, "deploy", "--env", "dev", "-n", ns, "--env-file", env, "--timeout", "3m").RunOK()
 	// The server's password is the Secret's, as in the postgres pod: the canary is in it.
-	pg = harness.StartPostgres(t, app.DatabaseUser, harness.EnvValue(t, env, app.KeyDatabasePassword), app.DatabaseName)
+	pg = harness.StartPostgres(t, app.DatabaseUser, harness.EnvValue(t, env, app.KeyDatabasePassword), app.DatabaseName, opts...)
 	pg.MustPsql(t, app.DatabaseName, seed)
 	c, _ := app.LookupComponent(app.Postgres)
 	pods, err := harness.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: c.Selector()})
@@ -57,6 +58,23 @@ func deployedWithDB(t *testing.T, prefix string) (ns string, pg *harness.Postgre
 	}
 	pg.ClusterExec(t, ns, pods.Items[0].Name)
 	return ns, pg
+}
+
+// archivedSegment switches to a new WAL segment and waits until PostgreSQL
+// has archived the finished one (archive_timeout 1 s); it returns its name.
+func archivedSegment(t *testing.T, pg *harness.Postgres) string {
+	t.Helper()
+	seg := strings.TrimSpace(pg.MustPsql(t, app.DatabaseName, "SELECT pg_walfile_name(pg_switch_wal())"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(pg.WALArchive, seg)); err == nil {
+			return seg
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segment %q not archived in 30s", seg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // writeBackup writes a synthetic backup with a valid BackupInfo of namespace
@@ -85,13 +103,14 @@ func writeBackup(t *testing.T, dir, name, ns, env, kind string, end time.Time) {
 // copies: another environment's backup in the same directory and a
 // pre-migration copy of the same day stay.
 func TestNightlyBackup(t *testing.T) {
-	ns, pg := deployedWithDB(t, "rb-nightly")
+	ns, pg := deployedWithDB(t, "rb-nightly", harness.WithWALArchive(1))
 	dir := filepath.Join(t.TempDir(), "nightly")
 	target := []string{"--env", "dev", "-n", ns}
 	retention := []string{"--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0"}
 
 	r := runbook(t, "nightly-backup.sh", append(target, "--dir", dir, "--dry-run")...).RunOK()
 	if !strings.Contains(r.Stdout, "would run: kubectl piyasa backup create --dir "+dir+" --kind scheduled") ||
+		!strings.Contains(r.Stdout, "would run: kubectl piyasa backup wal sync --dir "+dir+" -o json") ||
 		!strings.Contains(r.Stdout, "would create: "+dir) || strings.Contains(r.Stdout+r.Stderr, "error") {
 		t.Fatalf("dry run:\n%s\n%s", r.Stdout, r.Stderr)
 	}
@@ -117,6 +136,9 @@ func TestNightlyBackup(t *testing.T) {
 	premig := harness.Piyasa(t, append([]string{"backup", "create", "--dir", dir, "--kind", "pre-migration"}, target...)...).RunOK()
 	premigFile := strings.TrimSpace(premig.Stdout)
 
+	// A finished WAL segment in the pod's archive: the night syncs it.
+	seg := archivedSegment(t, pg)
+
 	r = runbook(t, "nightly-backup.sh", append(append(target, "--dir", dir), retention...)...).WithTimeout(6 * time.Minute).RunOK()
 	t.Logf("nightly-backup.sh stdout:\n%s", r.Stdout)
 	line := strings.TrimSpace(r.Stdout)
@@ -125,6 +147,16 @@ func TestNightlyBackup(t *testing.T) {
 	}
 	if !strings.Contains(line, "3 tables, 5550 rows") || !strings.Contains(line, "kept 2, removed 1") {
 		t.Fatalf("summary does not count the seeded rows or the retention: %s", line)
+	}
+	if !strings.Contains(line, "WAL synced to ") {
+		t.Errorf("summary does not say the WAL was synced: %s", line)
+	}
+	synced := filepath.Join(dir, "wal", ns, seg)
+	want, _ := os.ReadFile(filepath.Join(pg.WALArchive, seg))
+	got, err := os.ReadFile(synced)
+	sidecar, serr := os.ReadFile(synced + ".sha256")
+	if err != nil || serr != nil || len(got) == 0 || string(got) != string(want) || !strings.HasSuffix(strings.TrimSpace(string(sidecar)), " "+strconv.Itoa(len(want))) {
+		t.Errorf("segment %s not synced with its sidecar: %v %v (%d bytes, sidecar %q)", seg, err, serr, len(got), sidecar)
 	}
 	for _, f := range []string{premigFile, filepath.Join(dir, other), filepath.Join(dir, other+backup.MetadataSuffix)} {
 		if _, err := os.Stat(f); err != nil {
@@ -181,7 +213,8 @@ func TestDRDrill(t *testing.T) {
 
 	r = runbook(t, "dr-drill.sh", append(target, "--dir", dir, "--take", "--scratch", scratch, "--timeout", "3m")...).WithTimeout(10 * time.Minute).RunOK()
 	t.Logf("dr-drill.sh stdout:\n%s", r.Stdout)
-	for _, want := range []string{"RTO (deploy + restore + diagnose): ", "RPO (age of the backup):", "rows: 3 tables, 5550 rows, all equal to the source's", "dr-drill: OK"} {
+	for _, want := range []string{"RTO (deploy + restore + diagnose): ", "RPO (age of the backup):", "rows: 3 tables, 5550 rows, all equal to the source's", "dr-drill: OK",
+		"recovery window (point in time):   none: "} { // a logical backup is no base backup: no window
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("drill output lacks %q:\n%s", want, r.Stdout)
 		}
