@@ -55,6 +55,9 @@ type dumpRequest struct {
 	Database    string
 	// Kind is the BackupInfo's backupKind (KindScheduled ...).
 	Kind string
+	// Encrypt encrypts the stored file to these recipients (nil: not
+	// encrypted); Name then ends in .age.
+	Encrypt *Recipients
 }
 
 // base holds what every backup command shares.
@@ -63,6 +66,21 @@ type base struct {
 	// Executor runs commands in pods (default: the exec API).
 	Executor Executor
 	S3       *S3Flags
+	// Identity is --identity of the commands that read backups (verify,
+	// restore, pull); ids holds what loadIdentities read from it.
+	Identity IdentityFlags
+	ids      *Identities
+}
+
+// loadIdentities reads the --identity files (exit 2 on a bad one) before
+// the command reads or changes anything.
+func (b *base) loadIdentities() error {
+	ids, err := b.Identity.Load()
+	if err != nil {
+		return err
+	}
+	b.ids = ids
+	return nil
 }
 
 func newBase(g *cli.Global) base { return base{Global: g, S3: &S3Flags{}} }
@@ -186,7 +204,11 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	}()
 
 	stored := NewCounter()
-	comp, err := req.Compression.NewCompressor(io.MultiWriter(stored, sink))
+	out, err := req.Encrypt.Wrap(CountingSink(sink, stored))
+	if err != nil {
+		return nil, cli.Failedf("cannot encrypt: %v", err)
+	}
+	comp, err := req.Compression.NewCompressor(out)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +228,7 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		}
 		return nil, cli.Failedf("compress: %v", err)
 	}
-	if err := sink.Commit(ctx); err != nil {
+	if err := out.Commit(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, interrupted(req.Target.Location(req.Name), isS3(req.Target))
 		}
@@ -221,7 +243,7 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
 		Compression: string(req.Compression),
 		RawBytes:    raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
-		Tables: sortedTables(scan.Tables), BackupKind: req.Kind,
+		Tables: sortedTables(scan.Tables), BackupKind: req.Kind, Encryption: req.Encrypt.Encryption(),
 	}
 	if err := writeMeta(ctx, req, info); err != nil {
 		return nil, err

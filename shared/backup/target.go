@@ -278,7 +278,7 @@ func backupArg(ref string, s3 *S3Flags) (Location, error) {
 		return loc, cli.Usagef("%v", err)
 	}
 	if !IsBackupName(loc.Name) {
-		return loc, cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz] or .rdb[.zst|.gz]", ref)
+		return loc, cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz][.age] or .rdb[.zst|.gz][.age]", ref)
 	}
 	return loc, nil
 }
