@@ -360,3 +360,46 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestPullEncrypted: pull copies an encrypted backup as it is stored (still
+// ciphertext); with --identity it also checks the plain dump in memory, and
+// an identity that does not fit writes nothing (exit 1).
+func TestPullEncrypted(t *testing.T) {
+	key, other := newTestKey(t), newTestKey(t)
+	src := t.TempDir()
+	file := writeEncryptedBackup(t, src, key)
+	stored, _ := os.ReadFile(file)
+	meta, _ := os.ReadFile(file + MetadataSuffix)
+	name := "daily/" + filepath.Base(file)
+	for _, c := range []struct {
+		identity []string
+		want     string // "" = pulled
+	}{{nil, ""}, {[]string{key.file}, ""}, {[]string{other.file}, "no identity in " + other.file + " is one of its recipients; nothing was written"}} {
+		dir := t.TempDir()
+		tt := clitest.New("piyasa-chatbot-dev")
+		runningPods(tt)
+		o := &PullOptions{base: newBase(tt.Global), Dir: dir}
+		o.Executor = &pvcExec{files: map[string]string{name: string(stored)}, meta: map[string]string{name: string(meta)}}
+		o.Identity.Files = c.identity
+		if err := o.Complete(nil, []string{name}); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		err := o.Run(context.Background())
+		if c.want != "" {
+			if exitCode(err) != cli.ExitFailed || !strings.Contains(err.Error(), c.want) || len(dirNames(t, dir)) != 0 {
+				t.Errorf("identity %v: %v, files %v", c.identity, err, dirNames(t, dir))
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("identity %v: %v", c.identity, err)
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, filepath.Base(file)))
+		if !bytes.Equal(got, stored) {
+			t.Errorf("identity %v: the pulled file is not the stored ciphertext", c.identity)
+		}
+	}
+}
