@@ -30,9 +30,12 @@ type CreateOptions struct {
 	Kind string
 	// Encrypt are --encrypt-to and --recipients-file.
 	Encrypt EncryptFlags
+	// CompressInPod makes pg_dump compress in the pod (none|gzip|zstd).
+	CompressInPod string
 
 	compressSet bool
 	compression Compression
+	podCompress Compression
 	target      Target
 	name        string
 }
@@ -67,7 +70,12 @@ missing --dir is created 0700.
 to those X25519 public keys as it streams: only ciphertext reaches the disk or the bucket,
 under a name ending in .age (-f FILE must end so). storedSHA256 and storedBytes describe
 the encrypted file, rawSHA256 the plain dump; the BackupInfo names the recipients.
-Reading it back (verify, restore, pull) needs --identity FILE with a matching secret key.`,
+Reading it back (verify, restore, pull) needs --identity FILE with a matching secret key.
+
+--compress-in-pod gzip|zstd has pg_dump compress in the pod (-Z 1; zstd needs pg_dump 16):
+fewer bytes cross the exec stream. The pod's byte count and sha256 then describe that
+stream; the client expands it as it arrives to hash the plain dump (rawSHA256), count the
+rows and check the trailer, and stores it as it came when --compress is the same.`,
 		Example: `  kubectl piyasa backup create --env prod --dir ./backups
   kubectl piyasa backup create -f piyasa.sql.gz
   kubectl piyasa backup create --to s3://my-bucket/piyasa -o json
@@ -88,6 +96,7 @@ Reading it back (verify, restore, pull) needs --identity FILE with a matching se
 	_ = cmd.RegisterFlagCompletionFunc("compress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return Compressions, cobra.ShellCompDirectiveNoFileComp
 	})
+	cmd.Flags().StringVar(&o.CompressInPod, "compress-in-pod", "", "Have pg_dump compress in the pod ("+strings.Join(PodCompressions, "|")+"; zstd needs pg_dump 16): fewer bytes over the exec stream; stored as they come when --compress is the same")
 	o.Encrypt.AddFlags(cmd.Flags())
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
@@ -115,6 +124,12 @@ func (o *CreateOptions) Validate() error {
 	}
 	if err := o.Encrypt.Validate(); err != nil {
 		return err
+	}
+	if o.podCompress, err = ParsePodCompression(o.CompressInPod); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	if o.Redis && o.podCompress != None {
+		return cli.Usagef("--compress-in-pod applies to pg_dump, not to --redis")
 	}
 	n := 0
 	for _, s := range []string{o.File, o.Dir, o.To} {
@@ -236,7 +251,7 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 	if o.Redis {
 		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind, enc)
 	} else {
-		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind, Encrypt: enc})
+		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind, Encrypt: enc, PodCompression: o.podCompress})
 	}
 	var e *cli.Error
 	if err != nil && ctx.Err() != nil && !(errors.As(err, &e) && e.Code == cli.ExitInterrupted) {

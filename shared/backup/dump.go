@@ -58,6 +58,9 @@ type dumpRequest struct {
 	// Encrypt encrypts the stored file to these recipients (nil: not
 	// encrypted); Name then ends in .age.
 	Encrypt *Recipients
+	// PodCompression makes pg_dump compress in the pod ("" or none: the
+	// plain dump travels and the client compresses).
+	PodCompression Compression
 }
 
 // base holds what every backup command shares.
@@ -208,21 +211,22 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	if err != nil {
 		return nil, cli.Failedf("cannot encrypt: %v", err)
 	}
-	comp, err := req.Compression.NewCompressor(out)
-	if err != nil {
-		return nil, err
-	}
 	raw := NewCounter()
 	scan := NewDumpScanner()
 	prog := newProgress(b.ErrOut, "dumping "+req.Database)
-	stderr := &StderrCollector{}
-	start := b.Now()
-	execErr := ex.Exec(ctx, pod, container, DumpCommand(req.Database), nil, io.MultiWriter(raw, scan, prog, comp), stderr)
-	prog.done()
-	if err := b.checkDumped(ctx, req, sink, execErr, stderr, raw, scan); err != nil {
+	streams, err := newDumpStreams(req.PodCompression, req.Compression, out, raw, scan, prog)
+	if err != nil {
 		return nil, err
 	}
-	if err := comp.Close(); err != nil {
+	stderr := &StderrCollector{}
+	start := b.Now()
+	execErr := ex.Exec(ctx, pod, container, DumpCommandCompressed(req.Database, req.PodCompression), nil, streams.stdout, stderr)
+	prog.done()
+	expandErr := streams.finish()
+	if err := b.checkDumped(ctx, req, sink, execErr, stderr, streams.wire, scan, expandErr); err != nil {
+		return nil, err
+	}
+	if err := streams.comp.Close(); err != nil {
 		if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), nil); err != nil {
 			return nil, err
 		}
@@ -264,8 +268,10 @@ func (b *base) postgresPod(ctx context.Context, cs kubernetes.Interface) (*corev
 }
 
 // checkDumped judges the finished pg_dump: interrupted, the target not
-// written, pg_dump failed, or a dump that is not whole is an error.
-func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSink, execErr error, stderr *StderrCollector, raw *Counter, scan *DumpScanner) error {
+// written, pg_dump failed, or a dump that is not whole is an error. wire
+// counts what travelled (the pod's status describes it); expandErr is the
+// expansion's error of a dump compressed in the pod.
+func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSink, execErr error, stderr *StderrCollector, wire *Counter, scan *DumpScanner, expandErr error) error {
 	st, haveStatus := stderr.Status()
 	if ctx.Err() != nil {
 		return interrupted(req.Target.Location(req.Name), isS3(req.Target))
@@ -283,7 +289,10 @@ func (b *base) checkDumped(ctx context.Context, req dumpRequest, sink *watchedSi
 		}
 		return cli.Failedf("dump failed, nothing written: %s", msg)
 	}
-	if err := CheckDump(st, haveStatus, raw, scan, stderr.Last()); err != nil {
+	if expandErr != nil && haveStatus && st.RC == 0 && st.Bytes == wire.N && st.SHA256 == wire.Sum() {
+		return cli.Failedf("dump rejected, nothing written: %v", expandErr)
+	}
+	if err := CheckDump(st, haveStatus, wire, scan, stderr.Last()); err != nil {
 		return cli.Failedf("dump rejected, nothing written: %v", err)
 	}
 	if execErr != nil {
