@@ -54,7 +54,7 @@ func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, er
 		}
 		return nil, cli.Failedf("base backup taken but the row counts could not be read, nothing written: %v", err)
 	}
-	if err := ps.commit(ctx, req); err != nil {
+	if err := ps.commit(ctx, ps.sink, req); err != nil {
 		return nil, err
 	}
 	committed = true
