@@ -74,8 +74,10 @@ func CompressionForName(name string) Compression {
 	return ""
 }
 
-// IsBaseBackupName reports a base backup's name (*.tar[.zst|.gz]).
+// IsBaseBackupName reports a base backup's name (*.tar[.zst|.gz], also
+// with .age when encrypted).
 func IsBaseBackupName(name string) bool {
+	name = strings.TrimSuffix(name, EncryptedSuffix)
 	return strings.HasSuffix(name, ".tar.zst") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tar")
 }
 
