@@ -70,6 +70,10 @@ message says what state the database is in, with the commands that finish the re
 With --to-database NAME the backup is restored into a new database NAME and the app is
 left alone.
 
+--dry-run checks the backup, prints the plan (the backup, the components stopped and their
+replicas, the safety backup, the space the load needs against the space free, the database
+lock's holder) and changes nothing; what the restore would refuse, it refuses alike.
+
 An encrypted backup (*.age) needs --identity FILE (age identities, repeatable), checked
 before anything changes (exit 2 without one, or when none fits); the plaintext streams
 into the pod. The safety backup of an encrypted backup is encrypted to the same recipients.
@@ -116,9 +120,6 @@ func (o *RestoreOptions) Validate() error {
 	}
 	if o.Ref == "" {
 		return cli.Usagef("give the backup to restore (FILE or s3://BUCKET/KEY), or --to-time T / --to-latest for a point-in-time restore")
-	}
-	if o.pitr.dryRun != cli.DryRunNone && o.pitr.dryRun != "" {
-		return cli.Usagef("--dry-run applies to a point-in-time restore (--to-time, --to-latest)")
 	}
 	if o.pitr.From != "" || o.pitr.NoSafetyCopy {
 		return cli.Usagef("--from and --no-safety-copy apply to a point-in-time restore (--to-time, --to-latest)")
@@ -198,6 +199,9 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	info := chk.Info
 	if info.IsRedis() {
 		return cli.Usagef("%s is a Redis backup: restore restores PostgreSQL backups; put its dump.rdb into the redis volume while Redis is stopped", where)
+	}
+	if o.pitr.dryRun != cli.DryRunNone && o.pitr.dryRun != "" {
+		return o.dryRunDump(ctx, loc, info)
 	}
 	if o.ToDatabase != "" {
 		return o.restoreNew(ctx, loc, info)

@@ -95,6 +95,9 @@ func (p *podDB) Exec(ctx context.Context, _ *corev1.Pod, _ string, cmd []string,
 		return p.load(ctx, cmd, stdin, stdout, stderr)
 	case "piyasa-psql":
 		return p.psql(cmd[len(cmd)-1], stdout, stderr)
+	case "piyasa-df":
+		io.WriteString(stdout, "/dev/vdb 10255636 2359296 7896340 23% /var/lib/postgresql/data\n")
+		return nil
 	}
 	return fmt.Errorf("unexpected command %q", cmd)
 }
@@ -799,4 +802,29 @@ func (x execWrap) Exec(ctx context.Context, pod *corev1.Pod, c string, cmd []str
 		x.db.mu.Unlock()
 	}
 	return err
+}
+
+// TestRestoreDryRunChangesNothing: --dry-run of a dump restore checks the
+// backup and the workloads, prints the plan (what stops, the safety backup,
+// the space, the lock) and changes nothing: no load, no scale, no Lease.
+func TestRestoreDryRunChangesNothing(t *testing.T) {
+	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, func(o *RestoreOptions) { o.pitr.dryRun = cli.DryRunClient })
+	if e := w.run(t, context.Background()); e != nil {
+		t.Fatalf("dry run: %v (%s)", e, e.Hint)
+	}
+	if len(w.db.events) != 0 || patches(w.tg) != 0 || w.lease(t) {
+		t.Errorf("the dry run changed something: events %v, %d patches, lease %v", w.db.events, patches(w.tg), w.lease(t))
+	}
+	out := w.tg.Stdout.String()
+	for _, want := range []string{"restore of " + w.o.Ref + " over piyasa_db in namespace " + devNS, "stopped:          api=1 worker=2",
+		"safety backup:    a dump of the live database first", "7.5 GiB free on the data volume", "database lock:    free"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	// What a restore would refuse, the dry run refuses alike: here, no app.
+	w = newRestoreWorld(t, nil, nil, func(o *RestoreOptions) { o.pitr.dryRun = cli.DryRunClient })
+	if e := w.run(t, context.Background()); e == nil || !strings.Contains(e.Msg, "nothing was changed") {
+		t.Errorf("dry run without the app: %v", e)
+	}
 }
