@@ -54,6 +54,9 @@ func (o *ScheduleShowOptions) NeededRights(context.Context) (*rbac.Needs, error)
 
 // NeededRights of backup schedule set.
 func (o *ScheduleSetOptions) NeededRights(context.Context) (*rbac.Needs, error) {
+	if o.cmd != nil && o.cmd.Flags().Changed("physical") {
+		return rbac.For("backup schedule set --physical").Needs(o.Namespace).As("backup schedule set"), nil
+	}
 	return rbac.For("backup schedule set|suspend|resume").Needs(o.Namespace).As("backup schedule set"), nil
 }
 
