@@ -20,6 +20,10 @@ func (o *RestoreOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	if o.ToDatabase != "" {
 		return rbac.For("backup restore --to-database").Needs(o.Namespace), nil
 	}
+	if o.pitr.asked() && o.pitr.From == "" {
+		// the base backups of the backup volume are listed through the browse pod
+		return rbac.For("backup restore").Needs(o.Namespace, rbac.For("backup list --in-cluster").Rights), nil
+	}
 	return rbac.For("backup restore").Needs(o.Namespace), nil
 }
 

@@ -223,15 +223,8 @@ func (o *ScheduleShowOptions) Run(ctx context.Context) error {
 	if err := tp.Render(); err != nil {
 		return err
 	}
-	if p := s.Physical; p != nil {
-		succ, state := "never", "active"
-		if p.LastSuccess != nil {
-			succ = p.LastSuccess.Format(time.RFC3339)
-		}
-		if p.Suspended {
-			state = "suspended"
-		}
-		fmt.Fprintf(o.Out, "base backups: cronjob %s %q (%s), the newest %d kept, last success %s\n", p.CronJob, p.Schedule, state, p.KeepBase, succ)
+	if s.Physical != nil {
+		s.Physical.print(o.Out)
 	}
 	if o.PVC {
 		if s.NewestBackup == nil {

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -34,6 +35,18 @@ type PhysicalSchedule struct {
 	KeepBase    int        `json:"keepBase"`
 	NextRun     *time.Time `json:"nextRun,omitempty"`
 	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+}
+
+// print writes the one line `schedule show` gives the base backup CronJob.
+func (p *PhysicalSchedule) print(w io.Writer) {
+	succ, state := "never", "active"
+	if p.LastSuccess != nil {
+		succ = p.LastSuccess.Format(time.RFC3339)
+	}
+	if p.Suspended {
+		state = "suspended"
+	}
+	fmt.Fprintf(w, "base backups: cronjob %s %q (%s), the newest %d kept, last success %s\n", p.CronJob, p.Schedule, state, p.KeepBase, succ)
 }
 
 func (s *scheduleBase) physicalName() string { return s.Env.ObjectName(app.BaseBackupCronJob) }
