@@ -9,18 +9,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-// runBaseCronScript runs the base backup CronJob's script locally with sh against pg.
+// runBaseCronScript runs the base backup CronJob's script locally with sh
+// against pg, as the pod of namespace piyasa-test.
 func runBaseCronScript(t *testing.T, pg *harness.Postgres, root string, pathFirst ...string) (string, error) {
+	t.Helper()
+	return runBaseCronScriptIn(t, pg, root, "piyasa-test", pathFirst...)
+}
+
+// runBaseCronScriptIn runs the base backup CronJob's script as the pod of namespace ns.
+func runBaseCronScriptIn(t *testing.T, pg *harness.Postgres, root, ns string, pathFirst ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", backup.BaseBackupCronScript)
 	path := strings.Join(append(pathFirst, pg.BinDir, os.Getenv("PATH")), ":")
-	cmd.Env = append(os.Environ(), append(pg.Env(), "PGDATABASE="+app.DatabaseName, "BACKUP_DIR="+root, "POD_NAMESPACE=piyasa-test",
+	cmd.Env = append(os.Environ(), append(pg.Env(), "PGDATABASE="+app.DatabaseName, "BACKUP_DIR="+root, "POD_NAMESPACE="+ns,
 		"KEEP_BASE=1", "PATH="+path, "TMPDIR="+t.TempDir())...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -128,4 +136,60 @@ func checkBaseCronBackup(t *testing.T, dir, name string) {
 	if err != nil || info.WAL == nil || !strings.Contains(string(label), "START WAL LOCATION: "+info.WAL.StartLSN+" (file "+info.WAL.StartSegment+")") {
 		t.Errorf("backup_label %v:\n%s", err, label)
 	}
+}
+
+// TestPITRFromBackupVolume: a base backup the CronJob's script wrote onto the
+// backup volume, writes every 100 ms, then restore --to-time without --from:
+// it lists the volume through the browse pod, the restore Job mounts it and
+// lays the base backup down from it, the WAL comes from the archive volume,
+// and the database holds exactly the rows up to the target.
+func TestPITRFromBackupVolume(t *testing.T) {
+	e := setupPITR(t)
+	pvcDir := t.TempDir()
+	claim := "dev-" + app.BackupPVC
+	harness.ApplyYAML(t, e.ns, fmt.Sprintf(pvYAML, e.ns+"-"+claim, e.ns, claim, claim, e.ns+"-"+claim))
+	e.pg.ClusterExecEnv(t, e.ns, e.pod, map[string]string{"BACKUP_DIR": pvcDir})
+	w := startWriter(t, e.pg)
+	time.Sleep(2 * time.Second)
+	if out, err := runBaseCronScriptIn(t, e.pg, pvcDir, e.ns); err != nil {
+		w.Stop()
+		t.Fatalf("base backup script: %v\n%s", err, out)
+	}
+	metas, _ := filepath.Glob(filepath.Join(pvcDir, backup.InClusterBaseDir, "*.tar.gz.json"))
+	if len(metas) != 1 {
+		w.Stop()
+		t.Fatalf("BackupInfos on the volume: %v", metas)
+	}
+	raw, _ := os.ReadFile(metas[0])
+	info, err := backup.ParseInfo(raw)
+	if err != nil {
+		w.Stop()
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	ticks := w.Stop()
+	switchAndArchive(t, e.pg)
+	target := between(t, ticks, info.EndTime.Add(time.Second))
+	ts := target.Format(time.RFC3339Nano)
+	want := idsText(t, e.pg, fmt.Sprintf("WHERE at <= '%s'", ts))
+	if all := idsText(t, e.pg, ""); want == all || want == "" {
+		t.Fatalf("the target %s does not split the rows", ts)
+	}
+	plan := e.bk(t, "restore", "--to-time", ts, "--dry-run").RunOK()
+	if !strings.Contains(plan.Stdout, "pvc:"+backup.InClusterBaseDir+"/"+info.Name) {
+		t.Errorf("the plan does not name the base backup of the volume:\n%s", plan.Stdout)
+	}
+	r := e.bk(t, "restore", "--to-time", ts, "--yes").Run()
+	if r.Code != 0 {
+		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+	}
+	noSecret(t, e, r)
+	t.Logf("restore:\n%s%s", r.Stderr, r.Stdout)
+	if got := idsText(t, e.pg, ""); got != want {
+		t.Errorf("rows after the restore to %s:\n%s\nwant the rows up to it:\n%s", ts, got, want)
+	}
+	if !strings.Contains(r.Stdout, "timeline 2") {
+		t.Errorf("stdout: %s", r.Stdout)
+	}
+	waitApp(t, e.ns, 1, 2)
 }
