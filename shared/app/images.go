@@ -22,7 +22,10 @@ const (
 
 // Names of the app's other objects, before the environment's name prefix.
 const (
-	BackupCronJob     = "db-backup"
+	BackupCronJob = "db-backup"
+	// BaseBackupCronJob takes base backups onto the backup volume; `backup
+	// schedule set --physical` makes it from BackupCronJob, which owns it.
+	BaseBackupCronJob = "db-basebackup"
 	BackupPVC         = "backup-pvc"
 	ServiceAccount    = "piyasa-app"
 	DefaultDenyPolicy = "default-deny"

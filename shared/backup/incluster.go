@@ -84,10 +84,11 @@ func (b *base) browsePod(ctx context.Context) (*corev1.Pod, func(), error) {
 	}
 }
 
-// listScript prints, for every backup in the PVC: path, size, mtime (epoch) and its BackupInfo on one line.
+// listScript prints, for every backup in the PVC (dumps, and base backups
+// under base/ of the base backup CronJob): path, size, mtime (epoch) and its BackupInfo on one line.
 const listScript = `cd "${BACKUP_DIR:-` + browseRoot + `}" || exit 1
-for f in daily/* weekly/* monthly/*; do
-  case "$f" in *.sql.gz|*.sql.zst|*.sql) ;; *) continue;; esac
+for f in daily/* weekly/* monthly/* ` + InClusterBaseDir + `/*; do
+  case "$f" in *.sql.gz|*.sql.zst|*.sql|*.tar.gz|*.tar.zst|*.tar) ;; *) continue;; esac
   [ -f "$f" ] || continue
   printf '%s\t%s\t%s\t%s\n' "$f" "$(wc -c < "$f" | tr -dc 0-9)" "$(date -r "$f" +%s 2>/dev/null || echo 0)" "$(tr -d '\n\t' < "$f.json" 2>/dev/null)"
 done

@@ -14,7 +14,9 @@ const pitrHelp = `Point in time (--to-time T or --to-latest), in place: plan fir
 anything stops) a time outside the recovery window (named) or a missing WAL segment
 (named): the newest base backup (backup create --physical) that ended before T, from
 --from DIR|s3://BUCKET/PREFIX, and the WAL from its start segment on, in the WAL archive
-volume and (copied in first) under wal/<namespace>/ of --from. Then take the database
+volume and (copied in first) under wal/<namespace>/ of --from. Without --from: the base
+backups of the backup volume (backup schedule set --physical), laid down by the restore Job
+that mounts it, and the WAL archive volume alone. Then take the database
 lock, stop api and worker, stop PostgreSQL (scale postgres to 0), keep the current data
 directory beside itself as $PGDATA.before-restore-<time> (the safety copy; where the
 volume lacks the room the restore is refused unless --no-safety-copy), lay the base
@@ -40,13 +42,15 @@ type pitrFlags struct {
 	dryRun cli.DryRun
 	target time.Time
 	from   Target
+	// inCluster: no --from, the base backups are on the backup volume.
+	inCluster bool
 }
 
 func (f *pitrFlags) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.ToTime, "to-time", "", `Restore in place to this time: RFC 3339, or "2026-12-06 17:00:05" read as UTC`)
 	fl.BoolVar(&f.ToLatest, "to-latest", false, "Restore in place to the last WAL archived (after losing the data directory)")
-	fl.StringVar(&f.From, "from", "", "Directory or s3://BUCKET/PREFIX holding the base backups (and the WAL synced off the cluster under wal/<namespace>/)")
+	fl.StringVar(&f.From, "from", "", "Directory or s3://BUCKET/PREFIX holding the base backups (and the WAL synced off the cluster under wal/<namespace>/); without it, the base backups of the backup volume (backup schedule set --physical) and the WAL archive volume")
 	fl.BoolVar(&f.NoSafetyCopy, "no-safety-copy", false, "Remove the current data directory instead of keeping it beside the restored one")
 	cli.AddDryRunFlag(cmd)
 }
@@ -64,8 +68,6 @@ func (o *RestoreOptions) validatePITR() error {
 		return cli.Usagef("a point-in-time restore takes no backup argument: it chooses the base backup (give where they are with --from)")
 	case o.ToDatabase != "" || o.NoSafetyBackup || o.SafetyTo != "" || o.TerminateSessions:
 		return cli.Usagef("--to-database, --no-safety-backup, --safety-backup-to and --terminate-sessions apply to restoring a dump, not to --to-time/--to-latest (its safety copy is the data directory: --no-safety-copy)")
-	case f.From == "":
-		return cli.Usagef("--from DIR|s3://BUCKET/PREFIX is required: where the base backups are (backup create --physical)")
 	case o.Timeout <= 0:
 		return cli.Usagef("--timeout must be positive")
 	}
@@ -75,6 +77,10 @@ func (o *RestoreOptions) validatePITR() error {
 			return err
 		}
 		f.target = t
+	}
+	if f.From == "" {
+		f.from, f.inCluster = pvcTarget{}, true
+		return nil
 	}
 	t, err := ParseTargetRef(f.From, o.S3)
 	if err != nil {

@@ -107,7 +107,7 @@ func (o *RestoreOptions) restoreJob(name string) *batchv1.Job {
 	uid := int64(10001)
 	lbl := map[string]string{app.PartOfLabel: app.PartOfValue, app.RestoreJobLabel: "true"}
 	deadline := int64(o.Timeout / time.Second)
-	return &batchv1.Job{
+	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl},
 		Spec: batchv1.JobSpec{
 			BackoffLimit: ptr.To(int32(0)), ActiveDeadlineSeconds: &deadline,
@@ -137,6 +137,13 @@ func (o *RestoreOptions) restoreJob(name string) *batchv1.Job {
 			},
 		},
 	}
+	if o.pitr.inCluster {
+		v, m := o.backupVolume()
+		spec := &job.Spec.Template.Spec
+		spec.Volumes = append(spec.Volumes, v)
+		spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, m)
+	}
+	return job
 }
 
 // startRestoreJob creates the restore Job and waits until its pod runs.

@@ -88,13 +88,20 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(bases) == 0 && f.inCluster {
+		return nil, cli.Usagef("the backup volume holds no good base backup of namespace %s (backup schedule set --physical; or give --from): nothing was changed", o.Namespace)
+	}
 	if len(bases) == 0 {
 		return nil, cli.Usagef("%s holds no base backup of namespace %s (backup create --physical): nothing was changed", f.from.Location(""), o.Namespace)
 	}
 	if err := o.readServer(ctx, p); err != nil {
 		return nil, err
 	}
-	off, encrypted, err := listOffClusterWAL(ctx, f.from, o.Namespace)
+	var off []walFile
+	var encrypted int
+	if !f.inCluster {
+		off, encrypted, err = listOffClusterWAL(ctx, f.from, o.Namespace)
+	}
 	if encrypted > 0 {
 		o.Infof("note: %d encrypted WAL files (.age) under %s are not used: the restore does not decrypt WAL\n", encrypted, f.from.Location(offClusterWALDir(o.Namespace)))
 	}
@@ -137,6 +144,9 @@ func (o *RestoreOptions) pitrRecord() string {
 	if !o.pitr.ToLatest {
 		what = "--to-time " + o.pitr.target.Format(time.RFC3339Nano)
 	}
+	if o.pitr.inCluster {
+		return what
+	}
 	return what + " --from " + o.pitr.from.Location("")
 }
 
@@ -148,6 +158,9 @@ type baseRef struct {
 
 // baseBackups reads the BackupInfo of every base backup of the namespace under --from.
 func (o *RestoreOptions) baseBackups(ctx context.Context) ([]baseRef, error) {
+	if o.pitr.inCluster {
+		return o.inClusterBases(ctx)
+	}
 	t := o.pitr.from
 	entries, err := t.List(ctx)
 	if err != nil {

@@ -154,7 +154,11 @@ func (st *pitrState) layDownIn(ctx context.Context, pod *corev1.Pod) error {
 		o.Infof("removed what an unfinished restore had laid down; the safety copy stays %s\n", orText(st.safety, "(none)"))
 	}
 	o.Infof("laying down base backup %s\n", p.baseLoc.Target.Location(p.baseLoc.Name))
-	if err := o.sendBase(ctx, pod, p, st.owner); err != nil {
+	send := o.sendBase
+	if o.pitr.inCluster {
+		send = o.sendBaseInPod
+	}
+	if err := send(ctx, pod, p, st.owner); err != nil {
 		return st.fail(ctx, "the base backup could not be laid down: %v.", err)
 	}
 	for _, f := range p.copyIn {

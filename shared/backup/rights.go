@@ -20,6 +20,10 @@ func (o *RestoreOptions) NeededRights(context.Context) (*rbac.Needs, error) {
 	if o.ToDatabase != "" {
 		return rbac.For("backup restore --to-database").Needs(o.Namespace), nil
 	}
+	if o.pitr.asked() && o.pitr.From == "" {
+		// the base backups of the backup volume are listed through the browse pod
+		return rbac.For("backup restore").Needs(o.Namespace, rbac.For("backup list --in-cluster").Rights), nil
+	}
 	return rbac.For("backup restore").Needs(o.Namespace), nil
 }
 
@@ -54,6 +58,9 @@ func (o *ScheduleShowOptions) NeededRights(context.Context) (*rbac.Needs, error)
 
 // NeededRights of backup schedule set.
 func (o *ScheduleSetOptions) NeededRights(context.Context) (*rbac.Needs, error) {
+	if o.cmd != nil && o.cmd.Flags().Changed("physical") {
+		return rbac.For("backup schedule set --physical").Needs(o.Namespace).As("backup schedule set"), nil
+	}
 	return rbac.For("backup schedule set|suspend|resume").Needs(o.Namespace).As("backup schedule set"), nil
 }
 

@@ -60,6 +60,8 @@ type Schedule struct {
 	LastFailure *JobFailure `json:"lastFailure,omitempty"`
 	// NewestBackup is the newest good backup in the PVC (show --pvc).
 	NewestBackup *ListItem `json:"newestBackup,omitempty"`
+	// Physical is the base backup CronJob (schedule set --physical), if any.
+	Physical *PhysicalSchedule `json:"physical,omitempty"`
 }
 
 // JobFailure is a failed backup Job.
@@ -98,6 +100,16 @@ func (s *scheduleBase) get(ctx context.Context) (kubernetes.Interface, *batchv1.
 			WithHint("deploy the app with: kubectl piyasa deploy -n %s", s.Namespace)
 	}
 	return cs, cj, err
+}
+
+// getPhysical finds the base backup CronJob.
+func (s *scheduleBase) getPhysical(ctx context.Context, cs kubernetes.Interface) (*batchv1.CronJob, error) {
+	cj, err := cs.BatchV1().CronJobs(s.Namespace).Get(ctx, s.physicalName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, cli.Failedf("no CronJob %s in namespace %s: base backups are not scheduled", s.physicalName(), s.Namespace).
+			WithHint("schedule them with: kubectl piyasa backup schedule set --physical -n %s", s.Namespace)
+	}
+	return cj, err
 }
 
 // ScheduleShowOptions are the options of `schedule show`.
@@ -153,16 +165,10 @@ func (o *ScheduleShowOptions) Run(ctx context.Context) error {
 		s.LastSuccess = &v
 	}
 	if !s.Suspended {
-		if sched, err := cronParser.Parse(cj.Spec.Schedule); err == nil {
-			loc := time.UTC
-			if s.TimeZone != "" {
-				if l, err := time.LoadLocation(s.TimeZone); err == nil {
-					loc = l
-				}
-			}
-			n := sched.Next(o.Now().In(loc)).UTC()
-			s.NextRun = &n
-		}
+		s.NextRun = nextRun(cj, o.Now())
+	}
+	if s.Physical, err = o.physicalSchedule(ctx, cs); err != nil {
+		return err
 	}
 	jobs, err := cs.BatchV1().Jobs(o.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -217,6 +223,9 @@ func (o *ScheduleShowOptions) Run(ctx context.Context) error {
 	if err := tp.Render(); err != nil {
 		return err
 	}
+	if s.Physical != nil {
+		s.Physical.print(o.Out)
+	}
 	if o.PVC {
 		if s.NewestBackup == nil {
 			fmt.Fprintln(o.Out, "newest good backup in the PVC: none")
@@ -264,22 +273,30 @@ type ScheduleSetOptions struct {
 	scheduleBase
 	Cron                               string
 	KeepDaily, KeepWeekly, KeepMonthly int
-	cmd                                *cobra.Command
+	// Physical makes (true) or deletes (false) the base backup CronJob.
+	Physical     bool
+	PhysicalCron string
+	KeepBase     int
+	cmd          *cobra.Command
 }
 
 func newCmdScheduleSet(g *cli.Global) *cobra.Command {
 	o := &ScheduleSetOptions{scheduleBase: scheduleBase{newBase(g)}}
 	cmd := &cobra.Command{
-		Use:     "set [--cron EXPR] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]",
-		Short:   "Change the CronJob's schedule (a 5-field cron expression, validated) and retention",
-		Example: `  kubectl piyasa backup schedule set --cron "0 2 * * *" --keep-daily 7 --keep-weekly 4 --keep-monthly 12`,
-		Args:    cobra.NoArgs,
-		RunE:    cli.RunE(o),
+		Use:   "set [--cron EXPR] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--physical[=false] [--physical-cron EXPR] [--keep-base N]]",
+		Short: "Change the CronJob's schedule (a 5-field cron expression, validated) and retention; schedule base backups",
+		Example: `  kubectl piyasa backup schedule set --cron "0 2 * * *" --keep-daily 7 --keep-weekly 4 --keep-monthly 12
+  kubectl piyasa backup schedule set --physical --physical-cron "30 3 * * *" --keep-base 2`,
+		Args: cobra.NoArgs,
+		RunE: cli.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.Cron, "cron", "", `Schedule, a 5-field cron expression in the CronJob's time zone (e.g. "0 2 * * *")`)
 	cmd.Flags().IntVar(&o.KeepDaily, "keep-daily", 0, "Keep the newest N daily backups (at least 1)")
 	cmd.Flags().IntVar(&o.KeepWeekly, "keep-weekly", 0, "Keep the newest N weekly (Sunday) backups")
 	cmd.Flags().IntVar(&o.KeepMonthly, "keep-monthly", 0, "Keep the newest N monthly (1st of the month) backups")
+	cmd.Flags().BoolVar(&o.Physical, "physical", false, "Also take base backups (pg_basebackup) onto the backup volume with a second CronJob ("+app.BaseBackupCronJob+"), the start of point-in-time restores; --physical=false deletes it")
+	cmd.Flags().StringVar(&o.PhysicalCron, "physical-cron", DefaultPhysicalCron, "With --physical: the base backups' schedule, a 5-field cron expression")
+	cmd.Flags().IntVar(&o.KeepBase, "keep-base", DefaultKeepBase, "With --physical: keep the newest N scheduled base backups on the volume (at least 1)")
 	o.cmd = cmd
 	return cmd
 }
@@ -293,8 +310,20 @@ func (o *ScheduleSetOptions) Complete(cmd *cobra.Command, _ []string) error {
 // Validate checks the cron expression and the counts (no I/O).
 func (o *ScheduleSetOptions) Validate() error {
 	f := o.cmd.Flags()
-	if !f.Changed("cron") && !f.Changed("keep-daily") && !f.Changed("keep-weekly") && !f.Changed("keep-monthly") {
-		return cli.Usagef("nothing to set: give --cron and/or --keep-daily, --keep-weekly, --keep-monthly")
+	if !o.dumpChanged() && !f.Changed("physical") {
+		if f.Changed("physical-cron") || f.Changed("keep-base") {
+			return cli.Usagef("--physical-cron and --keep-base go with --physical")
+		}
+		return cli.Usagef("nothing to set: give --cron and/or --keep-daily, --keep-weekly, --keep-monthly, or --physical")
+	}
+	if (f.Changed("physical-cron") || f.Changed("keep-base")) && !o.Physical {
+		return cli.Usagef("--physical-cron and --keep-base go with --physical, not --physical=false")
+	}
+	if _, err := cronParser.Parse(o.PhysicalCron); err != nil {
+		return cli.Usagef("invalid --physical-cron %q: %v", o.PhysicalCron, err)
+	}
+	if o.KeepBase < 1 {
+		return cli.Usagef("--keep-base must be at least 1: the newest base backup is always kept")
 	}
 	if f.Changed("cron") {
 		if _, err := cronParser.Parse(o.Cron); err != nil {
@@ -310,8 +339,36 @@ func (o *ScheduleSetOptions) Validate() error {
 	return nil
 }
 
-// Run updates the CronJob.
+// dumpChanged reports a flag of the backup CronJob itself.
+func (o *ScheduleSetOptions) dumpChanged() bool {
+	f := o.cmd.Flags()
+	return f.Changed("cron") || f.Changed("keep-daily") || f.Changed("keep-weekly") || f.Changed("keep-monthly")
+}
+
+// Run updates the CronJob, then makes or deletes the base backup CronJob.
 func (o *ScheduleSetOptions) Run(ctx context.Context) error {
+	if o.dumpChanged() {
+		if err := o.updateDumps(ctx); err != nil {
+			return err
+		}
+	}
+	if !o.cmd.Flags().Changed("physical") {
+		return nil
+	}
+	cs, cj, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	msg, err := o.setPhysical(ctx, cs, cj)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Out, msg)
+	return nil
+}
+
+// updateDumps sets the schedule and retention of the backup CronJob.
+func (o *ScheduleSetOptions) updateDumps(ctx context.Context) error {
 	f := o.cmd.Flags()
 	var changes []string
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -429,6 +486,8 @@ func (o *ScheduleSuspendOptions) Run(ctx context.Context) error {
 type ScheduleRunNowOptions struct {
 	scheduleBase
 	Timeout time.Duration
+	// Physical runs the base backup CronJob's Job instead.
+	Physical bool
 }
 
 func newCmdScheduleRunNow(g *cli.Global) *cobra.Command {
@@ -440,6 +499,7 @@ func newCmdScheduleRunNow(g *cli.Global) *cobra.Command {
 		RunE:  cli.RunE(o),
 	}
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the Job")
+	cmd.Flags().BoolVar(&o.Physical, "physical", false, "Run the base backup CronJob ("+app.BaseBackupCronJob+", schedule set --physical) instead")
 	return cmd
 }
 
@@ -457,6 +517,9 @@ func (o *ScheduleRunNowOptions) Validate() error {
 // Run creates the Job (as `kubectl create job --from=cronjob/...` does) and waits.
 func (o *ScheduleRunNowOptions) Run(ctx context.Context) error {
 	cs, cj, err := o.get(ctx)
+	if err == nil && o.Physical {
+		cj, err = o.getPhysical(ctx, cs)
+	}
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ var checks = []struct {
 	{AreaPods, (*runner).checkCreate},
 	{AreaReferences, (*runner).checkReferences},
 	{AreaDatabase, (*runner).checkDatabase},
+	{AreaDatabase, (*runner).checkBaseBackups},
 	{AreaRedis, (*runner).checkRedis},
 	{AreaWorkers, (*runner).checkWorkers},
 	{AreaHPA, (*runner).checkHPAs},

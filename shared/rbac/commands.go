@@ -151,6 +151,8 @@ var Commands = []Command{
 	{Path: "backup wal prune", Role: Operator, Rights: execRights, Note: "lists and removes WAL segments of the archive in the postgres pod through exec; the database is not changed"},
 	{Path: "backup status", Role: Operator, Rights: execRights, Note: "reads pg_stat_archiver and the WAL archive in the postgres pod through exec"},
 	{Path: "backup schedule set|suspend|resume", Role: Operator, Rights: R("batch", []string{"cronjobs"}, "get", "update", "patch")},
+	{Path: "backup schedule set --physical", Role: Operator, Rights: R("batch", []string{"cronjobs"}, "get", "create", "update", "delete"),
+		Note: "makes, updates or (--physical=false) deletes the base backup CronJob, owned by the backup CronJob"},
 	{Path: "backup schedule run-now", Role: Operator, Rights: Join(R("batch", []string{"cronjobs"}, "get"), R("batch", []string{"jobs"}, "create", "list", "watch"),
 		R("", []string{"pods"}, "list"), R("", []string{"pods/log"}, "get"), opLock), Note: "its Job runs under the database lock"},
 	{Path: "migrate up|down", Role: Operator, Rights: migrateRun, Note: "--backup-first adds backup create's"},

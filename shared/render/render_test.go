@@ -3,7 +3,9 @@ package render
 import (
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,4 +342,46 @@ func mountedClaim(w *unstructured.Unstructured, c map[string]any, path string) s
 		}
 	}
 	return ""
+}
+
+// TestPostgresHBA: both overlays give PostgreSQL the pg_hba.conf of
+// app.PGHBALines from the ConfigMap, mounted read-only where -c hba_file
+// names it: the image's defaults plus replication over TCP for the app user.
+func TestPostgresHBA(t *testing.T) {
+	for _, name := range app.EnvironmentNames() {
+		env := app.Environments[name]
+		objs := mustRender(t, Options{Env: env})
+		cm := find(objs, "ConfigMap", env.Prefix+app.PGHBAConfigMap)
+		if cm == nil {
+			t.Fatalf("%s: no ConfigMap %s", name, env.Prefix+app.PGHBAConfigMap)
+		}
+		conf, _, _ := unstructured.NestedString(cm.Object, "data", "pg_hba.conf")
+		if got, want := strings.Split(strings.TrimSpace(conf), "\n"), app.PGHBALines; strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: pg_hba.conf lines\n%q\nwant\n%q", name, got, want)
+		}
+		pg := find(objs, "Deployment", env.Prefix+app.Postgres)
+		c := firstContainer(pg)
+		args, _, _ := unstructured.NestedStringSlice(c, "args")
+		if !slices.Contains(args, "hba_file="+app.PGHBAFile) {
+			t.Errorf("%s: postgres args %q lack hba_file=%s", name, args, app.PGHBAFile)
+		}
+		vol := ""
+		mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+		for _, m := range mounts {
+			mm := m.(map[string]any)
+			if mm["mountPath"] == path.Dir(app.PGHBAFile) && mm["readOnly"] == true {
+				vol = mm["name"].(string)
+			}
+		}
+		vols, _, _ := unstructured.NestedSlice(pg.Object, "spec", "template", "spec", "volumes")
+		found := false
+		for _, v := range vols {
+			vm := v.(map[string]any)
+			ref, _, _ := unstructured.NestedString(vm, "configMap", "name")
+			found = found || (vm["name"] == vol && ref == env.Prefix+app.PGHBAConfigMap)
+		}
+		if !found {
+			t.Errorf("%s: %s is not mounted read-only from ConfigMap %s", name, path.Dir(app.PGHBAFile), env.Prefix+app.PGHBAConfigMap)
+		}
+	}
 }
