@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -55,7 +56,7 @@ func runCronScript(t *testing.T, shell string, pg *harness.Postgres, root string
 func dailyBackups(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
-	for _, f := range files(t, filepath.Join(root, "daily")) {
+	for _, f := range e2ebackup.Files(t, filepath.Join(root, "daily")) {
 		if strings.HasSuffix(f, ".sql.gz") {
 			out = append(out, f)
 		}
@@ -72,7 +73,7 @@ func dailyBackups(t *testing.T, root string) []string {
 // another namespace, a hand-made one in the PVC are neither counted nor removed).
 func TestCronJobScript(t *testing.T) {
 	pg := harness.StartPostgres(t, app.DatabaseUser, "cron-pw", app.DatabaseName)
-	pg.MustPsql(t, app.DatabaseName, seedSQL)
+	pg.MustPsql(t, app.DatabaseName, e2ebackup.SeedSQL)
 	for _, shell := range []string{"sh", "bash"} {
 		t.Run(shell, func(t *testing.T) {
 			root := t.TempDir()
@@ -106,7 +107,7 @@ func TestCronJobScript(t *testing.T) {
 				}
 			}
 			// A failing pg_dump: nothing kept, nothing pruned.
-			fail := fakeTool(t, "pg_dump", fmt.Sprintf("#!/bin/sh\n%q \"$@\" | head -c 100000\nexit 1\n", realTool("pg_dump")))
+			fail := e2ebackup.FakeTool(t, "pg_dump", fmt.Sprintf("#!/bin/sh\n%q \"$@\" | head -c 100000\nexit 1\n", realTool("pg_dump")))
 			out, err := runCronScript(t, shell, pg, root, fail)
 			if err == nil || !strings.Contains(out, "backup FAILED") {
 				t.Fatalf("failing pg_dump: err %v\n%s", err, out)
@@ -114,7 +115,7 @@ func TestCronJobScript(t *testing.T) {
 			if got := dailyBackups(t, root); len(got) != 4+len(foreign) {
 				t.Fatalf("after a failed run: %v", got)
 			}
-			for _, f := range files(t, daily) {
+			for _, f := range e2ebackup.Files(t, daily) {
 				if strings.Contains(f, "partial") {
 					t.Errorf("left %s", f)
 				}

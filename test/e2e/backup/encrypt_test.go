@@ -7,40 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
-
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
-
-// ageKey is an age identity file, written as age-keygen writes it.
-type ageKey struct {
-	secret, recipient, file string
-}
-
-func newAgeKey(t *testing.T, dir, name string) ageKey {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := ageKey{secret: id.String(), recipient: id.Recipient().String(), file: filepath.Join(dir, name)}
-	body := "# created: 2026-12-06T10:00:00Z\n# public key: " + k.recipient + "\n" + k.secret + "\n"
-	if err := os.WriteFile(k.file, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// noKey fails when a command printed an identity.
-func noKey(t *testing.T, r harness.Result, keys ...ageKey) {
-	t.Helper()
-	for _, k := range keys {
-		if strings.Contains(strings.ToUpper(r.Stdout+r.Stderr), k.secret) {
-			t.Fatalf("output shows the identity of %s", k.recipient)
-		}
-	}
-}
 
 // TestEncryptedBackups: create --encrypt-to (a directory) and
 // --recipients-file (S3) store only age ciphertext: piyasa_db holds a canary
@@ -52,25 +22,25 @@ func noKey(t *testing.T, r harness.Result, keys ...ageKey) {
 // asked for (exit 2), and no identity is ever printed.
 func TestEncryptedBackups(t *testing.T) {
 	s3 := harness.StartS3(t, "backups")
-	e := setup(t)
-	e.pg.MustPsql(t, app.DatabaseName, "CREATE TABLE canary_rows (v text); INSERT INTO canary_rows VALUES ('"+harness.CanaryValue("row")+"')")
-	source := digest(t, e.pg, app.DatabaseName)
+	e := e2ebackup.Setup(t)
+	e.PG.MustPsql(t, app.DatabaseName, "CREATE TABLE canary_rows (v text); INSERT INTO canary_rows VALUES ('"+harness.CanaryValue("row")+"')")
+	source := e2ebackup.Digest(t, e.PG, app.DatabaseName)
 	keys := t.TempDir()
-	ops, dr, stranger := newAgeKey(t, keys, "ops.txt"), newAgeKey(t, keys, "dr.txt"), newAgeKey(t, keys, "stranger.txt")
+	ops, dr, stranger := e2ebackup.NewAgeKey(t, keys, "ops.txt"), e2ebackup.NewAgeKey(t, keys, "dr.txt"), e2ebackup.NewAgeKey(t, keys, "stranger.txt")
 	recipients := filepath.Join(keys, "recipients.txt")
-	if err := os.WriteFile(recipients, []byte("# on-call\n"+ops.recipient+"\n\n# disaster recovery\n"+dr.recipient+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(recipients, []byte("# on-call\n"+ops.Recipient+"\n\n# disaster recovery\n"+dr.Recipient+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	all := []ageKey{ops, dr, stranger}
+	all := []e2ebackup.AgeKey{ops, dr, stranger}
 
-	r := e.bk(t, "create", "--dir", e.dir, "--encrypt-to", ops.recipient, "-o", "json").RunOK()
-	noKey(t, r, all...)
-	info := parseInfo(t, r.Stdout)
+	r := e.Backup(t, "create", "--dir", e.Dir, "--encrypt-to", ops.Recipient, "-o", "json").RunOK()
+	e2ebackup.NoKey(t, r, all...)
+	info := e2ebackup.ParseInfo(t, r.Stdout)
 	if !strings.HasSuffix(info.Name, ".sql.zst.age") || info.Encryption == nil || info.Encryption.Method != "age" ||
-		strings.Join(info.Encryption.Recipients, ",") != ops.recipient {
+		strings.Join(info.Encryption.Recipients, ",") != ops.Recipient {
 		t.Fatalf("BackupInfo: %s", r.Stdout)
 	}
-	file := filepath.Join(e.dir, info.Name)
+	file := filepath.Join(e.Dir, info.Name)
 	stored, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -78,54 +48,54 @@ func TestEncryptedBackups(t *testing.T) {
 	if !bytes.HasPrefix(stored, []byte("age-encryption.org/v1\n")) || int64(len(stored)) != info.StoredBytes {
 		t.Errorf("stored file: %d bytes, want an age file of %d", len(stored), info.StoredBytes)
 	}
-	if got := files(t, e.dir); len(got) != 2 {
+	if got := e2ebackup.Files(t, e.Dir); len(got) != 2 {
 		t.Errorf("files in the target: %v, want the backup and its BackupInfo", got)
 	}
 
-	r = e.bk(t, "create", "--to", "s3://backups/enc", "--recipients-file", recipients, "-o", "json").WithEnv(s3.Env()...).RunOK()
-	noKey(t, r, all...)
-	s3info := parseInfo(t, r.Stdout)
-	if strings.Join(s3info.Encryption.Recipients, ",") != ops.recipient+","+dr.recipient {
+	r = e.Backup(t, "create", "--to", "s3://backups/enc", "--recipients-file", recipients, "-o", "json").WithEnv(s3.Env()...).RunOK()
+	e2ebackup.NoKey(t, r, all...)
+	s3info := e2ebackup.ParseInfo(t, r.Stdout)
+	if strings.Join(s3info.Encryption.Recipients, ",") != ops.Recipient+","+dr.Recipient {
 		t.Fatalf("recipients of the S3 backup: %v", s3info.Encryption.Recipients)
 	}
 
 	// The right identities: the restore test loads the plaintext into a scratch database.
-	r = e.bk(t, "verify", file, "--restore-test", "--identity", ops.file).RunOK()
-	noKey(t, r, all...)
+	r = e.Backup(t, "verify", file, "--restore-test", "--identity", ops.File).RunOK()
+	e2ebackup.NoKey(t, r, all...)
 	if !strings.Contains(r.Stdout, "restore test") {
 		t.Errorf("verify: %s", r.Stdout)
 	}
-	r = e.bk(t, "verify", "s3://backups/enc/"+s3info.Name, "--restore-test", "--identity", stranger.file, "--identity", dr.file).WithEnv(s3.Env()...).RunOK()
-	noKey(t, r, all...)
-	if s := scratchDatabases(t, e.pg); s != "" {
+	r = e.Backup(t, "verify", "s3://backups/enc/"+s3info.Name, "--restore-test", "--identity", stranger.File, "--identity", dr.File).WithEnv(s3.Env()...).RunOK()
+	e2ebackup.NoKey(t, r, all...)
+	if s := scratchDatabases(t, e.PG); s != "" {
 		t.Errorf("scratch databases left: %s", s)
 	}
-	r = e.bk(t, "restore", file, "--to-database", "enc_copy", "--identity", ops.file).RunOK()
-	noKey(t, r, all...)
-	sameDigest(t, "enc_copy", source, digest(t, e.pg, "enc_copy"))
+	r = e.Backup(t, "restore", file, "--to-database", "enc_copy", "--identity", ops.File).RunOK()
+	e2ebackup.NoKey(t, r, all...)
+	e2ebackup.SameDigest(t, "enc_copy", source, e2ebackup.Digest(t, e.PG, "enc_copy"))
 
 	// A wrong identity, and none.
-	r = e.bk(t, "verify", file, "--identity", stranger.file).ExpectCode(1)
-	noKey(t, r, all...)
-	if !strings.Contains(r.Stderr, "cannot decrypt "+file+" (encrypted to "+ops.recipient+"): no identity in "+stranger.file+" is one of its recipients") {
+	r = e.Backup(t, "verify", file, "--identity", stranger.File).ExpectCode(1)
+	e2ebackup.NoKey(t, r, all...)
+	if !strings.Contains(r.Stderr, "cannot decrypt "+file+" (encrypted to "+ops.Recipient+"): no identity in "+stranger.File+" is one of its recipients") {
 		t.Errorf("wrong identity: %s", r.Stderr)
 	}
-	r = e.bk(t, "verify", file).ExpectCode(2)
+	r = e.Backup(t, "verify", file).ExpectCode(2)
 	if !strings.Contains(r.Stderr, "give --identity FILE") {
 		t.Errorf("no identity: %s", r.Stderr)
 	}
-	r = e.bk(t, "restore", file, "--yes", "--identity", dr.file).ExpectCode(2)
-	noKey(t, r, all...)
+	r = e.Backup(t, "restore", file, "--yes", "--identity", dr.File).ExpectCode(2)
+	e2ebackup.NoKey(t, r, all...)
 	if !strings.Contains(r.Stderr, "nothing was changed") {
 		t.Errorf("restore with a wrong identity: %s", r.Stderr)
 	}
-	if api, worker := replicas(t, e.ns); api != 1 || worker != 2 {
+	if api, worker := e2ebackup.Replicas(t, e.NS); api != 1 || worker != 2 {
 		t.Errorf("the app was touched: api=%d worker=%d", api, worker)
 	}
 	// The identity file is not a recipients file, and a key is never echoed.
-	r = e.bk(t, "create", "--dir", e.dir, "--recipients-file", ops.file).ExpectCode(2)
-	noKey(t, r, all...)
-	if !strings.Contains(r.Stderr, ops.file+" line 3: a secret key") {
+	r = e.Backup(t, "create", "--dir", e.Dir, "--recipients-file", ops.File).ExpectCode(2)
+	e2ebackup.NoKey(t, r, all...)
+	if !strings.Contains(r.Stderr, ops.File+" line 3: a secret key") {
 		t.Errorf("identity as recipients: %s", r.Stderr)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -21,14 +22,14 @@ import (
 // backup out, checked against its BackupInfo.
 func TestInClusterListPull(t *testing.T) {
 	pvcDir := t.TempDir()
-	e := setupWith(t, map[string]string{"BACKUP_DIR": pvcDir})
-	if out, err := runCronScript(t, "sh", e.pg, pvcDir); err != nil {
+	e := e2ebackup.SetupWith(t, map[string]string{"BACKUP_DIR": pvcDir})
+	if out, err := runCronScript(t, "sh", e.PG, pvcDir); err != nil {
 		t.Fatalf("cron script: %v\n%s", err, out)
 	}
 	if err := os.WriteFile(filepath.Join(pvcDir, "daily", "broken.sql.gz"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pv := "backup-pv-" + e.ns
+	pv := "backup-pv-" + e.NS
 	harness.ApplyYAML(t, "", fmt.Sprintf(`apiVersion: v1
 kind: PersistentVolume
 metadata: {name: %s}
@@ -38,9 +39,9 @@ spec:
   storageClassName: manual
   hostPath: {path: %s}
   claimRef: {namespace: %s, name: dev-backup-pvc}
-`, pv, pvcDir, e.ns))
+`, pv, pvcDir, e.NS))
 	t.Cleanup(func() { harness.Kubectl(t, "delete", "pv", pv, "--ignore-not-found", "--wait=false").Run() })
-	harness.ApplyYAML(t, e.ns, fmt.Sprintf(`apiVersion: v1
+	harness.ApplyYAML(t, e.NS, fmt.Sprintf(`apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: dev-backup-pvc}
 spec:
@@ -50,7 +51,7 @@ spec:
   resources: {requests: {storage: 1Gi}}
 `, pv))
 
-	r := e.bk(t, "list", "--in-cluster", "-o", "json").RunOK()
+	r := e.Backup(t, "list", "--in-cluster", "-o", "json").RunOK()
 	var list backup.BackupList
 	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
 		t.Fatal(err)
@@ -75,8 +76,8 @@ spec:
 		t.Fatalf("list --in-cluster: %s", r.Stdout)
 	}
 	// schedule show --pvc names the newest good backup.
-	applyCronJob(t, e.ns)
-	r = e.bk(t, "schedule", "show", "--pvc", "-o", "json").RunOK()
+	applyCronJob(t, e.NS)
+	r = e.Backup(t, "schedule", "show", "--pvc", "-o", "json").RunOK()
 	var sched backup.Schedule
 	if err := json.Unmarshal([]byte(r.Stdout), &sched); err != nil {
 		t.Fatal(err)
@@ -85,11 +86,11 @@ spec:
 		t.Errorf("schedule show --pvc: %s", r.Stdout)
 	}
 	out := t.TempDir()
-	r = e.bk(t, "pull", good, "--dir", out).RunOK()
+	r = e.Backup(t, "pull", good, "--dir", out).RunOK()
 	pulled := strings.TrimSpace(r.Stdout)
 	harness.Piyasa(t, "backup", "verify", pulled).RunOK()
-	e.bk(t, "pull", "daily/broken.sql.gz", "--dir", out).ExpectCode(1)
-	e.bk(t, "pull", "../etc/passwd.sql", "--dir", out).ExpectCode(2)
+	e.Backup(t, "pull", "daily/broken.sql.gz", "--dir", out).ExpectCode(1)
+	e.Backup(t, "pull", "../etc/passwd.sql", "--dir", out).ExpectCode(2)
 
 	// A file changed in the PVC no longer matches its BackupInfo: nothing is written.
 	src := filepath.Join(pvcDir, good)
@@ -97,17 +98,17 @@ spec:
 	data[len(data)/2] ^= 0xff
 	_ = os.WriteFile(src, data, 0o600)
 	out2 := t.TempDir()
-	r = e.bk(t, "pull", good, "--dir", out2).ExpectCode(1)
+	r = e.Backup(t, "pull", good, "--dir", out2).ExpectCode(1)
 	if !strings.Contains(r.Stderr, "does not match its BackupInfo") {
 		t.Errorf("stderr: %s", r.Stderr)
 	}
-	if fs := files(t, out2); len(fs) != 0 {
+	if fs := e2ebackup.Files(t, out2); len(fs) != 0 {
 		t.Errorf("a rejected pull left %v", fs)
 	}
 	// The browse pods are gone.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		pods, err := harness.Client(t).CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=piyasa-backup-browse"})
+		pods, err := harness.Client(t).CoreV1().Pods(e.NS).List(context.Background(), metav1.ListOptions{LabelSelector: "app=piyasa-backup-browse"})
 		if err == nil && len(pods.Items) == 0 {
 			break
 		}

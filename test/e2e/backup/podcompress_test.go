@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 )
 
 // TestCompressInPod: pg_dump compresses in the pod (-Z 1, gzip: the local
@@ -15,26 +16,26 @@ import (
 // backup verifies by a restore test, and a restore gives back every row.
 // zstd in the pod needs pg_dump 16: pg_dump 15's refusal is said, exit 1.
 func TestCompressInPod(t *testing.T) {
-	e := setup(t)
-	source := digest(t, e.pg, app.DatabaseName)
-	plain := parseInfo(t, e.bk(t, "create", "--dir", e.dir, "--compress", "none", "-o", "json").RunOK().Stdout)
+	e := e2ebackup.Setup(t)
+	source := e2ebackup.Digest(t, e.PG, app.DatabaseName)
+	plain := e2ebackup.ParseInfo(t, e.Backup(t, "create", "--dir", e.Dir, "--compress", "none", "-o", "json").RunOK().Stdout)
 	for _, stored := range []string{"gzip", "zstd"} {
-		r := e.bk(t, "create", "--dir", e.dir, "--compress", stored, "--compress-in-pod", "gzip", "-o", "json").RunOK()
-		info := parseInfo(t, r.Stdout)
+		r := e.Backup(t, "create", "--dir", e.Dir, "--compress", stored, "--compress-in-pod", "gzip", "-o", "json").RunOK()
+		info := e2ebackup.ParseInfo(t, r.Stdout)
 		if info.Compression != stored || info.RawBytes != plain.RawBytes || len(info.Tables) != len(plain.Tables) {
 			t.Errorf("%s: info %+v, want the plain dump's %d bytes", stored, info, plain.RawBytes)
 		}
-		e.bk(t, "verify", filepath.Join(e.dir, info.Name), "--restore-test").RunOK()
-		e.bk(t, "restore", filepath.Join(e.dir, info.Name), "--to-database", "from_pod_"+stored).RunOK()
-		sameDigest(t, "from_pod_"+stored, source, digest(t, e.pg, "from_pod_"+stored))
+		e.Backup(t, "verify", filepath.Join(e.Dir, info.Name), "--restore-test").RunOK()
+		e.Backup(t, "restore", filepath.Join(e.Dir, info.Name), "--to-database", "from_pod_"+stored).RunOK()
+		e2ebackup.SameDigest(t, "from_pod_"+stored, source, e2ebackup.Digest(t, e.PG, "from_pod_"+stored))
 		if stored == "gzip" {
-			b, err := os.ReadFile(filepath.Join(e.dir, info.Name))
+			b, err := os.ReadFile(filepath.Join(e.Dir, info.Name))
 			if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b || int64(len(b)) != info.StoredBytes {
 				t.Errorf("stored gzip: %d bytes %v", len(b), err)
 			}
 		}
 	}
-	r := e.bk(t, "create", "--dir", e.dir, "--compress-in-pod", "zstd").ExpectCode(1)
+	r := e.Backup(t, "create", "--dir", e.Dir, "--compress-in-pod", "zstd").ExpectCode(1)
 	if !strings.Contains(r.Stderr, "pg_dump failed in the pod") {
 		t.Errorf("zstd on pg_dump 15: %s", r.Stderr)
 	}

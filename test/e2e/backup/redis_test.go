@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -83,7 +84,7 @@ spec:
 	pg.ClusterExecEnv(t, ns, pod, map[string]string{"REDIS_PORT": strconv.Itoa(port)})
 	dir := t.TempDir()
 	r := harness.Piyasa(t, "backup", "create", "--redis", "--dir", dir, "--env", "dev", "-n", ns, "-o", "json").RunOK()
-	info := parseInfo(t, r.Stdout)
+	info := e2ebackup.ParseInfo(t, r.Stdout)
 	if info.Format != "redis-rdb" || info.Database != app.Redis || !strings.HasSuffix(info.Name, ".rdb.zst") || info.RawBytes < 1000 {
 		t.Fatalf("BackupInfo %+v", info)
 	}
@@ -105,7 +106,7 @@ spec:
 	// No redis pod: exit 1, nothing written.
 	other := harness.Namespace(t, "backup-noredis")
 	harness.Piyasa(t, "backup", "create", "--redis", "--dir", dir, "--env", "dev", "-n", other).ExpectCode(1)
-	if fs := files(t, dir); len(fs) != 2 {
+	if fs := e2ebackup.Files(t, dir); len(fs) != 2 {
 		t.Errorf("dir holds %v", fs)
 	}
 }

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 )
 
-// createdName runs `backup create ARGS -o json` and returns the backup's name.
-func (e *env) createdName(t *testing.T, args ...string) string {
+// createdName runs `backup create ARGS -o json` in e and returns the backup's name.
+func createdName(t *testing.T, e *e2ebackup.Env, args ...string) string {
 	t.Helper()
-	r := e.bk(t, append(append([]string{"create"}, args...), "-o", "json")...).RunOK()
+	r := e.Backup(t, append(append([]string{"create"}, args...), "-o", "json")...).RunOK()
 	var info backup.BackupInfo
 	if err := json.Unmarshal([]byte(r.Stdout), &info); err != nil || info.Name == "" {
 		t.Fatalf("create -o json: %v\n%s", err, r.Stdout)
@@ -40,9 +41,9 @@ func decisions(doc backup.BackupPrune) map[string]string {
 // the other environment's backups and a partial file of a create maybe still
 // running are kept; a pinned backup is kept until unpinned.
 func TestRetentionPerNamespaceKindAndPin(t *testing.T) {
-	e := setup(t)
-	dir := e.dir
-	// Another environment's backups, older than every backup of e.ns.
+	e := e2ebackup.Setup(t)
+	dir := e.Dir
+	// Another environment's backups, older than every backup of e.NS.
 	var others []string
 	for i := 1; i <= 3; i++ {
 		end := time.Now().UTC().AddDate(0, 0, -i).Truncate(time.Second)
@@ -54,12 +55,12 @@ func TestRetentionPerNamespaceKindAndPin(t *testing.T) {
 		}
 		others = append(others, b.name)
 	}
-	old := e.createdName(t, "-f", filepath.Join(dir, "piyasa_db-"+e.ns+"-manual-1.sql.zst"))
-	premig := e.createdName(t, "-f", filepath.Join(dir, "piyasa_db-"+e.ns+"-before-upgrade.sql.zst"), "--kind", "pre-migration")
-	newest := e.createdName(t, "-f", filepath.Join(dir, "piyasa_db-"+e.ns+"-manual-2.sql.zst"))
+	old := createdName(t, e, "-f", filepath.Join(dir, "piyasa_db-"+e.NS+"-manual-1.sql.zst"))
+	premig := createdName(t, e, "-f", filepath.Join(dir, "piyasa_db-"+e.NS+"-before-upgrade.sql.zst"), "--kind", "pre-migration")
+	newest := createdName(t, e, "-f", filepath.Join(dir, "piyasa_db-"+e.NS+"-manual-2.sql.zst"))
 	// A create killed two hours ago, and one maybe still running.
-	stale := ".piyasa_db-" + e.ns + "-20261201T020000Z.sql.zst.partial-111"
-	running := ".piyasa_db-" + e.ns + "-20261201T030000Z.sql.zst.partial-222"
+	stale := ".piyasa_db-" + e.NS + "-20261201T020000Z.sql.zst.partial-111"
+	running := ".piyasa_db-" + e.NS + "-20261201T030000Z.sql.zst.partial-222"
 	for n, age := range map[string]time.Duration{stale: 2 * time.Hour, running: time.Minute} {
 		p := filepath.Join(dir, n)
 		if err := os.WriteFile(p, []byte("half a dump"), 0o600); err != nil {
@@ -76,7 +77,7 @@ func TestRetentionPerNamespaceKindAndPin(t *testing.T) {
 	}
 
 	// list shows the kinds and the partial files.
-	r := e.bk(t, "list", "--dir", dir).RunOK()
+	r := e.Backup(t, "list", "--dir", dir).RunOK()
 	for _, s := range []string{"KIND", "pre-migration", "manual", stale, "partial", running, "writing"} {
 		if !strings.Contains(r.Stdout, s) {
 			t.Errorf("list lacks %q:\n%s", s, r.Stdout)
@@ -85,7 +86,7 @@ func TestRetentionPerNamespaceKindAndPin(t *testing.T) {
 
 	prune := func(args ...string) backup.BackupPrune {
 		t.Helper()
-		return parsePrune(t, e.bk(t, append([]string{"prune", "--dir", dir, "--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0", "-o", "json"}, args...)...).RunOK().Stdout)
+		return parsePrune(t, e.Backup(t, append([]string{"prune", "--dir", dir, "--keep-daily", "1", "--keep-weekly", "0", "--keep-monthly", "0", "-o", "json"}, args...)...).RunOK().Stdout)
 	}
 	want := map[string]string{
 		newest:  "KEEP newest manual",
@@ -111,14 +112,14 @@ func TestRetentionPerNamespaceKindAndPin(t *testing.T) {
 	check("dry run", decisions(prune("--dry-run=client")))
 
 	// Pinned: kept whatever its kind's retention says, until unpinned.
-	e.bk(t, "pin", filepath.Join(dir, old)).RunOK()
-	r = e.bk(t, "list", "--dir", dir).RunOK()
+	e.Backup(t, "pin", filepath.Join(dir, old)).RunOK()
+	r = e.Backup(t, "list", "--dir", dir).RunOK()
 	if !strings.Contains(r.Stdout, "manual,pinned") {
 		t.Errorf("list does not show the pin:\n%s", r.Stdout)
 	}
 	want[old] = "KEEP pinned"
 	check("pinned", decisions(prune("--dry-run=client")))
-	e.bk(t, "unpin", filepath.Join(dir, old)).RunOK()
+	e.Backup(t, "unpin", filepath.Join(dir, old)).RunOK()
 	want[old] = "REMOVE expired"
 	check("prune", decisions(prune()))
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,34 +13,20 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
-
-// objects lists the files under a bucket directory of versitygw's posix
-// backend (what a listing would show), hidden ones included.
-func objects(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	_ = filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	return out
-}
 
 // TestS3RoundTrip: create --to s3:// -> list --from -> verify --restore-test
 // -> restore over the live database and into a new one, all from the object.
 func TestS3RoundTrip(t *testing.T) {
 	s3 := harness.StartS3(t, "backups")
-	e := setup(t)
-	source := digest(t, e.pg, app.DatabaseName)
+	e := e2ebackup.Setup(t)
+	source := e2ebackup.Digest(t, e.PG, app.DatabaseName)
 	s3env := s3.Env()
 
-	r := e.bk(t, "create", "--to", "s3://backups/piyasa/nightly", "-o", "json").WithEnv(s3env...).RunOK()
-	info := parseInfo(t, r.Stdout)
+	r := e.Backup(t, "create", "--to", "s3://backups/piyasa/nightly", "-o", "json").WithEnv(s3env...).RunOK()
+	info := e2ebackup.ParseInfo(t, r.Stdout)
 	loc := "s3://backups/piyasa/nightly/" + info.Name
 	if info.Location != loc {
 		t.Errorf("location %s, want %s", info.Location, loc)
@@ -50,7 +35,7 @@ func TestS3RoundTrip(t *testing.T) {
 		t.Fatal("output shows the S3 secret key")
 	}
 
-	r = e.bk(t, "list", "--from", "s3://backups/piyasa/nightly", "-o", "json").WithEnv(s3env...).RunOK()
+	r = e.Backup(t, "list", "--from", "s3://backups/piyasa/nightly", "-o", "json").WithEnv(s3env...).RunOK()
 	var list backup.BackupList
 	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
 		t.Fatal(err)
@@ -59,26 +44,26 @@ func TestS3RoundTrip(t *testing.T) {
 		t.Fatalf("list: %s", r.Stdout)
 	}
 
-	e.bk(t, "verify", loc, "--restore-test").WithEnv(s3env...).RunOK()
-	if s := scratchDatabases(t, e.pg); s != "" {
+	e.Backup(t, "verify", loc, "--restore-test").WithEnv(s3env...).RunOK()
+	if s := scratchDatabases(t, e.PG); s != "" {
 		t.Errorf("scratch databases left: %s", s)
 	}
 
-	e.pg.MustPsql(t, app.DatabaseName, "DELETE FROM messages; DELETE FROM \"Audit Log\"")
-	e.bk(t, "restore", loc, "--yes").WithEnv(s3env...).RunOK()
-	sameDigest(t, "after restore from S3", source, digest(t, e.pg, app.DatabaseName))
-	waitApp(t, e.ns, 1, 2)
-	e.bk(t, "restore", loc, "--to-database", "from_s3").WithEnv(s3env...).RunOK()
-	sameDigest(t, "from_s3", source, digest(t, e.pg, "from_s3"))
+	e.PG.MustPsql(t, app.DatabaseName, "DELETE FROM messages; DELETE FROM \"Audit Log\"")
+	e.Backup(t, "restore", loc, "--yes").WithEnv(s3env...).RunOK()
+	e2ebackup.SameDigest(t, "after restore from S3", source, e2ebackup.Digest(t, e.PG, app.DatabaseName))
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
+	e.Backup(t, "restore", loc, "--to-database", "from_s3").WithEnv(s3env...).RunOK()
+	e2ebackup.SameDigest(t, "from_s3", source, e2ebackup.Digest(t, e.PG, "from_s3"))
 
 	// Flags work as well as the variables (credentials are never printed).
-	r = e.bk(t, "list", "--from", "s3://backups/piyasa/nightly", "--s3-endpoint", s3.Endpoint,
+	r = e.Backup(t, "list", "--from", "s3://backups/piyasa/nightly", "--s3-endpoint", s3.Endpoint,
 		"--s3-access-key", s3.AccessKey, "--s3-secret-key", s3.SecretKey).RunOK()
 	if !strings.Contains(r.Stdout, info.Name) || !strings.Contains(r.Stdout, "pre-restore") {
 		t.Errorf("list by flags:\n%s", r.Stdout)
 	}
 	// Wrong credentials: a failure that names no secret.
-	r = e.bk(t, "list", "--from", "s3://backups/piyasa/nightly").WithEnv(append(s3env, "AWS_SECRET_ACCESS_KEY=wrong-secret-value")...).ExpectCode(1)
+	r = e.Backup(t, "list", "--from", "s3://backups/piyasa/nightly").WithEnv(append(s3env, "AWS_SECRET_ACCESS_KEY=wrong-secret-value")...).ExpectCode(1)
 	if strings.Contains(r.Stderr, "wrong-secret-value") || strings.Contains(r.Stderr, s3.SecretKey) {
 		t.Fatal("error shows the S3 secret key")
 	}
@@ -90,16 +75,16 @@ func TestS3RoundTrip(t *testing.T) {
 func TestS3FailedDumpLeavesNoObject(t *testing.T) {
 	s3 := harness.StartS3(t, "backups")
 	// Cut after 2 parts' worth of data, then wait a little so the test sees the upload's parts.
-	fake := fakeTool(t, "pg_dump", fmt.Sprintf("#!/bin/sh\n{ %q \"$@\"; %q \"$@\"; %q \"$@\"; %q \"$@\"; } | head -c %d\nsleep 4\nexit 1\n",
+	fake := e2ebackup.FakeTool(t, "pg_dump", fmt.Sprintf("#!/bin/sh\n{ %q \"$@\"; %q \"$@\"; %q \"$@\"; %q \"$@\"; } | head -c %d\nsleep 4\nexit 1\n",
 		realTool("pg_dump"), realTool("pg_dump"), realTool("pg_dump"), realTool("pg_dump"), 2*backup.PartSize+12345))
-	e := setup(t, fake)
+	e := e2ebackup.Setup(t, fake)
 	bucket := filepath.Join(s3.Root, "backups")
 	var stdout, stderr bytes.Buffer
-	cmd := e.bk(t, "create", "--to", "s3://backups/piyasa", "--compress", "none").WithEnv(s3.Env()...).Start(&stdout, &stderr)
+	cmd := e.Backup(t, "create", "--to", "s3://backups/piyasa", "--compress", "none").WithEnv(s3.Env()...).Start(&stdout, &stderr)
 	sawParts := false
 	deadline := time.Now().Add(60 * time.Second)
 	for !sawParts && time.Now().Before(deadline) {
-		sawParts = len(objects(t, bucket)) > 0
+		sawParts = len(e2ebackup.Objects(t, bucket)) > 0
 		time.Sleep(50 * time.Millisecond)
 	}
 	err := cmd.Wait()
@@ -113,11 +98,11 @@ func TestS3FailedDumpLeavesNoObject(t *testing.T) {
 	if !strings.Contains(stderr.String(), "nothing written") {
 		t.Errorf("stderr: %s", stderr.String())
 	}
-	r := e.bk(t, "list", "--from", "s3://backups/piyasa", "-o", "json").WithEnv(s3.Env()...).RunOK()
+	r := e.Backup(t, "list", "--from", "s3://backups/piyasa", "-o", "json").WithEnv(s3.Env()...).RunOK()
 	if !strings.Contains(r.Stdout, `"items": []`) {
 		t.Errorf("objects listed after a failed dump: %s", r.Stdout)
 	}
-	if left := objects(t, bucket); len(left) != 0 {
+	if left := e2ebackup.Objects(t, bucket); len(left) != 0 {
 		t.Errorf("left in the bucket (object or upload parts): %v", left)
 	}
 }

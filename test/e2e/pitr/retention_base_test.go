@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
 	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -18,7 +19,7 @@ import (
 func walNames(t *testing.T, dir string) []string {
 	t.Helper()
 	var entries []backup.Entry
-	for _, f := range files(t, dir) {
+	for _, f := range e2ebackup.Files(t, dir) {
 		entries = append(entries, backup.Entry{Name: f})
 	}
 	var out []string
@@ -30,10 +31,10 @@ func walNames(t *testing.T, dir string) []string {
 }
 
 // archiveNames lists the segments of the server's archive directory (the postgres pod's $WAL_ARCHIVE_DIR).
-func archiveNames(t *testing.T, e *env) []string {
+func archiveNames(t *testing.T, e *e2ebackup.Env) []string {
 	t.Helper()
 	var out []string
-	for _, f := range files(t, e.pg.WALArchive) {
+	for _, f := range e2ebackup.Files(t, e.PG.WALArchive) {
 		if walarchive.IsSegmentName(f) {
 			out = append(out, f)
 		}
@@ -76,42 +77,42 @@ func TestPruneBaseBackupsAndWAL(t *testing.T) {
 	newSegment(t, e)
 	kept := baseBackup(t, e)
 	newSegment(t, e)
-	e.bk(t, "wal", "sync", "--dir", e.dir).RunOK()
+	e.Backup(t, "wal", "sync", "--dir", e.Dir).RunOK()
 
-	walDir := filepath.Join(e.dir, "wal", e.ns)
-	otherDir := filepath.Join(e.dir, "wal", e.ns+"-other")
+	walDir := filepath.Join(e.Dir, "wal", e.NS)
+	otherDir := filepath.Join(e.Dir, "wal", e.NS+"-other")
 	if err := os.MkdirAll(otherDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files(t, walDir) {
+	for _, f := range e2ebackup.Files(t, walDir) {
 		b, _ := os.ReadFile(filepath.Join(walDir, f))
 		if err := os.WriteFile(filepath.Join(otherDir, f), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	otherBefore := strings.Join(files(t, otherDir), " ")
+	otherBefore := strings.Join(e2ebackup.Files(t, otherDir), " ")
 	before := walNames(t, walDir)
 	checkChainFrom(t, "before prune", old, before)
 
 	// Without any base backup in a place, wal prune refuses and removes nothing.
 	inPod := archiveNames(t, e)
 	empty := t.TempDir()
-	r := e.bk(t, "wal", "prune", "--dir", empty).ExpectCode(2)
+	r := e.Backup(t, "wal", "prune", "--dir", empty).ExpectCode(2)
 	if !strings.Contains(r.Stderr, "no base backup") || strings.Join(archiveNames(t, e), " ") != strings.Join(inPod, " ") {
 		t.Fatalf("wal prune without a base backup: %s\narchive %v, was %v", r.Stderr, archiveNames(t, e), inPod)
 	}
 
-	dry := pruneDoc(t, e.bk(t, "prune", "--dir", e.dir, "--dry-run=client", "-o", "json").RunOK())
+	dry := pruneDoc(t, e.Backup(t, "prune", "--dir", e.Dir, "--dry-run=client", "-o", "json").RunOK())
 	if dry.WAL == nil || len(dry.WAL.RemovedSegments) == 0 || strings.Join(walNames(t, walDir), " ") != strings.Join(before, " ") {
 		t.Fatalf("dry run: %+v; WAL now %v", dry.WAL, walNames(t, walDir))
 	}
 
-	doc := pruneDoc(t, e.bk(t, "prune", "--dir", e.dir, "-o", "json").RunOK())
+	doc := pruneDoc(t, e.Backup(t, "prune", "--dir", e.Dir, "-o", "json").RunOK())
 	if len(doc.Removed) != 1 || doc.Removed[0].Name != old.Name || doc.WAL.KeepFrom != kept.WAL.StartSegment || doc.WAL.KeptFor != kept.Name {
 		t.Fatalf("prune: removed %+v, WAL %+v", doc.Removed, doc.WAL)
 	}
 	for _, suffix := range []string{"", ".json"} {
-		if _, err := os.Stat(filepath.Join(e.dir, old.Name+suffix)); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(e.Dir, old.Name+suffix)); !os.IsNotExist(err) {
 			t.Errorf("%s%s still there (%v)", old.Name, suffix, err)
 		}
 	}
@@ -130,12 +131,12 @@ func TestPruneBaseBackupsAndWAL(t *testing.T) {
 	if len(after)+len(doc.WAL.RemovedSegments) != len(before) {
 		t.Errorf("WAL %v after, %v removed, %v before", after, doc.WAL.RemovedSegments, before)
 	}
-	if got := strings.Join(files(t, otherDir), " "); got != otherBefore {
+	if got := strings.Join(e2ebackup.Files(t, otherDir), " "); got != otherBefore {
 		t.Fatalf("the other namespace's WAL changed:\n%s\nwas\n%s", got, otherBefore)
 	}
 
 	var res backup.WALPruneResult
-	r = e.bk(t, "wal", "prune", "--dir", e.dir, "-o", "json").RunOK()
+	r = e.Backup(t, "wal", "prune", "--dir", e.Dir, "-o", "json").RunOK()
 	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
 		t.Fatalf("WALPruneResult: %v\n%s", err, r.Stdout)
 	}

@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"archive/tar"
@@ -24,6 +24,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
 	"github.com/piyasa/kubectl-piyasa/shared/oplock"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -33,7 +34,7 @@ const pitrArchiveTimeout = 1
 // setupPITR is setup with a server archiving its WAL (archive_timeout 1 s),
 // the harness playing the postgres pod's lifecycle, and a ticks table.
 // pathFirst are directories of fake tools the pods' execs find first.
-func setupPITR(t *testing.T, pathFirst ...string) *env {
+func setupPITR(t *testing.T, pathFirst ...string) *e2ebackup.Env {
 	t.Helper()
 	ns := harness.Namespace(t, "pitr")
 	password := harness.CanaryValue("pw")
@@ -46,7 +47,7 @@ CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) 
 	for _, claim := range []string{"dev-" + app.PostgresPVC, "dev-" + app.WALArchivePVC} {
 		harness.ApplyYAML(t, ns, fmt.Sprintf(pvYAML, ns+"-"+claim, ns, claim, claim, ns+"-"+claim))
 	}
-	waitApp(t, ns, 1, 2)
+	e2ebackup.WaitApp(t, ns, 1, 2)
 	pg.Kubelet(t, ns, "dev-postgres")
 	pod := ""
 	for deadline := time.Now().Add(time.Minute); pod == ""; {
@@ -59,8 +60,8 @@ CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	waitApp(t, ns, 1, 2)
-	e := &env{ns: ns, pg: pg, dir: t.TempDir(), pod: pod}
+	e2ebackup.WaitApp(t, ns, 1, 2)
+	e := &e2ebackup.Env{NS: ns, PG: pg, Dir: t.TempDir(), Pod: pod}
 	pg.ClusterExecEnv(t, ns, pod, nil, pathFirst...)
 	return e
 }
@@ -153,11 +154,11 @@ var labelStart = regexp.MustCompile(`START WAL LOCATION: (\S+) \(file ([0-9A-F]{
 
 // baseBackup takes a base backup as `backup create --physical` stores it:
 // pg_basebackup -Ft -X fetch -D -, zstd-compressed, with its BackupInfo.
-func baseBackup(t *testing.T, e *env) *backup.BackupInfo {
+func baseBackup(t *testing.T, e *e2ebackup.Env) *backup.BackupInfo {
 	t.Helper()
 	start := time.Now().UTC()
-	cmd := exec.Command(filepath.Join(e.pg.BinDir, "pg_basebackup"), "-Ft", "-X", "fetch", "-D", "-", "-c", "fast")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, e.pg.Env()...)
+	cmd := exec.Command(filepath.Join(e.PG.BinDir, "pg_basebackup"), "-Ft", "-X", "fetch", "-D", "-", "-c", "fast")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, e.PG.Env()...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	raw, err := cmd.Output()
@@ -165,7 +166,7 @@ func baseBackup(t *testing.T, e *env) *backup.BackupInfo {
 		t.Fatalf("pg_basebackup: %v\n%s", err, stderr.String())
 	}
 	end := time.Now().UTC()
-	endLSN := e.pg.MustPsql(t, "postgres", "SELECT pg_current_wal_lsn()")
+	endLSN := e.PG.MustPsql(t, "postgres", "SELECT pg_current_wal_lsn()")
 	label := ""
 	tr := tar.NewReader(bytes.NewReader(raw))
 	for {
@@ -186,12 +187,12 @@ func baseBackup(t *testing.T, e *env) *backup.BackupInfo {
 	zw, _ := zstd.NewWriter(&stored)
 	zw.Write(raw)
 	zw.Close()
-	name := fmt.Sprintf("piyasa_db-%s-%s.base.tar.zst", e.ns, end.Format("20060102T150405.000Z"))
-	if err := os.WriteFile(filepath.Join(e.dir, name), stored.Bytes(), 0o644); err != nil {
+	name := fmt.Sprintf("piyasa_db-%s-%s.base.tar.zst", e.NS, end.Format("20060102T150405.000Z"))
+	if err := os.WriteFile(filepath.Join(e.Dir, name), stored.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rs, ss := sha256.Sum256(raw), sha256.Sum256(stored.Bytes())
-	info := &backup.BackupInfo{Name: name, Namespace: e.ns, Environment: "dev", Format: backup.FormatBaseBackup, Database: app.DatabaseName,
+	info := &backup.BackupInfo{Name: name, Namespace: e.NS, Environment: "dev", Format: backup.FormatBaseBackup, Database: app.DatabaseName,
 		StartTime: start, EndTime: end, Compression: "zstd", RawBytes: int64(len(raw)), RawSHA256: hex.EncodeToString(rs[:]),
 		StoredBytes: int64(stored.Len()), StoredSHA256: hex.EncodeToString(ss[:]), BackupKind: backup.KindManual,
 		WAL: &backup.WALRange{Timeline: 1, StartLSN: m[1], EndLSN: endLSN, StartSegment: m[2]}}
@@ -199,7 +200,7 @@ func baseBackup(t *testing.T, e *env) *backup.BackupInfo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, name+".json"), doc, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, name+".json"), doc, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return info
@@ -228,57 +229,57 @@ func between(t *testing.T, ticks []tick, after time.Time) time.Time {
 // old data directory kept as the safety copy, the app back, the lock gone.
 func TestPITRToTime(t *testing.T) {
 	e := setupPITR(t)
-	w := startWriter(t, e.pg)
+	w := startWriter(t, e.PG)
 	time.Sleep(2 * time.Second)
 	info := baseBackup(t, e)
 	time.Sleep(4 * time.Second)
 	ticks := w.Stop()
-	switchAndArchive(t, e.pg)
+	switchAndArchive(t, e.PG)
 	target := between(t, ticks, info.EndTime)
 	ts := target.Format(time.RFC3339Nano)
-	want := idsText(t, e.pg, fmt.Sprintf("WHERE at <= '%s'", ts))
-	all := idsText(t, e.pg, "")
+	want := idsText(t, e.PG, fmt.Sprintf("WHERE at <= '%s'", ts))
+	all := idsText(t, e.PG, "")
 	if want == all || want == "" {
 		t.Fatalf("the target %s does not split the rows", ts)
 	}
 
-	r := e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--yes").Run()
+	r := e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--yes").Run()
 	if r.Code != 0 {
-		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.PG.ServerLog(), 30))
 	}
-	noSecret(t, e, r)
+	e2ebackup.NoSecret(t, e, r)
 	t.Logf("restore:\n%s%s", r.Stderr, r.Stdout)
-	if got := idsText(t, e.pg, ""); got != want {
+	if got := idsText(t, e.PG, ""); got != want {
 		t.Errorf("rows after the restore to %s:\n%s\nwant the rows up to it:\n%s", ts, got, want)
 	}
 	if !strings.Contains(r.Stdout, "timeline 2") || !strings.Contains(r.Stdout, "app running (api=1 worker=2)") {
 		t.Errorf("stdout: %s", r.Stdout)
 	}
-	if n := e.pg.MustPsql(t, app.DatabaseName, "SELECT count(*) FROM users"); n != "500" {
+	if n := e.PG.MustPsql(t, app.DatabaseName, "SELECT count(*) FROM users"); n != "500" {
 		t.Errorf("users: %s rows, want 500", n)
 	}
-	safety, _ := filepath.Glob(e.pg.Data + app.SafetyCopySuffix + "*")
+	safety, _ := filepath.Glob(e.PG.Data + app.SafetyCopySuffix + "*")
 	if len(safety) != 1 {
 		t.Errorf("safety copies: %v, want one", safety)
 	}
-	waitApp(t, e.ns, 1, 2)
-	if leaseExists(t, e.ns) {
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
+	if e2ebackup.LeaseExists(t, e.NS) {
 		t.Error("the database lock was not released")
 	}
-	if a, w := restoreAnnotations(t, e.ns); a != "" || w != "" {
+	if a, w := e2ebackup.RestoreAnnotations(t, e.NS); a != "" || w != "" {
 		t.Errorf("restore record left: %q %q", a, w)
 	}
 	// restore_command is reloaded at once; recovery_target_* keep their value
 	// in the running server until its next start, which must not find them.
-	if s := e.pg.MustPsql(t, "postgres", `SELECT current_setting('restore_command') || '|' || (SELECT count(*) FROM pg_file_settings
+	if s := e.PG.MustPsql(t, "postgres", `SELECT current_setting('restore_command') || '|' || (SELECT count(*) FROM pg_file_settings
   WHERE name IN ('restore_command', 'recovery_target_time', 'recovery_target_action'))`); s != "|0" {
 		t.Errorf("recovery settings left (restore_command|settings in the configuration files): %q", s)
 	}
-	if _, err := os.Stat(filepath.Join(e.pg.Data, "recovery.signal")); err == nil {
+	if _, err := os.Stat(filepath.Join(e.PG.Data, "recovery.signal")); err == nil {
 		t.Error("recovery.signal left in the data directory")
 	}
 	// The sequence continues: the app's next INSERT works.
-	e.pg.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
+	e.PG.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
 	// The next plan expects this restore's measured duration.
 	took := regexp.MustCompile(`stopped for (\d+s)`).FindStringSubmatch(r.Stdout)
 	if took == nil {
@@ -288,7 +289,7 @@ func TestPITRToTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--dry-run").RunOK()
+	plan := e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--dry-run").RunOK()
 	// The same base backup: at least the measured time (more WAL may follow now).
 	m := regexp.MustCompile(`expected duration: about (\d+s) with the app stopped \(the last restore here, of a (.+) base backup and \d+ WAL segments, took (\d+s) on `).FindStringSubmatch(plan.Stdout)
 	if m == nil || m[2] != backup.HumanBytes(info.RawBytes) || m[3] != d.String() {
@@ -312,36 +313,36 @@ func tail(s string, n int) string {
 // refused before anything stops.
 func TestPITRRefusals(t *testing.T) {
 	e := setupPITR(t)
-	w := startWriter(t, e.pg)
+	w := startWriter(t, e.PG)
 	time.Sleep(time.Second)
 	info := baseBackup(t, e)
 	for i := 0; i < 3; i++ {
 		time.Sleep(700 * time.Millisecond)
-		switchAndArchive(t, e.pg)
+		switchAndArchive(t, e.PG)
 	}
 	ticks := w.Stop()
-	switchAndArchive(t, e.pg)
+	switchAndArchive(t, e.PG)
 	target := between(t, ticks, info.EndTime.Add(-time.Second))
 	ts := target.Format(time.RFC3339Nano)
-	before := idsText(t, e.pg, "")
+	before := idsText(t, e.PG, "")
 	unchanged := func(what string) {
 		t.Helper()
-		if got := idsText(t, e.pg, ""); got != before {
+		if got := idsText(t, e.PG, ""); got != before {
 			t.Errorf("%s changed the rows", what)
 		}
-		if api, worker := replicas(t, e.ns); api != 1 || worker != 2 {
+		if api, worker := e2ebackup.Replicas(t, e.NS); api != 1 || worker != 2 {
 			t.Errorf("%s scaled the app: api=%d worker=%d", what, api, worker)
 		}
-		if leaseExists(t, e.ns) {
+		if e2ebackup.LeaseExists(t, e.NS) {
 			t.Errorf("%s left the database lock", what)
 		}
-		if s, _ := filepath.Glob(e.pg.Data + app.SafetyCopySuffix + "*"); len(s) != 0 {
+		if s, _ := filepath.Glob(e.PG.Data + app.SafetyCopySuffix + "*"); len(s) != 0 {
 			t.Errorf("%s moved the data directory: %v", what, s)
 		}
 	}
 
-	r := e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--dry-run").RunOK()
-	for _, s := range []string{"base backup:      " + filepath.Join(e.dir, info.Name), "WAL replayed:     " + info.WAL.StartSegment + " to ",
+	r := e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--dry-run").RunOK()
+	for _, s := range []string{"base backup:      " + filepath.Join(e.Dir, info.Name), "WAL replayed:     " + info.WAL.StartSegment + " to ",
 		"stopped:          api=1 worker=2 postgres=1", "needed,", "database lock:    free", "dry run: nothing was changed"} {
 		if !strings.Contains(r.Stdout, s) {
 			t.Errorf("dry run lacks %q:\n%s", s, r.Stdout)
@@ -350,7 +351,7 @@ func TestPITRRefusals(t *testing.T) {
 	unchanged("--dry-run")
 
 	early := info.EndTime.Add(-time.Hour).Format(time.RFC3339)
-	r = e.bk(t, "restore", "--to-time", early, "--from", e.dir, "--yes").ExpectCode(2)
+	r = e.Backup(t, "restore", "--to-time", early, "--from", e.Dir, "--yes").ExpectCode(2)
 	if !strings.Contains(r.Stderr, "is outside what can be restored: the recovery window is "+info.EndTime.Format(time.RFC3339)) {
 		t.Errorf("stderr:\n%s", r.Stderr)
 	}
@@ -360,28 +361,28 @@ func TestPITRRefusals(t *testing.T) {
 	start, _ := strconv.ParseUint(info.WAL.StartSegment[16:], 16, 32)
 	missing := fmt.Sprintf("%s%08X", info.WAL.StartSegment[:16], start+1)
 	aside := filepath.Join(t.TempDir(), missing)
-	if err := os.Rename(filepath.Join(e.pg.WALArchive, missing), aside); err != nil {
+	if err := os.Rename(filepath.Join(e.PG.WALArchive, missing), aside); err != nil {
 		t.Fatal(err)
 	}
-	r = e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--yes").ExpectCode(2)
+	r = e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--yes").ExpectCode(2)
 	if !strings.Contains(r.Stderr, "WAL segment "+missing+" is missing") {
 		t.Errorf("stderr:\n%s", r.Stderr)
 	}
 	unchanged("a missing segment")
-	if err := os.Rename(aside, filepath.Join(e.pg.WALArchive, missing)); err != nil {
+	if err := os.Rename(aside, filepath.Join(e.PG.WALArchive, missing)); err != nil {
 		t.Fatal(err)
 	}
 
 	holder := oplock.Holder{Identity: "oncall@laptop (pid 4242)", User: "oncall@laptop"}
-	lock, err := oplock.Acquire(context.Background(), harness.Client(t), e.ns, "dev-piyasa-migrate", holder, "migrate up 0004", time.Now)
+	lock, err := oplock.Acquire(context.Background(), harness.Client(t), e.NS, "dev-piyasa-migrate", holder, "migrate up 0004", time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--dry-run").RunOK()
+	r = e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--dry-run").RunOK()
 	if !strings.Contains(r.Stdout, "database lock:    held: migrate up 0004 by oncall@laptop (pid 4242)") {
 		t.Errorf("dry run does not name the lock holder:\n%s", r.Stdout)
 	}
-	r = e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--yes").ExpectCode(1)
+	r = e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--yes").ExpectCode(1)
 	if !strings.Contains(r.Stderr, "another operation holds the database lock dev-piyasa-migrate: migrate up 0004 by oncall@laptop") {
 		t.Errorf("stderr:\n%s", r.Stderr)
 	}
@@ -396,25 +397,25 @@ func TestPITRRefusals(t *testing.T) {
 // archive_timeout of writes is lost (the figure is logged).
 func TestPITRToLatest(t *testing.T) {
 	e := setupPITR(t)
-	w := startWriter(t, e.pg)
+	w := startWriter(t, e.PG)
 	time.Sleep(time.Second)
 	baseBackup(t, e)
 	time.Sleep(5 * time.Second)
-	if err := e.pg.Crash(); err != nil {
+	if err := e.PG.Crash(); err != nil {
 		t.Fatal(err)
 	}
 	ticks := w.Stop()
-	if err := os.RemoveAll(e.pg.Data); err != nil {
+	if err := os.RemoveAll(e.PG.Data); err != nil {
 		t.Fatal(err)
 	}
 	last := ticks[len(ticks)-1]
 
-	r := e.bk(t, "restore", "--to-latest", "--from", e.dir, "--yes").Run()
+	r := e.Backup(t, "restore", "--to-latest", "--from", e.Dir, "--yes").Run()
 	if r.Code != 0 {
-		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.PG.ServerLog(), 30))
 	}
 	t.Logf("restore:\n%s%s", r.Stderr, r.Stdout)
-	got := e.pg.MustPsql(t, app.DatabaseName, "SELECT max(id) || ' ' || to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM ticks")
+	got := e.PG.MustPsql(t, app.DatabaseName, "SELECT max(id) || ' ' || to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM ticks")
 	f := strings.Fields(got)
 	maxID, _ := strconv.ParseInt(f[0], 10, 64)
 	maxAt, _ := time.Parse(time.RFC3339Nano, f[1])
@@ -424,9 +425,9 @@ func TestPITRToLatest(t *testing.T) {
 		t.Errorf("restored up to row %d (%s), the last written was %d (%s): lost %s, more than archive_timeout %ds (+ the WAL writer's 600 ms with synchronous_commit=off)",
 			maxID, maxAt, last.ID, last.At, lost, pitrArchiveTimeout)
 	}
-	if n := idsText(t, e.pg, fmt.Sprintf("WHERE id <= %d", maxID)); strings.Count(n, ",")+1 != int(maxID) {
+	if n := idsText(t, e.PG, fmt.Sprintf("WHERE id <= %d", maxID)); strings.Count(n, ",")+1 != int(maxID) {
 		t.Errorf("rows up to %d are not all there", maxID)
 	}
-	waitApp(t, e.ns, 1, 2)
-	e.pg.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
+	e.PG.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
 }

@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -22,15 +23,15 @@ import (
 // with the identity starts a local PostgreSQL on the decrypted tar; without
 // one it is refused (exit 2), with a wrong one it fails (exit 1).
 func TestEncryptedPhysical(t *testing.T) {
-	e := setupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)}, nil)
+	e := e2ebackup.SetupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)}, nil)
 	keys := t.TempDir()
-	ops, stranger := newAgeKey(t, keys, "ops.txt"), newAgeKey(t, keys, "stranger.txt")
-	dir := filepath.Join(e.dir, "base")
-	r := e.bk(t, "create", "--physical", "--dir", dir, "--encrypt-to", ops.recipient, "-o", "json").RunOK()
-	noKey(t, r, ops, stranger)
-	info := parseInfo(t, r.Stdout)
+	ops, stranger := e2ebackup.NewAgeKey(t, keys, "ops.txt"), e2ebackup.NewAgeKey(t, keys, "stranger.txt")
+	dir := filepath.Join(e.Dir, "base")
+	r := e.Backup(t, "create", "--physical", "--dir", dir, "--encrypt-to", ops.Recipient, "-o", "json").RunOK()
+	e2ebackup.NoKey(t, r, ops, stranger)
+	info := e2ebackup.ParseInfo(t, r.Stdout)
 	if info.Format != backup.FormatBaseBackup || info.WAL == nil || !strings.HasSuffix(info.Name, ".tar.zst.age") ||
-		info.Encryption == nil || strings.Join(info.Encryption.Recipients, ",") != ops.recipient {
+		info.Encryption == nil || strings.Join(info.Encryption.Recipients, ",") != ops.Recipient {
 		t.Fatalf("BackupInfo: %s", r.Stdout)
 	}
 	stored, err := os.ReadFile(info.Location)
@@ -41,34 +42,34 @@ func TestEncryptedPhysical(t *testing.T) {
 	if !bytes.HasPrefix(stored, []byte("age-encryption.org/v1\n")) || int64(len(stored)) != info.StoredBytes || hex.EncodeToString(sum[:]) != info.StoredSHA256 {
 		t.Errorf("stored file: %d bytes, want an age file of %d with the stored sha256", len(stored), info.StoredBytes)
 	}
-	r = e.bk(t, "verify", info.Location, "--restore-test", "--identity", ops.file).RunOK()
-	noKey(t, r, ops, stranger)
+	r = e.Backup(t, "verify", info.Location, "--restore-test", "--identity", ops.File).RunOK()
+	e2ebackup.NoKey(t, r, ops, stranger)
 	if !strings.Contains(r.Stdout, "restore test") {
 		t.Errorf("verify --restore-test: %s", r.Stdout)
 	}
-	r = e.bk(t, "verify", info.Location).ExpectCode(2)
+	r = e.Backup(t, "verify", info.Location).ExpectCode(2)
 	if !strings.Contains(r.Stderr, "give --identity FILE") {
 		t.Errorf("no identity: %s", r.Stderr)
 	}
-	r = e.bk(t, "verify", info.Location, "--identity", stranger.file).ExpectCode(1)
-	noKey(t, r, ops, stranger)
-	if !strings.Contains(r.Stderr, "no identity in "+stranger.file+" is one of its recipients") {
+	r = e.Backup(t, "verify", info.Location, "--identity", stranger.File).ExpectCode(1)
+	e2ebackup.NoKey(t, r, ops, stranger)
+	if !strings.Contains(r.Stderr, "no identity in "+stranger.File+" is one of its recipients") {
 		t.Errorf("wrong identity: %s", r.Stderr)
 	}
-	e.bk(t, "restore", info.Location, "--yes", "--identity", ops.file).ExpectCode(2)
+	e.Backup(t, "restore", info.Location, "--yes", "--identity", ops.File).ExpectCode(2)
 }
 
 // encryptBase re-stores a base backup written by baseBackup as
 // create --physical --encrypt-to does: the age file under .age, its
 // BackupInfo with the stored sums of the ciphertext and the recipient.
-func encryptBase(t *testing.T, e *env, info *backup.BackupInfo, k ageKey) {
+func encryptBase(t *testing.T, e *e2ebackup.Env, info *backup.BackupInfo, k e2ebackup.AgeKey) {
 	t.Helper()
-	plain := filepath.Join(e.dir, info.Name)
+	plain := filepath.Join(e.Dir, info.Name)
 	data, err := os.ReadFile(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := age.ParseX25519Recipient(k.recipient)
+	rc, err := age.ParseX25519Recipient(k.Recipient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func encryptBase(t *testing.T, e *env, info *backup.BackupInfo, k ageKey) {
 	sum := sha256.Sum256(buf.Bytes())
 	info.Name += backup.EncryptedSuffix
 	info.StoredBytes, info.StoredSHA256 = int64(buf.Len()), hex.EncodeToString(sum[:])
-	info.Encryption = &backup.Encryption{Method: backup.AgeMethod, Recipients: []string{k.recipient}}
+	info.Encryption = &backup.Encryption{Method: backup.AgeMethod, Recipients: []string{k.Recipient}}
 	doc, err := info.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +93,10 @@ func encryptBase(t *testing.T, e *env, info *backup.BackupInfo, k ageKey) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, info.Name), buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, info.Name), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, info.Name+backup.MetadataSuffix), doc, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, info.Name+backup.MetadataSuffix), doc, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -107,32 +108,32 @@ func encryptBase(t *testing.T, e *env, info *backup.BackupInfo, k ageKey) {
 func TestPITREncryptedBase(t *testing.T) {
 	e := setupPITR(t)
 	keys := t.TempDir()
-	ops, stranger := newAgeKey(t, keys, "ops.txt"), newAgeKey(t, keys, "stranger.txt")
+	ops, stranger := e2ebackup.NewAgeKey(t, keys, "ops.txt"), e2ebackup.NewAgeKey(t, keys, "stranger.txt")
 	info := baseBackup(t, e)
 	encryptBase(t, e, info, ops)
-	e.pg.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
-	switchAndArchive(t, e.pg)
-	want := idsText(t, e.pg, "")
+	e.PG.MustPsql(t, app.DatabaseName, "INSERT INTO ticks DEFAULT VALUES")
+	switchAndArchive(t, e.PG)
+	want := idsText(t, e.PG, "")
 
-	r := e.bk(t, "restore", "--to-latest", "--from", e.dir, "--yes").ExpectCode(2)
+	r := e.Backup(t, "restore", "--to-latest", "--from", e.Dir, "--yes").ExpectCode(2)
 	if !strings.Contains(r.Stderr, "give --identity FILE") || !strings.Contains(r.Stderr, "nothing was changed") {
 		t.Errorf("no identity: %s", r.Stderr)
 	}
-	r = e.bk(t, "restore", "--to-latest", "--from", e.dir, "--yes", "--identity", stranger.file).ExpectCode(2)
-	noKey(t, r, ops, stranger)
-	if !strings.Contains(r.Stderr, "no identity in "+stranger.file+" is one of its recipients") {
+	r = e.Backup(t, "restore", "--to-latest", "--from", e.Dir, "--yes", "--identity", stranger.File).ExpectCode(2)
+	e2ebackup.NoKey(t, r, ops, stranger)
+	if !strings.Contains(r.Stderr, "no identity in "+stranger.File+" is one of its recipients") {
 		t.Errorf("wrong identity: %s", r.Stderr)
 	}
-	if api, worker := replicas(t, e.ns); api != 1 || worker != 2 {
+	if api, worker := e2ebackup.Replicas(t, e.NS); api != 1 || worker != 2 {
 		t.Fatalf("the app was touched by a refused restore: api=%d worker=%d", api, worker)
 	}
-	r = e.bk(t, "restore", "--to-latest", "--from", e.dir, "--yes", "--identity", ops.file).Run()
+	r = e.Backup(t, "restore", "--to-latest", "--from", e.Dir, "--yes", "--identity", ops.File).Run()
 	if r.Code != 0 {
-		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.PG.ServerLog(), 30))
 	}
-	noKey(t, r, ops, stranger)
-	if got := idsText(t, e.pg, ""); got != want {
+	e2ebackup.NoKey(t, r, ops, stranger)
+	if got := idsText(t, e.PG, ""); got != want {
 		t.Errorf("rows after the restore: %s, want %s", got, want)
 	}
-	waitApp(t, e.ns, 1, 2)
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
 }

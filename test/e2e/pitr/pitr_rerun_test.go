@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"context"
@@ -13,22 +13,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
 // pitrTarget writes rows around a base backup and returns a time between
 // two rows written after it, and the ids of the rows up to it.
-func pitrTarget(t *testing.T, e *env) (ts, want string) {
+func pitrTarget(t *testing.T, e *e2ebackup.Env) (ts, want string) {
 	t.Helper()
-	w := startWriter(t, e.pg)
+	w := startWriter(t, e.PG)
 	time.Sleep(time.Second)
 	info := baseBackup(t, e)
 	time.Sleep(3 * time.Second)
 	ticks := w.Stop()
-	switchAndArchive(t, e.pg)
+	switchAndArchive(t, e.PG)
 	ts = between(t, ticks, info.EndTime).Format(time.RFC3339Nano)
-	want = idsText(t, e.pg, fmt.Sprintf("WHERE at <= '%s'", ts))
-	if want == idsText(t, e.pg, "") || want == "" {
+	want = idsText(t, e.PG, fmt.Sprintf("WHERE at <= '%s'", ts))
+	if want == idsText(t, e.PG, "") || want == "" {
 		t.Fatalf("the target %s does not split the rows", ts)
 	}
 	return ts, want
@@ -64,34 +65,34 @@ spec: {hard: {pods: "0"}}
 func TestPITRHoldsTheLock(t *testing.T) {
 	e := setupPITR(t)
 	ts, want := pitrTarget(t, e)
-	harness.ApplyYAML(t, e.ns, noPodsQuota)
-	run := e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--yes").Background()
+	harness.ApplyYAML(t, e.NS, noPodsQuota)
+	run := e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--yes").Background()
 	run.WaitFor("stopping PostgreSQL", 3*time.Minute)
-	for deadline := time.Now().Add(time.Minute); len(restoreJobs(t, e.ns)) == 0; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); len(restoreJobs(t, e.NS)) == 0; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the restore Job was not created")
 		}
 	}
 	// The api is stopped: migrate is given the image the api runs.
-	api, _ := appWorkloads(t, e.ns)
+	api, _ := e2ebackup.AppWorkloads(t, e.NS)
 	image := api.Spec.Template.Spec.Containers[0].Image
-	m := harness.Piyasa(t, "migrate", "up", "--image", image, "--env", "dev", "-n", e.ns).WithTimeout(2 * time.Minute).ExpectCode(1)
-	if !strings.Contains(m.Stderr, "another operation holds the database lock dev-piyasa-migrate: restore --to-time "+ts+" --from "+e.dir+" by ") {
+	m := harness.Piyasa(t, "migrate", "up", "--image", image, "--env", "dev", "-n", e.NS).WithTimeout(2 * time.Minute).ExpectCode(1)
+	if !strings.Contains(m.Stderr, "another operation holds the database lock dev-piyasa-migrate: restore --to-time "+ts+" --from "+e.Dir+" by ") {
 		t.Errorf("migrate up:\n%s", m.Stderr)
 	}
-	if pods, _ := harness.Client(t).CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: app.RestoreJobLabel + "=true"}); len(pods.Items) != 0 {
+	if pods, _ := harness.Client(t).CoreV1().Pods(e.NS).List(context.Background(), metav1.ListOptions{LabelSelector: app.RestoreJobLabel + "=true"}); len(pods.Items) != 0 {
 		t.Fatalf("the restore Job's pod exists (%s): the restore was not held back while migrate ran", pods.Items[0].Name)
 	}
-	harness.Kubectl(t, "delete", "resourcequota", "no-new-pods", "-n", e.ns).RunOK()
+	harness.Kubectl(t, "delete", "resourcequota", "no-new-pods", "-n", e.NS).RunOK()
 	r := run.ExitWithin(4 * time.Minute)
 	if r.Code != 0 {
 		t.Fatalf("restore exit %d:\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	if got := idsText(t, e.pg, ""); got != want {
+	if got := idsText(t, e.PG, ""); got != want {
 		t.Errorf("rows after the restore to %s:\n%s\nwant:\n%s", ts, got, want)
 	}
-	waitApp(t, e.ns, 1, 2)
-	if leaseExists(t, e.ns) {
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
+	if e2ebackup.LeaseExists(t, e.NS) {
 		t.Error("the database lock was not released")
 	}
 }
@@ -106,12 +107,12 @@ func TestPITRRerunAfterInterruption(t *testing.T) {
 	// written) waits: the interruption lands there.
 	flag := filepath.Join(t.TempDir(), "slowed")
 	chown := "#!/bin/sh\nif [ ! -e " + flag + " ]; then : > " + flag + "; sleep 8; fi\nexec /bin/chown \"$@\"\n"
-	e := setupPITR(t, fakeTool(t, "chown", chown))
+	e := setupPITR(t, e2ebackup.FakeTool(t, "chown", chown))
 	ts, want := pitrTarget(t, e)
-	args := []string{"restore", "--to-time", ts, "--from", e.dir, "--yes"}
+	args := []string{"restore", "--to-time", ts, "--from", e.Dir, "--yes"}
 
-	run := e.bk(t, args...).Background()
-	marker := filepath.Join(e.pg.Data, app.RestoreMarker)
+	run := e.Backup(t, args...).Background()
+	marker := filepath.Join(e.PG.Data, app.RestoreMarker)
 	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		if _, err := os.Stat(marker); err == nil {
 			break
@@ -126,17 +127,17 @@ func TestPITRRerunAfterInterruption(t *testing.T) {
 	if r.Code != 130 || !strings.Contains(r.Stderr, "to finish the restore, run it again: kubectl piyasa backup restore --to-time "+ts) {
 		t.Fatalf("interrupted restore: exit %d:\n%s", r.Code, r.Stderr)
 	}
-	safety, _ := filepath.Glob(e.pg.Data + app.SafetyCopySuffix + "*")
+	safety, _ := filepath.Glob(e.PG.Data + app.SafetyCopySuffix + "*")
 	if len(safety) != 1 {
 		t.Fatalf("safety copies after the interruption: %v, want one", safety)
 	}
-	if leaseExists(t, e.ns) {
+	if e2ebackup.LeaseExists(t, e.NS) {
 		t.Error("the interrupted restore left the database lock")
 	}
 
-	r = e.bk(t, args...).Run()
+	r = e.Backup(t, args...).Run()
 	if r.Code != 0 {
-		t.Fatalf("rerun exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+		t.Fatalf("rerun exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.PG.ServerLog(), 30))
 	}
 	t.Logf("rerun:\n%s%s", r.Stderr, r.Stdout)
 	for _, s := range []string{"postgres is at 0 replicas: reading the WAL archive volume through a restore Job's pod",
@@ -146,10 +147,10 @@ func TestPITRRerunAfterInterruption(t *testing.T) {
 			t.Errorf("rerun stderr lacks %q", s)
 		}
 	}
-	if got := idsText(t, e.pg, ""); got != want {
+	if got := idsText(t, e.PG, ""); got != want {
 		t.Errorf("rows after the rerun to %s:\n%s\nwant:\n%s", ts, got, want)
 	}
-	if s, _ := filepath.Glob(e.pg.Data + app.SafetyCopySuffix + "*"); len(s) != 1 || s[0] != safety[0] {
+	if s, _ := filepath.Glob(e.PG.Data + app.SafetyCopySuffix + "*"); len(s) != 1 || s[0] != safety[0] {
 		t.Errorf("safety copies after the rerun: %v, want the first run's %s", s, safety[0])
 	}
 	if _, err := os.Stat(filepath.Join(safety[0], "PG_VERSION")); err != nil {
@@ -158,11 +159,11 @@ func TestPITRRerunAfterInterruption(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the restore's marker is left in the restored data directory")
 	}
-	if jobs := restoreJobs(t, e.ns); len(jobs) != 0 {
+	if jobs := restoreJobs(t, e.NS); len(jobs) != 0 {
 		t.Errorf("restore Jobs left: %v", jobs)
 	}
-	waitApp(t, e.ns, 1, 2)
-	if leaseExists(t, e.ns) {
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
+	if e2ebackup.LeaseExists(t, e.NS) {
 		t.Error("the database lock was not released")
 	}
 }

@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"os"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 )
 
 // TestPITRFromSyncedWAL: the disaster takes the data directory and the WAL
@@ -16,17 +18,17 @@ import (
 func TestPITRFromSyncedWAL(t *testing.T) {
 	e := setupPITR(t)
 	ts, want := pitrTarget(t, e)
-	e.bk(t, "wal", "sync", "--dir", e.dir).RunOK()
+	e.Backup(t, "wal", "sync", "--dir", e.Dir).RunOK()
 
-	if err := e.pg.Crash(); err != nil {
+	if err := e.PG.Crash(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(e.pg.Data); err != nil {
+	if err := os.RemoveAll(e.PG.Data); err != nil {
 		t.Fatal(err)
 	}
-	lost, _ := os.ReadDir(e.pg.WALArchive)
+	lost, _ := os.ReadDir(e.PG.WALArchive)
 	for _, f := range lost {
-		if err := os.RemoveAll(filepath.Join(e.pg.WALArchive, f.Name())); err != nil {
+		if err := os.RemoveAll(filepath.Join(e.PG.WALArchive, f.Name())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -34,9 +36,9 @@ func TestPITRFromSyncedWAL(t *testing.T) {
 		t.Fatalf("the archive held %d files before it was lost", len(lost))
 	}
 
-	r := e.bk(t, "restore", "--to-time", ts, "--from", e.dir, "--yes").Run()
+	r := e.Backup(t, "restore", "--to-time", ts, "--from", e.Dir, "--yes").Run()
 	if r.Code != 0 {
-		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.PG.ServerLog(), 30))
 	}
 	t.Logf("restore:\n%s%s", r.Stderr, r.Stdout)
 	m := regexp.MustCompile(`\((\d+) to copy into the archive volume from `).FindStringSubmatch(r.Stderr)
@@ -49,8 +51,8 @@ func TestPITRFromSyncedWAL(t *testing.T) {
 	if !strings.Contains(r.Stderr, "there was no data directory to keep") {
 		t.Errorf("the lost data directory is not said:\n%s", r.Stderr)
 	}
-	if got := idsText(t, e.pg, ""); got != want {
+	if got := idsText(t, e.PG, ""); got != want {
 		t.Errorf("rows after the restore to %s:\n%s\nwant the rows up to it:\n%s", ts, got, want)
 	}
-	waitApp(t, e.ns, 1, 2)
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
 }

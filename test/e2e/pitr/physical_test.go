@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"archive/tar"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -30,12 +31,12 @@ import (
 // with restore_command from the archive replays the writes made after the
 // backup and holds, row by row, what the source holds.
 func TestPhysicalBaseBackupRecovers(t *testing.T) {
-	e := setupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)}, nil)
-	atBackup := digest(t, e.pg, app.DatabaseName)
-	dir := filepath.Join(e.dir, "base")
-	r := e.bk(t, "create", "--physical", "--dir", dir, "-o", "json").RunOK()
-	noSecret(t, e, r)
-	info := parseInfo(t, r.Stdout)
+	e := e2ebackup.SetupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)}, nil)
+	atBackup := e2ebackup.Digest(t, e.PG, app.DatabaseName)
+	dir := filepath.Join(e.Dir, "base")
+	r := e.Backup(t, "create", "--physical", "--dir", dir, "-o", "json").RunOK()
+	e2ebackup.NoSecret(t, e, r)
+	info := e2ebackup.ParseInfo(t, r.Stdout)
 	if info.Format != backup.FormatBaseBackup || info.WAL == nil || info.WAL.Timeline != 1 || info.WAL.EndLSN == "" ||
 		len(info.WAL.StartSegment) != 24 || !strings.HasSuffix(info.Name, ".tar.zst") || info.Compression != "zstd" {
 		t.Fatalf("info %+v wal %+v", info, info.WAL)
@@ -43,13 +44,13 @@ func TestPhysicalBaseBackupRecovers(t *testing.T) {
 	if n := info.TableMap()["public.messages"]; n != 40000 || info.AlembicRevision != "3f2a1b9c0d4e" || !strings.HasPrefix(info.ServerVersion, "15") {
 		t.Errorf("messages %d, alembic %q, server %q", n, info.AlembicRevision, info.ServerVersion)
 	}
-	if got := files(t, dir); len(got) != 2 {
+	if got := e2ebackup.Files(t, dir); len(got) != 2 {
 		t.Errorf("the directory holds %v, want the tar and its .json", got)
 	}
 	t.Logf("base backup: %d bytes of tar stored as %d (zstd in the pod), WAL %s..%s", info.RawBytes, info.StoredBytes, info.WAL.StartLSN, info.WAL.EndLSN)
 
-	e.bk(t, "verify", info.Location).RunOK()
-	r = e.bk(t, "verify", info.Location, "--restore-test").RunOK()
+	e.Backup(t, "verify", info.Location).RunOK()
+	r = e.Backup(t, "verify", info.Location, "--restore-test").RunOK()
 	if !strings.Contains(r.Stdout, "restore test") {
 		t.Errorf("verify --restore-test: %s", r.Stdout)
 	}
@@ -68,42 +69,42 @@ func TestPhysicalBaseBackupRecovers(t *testing.T) {
 	if err := os.WriteFile(meta, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = e.bk(t, "verify", info.Location, "--restore-test").ExpectCode(1)
+	r = e.Backup(t, "verify", info.Location, "--restore-test").ExpectCode(1)
 	if !strings.Contains(r.Stderr, "table public.messages has 40000 rows in the restored base backup, the metadata says 39999") {
 		t.Errorf("verify --restore-test of a wrong count: %s", r.Stderr)
 	}
 	if err := os.WriteFile(meta, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = e.bk(t, "list", "--dir", dir).RunOK()
+	r = e.Backup(t, "list", "--dir", dir).RunOK()
 	if !strings.Contains(r.Stdout, info.Name) || !strings.Contains(r.Stdout, "manual,base") {
 		t.Errorf("list does not mark the base backup:\n%s", r.Stdout)
 	}
-	e.bk(t, "restore", info.Location, "--yes").ExpectCode(2)
+	e.Backup(t, "restore", info.Location, "--yes").ExpectCode(2)
 
 	// Writes after the backup reach the archive; recovery replays them.
-	e.pg.MustPsql(t, app.DatabaseName, `INSERT INTO users (name) VALUES ('after the base backup'); DELETE FROM settings WHERE key = 'empty'`)
-	last := strings.TrimSpace(e.pg.MustPsql(t, app.DatabaseName, "SELECT pg_walfile_name(pg_switch_wal())"))
-	waitFile(t, filepath.Join(e.pg.WALArchive, last))
-	now := digest(t, e.pg, app.DatabaseName)
+	e.PG.MustPsql(t, app.DatabaseName, `INSERT INTO users (name) VALUES ('after the base backup'); DELETE FROM settings WHERE key = 'empty'`)
+	last := strings.TrimSpace(e.PG.MustPsql(t, app.DatabaseName, "SELECT pg_walfile_name(pg_switch_wal())"))
+	waitFile(t, filepath.Join(e.PG.WALArchive, last))
+	now := e2ebackup.Digest(t, e.PG, app.DatabaseName)
 	if now["users"] == atBackup["users"] {
 		t.Fatal("the writes after the backup changed nothing")
 	}
-	rec := startRecovered(t, e.pg, info.Location, e.pg.WALArchive)
-	sameDigest(t, "recovered from the base backup and the archive", now, digest(t, rec, app.DatabaseName))
+	rec := startRecovered(t, e.PG, info.Location, e.PG.WALArchive)
+	e2ebackup.SameDigest(t, "recovered from the base backup and the archive", now, e2ebackup.Digest(t, rec, app.DatabaseName))
 }
 
 // TestPhysicalToS3: a base backup written to the real S3 server is listed,
 // marked and verified from there.
 func TestPhysicalToS3(t *testing.T) {
 	s3 := harness.StartS3(t, "backups")
-	e := setupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)}, nil)
-	r := e.bk(t, "create", "--physical", "--to", "s3://backups/piyasa/base", "--compress", "gzip", "-o", "json").WithEnv(s3.Env()...).RunOK()
-	info := parseInfo(t, r.Stdout)
+	e := e2ebackup.SetupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)}, nil)
+	r := e.Backup(t, "create", "--physical", "--to", "s3://backups/piyasa/base", "--compress", "gzip", "-o", "json").WithEnv(s3.Env()...).RunOK()
+	info := e2ebackup.ParseInfo(t, r.Stdout)
 	if info.Location != "s3://backups/piyasa/base/"+info.Name || !strings.HasSuffix(info.Name, ".tar.gz") || info.WAL == nil {
 		t.Fatalf("info %+v", info)
 	}
-	r = e.bk(t, "list", "--from", "s3://backups/piyasa/base", "-o", "json").WithEnv(s3.Env()...).RunOK()
+	r = e.Backup(t, "list", "--from", "s3://backups/piyasa/base", "-o", "json").WithEnv(s3.Env()...).RunOK()
 	var list backup.BackupList
 	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
 		t.Fatal(err)
@@ -111,8 +112,8 @@ func TestPhysicalToS3(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Status != "ok" || list.Items[0].Info == nil || list.Items[0].Info.Format != backup.FormatBaseBackup {
 		t.Fatalf("list: %s", r.Stdout)
 	}
-	e.bk(t, "verify", info.Location).WithEnv(s3.Env()...).RunOK()
-	for _, o := range objects(t, filepath.Join(s3.Root, "backups")) {
+	e.Backup(t, "verify", info.Location).WithEnv(s3.Env()...).RunOK()
+	for _, o := range e2ebackup.Objects(t, filepath.Join(s3.Root, "backups")) {
 		if !strings.HasPrefix(o, "piyasa/base/"+info.Name) {
 			t.Errorf("unexpected object %s", o)
 		}
@@ -129,15 +130,15 @@ func TestPhysicalCutStreamLeavesNothing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			bin := harness.PostgresBinDir()
-			fake := fakeTool(t, "pg_basebackup", tc.script)
-			e := setupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)},
+			fake := e2ebackup.FakeTool(t, "pg_basebackup", tc.script)
+			e := e2ebackup.SetupPG(t, []harness.PostgresOption{harness.WithWALArchive(1)},
 				map[string]string{"REAL_PG_BASEBACKUP": filepath.Join(bin, "pg_basebackup")}, fake)
-			dir := filepath.Join(e.dir, "base")
-			r := e.bk(t, "create", "--physical", "--dir", dir).ExpectCode(1)
+			dir := filepath.Join(e.Dir, "base")
+			r := e.Backup(t, "create", "--physical", "--dir", dir).ExpectCode(1)
 			if !strings.Contains(r.Stderr, "nothing written") || !strings.Contains(r.Stderr, tc.want) {
 				t.Errorf("stderr: %s", r.Stderr)
 			}
-			if got := files(t, dir); len(got) != 0 {
+			if got := e2ebackup.Files(t, dir); len(got) != 0 {
 				t.Errorf("left %v", got)
 			}
 		})
