@@ -1,4 +1,4 @@
-package backup_test
+package pitr_test
 
 import (
 	"crypto/sha256"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/backup"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -43,7 +44,7 @@ func runBaseCronScriptIn(t *testing.T, pg *harness.Postgres, root, ns string, pa
 // older scheduled copy, never a pinned or a manual one.
 func TestBaseBackupCronScript(t *testing.T) {
 	pg := harness.StartPostgres(t, app.DatabaseUser, "cron-pw", app.DatabaseName, harness.WithWALArchive(0))
-	pg.MustPsql(t, app.DatabaseName, seedSQL)
+	pg.MustPsql(t, app.DatabaseName, e2ebackup.SeedSQL)
 	hba := filepath.Join(pg.Dir, "pg_hba.conf")
 	if err := os.WriteFile(hba, []byte(strings.Join(app.PGHBALines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -76,12 +77,12 @@ func TestBaseBackupCronScript(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fail := fakeTool(t, "pg_basebackup", fmt.Sprintf("#!/bin/sh\n%q \"$@\" | head -c 100000\nexit 1\n", realTool("pg_basebackup")))
+	fail := e2ebackup.FakeTool(t, "pg_basebackup", fmt.Sprintf("#!/bin/sh\n%q \"$@\" | head -c 100000\nexit 1\n", filepath.Join(harness.PostgresBinDir(), "pg_basebackup")))
 	out, err := runBaseCronScript(t, pg, root, fail)
 	if err == nil || !strings.Contains(out, "base backup FAILED: pg_basebackup exit status 1") {
 		t.Fatalf("failing pg_basebackup: err %v\n%s", err, out)
 	}
-	if got := files(t, dir); len(got) != 2*len(others) {
+	if got := e2ebackup.Files(t, dir); len(got) != 2*len(others) {
 		t.Fatalf("after a failed run: %v", got)
 	}
 	out, err = runBaseCronScript(t, pg, root)
@@ -89,15 +90,15 @@ func TestBaseBackupCronScript(t *testing.T) {
 		t.Fatalf("base backup script: %v\n%s", err, out)
 	}
 	var name string
-	for _, f := range files(t, dir) {
+	for _, f := range e2ebackup.Files(t, dir) {
 		if _, old := others[strings.TrimSuffix(f, ".json")]; !old && strings.HasSuffix(f, ".tar.gz") {
 			name = f
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "piyasa_db-piyasa-test-20200101T033000Z.tar.gz")); !os.IsNotExist(err) || name == "" {
-		t.Fatalf("retention (KEEP_BASE=1) or the new backup: %v %v\n%s", files(t, dir), err, out)
+		t.Fatalf("retention (KEEP_BASE=1) or the new backup: %v %v\n%s", e2ebackup.Files(t, dir), err, out)
 	}
-	if got := files(t, dir); len(got) != 2*2+3 {
+	if got := e2ebackup.Files(t, dir); len(got) != 2*2+3 {
 		t.Errorf("files %v: want the pinned and the manual copies kept", got)
 	}
 	checkBaseCronBackup(t, dir, name)
@@ -147,11 +148,11 @@ func TestPITRFromBackupVolume(t *testing.T) {
 	e := setupPITR(t)
 	pvcDir := t.TempDir()
 	claim := "dev-" + app.BackupPVC
-	harness.ApplyYAML(t, e.ns, fmt.Sprintf(pvYAML, e.ns+"-"+claim, e.ns, claim, claim, e.ns+"-"+claim))
-	e.pg.ClusterExecEnv(t, e.ns, e.pod, map[string]string{"BACKUP_DIR": pvcDir})
-	w := startWriter(t, e.pg)
+	harness.ApplyYAML(t, e.NS, fmt.Sprintf(pvYAML, e.NS+"-"+claim, e.NS, claim, claim, e.NS+"-"+claim))
+	e.PG.ClusterExecEnv(t, e.NS, e.Pod, map[string]string{"BACKUP_DIR": pvcDir})
+	w := startWriter(t, e.PG)
 	time.Sleep(2 * time.Second)
-	if out, err := runBaseCronScriptIn(t, e.pg, pvcDir, e.ns); err != nil {
+	if out, err := runBaseCronScriptIn(t, e.PG, pvcDir, e.NS); err != nil {
 		w.Stop()
 		t.Fatalf("base backup script: %v\n%s", err, out)
 	}
@@ -168,28 +169,28 @@ func TestPITRFromBackupVolume(t *testing.T) {
 	}
 	time.Sleep(4 * time.Second)
 	ticks := w.Stop()
-	switchAndArchive(t, e.pg)
+	switchAndArchive(t, e.PG)
 	target := between(t, ticks, info.EndTime.Add(time.Second))
 	ts := target.Format(time.RFC3339Nano)
-	want := idsText(t, e.pg, fmt.Sprintf("WHERE at <= '%s'", ts))
-	if all := idsText(t, e.pg, ""); want == all || want == "" {
+	want := idsText(t, e.PG, fmt.Sprintf("WHERE at <= '%s'", ts))
+	if all := idsText(t, e.PG, ""); want == all || want == "" {
 		t.Fatalf("the target %s does not split the rows", ts)
 	}
-	plan := e.bk(t, "restore", "--to-time", ts, "--dry-run").RunOK()
+	plan := e.Backup(t, "restore", "--to-time", ts, "--dry-run").RunOK()
 	if !strings.Contains(plan.Stdout, "pvc:"+backup.InClusterBaseDir+"/"+info.Name) {
 		t.Errorf("the plan does not name the base backup of the volume:\n%s", plan.Stdout)
 	}
-	r := e.bk(t, "restore", "--to-time", ts, "--yes").Run()
+	r := e.Backup(t, "restore", "--to-time", ts, "--yes").Run()
 	if r.Code != 0 {
-		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.pg.ServerLog(), 30))
+		t.Fatalf("restore exit %d:\n%s\n%s\nserver log:\n%s", r.Code, r.Stdout, r.Stderr, tail(e.PG.ServerLog(), 30))
 	}
-	noSecret(t, e, r)
+	e2ebackup.NoSecret(t, e, r)
 	t.Logf("restore:\n%s%s", r.Stderr, r.Stdout)
-	if got := idsText(t, e.pg, ""); got != want {
+	if got := idsText(t, e.PG, ""); got != want {
 		t.Errorf("rows after the restore to %s:\n%s\nwant the rows up to it:\n%s", ts, got, want)
 	}
 	if !strings.Contains(r.Stdout, "timeline 2") {
 		t.Errorf("stdout: %s", r.Stdout)
 	}
-	waitApp(t, e.ns, 1, 2)
+	e2ebackup.WaitApp(t, e.NS, 1, 2)
 }
