@@ -100,10 +100,10 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) 
 	var off []walFile
 	var encrypted int
 	if !f.inCluster {
-		off, encrypted, err = listOffClusterWAL(ctx, f.from, o.Namespace)
+		off, encrypted, err = listOffClusterWAL(ctx, f.from, o.Namespace, o.ids != nil)
 	}
-	if encrypted > 0 {
-		o.Infof("note: %d encrypted WAL files (.age) under %s are not used: the restore does not decrypt WAL\n", encrypted, f.from.Location(offClusterWALDir(o.Namespace)))
+	if encrypted > 0 && o.ids == nil {
+		o.Infof("note: %d encrypted WAL files (.age) under %s are not used: give --identity FILE to read them\n", encrypted, f.from.Location(offClusterWALDir(o.Namespace)))
 	}
 	if err != nil {
 		return nil, cli.Failedf("cannot list the WAL under %s: %v; nothing was changed", f.from.Location(offClusterWALDir(o.Namespace)), err)

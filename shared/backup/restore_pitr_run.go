@@ -236,15 +236,72 @@ func (o *RestoreOptions) sendBase(ctx context.Context, pod *corev1.Pod, p *pitrP
 }
 
 // sendWAL copies one WAL file that only --from holds into the archive volume.
+// The pod checks the plain file's size and sha256; an encrypted file is read
+// twice (first to check it against its sidecar and hash its plaintext, then
+// to stream the plaintext), so that no plaintext is buffered or written here.
 func (o *RestoreOptions) sendWAL(ctx context.Context, pod *corev1.Pod, f walFile) error {
-	r, err := o.pitr.from.Open(ctx, path.Join(offClusterWALDir(o.Namespace), f.Name))
+	size, sum := f.Size, f.SHA256
+	if f.Stored != "" {
+		var err error
+		if size, sum, err = o.encryptedWALSum(ctx, f); err != nil {
+			return err
+		}
+	}
+	r, err := o.openWAL(ctx, f)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cmd := []string{"sh", "-c", pitrWALScript, "piyasa-pitr", f.Name, strconv.FormatInt(f.Size, 10), f.SHA256}
-	_, err = o.execText(ctx, pod, app.RestoreContainer, cmd, io.LimitReader(r, f.Size))
+	cmd := []string{"sh", "-c", pitrWALScript, "piyasa-pitr", f.Name, strconv.FormatInt(size, 10), sum}
+	_, err = o.execText(ctx, pod, app.RestoreContainer, cmd, io.LimitReader(r, size))
 	return err
+}
+
+// openWAL opens an off-cluster WAL file's plaintext.
+func (o *RestoreOptions) openWAL(ctx context.Context, f walFile) (io.ReadCloser, error) {
+	if f.Stored == "" {
+		return o.pitr.from.Open(ctx, path.Join(offClusterWALDir(o.Namespace), f.Name))
+	}
+	where := o.pitr.from.Location(path.Join(offClusterWALDir(o.Namespace), f.Stored))
+	rc, err := o.pitr.from.Open(ctx, path.Join(offClusterWALDir(o.Namespace), f.Stored))
+	if err != nil {
+		return nil, err
+	}
+	clear, err := o.ids.Decrypt(io.LimitReader(rc, f.Size), where, &Encryption{Method: AgeMethod})
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{clear, rc}, nil
+}
+
+// encryptedWALSum checks an encrypted WAL file against its sidecar and
+// returns its plaintext's size and sha256.
+func (o *RestoreOptions) encryptedWALSum(ctx context.Context, f walFile) (int64, string, error) {
+	where := o.pitr.from.Location(path.Join(offClusterWALDir(o.Namespace), f.Stored))
+	rc, err := o.pitr.from.Open(ctx, path.Join(offClusterWALDir(o.Namespace), f.Stored))
+	if err != nil {
+		return 0, "", err
+	}
+	defer rc.Close()
+	stored, plain := NewCounter(), NewCounter()
+	clear, err := o.ids.Decrypt(io.TeeReader(rc, stored), where, &Encryption{Method: AgeMethod})
+	if err != nil {
+		return 0, "", err
+	}
+	if _, err := io.Copy(plain, clear); err != nil {
+		return 0, "", fmt.Errorf("%s: %v", where, err)
+	}
+	if _, err := io.Copy(stored, rc); err != nil { // the rest, if age stopped before the end
+		return 0, "", fmt.Errorf("%s: %v", where, err)
+	}
+	if stored.N != f.Size || stored.Sum() != f.SHA256 {
+		return 0, "", fmt.Errorf("%s does not match its sidecar (%d bytes, want %d, or the sha256 differs)", where, stored.N, f.Size)
+	}
+	return plain.N, plain.Sum(), nil
 }
 
 // startPostgres scales postgres to 1 and waits until it is ready.

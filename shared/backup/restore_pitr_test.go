@@ -1,16 +1,21 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
 )
 
@@ -135,17 +140,72 @@ func TestListOffClusterWAL(t *testing.T) {
 			os.WriteFile(filepath.Join(wal, name+".sha256"), []byte(sum+"  1\n"), 0o644)
 		}
 	}
-	files, encrypted, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns")
+	files, encrypted, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns", false)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	if err != nil || encrypted != 1 || len(files) != 2 || files[0].Name != seg(2) || files[1].Name != "00000002.history" ||
 		files[0].SHA256 != sum || files[0].Size != 1 || files[0].InArchive {
 		t.Errorf("files %+v encrypted %d err %v", files, encrypted, err)
 	}
 	os.WriteFile(filepath.Join(wal, seg(2)+".sha256"), []byte("garbage\n"), 0o644)
-	if _, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns"); err == nil || !strings.Contains(err.Error(), seg(2)+".sha256") {
+	if _, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns", false); err == nil || !strings.Contains(err.Error(), seg(2)+".sha256") {
 		t.Errorf("a bad sidecar: %v", err)
 	}
-	if files, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: t.TempDir()}, "ns"); err != nil || len(files) != 0 {
+	if files, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: t.TempDir()}, "ns", false); err != nil || len(files) != 0 {
 		t.Errorf("no wal folder: %v %v", files, err)
+	}
+}
+
+// TestEncryptedWALForRestore: a segment that wal sync stored encrypted
+// (<seg>.age, its sidecar describing the ciphertext) is listed only with
+// identities, checked against its sidecar, and streamed as its plaintext
+// with the plaintext's size and sha256; a damaged one is refused.
+func TestEncryptedWALForRestore(t *testing.T) {
+	k := newTestKey(t)
+	dir := t.TempDir()
+	wal := filepath.Join(dir, "wal", "ns")
+	if err := os.MkdirAll(wal, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := bytes.Repeat([]byte("wal!"), 4096)
+	var ct bytes.Buffer
+	w, err := age.Encrypt(&ct, k.id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(plain)
+	w.Close()
+	name := seg(5) + EncryptedSuffix
+	os.WriteFile(filepath.Join(wal, name), ct.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(wal, name+WALSidecarSuffix), []byte(sha(ct.Bytes())+"  "+strconv.Itoa(ct.Len())+"\n"), 0o644)
+
+	if files, enc, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns", false); err != nil || enc != 1 || len(files) != 0 {
+		t.Fatalf("without identities: %v %d %v", files, enc, err)
+	}
+	files, _, err := listOffClusterWAL(context.Background(), DirTarget{Dir: dir}, "ns", true)
+	if err != nil || len(files) != 1 || files[0].Name != seg(5) || files[0].Stored != name {
+		t.Fatalf("with identities: %+v %v", files, err)
+	}
+	tg := clitest.New(devNS)
+	o := NewRestoreOptions(tg.Global)
+	o.Namespace = "ns"
+	o.pitr.from = DirTarget{Dir: dir}
+	o.ids = &Identities{ids: []age.Identity{k.id}, files: []string{k.file}}
+	n, sum, err := o.encryptedWALSum(context.Background(), files[0])
+	if err != nil || n != int64(len(plain)) || sum != sha(plain) {
+		t.Fatalf("plaintext %d %s %v, want %d %s", n, sum, err, len(plain), sha(plain))
+	}
+	r, err := o.openWAL(context.Background(), files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, plain) {
+		t.Error("openWAL did not give the plaintext")
+	}
+	bad := files[0]
+	bad.SHA256 = strings.Repeat("0", 64)
+	if _, _, err := o.encryptedWALSum(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "does not match its sidecar") {
+		t.Errorf("a file that differs from its sidecar: %v", err)
 	}
 }

@@ -21,6 +21,10 @@ type walFile struct {
 	SHA256 string
 	// InArchive says the archive volume holds it; else only --from does.
 	InArchive bool
+	// Stored is the off-cluster file's name when it differs from Name: <Name>.age,
+	// encrypted by `backup wal sync --encrypt-to`; Size and SHA256 are then the
+	// stored (encrypted) bytes'.
+	Stored string
 }
 
 // offClusterWALDir is where the WAL of namespace ns lives under a target.
@@ -28,9 +32,9 @@ func offClusterWALDir(ns string) string { return path.Join(WALDir, ns) }
 
 // listOffClusterWAL lists the WAL synced under wal/<ns>/ of t (backup wal
 // sync's layout): a file counts only once its sidecar (sha256 and byte
-// count) exists. Encrypted files (.age) are left out, and counted: a
-// restore does not decrypt WAL.
-func listOffClusterWAL(ctx context.Context, t Target, ns string) (files []walFile, encrypted int, err error) {
+// count) exists. Encrypted files (.age) are counted, and listed only when
+// decrypt says identities were given to read them.
+func listOffClusterWAL(ctx context.Context, t Target, ns string, decrypt bool) (files []walFile, encrypted int, err error) {
 	wt, err := WALTarget(t, ns)
 	if err != nil {
 		return nil, 0, err
@@ -40,15 +44,19 @@ func listOffClusterWAL(ctx context.Context, t Target, ns string) (files []walFil
 		return nil, 0, err
 	}
 	for name, e := range SyncedWAL(entries) {
+		stored := ""
 		if e.Name != name {
 			encrypted++
-			continue
+			if !decrypt {
+				continue
+			}
+			stored = e.Name
 		}
 		sha, size, err := ReadWALSidecar(ctx, wt, e.Name)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %v", wt.Location(e.Name+WALSidecarSuffix), err)
 		}
-		files = append(files, walFile{Name: name, Time: e.Modified, Size: size, SHA256: sha})
+		files = append(files, walFile{Name: name, Time: e.Modified, Size: size, SHA256: sha, Stored: stored})
 	}
 	return files, encrypted, nil
 }

@@ -44,8 +44,11 @@ type WALSyncOptions struct {
 	Dir, To  string
 	Follow   bool
 	Interval time.Duration
+	// Encrypt are --encrypt-to and --recipients-file: each file is stored as <name>.age.
+	Encrypt EncryptFlags
 
 	target Target
+	rcpt   *Recipients
 }
 
 // NewWALSyncOptions returns the defaults.
@@ -65,6 +68,9 @@ Each file is streamed out with its byte count and sha256 computed in the pod; it
 written under a temporary name, checked and renamed, and only then is its sidecar
 <name>.sha256 ("<sha256>  <bytes>") written: a file counts as synced once its sidecar
 exists. A rerun copies only what is new, and a killed sync leaves nothing that counts.
+With --encrypt-to (or --recipients-file) each file is encrypted with age as it streams and
+stored as <name>.age; its sidecar then describes the stored (encrypted) bytes, and
+restore --to-time needs --identity to read it.
 The sync only reads the database's archive. --follow repeats every --interval until
 Ctrl-C or SIGTERM (a failed round is reported and retried).`,
 		Example: `  kubectl piyasa backup wal sync --env prod --dir /backups
@@ -76,6 +82,7 @@ Ctrl-C or SIGTERM (a failed round is reported and retried).`,
 	cmd.Flags().StringVar(&o.To, "to", "", "Copy the WAL to S3: s3://BUCKET/PREFIX (objects PREFIX/wal/<namespace>/<name>)")
 	cmd.Flags().BoolVar(&o.Follow, "follow", false, "Keep syncing every --interval until Ctrl-C or SIGTERM")
 	cmd.Flags().DurationVar(&o.Interval, "interval", o.Interval, "With --follow: the pause between two syncs")
+	o.Encrypt.AddFlags(cmd.Flags())
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
 	return cmd
@@ -103,7 +110,7 @@ func (o *WALSyncOptions) Validate() error {
 	if o.Interval < time.Second {
 		return cli.Usagef("--interval %s is too short: give 1s or more", o.Interval)
 	}
-	return nil
+	return o.Encrypt.Validate()
 }
 
 // walPlace is namespace ns's WAL folder under the place --dir or --to names.
@@ -124,6 +131,11 @@ func walPlace(dir, to string, s3 *S3Flags, ns string) (Target, error) {
 
 // Run syncs once, or with --follow until Ctrl-C.
 func (o *WALSyncOptions) Run(ctx context.Context) error {
+	rcpt, err := o.Encrypt.Recipients()
+	if err != nil {
+		return err
+	}
+	o.rcpt = rcpt
 	if !o.Follow {
 		res, err := o.syncOnce(ctx)
 		if err != nil {
@@ -238,12 +250,20 @@ func newerSegment(a, b string) string {
 // copyWAL streams one archived file out of the pod into the target, checks
 // it, and then writes its sidecar. On any failure nothing counts.
 func (o *WALSyncOptions) copyWAL(ctx context.Context, ex Executor, pod *corev1.Pod, container, name string) (int64, error) {
-	loc := o.target.Location(name)
-	created, err := o.target.Create(ctx, name)
+	stored := o.rcpt.Name(name)
+	loc := o.target.Location(stored)
+	created, err := o.target.Create(ctx, stored)
 	if err != nil {
 		return 0, cli.Failedf("cannot write %s: %v", loc, err)
 	}
-	sink := &watchedSink{Sink: created}
+	// The sidecar describes the stored bytes (the ciphertext when encrypting).
+	storedSum := NewCounter()
+	enc, err := o.rcpt.Wrap(CountingSink(created, storedSum))
+	if err != nil {
+		created.Abort()
+		return 0, cli.Failedf("cannot encrypt %s: %v", loc, err)
+	}
+	sink := &watchedSink{Sink: enc}
 	committed := false
 	defer func() {
 		if !committed {
@@ -263,7 +283,7 @@ func (o *WALSyncOptions) copyWAL(ctx context.Context, ex Executor, pod *corev1.P
 		return 0, cli.Failedf("cannot store %s: %v", loc, err)
 	}
 	committed = true
-	if err := writeSidecar(ctx, o.target, name, raw.Sum(), raw.N); err != nil {
+	if err := writeSidecar(ctx, o.target, stored, storedSum.Sum(), storedSum.N); err != nil {
 		if ctx.Err() != nil {
 			return 0, o.interrupted(name)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
@@ -292,5 +293,50 @@ func TestWALSyncFollow(t *testing.T) {
 	}
 	if strings.Join(ex.copies, ",") != "000000010000000000000001,000000010000000000000002" {
 		t.Errorf("copies %v", ex.copies)
+	}
+}
+
+// TestWALSyncEncrypted: with --encrypt-to each file is stored as <name>.age,
+// its sidecar describes the ciphertext, it decrypts to the pod's bytes, and
+// a rerun (unencrypted or not) copies nothing: the segment counts as synced.
+func TestWALSyncEncrypted(t *testing.T) {
+	k := newTestKey(t)
+	dir := t.TempDir()
+	seg1 := "000000010000000000000001"
+	pod := &walPod{files: map[string][]byte{seg1: segmentData(7)}}
+	tt := clitest.New(walNS, postgresPod(walNS))
+	o := NewWALSyncOptions(tt.Global)
+	o.Executor, o.Dir, o.Encrypt.To = pod, dir, []string{k.recipient}
+	if err := o.Complete(NewCmdWALSync(tt.Global), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	walDir := filepath.Join(dir, WALDir, walNS)
+	if names := strings.Join(dirNames(t, walDir), ","); names != seg1+".age,"+seg1+".age.sha256" {
+		t.Fatalf("stored %s", names)
+	}
+	ct, _ := os.ReadFile(filepath.Join(walDir, seg1+".age"))
+	side, _ := os.ReadFile(filepath.Join(walDir, seg1+".age.sha256"))
+	if sum, n, err := ParseSidecar(string(side)); err != nil || sum != sha(ct) || n != int64(len(ct)) {
+		t.Errorf("sidecar %q does not describe the stored file (%d bytes): %v", side, len(ct), err)
+	}
+	if bytes.Contains(ct, segmentData(7)[:64]) {
+		t.Error("the stored file holds the plaintext")
+	}
+	r, err := age.Decrypt(bytes.NewReader(ct), k.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(r); !bytes.Equal(got, segmentData(7)) {
+		t.Error("the stored file does not decrypt to the pod's segment")
+	}
+	pod.copies = nil
+	if res, err := runWALSync(t, pod, dir); err != nil || res.Copied != 0 || res.Skipped != 1 {
+		t.Errorf("rerun: %+v %v", res, err)
 	}
 }
