@@ -176,10 +176,10 @@ func (b *bench) logical() string {
 // the base backup) and a logical restore of the same data over the live database.
 func (b *bench) restores(dump string) {
 	w := startWriter(b.t, b.e.pg)
-	time.Sleep(3 * time.Second)
+	time.Sleep(4 * time.Second)
 	ticks := w.Stop()
 	switchAndArchive(b.t, b.e.pg)
-	target := ticks[len(ticks)-2].At.Add(ticks[len(ticks)-1].At.Sub(ticks[len(ticks)-2].At) / 2).Format(time.RFC3339Nano)
+	target := between(b.t, ticks, ticks[0].At).Format(time.RFC3339Nano)
 	stamps := &stamped{}
 	m, out := b.run("restore-to-time", stamps, "kubectl-piyasa-backup", "restore", "--to-time", target, "--from", filepath.Join(b.work, "base-zstd"), "--yes")
 	b.row("`backup restore --to-time` (base backup zstd + WAL)", m, "app stopped "+stoppedFor(b.t, out))
