@@ -113,6 +113,14 @@ read -r s k < <(measure "$K exec -n $NS $POD -- sh -c 'PGPASSWORD=\$POSTGRES_PAS
 for c in zstd gzip none; do
   read -r s k < <(measure "kubectl-piyasa-backup create -n $NS --env dev --dir $work/out --compress $c"); row "backup create --compress $c" "$s" "$k"
 done
+# pg_dump compressing in the pod (-Z 1: gzip, the one method of pg_dump 15's plain format;
+# --compress-in-pod zstd needs pg_dump 16): stored as it comes, or recompressed by the client
+for c in gzip zstd; do
+  read -r s k < <(measure "kubectl-piyasa-backup create -n $NS --env dev --dir $work/out --compress $c --compress-in-pod gzip"); row "backup create --compress $c --compress-in-pod gzip" "$s" "$k"
+done
+# age encryption on top of zstd (a public key only: nothing is decrypted here)
+AGE_TO=age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+read -r s k < <(measure "kubectl-piyasa-backup create -n $NS --env dev --dir $work/out --compress zstd --encrypt-to $AGE_TO"); row "backup create --compress zstd --encrypt-to age1..." "$s" "$k"
 kubectl-piyasa-backup create -n "$NS" --env dev -f "$work/r.sql.zst" >/dev/null
 i=0
 read -r s k < <(measure "i=\$RANDOM; kubectl-piyasa-backup restore -n $NS --env dev $work/r.sql.zst --to-database r_\$i >/dev/null")

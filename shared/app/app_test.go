@@ -1,6 +1,9 @@
 package app
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestComponentLookups(t *testing.T) {
 	for _, c := range Components {
@@ -43,5 +46,26 @@ func TestEnvironments(t *testing.T) {
 	}
 	if _, err := LookupEnvironment("staging"); err == nil {
 		t.Error("unknown environment accepted")
+	}
+}
+
+// TestRestoreCommandsOfEncryptedBackups: the commands a restore record
+// offers carry --identity when the backup (or its safety copy) is age-encrypted.
+func TestRestoreCommandsOfEncryptedBackups(t *testing.T) {
+	for _, c := range []struct {
+		backup, safety string
+		finish, undo   bool // want --identity
+	}{
+		{"/b/piyasa_db-ns-t.sql.zst", "/b/piyasa_db-ns-t-pre-restore.sql.zst", false, false},
+		{"/b/piyasa_db-ns-t.sql.zst.age", "/b/piyasa_db-ns-t-pre-restore.sql.zst.age", true, true},
+		{"s3://b/p/piyasa_db-ns-t.sql.gz.age", "", true, false},
+	} {
+		r := RestoreRecord{Backup: c.backup, SafetyBackup: c.safety, Environment: "prod"}
+		if got := strings.HasSuffix(r.FinishCommand("ns"), " --identity AGE_IDENTITY_FILE"); got != c.finish {
+			t.Errorf("%s: finish %q", c.backup, r.FinishCommand("ns"))
+		}
+		if got := strings.Contains(r.UndoCommand("ns"), "--identity"); got != c.undo {
+			t.Errorf("%s: undo %q", c.safety, r.UndoCommand("ns"))
+		}
 	}
 }

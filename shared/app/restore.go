@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -57,7 +58,17 @@ func ParseRestoreRecord(s string) (RestoreRecord, error) {
 // FinishCommand is the command that finishes the interrupted restore: the
 // same restore again (it reads the recorded replicas and brings the app back).
 func (r RestoreRecord) FinishCommand(ns string) string {
-	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes", r.Backup, ns, r.Environment)
+	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes%s", r.Backup, ns, r.Environment, identityArg(r.Backup))
+}
+
+// identityArg is the --identity a restore of an age-encrypted backup (a
+// name ending in .age) needs; the file is the operator's, so it is named
+// by a placeholder.
+func identityArg(backup string) string {
+	if strings.HasSuffix(backup, ".age") {
+		return " --identity AGE_IDENTITY_FILE"
+	}
+	return ""
 }
 
 // UndoCommand is the command that goes back to the database as it was before
@@ -66,7 +77,7 @@ func (r RestoreRecord) UndoCommand(ns string) string {
 	if r.SafetyBackup == "" {
 		return ""
 	}
-	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup", r.SafetyBackup, ns, r.Environment)
+	return fmt.Sprintf("kubectl piyasa backup restore %s -n %s --env %s --yes --no-safety-backup%s", r.SafetyBackup, ns, r.Environment, identityArg(r.SafetyBackup))
 }
 
 // Facts of the point-in-time restore (`backup restore --to-time|--to-latest`).

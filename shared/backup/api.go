@@ -24,6 +24,9 @@ type CreateSpec struct {
 	// Kind is recorded as the BackupInfo's backupKind ("": pre-migration,
 	// the copy taken before a migration, kept by its own retention).
 	Kind string
+	// Encrypt encrypts the backup with age, as create --encrypt-to and
+	// --recipients-file do (zero: not encrypted).
+	Encrypt EncryptFlags
 }
 
 // Create takes a backup as `backup create` does, with the same checks (pg_dump's
@@ -40,6 +43,7 @@ func Create(ctx context.Context, g *cli.Global, spec CreateSpec) (*BackupInfo, e
 	}
 	o.Executor = spec.Executor
 	o.Kind = spec.Kind
+	o.Encrypt = spec.Encrypt
 	if o.Kind == "" {
 		o.Kind = KindPreMigration
 	}

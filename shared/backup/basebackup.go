@@ -18,6 +18,8 @@ import (
 // the Alembic revision and the server version are read right after
 // pg_basebackup ended. On any failure nothing is left under the final name.
 // The database is only read (a checkpoint is all pg_basebackup asks of it).
+// With req.Encrypt the tar is age-encrypted as it arrives (the stored
+// counter hashes the ciphertext; got, what the pod sent).
 func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	ps, err := b.openPodStream(ctx, req)
 	if err != nil {
@@ -29,6 +31,11 @@ func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, er
 			ps.sink.Abort()
 		}
 	}()
+	stored := NewCounter()
+	out, err := req.Encrypt.Wrap(CountingSink(ps.sink, stored))
+	if err != nil {
+		return nil, cli.Failedf("cannot encrypt: %v", err)
+	}
 	got := NewCounter()
 	scan := newBaseScanner(req.Compression)
 	log := &baseLog{}
@@ -36,7 +43,7 @@ func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, er
 	stderr := &StderrCollector{OnLine: log.line}
 	start := b.Now()
 	cmd := BaseBackupCommand(req.Compression, "piyasa "+req.Name)
-	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, cmd, nil, io.MultiWriter(got, ps.sink, prog, scan), stderr)
+	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, cmd, nil, io.MultiWriter(got, out, prog, scan), stderr)
 	prog.done()
 	scan.Close()
 	if err := b.checkStreamed(ctx, req, streamBase, ps.sink, execErr, stderr, got, scan); err != nil {
@@ -54,7 +61,7 @@ func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, er
 		}
 		return nil, cli.Failedf("base backup taken but the row counts could not be read, nothing written: %v", err)
 	}
-	if err := ps.commit(ctx, req); err != nil {
+	if err := ps.commit(ctx, out, req); err != nil {
 		return nil, err
 	}
 	committed = true
@@ -64,8 +71,8 @@ func (b *base) baseBackup(ctx context.Context, req dumpRequest) (*BackupInfo, er
 		ServerVersion: meta.ServerVersion, Images: ps.images, AlembicRevision: meta.AlembicRevision,
 		StartTime: start.UTC().Truncate(time.Second), EndTime: end.UTC().Truncate(time.Second),
 		Compression: string(req.Compression),
-		RawBytes:    scan.Raw.N, RawSHA256: scan.Raw.Sum(), StoredBytes: got.N, StoredSHA256: got.Sum(),
-		Tables: meta.Tables, BackupKind: req.Kind, WAL: wal,
+		RawBytes:    scan.Raw.N, RawSHA256: scan.Raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
+		Tables: meta.Tables, BackupKind: req.Kind, WAL: wal, Encryption: req.Encrypt.Encryption(),
 	}
 	if err := writeMeta(ctx, req, info); err != nil {
 		return nil, err

@@ -141,7 +141,7 @@ func TestBaseBackupWritesTarAndInfo(t *testing.T) {
 				info.TableMap()["public.messages"] != 42 || info.AlembicRevision != "abc123" || info.ServerVersion != "16.4" {
 				t.Errorf("info %+v wal %+v", info, info.WAL)
 			}
-			res, err := checkStored(context.Background(), Location{Target: DirTarget{Dir: dir}, Name: name})
+			res, err := checkStored(context.Background(), Location{Target: DirTarget{Dir: dir}, Name: name}, nil)
 			if err != nil || len(res.Problems) != 0 {
 				t.Fatalf("check: %v %v", err, res)
 			}

@@ -18,8 +18,10 @@ type CheckResult struct {
 
 // checkStored reads the backup whole: the stored sha256 and size, the
 // decompression, the plain dump's sha256, size and trailer, and every
-// table's row count, all against the metadata.
-func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
+// table's row count, all against the metadata. An encrypted backup is
+// decrypted with ids as it is read: without ids it returns a
+// *NeedIdentityError, when no identity fits a *DecryptError.
+func checkStored(ctx context.Context, loc Location, ids *Identities) (*CheckResult, error) {
 	raw, err := loc.Target.ReadMeta(ctx, loc.Name)
 	if err != nil {
 		if isNotExist(err) {
@@ -35,13 +37,21 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 		return nil, fmt.Errorf("%s: %v", loc.Target.Location(loc.Name)+MetadataSuffix, err)
 	}
 	res := &CheckResult{Info: info}
+	if IsEncryptedName(loc.Name) != (info.Encryption != nil) {
+		res.Problems = append(res.Problems, encryptionMismatch(loc.Name, info))
+		return res, nil
+	}
 	r, err := loc.Target.Open(ctx, loc.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
 	stored := NewCounter()
-	dec, err := Compression(info.Compression).NewDecompressor(io.TeeReader(r, stored))
+	clear, err := ids.Decrypt(io.TeeReader(r, stored), loc.Target.Location(loc.Name), info.Encryption)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := Compression(info.Compression).NewDecompressor(clear)
 	plain := NewCounter()
 	scan := NewDumpScanner()
 	base := &baseScanner{Raw: plain}
@@ -94,6 +104,14 @@ func checkStored(ctx context.Context, loc Location) (*CheckResult, error) {
 	}
 	res.Problems = append(res.Problems, compareRows(info.TableMap(), scan.Tables, "the dump")...)
 	return res, nil
+}
+
+// encryptionMismatch says that a name and its metadata disagree about encryption.
+func encryptionMismatch(name string, info *BackupInfo) string {
+	if info.Encryption != nil {
+		return fmt.Sprintf("the metadata says the file is encrypted (%s) but its name %s does not end in %s", info.Encryption.Method, name, EncryptedSuffix)
+	}
+	return fmt.Sprintf("the name %s ends in %s but the metadata names no encryption", name, EncryptedSuffix)
 }
 
 // backupMissing returns an exit-2 error when the backup itself does not

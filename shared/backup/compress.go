@@ -59,8 +59,10 @@ func (c Compression) TarExt() string {
 }
 
 // CompressionForName guesses the compression from a file name ("" when it
-// is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz], *.tar[.zst|.gz]).
+// is no backup's name: *.sql[.zst|.gz], *.rdb[.zst|.gz], *.tar[.zst|.gz],
+// each also with .age when encrypted).
 func CompressionForName(name string) Compression {
+	name = strings.TrimSuffix(name, EncryptedSuffix)
 	switch {
 	case strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".rdb.zst"), strings.HasSuffix(name, ".tar.zst"):
 		return Zstd
@@ -72,8 +74,10 @@ func CompressionForName(name string) Compression {
 	return ""
 }
 
-// IsBaseBackupName reports a base backup's name (*.tar[.zst|.gz]).
+// IsBaseBackupName reports a base backup's name (*.tar[.zst|.gz], also
+// with .age when encrypted).
 func IsBaseBackupName(name string) bool {
+	name = strings.TrimSuffix(name, EncryptedSuffix)
 	return strings.HasSuffix(name, ".tar.zst") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tar")
 }
 

@@ -30,9 +30,14 @@ type CreateOptions struct {
 	Overwrite bool
 	// Kind is recorded as the BackupInfo's backupKind (default manual).
 	Kind string
+	// Encrypt are --encrypt-to and --recipients-file.
+	Encrypt EncryptFlags
+	// CompressInPod makes pg_dump compress in the pod (none|gzip|zstd).
+	CompressInPod string
 
 	compressSet bool
 	compression Compression
+	podCompress Compression
 	target      Target
 	name        string
 }
@@ -46,7 +51,7 @@ func NewCreateOptions(g *cli.Global) *CreateOptions {
 func NewCmdCreate(g *cli.Global) *cobra.Command {
 	o := NewCreateOptions(g)
 	cmd := &cobra.Command{
-		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--physical | --redis] [--compress zstd|gzip|none] [--kind manual|scheduled|...]",
+		Use:   "create (-f FILE | --dir DIR | --to s3://BUCKET/PREFIX) [--physical | --redis] [--compress zstd|gzip|none] [--kind manual|scheduled|...] [--encrypt-to age1... | --recipients-file FILE]",
 		Short: "Dump piyasa_db from the postgres pod to a file or S3, checked and with its BackupInfo",
 		Long: `Run pg_dump --no-owner --no-acl --clean --if-exists of piyasa_db in the postgres pod and
 stream it to the target while compressing and hashing. The dump counts only when pg_dump's
@@ -65,11 +70,24 @@ missing --dir is created 0700.
 
 --physical takes a base backup instead (point-in-time recovery starts from it):
 pg_basebackup -Ft -X fetch -D - in the pod, compressed there, checked as a dump is,
-named *.tar[.zst|.gz], its BackupInfo with the WAL range; it only reads the database.`,
+named *.tar[.zst|.gz], its BackupInfo with the WAL range; it only reads the database.
+
+--encrypt-to age1... (repeatable) and --recipients-file FILE encrypt the backup with age
+to those X25519 public keys as it streams: only ciphertext reaches the disk or the bucket,
+under a name ending in .age (-f FILE must end so). storedSHA256 and storedBytes describe
+the encrypted file, rawSHA256 the plain dump; the BackupInfo names the recipients.
+Reading it back (verify, restore, pull) needs --identity FILE with a matching secret key.
+A base backup (--physical) is encrypted alike (*.tar.zst.age).
+
+--compress-in-pod gzip|zstd has pg_dump compress in the pod (-Z 1; zstd needs pg_dump 16):
+fewer bytes cross the exec stream. The pod's byte count and sha256 then describe that
+stream; the client expands it as it arrives to hash the plain dump (rawSHA256), count the
+rows and check the trailer, and stores it as it came when --compress is the same.`,
 		Example: `  kubectl piyasa backup create --env prod --dir ./backups
   kubectl piyasa backup create -f piyasa.sql.gz
   kubectl piyasa backup create --to s3://my-bucket/piyasa -o json
-  kubectl piyasa backup create --physical --dir ./backups`,
+  kubectl piyasa backup create --physical --dir ./backups
+  kubectl piyasa backup create --dir ./backups --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
@@ -87,6 +105,8 @@ named *.tar[.zst|.gz], its BackupInfo with the WAL range; it only reads the data
 	_ = cmd.RegisterFlagCompletionFunc("compress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return Compressions, cobra.ShellCompDirectiveNoFileComp
 	})
+	cmd.Flags().StringVar(&o.CompressInPod, "compress-in-pod", "", "Have pg_dump compress in the pod ("+strings.Join(PodCompressions, "|")+"; zstd needs pg_dump 16): fewer bytes over the exec stream; stored as they come when --compress is the same")
+	o.Encrypt.AddFlags(cmd.Flags())
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
 	return cmd
@@ -114,6 +134,15 @@ func (o *CreateOptions) Validate() error {
 	if err := o.validatePhysical(); err != nil {
 		return err
 	}
+	if err := o.Encrypt.Validate(); err != nil {
+		return err
+	}
+	if o.podCompress, err = ParsePodCompression(o.CompressInPod); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	if (o.Redis || o.Physical) && o.podCompress != None {
+		return cli.Usagef("--compress-in-pod applies to pg_dump, not to --redis or --physical (pg_basebackup always compresses in the pod)")
+	}
 	n := 0
 	for _, s := range []string{o.File, o.Dir, o.To} {
 		if s != "" {
@@ -132,7 +161,10 @@ func (o *CreateOptions) Validate() error {
 		if strings.HasPrefix(o.File, S3Scheme) {
 			return cli.Usagef("-f takes a file; use --to for s3:// locations")
 		}
-		base := filepath.Base(o.File)
+		base, err := o.plainFileName()
+		if err != nil {
+			return err
+		}
 		if !o.compressSet {
 			if inferred := CompressionForName(base); inferred != "" {
 				c = inferred
@@ -147,7 +179,7 @@ func (o *CreateOptions) Validate() error {
 			}
 			return cli.Usagef("file %s does not end in %s, the extension of --compress %s", base, ext, c)
 		}
-		o.target, o.name = DirTarget{Dir: filepath.Dir(o.File), NoReplace: !o.Overwrite}, base
+		o.target, o.name = DirTarget{Dir: filepath.Dir(o.File), NoReplace: !o.Overwrite}, filepath.Base(o.File)
 	case o.Dir != "":
 		if strings.HasPrefix(o.Dir, S3Scheme) {
 			return cli.Usagef("--dir takes a directory; use --to for s3:// locations")
@@ -166,6 +198,19 @@ func (o *CreateOptions) Validate() error {
 	return nil
 }
 
+// plainFileName is -f's base name without .age, which it must have when
+// encrypting and must not have otherwise.
+func (o *CreateOptions) plainFileName() (string, error) {
+	base := filepath.Base(o.File)
+	switch enc := IsEncryptedName(base); {
+	case o.Encrypt.Set() && !enc:
+		return "", cli.Usagef("file %s does not end in %s: an encrypted backup's name says so (e.g. %s%s)", base, EncryptedSuffix, base, EncryptedSuffix)
+	case !o.Encrypt.Set() && enc:
+		return "", cli.Usagef("file %s ends in %s but no recipient is given: add --encrypt-to age1... or --recipients-file FILE", base, EncryptedSuffix)
+	}
+	return strings.TrimSuffix(base, EncryptedSuffix), nil
+}
+
 // Run takes the backup.
 func (o *CreateOptions) Run(ctx context.Context) error {
 	info, err := o.take(ctx)
@@ -179,16 +224,20 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	for _, t := range info.Tables {
 		rows += t.Rows
 	}
+	how := info.Compression
+	if info.Encryption != nil {
+		how += fmt.Sprintf(", age-encrypted to %d recipient(s)", len(info.Encryption.Recipients))
+	}
 	if info.WAL != nil {
 		o.Infof("base backup of %s: %d tables, %d rows, %s data directory stored as %s (%s) in %s, WAL %s to %s on timeline %d\n",
 			info.Namespace, len(info.Tables), rows, HumanBytes(info.RawBytes), HumanBytes(info.StoredBytes),
-			info.Compression, info.EndTime.Sub(info.StartTime), info.WAL.StartLSN, info.WAL.EndLSN, info.WAL.Timeline)
+			how, info.EndTime.Sub(info.StartTime), info.WAL.StartLSN, info.WAL.EndLSN, info.WAL.Timeline)
 		fmt.Fprintln(o.Out, info.Location)
 		return nil
 	}
 	o.Infof("backup of %s in %s: %d tables, %d rows, %s dump stored as %s (%s) in %s\n",
 		info.Database, info.Namespace, len(info.Tables), rows, HumanBytes(info.RawBytes), HumanBytes(info.StoredBytes),
-		info.Compression, info.EndTime.Sub(info.StartTime))
+		how, info.EndTime.Sub(info.StartTime))
 	fmt.Fprintln(o.Out, info.Location)
 	return nil
 }
@@ -203,18 +252,23 @@ func (o *CreateOptions) envName() string {
 // take runs the dump (or the Redis copy) of a validated CreateOptions and
 // returns its checked BackupInfo: what Run prints and Create returns.
 func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
-	name, err := o.targetName(ctx)
+	enc, err := o.Encrypt.Recipients()
+	if err != nil {
+		return nil, err
+	}
+	name, err := o.targetName(ctx, enc)
 	if err != nil {
 		return nil, err
 	}
 	var info *BackupInfo
+	req := dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind, Encrypt: enc, PodCompression: o.podCompress}
 	switch {
 	case o.Redis:
-		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind)
+		info, err = o.dumpRedis(ctx, o.target, name, o.compression, o.Kind, enc)
 	case o.Physical:
-		info, err = o.baseBackup(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
+		info, err = o.baseBackup(ctx, req)
 	default:
-		info, err = o.dump(ctx, dumpRequest{Target: o.target, Name: name, Compression: o.compression, Database: app.DatabaseName, Kind: o.Kind})
+		info, err = o.dump(ctx, req)
 	}
 	var e *cli.Error
 	if err != nil && ctx.Err() != nil && !(errors.As(err, &e) && e.Code == cli.ExitInterrupted) {
@@ -226,8 +280,9 @@ func (o *CreateOptions) take(ctx context.Context) (*BackupInfo, error) {
 
 // targetName is the name the backup is written under: -f's, refused when it
 // exists without --overwrite (exit 2); else a generated one (nameFor), with a
-// -2, -3... suffix when taken (two backups in one millisecond, or a fixed clock).
-func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
+// -2, -3... suffix when taken (two backups in one millisecond, or a fixed
+// clock), ending in .age when encrypted to enc.
+func (o *CreateOptions) targetName(ctx context.Context, enc *Recipients) (string, error) {
 	ec, _ := o.target.(existsChecker)
 	if o.name != "" {
 		if o.Overwrite || ec == nil {
@@ -248,6 +303,7 @@ func (o *CreateOptions) targetName(ctx context.Context) (string, error) {
 	if o.Redis {
 		stem = fmt.Sprintf("redis-%s-%s", o.Namespace, o.Now().UTC().Format(NameStampLayout))
 	}
+	ext = enc.Name(ext)
 	name := stem + ext
 	for i := 2; ec != nil; i++ {
 		taken, err := ec.Exists(ctx, name)

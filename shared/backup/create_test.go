@@ -80,7 +80,7 @@ func TestDumpWritesBackupAndInfo(t *testing.T) {
 		info.BackupKind != KindManual {
 		t.Errorf("info %+v", info)
 	}
-	res, err := checkStored(context.Background(), Location{Target: DirTarget{Dir: dir}, Name: name})
+	res, err := checkStored(context.Background(), Location{Target: DirTarget{Dir: dir}, Name: name}, nil)
 	if err != nil || len(res.Problems) != 0 {
 		t.Fatalf("check: %v %v", err, res)
 	}

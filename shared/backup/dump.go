@@ -55,6 +55,12 @@ type dumpRequest struct {
 	Database    string
 	// Kind is the BackupInfo's backupKind (KindScheduled ...).
 	Kind string
+	// Encrypt encrypts the stored file to these recipients (nil: not
+	// encrypted); Name then ends in .age.
+	Encrypt *Recipients
+	// PodCompression makes pg_dump compress in the pod ("" or none: the
+	// plain dump travels and the client compresses).
+	PodCompression Compression
 }
 
 // base holds what every backup command shares.
@@ -63,6 +69,21 @@ type base struct {
 	// Executor runs commands in pods (default: the exec API).
 	Executor Executor
 	S3       *S3Flags
+	// Identity is --identity of the commands that read backups (verify,
+	// restore, pull); ids holds what loadIdentities read from it.
+	Identity IdentityFlags
+	ids      *Identities
+}
+
+// loadIdentities reads the --identity files (exit 2 on a bad one) before
+// the command reads or changes anything.
+func (b *base) loadIdentities() error {
+	ids, err := b.Identity.Load()
+	if err != nil {
+		return err
+	}
+	b.ids = ids
+	return nil
 }
 
 func newBase(g *cli.Global) base { return base{Global: g, S3: &S3Flags{}} }
@@ -191,9 +212,11 @@ func (b *base) openPodStream(ctx context.Context, req dumpRequest) (*podStream, 
 	return &podStream{pod: pod, container: container, images: images, ex: ex, sink: &watchedSink{Sink: created}}, nil
 }
 
-// commit stores the stream under its final name.
-func (ps *podStream) commit(ctx context.Context, req dumpRequest) error {
-	if err := ps.sink.Commit(ctx); err != nil {
+// commit stores the stream under its final name: out is what was written
+// to (the sink itself, or the encryption wrapping it, which ends its
+// stream first).
+func (ps *podStream) commit(ctx context.Context, out Sink, req dumpRequest) error {
+	if err := out.Commit(ctx); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(req.Target.Location(req.Name), isS3(req.Target))
 		}
@@ -218,27 +241,32 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 	}()
 
 	stored := NewCounter()
-	comp, err := req.Compression.NewCompressor(io.MultiWriter(stored, sink))
+	out, err := req.Encrypt.Wrap(CountingSink(sink, stored))
 	if err != nil {
-		return nil, err
+		return nil, cli.Failedf("cannot encrypt: %v", err)
 	}
 	raw := NewCounter()
 	scan := NewDumpScanner()
 	prog := newProgress(b.ErrOut, "dumping "+req.Database)
-	stderr := &StderrCollector{}
-	start := b.Now()
-	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, DumpCommand(req.Database), nil, io.MultiWriter(raw, scan, prog, comp), stderr)
-	prog.done()
-	if err := b.checkStreamed(ctx, req, streamDump, sink, execErr, stderr, raw, scan); err != nil {
+	streams, err := newDumpStreams(req.PodCompression, req.Compression, out, raw, scan, prog)
+	if err != nil {
 		return nil, err
 	}
-	if err := comp.Close(); err != nil {
+	stderr := &StderrCollector{}
+	start := b.Now()
+	execErr := ps.ex.Exec(ctx, ps.pod, ps.container, DumpCommandCompressed(req.Database, req.PodCompression), nil, streams.stdout, stderr)
+	prog.done()
+	expanded := expandScan{scan, streams.finish()}
+	if err := b.checkStreamed(ctx, req, streamDump, sink, execErr, stderr, streams.wire, expanded); err != nil {
+		return nil, err
+	}
+	if err := streams.comp.Close(); err != nil {
 		if err := b.streamErr(ctx, "dump", sink, req.Target.Location(req.Name), nil); err != nil {
 			return nil, err
 		}
 		return nil, cli.Failedf("compress: %v", err)
 	}
-	if err := ps.commit(ctx, req); err != nil {
+	if err := ps.commit(ctx, out, req); err != nil {
 		return nil, err
 	}
 	committed = true
@@ -250,7 +278,7 @@ func (b *base) dump(ctx context.Context, req dumpRequest) (*BackupInfo, error) {
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
 		Compression: string(req.Compression),
 		RawBytes:    raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
-		Tables: sortedTables(scan.Tables), BackupKind: req.Kind,
+		Tables: sortedTables(scan.Tables), BackupKind: req.Kind, Encryption: req.Encrypt.Encryption(),
 	}
 	if err := writeMeta(ctx, req, info); err != nil {
 		return nil, err

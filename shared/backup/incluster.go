@@ -183,7 +183,9 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	got := NewCounter()
 	stderr := &StderrCollector{}
 	ws := &watchedSink{Sink: sink}
-	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", pullScript, "pull", name}, nil, io.MultiWriter(got, ws), stderr)
+	check := b.pullCheck(name, info)
+	defer check.abort()
+	execErr := ex.Exec(ctx, pod, container, []string{"sh", "-c", pullScript, "pull", name}, nil, io.MultiWriter(got, ws, check), stderr)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
@@ -193,6 +195,12 @@ func (b *base) pull(ctx context.Context, name string, target Target) (string, er
 	}
 	if got.N != info.StoredBytes || got.Sum() != info.StoredSHA256 {
 		return "", cli.Failedf("pull %s rejected, nothing written: the file in the PVC does not match its BackupInfo (size %d, want %d)", name, got.N, info.StoredBytes)
+	}
+	if err := check.finish(info); err != nil {
+		if ke := keyError(err, cli.ExitFailed, "; nothing was written"); ke != nil {
+			return "", ke
+		}
+		return "", cli.Failedf("pull %s rejected, nothing written: %v", name, err)
 	}
 	if err := sink.Commit(ctx); err != nil {
 		return "", cli.Failedf("cannot store %s: %v", target.Location(base), err)

@@ -96,7 +96,12 @@ func (o *VerifyOptions) runLocal(ctx context.Context, loc Location, info *Backup
 		return "", err
 	}
 	defer r.Close()
-	dec, err := Compression(info.Compression).NewDecompressor(r)
+	clear, err := o.ids.Decrypt(r, loc.Target.Location(loc.Name), info.Encryption)
+	if err != nil {
+		os.Remove(dir)
+		return "", err
+	}
+	dec, err := Compression(info.Compression).NewDecompressor(clear)
 	if err != nil {
 		os.Remove(dir)
 		return "", err

@@ -26,10 +26,16 @@ func NewCmdPull(g *cli.Global) *cobra.Command {
 		Short: "Copy a backup the CronJob wrote into the backup PVC out, checked against its sha256 and BackupInfo",
 		Example: `  kubectl piyasa backup list --in-cluster --env prod
   kubectl piyasa backup pull daily/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.gz --env prod --dir ./backups`,
+		Long: `Copy a backup and its BackupInfo out of the backup PVC, checked against the pod's sha256
+and the BackupInfo's stored size and sha256. An encrypted backup (*.age) is copied as it is
+stored, still encrypted: pull never writes plaintext. With --identity FILE it is also
+decrypted and decompressed in memory as it arrives, and its plain dump checked against the
+BackupInfo's rawSHA256 (exit 1 and nothing written when no identity fits).`,
 		Args: cobra.ExactArgs(1),
 		RunE: cli.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", o.Dir, "Directory to write the backup and its BackupInfo into")
+	o.Identity.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -56,6 +62,9 @@ func (o *PullOptions) Validate() error {
 
 // Run pulls.
 func (o *PullOptions) Run(ctx context.Context) error {
+	if err := o.loadIdentities(); err != nil {
+		return err
+	}
 	loc, err := o.pull(ctx, o.Name, DirTarget{Dir: o.Dir})
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ func RedisPod(ctx context.Context, cs kubernetes.Interface, ns string) (*corev1.
 // dumpRedis copies a fresh dump.rdb out of the redis pod with the integrity
 // rules of a PostgreSQL dump: the copy's status, the pod's byte count and
 // sha256, and the RDB signature; nothing is left under the final name otherwise.
-func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp Compression, kind string) (*BackupInfo, error) {
+func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp Compression, kind string, enc *Recipients) (*BackupInfo, error) {
 	cs, err := b.Clientset()
 	if err != nil {
 		return nil, err
@@ -86,7 +86,11 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		}
 	}()
 	stored := NewCounter()
-	cw, err := comp.NewCompressor(io.MultiWriter(stored, sink))
+	out, err := enc.Wrap(CountingSink(sink, stored))
+	if err != nil {
+		return nil, cli.Failedf("cannot encrypt: %v", err)
+	}
+	cw, err := comp.NewCompressor(out)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +108,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		}
 		return nil, err
 	}
-	if err := (&podStream{sink: sink}).commit(ctx, req); err != nil {
+	if err := (&podStream{sink: sink}).commit(ctx, out, req); err != nil {
 		return nil, err
 	}
 	committed = true
@@ -114,7 +118,7 @@ func (b *base) dumpRedis(ctx context.Context, target Target, name string, comp C
 		Format: FormatRedisRDB, Database: app.Redis, Images: images,
 		StartTime: start.UTC().Truncate(time.Second), EndTime: b.Now().UTC().Truncate(time.Second),
 		Compression: string(comp), RawBytes: raw.N, RawSHA256: raw.Sum(), StoredBytes: stored.N, StoredSHA256: stored.Sum(),
-		Tables: []TableRows{}, BackupKind: kind,
+		Tables: []TableRows{}, BackupKind: kind, Encryption: enc.Encryption(),
 	}
 	if err := writeMeta(ctx, req, info); err != nil {
 		return nil, err

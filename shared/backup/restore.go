@@ -70,6 +70,10 @@ message says what state the database is in, with the commands that finish the re
 With --to-database NAME the backup is restored into a new database NAME and the app is
 left alone.
 
+An encrypted backup (*.age) needs --identity FILE (age identities, repeatable), checked
+before anything changes (exit 2 without one, or when none fits); the plaintext streams
+into the pod. The safety backup of an encrypted backup is encrypted to the same recipients.
+
 ` + pitrHelp,
 		Example: `  kubectl piyasa backup restore backups/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.zst --env prod
   kubectl piyasa backup restore s3://my-bucket/piyasa/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.zst --to-database piyasa_db_copy`,
@@ -85,6 +89,7 @@ left alone.
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", o.LockTimeout, "How long the load may wait for a lock another session holds before it fails (and rolls back)")
 	cmd.Flags().BoolVar(&o.TerminateSessions, "terminate-sessions", false, "End the other sessions on the database (pg_terminate_backend) before loading")
 	cmd.Flags().BoolVar(&o.FromOtherEnv, "from-other-env", false, "Restore a backup taken in another environment or namespace")
+	o.Identity.AddFlags(cmd.Flags())
 	o.S3.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -163,6 +168,9 @@ func (o *RestoreOptions) Validate() error {
 
 // Run restores. --timeout bounds all of it.
 func (o *RestoreOptions) Run(ctx context.Context) error {
+	if err := o.loadIdentities(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	if o.pitr.asked() {
@@ -170,10 +178,13 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	loc := o.loc
 	where := loc.Target.Location(loc.Name)
-	chk, err := checkStored(ctx, loc)
+	chk, err := checkStored(ctx, loc, o.ids)
 	if err != nil {
 		if ctx.Err() != nil {
 			return o.stopped(ctx, "while the backup was being checked: piyasa_db and the app were not touched", "")
+		}
+		if ke := keyError(err, cli.ExitUsage, "; nothing was changed"); ke != nil {
+			return ke
 		}
 		var ce *cli.Error
 		if errors.As(err, &ce) {

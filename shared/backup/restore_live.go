@@ -127,9 +127,15 @@ func (o *RestoreOptions) safetyBackup(ctx context.Context, st *restoreState) err
 	if o.NoSafetyBackup {
 		return nil
 	}
-	name := nameFor(o.Namespace, o.Now(), DefaultCompression, KindPreRestore)
+	// The safety copy of an encrypted backup is encrypted to its recipients:
+	// it lands beside it, and holds rows just as secret.
+	enc, err := sameRecipients(st.plan.info)
+	if err != nil {
+		return st.restartAfterSafety(ctx, err)
+	}
+	name := enc.Name(nameFor(o.Namespace, o.Now(), DefaultCompression, KindPreRestore))
 	o.Infof("safety backup of the stopped database to %s\n", o.safetyTo.Location(name))
-	si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName, Kind: KindPreRestore})
+	si, err := o.dump(ctx, dumpRequest{Target: o.safetyTo, Name: name, Compression: DefaultCompression, Database: app.DatabaseName, Kind: KindPreRestore, Encrypt: enc})
 	if err != nil {
 		return st.restartAfterSafety(ctx, err)
 	}

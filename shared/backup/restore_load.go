@@ -141,7 +141,11 @@ func (b *base) load(ctx context.Context, sp loadSpec) (int64, error) {
 		return 0, err
 	}
 	defer r.Close()
-	dec, err := Compression(sp.Info.Compression).NewDecompressor(r)
+	clear, err := b.ids.Decrypt(r, sp.Loc.Target.Location(sp.Loc.Name), sp.Info.Encryption)
+	if err != nil {
+		return 0, err
+	}
+	dec, err := Compression(sp.Info.Compression).NewDecompressor(clear)
 	if err != nil {
 		return 0, err
 	}

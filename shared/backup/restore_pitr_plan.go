@@ -109,6 +109,9 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) 
 	if err := p.checkChain(f.target, f.ToLatest); err != nil {
 		return nil, err
 	}
+	if err := o.checkBaseKey(ctx, p); err != nil {
+		return nil, err
+	}
 	p.needKB = p.base.RawBytes/1024 + p.base.RawBytes/10240 + 16*1024
 	if f.NoSafetyCopy || p.unfinished {
 		p.needKB = max(0, p.needKB-p.dataKB)
@@ -362,4 +365,29 @@ func (o *RestoreOptions) printPlan(w io.Writer, p *pitrPlan) {
 		lock = "held: " + p.lock
 	}
 	fmt.Fprintf(w, "  database lock:    %s\n", lock)
+}
+
+// checkBaseKey reads the age header of an encrypted base backup before
+// anything changes: without --identity, or with none that fits, the restore
+// is refused (exit 2). A base backup that is not encrypted passes.
+func (o *RestoreOptions) checkBaseKey(ctx context.Context, p *pitrPlan) error {
+	if p.base.Encryption == nil {
+		return nil
+	}
+	where := p.baseLoc.Target.Location(p.baseLoc.Name)
+	if o.ids == nil {
+		return keyError(&NeedIdentityError{Where: where, Recipients: p.base.Encryption.Recipients}, cli.ExitUsage, "; nothing was changed")
+	}
+	r, err := p.baseLoc.Target.Open(ctx, p.baseLoc.Name)
+	if err != nil {
+		return cli.Failedf("cannot read %s: %v; nothing was changed", where, err)
+	}
+	defer r.Close()
+	if _, err := o.ids.Decrypt(r, where, p.base.Encryption); err != nil {
+		if ke := keyError(err, cli.ExitUsage, "; nothing was changed"); ke != nil {
+			return ke
+		}
+		return cli.Failedf("%v; nothing was changed", err)
+	}
+	return nil
 }

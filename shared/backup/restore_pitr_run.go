@@ -180,8 +180,9 @@ func orText(s, alt string) string {
 	return s
 }
 
-// sendBase streams the base backup's tar (decompressed here) into the Job's
-// pod, framed by its byte count, and checks the counts and sums of both ends.
+// sendBase streams the base backup's tar (decrypted with --identity when
+// encrypted, and decompressed here) into the Job's pod, framed by its byte
+// count, and checks the counts and sums of both ends.
 func (o *RestoreOptions) sendBase(ctx context.Context, pod *corev1.Pod, p *pitrPlan, owner string) error {
 	r, err := p.baseLoc.Target.Open(ctx, p.baseLoc.Name)
 	if err != nil {
@@ -189,7 +190,11 @@ func (o *RestoreOptions) sendBase(ctx context.Context, pod *corev1.Pod, p *pitrP
 	}
 	defer r.Close()
 	stored := NewCounter()
-	dec, err := Compression(p.base.Compression).NewDecompressor(io.TeeReader(r, stored))
+	clear, err := o.ids.Decrypt(io.TeeReader(r, stored), p.baseLoc.Target.Location(p.baseLoc.Name), p.base.Encryption)
+	if err != nil {
+		return err
+	}
+	dec, err := Compression(p.base.Compression).NewDecompressor(clear)
 	if err != nil {
 		return err
 	}

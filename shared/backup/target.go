@@ -278,7 +278,7 @@ func backupArg(ref string, s3 *S3Flags) (Location, error) {
 		return loc, cli.Usagef("%v", err)
 	}
 	if !IsBackupName(loc.Name) {
-		return loc, cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz], .rdb[.zst|.gz] or .tar[.zst|.gz] (a base backup)", ref)
+		return loc, cli.Usagef("%s is not a backup: its name must end in .sql[.zst|.gz][.age], .rdb[.zst|.gz][.age] or .tar[.zst|.gz][.age] (a base backup)", ref)
 	}
 	return loc, nil
 }

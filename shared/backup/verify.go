@@ -55,13 +55,18 @@ count. With --restore-test, also restore it into a scratch database piyasa_verif
 the cluster's PostgreSQL (psql -v ON_ERROR_STOP=1 --single-transaction), compare every
 table's row count and check that the sequences continue, then drop the scratch database.
 Exit 0 only when everything matches; every mismatch is named. A successful verify is
-recorded in the BackupInfo (verification.time, verification.restoreTest).`,
+recorded in the BackupInfo (verification.time, verification.restoreTest).
+
+An encrypted backup (*.age) is decrypted as it is read with --identity FILE (age identities,
+AGE-SECRET-KEY-1...; repeatable); the restore test streams the plaintext into the pod, never
+to a local file. Without --identity it exits 2; with identities that do not fit, 1.`,
 		Example: `  kubectl piyasa backup verify backups/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.zst
   kubectl piyasa backup verify s3://my-bucket/piyasa/piyasa_db-piyasa-chatbot-20261201T020000Z.sql.zst --restore-test --env prod`,
 		Args: cobra.ExactArgs(1),
 		RunE: cli.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.RestoreTest, "restore-test", false, "Also restore into a scratch database of the cluster and compare the row counts")
+	o.Identity.AddFlags(cmd.Flags())
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
 	return cmd
@@ -90,6 +95,9 @@ func (o *VerifyOptions) Validate() error {
 
 // Run verifies.
 func (o *VerifyOptions) Run(ctx context.Context) error {
+	if err := o.loadIdentities(); err != nil {
+		return err
+	}
 	res, err := o.verify(ctx)
 	if err != nil {
 		return err
@@ -124,10 +132,13 @@ func joinChecks(c []string) string {
 func (o *VerifyOptions) verify(ctx context.Context) (*VerifyResult, error) {
 	loc := o.loc
 	res := &VerifyResult{Location: loc.Target.Location(loc.Name)}
-	chk, err := checkStored(ctx, loc)
+	chk, err := checkStored(ctx, loc, o.ids)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if ke := keyError(err, cli.ExitFailed, ""); ke != nil {
+			return nil, ke
 		}
 		var ce *cli.Error
 		if errors.As(err, &ce) {
