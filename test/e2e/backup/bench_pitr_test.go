@@ -59,8 +59,8 @@ func (b *bench) notef(format string, args ...any) {
 
 // row records one measured command: what, seconds, throughput text, peak RSS.
 func (b *bench) row(what string, m measure, rate string) {
-	b.rows = append(b.rows, fmt.Sprintf("| %s | %.2f s | %s | %.1f MiB |", what, m.secs, rate, float64(m.rssKiB)/1024))
-	b.t.Logf("bench: %s: %.2f s, %s, peak RSS %.1f MiB", what, m.secs, rate, float64(m.rssKiB)/1024)
+	b.rows = append(b.rows, fmt.Sprintf("| %s | %.2f s | %s | %.1f MiB | %.1f MiB |", what, m.secs, rate, float64(m.rssKiB)/1024, float64(m.anonKiB)/1024))
+	b.t.Logf("bench: %s: %.2f s, %s, peak RSS %.1f MiB (anonymous %.1f MiB)", what, m.secs, rate, float64(m.rssKiB)/1024, float64(m.anonKiB)/1024)
 }
 
 // write prints the table to the log and to $BENCH_OUT.
@@ -69,7 +69,7 @@ func (b *bench) write() {
 	for _, n := range b.notes {
 		s.WriteString(n + "\n")
 	}
-	s.WriteString("\n| command | time | throughput / figure | peak RSS (client) |\n|---|---|---|---|\n")
+	s.WriteString("\n| command | time | throughput / figure | peak RSS (client, GNU time) | of it anonymous (sampled) |\n|---|---|---|---|---|\n")
 	for _, r := range b.rows {
 		s.WriteString(r + "\n")
 	}
@@ -81,20 +81,26 @@ func (b *bench) write() {
 	}
 }
 
-// seed fills piyasa_db with about sizeMB MB on disk and returns
-// pg_database_size; a checkpoint ends it so no backup waits for one.
+// seed fills piyasa_db until pg_database_size is at least sizeMB MiB and
+// returns it; a checkpoint ends it so no backup waits for one.
 func (b *bench) seed(sizeMB int) int64 {
-	rows := int64(sizeMB) * 1024 * 1024 / 330
-	b.t.Logf("bench: seeding %d rows", rows)
-	b.e.pg.MustPsql(b.t, app.DatabaseName, fmt.Sprintf(`CREATE TABLE messages (id bigserial PRIMARY KEY, user_id int, body text, payload bytea, created timestamptz);
-INSERT INTO messages (user_id, body, payload, created) SELECT g %% 5000, md5(g::text) || ' мир 世界 ' || md5((g*3)::text) || repeat(' kelime', 8),
-  sha256(g::text::bytea), timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, %d) g`, rows))
-	b.e.pg.MustPsql(b.t, "postgres", "CHECKPOINT")
-	n, err := strconv.ParseInt(b.e.pg.MustPsql(b.t, "postgres", "SELECT pg_database_size('"+app.DatabaseName+"')"), 10, 64)
-	if err != nil {
-		b.t.Fatal(err)
+	b.e.pg.MustPsql(b.t, app.DatabaseName, `CREATE TABLE messages (id bigserial PRIMARY KEY, user_id int, body text, payload bytea, created timestamptz)`)
+	want := int64(sizeMB) << 20
+	for {
+		n, err := strconv.ParseInt(b.e.pg.MustPsql(b.t, "postgres", "SELECT pg_database_size('"+app.DatabaseName+"')"), 10, 64)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if n >= want {
+			b.e.pg.MustPsql(b.t, "postgres", "CHECKPOINT")
+			return n
+		}
+		rows := (want-n)/240 + 10000 // ~250 bytes a row on disk with its index
+		b.t.Logf("bench: seeding %d rows (%s so far)", rows, mib(n))
+		b.e.pg.MustPsql(b.t, app.DatabaseName, fmt.Sprintf(`INSERT INTO messages (user_id, body, payload, created)
+  SELECT g %% 5000, md5(g::text) || ' мир 世界 ' || md5((g*3)::text) || repeat(' kelime', 8), sha256(g::text::bytea),
+    timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, %d) g`, rows))
 	}
-	return n
 }
 
 // physical measures the raw exec stream of pg_basebackup and `backup
@@ -233,6 +239,7 @@ func stoppedFor(t *testing.T, out string) string {
 type measure struct {
 	secs       float64
 	rssKiB     int64
+	anonKiB    int64 // peak RssAnon sampled from /proc (the heap, not the binary's mapped pages)
 	start, end time.Time
 }
 
@@ -247,8 +254,13 @@ func (b *bench) timed(tag string, out *os.File, errw io.Writer, name string, arg
 	}
 	m := measure{start: time.Now()}
 	cmd := harness.Command(b.t, "/usr/bin/time", append([]string{"-f", "%e %M", "-o", tf, name}, args...)...).Start(out, w)
+	stop := make(chan struct{})
+	peak := make(chan int64)
+	go func() { peak <- sampleAnon(cmd.Process.Pid, stop) }()
 	err := cmd.Wait()
 	m.end = time.Now()
+	close(stop)
+	m.anonKiB = <-peak
 	if err != nil {
 		b.t.Fatalf("%s: %v\n%s", tag, err, tail(stderr.String(), 30))
 	}
@@ -340,4 +352,32 @@ func machine() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s, host %s, %d cores, MemTotal %s, shared with other work (kwok runs the pod side on the same cores)",
 		time.Now().UTC().Format("2006-01-02"), host, runtime.NumCPU(), mem)
+}
+
+// sampleAnon polls the RssAnon of timePid's child (the command GNU time
+// runs) every 20 ms until stop, and returns the highest seen in KiB.
+func sampleAnon(timePid int, stop <-chan struct{}) int64 {
+	var peak int64
+	for {
+		select {
+		case <-stop:
+			return peak
+		case <-time.After(20 * time.Millisecond):
+		}
+		kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", timePid, timePid))
+		if err != nil || len(strings.Fields(string(kids))) == 0 {
+			continue
+		}
+		st, err := os.ReadFile("/proc/" + strings.Fields(string(kids))[0] + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(st), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssAnon:" {
+				if n, _ := strconv.ParseInt(f[1], 10, 64); n > peak {
+					peak = n
+				}
+			}
+		}
+	}
 }
