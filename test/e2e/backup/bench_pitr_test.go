@@ -110,7 +110,7 @@ func (b *bench) physical() {
 	b.row("`kubectl exec ... pg_basebackup -Ft -X fetch -D - > /dev/null` (raw exec stream)", m, rateOf(raw, m.secs))
 	for _, c := range []string{"none", "zstd"} {
 		dir := filepath.Join(b.work, "base-"+c)
-		m, out := b.run("create-physical-"+c, nil, "kubectl-piyasa-backup", "create", "--physical", "--compress", c, "--dir", dir, "-o", "json")
+		m, out := b.run("create-physical-"+c, nil, backupBin(), "create", "--physical", "--compress", c, "--dir", dir, "-o", "json")
 		info := parseInfo(b.t, out)
 		b.row(fmt.Sprintf("`backup create --physical --compress %s` (%s stored)", c, mib(info.StoredBytes)), m,
 			fmt.Sprintf("%s (%.2fx raw)", rateOf(info.RawBytes, m.secs), raw.secsPerByte()/(m.secs/float64(info.RawBytes))))
@@ -159,18 +159,18 @@ func rateOf(r any, secs float64) string {
 // stream's backup (zstd) for the restore.
 func (b *bench) logical() string {
 	dir := filepath.Join(b.work, "logical")
-	m, out := b.run("create-plain", nil, "kubectl-piyasa-backup", "create", "--dir", dir, "-o", "json")
+	m, out := b.run("create-plain", nil, backupBin(), "create", "--dir", dir, "-o", "json")
 	plain := parseInfo(b.t, out)
 	b.row("`backup create` (plain stream, stored zstd)", m, rateOf(plain.RawBytes, m.secs)+" plain dump")
 	plainRate := float64(plain.RawBytes) / m.secs
-	help := harness.Command(b.t, "kubectl-piyasa-backup", "create", "--help").RunOK()
+	help := harness.Command(b.t, backupBin(), "create", "--help").RunOK()
 	if !strings.Contains(help.Stdout, "--compress-in-pod") {
 		b.notef("this build has no `backup create --compress-in-pod` (not merged yet): not measured")
 		return plain.Location
 	}
 	for _, c := range []string{"gzip", "zstd"} {
 		d := filepath.Join(b.work, "inpod-"+c)
-		m, out := b.run("create-inpod-"+c, nil, "kubectl-piyasa-backup", "create", "--compress-in-pod", "gzip", "--compress", c, "--dir", d, "-o", "json")
+		m, out := b.run("create-inpod-"+c, nil, backupBin(), "create", "--compress-in-pod", "gzip", "--compress", c, "--dir", d, "-o", "json")
 		info := parseInfo(b.t, out)
 		b.row(fmt.Sprintf("`backup create --compress-in-pod gzip --compress %s`", c), m,
 			fmt.Sprintf("%s plain dump (%.2fx the plain stream)", rateOf(info.RawBytes, m.secs), float64(info.RawBytes)/m.secs/plainRate))
@@ -187,12 +187,12 @@ func (b *bench) restores(dump string) {
 	switchAndArchive(b.t, b.e.pg)
 	target := between(b.t, ticks, ticks[0].At).Format(time.RFC3339Nano)
 	stamps := &stamped{}
-	m, out := b.run("restore-to-time", stamps, "kubectl-piyasa-backup", "restore", "--to-time", target, "--from", filepath.Join(b.work, "base-zstd"), "--yes")
+	m, out := b.run("restore-to-time", stamps, backupBin(), "restore", "--to-time", target, "--from", filepath.Join(b.work, "base-zstd"), "--yes")
 	b.row("`backup restore --to-time` (base backup zstd + WAL)", m, "app stopped "+stoppedFor(b.t, out))
 	waitApp(b.t, b.e.ns, 1, 2)
 
 	stamps = &stamped{}
-	m, _ = b.run("restore-logical", stamps, "kubectl-piyasa-backup", "restore", dump, "--yes")
+	m, _ = b.run("restore-logical", stamps, backupBin(), "restore", dump, "--yes")
 	stopped := stamps.since("stopping the app", m.end)
 	b.row("`backup restore FILE` (logical, zstd, with its safety backup)", m, fmt.Sprintf("app stopped %.0fs", stopped.Seconds()))
 	waitApp(b.t, b.e.ns, 1, 2)
@@ -204,7 +204,7 @@ func (b *bench) restores(dump string) {
 // from the restore's start until the app is serving again.
 func (b *bench) toLatest(archiveTimeout int) {
 	dir := filepath.Join(b.work, "drill")
-	b.run("create-physical-drill", nil, "kubectl-piyasa-backup", "create", "--physical", "--dir", dir, "-o", "json")
+	b.run("create-physical-drill", nil, backupBin(), "create", "--physical", "--dir", dir, "-o", "json")
 	w := startWriter(b.t, b.e.pg)
 	time.Sleep(time.Duration(archiveTimeout)*time.Second + 5*time.Second)
 	if err := b.e.pg.Crash(); err != nil {
@@ -215,7 +215,7 @@ func (b *bench) toLatest(archiveTimeout int) {
 		b.t.Fatal(err)
 	}
 	last := ticks[len(ticks)-1]
-	m, out := b.run("restore-to-latest", nil, "kubectl-piyasa-backup", "restore", "--to-latest", "--from", dir, "--yes")
+	m, out := b.run("restore-to-latest", nil, backupBin(), "restore", "--to-latest", "--from", dir, "--yes")
 	waitApp(b.t, b.e.ns, 1, 2)
 	rto := time.Since(m.start)
 	got := strings.Fields(b.e.pg.MustPsql(b.t, app.DatabaseName, "SELECT max(id) || ' ' || to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM ticks"))
@@ -380,4 +380,13 @@ func sampleAnon(timePid int, stop <-chan struct{}) int64 {
 			}
 		}
 	}
+}
+
+// backupBin is the backup plugin measured: $BENCH_BIN/kubectl-piyasa-backup
+// (the script builds it as a release does) or the harness's build on PATH.
+func backupBin() string {
+	if d := os.Getenv("BENCH_BIN"); d != "" {
+		return filepath.Join(d, "kubectl-piyasa-backup")
+	}
+	return "kubectl-piyasa-backup"
 }
