@@ -36,9 +36,15 @@ const pitrArchiveTimeout = 1
 // pathFirst are directories of fake tools the pods' execs find first.
 func setupPITR(t *testing.T, pathFirst ...string) *e2ebackup.Env {
 	t.Helper()
+	return setupPITRTimeout(t, pitrArchiveTimeout, pathFirst...)
+}
+
+// setupPITRTimeout is setupPITR with the server's archive_timeout in seconds.
+func setupPITRTimeout(t *testing.T, archiveTimeout int, pathFirst ...string) *env {
+	t.Helper()
 	ns := harness.Namespace(t, "pitr")
 	password := harness.CanaryValue("pw")
-	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName, harness.WithWALArchive(pitrArchiveTimeout))
+	pg := harness.StartPostgres(t, app.DatabaseUser, password, app.DatabaseName, harness.WithWALArchive(archiveTimeout))
 	pg.MustPsql(t, app.DatabaseName, `CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 500) g`)
 	harness.ApplyYAML(t, ns, harness.DatabaseAppYAML(password, true))
