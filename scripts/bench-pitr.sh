@@ -7,7 +7,7 @@
 # every client's peak RSS (GNU time's %M). A benchmark, not a test: it asserts
 # nothing about time and prints a Markdown table.
 #
-# It runs TestBenchPITR (test/e2e/backup/bench_pitr_test.go, build tag
+# It runs TestBenchPITR (test/e2e/pitr/bench_pitr_test.go, build tag
 # `bench`, so never part of `make test`) through `go test`: the e2e harness
 # starts the local control plane, a real PostgreSQL archiving its WAL, plays
 # the postgres pod's lifecycle, and runs the real binaries.
@@ -47,7 +47,7 @@ echo "bench-pitr: building kubectl-piyasa-backup as a release does" >&2
   -o "$bin/kubectl-piyasa-backup" ./plugins/backup)
 echo "bench-pitr: ${size} MB database, archive_timeout ${timeout}s, $(nproc) cores shared with other work; the log is $log while it runs" >&2
 if ! (cd "$root" && BENCH_SIZE_MB=$size BENCH_ARCHIVE_TIMEOUT=$timeout BENCH_OUT=$table BENCH_BIN=$bin \
-      go test -tags bench -count=1 -timeout 120m -run '^TestBenchPITR$' -v ./test/e2e/backup/) >"$log" 2>&1; then
+      go test -tags bench -count=1 -timeout 120m -run '^TestBenchPITR$' -v ./test/e2e/pitr/) >"$log" 2>&1; then
   tail -n 60 "$log" >&2
   echo "bench-pitr: the run failed (the log's end is above)" >&2
   exit 1

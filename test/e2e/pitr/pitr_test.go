@@ -40,7 +40,7 @@ func setupPITR(t *testing.T, pathFirst ...string) *e2ebackup.Env {
 }
 
 // setupPITRTimeout is setupPITR with the server's archive_timeout in seconds.
-func setupPITRTimeout(t *testing.T, archiveTimeout int, pathFirst ...string) *env {
+func setupPITRTimeout(t *testing.T, archiveTimeout int, pathFirst ...string) *e2ebackup.Env {
 	t.Helper()
 	ns := harness.Namespace(t, "pitr")
 	password := harness.CanaryValue("pw")

@@ -1,6 +1,6 @@
 //go:build bench
 
-package backup_test
+package pitr_test
 
 import (
 	"fmt"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -47,7 +48,7 @@ func TestBenchPITR(t *testing.T) {
 // bench holds the run's world and the rows measured so far.
 type bench struct {
 	t     *testing.T
-	e     *env
+	e     *e2ebackup.Env
 	work  string
 	rows  []string
 	notes []string
@@ -84,20 +85,20 @@ func (b *bench) write() {
 // seed fills piyasa_db until pg_database_size is at least sizeMB MiB and
 // returns it; a checkpoint ends it so no backup waits for one.
 func (b *bench) seed(sizeMB int) int64 {
-	b.e.pg.MustPsql(b.t, app.DatabaseName, `CREATE TABLE messages (id bigserial PRIMARY KEY, user_id int, body text, payload bytea, created timestamptz)`)
+	b.e.PG.MustPsql(b.t, app.DatabaseName, `CREATE TABLE messages (id bigserial PRIMARY KEY, user_id int, body text, payload bytea, created timestamptz)`)
 	want := int64(sizeMB) << 20
 	for {
-		n, err := strconv.ParseInt(b.e.pg.MustPsql(b.t, "postgres", "SELECT pg_database_size('"+app.DatabaseName+"')"), 10, 64)
+		n, err := strconv.ParseInt(b.e.PG.MustPsql(b.t, "postgres", "SELECT pg_database_size('"+app.DatabaseName+"')"), 10, 64)
 		if err != nil {
 			b.t.Fatal(err)
 		}
 		if n >= want {
-			b.e.pg.MustPsql(b.t, "postgres", "CHECKPOINT")
+			b.e.PG.MustPsql(b.t, "postgres", "CHECKPOINT")
 			return n
 		}
 		rows := (want-n)/240 + 10000 // ~250 bytes a row on disk with its index
 		b.t.Logf("bench: seeding %d rows (%s so far)", rows, mib(n))
-		b.e.pg.MustPsql(b.t, app.DatabaseName, fmt.Sprintf(`INSERT INTO messages (user_id, body, payload, created)
+		b.e.PG.MustPsql(b.t, app.DatabaseName, fmt.Sprintf(`INSERT INTO messages (user_id, body, payload, created)
   SELECT g %% 5000, md5(g::text) || ' мир 世界 ' || md5((g*3)::text) || repeat(' kelime', 8), sha256(g::text::bytea),
     timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, %d) g`, rows))
 	}
@@ -111,7 +112,7 @@ func (b *bench) physical() {
 	for _, c := range []string{"none", "zstd"} {
 		dir := filepath.Join(b.work, "base-"+c)
 		m, out := b.run("create-physical-"+c, nil, backupBin(), "create", "--physical", "--compress", c, "--dir", dir, "-o", "json")
-		info := parseInfo(b.t, out)
+		info := e2ebackup.ParseInfo(b.t, out)
 		b.row(fmt.Sprintf("`backup create --physical --compress %s` (%s stored)", c, mib(info.StoredBytes)), m,
 			fmt.Sprintf("%s (%.2fx raw)", rateOf(info.RawBytes, m.secs), raw.secsPerByte()/(m.secs/float64(info.RawBytes))))
 	}
@@ -128,7 +129,7 @@ func (b *bench) rawBaseBackup() (rawBytes, measure) {
 	wg.Add(1)
 	go func() { defer wg.Done(); n, _ = io.Copy(io.Discard, pr) }()
 	script := `PGPASSWORD="$POSTGRES_PASSWORD" pg_basebackup -U ` + app.DatabaseUser + ` -Ft -X fetch --checkpoint=fast -D -`
-	m := b.timed("raw-basebackup", pw, nil, "kubectl", "exec", "-n", b.e.ns, b.e.pod, "--", "sh", "-c", script)
+	m := b.timed("raw-basebackup", pw, nil, "kubectl", "exec", "-n", b.e.NS, b.e.Pod, "--", "sh", "-c", script)
 	pw.Close()
 	wg.Wait()
 	pr.Close()
@@ -160,7 +161,7 @@ func rateOf(r any, secs float64) string {
 func (b *bench) logical() string {
 	dir := filepath.Join(b.work, "logical")
 	m, out := b.run("create-plain", nil, backupBin(), "create", "--dir", dir, "-o", "json")
-	plain := parseInfo(b.t, out)
+	plain := e2ebackup.ParseInfo(b.t, out)
 	b.row("`backup create` (plain stream, stored zstd)", m, rateOf(plain.RawBytes, m.secs)+" plain dump")
 	plainRate := float64(plain.RawBytes) / m.secs
 	help := harness.Command(b.t, backupBin(), "create", "--help").RunOK()
@@ -171,7 +172,7 @@ func (b *bench) logical() string {
 	for _, c := range []string{"gzip", "zstd"} {
 		d := filepath.Join(b.work, "inpod-"+c)
 		m, out := b.run("create-inpod-"+c, nil, backupBin(), "create", "--compress-in-pod", "gzip", "--compress", c, "--dir", d, "-o", "json")
-		info := parseInfo(b.t, out)
+		info := e2ebackup.ParseInfo(b.t, out)
 		b.row(fmt.Sprintf("`backup create --compress-in-pod gzip --compress %s`", c), m,
 			fmt.Sprintf("%s plain dump (%.2fx the plain stream)", rateOf(info.RawBytes, m.secs), float64(info.RawBytes)/m.secs/plainRate))
 	}
@@ -181,21 +182,21 @@ func (b *bench) logical() string {
 // restores measures restore --to-time (to a time after writes that follow
 // the base backup) and a logical restore of the same data over the live database.
 func (b *bench) restores(dump string) {
-	w := startWriter(b.t, b.e.pg)
+	w := startWriter(b.t, b.e.PG)
 	time.Sleep(4 * time.Second)
 	ticks := w.Stop()
-	switchAndArchive(b.t, b.e.pg)
+	switchAndArchive(b.t, b.e.PG)
 	target := between(b.t, ticks, ticks[0].At).Format(time.RFC3339Nano)
 	stamps := &stamped{}
 	m, out := b.run("restore-to-time", stamps, backupBin(), "restore", "--to-time", target, "--from", filepath.Join(b.work, "base-zstd"), "--yes")
 	b.row("`backup restore --to-time` (base backup zstd + WAL)", m, "app stopped "+stoppedFor(b.t, out))
-	waitApp(b.t, b.e.ns, 1, 2)
+	e2ebackup.WaitApp(b.t, b.e.NS, 1, 2)
 
 	stamps = &stamped{}
 	m, _ = b.run("restore-logical", stamps, backupBin(), "restore", dump, "--yes")
 	stopped := stamps.since("stopping the app", m.end)
 	b.row("`backup restore FILE` (logical, zstd, with its safety backup)", m, fmt.Sprintf("app stopped %.0fs", stopped.Seconds()))
-	waitApp(b.t, b.e.ns, 1, 2)
+	e2ebackup.WaitApp(b.t, b.e.NS, 1, 2)
 }
 
 // toLatest is the DR drill: a new base backup, writes for archive_timeout
@@ -205,20 +206,20 @@ func (b *bench) restores(dump string) {
 func (b *bench) toLatest(archiveTimeout int) {
 	dir := filepath.Join(b.work, "drill")
 	b.run("create-physical-drill", nil, backupBin(), "create", "--physical", "--dir", dir, "-o", "json")
-	w := startWriter(b.t, b.e.pg)
+	w := startWriter(b.t, b.e.PG)
 	time.Sleep(time.Duration(archiveTimeout)*time.Second + 5*time.Second)
-	if err := b.e.pg.Crash(); err != nil {
+	if err := b.e.PG.Crash(); err != nil {
 		b.t.Fatal(err)
 	}
 	ticks := w.Stop()
-	if err := os.RemoveAll(b.e.pg.Data); err != nil {
+	if err := os.RemoveAll(b.e.PG.Data); err != nil {
 		b.t.Fatal(err)
 	}
 	last := ticks[len(ticks)-1]
 	m, out := b.run("restore-to-latest", nil, backupBin(), "restore", "--to-latest", "--from", dir, "--yes")
-	waitApp(b.t, b.e.ns, 1, 2)
+	e2ebackup.WaitApp(b.t, b.e.NS, 1, 2)
 	rto := time.Since(m.start)
-	got := strings.Fields(b.e.pg.MustPsql(b.t, app.DatabaseName, "SELECT max(id) || ' ' || to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM ticks"))
+	got := strings.Fields(b.e.PG.MustPsql(b.t, app.DatabaseName, "SELECT max(id) || ' ' || to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM ticks"))
 	maxID, _ := strconv.ParseInt(got[0], 10, 64)
 	maxAt, _ := time.Parse(time.RFC3339Nano, got[1])
 	b.row("`backup restore --to-latest` (data directory lost)", m, fmt.Sprintf("RPO %d rows / %.1fs of writes lost; RTO %.1fs to app serving; app stopped %s",
@@ -281,7 +282,7 @@ func (b *bench) run(tag string, errw io.Writer, name string, args ...string) (me
 		b.t.Fatal(err)
 	}
 	defer f.Close()
-	m := b.timed(tag, f, errw, name, append(args, "-n", b.e.ns, "--env", "dev")...)
+	m := b.timed(tag, f, errw, name, append(args, "-n", b.e.NS, "--env", "dev")...)
 	out, err := os.ReadFile(f.Name())
 	if err != nil {
 		b.t.Fatal(err)
