@@ -104,6 +104,11 @@ const RestoreMarker = "piyasa-restore-in-progress"
 // --dry-run` gives the expected duration from it.
 const LastRestoreAnnotation = "piyasa.io/last-restore"
 
+// LastDumpRestoreAnnotation, on the postgres Deployment, holds the last
+// measured restore of a dump over the live database (a MeasuredRestore, its
+// RawBytes the plain dump's size, no WAL).
+const LastDumpRestoreAnnotation = "piyasa.io/last-dump-restore"
+
 // MeasuredRestore is how long a point-in-time restore took, from stopping
 // the app to the app running again, and how big its base backup was.
 type MeasuredRestore struct {

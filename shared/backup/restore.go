@@ -72,7 +72,8 @@ left alone.
 
 --dry-run checks the backup, prints the plan (the backup, the components stopped and their
 replicas, the safety backup, the space the load needs against the space free, the database
-lock's holder) and changes nothing; what the restore would refuse, it refuses alike.
+lock's holder, the expected duration from the last restore of a dump measured here) and changes
+nothing; what the restore would refuse, it refuses alike.
 
 An encrypted backup (*.age) needs --identity FILE (age identities, repeatable), checked
 before anything changes (exit 2 without one, or when none fits); the plaintext streams

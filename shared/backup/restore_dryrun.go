@@ -18,6 +18,8 @@ type dumpPlan struct {
 	freeKB int64
 	// lock describes the database lock's holder ("" when free).
 	lock string
+	// measured is the last measured dump restore here (nil: none).
+	measured *app.MeasuredRestore
 }
 
 // dryRunDump plans the restore of a dump as a live restore would (the
@@ -44,6 +46,7 @@ func (o *RestoreOptions) dryRunDump(ctx context.Context, loc Location, info *Bac
 	if li, _, err := oplock.DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), o.Now()); err == nil && li.Holder != "" && li.Held {
 		p.lock = li.Describe()
 	}
+	p.measured = o.lastMeasured(ctx, app.LastDumpRestoreAnnotation)
 	o.printDumpPlan(o.Out, loc, info, p)
 	return nil
 }
@@ -92,6 +95,9 @@ func (o *RestoreOptions) printDumpPlan(w io.Writer, loc Location, info *BackupIn
 		space += ", free space unknown (the postgres pod did not answer)"
 	}
 	fmt.Fprintf(w, "  space:            %s\n", space)
+	if p.live != nil {
+		fmt.Fprintf(w, "  expected duration: %s\n", measuredText(p.measured, "restore of a dump", "plain dump", info.RawBytes, 0))
+	}
 	lock := "free"
 	if p.lock != "" {
 		lock = "held: " + p.lock + " (the restore would be refused)"

@@ -325,6 +325,7 @@ func (o *RestoreOptions) startApp(ctx context.Context, st *restoreState) error {
 	if err := o.unmarkReplicas(ctx, rs); err != nil {
 		o.Infof("warning: could not remove the restore's annotations from api and worker: %v\n", err)
 	}
+	o.recordMeasure(ctx, app.LastDumpRestoreAnnotation, st.record.Since, info.RawBytes, 0)
 	fmt.Fprintf(o.Out, "restored %s into %s in %s; app running (%s)", st.plan.where, app.DatabaseName, o.Namespace, replicasText(rs))
 	if st.safety != "" {
 		fmt.Fprintf(o.Out, "; safety backup %s", st.safety)

@@ -12,9 +12,9 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
 )
 
-// lastMeasured reads the last measured point-in-time restore of the
-// namespace from the postgres Deployment (nil when none, or unreadable).
-func (o *RestoreOptions) lastMeasured(ctx context.Context) *app.MeasuredRestore {
+// lastMeasured reads the last measured restore of the namespace kept in the
+// annotation key of the postgres Deployment (nil when none, or unreadable).
+func (o *RestoreOptions) lastMeasured(ctx context.Context, key string) *app.MeasuredRestore {
 	cs, err := o.Clientset()
 	if err != nil {
 		return nil
@@ -23,7 +23,7 @@ func (o *RestoreOptions) lastMeasured(ctx context.Context) *app.MeasuredRestore 
 	if err != nil {
 		return nil
 	}
-	m, err := app.ParseMeasuredRestore(d.Annotations[app.LastRestoreAnnotation])
+	m, err := app.ParseMeasuredRestore(d.Annotations[key])
 	if err != nil {
 		return nil
 	}
@@ -54,26 +54,44 @@ func segmentCount(from, to string) int64 {
 
 // durationText is the plan's expected duration line.
 func (p *pitrPlan) durationText() string {
-	m := p.measured
-	if m == nil {
-		return "unknown (no point-in-time restore measured in this namespace yet)"
-	}
-	return fmt.Sprintf("about %s with the app stopped (the last restore here, of a %s base backup and %d WAL segments, took %s on %s)",
-		expectedDuration(*m, p.base.RawBytes, segmentCount(p.walFrom, p.walTo)), HumanBytes(m.RawBytes), m.WALSegments,
-		time.Duration(m.Seconds*float64(time.Second)).Round(time.Second), m.At.UTC().Format(time.RFC3339))
+	return measuredText(p.measured, "point-in-time restore", "base backup", p.base.RawBytes, segmentCount(p.walFrom, p.walTo))
 }
 
 // recordMeasure keeps how long this restore had the app stopped (whole
 // seconds, at least one) on the postgres Deployment, for the next plan, and
 // returns it; a failure to keep it is a warning.
 func (st *pitrState) recordMeasure(ctx context.Context) time.Duration {
-	o, p := st.o, st.plan
+	p := st.plan
+	return st.o.recordMeasure(ctx, app.LastRestoreAnnotation, st.began, p.base.RawBytes, segmentCount(p.walFrom, p.walTo))
+}
+
+// recordMeasure keeps, in the annotation key of the postgres Deployment, how
+// long a restore that began at began had the app stopped (whole seconds, at
+// least one) and its size, for the next plan; it returns that time. A failure
+// to keep it is a warning.
+func (o *RestoreOptions) recordMeasure(ctx context.Context, key string, began time.Time, rawBytes, segments int64) time.Duration {
 	end := o.Now()
-	took := max(end.Sub(st.began).Round(time.Second), time.Second)
-	m := app.MeasuredRestore{At: end.UTC(), Seconds: took.Seconds(), RawBytes: p.base.RawBytes, WALSegments: segmentCount(p.walFrom, p.walTo)}
+	took := max(end.Sub(began).Round(time.Second), time.Second)
+	m := app.MeasuredRestore{At: end.UTC(), Seconds: took.Seconds(), RawBytes: rawBytes, WALSegments: segments}
 	v := m.Marshal()
-	if err := o.patchAnnotations(ctx, o.workload(app.Postgres), map[string]*string{app.LastRestoreAnnotation: &v}); err != nil {
+	if err := o.patchAnnotations(ctx, o.workload(app.Postgres), map[string]*string{key: &v}); err != nil {
 		o.Infof("warning: the restore's duration was not recorded on the postgres Deployment: %v\n", err)
 	}
 	return took
+}
+
+// measuredText is a plan's expected duration line: the last measured restore
+// of that kind (nil: none yet, said as "no <kind> measured") scaled to
+// rawBytes and segments; unit names what rawBytes measures.
+func measuredText(m *app.MeasuredRestore, kind, unit string, rawBytes, segments int64) string {
+	if m == nil {
+		return "unknown (no " + kind + " measured in this namespace yet)"
+	}
+	wal := ""
+	if m.WALSegments > 0 {
+		wal = fmt.Sprintf(" and %d WAL segments", m.WALSegments)
+	}
+	return fmt.Sprintf("about %s with the app stopped (the last restore here, of a %s %s%s, took %s on %s)",
+		expectedDuration(*m, rawBytes, segments), HumanBytes(m.RawBytes), unit, wal,
+		time.Duration(m.Seconds*float64(time.Second)).Round(time.Second), m.At.UTC().Format(time.RFC3339))
 }

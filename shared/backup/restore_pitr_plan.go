@@ -130,7 +130,7 @@ func (o *RestoreOptions) planPITR(ctx context.Context) (_ *pitrPlan, err error) 
 	if err != nil {
 		return nil, err
 	}
-	p.measured = o.lastMeasured(ctx)
+	p.measured = o.lastMeasured(ctx, app.LastRestoreAnnotation)
 	if info, _, err := oplock.DescribeLock(ctx, cs, o.Namespace, o.Env.MigrationLease(), o.Now()); err == nil && info.Holder != "" {
 		p.lock = info.Describe()
 	}

@@ -319,9 +319,15 @@ func patches(tg *clitest.T) int {
 // transaction; afterwards the app runs, the record and the lock are gone,
 // the safety backup is of kind pre-restore and the Alembic change is said.
 func TestRestoreLiveStopsFirstAndIsExact(t *testing.T) {
-	w := newRestoreWorld(t, appObjects(1, 2, nil), nil, nil)
+	one := int32(1)
+	pg := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "dev-postgres", Namespace: devNS}, Spec: appsv1.DeploymentSpec{Replicas: &one}}
+	w := newRestoreWorld(t, append(appObjects(1, 2, nil), pg), nil, nil)
 	if e := w.run(t, context.Background()); e != nil {
 		t.Fatalf("restore: %v (%s)", e, e.Hint)
+	}
+	// The time the app was stopped is kept for the next --dry-run.
+	if m := w.o.lastMeasured(context.Background(), app.LastDumpRestoreAnnotation); m == nil || m.Seconds < 1 || m.RawBytes <= 0 {
+		t.Errorf("measured restore %+v", m)
 	}
 	db := w.db
 	if strings.Join(db.events, ",") != "dump,sessions,load,txid_status" && strings.Join(db.events, ",") != "dump,sessions,load" {
@@ -817,7 +823,8 @@ func TestRestoreDryRunChangesNothing(t *testing.T) {
 	}
 	out := w.tg.Stdout.String()
 	for _, want := range []string{"restore of " + w.o.Ref + " over piyasa_db in namespace " + devNS, "stopped:          api=1 worker=2",
-		"safety backup:    a dump of the live database first", "7.5 GiB free on the data volume", "database lock:    free"} {
+		"safety backup:    a dump of the live database first", "7.5 GiB free on the data volume", "database lock:    free",
+		"expected duration: unknown (no restore of a dump measured in this namespace yet)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
