@@ -308,15 +308,21 @@ archive volume in the postgres pod.`,
 
 // Complete resolves the global options and --dry-run.
 func (o *PruneOptions) Complete(cmd *cobra.Command, _ []string) error {
-	if err := o.Global.Complete(); err != nil {
+	return o.completeDryRun(cmd, &o.DryRun)
+}
+
+// completeDryRun completes the global options and reads --dry-run into d
+// (cmd nil: a caller that set the options itself).
+func (b *base) completeDryRun(cmd *cobra.Command, d *cli.DryRun) error {
+	if err := b.Global.Complete(); err != nil {
 		return err
 	}
 	if cmd != nil {
-		d, err := cli.GetDryRun(cmd, o.ErrOut)
+		v, err := cli.GetDryRun(cmd, b.ErrOut)
 		if err != nil {
 			return err
 		}
-		o.DryRun = d
+		*d = v
 	}
 	return nil
 }

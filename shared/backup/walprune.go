@@ -89,17 +89,7 @@ cannot archive). backup prune does the same to the place's own WAL.`,
 
 // Complete resolves the global options and --dry-run.
 func (o *WALPruneOptions) Complete(cmd *cobra.Command, _ []string) error {
-	if err := o.Global.Complete(); err != nil {
-		return err
-	}
-	if cmd != nil {
-		d, err := cli.GetDryRun(cmd, o.ErrOut)
-		if err != nil {
-			return err
-		}
-		o.DryRun = d
-	}
-	return nil
+	return o.completeDryRun(cmd, &o.DryRun)
 }
 
 // Validate checks the flags (no I/O).
