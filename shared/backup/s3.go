@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -238,27 +236,17 @@ func (t *S3Target) ReadMeta(ctx context.Context, name string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, 16<<20))
 }
 
-// List implements Target.
+// List implements Target: the backups directly under the prefix.
 func (t *S3Target) List(ctx context.Context) ([]Entry, error) {
-	c, err := t.Flags.Client()
+	all, err := t.ListFiles(ctx)
 	if err != nil {
 		return nil, err
 	}
-	prefix := t.Prefix
-	if prefix != "" {
-		prefix += "/"
-	}
-	var out []Entry
-	for obj := range c.ListObjects(ctx, t.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
-		if obj.Err != nil {
-			return nil, s3Err(t.Location(""), obj.Err)
+	out := all[:0]
+	for _, e := range all {
+		if IsBackupName(e.Name) {
+			out = append(out, e)
 		}
-		name := strings.TrimPrefix(obj.Key, prefix)
-		if strings.Contains(name, "/") || !IsBackupName(name) {
-			continue
-		}
-		out = append(out, Entry{Name: name, Size: obj.Size, Modified: obj.LastModified})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
