@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2ebackup"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -47,20 +48,6 @@ func (e *backupEnv) backup(t *testing.T, args ...string) *harness.Cmd {
 	return harness.Piyasa(t, append(append([]string{"backup"}, args...), "--env", "dev", "-n", e.ns)...).WithTimeout(4 * time.Minute)
 }
 
-// dirFiles lists a directory's entries, hidden ones too.
-func dirFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, d := range des {
-		out = append(out, d.Name())
-	}
-	return out
-}
-
 // TestBackupAPIServerKilledMidStream: the API server killed while pg_dump
 // streams: exit 3 with one line saying the connection was lost, nothing
 // under the final name and no temporary file; once the API server is back
@@ -79,7 +66,7 @@ func TestBackupAPIServerKilledMidStream(t *testing.T) {
 	b := start(t, e.backup(t, "create", "--dir", e.dir))
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		fs := dirFiles(t, e.dir)
+		fs := e2ebackup.Files(t, e.dir)
 		if len(fs) == 1 && strings.Contains(fs[0], ".partial-") {
 			if fi, err := os.Stat(filepath.Join(e.dir, fs[0])); err == nil && fi.Size() > 0 {
 				break
@@ -102,12 +89,12 @@ func TestBackupAPIServerKilledMidStream(t *testing.T) {
 	if strings.Contains(r.Stdout+r.Stderr, e.pg.Password) {
 		t.Error("output shows the database password")
 	}
-	if fs := dirFiles(t, e.dir); len(fs) != 0 {
+	if fs := e2ebackup.Files(t, e.dir); len(fs) != 0 {
 		t.Fatalf("the killed dump left %v", fs)
 	}
 	r = e.backup(t, "create", "--dir", e.dir).ExpectCode(0)
 	name := filepath.Base(strings.TrimSpace(r.Stdout))
-	if fs := dirFiles(t, e.dir); len(fs) != 2 || !strings.HasSuffix(name, ".sql.zst") {
+	if fs := e2ebackup.Files(t, e.dir); len(fs) != 2 || !strings.HasSuffix(name, ".sql.zst") {
 		t.Fatalf("after the rerun: %v (stdout %q)", fs, r.Stdout)
 	}
 	e.backup(t, "verify", filepath.Join(e.dir, name)).ExpectCode(0)
@@ -128,7 +115,7 @@ func TestBackupTargetFull(t *testing.T) {
 	if len(errs) != 1 || errs[0] != want {
 		t.Errorf("want %q; stderr:\n%s", want, r.Stderr)
 	}
-	if fs := dirFiles(t, e.dir); len(fs) != 0 {
+	if fs := e2ebackup.Files(t, e.dir); len(fs) != 0 {
 		t.Errorf("a full target kept %v", fs)
 	}
 	// With room, the same command works.
