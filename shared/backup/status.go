@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type StatusOptions struct {
 	Dir, To string
 
 	place, wal Target
+	// bases are the namespace's base backups in the place, oldest first.
+	bases []*BackupInfo
 }
 
 // NewStatusOptions returns the defaults.
@@ -95,11 +98,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	var base *BackupInfo
-	if s.Target != nil {
-		base = s.Target.BaseBackup
-	}
-	s.chainFrom(seen, base)
+	s.chainFrom(seen, o.bases)
 	if s.Archiver != nil && s.Archiver.Failing() {
 		s.Problems = append(s.Problems, fmt.Sprintf("WAL archiving is failing: %s failed at %s, after the last success", s.Archiver.LastFailedWAL, s.Archiver.LastFailedTime.Format(time.RFC3339)))
 	}
@@ -200,7 +199,7 @@ func (o *StatusOptions) readTarget(ctx context.Context, s *BackupStatus, seen wa
 	return o.readBackups(ctx, t)
 }
 
-// readBackups finds the newest base backup of the namespace and the newest
+// readBackups finds the base backups of the namespace (oldest first) and the newest
 // verified restore among the place's backups' metadata.
 func (o *StatusOptions) readBackups(ctx context.Context, t *TargetStatus) error {
 	entries, err := listFiles(ctx, o.place)
@@ -223,9 +222,13 @@ func (o *StatusOptions) readBackups(ctx context.Context, t *TargetStatus) error 
 		if v := info.Verification; v != nil && v.RestoreTest && (t.LastVerifiedRestore == nil || v.Time.After(*t.LastVerifiedRestore)) {
 			t.LastVerifiedRestore = ptrTime(v.Time.UTC())
 		}
-		if info.Format == FormatBaseBackup && info.WAL != nil && (t.BaseBackup == nil || info.EndTime.After(t.BaseBackup.EndTime)) {
-			t.BaseBackup = info
+		if info.Format == FormatBaseBackup && info.WAL != nil {
+			o.bases = append(o.bases, info)
 		}
+	}
+	sort.Slice(o.bases, func(i, j int) bool { return o.bases[i].EndTime.Before(o.bases[j].EndTime) })
+	if t.BaseBackups = len(o.bases); t.BaseBackups > 0 {
+		t.BaseBackup = o.bases[t.BaseBackups-1]
 	}
 	return nil
 }

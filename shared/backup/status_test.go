@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestChainFromAndWindow(t *testing.T) {
 	}
 	seen.Add("000000010000000000000005", t0.Add(time.Hour)) // synced later: the archive time is kept
 	s := &BackupStatus{}
-	s.chainFrom(seen, baseInfo(walNS, t0.Add(30*time.Second)))
+	s.chainFrom(seen, []*BackupInfo{baseInfo(walNS, t0.Add(30*time.Second))})
 	if len(s.Gaps) != 0 || len(s.Problems) != 0 || s.Window == nil || !s.Window.From.Equal(t0.Add(30*time.Second)) ||
 		!s.Window.To.Equal(t0.Add(3*time.Minute)) || s.Window.LastSegment != "000000010000000000000005" {
 		t.Fatalf("%+v %+v", s, s.Window)
@@ -64,7 +65,7 @@ func TestChainFromAndWindow(t *testing.T) {
 	// The base backup's own WAL is missing: no window, a problem.
 	delete(seen, "000000010000000000000004")
 	s = &BackupStatus{}
-	s.chainFrom(seen, baseInfo(walNS, t0))
+	s.chainFrom(seen, []*BackupInfo{baseInfo(walNS, t0)})
 	if s.Window != nil || len(s.Gaps) != 1 || s.Gaps[0].Missing != "000000010000000000000004" || len(s.Problems) != 2 {
 		t.Fatalf("%+v", s)
 	}
@@ -143,5 +144,39 @@ func TestStatusRun(t *testing.T) {
 	out, err = run("table")
 	if err != nil || !strings.Contains(out, "GAPS             none") || !strings.Contains(out, "WINDOW           2026-") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestWindowFromTheOldestBaseBackup: the window starts at the oldest base
+// backup whose chain reaches the newest's end; an older one kept without its
+// WAL is a problem naming it.
+func TestWindowFromTheOldestBaseBackup(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	base := func(name string, seg int, end time.Time) *BackupInfo {
+		b := baseInfo(walNS, end)
+		b.Name = name
+		b.WAL = &WALRange{Timeline: 1, StartLSN: fmt.Sprintf("0/%X000028", seg), EndLSN: fmt.Sprintf("0/%X000100", seg),
+			StartSegment: fmt.Sprintf("0000000100000000000000%02X", seg)}
+		return b
+	}
+	bases := []*BackupInfo{base("a", 2, t0.Add(time.Minute)), base("b", 5, t0.Add(5*time.Minute)), base("c", 7, t0.Add(7*time.Minute))}
+	seen := walSeen{}
+	for _, n := range []int{2, 3, 5, 6, 7, 8} {
+		seen.Add(fmt.Sprintf("0000000100000000000000%02X", n), t0.Add(time.Duration(n)*time.Minute))
+	}
+	s := &BackupStatus{}
+	s.chainFrom(seen, bases)
+	if s.Window == nil || s.Window.BaseBackup != "b" || !s.Window.From.Equal(t0.Add(5*time.Minute)) || !s.Window.To.Equal(t0.Add(8*time.Minute)) {
+		t.Fatalf("window %+v", s.Window)
+	}
+	if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "oldest base backup kept, a") || !strings.Contains(s.Problems[0], "000000010000000000000002") {
+		t.Fatalf("problems %q", s.Problems)
+	}
+
+	seen.Add("000000010000000000000004", t0.Add(4*time.Minute))
+	s = &BackupStatus{}
+	s.chainFrom(seen, bases)
+	if s.Window == nil || s.Window.BaseBackup != "a" || !s.Window.From.Equal(t0.Add(time.Minute)) || len(s.Problems) != 0 {
+		t.Fatalf("whole chain: %+v %q", s.Window, s.Problems)
 	}
 }

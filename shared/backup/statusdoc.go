@@ -77,6 +77,8 @@ type TargetStatus struct {
 	LastSyncedTime    *time.Time `json:"lastSyncedTime,omitempty"`
 	// BaseBackup is the newest base backup of the namespace there (nil: none).
 	BaseBackup *BackupInfo `json:"baseBackup,omitempty"`
+	// BaseBackups counts the base backups of the namespace there.
+	BaseBackups int `json:"baseBackups"`
 	// LastVerifiedRestore is the newest restore test of any backup there.
 	LastVerifiedRestore *time.Time `json:"lastVerifiedRestore,omitempty"`
 }
@@ -90,16 +92,43 @@ type WALGap = recovery.Gap
 // walSeen is the WAL files present and when each was archived (shared/recovery).
 type walSeen = recovery.Seen
 
-// chainFrom checks the chain from the base backup (its start segment) or,
-// without one, from the oldest segment present; it fills Gaps and Window.
-func (s *BackupStatus) chainFrom(seen walSeen, base *BackupInfo) {
-	var b *recovery.Base
-	if base != nil && base.WAL != nil {
-		b = &recovery.Base{Name: base.Name, EndTime: base.EndTime, StartSegment: base.WAL.StartSegment, EndLSN: base.WAL.EndLSN}
+// chainFrom checks the chain from the newest base backup (its start
+// segment) or, without one, from the oldest segment present; it fills Gaps
+// and Window. The window then starts at the oldest base backup (bases are
+// oldest first) whose chain reaches as far as the newest's: a restore to any
+// second from its end takes the newest base backup before that second, as
+// restore --to-time does. A base backup kept in the place but older than the
+// window's start (its WAL lost or pruned) is a problem: the window is shorter
+// than the retention keeps.
+func (s *BackupStatus) chainFrom(seen walSeen, bases []*BackupInfo) {
+	var newest *BackupInfo
+	if len(bases) > 0 {
+		newest = bases[len(bases)-1]
 	}
-	r := recovery.Check(seen, b)
+	r := recovery.Check(seen, recoveryBase(newest))
 	s.Gaps, s.Window = r.Gaps, r.Window
 	s.Problems = append(s.Problems, r.Problems...)
+	if s.Window == nil {
+		return
+	}
+	for _, b := range bases[:len(bases)-1] {
+		if w := recovery.Check(seen, recoveryBase(b)).Window; w != nil && w.LastSegment == s.Window.LastSegment {
+			s.Window.From, s.Window.BaseBackup = w.From, w.BaseBackup
+			break
+		}
+	}
+	if oldest := bases[0]; oldest.EndTime.Before(s.Window.From) {
+		s.Problems = append(s.Problems, fmt.Sprintf("the recovery window starts at %s (base backup %s), later than the oldest base backup kept, %s (ended %s): the WAL from its start segment %s on is not whole; restores before %s are impossible (the retention asks them: see backup prune --keep-base-*)",
+			s.Window.From.UTC().Format(time.RFC3339), s.Window.BaseBackup, oldest.Name, oldest.EndTime.UTC().Format(time.RFC3339), oldest.WAL.StartSegment, s.Window.From.UTC().Format(time.RFC3339)))
+	}
+}
+
+// recoveryBase is what shared/recovery needs of a base backup (nil for none).
+func recoveryBase(b *BackupInfo) *recovery.Base {
+	if b == nil || b.WAL == nil {
+		return nil
+	}
+	return &recovery.Base{Name: b.Name, EndTime: b.EndTime, StartSegment: b.WAL.StartSegment, EndLSN: b.WAL.EndLSN}
 }
 
 // parseArchiver reads the row of archiverSQL.

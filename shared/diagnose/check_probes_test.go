@@ -58,6 +58,12 @@ func walListing(nos ...int) string {
 	return b.String() + recovery.ListEnd + "\n"
 }
 
+// label is the listing line of the backup history file of a base backup
+// that started in segment n.
+func label(n int) string {
+	return fmt.Sprintf("300 1786000000 0000000100000000%08X.00000028.backup\n", n)
+}
+
 func probe(t *testing.T, p Prober) map[string][]Finding {
 	t.Helper()
 	rep := Analyze(context.Background(), healthySnapshot(), Config{Probe: true, Only: CodeSet(areaCodes(AreaProbes))}, nil, p)
@@ -164,18 +170,23 @@ func TestCheckProbesDatabaseDiskDNS(t *testing.T) {
 }
 
 // TestCheckProbesWALChain: a gap in the pod's WAL archive is PIY980 (read
-// by shared/recovery), an unreadable listing PIY979.
+// by shared/recovery), the newest base backup's start segment gone PIY982,
+// an unreadable listing PIY979.
 func TestCheckProbesWALChain(t *testing.T) {
 	for name, c := range map[string]struct {
 		listing string
 		want    string
 	}{
-		"whole":          {walListing(2, 3, 4), ""},
-		"empty":          {walListing(), ""},
-		"one gap":        {walListing(2, 3, 6), "PIY980"},
-		"two gaps":       {walListing(2, 4, 6), "PIY980"},
-		"cut short":      {"16777216 1786000000 000000010000000000000002\n", "PIY979"},
-		"not in the pod": {"sh: cd: can't cd to /wal\n", "PIY979"},
+		"whole":     {walListing(2, 3, 4), ""},
+		"empty":     {walListing(), ""},
+		"one gap":   {walListing(2, 3, 6), "PIY980"},
+		"two gaps":  {walListing(2, 4, 6), "PIY980"},
+		"cut short": {"16777216 1786000000 000000010000000000000002\n", "PIY979"},
+		// The newest base backup's history file names its start segment: the
+		// archive still holding it is fine, one pruned past it is PIY982.
+		"base backup's WAL kept":   {label(3) + label(1) + walListing(3, 4), ""},
+		"base backup's WAL pruned": {label(3) + walListing(5, 6, 7), "PIY982"},
+		"not in the pod":           {"sh: cd: can't cd to /wal\n", "PIY979"},
 	} {
 		p := healthyProber()
 		delete(p.exec, recovery.ListEnd)
@@ -187,6 +198,9 @@ func TestCheckProbesWALChain(t *testing.T) {
 		}
 		if c.want == "" && n != 0 || c.want != "" && (len(got[c.want]) != 1 || n != 1) {
 			t.Errorf("%s: want %q, got %+v", name, c.want, got)
+		}
+		if f := got["PIY982"]; len(f) == 1 && (!strings.Contains(f[0].Message, "000000010000000000000003") || !strings.Contains(f[0].Message, "000000010000000000000005")) {
+			t.Errorf("%s: PIY982 names neither the start segment nor the oldest present: %+v", name, f[0])
 		}
 		if f := got["PIY980"]; len(f) == 1 && (!strings.Contains(f[0].Message, "missing") && !strings.Contains(f[0].Message, "gap") || len(f[0].Evidence) == 0) {
 			t.Errorf("%s: %+v", name, f[0])

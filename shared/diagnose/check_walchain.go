@@ -6,13 +6,17 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/recovery"
+	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
 )
 
-// probeWALChain lists the WAL archive in the first PostgreSQL pod and checks
-// its chain from the oldest segment with shared/recovery, as `backup status`
-// does (PIY980): a gap means no point-in-time restore can cross it.
+// probeWALChain lists the WAL archive in the first PostgreSQL pod (one exec)
+// and checks it with shared/recovery, as `backup status` does: a gap from
+// its oldest segment (PIY980) means no point-in-time restore can cross it;
+// the newest base backup's start segment gone (PIY982) means none can start
+// from the cluster's archive at all.
 func (r *runner) probeWALChain(ctx context.Context) {
-	if !r.begin("PIY980", KindPods) {
+	gaps, reach := r.begin("PIY980", KindPods), r.begin("PIY982", KindPods)
+	if !gaps && !reach {
 		return
 	}
 	pods := r.runningPods(app.Postgres)
@@ -31,6 +35,16 @@ func (r *runner) probeWALChain(ctx context.Context) {
 			r.probeExecFix(p.Name, ctr, `sh -c 'ls -l "$`+app.EnvWALArchiveDir+`"'`))
 		return
 	}
+	if gaps {
+		r.walGaps(p, files)
+	}
+	if reach {
+		r.walReach(p, []byte(out), files)
+	}
+}
+
+// walGaps reports the gaps of the archive from its oldest segment (PIY980).
+func (r *runner) walGaps(p PodSummary, files []recovery.ArchivedFile) {
 	a := recovery.ReadArchive(files)
 	if len(a.Gaps) == 0 {
 		return
@@ -43,4 +57,32 @@ func (r *runner) probeWALChain(ctx context.Context) {
 		fmt.Sprintf("the WAL archive of pod %s has %d gap(s) between %s and %s: no point-in-time restore crosses the first, %s", p.Name, len(a.Gaps), a.Oldest, a.Newest, a.Gaps[0].Missing),
 		details,
 		fmt.Sprintf("take a base backup now (kubectl piyasa backup create --physical -n %s); see the whole chain: kubectl piyasa backup status -n %s --to s3://BUCKET/PREFIX", r.s.Namespace, r.s.Namespace))
+}
+
+// walReach reports an archive that no longer holds the start segment of the
+// newest base backup PostgreSQL archived a backup history file for (PIY982):
+// the retention keeps base backups to restore from, and from the cluster's
+// archive none of them can be replayed. An archive that never saw a base
+// backup is PIY981's and backup status's to report.
+func (r *runner) walReach(p PodSummary, out []byte, files []recovery.ArchivedFile) {
+	start, label, ok := recovery.NewestBaseStart(out)
+	if !ok {
+		return
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	if walarchive.CheckChain(start, names).Found {
+		return
+	}
+	a := recovery.ReadArchive(files)
+	oldest := "no segment"
+	if a.Oldest != "" {
+		oldest = a.Oldest + " (archived " + a.OldestTime.UTC().Format("2006-01-02T15:04:05Z") + ")"
+	}
+	r.add("PIY982", app.Postgres, podObj(p.Name),
+		fmt.Sprintf("the WAL archive of pod %s no longer holds %s, where the newest base backup starts (%s): no point-in-time restore can start from this cluster's archive; its oldest segment is %s", p.Name, start.Name(), label, oldest),
+		[]string{"backup history file " + label, fmt.Sprintf("%d files in the archive", len(files))},
+		fmt.Sprintf("take a base backup now: kubectl piyasa backup create --physical -n %s (or backup schedule run-now --physical); if backup wal prune --force removed the segments, the place still has them: kubectl piyasa backup status -n %s --to s3://BUCKET/PREFIX", r.s.Namespace, r.s.Namespace))
 }

@@ -72,3 +72,21 @@ func ParseList(out []byte) ([]ArchivedFile, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, nil
 }
+
+// NewestBaseStart reads ListCommand's output for the backup history files
+// PostgreSQL archived at the end of each base backup and returns the start
+// segment of the newest (by position) and its file's name; ok is false
+// when the archive holds none.
+func NewestBaseStart(out []byte) (start walarchive.Segment, label string, ok bool) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.SplitN(strings.TrimSpace(sc.Text()), " ", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if s, is := walarchive.BackupLabelStart(f[2]); is && (!ok || s.No() > start.No() || s.No() == start.No() && s.Timeline > start.Timeline) {
+			start, label, ok = s, f[2], true
+		}
+	}
+	return start, label, ok
+}

@@ -74,3 +74,19 @@ func upperHex(s string) bool {
 	}
 	return true
 }
+
+// BackupLabelSuffix ends the backup history file PostgreSQL archives when a
+// base backup ends: "<start segment>.<offset>.backup" (its START and STOP
+// WAL LOCATION and TIME inside).
+const BackupLabelSuffix = ".backup"
+
+// BackupLabelStart returns the start segment a backup history file's name
+// names ("000000010000000000000003.00000028.backup" → segment 3).
+func BackupLabelStart(name string) (Segment, bool) {
+	rest, ok := strings.CutSuffix(name, BackupLabelSuffix)
+	if !ok || len(rest) != 33 || rest[24] != '.' || !upperHex(rest[25:]) {
+		return Segment{}, false
+	}
+	s, err := ParseSegment(rest[:24])
+	return s, err == nil
+}

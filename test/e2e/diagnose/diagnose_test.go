@@ -320,9 +320,10 @@ func TestProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The WAL archive misses segment 3: PIY980.
+	// The WAL archive misses segment 3: PIY980; the newest base backup's
+	// history file names segment 0, gone from the archive: PIY982.
 	wal := t.TempDir()
-	for _, seg := range []string{"000000010000000000000001", "000000010000000000000002", "000000010000000000000004"} {
+	for _, seg := range []string{"000000010000000000000001", "000000010000000000000002", "000000010000000000000004", "000000010000000000000000.00000028.backup"} {
 		if err := os.WriteFile(filepath.Join(wal, seg), []byte("wal"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -362,6 +363,9 @@ func TestProbes(t *testing.T) {
 	}
 	if len(got["PIY980"]) != 1 || !strings.Contains(got["PIY980"][0].Message, "000000010000000000000003") {
 		t.Errorf("WAL archive without segment 3, want PIY980: %+v", got["PIY980"])
+	}
+	if len(got["PIY982"]) != 1 || !strings.Contains(got["PIY982"][0].Message, "000000010000000000000000") {
+		t.Errorf("WAL archive without the newest base backup's start segment, want PIY982: %+v", got["PIY982"])
 	}
 	// kwok pods serve no HTTP: the API server cannot proxy to /readyz, so the probe could not run (PIY979), not a failing /readyz
 	if len(got["PIY973"]) != 0 {
