@@ -190,7 +190,7 @@ func TestNightlyBackup(t *testing.T) {
 }
 
 func TestDRDrill(t *testing.T) {
-	ns, pg := deployedWithDB(t, "rb-dr")
+	ns, pg := deployedWithDB(t, "rb-dr", harness.WithWALArchive(1))
 	dir := t.TempDir()
 	target := []string{"--env", "dev", "-n", ns}
 	scratch := "drill-" + rand.String(6)
@@ -211,13 +211,24 @@ func TestDRDrill(t *testing.T) {
 		t.Fatalf("--dry-run made the scratch namespace (%v)", err)
 	}
 
+	if !strings.Contains(r.Stdout, "would run: kubectl piyasa backup wal sync --dir "+dir) {
+		t.Fatalf("dry run does not sync the WAL:\n%s", r.Stdout)
+	}
+	// A base backup in the place: the drill syncs the WAL archived since and
+	// reports the point-in-time window and the RPO a restore from it would have.
+	harness.Piyasa(t, append([]string{"backup", "create", "--physical", "--dir", dir}, target...)...).RunOK()
+	seg := archivedSegment(t, pg)
+
 	r = runbook(t, "dr-drill.sh", append(target, "--dir", dir, "--take", "--scratch", scratch, "--timeout", "3m")...).WithTimeout(10 * time.Minute).RunOK()
 	t.Logf("dr-drill.sh stdout:\n%s", r.Stdout)
 	for _, want := range []string{"RTO (deploy + restore + diagnose): ", "RPO (age of the backup):", "rows: 3 tables, 5550 rows, all equal to the source's", "dr-drill: OK",
-		"recovery window (point in time):   none: "} { // a logical backup is no base backup: no window
+		"recovery window (point in time):   ", "(base backup piyasa_db-" + ns, "; WAL synced to ", "RPO with point-in-time recovery:   0h0"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("drill output lacks %q:\n%s", want, r.Stdout)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wal", ns, seg)); err != nil {
+		t.Fatalf("the drill did not sync segment %s: %v", seg, err)
 	}
 	// The rows themselves arrived, compared by query.
 	want, got := rowsDigest(t, pg), rowsDigest(t, spg)
