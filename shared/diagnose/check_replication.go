@@ -38,17 +38,16 @@ func (r *runner) probeReplication(ctx context.Context) {
 	if len(behind) == 0 {
 		return
 	}
-	who := "its standby"
-	fix := fmt.Sprintf("see the lag: kubectl piyasa deploy status -n %s; ", r.s.Namespace)
+	msg := fmt.Sprintf("a standby of the primary in pod %s lags behind it: %s", p.Name, strings.Join(behind, "; "))
 	if s.Role == replication.RoleStandby {
-		who = "this standby"
+		msg = fmt.Sprintf("the standby in pod %s lags behind its primary: %s (%s)", p.Name, strings.Join(behind, "; "), s.Message)
 	}
+	fix := fmt.Sprintf("see the lag: kubectl piyasa deploy status -n %s; ", r.s.Namespace)
 	if s.ReplayPaused {
 		fix += fmt.Sprintf("the replay is paused: kubectl exec -n %s %s -c %s -- psql -U %s -d %s -c 'SELECT pg_wal_replay_resume()'", r.s.Namespace, p.Name, ctr, app.DatabaseUser, app.DatabaseName)
 	} else {
 		fix += fmt.Sprintf("check the network to the primary and the standby's disk and CPU: kubectl logs %s -n %s", p.Name, r.s.Namespace)
 	}
 	r.add("PIY982", app.Postgres, podObj(p.Name),
-		fmt.Sprintf("PostgreSQL of pod %s is %s (%s): %s lags behind the primary: %s", p.Name, s.Role, r.mask(s.Message), who, r.mask(strings.Join(behind, "; "))),
-		append([]string{"replication: " + r.mask(s.Message)}, behind...), fix)
+		r.mask(msg), append([]string{"replication: " + r.mask(s.Message)}, behind...), fix)
 }

@@ -145,7 +145,8 @@ type Limits struct {
 var DefaultLimits = Limits{Bytes: 16 << 20, Seconds: 60}
 
 // Behind says, one line each, which standbys lag over the limits: a
-// standby itself, or a primary's standbys.
+// standby itself ("replay lag ..."), or a primary's standbys ("standby
+// NAME: replay lag ...").
 func (s *Status) Behind(l Limits) []string {
 	if s == nil {
 		return nil
@@ -154,14 +155,14 @@ func (s *Status) Behind(l Limits) []string {
 		if bytes <= l.Bytes && secs <= l.Seconds {
 			return nil
 		}
-		return []string{fmt.Sprintf("%s: replay lag %s / %s (limits %s / %s)", who, humanBytes(bytes), seconds(secs), humanBytes(l.Bytes), seconds(l.Seconds))}
+		return []string{fmt.Sprintf("%sreplay lag %s / %s (limits %s / %s)", who, humanBytes(bytes), seconds(secs), humanBytes(l.Bytes), seconds(l.Seconds))}
 	}
 	if s.Role == RoleStandby {
-		return over("this standby", s.LagBytes, s.LagSeconds)
+		return over("", s.LagBytes, s.LagSeconds)
 	}
 	var out []string
 	for _, sb := range s.Standbys {
-		out = append(out, over("standby "+sb.Name, sb.LagBytes, sb.LagSeconds)...)
+		out = append(out, over("standby "+sb.Name+": ", sb.LagBytes, sb.LagSeconds)...)
 	}
 	return out
 }
