@@ -161,19 +161,8 @@ func (p *progress) done() {
 	}
 }
 
-// HumanBytes formats a size as 1.2 MiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// HumanBytes formats a size as 1.2 MiB (output.HumanBytes).
+func HumanBytes(n int64) string { return output.HumanBytes(n) }
 
 // podStream is one stream out of the postgres pod into a target, opened:
 // what dump and baseBackup share. Nothing is under the final name until

@@ -1,16 +1,14 @@
 package backup
 
 import (
-	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/shared/psql"
 )
 
 // The shell scripts run in the postgres container (POSIX sh: the image's is
 // busybox ash). The password is taken from the container's environment
 // (POSTGRES_PASSWORD, which the manifests fill from DATABASE_PASSWORD of the
 // Secret): it never appears in a command line, an argument or a message.
-const pgEnv = `export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"
-export PGUSER="${PGUSER:-` + app.DatabaseUser + `}"
-`
+const pgEnv = psql.Env
 
 // streamScript runs the shell command producer (which may use "$@"), passes
 // its output through tee to the stream and to sha256sum and wc -c, and
@@ -79,12 +77,10 @@ exit $rc
 const RestoreMarker = "PIYASA-RESTORE-STATUS"
 
 // psqlScript runs psql with its arguments and the password from the environment.
-const psqlScript = pgEnv + `exec psql -X -q --no-psqlrc -v ON_ERROR_STOP=1 "$@"`
+const psqlScript = psql.Script
 
-// PsqlCommand runs one SQL text in db and prints unaligned, tuples-only rows.
-func PsqlCommand(db, sql string) []string {
-	return []string{"sh", "-c", psqlScript, "piyasa-psql", "--dbname=" + db, "-A", "-t", "-F", "\t", "-c", sql}
-}
+// PsqlCommand runs one SQL text in db and prints unaligned, tuples-only rows (shared/psql).
+func PsqlCommand(db, sql string) []string { return psql.Command(db, sql) }
 
 // quoteLiteral quotes s as an SQL string literal.
 func quoteLiteral(s string) string {

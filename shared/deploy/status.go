@@ -16,6 +16,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
+	"github.com/piyasa/kubectl-piyasa/shared/replication"
 	"github.com/piyasa/kubectl-piyasa/shared/table"
 )
 
@@ -36,6 +37,9 @@ type Status struct {
 	RestoreInterrupted *kube.RestoreLeft `json:"restoreInterrupted,omitempty"`
 	// Recovery is what the postgres pod's WAL archive holds (not part of Ready).
 	Recovery *RecoveryStatus `json:"recovery,omitempty"`
+	// Replication is the database's streaming replication when it is a
+	// standby or has standbys (shared/replication; not part of Ready).
+	Replication *replication.Status `json:"replication,omitempty"`
 }
 
 // ComponentStatus is the rollout state of one component's workload. Its
@@ -128,6 +132,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	}
 	if st.Recovery != nil && !o.Print.Structured() {
 		o.Infof("recovery: %s\n", st.Recovery.Message)
+	}
+	if st.Replication != nil && !o.Print.Structured() {
+		o.Infof("replication: %s\n", st.Replication.Message)
 	}
 	if st.Ready {
 		return nil

@@ -71,7 +71,7 @@ func (o *StatusOptions) kubeExec(cs kubernetes.Interface) (podExec, error) {
 	}, nil
 }
 
-// readRecovery fills the recovery part when the postgres component is found.
+// readRecovery fills the recovery and replication parts when the postgres component is found.
 func (o *StatusOptions) readRecovery(ctx context.Context, cs kubernetes.Interface, st *Status) {
 	for _, c := range st.Components {
 		if c.Component != app.Postgres || !c.Found {
@@ -85,5 +85,6 @@ func (o *StatusOptions) readRecovery(ctx context.Context, cs kubernetes.Interfac
 			}
 		}
 		st.Recovery = recoveryStatus(ctx, cs, o.Namespace, exec, o.Now())
+		st.Replication = replicationStatus(ctx, cs, o.Namespace, exec)
 	}
 }

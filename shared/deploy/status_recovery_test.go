@@ -52,6 +52,9 @@ func TestStatusRecoveryLine(t *testing.T) {
 		o := NewStatusOptions(tt.Global)
 		var ran []string
 		o.Exec = func(_ context.Context, pod, container string, cmd []string, stdout io.Writer) error {
+			if strings.Join(cmd, " ") != strings.Join(recovery.ListCommand(), " ") {
+				return errors.New("not the listing") // the replication exec (status_replication_test.go)
+			}
 			ran = append(ran, pod+"/"+container)
 			io.WriteString(stdout, c.out)
 			return c.err

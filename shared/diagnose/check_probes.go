@@ -101,6 +101,7 @@ func (r *runner) checkProbes(ctx context.Context) {
 	r.probeDiskUse(ctx)
 	r.probeArchiving(ctx)
 	r.probeWALChain(ctx)
+	r.probeReplication(ctx)
 	r.probeIngressDNS(ctx)
 }
 

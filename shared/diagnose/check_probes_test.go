@@ -44,8 +44,9 @@ func (f *fakeProber) LookupHost(context.Context, string) ([]string, error) {
 
 func healthyProber() *fakeProber {
 	return &fakeProber{exec: map[string]string{"pg_isready": "accepting connections", "redis-cli": "PONG",
-		"pg_stat_archiver": "on|0||f|000000010000000000000003",
-		recovery.ListEnd:   walListing(2, 3)}}
+		"pg_stat_archiver":    "on|0||f|000000010000000000000003",
+		"pg_stat_replication": "node\tprimary\t0/3000000\t\t\t\t1786000000000\t\t\n",
+		recovery.ListEnd:      walListing(2, 3)}}
 }
 
 // walListing is the archive's listing (recovery.ListCommand's output) with

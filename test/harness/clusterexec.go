@@ -39,10 +39,16 @@ func ClusterExecYAML(name string, namespaces []string, workDir string, env ...st
 	return string(b)
 }
 
-// ApplyClusterExec applies ClusterExecYAML(name, [ns], workDir, env...) and
-// deletes the object when the test ends.
+// ApplyClusterExec applies ClusterExecYAML(name, [ns], workDir, env...) to
+// the package's cluster and deletes the object when the test ends.
 func ApplyClusterExec(t testing.TB, name, ns, workDir string, env ...string) {
 	t.Helper()
-	ApplyYAML(t, "", ClusterExecYAML(name, []string{ns}, workDir, env...))
-	t.Cleanup(func() { Kubectl(t, "delete", "clusterexec", name, "--ignore-not-found").Run() })
+	Primary().ApplyClusterExec(t, name, ns, workDir, env...)
+}
+
+// ApplyClusterExec is the package function ApplyClusterExec in this cluster.
+func (c *Cluster) ApplyClusterExec(t testing.TB, name, ns, workDir string, env ...string) {
+	t.Helper()
+	c.ApplyYAML(t, "", ClusterExecYAML(name, []string{ns}, workDir, env...))
+	t.Cleanup(func() { c.Kubectl(t, "delete", "clusterexec", name, "--ignore-not-found").Run() })
 }

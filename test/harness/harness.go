@@ -70,6 +70,10 @@ var Env struct {
 	Home string
 	// Server is the API server's URL.
 	Server string
+	// Clusters are the package's clusters when its TestMain gave WithClusters
+	// (the first is the package's own, whose Kubeconfig, ClusterName and
+	// Server the fields above are); nil otherwise.
+	Clusters []*Cluster
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod).
@@ -107,6 +111,7 @@ type Option func(*mainOptions)
 
 type mainOptions struct {
 	migratePython bool
+	contexts      []string
 }
 
 // WithMigratePython puts a directory holding `python` -> MigratePython (the
@@ -176,22 +181,11 @@ func run(m *testing.M, opts ...Option) int {
 		return 1
 	}
 
-	if kc := os.Getenv("PIYASA_E2E_KUBECONFIG"); kc != "" {
-		Env.Kubeconfig = kc
-	} else {
-		Env.ClusterName = fmt.Sprintf("piyasa-e2e-%d", os.Getpid())
-		start := time.Now()
-		cluster := tools.With(fmt.Sprintf("CLUSTER_OWNER_PID=%d", os.Getpid()))
-		out, stderr, err := cluster.Exec(Env.Root, "bash", filepath.Join(Env.Root, "scripts", "cluster.sh"), "up", Env.ClusterName)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "harness: cluster up failed: %v\n%s", err, stderr)
-			return 1
-		}
-		Env.Kubeconfig = lastLine(out)
-		fmt.Fprintf(os.Stderr, "harness: cluster %s up in %.1fs\n", Env.ClusterName, time.Since(start).Seconds())
-		defer func() {
-			_, _, _ = tools.Exec(Env.Root, "bash", filepath.Join(Env.Root, "scripts", "cluster.sh"), "down", Env.ClusterName)
-		}()
+	down, err := upClusters(tools, tmp, o.contexts)
+	defer down()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		return 1
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", Env.Kubeconfig)
 	if err != nil {
@@ -200,6 +194,10 @@ func run(m *testing.M, opts ...Option) int {
 	}
 	Env.Server = cfg.Host
 	if err := waitNodesReady(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		return 1
+	}
+	if err := waitClustersReady(); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}

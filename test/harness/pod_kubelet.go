@@ -27,6 +27,8 @@ import (
 
 // PodKubeletOptions configures PodKubelet.
 type PodKubeletOptions struct {
+	// Cluster whose pods are played (nil: the package's, Primary).
+	Cluster *Cluster
 	// Namespace whose pods are played.
 	Namespace string
 	// Label marks the pods played (value "true"): app.MigrationLabel, app.RestoreJobLabel.
@@ -53,10 +55,14 @@ type PodKubeletOptions struct {
 // Everything stops when the test ends.
 func PodKubelet(t testing.TB, opts PodKubeletOptions) {
 	t.Helper()
-	cs := Client(t)
-	dyn := Dynamic(t)
+	c := opts.Cluster
+	if c == nil {
+		c = Primary()
+	}
+	cs := c.Client(t)
+	dyn := c.Dynamic(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	stageExclude(t, "pod-complete", opts.Label)
+	stageExclude(t, dyn, "pod-complete", opts.Label)
 	logDir := t.TempDir()
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -94,9 +100,8 @@ var stageGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1a
 // stageExclude adds "no label" to the selector of kwok's Stage named
 // stage (pod-ready, pod-complete, pod-delete), once per cluster: the pods
 // that carry label are the harness kubelet's.
-func stageExclude(t testing.TB, stage, label string) {
+func stageExclude(t testing.TB, dyn dynamic.Interface, stage, label string) {
 	t.Helper()
-	dyn := Dynamic(t)
 	key := fmt.Sprintf(`.metadata.labels["%s"]`, label)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		st, err := dyn.Resource(stageGVR).Get(context.Background(), stage, metav1.GetOptions{})

@@ -34,6 +34,11 @@ type Postgres struct {
 	Data string
 	// WALArchive is the archive directory when WithWALArchive was given ("" otherwise).
 	WALArchive string
+	// ReplicationPassword is ReplicationUser's password on a primary started
+	// WithReplication and on its standbys ("" otherwise).
+	ReplicationPassword string
+	// Name is a standby's application_name (StartStandby, Follow).
+	Name string
 
 	serverOpts string
 }
@@ -87,6 +92,44 @@ func StartPostgres(t testing.TB, user, password, db string, opts ...PostgresOpti
 	for _, opt := range opts {
 		opt(&o)
 	}
+	p := newPostgres(t, user, password)
+	pw := filepath.Join(p.Dir, "pwfile")
+	if err := p.writeFile(pw, password+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.run(nil, "initdb", "-D", p.Data, "-U", user, "--pwfile", pw, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
+		t.Fatal(err)
+	}
+	if o.walArchive {
+		p.WALArchive = filepath.Join(p.Dir, "wal-archive")
+		if err := p.mkdir(p.WALArchive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.replication {
+		if err := p.replicationHBA(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.serverOpts = p.options(o)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.watchdog()
+	if o.replication {
+		p.createReplicationRole(t)
+	}
+	if db != "" {
+		p.MustPsql(t, "postgres", "CREATE DATABASE "+db)
+	}
+	return p
+}
+
+// newPostgres prepares a server of the newest PostgreSQL installed in a new
+// temporary directory on a free port (not initialised, not started) and
+// stops it and removes the directory when the test ends.
+func newPostgres(t testing.TB, user, password string) *Postgres {
+	t.Helper()
 	bin := PostgresBinDir()
 	if bin == "" {
 		t.Fatal(errNoPostgres)
@@ -99,59 +142,69 @@ func StartPostgres(t testing.TB, user, password, db string, opts ...PostgresOpti
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Postgres{BinDir: bin, Dir: dir, Host: "127.0.0.1", Port: port, User: user, Password: password, Data: filepath.Join(dir, "data")}
-	cred, err := serverCredential(dir)
-	if err != nil {
+	if _, err := serverCredential(dir); err != nil {
 		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
-	pw := filepath.Join(dir, "pwfile")
-	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if cred != nil {
-		_ = os.Chown(pw, int(cred.Uid), int(cred.Gid))
-	}
-	data := filepath.Join(dir, "data")
-	run := func(name string, args ...string) error {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", name, err, out)
-		}
-		return nil
-	}
+	p := &Postgres{BinDir: bin, Dir: dir, Host: "127.0.0.1", Port: port, User: user, Password: password, Data: filepath.Join(dir, "data")}
 	t.Cleanup(p.stop)
-	if err := run("initdb", "-D", data, "-U", user, "--pwfile", pw, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
-		t.Fatal(err)
+	return p
+}
+
+// run runs a program of the server's bin directory as the server's user in
+// its directory, with env added to the test process's environment.
+func (p *Postgres) run(env []string, name string, args ...string) error {
+	cred, err := serverCredential(p.Dir)
+	if err != nil {
+		return err
 	}
-	if o.walArchive {
-		p.WALArchive = filepath.Join(dir, "wal-archive")
-		if err := os.Mkdir(p.WALArchive, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if cred != nil {
-			_ = os.Chown(p.WALArchive, int(cred.Uid), int(cred.Gid))
-		}
+	cmd := exec.Command(filepath.Join(p.BinDir, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	cmd.Dir = p.Dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
 	}
-	p.serverOpts = p.options(o)
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v\n%s", name, err, out)
 	}
-	// The watchdog stops the server when the test process is gone, even killed.
+	return nil
+}
+
+// writeFile writes a file (mode 0600) owned by the server's user.
+func (p *Postgres) writeFile(path, content string) error {
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		return err
+	}
+	return p.own(path)
+}
+
+// mkdir makes a directory (mode 0700) owned by the server's user.
+func (p *Postgres) mkdir(path string) error {
+	if err := os.Mkdir(path, 0o700); err != nil {
+		return err
+	}
+	return p.own(path)
+}
+
+// own gives path to the server's user (when the tests run as root).
+func (p *Postgres) own(path string) error {
+	cred, err := serverCredential(p.Dir)
+	if err != nil || cred == nil {
+		return err
+	}
+	return os.Chown(path, int(cred.Uid), int(cred.Gid))
+}
+
+// watchdog stops the server when the test process is gone, even killed.
+func (p *Postgres) watchdog() {
 	wd := exec.Command("sh", "-c", fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done; kill -QUIT "$(head -1 %s/postmaster.pid)" 2>/dev/null; sleep 1; rm -rf %s`,
-		os.Getpid(), data, dir))
+		os.Getpid(), p.Data, p.Dir))
 	// It runs as the test's user, which may signal the test process.
 	wd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := wd.Start(); err == nil {
 		go wd.Wait() //nolint:errcheck
 	}
-	if db != "" {
-		p.MustPsql(t, "postgres", "CREATE DATABASE "+db)
-	}
-	return p
 }
 
 // serverCredential returns the user to run the server as: root may not, so
@@ -178,6 +231,7 @@ type PostgresOption func(*postgresOptions)
 type postgresOptions struct {
 	walArchive     bool
 	archiveTimeout int
+	replication    bool
 }
 
 // WithWALArchive turns continuous archiving on as the manifests do
@@ -192,8 +246,15 @@ func WithWALArchive(archiveTimeout int) PostgresOption {
 // options returns the server's command-line settings.
 func (p *Postgres) options(o postgresOptions) string {
 	s := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off", p.Port, p.Dir)
-	if !o.walArchive {
+	if o.replication {
+		// pg_rewind (Follow) needs full page writes and hint bits in the WAL.
+		s += " -c wal_level=replica -c max_wal_senders=10 -c wal_keep_size=256MB -c wal_log_hints=on -c hot_standby=on"
+	}
+	if !o.walArchive && !o.replication {
 		return s + " -c full_page_writes=off"
+	}
+	if !o.walArchive {
+		return s
 	}
 	timeout := o.archiveTimeout
 	if timeout == 0 {
@@ -295,6 +356,13 @@ func (p *Postgres) ClusterExec(t testing.TB, ns, pod string, pathFirst ...string
 // ClusterExecEnv is ClusterExec with more environment variables (e.g. REDIS_PORT).
 func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string]string, pathFirst ...string) {
 	t.Helper()
+	p.ClusterExecIn(t, Primary(), ns, pod, extra, pathFirst...)
+}
+
+// ClusterExecIn is ClusterExecEnv in cluster c (one of WithClusters): the
+// execs into the pods of ns in c reach this server.
+func (p *Postgres) ClusterExecIn(t testing.TB, c *Cluster, ns, pod string, extra map[string]string, pathFirst ...string) {
+	t.Helper()
 	path := strings.Join(append(append([]string{}, pathFirst...), p.BinDir, "/usr/local/bin", "/usr/bin", "/bin"), ":")
 	work, err := os.MkdirTemp("", "piyasa-exec-")
 	if err != nil {
@@ -320,13 +388,13 @@ func (p *Postgres) ClusterExecEnv(t testing.TB, ns, pod string, extra map[string
 	for _, k := range keys {
 		kvs = append(kvs, k+"="+env[k])
 	}
-	ApplyClusterExec(t, "pg-"+ns, ns, work, kvs...)
+	c.ApplyClusterExec(t, "pg-"+ns, ns, work, kvs...)
 	if pod == "" {
 		return // the namespace's pods do not exist yet (a namespace a command creates)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r := Kubectl(t, "exec", "-n", ns, pod, "--", "sh", "-c", "echo ok").WithTimeout(20 * time.Second).Run()
+		r := c.Kubectl(t, "exec", "-n", ns, pod, "--", "sh", "-c", "echo ok").WithTimeout(20 * time.Second).Run()
 		if r.Code == 0 && strings.TrimSpace(r.Stdout) == "ok" {
 			return
 		}

@@ -39,11 +39,18 @@ const PostgresKubeletLabel = "harness.piyasa.io/postgres-kubelet"
 // the test ends.
 func (p *Postgres) Kubelet(t testing.TB, ns, deployment string) {
 	t.Helper()
-	cs := Client(t)
-	stageExclude(t, "pod-ready", PostgresKubeletLabel)
-	stageExclude(t, "pod-delete", PostgresKubeletLabel)
+	p.KubeletIn(t, Primary(), ns, deployment)
+}
+
+// KubeletIn is Kubelet in cluster c (one of WithClusters).
+func (p *Postgres) KubeletIn(t testing.TB, c *Cluster, ns, deployment string) {
+	t.Helper()
+	cs := c.Client(t)
+	dyn := c.Dynamic(t)
+	stageExclude(t, dyn, "pod-ready", PostgresKubeletLabel)
+	stageExclude(t, dyn, "pod-delete", PostgresKubeletLabel)
 	work := t.TempDir()
-	PodKubelet(t, PodKubeletOptions{Namespace: ns, Label: app.RestoreJobLabel, WorkDir: work,
+	PodKubelet(t, PodKubeletOptions{Cluster: c, Namespace: ns, Label: app.RestoreJobLabel, WorkDir: work,
 		Env: []string{"PGDATA=" + p.Data, app.EnvWALArchiveDir + "=" + p.WALArchive, "TMPDIR=" + work}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
