@@ -203,8 +203,8 @@ var skipFlags = map[string]bool{FlagFleet: true, FlagContexts: true, FlagTimeout
 // to; with structured output, each cluster prints JSON.
 func copyFlags(from, to *cobra.Command, structured bool) error {
 	var err error
-	from.LocalNonPersistentFlags().Visit(func(fl *pflag.Flag) {
-		if skipFlags[fl.Name] || err != nil {
+	from.LocalNonPersistentFlags().VisitAll(func(fl *pflag.Flag) {
+		if !fl.Changed || skipFlags[fl.Name] || err != nil {
 			return
 		}
 		dst := to.Flags().Lookup(fl.Name)
