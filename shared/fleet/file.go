@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/exit"
@@ -38,9 +38,6 @@ const (
 	StandbyZero     = "zero"
 )
 
-// DefaultMaxLagSeconds is the default of Settings.MaxLagSeconds.
-const DefaultMaxLagSeconds = 30
-
 // Fleet is a parsed and validated fleet file.
 type Fleet struct {
 	// Path is the file it was read from (for messages).
@@ -55,9 +52,6 @@ type Settings struct {
 	// StandbyAPI is how a standby region runs its api and frontend:
 	// readOnly (up, against the read-only database) or zero (scaled to 0).
 	StandbyAPI string
-	// MaxLagSeconds is the replication lag of a standby over which diagnose
-	// reports it.
-	MaxLagSeconds int
 }
 
 // Region is one cluster of the fleet.
@@ -99,7 +93,7 @@ func Parse(path string, data []byte) (*Fleet, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, p.errorf(1, "the file is empty: it must be a %s document", Kind)
 	}
-	f := &Fleet{Path: path, Settings: Settings{StandbyAPI: StandbyReadOnly, MaxLagSeconds: DefaultMaxLagSeconds}}
+	f := &Fleet{Path: path, Settings: Settings{StandbyAPI: StandbyReadOnly}}
 	p.document(doc.Content[0], f)
 	if p.err == nil {
 		p.validate(f)
@@ -137,91 +131,91 @@ func (p *parser) errorf(line int, format string, args ...any) *exit.Error {
 	return p.err
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError gives the YAML syntax error the file:line form.
+// yamlError gives the YAML syntax error ("yaml: line 7: did not find
+// expected key") the file:line form.
 func (p *parser) yamlError(err error) error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return p.errorf(n, "not valid YAML: %s", m[2])
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, text, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				line, msg = n, text
+			}
+		}
 	}
-	return p.errorf(1, "not valid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	return p.errorf(line, "not valid YAML: %s", msg)
 }
 
-// fields walks a mapping node: each known key's value goes to its handler;
-// an unknown or repeated key is an error.
-func (p *parser) fields(n *yaml.Node, what string, handlers map[string]func(*yaml.Node)) {
+// fields reads a mapping node into its values by key: an unknown or
+// repeated key is an error. nil when n is not a mapping.
+func (p *parser) fields(n *yaml.Node, what string, known ...string) map[string]*yaml.Node {
 	if n.Kind != yaml.MappingNode {
 		p.errorf(n.Line, "%s must be a mapping", what)
-		return
+		return nil
 	}
-	seen := map[string]bool{}
+	m := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		h, ok := handlers[k.Value]
+		k := n.Content[i]
 		switch {
-		case !ok:
-			p.errorf(k.Line, "%s: unknown field %q (known: %s)", what, k.Value, strings.Join(keys(handlers), ", "))
-		case seen[k.Value]:
+		case !slices.Contains(known, k.Value):
+			p.errorf(k.Line, "%s: unknown field %q (known: %s)", what, k.Value, strings.Join(known, ", "))
+		case m[k.Value] != nil:
 			p.errorf(k.Line, "%s: field %q is given twice", what, k.Value)
 		default:
-			seen[k.Value] = true
-			h(v)
+			m[k.Value] = n.Content[i+1]
 		}
 	}
+	return m
 }
 
-func keys(m map[string]func(*yaml.Node)) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// str returns the string value of key in m ("" when absent).
+func (p *parser) str(m map[string]*yaml.Node, key string) string {
+	v := m[key]
+	if v == nil {
+		return ""
 	}
-	sort.Strings(out)
-	return out
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		p.errorf(v.Line, "%s must be a string", key)
+	}
+	return v.Value
 }
 
-// str stores a scalar string value.
-func (p *parser) str(what string, dst *string) func(*yaml.Node) {
-	return func(v *yaml.Node) {
-		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-			p.errorf(v.Line, "%s must be a string", what)
-			return
-		}
-		*dst = v.Value
+// integer returns the whole-number value of key in m (0 when absent).
+func (p *parser) integer(m map[string]*yaml.Node, key string) int {
+	v := m[key]
+	if v == nil {
+		return 0
 	}
+	n, err := strconv.Atoi(v.Value)
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil {
+		p.errorf(v.Line, "%s must be a whole number, not %q", key, v.Value)
+	}
+	return n
 }
 
-// integer stores a scalar integer value.
-func (p *parser) integer(what string, dst *int) func(*yaml.Node) {
-	return func(v *yaml.Node) {
-		n, err := strconv.Atoi(v.Value)
-		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil {
-			p.errorf(v.Line, "%s must be a whole number, not %q", what, v.Value)
-			return
-		}
-		*dst = n
+// lineOf returns the line of key's value in m, else the line of the mapping n.
+func lineOf(m map[string]*yaml.Node, key string, n *yaml.Node) int {
+	if v := m[key]; v != nil {
+		return v.Line
 	}
+	return n.Line
 }
 
 func (p *parser) document(n *yaml.Node, f *Fleet) {
-	var apiVersion, kind string
-	var regions *yaml.Node
-	p.fields(n, "the fleet", map[string]func(*yaml.Node){
-		"apiVersion": p.str("apiVersion", &apiVersion),
-		"kind":       p.str("kind", &kind),
-		"settings":   func(v *yaml.Node) { p.settings(v, &f.Settings) },
-		"regions":    func(v *yaml.Node) { regions = v },
-	})
-	if n.Kind != yaml.MappingNode {
+	m := p.fields(n, "the fleet", "apiVersion", "kind", "settings", "regions")
+	if m == nil {
 		return
 	}
-	if apiVersion != app.APIVersion {
-		p.errorf(n.Line, "apiVersion must be %s, not %q", app.APIVersion, apiVersion)
+	if v := p.str(m, "apiVersion"); v != app.APIVersion {
+		p.errorf(n.Line, "apiVersion must be %s, not %q", app.APIVersion, v)
 	}
-	if kind != Kind {
-		p.errorf(n.Line, "kind must be %s, not %q", Kind, kind)
+	if v := p.str(m, "kind"); v != Kind {
+		p.errorf(n.Line, "kind must be %s, not %q", Kind, v)
 	}
+	if s := m["settings"]; s != nil {
+		p.settings(s, &f.Settings)
+	}
+	regions := m["regions"]
 	if regions == nil {
 		p.errorf(n.Line, "regions is missing: name at least one region")
 		return
@@ -236,71 +230,49 @@ func (p *parser) document(n *yaml.Node, f *Fleet) {
 }
 
 func (p *parser) settings(n *yaml.Node, s *Settings) {
-	p.fields(n, "settings", map[string]func(*yaml.Node){
-		"standbyApi": func(v *yaml.Node) {
-			p.str("settings.standbyApi", &s.StandbyAPI)(v)
-			if s.StandbyAPI != StandbyReadOnly && s.StandbyAPI != StandbyZero {
-				p.errorf(v.Line, "settings.standbyApi must be %s or %s, not %q", StandbyReadOnly, StandbyZero, v.Value)
-			}
-		},
-		"maxLagSeconds": func(v *yaml.Node) {
-			p.integer("settings.maxLagSeconds", &s.MaxLagSeconds)(v)
-			if s.MaxLagSeconds < 0 {
-				p.errorf(v.Line, "settings.maxLagSeconds must be 0 or more")
-			}
-		},
-	})
+	m := p.fields(n, "settings", "standbyApi")
+	if v := m["standbyApi"]; v != nil {
+		s.StandbyAPI = p.str(m, "standbyApi")
+		if s.StandbyAPI != StandbyReadOnly && s.StandbyAPI != StandbyZero {
+			p.errorf(v.Line, "settings.standbyApi must be %s or %s, not %q", StandbyReadOnly, StandbyZero, v.Value)
+		}
+	}
 }
 
 // region reads one region; its checks that need the other regions are in validate.
 func (p *parser) region(i int, n *yaml.Node) Region {
-	r := Region{Line: n.Line}
-	lines := map[string]int{}
-	at := func(key string, h func(*yaml.Node)) func(*yaml.Node) {
-		return func(v *yaml.Node) { lines[key] = v.Line; h(v) }
-	}
 	what := fmt.Sprintf("region %d", i+1)
-	p.fields(n, what, map[string]func(*yaml.Node){
-		"name":        at("name", p.str("name", &r.Name)),
-		"context":     at("context", p.str("context", &r.Context)),
-		"environment": at("environment", p.str("environment", &r.Environment)),
-		"namespace":   at("namespace", p.str("namespace", &r.Namespace)),
-		"role":        at("role", p.str("role", &r.Role)),
-		"wave":        at("wave", p.integer("wave", &r.Wave)),
-	})
-	if n.Kind != yaml.MappingNode {
-		return r
+	m := p.fields(n, what, "name", "context", "environment", "namespace", "role", "wave")
+	if m == nil {
+		return Region{Line: n.Line}
 	}
-	line := func(key string) int {
-		if l, ok := lines[key]; ok {
-			return l
-		}
-		return n.Line
-	}
+	r := Region{Name: p.str(m, "name"), Context: p.str(m, "context"), Environment: p.str(m, "environment"),
+		Namespace: p.str(m, "namespace"), Role: p.str(m, "role"), Wave: p.integer(m, "wave"), Line: n.Line}
 	who := fmt.Sprintf("region %q", r.Name)
 	switch {
 	case r.Name == "":
 		who = what
-		p.errorf(line("name"), "%s: name is missing", what)
+		p.errorf(lineOf(m, "name", n), "%s: name is missing", what)
 	case !dnsLabel(r.Name):
-		p.errorf(line("name"), "region name %q must be a DNS label (lower-case letters, digits and '-')", r.Name)
+		p.errorf(lineOf(m, "name", n), "region name %q must be a DNS label (lower-case letters, digits and '-')", r.Name)
 	}
 	if r.Context == "" {
-		p.errorf(line("context"), "%s: context (a kubeconfig context) is missing", who)
+		p.errorf(lineOf(m, "context", n), "%s: context (a kubeconfig context) is missing", who)
 	}
 	if _, err := app.LookupEnvironment(r.Environment); err != nil {
-		p.errorf(line("environment"), "%s: environment must be %s, not %q", who, strings.Join(app.EnvironmentNames(), " or "), r.Environment)
+		p.errorf(lineOf(m, "environment", n), "%s: environment must be %s, not %q", who, strings.Join(app.EnvironmentNames(), " or "), r.Environment)
 	}
 	if r.Namespace != "" && !dnsLabel(r.Namespace) {
-		p.errorf(line("namespace"), "%s: namespace %q is not a valid namespace name", who, r.Namespace)
+		p.errorf(lineOf(m, "namespace", n), "%s: namespace %q is not a valid namespace name", who, r.Namespace)
 	}
 	if r.Role != RolePrimary && r.Role != RoleStandby {
-		p.errorf(line("role"), "%s: role must be %s or %s", who, RolePrimary, RoleStandby)
+		p.errorf(lineOf(m, "role", n), "%s: role must be %s or %s", who, RolePrimary, RoleStandby)
 	}
-	if _, ok := lines["wave"]; !ok {
+	switch {
+	case m["wave"] == nil:
 		p.errorf(n.Line, "%s: wave is missing (1 for the first wave of a release)", who)
-	} else if r.Wave < 1 {
-		p.errorf(line("wave"), "%s: wave must be 1 or more", who)
+	case r.Wave < 1:
+		p.errorf(m["wave"].Line, "%s: wave must be 1 or more", who)
 	}
 	return r
 }

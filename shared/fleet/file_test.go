@@ -16,13 +16,13 @@ func TestParseExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Region{
-		{Name: "eu", Context: "eu-prod", Environment: "prod", Role: RolePrimary, Wave: 1, Line: 8},
-		{Name: "us", Context: "us-prod", Environment: "prod", Namespace: "piyasa-chatbot-us", Role: RoleStandby, Wave: 2, Line: 13},
+		{Name: "eu", Context: "eu-prod", Environment: "prod", Role: RolePrimary, Wave: 1, Line: 7},
+		{Name: "us", Context: "us-prod", Environment: "prod", Namespace: "piyasa-chatbot-us", Role: RoleStandby, Wave: 2, Line: 12},
 	}
 	if !reflect.DeepEqual(f.Regions, want) {
 		t.Errorf("regions = %+v\nwant %+v", f.Regions, want)
 	}
-	if f.Settings != (Settings{StandbyAPI: StandbyReadOnly, MaxLagSeconds: 30}) {
+	if f.Settings != (Settings{StandbyAPI: StandbyReadOnly}) {
 		t.Errorf("settings = %+v", f.Settings)
 	}
 	if f.Primary().Name != "eu" {
@@ -90,7 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{"apiVersion", "piyasa.io/v1alpha1", "piyasa.io/v2", `f.yaml:1: apiVersion must be piyasa.io/v1alpha1`},
 		{"no regions", good[strings.Index(good, "regions:"):], "regions: []\n", `f.yaml:3: regions must be a list of at least one region`},
 		{"standbyApi", "kind: Fleet\n", "kind: Fleet\nsettings:\n  standbyApi: off\n", `f.yaml:4: settings.standbyApi must be readOnly or zero, not "off"`},
-		{"maxLagSeconds", "kind: Fleet\n", "kind: Fleet\nsettings:\n  maxLagSeconds: -1\n", `f.yaml:4: settings.maxLagSeconds must be 0 or more`},
+		{"unknown setting", "kind: Fleet\n", "kind: Fleet\nsettings:\n  maxLag: 1\n", `f.yaml:4: settings: unknown field "maxLag" (known: standbyApi)`},
 		{"yaml syntax", "    wave: 2\n", "    wave: 2\n  - [\n", `f.yaml:14: not valid YAML`},
 		{"region not a mapping", "    wave: 2\n", "    wave: 2\n  - just-a-name\n", `f.yaml:14: region 3 must be a mapping`},
 	} {

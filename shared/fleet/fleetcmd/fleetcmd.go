@@ -33,8 +33,9 @@ const (
 
 // Fanout is the fan-out of one command.
 type Fanout struct {
-	File     string
-	Contexts []string
+	File string
+	// Contexts is the value of --contexts: names separated by commas.
+	Contexts string
 	Timeout  time.Duration
 
 	g      *cli.Global
@@ -56,26 +57,11 @@ func Add(cmd *cobra.Command, g *cli.Global, newCmd func(*cli.Global) *cobra.Comm
 	f := &Fanout{Timeout: fleet.DefaultClusterTimeout, g: g, newCmd: newCmd, run: cmd.RunE, excluded: excluded}
 	fs := cmd.Flags()
 	fs.StringVar(&f.File, FlagFleet, "", "Ask every region of this fleet file ("+fleet.DefaultFile+") at once, each with its context, environment and namespace")
-	fs.StringSliceVar(&f.Contexts, FlagContexts, nil, "Ask these kubeconfig contexts at once (comma-separated), each with -n/--env")
+	fs.StringVar(&f.Contexts, FlagContexts, "", "Ask these kubeconfig contexts at once (comma-separated), each with -n/--env")
 	fs.DurationVar(&f.Timeout, FlagTimeout, f.Timeout, "With --fleet or --contexts: how long to wait for each cluster")
-	_ = cmd.RegisterFlagCompletionFunc(FlagContexts, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return contextNames(g), cobra.ShellCompDirectiveNoFileComp
-	})
 	_ = cmd.MarkFlagFilename(FlagFleet, "yaml", "yml")
 	cmd.RunE = f.runE
 	return f
-}
-
-func contextNames(g *cli.Global) []string {
-	raw, err := g.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for n := range raw.Contexts {
-		names = append(names, n)
-	}
-	return names
 }
 
 func (f *Fanout) runE(cmd *cobra.Command, args []string) error {
@@ -135,7 +121,7 @@ func (f *Fanout) targets(cmd *cobra.Command) ([]fleet.Target, error) {
 	case f.Timeout <= 0:
 		return nil, cli.Usagef("--%s must be more than 0", FlagTimeout)
 	case changed(FlagContexts):
-		return fleet.ContextTargets(f.Contexts)
+		return fleet.ContextTargets(strings.Split(f.Contexts, ","))
 	case changed("namespace") || changed("env"):
 		return nil, cli.Usagef("-n/--env cannot be used with --%s: the fleet file names each region's environment and namespace", FlagFleet).
 			WithHint("leave out -n/--env, or use --%s with -n/--env", FlagContexts)
@@ -189,9 +175,11 @@ func (f *Fanout) newJob(cmd *cobra.Command, t fleet.Target, structured bool) (*j
 // termBuffer is a buffer that table.DetectTerminal takes for the terminal
 // with the file descriptor fd.
 type termBuffer struct {
-	*bytes.Buffer
-	fd uintptr
+	buf *bytes.Buffer
+	fd  uintptr
 }
+
+func (b termBuffer) Write(p []byte) (int, error) { return b.buf.Write(p) }
 
 // Fd returns the descriptor of the terminal the buffer's content goes to.
 func (b termBuffer) Fd() uintptr { return b.fd }
