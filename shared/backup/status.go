@@ -14,6 +14,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet/fleetcmd"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
 )
@@ -63,6 +64,7 @@ than the last success) or when the pod's side could not be read.`,
 	cmd.Flags().StringVar(&o.To, "to", "", "Also read the WAL synced and the backups under s3://BUCKET/PREFIX")
 	o.S3.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
+	fleetcmd.Add(cmd, g, NewCmdStatus)
 	return cmd
 }
 

@@ -45,6 +45,10 @@ func StopBeforeRun(ctx context.Context) context.Context {
 	return context.WithValue(ctx, stopBeforeRunKey{}, true)
 }
 
+// StopsBeforeRun tells whether ctx is one of StopBeforeRun: a command that
+// runs others (a fan-out over clusters) stops once it has checked its inputs.
+func StopsBeforeRun(ctx context.Context) bool { return stopsBeforeRun(ctx) }
+
 func stopsBeforeRun(ctx context.Context) bool {
 	return ctx != nil && ctx.Value(stopBeforeRunKey{}) != nil
 }

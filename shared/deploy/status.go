@@ -14,6 +14,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet/fleetcmd"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/replication"
@@ -95,6 +96,7 @@ otherwise (a missing namespace or component, pods not ready, a component at 0 re
 		RunE: cli.RunE(o),
 	}
 	o.Print.AddFlags(cmd)
+	fleetcmd.Add(cmd, g, NewCmdStatus)
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet/fleetcmd"
 	"github.com/piyasa/kubectl-piyasa/shared/logs"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/top"
@@ -66,14 +67,30 @@ const diagnoseExample = `  # the dev environment (namespace piyasa-chatbot-dev)
 // NewCmd returns the root command of kubectl-piyasa-diagnose: it runs the
 // checks, and has the explain and bundle subcommands.
 func NewCmd(g *cli.Global) *cobra.Command {
-	o := NewOptions(g)
 	root := cli.NewRoot("diagnose", g)
 	root.Use = "kubectl-piyasa-diagnose [--env dev|prod | -n NS] [flags]"
 	root.Long = diagnoseLong
 	root.Example = diagnoseExample
-	root.Args = cobra.NoArgs
-	root.RunE = cli.RunE(o)
-	f := root.Flags()
+	addChecks(root, g)
+	fleetcmd.Add(root, g, newCmdChecks)
+	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g), logs.NewCmd(g), top.NewCmd(g))
+	return root
+}
+
+// newCmdChecks is the checks alone, without the root's subcommands: the
+// command that a fan-out (--fleet, --contexts) runs in each cluster.
+func newCmdChecks(g *cli.Global) *cobra.Command {
+	cmd := &cobra.Command{Use: "diagnose"}
+	addChecks(cmd, g)
+	return cmd
+}
+
+// addChecks makes cmd run the checks, with their flags.
+func addChecks(cmd *cobra.Command, g *cli.Global) {
+	o := NewOptions(g)
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = cli.RunE(o)
+	f := cmd.Flags()
 	f.StringVar(&o.Only, "only", "", "Run only these checks: codes (PIY401), prefixes (PIY4*) or areas (database), comma-separated")
 	f.StringVar(&o.Skip, "skip", "", "Skip these checks: codes, prefixes or areas, comma-separated")
 	f.StringVar(&o.MinSeverity, "min-severity", o.MinSeverity, "Show findings at or above: info|warning|error")
@@ -81,13 +98,11 @@ func NewCmd(g *cli.Global) *cobra.Command {
 	f.BoolVar(&o.Probe, "probe", false, "Also run live probes: exec pg_isready, redis-cli ping and df in the pods, GET /readyz through the pod proxy, DNS of the Ingress hosts")
 	f.StringVar(&o.EnvFile, "env-file", "", "Compare the key names of this .env file with the Secret's (values are never read into the report)")
 	f.Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Page size of each LIST request")
-	o.Print.AddFlags(root)
-	_ = root.RegisterFlagCompletionFunc("fail-on", cli.FixedCompletion("error", "warning"))
-	_ = root.RegisterFlagCompletionFunc("min-severity", cli.FixedCompletion("info", "warning", "error"))
-	_ = root.RegisterFlagCompletionFunc("only", codeCompletion)
-	_ = root.RegisterFlagCompletionFunc("skip", codeCompletion)
-	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g), logs.NewCmd(g), top.NewCmd(g))
-	return root
+	o.Print.AddFlags(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cli.FixedCompletion("error", "warning"))
+	_ = cmd.RegisterFlagCompletionFunc("min-severity", cli.FixedCompletion("info", "warning", "error"))
+	_ = cmd.RegisterFlagCompletionFunc("only", codeCompletion)
+	_ = cmd.RegisterFlagCompletionFunc("skip", codeCompletion)
 }
 
 func codeCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -197,8 +197,8 @@ func TestVersionUsage(t *testing.T) {
 	}{
 		{[]string{"version", "--help"}, 0, "Usage:\n  kubectl piyasa [flags] version", ""},
 		{[]string{"help", "version"}, 0, "Usage:\n  kubectl piyasa [flags] version", ""},
-		{[]string{"version", "--frob"}, 2, "", "error: unknown flag: --frob\nhint: usage: kubectl piyasa version [--client] [-o table|wide|json|yaml]\n"},
-		{[]string{"version", "x"}, 2, "", "error: version takes no arguments\nhint: usage: kubectl piyasa version [--client] [-o table|wide|json|yaml]\n"},
+		{[]string{"version", "--frob"}, 2, "", "error: unknown flag: --frob\nhint: " + versionUsage + "\n"},
+		{[]string{"version", "x"}, 2, "", "error: version takes no arguments\nhint: " + versionUsage + "\n"},
 		{[]string{"version", "-o", "xml", "--client"}, 2, "", "error: unknown output format \"xml\": use -o table|wide|json|yaml\n"},
 		{[]string{"-n", "x"}, 2, "", "error: no subcommand given\nhint: run 'kubectl piyasa --help' for the list\n"},
 	} {

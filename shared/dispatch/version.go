@@ -63,7 +63,7 @@ type ServerInfo struct {
 	Platform   string `json:"platform"`
 }
 
-const versionUsage = "usage: kubectl piyasa version [--client] [-o table|wide|json|yaml]"
+const versionUsage = "usage: kubectl piyasa version [--client | --fleet FILE | --contexts a,b] [-o table|wide|json|yaml]"
 
 // VersionHelp is the help of `kubectl piyasa version`.
 const VersionHelp = `Print the versions of the dispatcher and every installed subcommand and,
@@ -72,10 +72,14 @@ unless --client is given, of the API server that the kubectl flags select
 
 Usage:
   kubectl piyasa [flags] version [--client] [-o table|wide|json|yaml]
+  kubectl piyasa [flags] version --fleet FILE | --contexts a,b [--cluster-timeout 20s]
 
 Flags:
-      --client          print the client versions only
-  -o, --output string   output format: table|wide|json|yaml (default "table")
+      --client                     print the client versions only
+      --fleet string               ask the API server of every region of this fleet file at once
+      --contexts strings           ask these kubeconfig contexts at once (comma-separated)
+      --cluster-timeout duration   with --fleet or --contexts: how long to wait for each cluster (default 20s)
+  -o, --output string              output format: table|wide|json|yaml (default "table")
 `
 
 // Version prints the versions of the dispatcher, every installed subcommand
@@ -84,6 +88,7 @@ func (d *Dispatcher) Version(args []string) int {
 	var format string
 	fs := newFlagSet(&format)
 	clientOnly := fs.Bool("client", false, "")
+	addFleetFlags(fs)
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -101,16 +106,17 @@ func (d *Dispatcher) Version(args []string) int {
 	if !slices.Contains(Formats, format) {
 		return d.Fail(exit.Usagef("unknown output format %q: use -o %s", format, strings.Join(Formats, "|")))
 	}
-	type part struct {
-		version.Info `json:",inline"`
-		Installed    bool   `json:"installed"`
-		Path         string `json:"path,omitempty"`
-		Error        string `json:"error,omitempty"`
+	targets, err := fleetTargets(fs)
+	if err != nil {
+		return d.Fail(err)
+	}
+	if targets != nil && *clientOnly {
+		return d.Fail(exit.Usagef("--client asks no cluster: leave out --%s/--%s", flagFleet, flagContexts))
 	}
 	self := version.Get(suite.BinaryPrefix)
-	parts := []part{{Info: self, Installed: true, Path: filepath.Join(d.SelfDir, suite.BinaryPrefix)}}
+	parts := []versionPart{{Info: self, Installed: true, Path: filepath.Join(d.SelfDir, suite.BinaryPrefix)}}
 	for _, s := range suite.Subcommands {
-		p := part{Info: version.Info{Binary: suite.Binary(s.Name)}}
+		p := versionPart{Info: version.Info{Binary: suite.Binary(s.Name)}}
 		if path, ok := d.Find(s.Name); ok {
 			p.Installed, p.Path = true, path
 			info, err := subVersion(path)
@@ -121,6 +127,14 @@ func (d *Dispatcher) Version(args []string) int {
 			}
 		}
 		parts = append(parts, p)
+	}
+	if targets != nil {
+		if format == formatTable || format == formatWide {
+			if code := d.printClientVersions(parts, format == formatWide); code != exit.ExitOK {
+				return code
+			}
+		}
+		return d.versionFleet(fs, targets, format, parts)
 	}
 	var server *ServerInfo
 	var serverErr *exit.Error
@@ -137,7 +151,25 @@ func (d *Dispatcher) Version(args []string) int {
 		}
 		return d.serverResult(serverErr)
 	}
-	wide := format == formatWide
+	if code := d.printClientVersions(parts, format == formatWide); code != exit.ExitOK {
+		return code
+	}
+	if server != nil {
+		fmt.Fprintf(d.Out, "\nServer: %s (%s)\n", server.GitVersion, server.Host)
+	}
+	return d.serverResult(serverErr)
+}
+
+// versionPart is one binary in `version`.
+type versionPart struct {
+	version.Info `json:",inline"`
+	Installed    bool   `json:"installed"`
+	Path         string `json:"path,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// printClientVersions prints the table of the binaries.
+func (d *Dispatcher) printClientVersions(parts []versionPart, wide bool) int {
 	headers := []string{"BINARY", "VERSION", "COMMIT", "BUILT"}
 	if wide {
 		headers = append(headers, "PLATFORM", "PATH")
@@ -160,10 +192,7 @@ func (d *Dispatcher) Version(args []string) int {
 	if err := t.Render(); err != nil {
 		return exit.ExitFailed
 	}
-	if server != nil {
-		fmt.Fprintf(d.Out, "\nServer: %s (%s)\n", server.GitVersion, server.Host)
-	}
-	return d.serverResult(serverErr)
+	return exit.ExitOK
 }
 
 // serverResult prints a server error after the client versions, as kubectl version does.
@@ -188,7 +217,13 @@ func (d *Dispatcher) serverVersion(flags []string) (*ServerInfo, *exit.Error) {
 
 // askServerVersion runs `<path> __server <flags>` and reads its answer.
 func (d *Dispatcher) askServerVersion(path string, flags []string) (*ServerInfo, *exit.Error) {
-	cmd := exec.Command(path, append([]string{ServerVersionCmd}, flags...)...)
+	return d.askServerVersionCmd(context.Background(), path, flags)
+}
+
+// askServerVersionCmd is askServerVersion with the subcommand killed when ctx ends.
+func (d *Dispatcher) askServerVersionCmd(ctx context.Context, path string, flags []string) (*ServerInfo, *exit.Error) {
+	cmd := exec.CommandContext(ctx, path, append([]string{ServerVersionCmd}, flags...)...)
+	cmd.WaitDelay = waitDelay
 	var out, errOut bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = d.In, &out, &errOut
 	if cmd.Stdin == nil {

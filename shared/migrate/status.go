@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet/fleetcmd"
 	"github.com/piyasa/kubectl-piyasa/shared/oplock"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
@@ -70,6 +71,7 @@ the database at a revision the image does not know; 3 cluster unreachable or for
 		RunE: cli.RunE(o),
 	}
 	o.Print.AddFlags(cmd)
+	fleetcmd.Add(cmd, g, NewCmdStatus)
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet/fleetcmd"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 )
 
@@ -49,6 +50,7 @@ figures are re-read at most every 15 s). Ctrl-C stops.`,
 	}
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Redraw on every change until Ctrl-C")
 	o.Print.AddFlags(cmd)
+	fleetcmd.Add(cmd, g, NewCmdStatus, "watch")
 	return cmd
 }
 
