@@ -1,0 +1,3 @@
+// Package fleetbench holds the fleet fan-out benchmark (bench_test.go, build
+// tag bench): scripts/bench-fleet.sh runs it; `make test` finds no test here.
+package fleetbench
