@@ -14,8 +14,10 @@ import (
 // reports a standby whose replay lags over replication.DefaultLimits
 // (PIY983): the database itself when it is a standby, or a primary's
 // standbys. A server that neither is nor has a standby has nothing to say.
+// The role it reads is the report's Region.Database (PIY991 across a fleet).
 func (r *runner) probeReplication(ctx context.Context) {
-	if !r.begin("PIY983", KindPods) {
+	lag := r.begin("PIY983", KindPods)
+	if !lag && !(r.cfg.Probe && r.selected(CodeFleetSplitBrain)) {
 		return
 	}
 	pods := r.runningPods(app.Postgres)
@@ -34,8 +36,9 @@ func (r *runner) probeReplication(ctx context.Context) {
 			r.probeExecFix(p.Name, ctr, `psql -U `+app.DatabaseUser+` -d `+app.DatabaseName+` -c "SELECT * FROM pg_stat_replication; SELECT * FROM pg_stat_wal_receiver"`))
 		return
 	}
+	r.database = s.Role
 	behind := s.Behind(replication.DefaultLimits)
-	if len(behind) == 0 {
+	if !lag || len(behind) == 0 {
 		return
 	}
 	msg := fmt.Sprintf("a standby of the primary in pod %s lags behind it: %s", p.Name, strings.Join(behind, "; "))

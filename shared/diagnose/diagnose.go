@@ -30,6 +30,9 @@ type Options struct {
 	ChunkSize   int64
 
 	cfg Config
+	// last is the report of the last Run (nil before): a fleet's checks
+	// across regions read its Region.
+	last *Report
 }
 
 // NewOptions returns the defaults.
@@ -71,8 +74,9 @@ func NewCmd(g *cli.Global) *cobra.Command {
 	root.Use = "kubectl-piyasa-diagnose [--env dev|prod | -n NS] [flags]"
 	root.Long = diagnoseLong
 	root.Example = diagnoseExample
-	addChecks(root, g)
-	fleetcmd.Add(root, g, newCmdChecks)
+	o := addChecks(root, g)
+	regions := &fleetRegions{root: o, runs: map[*cli.Global]*Options{}}
+	fleetcmd.Add(root, g, regions.newCmd).Across = regions.across
 	root.AddCommand(NewCmdExplain(g), NewCmdBundle(g), logs.NewCmd(g), top.NewCmd(g))
 	return root
 }
@@ -85,8 +89,8 @@ func newCmdChecks(g *cli.Global) *cobra.Command {
 	return cmd
 }
 
-// addChecks makes cmd run the checks, with their flags.
-func addChecks(cmd *cobra.Command, g *cli.Global) {
+// addChecks makes cmd run the checks, with their flags; it returns their Options.
+func addChecks(cmd *cobra.Command, g *cli.Global) *Options {
 	o := NewOptions(g)
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = cli.RunE(o)
@@ -103,6 +107,7 @@ func addChecks(cmd *cobra.Command, g *cli.Global) {
 	_ = cmd.RegisterFlagCompletionFunc("min-severity", cli.FixedCompletion("info", "warning", "error"))
 	_ = cmd.RegisterFlagCompletionFunc("only", codeCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("skip", codeCompletion)
+	return o
 }
 
 func codeCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -195,6 +200,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	o.last = rep
 	switch {
 	case o.Print.Structured():
 		err = o.Print.PrintDocument(o.Out, "DiagnoseReport", rep)

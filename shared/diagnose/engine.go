@@ -106,6 +106,7 @@ func Analyze(ctx context.Context, s *Snapshot, cfg Config, logs LogFunc, prober 
 		rep.Checks = append(rep.Checks, *c)
 	}
 	rep.Stats.Pods = len(s.Pods)
+	rep.Region = r.region()
 	rep.finish(cfg.MinSeverity)
 	return rep
 }

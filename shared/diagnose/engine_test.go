@@ -198,7 +198,7 @@ func TestTrapsAndGolden(t *testing.T) {
 		sort.Strings(k)
 		return strings.Join(k, ",")
 	}
-	if k := keys(doc); k != "apiVersion,checks,environment,failOn,findings,generatedAt,kind,namespace,stats,summary" {
+	if k := keys(doc); k != "apiVersion,checks,environment,failOn,findings,generatedAt,kind,namespace,region,stats,summary" {
 		t.Errorf("top-level keys: %s", k)
 	}
 	f0 := doc["findings"].([]any)[0].(map[string]any)

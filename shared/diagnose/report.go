@@ -102,6 +102,8 @@ type Report struct {
 	// could not be masked).
 	Notes []string `json:"notes,omitempty"`
 	Stats Stats    `json:"stats"`
+	// Region is what a fleet's checks compare across regions (diagnose --fleet).
+	Region *Region `json:"region,omitempty"`
 }
 
 // Failing tells whether a finding at or above failOn exists.

@@ -27,6 +27,8 @@ type runner struct {
 	envFileKeys []string
 	// notes are said once under the report (e.g. log evidence left out).
 	notes []string
+	// database is the database's replication role read by the probe ("" unread).
+	database string
 }
 
 // note adds a note to the report, once.

@@ -46,6 +46,11 @@ type Fanout struct {
 	// Prepare, when set, is called with each cluster's Global before its
 	// command runs (a test sets fake clients there).
 	Prepare func(fleet.Target, *cli.Global)
+	// Across, when set, compares the clusters after they ran (each job's
+	// Global, in the fleet's order) and returns findings about the fleet
+	// and the exit code they make (0 for none): diagnose's checks across
+	// regions.
+	Across func(targets []fleet.Target, globals []*cli.Global) ([]fleet.Finding, int)
 }
 
 // Add adds --fleet, --contexts and --cluster-timeout to cmd, a command that
@@ -101,10 +106,22 @@ func (f *Fanout) runE(cmd *cobra.Command, args []string) error {
 	results := fleet.Run(ctx, targets, f.Timeout, func(cctx context.Context, i int, _ fleet.Target) fleet.Result {
 		return jobs[i].run(cctx, args, structured)
 	})
-	if err := f.print(results, format); err != nil {
+	var findings []fleet.Finding
+	code := 0
+	if f.Across != nil {
+		globals := make([]*cli.Global, len(jobs))
+		for i, j := range jobs {
+			globals[i] = j.g
+		}
+		findings, code = f.Across(targets, globals)
+	}
+	if err := f.print(results, format, findings); err != nil {
 		return err
 	}
-	return fleet.Error(results)
+	if err := fleet.Error(results); err != nil || code == 0 {
+		return err
+	}
+	return cli.ExitCode(code)
 }
 
 // targets checks the flags that select the clusters and reads the fleet file.
@@ -228,9 +245,11 @@ func (j *job) run(ctx context.Context, args []string, structured bool) fleet.Res
 }
 
 // print prints the results: sections and the summary table, or the List document.
-func (f *Fanout) print(results []fleet.Result, format string) error {
+func (f *Fanout) print(results []fleet.Result, format string, findings []fleet.Finding) error {
 	if format == output.JSON || format == output.YAML {
-		if err := output.PrintDocument(f.g.Out, format, fleet.ListKind, fleet.NewList(results)); err != nil {
+		list := fleet.NewList(results)
+		list.Findings = findings
+		if err := output.PrintDocument(f.g.Out, format, fleet.ListKind, list); err != nil {
 			return err
 		}
 		for _, r := range results {
@@ -244,5 +263,9 @@ func (f *Fanout) print(results []fleet.Result, format string) error {
 	}
 	fleet.PrintSections(f.g.Out, f.g.ErrOut, results)
 	fmt.Fprintln(f.g.Out)
-	return fleet.PrintSummary(f.g.Out, results)
+	if err := fleet.PrintSummary(f.g.Out, results); err != nil {
+		return err
+	}
+	fleet.PrintFindings(f.g.Out, findings)
+	return nil
 }

@@ -2,10 +2,13 @@ package fleet_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/piyasa/kubectl-piyasa/shared/fleet"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -102,6 +105,51 @@ func TestFleet(t *testing.T) {
 		}
 		if it := l.Items[2]; it.ExitCode != 3 || it.Document != nil || !strings.Contains(it.Error, "127.0.0.1:1") {
 			t.Errorf("item dead: %+v", it)
+		}
+	})
+
+	t.Run("diagnose --fleet across the regions", func(t *testing.T) {
+		// Only the checks across regions: each region's own run checks nothing,
+		// so the exit code is theirs alone.
+		two := filepath.Join(t.TempDir(), "two.yaml")
+		raw, err := os.ReadFile(s.fleet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, two, strings.Split(string(raw), "  - name: gone")[0])
+		across := func() ([]fleet.Finding, int) {
+			r := harness.Piyasa(t, "diagnose", "--fleet", two, kc, "--only", "PIY990,PIY992", "-o", "json").WithTimeout(guard).Run()
+			var l struct {
+				Findings []fleet.Finding `json:"findings"`
+			}
+			if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
+				t.Fatalf("%v\n%s", err, r.Stdout)
+			}
+			return l.Findings, r.Code
+		}
+		// Both regions run the dev app's workers: the same shards twice.
+		if f, code := across(); code != 1 || len(f) != 1 || f[0].Code != "PIY990" || strings.Join(f[0].Regions, ",") != "eu,us" {
+			t.Fatalf("workers in eu and us: exit %d %+v", code, f)
+		}
+		// The standby's workers stopped as a standby keeps them (StatefulSet at
+		// 0, TOTAL_WORKERS kept): nothing across the regions once they are gone.
+		harness.Kubectl(t, "scale", "statefulset", "dev-worker", "--replicas=0", "-n", s.usNS).RunOK()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+			f, code := across()
+			if code == 0 && len(f) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("workers in eu only: exit %d %+v", code, f)
+			}
+		}
+		// Started again with another count: twice the shards and TOTAL_WORKERS differing.
+		harness.Piyasa(t, "scale", "worker", "3", "-n", s.usNS, "--env", "dev", "--timeout", "2m").RunOK()
+		r := harness.Piyasa(t, "diagnose", "--fleet", two, kc, "--only", "PIY990,PIY992").WithTimeout(guard).ExpectCode(1)
+		for _, want := range []string{"across the regions:\nPIY990 ERROR: workers run in more than one region: eu (", "PIY992 WARNING: TOTAL_WORKERS differs between regions: "} {
+			if !strings.Contains(r.Stdout, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, r.Stdout)
+			}
 		}
 	})
 
