@@ -26,6 +26,8 @@ type UpdateOptions struct {
 	waitFlags
 	// Migrate is --migrate and its backup flags.
 	Migrate updateMigrate
+	// Fleet is --fleet and its flags: the release in waves.
+	Fleet updateFleet
 
 	apiRef, feRef string
 }
@@ -70,6 +72,7 @@ not installed), run with the kubectl and backup flags given here.`,
 	cli.AddDryRunFlag(cmd)
 	o.waitFlags.add(cmd)
 	o.Migrate.addFlags(cmd)
+	o.Fleet.addFlags(cmd)
 	return cmd
 }
 
@@ -80,8 +83,10 @@ func (o *UpdateOptions) Complete(cmd *cobra.Command, _ []string) error {
 	}
 	o.Migrate.Backup.Resolve(o.Env)
 	var err error
-	o.DryRun, err = completeDryRun(cmd, o.Global)
-	return err
+	if o.DryRun, err = completeDryRun(cmd, o.Global); err != nil {
+		return err
+	}
+	return o.Fleet.complete(cmd)
 }
 
 // Validate checks the image references (no I/O).
@@ -108,14 +113,48 @@ func (o *UpdateOptions) Validate() error {
 		}
 		*x.dst = render.ImageRef(img)
 	}
-	return o.Migrate.validate(o.apiRef)
+	if err := o.Migrate.validate(o.apiRef); err != nil {
+		return err
+	}
+	return o.Fleet.validate(o)
 }
 
-// Run sets the images, waits, and rolls back on failure.
+// Run sets the images, waits, and rolls back on failure; with --fleet, it
+// releases wave by wave (see runFleet).
 func (o *UpdateOptions) Run(ctx context.Context) error {
-	cs, err := o.Clientset()
+	if o.Fleet.on() {
+		return o.runFleet(ctx)
+	}
+	targets, err := o.loadTargets(ctx)
 	if err != nil {
 		return err
+	}
+	if o.Migrate.On {
+		if err := o.Migrate.run(ctx, o.Global, o.apiRef, o.DryRun.Active()); err != nil {
+			return err
+		}
+	}
+	if o.DryRun.Client() {
+		for _, t := range targets {
+			fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
+		}
+		return nil
+	}
+	cause := o.changeCause()
+	if _, err := o.applyImages(ctx, targets, cause); err != nil {
+		return err
+	}
+	if o.DryRun.Active() || !o.Wait {
+		return nil
+	}
+	return o.waitForUpdate(ctx, targets, cause)
+}
+
+// loadTargets reads the workloads the update moves, with their current images.
+func (o *UpdateOptions) loadTargets(ctx context.Context) ([]target, error) {
+	cs, err := o.Clientset()
+	if err != nil {
+		return nil, err
 	}
 	var targets []target
 	add := func(compName, ref string) error {
@@ -130,37 +169,42 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	}
 	if o.apiRef != "" {
 		if err := add(app.API, o.apiRef); err != nil {
-			return err
+			return nil, err
 		}
 		if err := add(app.Worker, o.apiRef); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if o.feRef != "" {
 		if err := add(app.Frontend, o.feRef); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	cause := o.ChangeCause
-	if cause == "" {
-		cause = "kubectl piyasa deploy update"
-		if o.apiRef != "" {
-			cause += " --image " + o.apiRef
-		}
-		if o.feRef != "" {
-			cause += " --frontend-image " + o.feRef
-		}
+	return targets, nil
+}
+
+// changeCause is --change-cause, else the command line's intent.
+func (o *UpdateOptions) changeCause() string {
+	if o.ChangeCause != "" {
+		return o.ChangeCause
 	}
-	if o.Migrate.On {
-		if err := o.Migrate.run(ctx, o.Global, o.apiRef, o.DryRun.Active()); err != nil {
-			return err
-		}
+	cause := "kubectl piyasa deploy update"
+	if o.apiRef != "" {
+		cause += " --image " + o.apiRef
 	}
-	if o.DryRun.Client() {
-		for _, t := range targets {
-			fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
-		}
-		return nil
+	if o.feRef != "" {
+		cause += " --frontend-image " + o.feRef
+	}
+	return cause
+}
+
+// applyImages sets the new images of targets and returns how many it set;
+// when a later one fails, the ones already set are put back (api and worker
+// must run one image).
+func (o *UpdateOptions) applyImages(ctx context.Context, targets []target, cause string) (int, error) {
+	cs, err := o.Clientset()
+	if err != nil {
+		return 0, err
 	}
 	for i, t := range targets {
 		// api and worker are set together: a signal stops the command after
@@ -170,22 +214,25 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			if o.DryRun.Active() {
-				return err // nothing was changed
+				return 0, err // nothing was changed
 			}
 			if i == 0 {
 				if o.Migrate.done == nil {
-					return err // nothing was changed
+					return 0, err // nothing was changed
 				}
-				return o.Migrate.explainRollback(o.Global, cli.Failedf("setting the image failed, no image was changed: %v", err))
+				return 0, o.Migrate.explainRollback(o.Global, cli.Failedf("setting the image failed, no image was changed: %v", err))
 			}
 			// api and worker must run one image: put back what was set.
-			return o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets[:i], cause, err))
+			return i, o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets[:i], cause, err))
 		}
 		fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
 	}
-	if o.DryRun.Active() || !o.Wait {
-		return nil
-	}
+	return len(targets), nil
+}
+
+// waitForUpdate waits for the new images to roll out; a failed rollout is
+// rolled back (unless --no-rollback) and ends with exit 1.
+func (o *UpdateOptions) waitForUpdate(ctx context.Context, targets []target, cause string) error {
 	if ctx.Err() != nil {
 		return o.interruptedUpdate(targets)
 	}
