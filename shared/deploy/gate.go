@@ -102,7 +102,7 @@ func gate(ctx context.Context, g *cli.Global, kubeContext string, flags []string
 		if failsGate(f.Severity, gateOn) && !slices.Contains(res.Codes, f.Code) {
 			res.Codes = append(res.Codes, f.Code)
 			if first == "" {
-				first = f.Code + ": " + redact.Line(f.Message)
+				first = redact.Line(f.Message)
 			}
 		}
 	}

@@ -29,10 +29,11 @@ type updateFleet struct {
 
 	fleet *fleet.Fleet
 	cmd   *cobra.Command
-	// prepare, when set, is called with each region's Global before it is
-	// used (a test sets fake clients there).
-	prepare func(fleet.Region, *cli.Global)
 }
+
+// prepareRegion, when set, is called with each region's Global before it is
+// used: the unit tests set fake clients there.
+var prepareRegion func(fleet.Region, *cli.Global)
 
 func (u *updateFleet) on() bool { return u.File != "" }
 
@@ -117,8 +118,8 @@ func (o *UpdateOptions) newRegionRun(r fleet.Region, rel *RegionRelease, mu *syn
 	pw := &prefixWriter{w: o.ErrOut, mu: mu, prefix: "[" + r.Name + "] "}
 	g := cli.NewGlobal(genericiooptions.IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: pw})
 	g.Inherit(o.Global, r.Context, r.Environment, r.EffectiveNamespace())
-	if o.Fleet.prepare != nil {
-		o.Fleet.prepare(r, g)
+	if prepareRegion != nil {
+		prepareRegion(r, g)
 	}
 	ro := &UpdateOptions{Global: g, Image: o.Image, FrontendImage: o.FrontendImage, ChangeCause: o.ChangeCause,
 		RollbackTimeout: o.RollbackTimeout, DryRun: o.DryRun, waitFlags: o.waitFlags, apiRef: o.apiRef, feRef: o.feRef}

@@ -154,8 +154,13 @@ func (rel *release) runWaves(ctx context.Context) {
 			return
 		}
 		rel.o.Infof("Wave %d of %d: %s\n", i+1, len(rel.waves), regionNames(wave))
-		if failed := rel.runWave(ctx, wave); failed != "" {
-			rel.notTouched(rel.later(i+1), fmt.Sprintf("wave %d failed (%s)", wave[0].rel.Wave, failed))
+		failed := rel.runWave(ctx, wave)
+		switch {
+		case ctx.Err() != nil:
+			rel.notTouched(rel.later(i+1), fmt.Sprintf("interrupted before wave %d", i+2))
+			return
+		case failed != "":
+			rel.notTouched(rel.later(i+1), fmt.Sprintf("wave %d failed in region %s", i+1, failed))
 			return
 		}
 	}
