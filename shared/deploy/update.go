@@ -57,10 +57,18 @@ or migration changes no image (exit 1, the Job named). If the rollout then fails
 are rolled back but the schema stays migrated: the command says so and prints the
 'migrate down --to <revision before>' that undoes it and the backup to restore instead.
 The migration is kubectl-piyasa-migrate (beside this binary, else on PATH; exit 2 when it is
-not installed), run with the kubectl and backup flags given here.`,
+not installed), run with the kubectl and backup flags given here.
+
+--fleet FILE releases to every region of a fleet file, wave by wave: every region is read
+first (nothing changes when one cannot be), --migrate migrates once in the primary region
+before wave 1, each wave's regions are updated at once, then diagnose runs in each as the
+gate (--gate-on error|warning); a failed wave is rolled back in all its regions and the later
+waves are not touched. The table (-o json|yaml: a FleetRelease) says per region what happened;
+--dry-run=client prints the plan.`,
 		Example: `  kubectl piyasa deploy update --image v2.0.0 -n piyasa-chatbot
   kubectl piyasa deploy update --image ghcr.io/me/api:2.0.1 --frontend-image 2.0.1 --env prod
-  kubectl piyasa deploy update --image v2.1.0 --migrate --backup-to s3://my-bucket/piyasa --env prod`,
+  kubectl piyasa deploy update --image v2.1.0 --migrate --backup-to s3://my-bucket/piyasa --env prod
+  kubectl piyasa deploy update --fleet piyasa-fleet.yaml --image v2.1.0 --migrate --dry-run=client`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
