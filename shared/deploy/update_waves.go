@@ -149,18 +149,19 @@ func (rel *release) migrate(ctx context.Context) bool {
 // at an interruption; the later waves are not touched.
 func (rel *release) runWaves(ctx context.Context) {
 	for i, wave := range rel.waves {
+		n := wave[0].rel.Wave // the wave's number in the fleet file
 		if ctx.Err() != nil {
-			rel.notTouched(rel.later(i), fmt.Sprintf("interrupted before wave %d", i+1))
+			rel.notTouched(rel.later(i), fmt.Sprintf("interrupted before wave %d", n))
 			return
 		}
-		rel.o.Infof("Wave %d of %d: %s\n", i+1, len(rel.waves), regionNames(wave))
+		rel.o.Infof("Wave %d (%d of %d): %s\n", n, i+1, len(rel.waves), regionNames(wave))
 		failed := rel.runWave(ctx, wave)
 		switch {
-		case ctx.Err() != nil:
-			rel.notTouched(rel.later(i+1), fmt.Sprintf("interrupted before wave %d", i+2))
+		case ctx.Err() != nil && i+1 < len(rel.waves):
+			rel.notTouched(rel.later(i+1), fmt.Sprintf("interrupted before wave %d", rel.waves[i+1][0].rel.Wave))
 			return
 		case failed != "":
-			rel.notTouched(rel.later(i+1), fmt.Sprintf("wave %d failed in region %s", i+1, failed))
+			rel.notTouched(rel.later(i+1), fmt.Sprintf("wave %d failed in region %s", n, failed))
 			return
 		}
 	}

@@ -260,7 +260,7 @@ func TestFleetReleaseMigratesOnceInThePrimary(t *testing.T) {
 	if m := doc.Migration; m == nil || m.State != "applied" || m.Region != "eu" || m.Job != "dev-db-migrate-1" {
 		t.Errorf("migration %+v", doc.Migration)
 	}
-	if strings.Index(stderr, "Migration in the primary region eu") > strings.Index(stderr, "Wave 1 of 2") {
+	if strings.Index(stderr, "Migration in the primary region eu") > strings.Index(stderr, "Wave 1 (1 of 2)") {
 		t.Errorf("the migration did not come before wave 1:\n%s", stderr)
 	}
 
@@ -359,7 +359,7 @@ func TestFleetReleaseTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
-	for _, want := range []string{"Wave 1 of 2: eu (eu-ctx)", "[eu] deployment/dev-api image " + imgV1 + " -> " + imgV2, "[eu] Rolling back"} {
+	for _, want := range []string{"Wave 1 (1 of 2): eu (eu-ctx)", "[eu] deployment/dev-api image " + imgV1 + " -> " + imgV2, "[eu] Rolling back"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
