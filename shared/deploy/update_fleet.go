@@ -147,6 +147,7 @@ func (r *regionRun) read(ctx context.Context, timeout time.Duration) {
 	err := r.o.Global.Complete()
 	if err == nil {
 		r.rel.Namespace = r.o.Namespace
+		r.o.Migrate.Backup.Resolve(r.o.Env) // a backup first by default when the primary is prod
 		r.targets, err = r.o.loadTargets(cctx)
 	}
 	if err == nil && !r.o.DryRun.Active() {
