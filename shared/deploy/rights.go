@@ -100,7 +100,8 @@ func (o *DiffOptions) NeededRights(ctx context.Context) (*rbac.Needs, error) {
 
 // NeededRights of deploy update; --migrate adds migrate up's and the backup's.
 func (o *UpdateOptions) NeededRights(context.Context) (*rbac.Needs, error) {
-	if o.DryRun.Client() {
+	if o.DryRun.Client() || o.Fleet.on() {
+		// --fleet checks each region's rights before the release starts.
 		return nil, nil
 	}
 	n := rbac.For("deploy update").Needs(o.Namespace)

@@ -26,6 +26,8 @@ type UpdateOptions struct {
 	waitFlags
 	// Migrate is --migrate and its backup flags.
 	Migrate updateMigrate
+	// Fleet is --fleet and its flags: the release in waves.
+	Fleet updateFleet
 
 	apiRef, feRef string
 }
@@ -55,10 +57,18 @@ or migration changes no image (exit 1, the Job named). If the rollout then fails
 are rolled back but the schema stays migrated: the command says so and prints the
 'migrate down --to <revision before>' that undoes it and the backup to restore instead.
 The migration is kubectl-piyasa-migrate (beside this binary, else on PATH; exit 2 when it is
-not installed), run with the kubectl and backup flags given here.`,
+not installed), run with the kubectl and backup flags given here.
+
+--fleet FILE releases to every region of a fleet file, wave by wave: every region is read
+first (nothing changes when one cannot be), --migrate migrates once in the primary region
+before wave 1, each wave's regions are updated at once, then diagnose runs in each as the
+gate (--gate-on error|warning); a failed wave is rolled back in all its regions and the later
+waves are not touched. The table (-o json|yaml: a FleetRelease) says per region what happened;
+--dry-run=client prints the plan.`,
 		Example: `  kubectl piyasa deploy update --image v2.0.0 -n piyasa-chatbot
   kubectl piyasa deploy update --image ghcr.io/me/api:2.0.1 --frontend-image 2.0.1 --env prod
-  kubectl piyasa deploy update --image v2.1.0 --migrate --backup-to s3://my-bucket/piyasa --env prod`,
+  kubectl piyasa deploy update --image v2.1.0 --migrate --backup-to s3://my-bucket/piyasa --env prod
+  kubectl piyasa deploy update --fleet piyasa-fleet.yaml --image v2.1.0 --migrate --dry-run=client`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
@@ -70,6 +80,7 @@ not installed), run with the kubectl and backup flags given here.`,
 	cli.AddDryRunFlag(cmd)
 	o.waitFlags.add(cmd)
 	o.Migrate.addFlags(cmd)
+	o.Fleet.addFlags(cmd)
 	return cmd
 }
 
@@ -80,8 +91,10 @@ func (o *UpdateOptions) Complete(cmd *cobra.Command, _ []string) error {
 	}
 	o.Migrate.Backup.Resolve(o.Env)
 	var err error
-	o.DryRun, err = completeDryRun(cmd, o.Global)
-	return err
+	if o.DryRun, err = completeDryRun(cmd, o.Global); err != nil {
+		return err
+	}
+	return o.Fleet.complete(cmd)
 }
 
 // Validate checks the image references (no I/O).
@@ -108,14 +121,48 @@ func (o *UpdateOptions) Validate() error {
 		}
 		*x.dst = render.ImageRef(img)
 	}
-	return o.Migrate.validate(o.apiRef)
+	if err := o.Migrate.validate(o.apiRef); err != nil {
+		return err
+	}
+	return o.Fleet.validate(o)
 }
 
-// Run sets the images, waits, and rolls back on failure.
+// Run sets the images, waits, and rolls back on failure; with --fleet, it
+// releases wave by wave (see runFleet).
 func (o *UpdateOptions) Run(ctx context.Context) error {
-	cs, err := o.Clientset()
+	if o.Fleet.on() {
+		return o.runFleet(ctx)
+	}
+	targets, err := o.loadTargets(ctx)
 	if err != nil {
 		return err
+	}
+	if o.Migrate.On {
+		if err := o.Migrate.run(ctx, o.Global, o.apiRef, o.DryRun.Active()); err != nil {
+			return err
+		}
+	}
+	if o.DryRun.Client() {
+		for _, t := range targets {
+			fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
+		}
+		return nil
+	}
+	cause := o.changeCause()
+	if _, err := o.applyImages(ctx, targets, cause); err != nil {
+		return err
+	}
+	if o.DryRun.Active() || !o.Wait {
+		return nil
+	}
+	return o.waitForUpdate(ctx, targets, cause)
+}
+
+// loadTargets reads the workloads the update moves, with their current images.
+func (o *UpdateOptions) loadTargets(ctx context.Context) ([]target, error) {
+	cs, err := o.Clientset()
+	if err != nil {
+		return nil, err
 	}
 	var targets []target
 	add := func(compName, ref string) error {
@@ -130,37 +177,42 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 	}
 	if o.apiRef != "" {
 		if err := add(app.API, o.apiRef); err != nil {
-			return err
+			return nil, err
 		}
 		if err := add(app.Worker, o.apiRef); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if o.feRef != "" {
 		if err := add(app.Frontend, o.feRef); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	cause := o.ChangeCause
-	if cause == "" {
-		cause = "kubectl piyasa deploy update"
-		if o.apiRef != "" {
-			cause += " --image " + o.apiRef
-		}
-		if o.feRef != "" {
-			cause += " --frontend-image " + o.feRef
-		}
+	return targets, nil
+}
+
+// changeCause is --change-cause, else the command line's intent.
+func (o *UpdateOptions) changeCause() string {
+	if o.ChangeCause != "" {
+		return o.ChangeCause
 	}
-	if o.Migrate.On {
-		if err := o.Migrate.run(ctx, o.Global, o.apiRef, o.DryRun.Active()); err != nil {
-			return err
-		}
+	cause := "kubectl piyasa deploy update"
+	if o.apiRef != "" {
+		cause += " --image " + o.apiRef
 	}
-	if o.DryRun.Client() {
-		for _, t := range targets {
-			fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
-		}
-		return nil
+	if o.feRef != "" {
+		cause += " --frontend-image " + o.feRef
+	}
+	return cause
+}
+
+// applyImages sets the new images of targets and returns how many it set;
+// when a later one fails, the ones already set are put back (api and worker
+// must run one image).
+func (o *UpdateOptions) applyImages(ctx context.Context, targets []target, cause string) (int, error) {
+	cs, err := o.Clientset()
+	if err != nil {
+		return 0, err
 	}
 	for i, t := range targets {
 		// api and worker are set together: a signal stops the command after
@@ -170,22 +222,25 @@ func (o *UpdateOptions) Run(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			if o.DryRun.Active() {
-				return err // nothing was changed
+				return 0, err // nothing was changed
 			}
 			if i == 0 {
 				if o.Migrate.done == nil {
-					return err // nothing was changed
+					return 0, err // nothing was changed
 				}
-				return o.Migrate.explainRollback(o.Global, cli.Failedf("setting the image failed, no image was changed: %v", err))
+				return 0, o.Migrate.explainRollback(o.Global, cli.Failedf("setting the image failed, no image was changed: %v", err))
 			}
 			// api and worker must run one image: put back what was set.
-			return o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets[:i], cause, err))
+			return i, o.Migrate.explainRollback(o.Global, o.rollBack(ctx, targets[:i], cause, err))
 		}
 		fmt.Fprintf(o.Out, "%s/%s image %s -> %s%s\n", kindLower(t.comp.Kind), t.name, t.oldImage, t.newImage, o.DryRun.Suffix())
 	}
-	if o.DryRun.Active() || !o.Wait {
-		return nil
-	}
+	return len(targets), nil
+}
+
+// waitForUpdate waits for the new images to roll out; a failed rollout is
+// rolled back (unless --no-rollback) and ends with exit 1.
+func (o *UpdateOptions) waitForUpdate(ctx context.Context, targets []target, cause string) error {
 	if ctx.Err() != nil {
 		return o.interruptedUpdate(targets)
 	}

@@ -30,6 +30,9 @@ type updateMigrate struct {
 
 	// cmd is `deploy update`, whose given flags are passed on.
 	cmd *cobra.Command
+	// context is the kubeconfig context to migrate in ("": the one given;
+	// --fleet: the primary region's).
+	context string
 	// done is set once the migration succeeded: what a later rollback must say.
 	done *migrationDone
 }
@@ -53,16 +56,7 @@ const childGrace = 20 * time.Second
 var (
 	// findMigrate returns the path of kubectl-piyasa-migrate: beside this
 	// executable (symbolic links resolved), else on PATH, as the dispatcher finds subcommands.
-	findMigrate = func() (string, bool) {
-		name := suite.Binary(migrateSub)
-		if p, ok := suite.FindBeside(suite.SelfDir(), name); ok {
-			return p, true
-		}
-		if p, err := exec.LookPath(name); err == nil {
-			return p, true
-		}
-		return "", false
-	}
+	findMigrate = func() (string, bool) { return findSuiteBinary(migrateSub) }
 	// runMigrate runs path with args, its standard error going to errOut as
 	// it comes, and returns its standard output and its exit code (killed:
 	// ended by a signal). Cancelling ctx stops it as Ctrl-C would.
@@ -113,6 +107,9 @@ func (m *updateMigrate) validate(apiRef string) error {
 // shared and backup flags given to this command.
 func (m *updateMigrate) args(g *cli.Global, image string) []string {
 	args := []string{"up", "--to=head", "--image=" + image, "--output=json", "--namespace=" + g.Namespace, "--env=" + g.Env.Name}
+	if m.context != "" {
+		args = append(args, "--context="+m.context)
+	}
 	args = append(args, cli.GlobalFlagArgs(m.cmd, "namespace", "env")...)
 	names := backupflags.Names()
 	return append(args, cli.FlagArgs(m.cmd.Flags(), func(n string) bool { return slices.Contains(names, n) })...)
