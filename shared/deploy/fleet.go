@@ -32,7 +32,6 @@ type fleetRun struct {
 
 // deployOrder is the primary, then the standbys by wave (the file's order within a wave).
 func deployOrder(f *fleet.Fleet) []fleet.Region {
-	out := append([]fleet.Region{f.Primary()}, nil...)
 	var standbys []fleet.Region
 	for _, r := range f.Regions {
 		if r.Role != fleet.RolePrimary {
@@ -40,7 +39,7 @@ func deployOrder(f *fleet.Fleet) []fleet.Region {
 		}
 	}
 	sort.SliceStable(standbys, func(i, j int) bool { return standbys[i].Wave < standbys[j].Wave })
-	return append(out, standbys...)
+	return append([]fleet.Region{f.Primary()}, standbys...)
 }
 
 // completeFleet reads the fleet file and makes each region's deploy: its
@@ -201,16 +200,14 @@ func renderedImage(objs []*unstructured.Unstructured, comp string) string {
 			continue
 		}
 		ctrs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		var img string
 		for i, c := range ctrs {
 			m, _ := c.(map[string]any)
-			if m["name"] == comp || (i == len(ctrs)-1 && len(ctrs) > 0) {
-				if m["name"] != comp {
-					m, _ = ctrs[0].(map[string]any)
-				}
-				img, _ := m["image"].(string)
-				return img
+			if i == 0 || m["name"] == comp {
+				img, _ = m["image"].(string)
 			}
 		}
+		return img
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,6 +234,44 @@ func TestDeployFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("clone-primary's script clones the primary over TLS", func(t *testing.T) {
+		// kwok runs no container: run the standby's initContainer script here,
+		// against the harness's primary with TLS on (the Secret's certificate).
+		d, err := scs.AppsV1().Deployments(ns).Get(ctx, "dev-"+app.Postgres, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enableTLS(t, pg, data)
+		clone := d.Spec.Template.Spec.InitContainers[0]
+		pgdata := filepath.Join(t.TempDir(), "pgdata")
+		script := func() string {
+			cmd := exec.Command(clone.Command[0], append(clone.Command[1:], clone.Args...)...)
+			cmd.Env = append(os.Environ(), "PATH="+pg.BinDir+":"+os.Getenv("PATH"), "PGDATA="+pgdata, app.EnvPrimaryHost+"="+pg.Host,
+				app.EnvPrimaryPort+"="+fmt.Sprint(pg.Port), app.KeyReplicationPassword+"="+string(data[app.KeyReplicationPassword]))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("clone-primary: %v\n%s", err, out)
+			}
+			return string(out)
+		}
+		if out := script(); !strings.Contains(out, "cloning the primary at "+pg.Host) {
+			t.Fatalf("clone-primary said:\n%s", out)
+		}
+		auto, err := os.ReadFile(filepath.Join(pgdata, "postgresql.auto.conf"))
+		if err != nil || !strings.Contains(string(auto), "sslmode=require") || !strings.Contains(string(auto), "user="+app.ReplicationRole) {
+			t.Fatalf("the clone's primary_conninfo: %v\n%s", err, auto)
+		}
+		for _, f := range []string{"standby.signal", "PG_VERSION"} {
+			if _, err := os.Stat(filepath.Join(pgdata, f)); err != nil {
+				t.Errorf("the clone has no %s: %v", f, err)
+			}
+		}
+		// A second start keeps the database it has.
+		if out := script(); !strings.Contains(out, "holds a database") {
+			t.Errorf("clone-primary on a cloned directory said:\n%s", out)
+		}
+	})
+
 	t.Run("a redeploy keeps the Secret", func(t *testing.T) {
 		r := harness.Piyasa(t, "deploy", "--fleet", fleetFile, "--env-file", env, "--timeout", "3m").WithTimeout(6 * time.Minute).RunOK()
 		if !strings.Contains(r.Stdout, "secret/"+app.ReplicationSecret+" unchanged") {
@@ -243,4 +282,35 @@ func TestDeployFleet(t *testing.T) {
 			t.Errorf("the standby's password changed: %v", err)
 		}
 	})
+}
+
+// enableTLS turns ssl on in the harness's server with the certificate and
+// key of Secret piyasa-replication (a reload, as PostgreSQL allows).
+func enableTLS(t *testing.T, pg *harness.Postgres, data map[string][]byte) {
+	t.Helper()
+	st, err := os.Stat(pg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := st.Sys().(*syscall.Stat_t)
+	for _, k := range []string{app.KeyTLSCert, app.KeyTLSKey} {
+		path := filepath.Join(pg.Data, "replication-"+k)
+		if err := os.WriteFile(path, data[k], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, int(owner.Uid), int(owner.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg.MustPsql(t, "postgres", "ALTER SYSTEM SET ssl_cert_file = 'replication-"+app.KeyTLSCert+"'")
+	pg.MustPsql(t, "postgres", "ALTER SYSTEM SET ssl_key_file = 'replication-"+app.KeyTLSKey+"'")
+	pg.MustPsql(t, "postgres", "ALTER SYSTEM SET ssl = on")
+	pg.MustPsql(t, "postgres", "SELECT pg_reload_conf()")
+	// The postmaster reads the configuration when it gets the reload's signal.
+	for i := 0; pg.MustPsql(t, "postgres", "SHOW ssl") != "on"; i++ {
+		if i == 100 {
+			t.Fatalf("ssl is still off after the reload; the server's log:\n%s", pg.ServerLog())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
