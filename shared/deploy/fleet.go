@@ -20,6 +20,8 @@ import (
 // namespace), the primary first, then the standbys in wave order.
 type fleetRun struct {
 	fleet *fleet.Fleet
+	// repl are the fleet's replication settings.
+	repl fleet.Replication
 	// regions in deploy order, and each region's deploy.
 	regions []fleet.Region
 	deploys []*Options
@@ -65,6 +67,9 @@ func (o *Options) completeFleet(cmd *cobra.Command) error {
 		return cli.Usagef("%s: settings.standbyApi is %s, but the app has no read-only switch: its api would write to the standby's read-only database", o.Fleet, s).
 			WithHint("set 'standbyApi: %s' under settings: the standby's api and frontend at 0, started by a failover", fleet.StandbyZero)
 	}
+	if o.fl.repl, err = o.fl.fleet.Replication(); err != nil {
+		return err
+	}
 	if o.env, err = readEnvFile(o.EnvFile); err != nil {
 		return err
 	}
@@ -93,8 +98,8 @@ func (o *Options) regionDeploy(r fleet.Region) (*Options, error) {
 	}
 	ro := &Options{Global: g, EnvFile: o.EnvFile, Image: o.Image, FrontendImage: o.FrontendImage, DryRun: o.DryRun,
 		waitFlags: o.waitFlags, monitoringFlag: monitoringFlag{Monitoring: o.Monitoring}, env: o.env}
-	s := o.fl.fleet.Settings
-	reg := &render.Region{Role: r.Role, ServiceType: s.ReplicationService, PrimaryHost: s.PrimaryHost, PrimaryPort: s.PrimaryPort}
+	s := o.fl.repl
+	reg := &render.Region{Role: r.Role, ServiceType: s.ServiceType, PrimaryHost: s.Host, PrimaryPort: s.Port}
 	var err error
 	if ro.objs, err = renderWith(render.Options{Env: g.Env, Namespace: g.Namespace, APIImage: o.Image, FrontendImage: o.FrontendImage, Region: reg}); err != nil {
 		return nil, err
@@ -250,11 +255,11 @@ func (o *Options) replicationRole(ctx context.Context, ro *Options, password []b
 // deployed primary ro; a server dry run, before the primary exists, takes
 // the fleet's settings.
 func (o *Options) primaryAddress(ctx context.Context, ro *Options) (string, int, error) {
-	s := o.fl.fleet.Settings
+	s := o.fl.repl
 	host, port, err := primaryAddress(ctx, ro.Global, s)
 	if err != nil && o.DryRun.Active() {
 		o.Infof("the standbys' primary address is not known before the primary is deployed (%s)\n", cli.Classify(err, "").Msg)
-		return s.PrimaryHost, s.PrimaryPort, nil
+		return s.Host, s.Port, nil
 	}
 	if err == nil {
 		fmt.Fprintf(o.Out, "service/%s%s: the standbys reach the primary at %s%s\n", ro.Env.Prefix, app.ReplicationService, hostPort(host, port), o.DryRun.Suffix())
@@ -264,12 +269,12 @@ func (o *Options) primaryAddress(ctx context.Context, ro *Options) (string, int,
 
 // planFleet prints what deploy --fleet would do, without a request.
 func (o *Options) planFleet(ctx context.Context) error {
-	s := o.fl.fleet.Settings
+	s := o.fl.repl
 	address := "the load-balancer address of the primary's Service"
-	if s.PrimaryHost != "" {
-		address = s.PrimaryHost
-		if s.PrimaryPort != 0 {
-			address = hostPort(s.PrimaryHost, s.PrimaryPort)
+	if s.Host != "" {
+		address = s.Host
+		if s.Port != 0 {
+			address = hostPort(s.Host, s.Port)
 		}
 	}
 	suffix := o.DryRun.Suffix()
@@ -282,7 +287,7 @@ func (o *Options) planFleet(ctx context.Context) error {
 		}
 		if r.Role == fleet.RolePrimary {
 			fmt.Fprintf(o.Out, "role %s created or updated in the database through psql in the postgres pod%s\n", app.ReplicationRole, suffix)
-			fmt.Fprintf(o.Out, "service/%s%s (type %s): the standbys reach it at %s%s\n", ro.Env.Prefix, app.ReplicationService, s.ReplicationService, address, suffix)
+			fmt.Fprintf(o.Out, "service/%s%s (type %s): the standbys reach it at %s%s\n", ro.Env.Prefix, app.ReplicationService, s.ServiceType, address, suffix)
 			continue
 		}
 		fmt.Fprintf(o.Out, "deployment/%s%s: %s clones the primary region %s at %s when its data directory is empty; workers, api and frontend at 0%s\n",

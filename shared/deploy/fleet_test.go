@@ -339,6 +339,7 @@ func TestDeployFleetRefuses(t *testing.T) {
 		{[]string{"--fleet", f, "--wait=false"}, "--wait=false cannot be used with --fleet"},
 		{[]string{"--fleet", readOnly}, "settings.standbyApi is readOnly, but the app has no read-only switch"},
 		{[]string{"--fleet", filepath.Join(t.TempDir(), "none.yaml")}, "--fleet: open"},
+		{[]string{"--fleet", fleetFile(t, "  primaryPort: 0\n")}, "piyasa-fleet.yaml:5: settings.primaryPort must be a port (1-65535), not 0"},
 	} {
 		ft := newFleetT(nil)
 		err := ft.run(append(c.args, "--env-file", env)...)

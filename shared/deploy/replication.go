@@ -231,7 +231,7 @@ func scramVerifier(password []byte) (string, error) {
 // the fleet's settings.primaryHost, else the replication Service's
 // load-balancer address; the port is settings.primaryPort, else the
 // Service's node port (NodePort) or port.
-func primaryAddress(ctx context.Context, g *cli.Global, s fleet.Settings) (string, int, error) {
+func primaryAddress(ctx context.Context, g *cli.Global, s fleet.Replication) (string, int, error) {
 	cs, err := g.Clientset()
 	if err != nil {
 		return "", 0, err
@@ -241,10 +241,10 @@ func primaryAddress(ctx context.Context, g *cli.Global, s fleet.Settings) (strin
 	if err != nil {
 		return "", 0, fmt.Errorf("cannot read the primary's Service %s: %w", name, err)
 	}
-	host, port := s.PrimaryHost, s.PrimaryPort
+	host, port := s.Host, s.Port
 	if port == 0 && len(svc.Spec.Ports) > 0 {
 		port = int(svc.Spec.Ports[0].Port)
-		if svc.Spec.Type == corev1.ServiceTypeNodePort && s.PrimaryHost != "" {
+		if svc.Spec.Type == corev1.ServiceTypeNodePort && s.Host != "" {
 			port = int(svc.Spec.Ports[0].NodePort)
 		}
 	}

@@ -45,6 +45,8 @@ type Fleet struct {
 	Settings Settings
 	// Regions in the file's order.
 	Regions []Region
+	// settings is the settings mapping, for Replication (nil: none given).
+	settings *yaml.Node
 }
 
 // Settings apply to the whole fleet.
@@ -52,18 +54,10 @@ type Settings struct {
 	// StandbyAPI is how a standby region runs its api and frontend:
 	// readOnly (up, against the read-only database) or zero (scaled to 0).
 	StandbyAPI string
-	// ReplicationService is the type of the Service the primary region
-	// exposes its database through to the standbys: LoadBalancer (the
-	// default), NodePort or ClusterIP.
-	ReplicationService string
-	// PrimaryHost and PrimaryPort are where the standby regions reach that
-	// Service ("" and 0: its load-balancer address and port, read by deploy).
-	PrimaryHost string
-	PrimaryPort int
 }
 
-// ServiceTypes are the values of settings.replicationService.
-var ServiceTypes = []string{"LoadBalancer", "NodePort", "ClusterIP"}
+// settingKeys are the known keys of settings (Replication reads the last three).
+var settingKeys = []string{"standbyApi", "replicationService", "primaryHost", "primaryPort"}
 
 // Region is one cluster of the fleet.
 type Region struct {
@@ -104,7 +98,7 @@ func Parse(path string, data []byte) (*Fleet, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, p.errorf(1, "the file is empty: it must be a %s document", Kind)
 	}
-	f := &Fleet{Path: path, Settings: Settings{StandbyAPI: StandbyReadOnly, ReplicationService: ServiceTypes[0]}}
+	f := &Fleet{Path: path, Settings: Settings{StandbyAPI: StandbyReadOnly}}
 	p.document(doc.Content[0], f)
 	if p.err == nil {
 		p.validate(f)
@@ -225,6 +219,7 @@ func (p *parser) document(n *yaml.Node, f *Fleet) {
 	}
 	if s := m["settings"]; s != nil {
 		p.settings(s, &f.Settings)
+		f.settings = s
 	}
 	regions := m["regions"]
 	if regions == nil {
@@ -241,23 +236,11 @@ func (p *parser) document(n *yaml.Node, f *Fleet) {
 }
 
 func (p *parser) settings(n *yaml.Node, s *Settings) {
-	m := p.fields(n, "settings", "standbyApi", "replicationService", "primaryHost", "primaryPort")
+	m := p.fields(n, "settings", settingKeys...)
 	if v := m["standbyApi"]; v != nil {
 		s.StandbyAPI = p.str(m, "standbyApi")
 		if s.StandbyAPI != StandbyReadOnly && s.StandbyAPI != StandbyZero {
 			p.errorf(v.Line, "settings.standbyApi must be %s or %s, not %q", StandbyReadOnly, StandbyZero, v.Value)
-		}
-	}
-	if v := m["replicationService"]; v != nil {
-		s.ReplicationService = p.str(m, "replicationService")
-		if !slices.Contains(ServiceTypes, s.ReplicationService) {
-			p.errorf(v.Line, "settings.replicationService must be %s, not %q", strings.Join(ServiceTypes, ", "), v.Value)
-		}
-	}
-	s.PrimaryHost = p.str(m, "primaryHost")
-	if v := m["primaryPort"]; v != nil {
-		if s.PrimaryPort = p.integer(m, "primaryPort"); s.PrimaryPort < 1 || s.PrimaryPort > 65535 {
-			p.errorf(v.Line, "settings.primaryPort must be a port (1-65535), not %s", v.Value)
 		}
 	}
 }
