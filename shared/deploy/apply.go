@@ -16,6 +16,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/envfile"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet"
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/render"
 )
@@ -29,11 +30,14 @@ type Options struct {
 	Image         string
 	FrontendImage string
 	DryRun        cli.DryRun
+	// Fleet is a fleet file: deploy every region (fleet.go).
+	Fleet string
 	waitFlags
 	monitoringFlag
 
 	objs []*unstructured.Unstructured
 	env  *envfile.File
+	fl   fleetRun
 }
 
 // NewOptions returns the defaults.
@@ -48,6 +52,8 @@ func (o *Options) AddFlags(cmd *cobra.Command) {
 	addManifestsFlag(cmd, &o.Manifests)
 	f.StringVar(&o.Image, "image", "", "Image of api and worker: a TAG (v2.0.0) or a full IMAGE reference; default: the running image, else the manifests' tag")
 	f.StringVar(&o.FrontendImage, "frontend-image", "", "Image of the frontend: a TAG or a full IMAGE reference; default: the running image, else the manifests' tag")
+	f.StringVar(&o.Fleet, "fleet", "", "Deploy every region of this fleet file ("+fleet.DefaultFile+"): the primary first, then the standbys in wave order, with --env-file and the images given")
+	_ = cmd.MarkFlagFilename("fleet", "yaml", "yml")
 	cli.AddDryRunFlag(cmd)
 	o.waitFlags.add(cmd)
 	o.monitoringFlag.add(cmd)
@@ -56,6 +62,9 @@ func (o *Options) AddFlags(cmd *cobra.Command) {
 // Complete resolves the environment and namespace, renders the manifests and
 // reads the .env: every input is read before the first request.
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
+	if o.Fleet != "" {
+		return o.completeFleet(cmd)
+	}
 	if err := o.Global.Complete(); err != nil {
 		return err
 	}
@@ -75,6 +84,9 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 
 // Validate checks the flags and the .env (no I/O).
 func (o *Options) Validate() error {
+	if o.Fleet != "" {
+		return o.validateFleet()
+	}
 	if err := o.waitFlags.validate(); err != nil {
 		return err
 	}
@@ -86,6 +98,9 @@ func (o *Options) Validate() error {
 
 // Run plans, applies and waits.
 func (o *Options) Run(ctx context.Context) error {
+	if o.Fleet != "" {
+		return o.runFleet(ctx)
+	}
 	suffix := o.DryRun.Suffix()
 	if o.DryRun.Client() {
 		fmt.Fprintf(o.Out, "namespace/%s%s\n", o.Namespace, suffix)

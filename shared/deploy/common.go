@@ -139,7 +139,12 @@ func workloadComponent(u *unstructured.Unstructured) string {
 // renderFor renders the manifests selected by the shared flags; every
 // problem is bad input (exit 2), found before any request.
 func renderFor(g *cli.Global, dir, apiImage, frontendImage string) ([]*unstructured.Unstructured, error) {
-	objs, err := render.Render(render.Options{Env: g.Env, Namespace: g.Namespace, Dir: dir, APIImage: apiImage, FrontendImage: frontendImage})
+	return renderWith(render.Options{Env: g.Env, Namespace: g.Namespace, Dir: dir, APIImage: apiImage, FrontendImage: frontendImage})
+}
+
+// renderWith renders o, as renderFor does.
+func renderWith(o render.Options) ([]*unstructured.Unstructured, error) {
+	objs, err := render.Render(o)
 	if err != nil {
 		if ie := (*render.ImageError)(nil); errors.As(err, &ie) {
 			return nil, cli.Usagef("%v", ie)

@@ -28,12 +28,16 @@ It puts back the manifests' piyasa-config values and HPA bounds, and says so for
 ("reverting LOG_LEVEL DEBUG -> INFO"): 'config set' and 'scale hpa' last until the next deploy.
 The api's ServiceMonitor (manifests/monitoring) is applied where the cluster serves the
 Prometheus operator's monitoring.coreos.com/v1 CRD (--monitoring auto|on|off).
+With --fleet FILE, every region of the fleet: the primary first, then the standbys in
+wave order, the standbys' PostgreSQL a hot standby cloned from and streaming from the
+primary's (see "Fleets" in the README).
 Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied);
 3 cluster unreachable or forbidden; 130 interrupted (what was applied stays).`
 	root.Example = `  kubectl piyasa deploy init-env -f .env
   kubectl piyasa deploy --env dev --env-file .env
   kubectl piyasa deploy --env prod --env-file .env.prod --image v2.0.0
-  kubectl piyasa deploy --env dev -n my-test --dry-run=server`
+  kubectl piyasa deploy --env dev -n my-test --dry-run=server
+  kubectl piyasa deploy --fleet piyasa-fleet.yaml --env-file .env.prod --dry-run=client`
 	root.Args = cobra.NoArgs
 	root.RunE = cli.RunE(o)
 	o.AddFlags(root)

@@ -296,6 +296,9 @@ func keepCount(sts, cm *unstructured.Unstructured, live *appsv1.StatefulSet, liv
 		return "", nil // inconsistent: the manifests' count repairs it
 	}
 	rendered, _, _ := unstructured.NestedInt64(sts.Object, "spec", "replicas")
+	if rendered == 0 {
+		return "", nil // a standby region: the workers run in the primary only
+	}
 	if int64(n) == rendered {
 		return "", nil
 	}

@@ -50,7 +50,8 @@ func applyRights(ctx context.Context, g *cli.Global, objs []*unstructured.Unstru
 
 // NeededRights of deploy: the apply of the rendered objects, the Secret and the wait.
 func (o *Options) NeededRights(ctx context.Context) (*rbac.Needs, error) {
-	if o.DryRun.Client() {
+	if o.DryRun.Client() || o.Fleet != "" {
+		// deploy --fleet checks each region's in its own cluster.
 		return nil, nil
 	}
 	apply, err := applyRights(ctx, o.Global, o.objs)

@@ -45,6 +45,8 @@ type Fleet struct {
 	Settings Settings
 	// Regions in the file's order.
 	Regions []Region
+	// settings is the settings mapping, for Replication (nil: none given).
+	settings *yaml.Node
 }
 
 // Settings apply to the whole fleet.
@@ -53,6 +55,9 @@ type Settings struct {
 	// readOnly (up, against the read-only database) or zero (scaled to 0).
 	StandbyAPI string
 }
+
+// settingKeys are the known keys of settings (Replication reads the last three).
+var settingKeys = []string{"standbyApi", "replicationService", "primaryHost", "primaryPort"}
 
 // Region is one cluster of the fleet.
 type Region struct {
@@ -214,6 +219,7 @@ func (p *parser) document(n *yaml.Node, f *Fleet) {
 	}
 	if s := m["settings"]; s != nil {
 		p.settings(s, &f.Settings)
+		f.settings = s
 	}
 	regions := m["regions"]
 	if regions == nil {
@@ -230,7 +236,7 @@ func (p *parser) document(n *yaml.Node, f *Fleet) {
 }
 
 func (p *parser) settings(n *yaml.Node, s *Settings) {
-	m := p.fields(n, "settings", "standbyApi")
+	m := p.fields(n, "settings", settingKeys...)
 	if v := m["standbyApi"]; v != nil {
 		s.StandbyAPI = p.str(m, "standbyApi")
 		if s.StandbyAPI != StandbyReadOnly && s.StandbyAPI != StandbyZero {

@@ -22,7 +22,7 @@ func TestParseExample(t *testing.T) {
 	if !reflect.DeepEqual(f.Regions, want) {
 		t.Errorf("regions = %+v\nwant %+v", f.Regions, want)
 	}
-	if f.Settings != (Settings{StandbyAPI: StandbyReadOnly}) {
+	if f.Settings != (Settings{StandbyAPI: StandbyZero}) {
 		t.Errorf("settings = %+v", f.Settings)
 	}
 	if f.Primary().Name != "eu" {
@@ -66,6 +66,40 @@ regions:
     wave: 2
 `
 
+// The replication settings: what deploy --fleet reads for the standbys,
+// with their defaults, and their errors with the file and line.
+func TestReplicationSettings(t *testing.T) {
+	f, err := Parse("f.yaml", []byte(strings.Replace(good, "kind: Fleet\n", "kind: Fleet\nsettings:\n  replicationService: NodePort\n  primaryHost: pg.eu.example.com\n  primaryPort: 31432\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.Replication(); err != nil || r != (Replication{ServiceType: "NodePort", Host: "pg.eu.example.com", Port: 31432}) {
+		t.Errorf("replication = %+v, %v", r, err)
+	}
+	if f.Settings != (Settings{StandbyAPI: StandbyReadOnly}) {
+		t.Errorf("settings = %+v", f.Settings)
+	}
+	f, _ = Parse("f.yaml", []byte(good))
+	if r, err := f.Replication(); err != nil || r != (Replication{ServiceType: "LoadBalancer"}) {
+		t.Errorf("default replication = %+v, %v", r, err)
+	}
+	for _, c := range []struct{ setting, want string }{
+		{"replicationService: Ingress", `f.yaml:4: settings.replicationService must be LoadBalancer, NodePort, ClusterIP, not "Ingress"`},
+		{"primaryPort: 70000", `f.yaml:4: settings.primaryPort must be a port (1-65535), not 70000`},
+		{"primaryHost: [a]", `f.yaml:4: primaryHost must be a string`},
+	} {
+		f, err := Parse("f.yaml", []byte(strings.Replace(good, "kind: Fleet\n", "kind: Fleet\nsettings:\n  "+c.setting+"\n", 1)))
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", c.setting, err)
+		}
+		_, err = f.Replication()
+		var e *exit.Error
+		if !errors.As(err, &e) || e.Code != exit.ExitUsage || !strings.HasPrefix(e.Msg, c.want) {
+			t.Errorf("%s: %v, want %q", c.setting, err, c.want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, old, new, want string
@@ -90,7 +124,7 @@ func TestParseErrors(t *testing.T) {
 		{"apiVersion", "piyasa.io/v1alpha1", "piyasa.io/v2", `f.yaml:1: apiVersion must be piyasa.io/v1alpha1`},
 		{"no regions", good[strings.Index(good, "regions:"):], "regions: []\n", `f.yaml:3: regions must be a list of at least one region`},
 		{"standbyApi", "kind: Fleet\n", "kind: Fleet\nsettings:\n  standbyApi: off\n", `f.yaml:4: settings.standbyApi must be readOnly or zero, not "off"`},
-		{"unknown setting", "kind: Fleet\n", "kind: Fleet\nsettings:\n  maxLag: 1\n", `f.yaml:4: settings: unknown field "maxLag" (known: standbyApi)`},
+		{"unknown setting", "kind: Fleet\n", "kind: Fleet\nsettings:\n  maxLag: 1\n", `f.yaml:4: settings: unknown field "maxLag" (known: standbyApi, replicationService, primaryHost, primaryPort)`},
 		{"yaml syntax", "    wave: 2\n", "    wave: 2\n  - [\n", `f.yaml:14: not valid YAML`},
 		{"region not a mapping", "    wave: 2\n", "    wave: 2\n  - just-a-name\n", `f.yaml:14: region 3 must be a mapping`},
 	} {

@@ -38,6 +38,9 @@ type Options struct {
 	// APIImage and FrontendImage override the app images: a tag ("v2.0.0"),
 	// or a full reference ("registry/name:tag", "name@sha256:...").
 	APIImage, FrontendImage string
+	// Region, when set, renders the manifests of a fleet region's role
+	// (embedded manifests only).
+	Region *Region
 }
 
 // ImageError reports an image reference that cannot be used.
@@ -141,7 +144,17 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 		}
 		k.Images = append(k.Images, img)
 	}
-	return run(mem, k, o.Dir)
+	if o.Region == nil {
+		return run(mem, k, o.Dir)
+	}
+	if err := addRegion(mem, &k, o); err != nil {
+		return nil, err
+	}
+	objs, err := run(mem, k, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return objs, setRegion(objs, o.Region)
 }
 
 // Monitoring renders the monitoring add-on (manifests/monitoring: the api's
