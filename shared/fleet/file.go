@@ -51,8 +51,9 @@ type Fleet struct {
 
 // Settings apply to the whole fleet.
 type Settings struct {
-	// StandbyAPI is how a standby region runs its api and frontend:
-	// readOnly (up, against the read-only database) or zero (scaled to 0).
+	// StandbyAPI is how a standby region runs its api and frontend: zero
+	// (scaled to 0, the default) or readOnly (up, against the read-only
+	// database: refused by deploy --fleet, the app has no read-only switch).
 	StandbyAPI string
 }
 
@@ -98,7 +99,7 @@ func Parse(path string, data []byte) (*Fleet, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, p.errorf(1, "the file is empty: it must be a %s document", Kind)
 	}
-	f := &Fleet{Path: path, Settings: Settings{StandbyAPI: StandbyReadOnly}}
+	f := &Fleet{Path: path, Settings: Settings{StandbyAPI: StandbyZero}}
 	p.document(doc.Content[0], f)
 	if p.err == nil {
 		p.validate(f)

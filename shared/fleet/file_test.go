@@ -76,7 +76,7 @@ func TestReplicationSettings(t *testing.T) {
 	if r, err := f.Replication(); err != nil || r != (Replication{ServiceType: "NodePort", Host: "pg.eu.example.com", Port: 31432}) {
 		t.Errorf("replication = %+v, %v", r, err)
 	}
-	if f.Settings != (Settings{StandbyAPI: StandbyReadOnly}) {
+	if f.Settings != (Settings{StandbyAPI: StandbyZero}) {
 		t.Errorf("settings = %+v", f.Settings)
 	}
 	f, _ = Parse("f.yaml", []byte(good))
