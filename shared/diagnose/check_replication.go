@@ -20,12 +20,10 @@ func (r *runner) probeReplication(ctx context.Context) {
 	if !lag && !(r.cfg.Probe && r.selected(CodeFleetSplitBrain)) {
 		return
 	}
-	pods := r.runningPods(app.Postgres)
-	if len(pods) == 0 {
-		return // probeArchiving already said that no PostgreSQL pod runs
+	p, ctr, ok := r.firstPostgres()
+	if !ok {
+		return
 	}
-	p := pods[0]
-	ctr := probeContainer(p, app.Postgres)
 	out, err := r.probeExec(ctx, p.Name, ctr, replication.Command())
 	s, perr := replication.Parse(out)
 	if perr != nil {

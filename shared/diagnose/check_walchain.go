@@ -9,6 +9,16 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/walarchive"
 )
 
+// firstPostgres is the first running PostgreSQL pod, probed, and its
+// container; ok is false when none runs (probeArchiving says so, once).
+func (r *runner) firstPostgres() (p PodSummary, container string, ok bool) {
+	pods := r.runningPods(app.Postgres)
+	if len(pods) == 0 {
+		return PodSummary{}, "", false
+	}
+	return pods[0], probeContainer(pods[0], app.Postgres), true
+}
+
 // probeWALChain lists the WAL archive in the first PostgreSQL pod (one exec)
 // and checks it with shared/recovery, as `backup status` does: a gap from
 // its oldest segment (PIY980) means no point-in-time restore can cross it;
@@ -19,12 +29,10 @@ func (r *runner) probeWALChain(ctx context.Context) {
 	if !gaps && !reach {
 		return
 	}
-	pods := r.runningPods(app.Postgres)
-	if len(pods) == 0 {
-		return // probeArchiving already said that no PostgreSQL pod runs
+	p, ctr, ok := r.firstPostgres()
+	if !ok {
+		return
 	}
-	p := pods[0]
-	ctr := probeContainer(p, app.Postgres)
 	out, err := r.probeExec(ctx, p.Name, ctr, recovery.ListCommand())
 	files, perr := recovery.ParseList([]byte(out))
 	if perr != nil {
