@@ -239,8 +239,10 @@ func waitRunning(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) 
 }
 
 // kubeletRetry is how long the harness kubelet retries a status update, as a
-// kubelet does while the API server is away (the fault tests kill it).
-var kubeletRetry = wait.Backoff{Steps: 80, Duration: 100 * time.Millisecond, Factor: 1.5, Cap: 2 * time.Second}
+// kubelet does while the API server is away (the fault tests kill it): every
+// 250 ms for 2 minutes. No Cap: wait.Backoff ends its steps when the
+// duration reaches the cap, which gave up after ~5 s, within an outage.
+var kubeletRetry = wait.Backoff{Steps: 480, Duration: 250 * time.Millisecond, Factor: 1, Jitter: 0.1}
 
 // podFinish writes the terminated container state and the pod phase.
 func podFinish(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, code int32, reason string, started time.Time) error {
