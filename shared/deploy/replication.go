@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/psql"
+	"github.com/piyasa/kubectl-piyasa/shared/redact"
 )
 
 // The replication of a fleet (deploy --fleet): Secret piyasa-replication,
@@ -191,6 +193,8 @@ func ensureReplicationRole(ctx context.Context, g *cli.Global, exec stdinExec, p
 		if why == "" {
 			why = output.FirstLine(err.Error())
 		}
+		// Text from the pod is masked; the verifier is no password, but kept out too.
+		why = redact.Line(strings.ReplaceAll(why, verifier, "***"))
 		return fmt.Errorf("cannot create the replication role %s in pod %s: %s", app.ReplicationRole, pod.Name, why)
 	}
 	return nil
