@@ -130,7 +130,9 @@ func TestExpiredLeaseTakenOver(t *testing.T) {
 // TestInterruptLeavesTheJob: Ctrl-C stops following and leaves the Job
 // running; a second migrate is refused until it ends, then runs.
 func TestInterruptLeavesTheJob(t *testing.T) {
-	a := setup(t, "alembic", "MIGRATE_SLEEP=5")
+	// 0002 sleeps 15 s: the second migrate and the status must find the Job
+	// still running also on a loaded machine (5 s was once too short).
+	a := setup(t, "alembic", "MIGRATE_SLEEP=15")
 	var stdout, stderr bytes.Buffer
 	cmd := a.migrate(t).Start(&stdout, &stderr)
 	job := waitForJob(t, a)
