@@ -169,7 +169,7 @@ func TestWindowFromTheOldestBaseBackup(t *testing.T) {
 	if s.Window == nil || s.Window.BaseBackup != "b" || !s.Window.From.Equal(t0.Add(5*time.Minute)) || !s.Window.To.Equal(t0.Add(8*time.Minute)) {
 		t.Fatalf("window %+v", s.Window)
 	}
-	if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "oldest base backup kept, a") || !strings.Contains(s.Problems[0], "000000010000000000000002") {
+	if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "after base backup a (kept") || !strings.Contains(s.Problems[0], "000000010000000000000002") {
 		t.Fatalf("problems %q", s.Problems)
 	}
 

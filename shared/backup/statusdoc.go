@@ -118,8 +118,8 @@ func (s *BackupStatus) chainFrom(seen walSeen, bases []*BackupInfo) {
 		}
 	}
 	if oldest := bases[0]; oldest.EndTime.Before(s.Window.From) {
-		s.Problems = append(s.Problems, fmt.Sprintf("the recovery window starts at %s (base backup %s), later than the oldest base backup kept, %s (ended %s): the WAL from its start segment %s on is not whole; restores before %s are impossible (the retention asks them: see backup prune --keep-base-*)",
-			s.Window.From.UTC().Format(time.RFC3339), s.Window.BaseBackup, oldest.Name, oldest.EndTime.UTC().Format(time.RFC3339), oldest.WAL.StartSegment, s.Window.From.UTC().Format(time.RFC3339)))
+		s.Problems = append(s.Problems, fmt.Sprintf("the window starts at %s, after base backup %s (kept, ended %s): its WAL from %s on is not whole",
+			s.Window.From.UTC().Format(time.RFC3339), oldest.Name, oldest.EndTime.UTC().Format(time.RFC3339), oldest.WAL.StartSegment))
 	}
 }
 

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
 	"github.com/piyasa/kubectl-piyasa/shared/fleet"
+	"github.com/piyasa/kubectl-piyasa/shared/redact"
 	"github.com/piyasa/kubectl-piyasa/shared/replication"
 )
 
@@ -46,6 +48,26 @@ const (
 	CodeFleetTotalWorkers = "PIY992"
 )
 
+// FleetFinding is a finding about the fleet as a whole (diagnose --fleet),
+// in the List's findings.
+type FleetFinding struct {
+	Code     string `json:"code"`
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Message  string `json:"message"`
+	// Regions are the regions it concerns.
+	Regions []string `json:"regions"`
+	Fix     string   `json:"fix"`
+}
+
+// printFleetFindings prints the findings about the fleet under the table of the clusters.
+func printFleetFindings(out io.Writer, findings []FleetFinding) {
+	fmt.Fprintln(out, "\nacross the regions:")
+	for _, f := range findings {
+		fmt.Fprintf(out, "%s %s: %s\n  fix: %s\n", f.Code, strings.ToUpper(f.Severity), redact.Line(f.Message), f.Fix)
+	}
+}
+
 // RegionOf is one region's name and its Region (nil when its run failed).
 type RegionOf struct {
 	Name, Role string
@@ -57,14 +79,14 @@ type RegionOf struct {
 // one writable database (PIY991, split brain; read only with --probe), and
 // TOTAL_WORKERS differing between regions (PIY992: a failover would shard
 // the work differently). cfg selects the codes as --only/--skip do.
-func FleetFindings(regions []RegionOf, cfg Config) []fleet.Finding {
-	var out []fleet.Finding
+func FleetFindings(regions []RegionOf, cfg Config) []FleetFinding {
+	var out []FleetFinding
 	add := func(code, msg string, names []string) {
 		c := codeIndex[code]
 		if !cfg.selects(c) {
 			return
 		}
-		out = append(out, fleet.Finding{Code: code, Severity: string(c.Severity), Title: c.Title, Message: msg, Regions: names, Fix: c.Fix})
+		out = append(out, FleetFinding{Code: code, Severity: string(c.Severity), Title: c.Title, Message: msg, Regions: names, Fix: c.Fix})
 	}
 	var workers, writable, names []string
 	totals := map[string][]string{}
@@ -127,11 +149,11 @@ func (f *fleetRegions) newCmd(g *cli.Global) *cobra.Command {
 // across runs FleetFindings over the regions of a fleet file (with
 // --contexts the roles are unknown: the contexts may be unrelated apps) and
 // returns exit 1 when one is at or above --fail-on.
-func (f *fleetRegions) across(targets []fleet.Target, globals []*cli.Global) ([]fleet.Finding, int) {
+func (f *fleetRegions) across(targets []fleet.Target, globals []*cli.Global) (any, func(io.Writer), int) {
 	regions := make([]RegionOf, len(targets))
 	for i, t := range targets {
 		if t.Role == "" {
-			return nil, 0
+			return nil, nil, 0
 		}
 		regions[i] = RegionOf{Name: t.Region, Role: t.Role}
 		f.mu.Lock()
@@ -142,14 +164,17 @@ func (f *fleetRegions) across(targets []fleet.Target, globals []*cli.Global) ([]
 		}
 	}
 	findings := FleetFindings(regions, f.root.cfg)
-	failOn := f.root.cfg.FailOn
+	if len(findings) == 0 {
+		return nil, nil, 0
+	}
+	failOn, code := f.root.cfg.FailOn, 0
 	if failOn == "" {
 		failOn = SeverityError
 	}
 	for _, x := range findings {
 		if Severity(x.Severity).Rank() >= failOn.Rank() {
-			return findings, cli.ExitFailed
+			code = cli.ExitFailed
 		}
 	}
-	return findings, 0
+	return findings, func(w io.Writer) { printFleetFindings(w, findings) }, code
 }

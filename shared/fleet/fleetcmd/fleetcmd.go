@@ -48,9 +48,10 @@ type Fanout struct {
 	Prepare func(fleet.Target, *cli.Global)
 	// Across, when set, compares the clusters after they ran (each job's
 	// Global, in the fleet's order) and returns findings about the fleet
-	// and the exit code they make (0 for none): diagnose's checks across
-	// regions.
-	Across func(targets []fleet.Target, globals []*cli.Global) ([]fleet.Finding, int)
+	// (the List's findings; nil for none), how to print them under the
+	// table of the clusters, and the exit code they make (0 for none):
+	// diagnose's checks across regions.
+	Across func(targets []fleet.Target, globals []*cli.Global) (findings any, print func(io.Writer), code int)
 }
 
 // Add adds --fleet, --contexts and --cluster-timeout to cmd, a command that
@@ -106,16 +107,17 @@ func (f *Fanout) runE(cmd *cobra.Command, args []string) error {
 	results := fleet.Run(ctx, targets, f.Timeout, func(cctx context.Context, i int, _ fleet.Target) fleet.Result {
 		return jobs[i].run(cctx, args, structured)
 	})
-	var findings []fleet.Finding
+	var findings any
+	var printFindings func(io.Writer)
 	code := 0
 	if f.Across != nil {
 		globals := make([]*cli.Global, len(jobs))
 		for i, j := range jobs {
 			globals[i] = j.g
 		}
-		findings, code = f.Across(targets, globals)
+		findings, printFindings, code = f.Across(targets, globals)
 	}
-	if err := f.print(results, format, findings); err != nil {
+	if err := f.print(results, format, findings, printFindings); err != nil {
 		return err
 	}
 	if err := fleet.Error(results); err != nil || code == 0 {
@@ -245,7 +247,7 @@ func (j *job) run(ctx context.Context, args []string, structured bool) fleet.Res
 }
 
 // print prints the results: sections and the summary table, or the List document.
-func (f *Fanout) print(results []fleet.Result, format string, findings []fleet.Finding) error {
+func (f *Fanout) print(results []fleet.Result, format string, findings any, printFindings func(io.Writer)) error {
 	if format == output.JSON || format == output.YAML {
 		list := fleet.NewList(results)
 		list.Findings = findings
@@ -266,6 +268,8 @@ func (f *Fanout) print(results []fleet.Result, format string, findings []fleet.F
 	if err := fleet.PrintSummary(f.g.Out, results); err != nil {
 		return err
 	}
-	fleet.PrintFindings(f.g.Out, findings)
+	if printFindings != nil {
+		printFindings(f.g.Out)
+	}
 	return nil
 }

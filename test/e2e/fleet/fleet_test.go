@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/piyasa/kubectl-piyasa/shared/fleet"
+	"github.com/piyasa/kubectl-piyasa/shared/diagnose"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
@@ -117,10 +117,10 @@ func TestFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeFile(t, two, strings.Split(string(raw), "  - name: gone")[0])
-		across := func() ([]fleet.Finding, int) {
+		across := func() ([]diagnose.FleetFinding, int) {
 			r := harness.Piyasa(t, "diagnose", "--fleet", two, kc, "--only", "PIY990,PIY992", "-o", "json").WithTimeout(guard).Run()
 			var l struct {
-				Findings []fleet.Finding `json:"findings"`
+				Findings []diagnose.FleetFinding `json:"findings"`
 			}
 			if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
 				t.Fatalf("%v\n%s", err, r.Stdout)
