@@ -77,13 +77,13 @@ regions:
 func (a *fleetApp) release(t *testing.T, code int, args ...string) (deploy.Release, harness.Result) {
 	t.Helper()
 	r := harness.Piyasa(t, append([]string{"deploy", "update", "--fleet", a.fleetFile, "-o", "json"}, args...)...).
-		WithTimeout(6 * time.Minute).ExpectCode(code)
+		WithTimeout(6 * time.Minute).Run()
 	var doc deploy.Release
 	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
-		t.Fatalf("deploy update --fleet -o json: %v\n%s\n%s", err, r.Stdout, r.Stderr)
+		t.Fatalf("deploy update --fleet -o json (exit %d): %v\n%s\n%s", r.Code, err, r.Stdout, r.Stderr)
 	}
-	if doc.ExitCode != code || len(doc.Regions) != 2 {
-		t.Fatalf("document: exitCode %d, %d regions\n%s", doc.ExitCode, len(doc.Regions), r.Stdout)
+	if r.Code != code || doc.ExitCode != code || len(doc.Regions) != 2 {
+		t.Fatalf("exit %d, document: exitCode %d, %d regions, want %d; states %s\n%s\n%s", r.Code, doc.ExitCode, len(doc.Regions), code, states(doc), reasons(doc), r.Stderr)
 	}
 	return doc, r
 }
@@ -122,6 +122,15 @@ func states(doc deploy.Release) string {
 	return strings.Join(s, " ")
 }
 
+// reasons says why each region ended as it did (for failure messages).
+func reasons(doc deploy.Release) string {
+	var s []string
+	for _, r := range doc.Regions {
+		s = append(s, fmt.Sprintf("%s: %s (gate %+v)", r.Region, r.Reason, r.Gate))
+	}
+	return strings.Join(s, "\n")
+}
+
 // TestWaves: a dry run plans and changes nothing; a release whose first wave
 // fails its diagnose gate (TOTAL_WORKERS broken on purpose in eu: PIY401)
 // rolls eu back and never touches us; once fixed, a release with --migrate
@@ -152,7 +161,7 @@ func TestWaves(t *testing.T) {
 		a.eu.Kubectl(t, "-n", a.ns, "patch", "configmap", dev.ConfigMap(), "--type", "merge", "-p", `{"data":{"TOTAL_WORKERS":"5"}}`).RunOK()
 		doc, r := a.release(t, 1, "--image", "v1.1.0")
 		if states(doc) != "eu=rolledBack us=notTouched" {
-			t.Fatalf("states %s\n%s\n%s", states(doc), r.Stdout, r.Stderr)
+			t.Fatalf("states %s\n%s\n%s\n%s", states(doc), reasons(doc), r.Stdout, r.Stderr)
 		}
 		eu := doc.Regions[0]
 		if eu.Gate == nil || eu.Gate.Passed || !strings.Contains(strings.Join(eu.Gate.Codes, ","), "PIY401") || !strings.Contains(eu.Reason, "PIY401") {
@@ -176,7 +185,7 @@ func TestWaves(t *testing.T) {
 	t.Run("a good release with --migrate updates both, migrating once in the primary", func(t *testing.T) {
 		doc, r := a.release(t, 0, "--image", "v1.1.0", "--migrate")
 		if states(doc) != "eu=updated us=updated" {
-			t.Fatalf("states %s\n%s\n%s", states(doc), r.Stdout, r.Stderr)
+			t.Fatalf("states %s\n%s\n%s\n%s", states(doc), reasons(doc), r.Stdout, r.Stderr)
 		}
 		if m := doc.Migration; m == nil || m.State != "applied" || m.Region != "eu" || m.Job == "" {
 			t.Fatalf("migration: %+v\n%s", doc.Migration, r.Stderr)
