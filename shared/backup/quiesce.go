@@ -82,14 +82,7 @@ func (b *base) setScale(ctx context.Context, w kube.Workload, n int32) error {
 	if err != nil {
 		return err
 	}
-	// A patch of spec.replicas: no conflict with the controllers' status updates.
-	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, n))
-	if w.Kind == app.KindStatefulSet {
-		_, err = cs.AppsV1().StatefulSets(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
-	} else {
-		_, err = cs.AppsV1().Deployments(b.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
-	}
-	return err
+	return kube.SetReplicas(ctx, cs, b.Namespace, w, n)
 }
 
 // scalePatchTimeout bounds one scale patch, which a signal does not cut short.

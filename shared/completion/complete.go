@@ -105,6 +105,9 @@ func (c *Completer) Complete(args []string) ([]string, cobra.ShellCompDirective)
 		}
 		return nil, noFile
 	}
+	if a, ok := suite.LookupAlias(sub); ok {
+		sub, rest = a.Of, append([]string{a.Name}, rest...)
+	}
 	if _, ok := suite.Lookup(sub); !ok {
 		return nil, noFile
 	}
@@ -160,6 +163,13 @@ func (c *Completer) suiteSubcommands() []candidate {
 			desc += " (not installed)"
 		}
 		out = append(out, candidate{s.Name, desc})
+	}
+	for _, a := range suite.Aliases {
+		desc := a.Short
+		if _, ok := c.D.Find(a.Of); !ok {
+			desc += " (not installed)"
+		}
+		out = append(out, candidate{a.Name, desc})
 	}
 	return out
 }

@@ -52,6 +52,7 @@ Exit codes: 0 ready; 1 rollout failed or timed out; 2 bad input (nothing applied
 		NewCmdConfig(g),
 		NewCmdSecret(g),
 		NewCmdDelete(g),
+		NewCmdFailover(g),
 		access.NewCmd(g),
 		deploytls.NewCmd(g),
 		cleanup.NewCmd(g),

@@ -70,6 +70,7 @@ func (o *Options) completeFleet(cmd *cobra.Command) error {
 	if o.fl.repl, err = o.fl.fleet.Replication(); err != nil {
 		return err
 	}
+	o.fl.repl.Host, o.fl.repl.Port = o.fl.fleet.DatabaseAddress(o.fl.fleet.Primary(), o.fl.repl)
 	if o.env, err = readEnvFile(o.EnvFile); err != nil {
 		return err
 	}

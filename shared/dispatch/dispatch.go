@@ -144,6 +144,9 @@ func (d *Dispatcher) Run(args []string) int {
 }
 
 func (d *Dispatcher) run(sub string, args []string) int {
+	if a, ok := suite.LookupAlias(sub); ok {
+		return d.run(a.Of, append([]string{a.Name}, args...))
+	}
 	if _, known := suite.Lookup(sub); !known {
 		e := exit.Usagef("unknown subcommand %q for \"kubectl piyasa\"", sub).WithHint(listHint)
 		if s := Suggest(sub, d.Names()); s != "" {
@@ -170,6 +173,9 @@ func (d *Dispatcher) Names() []string {
 	for _, s := range suite.Subcommands {
 		names = append(names, s.Name)
 	}
+	for _, a := range suite.Aliases {
+		names = append(names, a.Name)
+	}
 	for n, b := range d.Builtins {
 		if !b.Hidden {
 			names = append(names, n)
@@ -187,6 +193,13 @@ func (d *Dispatcher) Help(w io.Writer) {
 			state = " (not installed)"
 		}
 		fmt.Fprintf(w, "  %-11s%s%s\n", s.Name, s.Short, state)
+	}
+	for _, a := range suite.Aliases {
+		state := ""
+		if _, ok := d.Find(a.Of); !ok {
+			state = " (not installed)"
+		}
+		fmt.Fprintf(w, "  %-11s%s (%s %s)%s\n", a.Name, a.Short, suite.DisplayName(a.Of), a.Name, state)
 	}
 	fmt.Fprintf(w, "  %-11s%s\n", "version", "Print the versions of the dispatcher and every installed subcommand")
 	for _, n := range sortedKeys(d.Builtins) {

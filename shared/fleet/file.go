@@ -74,8 +74,14 @@ type Region struct {
 	Role string
 	// Wave orders releases: wave 1 first (>= 1).
 	Wave int
-	// Line is the line of the region in the file.
-	Line int
+	// DatabaseHost and DatabasePort are where the other regions reach this
+	// region's replication Service once it is the primary ("" and 0: the
+	// settings' primaryHost and primaryPort for the region named primary in
+	// the file, else the Service's load-balancer address). A failover reads them.
+	DatabaseHost string
+	DatabasePort int
+	// Line is the line of the region in the file; RoleLine the line of its role.
+	Line, RoleLine int
 }
 
 // Load reads and validates the fleet file at path. Every error is an exit-2
@@ -249,12 +255,18 @@ func (p *parser) settings(n *yaml.Node, s *Settings) {
 // region reads one region; its checks that need the other regions are in validate.
 func (p *parser) region(i int, n *yaml.Node) Region {
 	what := fmt.Sprintf("region %d", i+1)
-	m := p.fields(n, what, "name", "context", "environment", "namespace", "role", "wave")
+	m := p.fields(n, what, "name", "context", "environment", "namespace", "role", "wave", "databaseHost", "databasePort")
 	if m == nil {
 		return Region{Line: n.Line}
 	}
 	r := Region{Name: p.str(m, "name"), Context: p.str(m, "context"), Environment: p.str(m, "environment"),
-		Namespace: p.str(m, "namespace"), Role: p.str(m, "role"), Wave: p.integer(m, "wave"), Line: n.Line}
+		Namespace: p.str(m, "namespace"), Role: p.str(m, "role"), Wave: p.integer(m, "wave"), Line: n.Line, RoleLine: lineOf(m, "role", n),
+		DatabaseHost: p.str(m, "databaseHost")}
+	if v := m["databasePort"]; v != nil {
+		if r.DatabasePort = p.integer(m, "databasePort"); r.DatabasePort < 1 || r.DatabasePort > 65535 {
+			p.errorf(v.Line, "region %q: databasePort must be a port (1-65535), not %s", r.Name, v.Value)
+		}
+	}
 	who := fmt.Sprintf("region %q", r.Name)
 	switch {
 	case r.Name == "":

@@ -28,6 +28,32 @@ var Subcommands = []Subcommand{
 	{Name: "diagnose", Short: "Check the app's namespace for known faults and explain the fix"},
 }
 
+// Alias is a word after `kubectl piyasa` that one of the binaries runs as
+// its own subcommand: `kubectl piyasa failover ...` runs
+// `kubectl-piyasa-deploy failover ...` (no binary of its own: the release
+// archive stays small).
+type Alias struct {
+	Name  string
+	Short string
+	// Of is the subcommand whose binary runs it.
+	Of string
+}
+
+// Aliases lists the suite's aliases in display order.
+var Aliases = []Alias{
+	{Name: "failover", Short: "Make a standby region the primary (switchover or failover), or rejoin the old one", Of: "deploy"},
+}
+
+// LookupAlias returns the alias with the given name.
+func LookupAlias(name string) (Alias, bool) {
+	for _, a := range Aliases {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Alias{}, false
+}
+
 // Binary returns the executable name of a subcommand, e.g. kubectl-piyasa-deploy.
 func Binary(sub string) string { return BinaryPrefix + "-" + sub }
 
