@@ -36,7 +36,10 @@ type FailoverOptions struct {
 	DryRun         cli.DryRun
 	Timeout        time.Duration
 	ClusterTimeout time.Duration
-	Print          *output.Flags
+	// FenceWait is how long an unplanned failover keeps trying to fence an
+	// old primary that does not answer before it starts the workers.
+	FenceWait time.Duration
+	Print     *output.Flags
 
 	fl       *fleet.Fleet
 	repl     fleet.Replication
@@ -109,7 +112,9 @@ standby, and start the workers, api and frontend there with the same TOTAL_WORKE
 
 Without --planned (the primary is lost): fence the old primary where it can be reached
 (workers, api, frontend and PostgreSQL to 0, each within --cluster-timeout), promote the
-standby, make it the primary region and start the app there; print the recovery point
+standby, make it the primary region and start its api and frontend; its workers start
+once the old primary is fenced: when it did not answer, failover keeps trying every
+second for --fence-wait (default 0: the workers start at once). Print the recovery point
 (the standby's last replayed transaction) and how to bring the old region back
 ('kubectl piyasa failover rejoin'). A standby whose lag is over --accept-data-loss
 seconds (default 60) is refused.
@@ -134,6 +139,7 @@ confirmed; 3 a cluster unreachable or forbidden; 130 interrupted.`,
 	f.BoolVar(&o.Yes, "yes", false, "Do not ask to type the region's name")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each rollout, stop and replay")
 	f.DurationVar(&o.ClusterTimeout, "cluster-timeout", o.ClusterTimeout, "How long to wait for a region's answer (the old primary may be gone)")
+	f.DurationVar(&o.FenceWait, "fence-wait", 0, "Without --planned: keep trying to fence an old primary that does not answer this long before starting the workers")
 	cli.AddDryRunFlag(cmd)
 	o.Print.AddFlags(cmd)
 	_ = cmd.MarkFlagFilename("fleet", "yaml", "yml")
@@ -186,6 +192,9 @@ func (o *FailoverOptions) Validate() error {
 	}
 	if o.Timeout <= 0 || o.ClusterTimeout <= 0 {
 		return cli.Usagef("--timeout and --cluster-timeout must be positive")
+	}
+	if o.FenceWait < 0 || (o.FenceWait > 0 && o.Planned) {
+		return cli.Usagef("--fence-wait is for an unplanned failover (without --planned), 0 or more")
 	}
 	if o.DryRun == cli.DryRunServer {
 		return cli.Usagef("--dry-run=server is not supported by failover: use --dry-run=client for the plan")
@@ -299,7 +308,9 @@ func (o *FailoverOptions) steps() []string {
 		fmt.Sprintf("%s: fenced where it answers within %s: workers, api, frontend and PostgreSQL to 0", f, o.ClusterTimeout),
 		fmt.Sprintf("%s: PostgreSQL promoted; the recovery point printed", t),
 		fmt.Sprintf("%s: made the primary region (TLS, pg_hba, replication Service, backups, HPAs, PDBs); PostgreSQL restarts", t),
-		start, rewrite,
+		fmt.Sprintf("%s: api and frontend started", t),
+		fmt.Sprintf("%s: if not fenced, tried again every second for --fence-wait %s", f, o.FenceWait),
+		fmt.Sprintf("%s: workers started (same TOTAL_WORKERS)", t), rewrite,
 		fmt.Sprintf("later: kubectl piyasa failover rejoin --fleet %s %s", o.Fleet, f),
 	}
 }

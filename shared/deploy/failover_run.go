@@ -56,27 +56,15 @@ func (o *FailoverOptions) switchover(ctx context.Context) error {
 	return o.rewrite()
 }
 
-// failover is the unplanned failover: fence what answers, promote, start.
+// failover is the unplanned failover: fence what answers, promote, start
+// the api and frontend, then the workers once the old primary is fenced (or
+// --fence-wait has run out).
 func (o *FailoverOptions) failover(ctx context.Context, st *replication.Status) error {
 	from := o.from
-	rs, total, rerr := o.fenceRead(ctx)
-	fenced := rerr == nil
-	if fenced {
-		err := o.step(from, "fenced: workers, api, frontend and PostgreSQL scaled to 0 ("+replicasLine(rs)+")", true, func() error {
-			c, cancel := context.WithTimeout(ctx, o.ClusterTimeout)
-			defer cancel()
-			all := map[string]int32{app.Worker: 0, app.API: 0, app.Frontend: 0, app.Postgres: 0}
-			return from.scale(c, all, true, o.ClusterTimeout)
-		})
-		fenced = err == nil
-		if ctx.Err() != nil {
-			return o.stopped(ctx, err, "the old primary may be partly fenced; no database was promoted", "run the same failover again")
-		}
-	} else {
-		o.doc.Steps = append(o.doc.Steps, FailoverStep{Region: from.Name, Step: "fence", Error: "not reached: " + cli.Classify(rerr, "").Msg})
-		o.Infof("%s: cannot be fenced: %s\n", from.Name, cli.Classify(rerr, "").Msg)
+	rs, total, fenced, err := o.fence(ctx, "fenced")
+	if err != nil {
+		return err
 	}
-	o.doc.Fenced = fenced
 	if rs == nil {
 		// The old primary's replicas are not known: the environment's, and
 		// the standby's TOTAL_WORKERS (deploy --fleet keeps them equal).
@@ -92,7 +80,16 @@ func (o *FailoverOptions) failover(ctx context.Context, st *replication.Status) 
 	if err := o.makePrimary(ctx); err != nil {
 		return err
 	}
-	if err := o.startApp(ctx, rs, total); err != nil {
+	if err := o.startApp(ctx, rs, total, app.API, app.Frontend); err != nil {
+		return err
+	}
+	if !fenced && o.FenceWait > 0 {
+		if fenced, err = o.waitFence(ctx); err != nil {
+			return err
+		}
+	}
+	o.doc.Fenced = fenced
+	if err := o.startApp(ctx, rs, total, app.Worker); err != nil {
 		return err
 	}
 	if err := o.rewrite(); err != nil {
@@ -104,6 +101,65 @@ func (o *FailoverOptions) failover(ctx context.Context, st *replication.Status) 
 			WithHint("as soon as its API server answers, before anything else: %s (it fences first)", o.doc.Rejoin)
 	}
 	return nil
+}
+
+// fence scales the old primary's workers, api, frontend and PostgreSQL to
+// 0 if it answers within the cluster timeout; it returns the replicas it
+// had and whether it is fenced. An error only when interrupted.
+func (o *FailoverOptions) fence(ctx context.Context, what string) (map[string]int32, string, bool, error) {
+	from := o.from
+	rs, total, err := o.fenceRead(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", false, o.stopped(ctx, err, "nothing was changed", "run the same failover again")
+		}
+		o.doc.Steps = append(o.doc.Steps, FailoverStep{Region: from.Name, Step: "fence", Error: "not reached: " + cli.Classify(err, "").Msg})
+		o.Infof("%s: cannot be fenced: %s\n", from.Name, cli.Classify(err, "").Msg)
+		return nil, "", false, nil
+	}
+	all := map[string]int32{app.Worker: 0, app.API: 0, app.Frontend: 0, app.Postgres: 0}
+	err = o.step(from, what+": workers, api, frontend and PostgreSQL scaled to 0 ("+replicasLine(rs)+")", false, func() error {
+		c, cancel := context.WithTimeout(ctx, o.ClusterTimeout)
+		defer cancel()
+		return from.scale(c, all, false, o.ClusterTimeout)
+	})
+	if ctx.Err() != nil {
+		return nil, "", false, o.stopped(ctx, err, "the old primary may be partly fenced", "run the same failover again")
+	}
+	if err == nil {
+		// Fenced once the replicas are 0; the pods going away is the
+		// cluster's work, waited for within the cluster timeout only.
+		_ = o.step(from, "its pods gone", true, func() error {
+			c, cancel := context.WithTimeout(ctx, o.ClusterTimeout)
+			defer cancel()
+			return from.scale(c, all, true, o.ClusterTimeout)
+		})
+	}
+	return rs, total, err == nil, nil
+}
+
+// waitFence tries to fence the old primary every second until it answers
+// or --fence-wait runs out; the new primary's workers wait for it.
+func (o *FailoverOptions) waitFence(ctx context.Context) (bool, error) {
+	o.Infof("%s: the workers of %s wait until %s answers and is fenced (--fence-wait %s)\n", o.to.Name, o.to.Name, o.from.Name, o.FenceWait)
+	t0 := time.Now()
+	deadline := t0.Add(o.FenceWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false, o.stopped(ctx, ctx.Err(), o.to.Name+" is the primary and its api serves; its workers are not started and "+o.from.Name+" is not fenced",
+				"kubectl piyasa failover rejoin --fleet "+o.Fleet+" "+o.from.Name+" once it answers, then kubectl piyasa scale worker --context "+o.to.Context)
+		case <-time.After(time.Second):
+		}
+		_, _, fenced, err := o.fence(ctx, fmt.Sprintf("fenced on its return after %s", time.Since(t0).Round(time.Second)))
+		if err != nil || fenced {
+			o.waited += time.Since(t0)
+			return fenced, err
+		}
+	}
+	o.waited += time.Since(t0)
+	o.Infof("%s: not fenced after --fence-wait %s: the workers start in %s anyway\n", o.from.Name, o.FenceWait, o.to.Name)
+	return false, nil
 }
 
 // fenceRead reads the old primary's replicas within the cluster timeout.
@@ -245,21 +301,34 @@ func (o *FailoverOptions) waitStreaming(ctx context.Context, r *foRegion) error 
 	}
 }
 
-// startApp starts the workers (TOTAL_WORKERS of the old primary), api and
-// frontend in the new primary region.
-func (o *FailoverOptions) startApp(ctx context.Context, rs map[string]int32, total string) error {
+// startApp starts comps (all: the workers, with TOTAL_WORKERS of the old
+// primary, api and frontend) in the new primary region.
+func (o *FailoverOptions) startApp(ctx context.Context, rs map[string]int32, total string, comps ...string) error {
 	to := o.to
 	if total != "" {
 		if n, err := strconv.Atoi(total); err == nil && n > 0 {
 			rs[app.Worker] = int32(n)
 		}
 	}
-	o.doc.TotalWorkers = rs[app.Worker]
-	err := o.step(to, "workers, api and frontend started ("+replicasLine(rs)+")", true, func() error {
-		if err := to.setTotalWorkers(ctx, rs[app.Worker]); err != nil {
-			return err
+	if len(comps) == 0 {
+		comps = appComponents
+	}
+	want := map[string]int32{}
+	var names []string
+	for _, c := range comps {
+		want[c] = rs[c]
+		names = append(names, fmt.Sprintf("%s=%d", c, rs[c]))
+	}
+	if _, ok := want[app.Worker]; ok {
+		o.doc.TotalWorkers = rs[app.Worker]
+	}
+	err := o.step(to, "started: "+strings.Join(names, " "), true, func() error {
+		if n, ok := want[app.Worker]; ok {
+			if err := to.setTotalWorkers(ctx, n); err != nil {
+				return err
+			}
 		}
-		return to.scale(ctx, rs, true, o.Timeout)
+		return to.scale(ctx, want, true, o.Timeout)
 	})
 	if err != nil {
 		return o.stopped(ctx, err, to.Name+" is the primary; its app is not fully up", "kubectl piyasa deploy status --fleet "+o.Fleet)
