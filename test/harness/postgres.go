@@ -39,6 +39,8 @@ type Postgres struct {
 	ReplicationPassword string
 	// Name is a standby's application_name (StartStandby, Follow).
 	Name string
+	// DB is the database StartPostgres created (a standby's primary's; "" for none).
+	DB string
 
 	serverOpts string
 }
@@ -93,6 +95,7 @@ func StartPostgres(t testing.TB, user, password, db string, opts ...PostgresOpti
 		opt(&o)
 	}
 	p := newPostgres(t, user, password)
+	p.DB = db
 	pw := filepath.Join(p.Dir, "pwfile")
 	if err := p.writeFile(pw, password+"\n"); err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func (p *Postgres) StartStandby(t testing.TB, name string) *Postgres {
 		t.Fatal("harness: StartStandby of a server started without WithReplication")
 	}
 	s := newPostgres(t, p.User, p.Password)
-	s.Name, s.ReplicationPassword = name, p.ReplicationPassword
+	s.Name, s.ReplicationPassword, s.DB = name, p.ReplicationPassword, p.DB
 	if err := s.cloneFrom(p); err != nil {
 		t.Fatal(err)
 	}
