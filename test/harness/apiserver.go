@@ -17,12 +17,15 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // The fault tests stop and restart the kube-apiserver of the package's
-// cluster. kwokctl (runtime: binary) starts each component as a detached
-// process, records its PID in <cluster dir>/pids/<component>.pid and its
-// output in logs/<component>.log; StopAPIServer kills that process with
+// cluster (StopAPIServer, StartAPIServer) or of one of its clusters
+// (Cluster.StopAPIServer, Cluster.StartAPIServer), each on its own.
+// kwokctl (runtime: binary) starts each component as a detached process,
+// records its PID in <cluster dir>/pids/<component>.pid and its output in
+// logs/<component>.log; StopAPIServer kills that process with
 // SIGKILL (a crash: no graceful shutdown, every connection cut), and
 // StartAPIServer starts the same command line again, in the same directory
 // with the same environment (same port, certificates and etcd), and records
@@ -44,19 +47,60 @@ type process struct {
 	env  []string
 }
 
-// apiServer is the stopped API server's command, kept to start it again.
-var apiServer struct {
+// apiServerState is a cluster's stopped API server: its command, kept to start it again.
+type apiServerState struct {
 	mu      sync.Mutex
 	stopped bool
 	argv    []string
 	dir     string
 	env     []string
 	stopAt  time.Time
-	// creation is scripts/cluster.sh's creation lock, held while the API server is
-	// down: kwokctl gives a new cluster the highest free port, which would be ours.
-	creation *os.File
-	// injected counts the kills, recovered the restarts that became ready again.
+}
+
+// apiServer holds each cluster's API server state (by kwokctl's name) and
+// counts the kills (injected) and the restarts that became ready again
+// (recovered) over all the package's clusters.
+var apiServer struct {
+	mu                  sync.Mutex
+	clusters            map[string]*apiServerState
 	injected, recovered int
+}
+
+// apiServerOf returns the state of cluster name's API server.
+func apiServerOf(name string) *apiServerState {
+	apiServer.mu.Lock()
+	defer apiServer.mu.Unlock()
+	if apiServer.clusters == nil {
+		apiServer.clusters = map[string]*apiServerState{}
+	}
+	st := apiServer.clusters[name]
+	if st == nil {
+		st = &apiServerState{}
+		apiServer.clusters[name] = st
+	}
+	return st
+}
+
+// countFault adds one to injected (kill) or recovered (restart ready) and returns the new count.
+func countFault(kill bool) int {
+	apiServer.mu.Lock()
+	defer apiServer.mu.Unlock()
+	if kill {
+		apiServer.injected++
+		return apiServer.injected
+	}
+	apiServer.recovered++
+	return apiServer.recovered
+}
+
+// creationLock is scripts/cluster.sh's creation lock, held while any of the
+// package's API servers is down: kwokctl gives a new cluster the highest
+// free port, which would be ours. holders counts the stopped API servers
+// (flock is per open file: a second open in this process would wait forever).
+var creationLock struct {
+	mu      sync.Mutex
+	file    *os.File
+	holders int
 }
 
 // FaultsMain is Main for the fault tests: after the tests it prints how many
@@ -77,30 +121,42 @@ func Faults() (injected, recovered int) {
 	return apiServer.injected, apiServer.recovered
 }
 
-// clusterDir is kwokctl's directory of the package's cluster.
-func clusterDir(t testing.TB) string {
+// dir is kwokctl's directory of the cluster.
+func (c *Cluster) dir(t testing.TB) string {
 	t.Helper()
-	if Env.ClusterName == "" {
+	if c.Name == "" || Env.ClusterBin == "" {
 		t.Skip("the API server of a cluster the harness did not start (PIYASA_E2E_KUBECONFIG) is not stopped")
 	}
 	// scripts/cluster.sh: KWOK_WORKDIR=$CP_CACHE/clusters, and CP_BIN=$CP_CACHE/bin.
-	return filepath.Join(filepath.Dir(Env.ClusterBin), "clusters", "clusters", Env.ClusterName)
+	return filepath.Join(filepath.Dir(Env.ClusterBin), "clusters", "clusters", c.Name)
 }
 
-func apiServerPIDFile(t testing.TB) string {
-	return filepath.Join(clusterDir(t), "pids", "kube-apiserver.pid")
+// StopAPIServer kills the package's cluster's kube-apiserver (Primary) with
+// SIGKILL; see (*Cluster).StopAPIServer.
+func StopAPIServer(t testing.TB) {
+	t.Helper()
+	Primary().StopAPIServer(t)
+}
+
+// StartAPIServer starts the package's cluster's kube-apiserver again; see
+// (*Cluster).StartAPIServer.
+func StartAPIServer(t testing.TB) {
+	t.Helper()
+	Primary().StartAPIServer(t)
 }
 
 // StopAPIServer kills the cluster's kube-apiserver with SIGKILL and returns
 // once its port refuses connections. If the test ends with it still
 // stopped, it is started again (the package's other tests need it).
-func StopAPIServer(t testing.TB) {
+func (c *Cluster) StopAPIServer(t testing.TB) {
 	t.Helper()
-	pidFile := apiServerPIDFile(t)
-	apiServer.mu.Lock()
-	defer apiServer.mu.Unlock()
-	if apiServer.stopped {
-		t.Fatal("harness: the API server is already stopped")
+	dir := c.dir(t)
+	pidFile := filepath.Join(dir, "pids", "kube-apiserver.pid")
+	st := apiServerOf(c.Name)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopped {
+		t.Fatalf("harness: the API server of cluster %s is already stopped", c.Name)
 	}
 	raw, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -118,38 +174,36 @@ func StopAPIServer(t testing.TB) {
 	if err != nil {
 		t.Fatalf("harness: API server environment: %v", err)
 	}
-	dir, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 	if err != nil {
 		t.Fatalf("harness: API server directory: %v", err)
 	}
-	others := componentProcesses(t)
-	lock, err := holdCreationLock(t)
-	if err != nil {
+	others := componentProcesses(t, dir)
+	if err := holdCreationLock(dir); err != nil {
 		t.Fatalf("harness: %v", err)
 	}
-	apiServer.creation = lock
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		releaseCreationLock()
 		t.Fatalf("harness: kill -9 %d: %v", pid, err)
 	}
-	apiServer.stopped, apiServer.argv, apiServer.dir, apiServer.env = true, argv, dir, env
-	apiServer.stopAt = time.Now()
-	apiServer.injected++
-	n := apiServer.injected
+	st.stopped, st.argv, st.dir, st.env = true, argv, cwd, env
+	st.stopAt = time.Now()
+	n := countFault(true)
 	deadline := time.Now().Add(30 * time.Second)
-	for !processGone(pid) || portOpen(t) {
+	for !processGone(pid) || c.portOpen(t) {
 		if time.Now().After(deadline) {
 			t.Fatalf("harness: the API server (pid %d) still runs 30 s after SIGKILL", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("harness: fault %d: kube-apiserver (pid %d) killed with SIGKILL", n, pid)
-	stopSupervising := superviseComponents(t, others)
+	t.Logf("harness: fault %d: kube-apiserver of %s (pid %d) killed with SIGKILL", n, c.Name, pid)
+	stopSupervising := c.superviseComponents(t, st, others)
 	t.Cleanup(func() {
-		apiServer.mu.Lock()
-		stopped := apiServer.stopped
-		apiServer.mu.Unlock()
+		st.mu.Lock()
+		stopped := st.stopped
+		st.mu.Unlock()
 		if stopped {
-			StartAPIServer(t)
+			c.StartAPIServer(t)
 		}
 		stopSupervising()
 	})
@@ -157,9 +211,9 @@ func StopAPIServer(t testing.TB) {
 
 // componentProcesses reads the command lines of the cluster's other
 // running components (etcd, the controller manager, the scheduler, kwok ...).
-func componentProcesses(t testing.TB) []*process {
+func componentProcesses(t testing.TB, dir string) []*process {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(clusterDir(t), "pids", "*.pid"))
+	files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid"))
 	var out []*process
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".pid")
@@ -185,18 +239,19 @@ func componentProcesses(t testing.TB) []*process {
 	return out
 }
 
-// superviseComponents starts again, while the API server runs, any of procs
+// superviseComponents starts again, while the cluster's API server (st) runs, any of procs
 // that has exited (the controller manager and the scheduler do when their
 // leader lease could not be renewed during the outage), until the returned
 // function is called; that makes a last pass and waits for the restarts.
-func superviseComponents(t testing.TB, procs []*process) (stop func()) {
+func (c *Cluster) superviseComponents(t testing.TB, st *apiServerState, procs []*process) (stop func()) {
 	t.Helper()
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	dir := c.dir(t)
 	check := func() {
-		apiServer.mu.Lock()
-		down := apiServer.stopped
-		apiServer.mu.Unlock()
+		st.mu.Lock()
+		down := st.stopped
+		st.mu.Unlock()
 		if down {
 			return
 		}
@@ -204,7 +259,7 @@ func superviseComponents(t testing.TB, procs []*process) (stop func()) {
 			if !processGone(p.pid) {
 				continue
 			}
-			pid, err := startProcess(clusterDir(t), p)
+			pid, err := startProcess(dir, p)
 			if err != nil {
 				t.Logf("harness: restart %s: %v", p.name, err)
 				continue
@@ -232,7 +287,7 @@ func superviseComponents(t testing.TB, procs []*process) (stop func()) {
 		check()
 		for _, p := range procs {
 			if p.name == "kwok-controller" {
-				restartKwok(t, p)
+				c.restartKwok(t, p)
 			}
 		}
 	}
@@ -246,9 +301,9 @@ func superviseComponents(t testing.TB, procs []*process) (stop func()) {
 // kwok takes the nodes' Leases (kube-node-lease) under a new identity, and
 // would wait for the old ones to expire (--node-lease-duration-seconds,
 // 200 s) before playing those nodes: the old kwok's Leases are deleted.
-func restartKwok(t testing.TB, p *process) {
+func (c *Cluster) restartKwok(t testing.TB, p *process) {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(RESTConfig(t))
+	cs, err := kubernetes.NewForConfig(c.RESTConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +318,7 @@ func restartKwok(t testing.TB, p *process) {
 	if err := cs.CoordinationV1().Leases("kube-node-lease").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		t.Fatalf("harness: delete the node Leases of the old kwok: %v", err)
 	}
-	pid, err := startProcess(clusterDir(t), p)
+	pid, err := startProcess(c.dir(t), p)
 	if err != nil {
 		t.Fatalf("harness: restart kwok-controller: %v", err)
 	}
@@ -318,33 +373,34 @@ func startProcess(dir string, p *process) (int, error) {
 	return cmd.Process.Pid, os.WriteFile(filepath.Join(dir, "pids", p.name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 }
 
-// StartAPIServer starts the API server StopAPIServer killed, with the same
-// command line, directory and environment, and returns once /readyz says ok.
-func StartAPIServer(t testing.TB) {
+// StartAPIServer starts the cluster's API server that StopAPIServer killed,
+// with the same command line, directory and environment, and returns once
+// /readyz says ok.
+func (c *Cluster) StartAPIServer(t testing.TB) {
 	t.Helper()
-	pidFile := apiServerPIDFile(t)
-	apiServer.mu.Lock()
-	defer apiServer.mu.Unlock()
-	if !apiServer.stopped {
-		t.Fatal("harness: the API server is not stopped")
+	dir := c.dir(t)
+	st := apiServerOf(c.Name)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.stopped {
+		t.Fatalf("harness: the API server of cluster %s is not stopped", c.Name)
 	}
-	dir := filepath.Dir(filepath.Dir(pidFile))
 	logPath := filepath.Join(dir, "logs", "kube-apiserver.log")
-	down := time.Since(apiServer.stopAt)
-	apiServer.stopped = false
+	down := time.Since(st.stopAt)
+	st.stopped = false
 	start := time.Now()
 	// An API server that exits while starting is started again, as its
 	// supervisor (systemd, the kubelet) would, three times at most.
 	for attempt := 1; ; attempt++ {
-		pid, err := startProcess(dir, &process{name: "kube-apiserver", argv: apiServer.argv, dir: apiServer.dir, env: apiServer.env})
+		pid, err := startProcess(dir, &process{name: "kube-apiserver", argv: st.argv, dir: st.dir, env: st.env})
 		if err != nil {
 			t.Fatalf("harness: start the API server: %v", err)
 		}
-		err = waitReady(t, 3*time.Minute, func() bool { return processGone(pid) })
+		err = waitReady(c.RESTConfig(t), 3*time.Minute, func() bool { return processGone(pid) })
 		if err == nil {
 			releaseCreationLock()
-			apiServer.recovered++
-			t.Logf("harness: kube-apiserver restarted (pid %d) after %.1fs down, ready in %.1fs", pid, down.Seconds(), time.Since(start).Seconds())
+			countFault(false)
+			t.Logf("harness: kube-apiserver of %s restarted (pid %d) after %.1fs down, ready in %.1fs", c.Name, pid, down.Seconds(), time.Since(start).Seconds())
 			return
 		}
 		if !processGone(pid) || attempt == 3 {
@@ -356,26 +412,40 @@ func StartAPIServer(t testing.TB) {
 }
 
 // holdCreationLock takes scripts/cluster.sh's lock of cluster creation
-// ($KWOK_WORKDIR/.up.lock), so that no other package's cluster is created
-// while this API server's port is free.
-func holdCreationLock(t testing.TB) (*os.File, error) {
-	path := filepath.Join(filepath.Dir(filepath.Dir(clusterDir(t))), ".up.lock")
+// ($KWOK_WORKDIR/.up.lock, above the cluster directory dir), so that no
+// other package's cluster is created while an API server's port is free;
+// this process takes it once however many of its API servers are down.
+func holdCreationLock(dir string) error {
+	creationLock.mu.Lock()
+	defer creationLock.mu.Unlock()
+	if creationLock.holders > 0 {
+		creationLock.holders++
+		return nil
+	}
+	path := filepath.Join(filepath.Dir(filepath.Dir(dir)), ".up.lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("cluster creation lock: %v", err)
+		return fmt.Errorf("cluster creation lock: %v", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("cluster creation lock %s: %v", path, err)
+		return fmt.Errorf("cluster creation lock %s: %v", path, err)
 	}
-	return f, nil
+	creationLock.file, creationLock.holders = f, 1
+	return nil
 }
 
-// releaseCreationLock releases the lock holdCreationLock took (apiServer.mu held).
+// releaseCreationLock releases a hold of holdCreationLock; the last one closes the lock.
 func releaseCreationLock() {
-	if apiServer.creation != nil {
-		apiServer.creation.Close()
-		apiServer.creation = nil
+	creationLock.mu.Lock()
+	defer creationLock.mu.Unlock()
+	if creationLock.holders == 0 {
+		return
+	}
+	creationLock.holders--
+	if creationLock.holders == 0 {
+		creationLock.file.Close()
+		creationLock.file = nil
 	}
 }
 
@@ -392,7 +462,7 @@ func logTail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// APIServerOutage stops the API server, waits d and starts it again.
+// APIServerOutage stops the package's cluster's API server, waits d and starts it again.
 func APIServerOutage(t testing.TB, d time.Duration) {
 	t.Helper()
 	StopAPIServer(t)
@@ -401,8 +471,7 @@ func APIServerOutage(t testing.TB, d time.Duration) {
 }
 
 // waitReady polls /readyz until it answers ok, or exited says the process is gone.
-func waitReady(t testing.TB, limit time.Duration, exited func() bool) error {
-	cfg := RESTConfig(t)
+func waitReady(cfg *rest.Config, limit time.Duration, exited func() bool) error {
 	cfg.QPS, cfg.Burst = 50, 100 // polled: client-go's default limiter would throttle the polls
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -469,16 +538,16 @@ func processGone(pid int) bool {
 	return false
 }
 
-// portOpen reports whether the API server's port accepts connections.
-func portOpen(t testing.TB) bool {
-	u, err := url.Parse(Env.Server)
+// portOpen reports whether the cluster's API server port accepts connections.
+func (c *Cluster) portOpen(t testing.TB) bool {
+	u, err := url.Parse(c.Server)
 	if err != nil {
-		t.Fatalf("harness: server URL %q: %v", Env.Server, err)
+		t.Fatalf("harness: server URL %q: %v", c.Server, err)
 	}
-	c, err := net.DialTimeout("tcp", u.Host, time.Second)
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
 	if err != nil {
 		return false
 	}
-	c.Close()
+	conn.Close()
 	return true
 }

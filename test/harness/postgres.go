@@ -39,6 +39,8 @@ type Postgres struct {
 	ReplicationPassword string
 	// Name is a standby's application_name (StartStandby, Follow).
 	Name string
+	// DB is the database StartPostgres created (a standby's primary's; "" for none).
+	DB string
 
 	serverOpts string
 }
@@ -93,6 +95,7 @@ func StartPostgres(t testing.TB, user, password, db string, opts ...PostgresOpti
 		opt(&o)
 	}
 	p := newPostgres(t, user, password)
+	p.DB = db
 	pw := filepath.Join(p.Dir, "pwfile")
 	if err := p.writeFile(pw, password+"\n"); err != nil {
 		t.Fatal(err)
@@ -112,6 +115,11 @@ func StartPostgres(t testing.TB, user, password, db string, opts ...PostgresOpti
 		}
 	}
 	p.serverOpts = p.options(o)
+	if o.replication {
+		if err := p.withTLS(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -161,9 +169,7 @@ func (p *Postgres) run(env []string, name string, args ...string) error {
 	cmd := exec.Command(filepath.Join(p.BinDir, name), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 	cmd.Dir = p.Dir
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	cmd.Env = append(append(os.Environ(), serverHome(p.Dir, cred)...), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %v\n%s", name, err, out)
@@ -225,6 +231,17 @@ func serverCredential(dir string) (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
+// serverHome is HOME=dir for programs run as the postgres account (cred not
+// nil): libpq (pg_basebackup, pg_rewind, a standby's WAL receiver) looks for
+// a client certificate in $HOME/.postgresql, and fails on root's HOME, which
+// it may not read.
+func serverHome(dir string, cred *syscall.Credential) []string {
+	if cred == nil {
+		return nil
+	}
+	return []string{"HOME=" + dir}
+}
+
 // PostgresOption changes how StartPostgres sets up the server.
 type PostgresOption func(*postgresOptions)
 
@@ -274,7 +291,7 @@ func (p *Postgres) Start() error {
 	cmd := exec.Command(filepath.Join(p.BinDir, "pg_ctl"), "-D", p.Data, "-o", p.serverOpts, "-l", filepath.Join(p.Dir, "log"), "-w", "-t", "60", "start")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 	cmd.Dir = p.Dir
-	cmd.Env = append(os.Environ(), app.EnvWALArchiveDir+"="+p.WALArchive)
+	cmd.Env = append(append(os.Environ(), serverHome(p.Dir, cred)...), app.EnvWALArchiveDir+"="+p.WALArchive)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pg_ctl start: %v\n%s", err, out)
 	}

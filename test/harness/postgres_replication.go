@@ -24,7 +24,8 @@ const ReplicationUser = "piyasa_replicator"
 
 // WithReplication makes the server a primary that standbys can stream from:
 // wal_level replica, WAL senders, 256 MB of WAL kept for a standby that falls
-// behind, wal_log_hints and full page writes (pg_rewind needs them), and the
+// behind, wal_log_hints and full page writes (pg_rewind needs them), TLS with
+// a self-signed certificate (TLSCert; plain connections still work), and the
 // role ReplicationUser with a fresh canary password (ReplicationPassword),
 // the only role pg_hba.conf lets connect for replication (from 127.0.0.1).
 func WithReplication() PostgresOption {
@@ -56,9 +57,10 @@ func (p *Postgres) createReplicationRole(t testing.TB) {
 	p.MustPsql(t, "postgres", fmt.Sprintf("CREATE ROLE %s WITH REPLICATION LOGIN PASSWORD '%s'", ReplicationUser, p.ReplicationPassword))
 }
 
-// conninfo is the libpq connection string a standby named name streams with from p.
+// conninfo is the libpq connection string a standby named name streams with
+// from p, over TLS (sslmode=require).
 func (p *Postgres) conninfo(name string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s password=%s application_name=%s", p.Host, p.Port, ReplicationUser, p.ReplicationPassword, name)
+	return fmt.Sprintf("host=%s port=%d user=%s password=%s application_name=%s sslmode=require", p.Host, p.Port, ReplicationUser, p.ReplicationPassword, name)
 }
 
 // StartStandby makes a hot standby of p (a primary started WithReplication)
@@ -72,11 +74,14 @@ func (p *Postgres) StartStandby(t testing.TB, name string) *Postgres {
 		t.Fatal("harness: StartStandby of a server started without WithReplication")
 	}
 	s := newPostgres(t, p.User, p.Password)
-	s.Name, s.ReplicationPassword = name, p.ReplicationPassword
+	s.Name, s.ReplicationPassword, s.DB = name, p.ReplicationPassword, p.DB
 	if err := s.cloneFrom(p); err != nil {
 		t.Fatal(err)
 	}
 	s.serverOpts = s.options(postgresOptions{replication: true})
+	if err := s.withTLS(); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatalf("%v\n%s", err, s.ServerLog())
 	}
@@ -150,6 +155,9 @@ func (p *Postgres) Follow(primary *Postgres) (string, error) {
 		return how, err
 	}
 	if err := p.writeFile(filepath.Join(p.Data, "standby.signal"), ""); err != nil {
+		return how, err
+	}
+	if err := p.withTLS(); err != nil {
 		return how, err
 	}
 	if err := p.Start(); err != nil {
