@@ -30,17 +30,19 @@ IFS= read -r pw || true
 [ -s "$PGDATA/PG_VERSION" ] || { echo "$PGDATA holds no database" >&2; exit 97; }
 rm -f "$PGDATA/recovery.signal"
 touch "$PGDATA/standby.signal"
+chown "$(stat -c %u:%g "$PGDATA")" "$PGDATA/standby.signal"
 printf "primary_conninfo = 'host=%s port=%s user=` + app.ReplicationRole + ` password=%s sslmode=require application_name=%s'\n" "$1" "$2" "$pw" "$3" >> "$PGDATA/postgresql.auto.conf"
 echo followed
 `
 
 // recloneScript sets the data directory aside ($PGDATA$4, kept) and clones
 // the primary at $1:$2 into a new one (pg_basebackup -R, application_name
-// $3); when the clone fails the old directory is put back. It prints
-// "aside PATH" (PATH empty when there was none).
+// $3), owned as the old one was; when the clone fails the old directory is
+// put back. It prints "aside PATH" (PATH empty when there was none).
 const recloneScript = `set -e
 IFS= read -r pw || true
 aside=
+owner=$(stat -c %u:%g "$PGDATA" 2>/dev/null || stat -c %u:%g "$(dirname "$PGDATA")")
 if [ -e "$PGDATA" ]; then aside="$PGDATA$4"; mv "$PGDATA" "$aside"; fi
 if ! PGPASSWORD="$pw" pg_basebackup -D "$PGDATA" -R -X stream --checkpoint=fast --no-sync \
   -d "host=$1 port=$2 user=` + app.ReplicationRole + ` sslmode=require application_name=$3" >&2; then
@@ -48,6 +50,7 @@ if ! PGPASSWORD="$pw" pg_basebackup -D "$PGDATA" -R -X stream --checkpoint=fast 
   [ -z "$aside" ] || mv "$aside" "$PGDATA"
   exit 98
 fi
+chown -R "$owner" "$PGDATA"
 chmod 700 "$PGDATA"
 echo "aside $aside"
 `

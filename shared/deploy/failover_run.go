@@ -139,27 +139,42 @@ func (o *FailoverOptions) fence(ctx context.Context, what string) (map[string]in
 }
 
 // waitFence tries to fence the old primary every second until it answers
-// or --fence-wait runs out; the new primary's workers wait for it.
+// or --fence-wait runs out; the new primary's workers wait for it. The
+// seconds between the tries and the tries that got no answer count as
+// waiting; a fence that lands counts as its own steps do.
 func (o *FailoverOptions) waitFence(ctx context.Context) (bool, error) {
 	o.Infof("%s: the workers of %s wait until %s answers and is fenced (--fence-wait %s)\n", o.to.Name, o.to.Name, o.from.Name, o.FenceWait)
 	t0 := time.Now()
 	deadline := t0.Add(o.FenceWait)
 	for time.Now().Before(deadline) {
+		pause := time.Now()
 		select {
 		case <-ctx.Done():
 			return false, o.stopped(ctx, ctx.Err(), o.to.Name+" is the primary and its api serves; its workers are not started and "+o.from.Name+" is not fenced",
 				"kubectl piyasa failover rejoin --fleet "+o.Fleet+" "+o.from.Name+" once it answers, then kubectl piyasa scale worker --context "+o.to.Context)
 		case <-time.After(time.Second):
 		}
+		steps := len(o.doc.Steps)
 		_, _, fenced, err := o.fence(ctx, fmt.Sprintf("fenced on its return after %s", time.Since(t0).Round(time.Second)))
 		if err != nil || fenced {
-			o.waited += time.Since(t0)
+			o.waited += o.Now().Sub(pause) - o.stepTime(steps)
 			return fenced, err
 		}
+		o.doc.Steps = o.doc.Steps[:steps] // a try that got no answer: not a step
+		o.waited += time.Since(pause)
 	}
-	o.waited += time.Since(t0)
 	o.Infof("%s: not fenced after --fence-wait %s: the workers start in %s anyway\n", o.from.Name, o.FenceWait, o.to.Name)
+	o.doc.Steps = append(o.doc.Steps, FailoverStep{Region: o.from.Name, Step: "fence", Error: fmt.Sprintf("no answer within --fence-wait %s", o.FenceWait)})
 	return false, nil
+}
+
+// stepTime is the time of the steps recorded from the i-th on.
+func (o *FailoverOptions) stepTime(i int) time.Duration {
+	var s float64
+	for _, st := range o.doc.Steps[i:] {
+		s += st.Seconds
+	}
+	return time.Duration(s * float64(time.Second))
 }
 
 // fenceRead reads the old primary's replicas within the cluster timeout.

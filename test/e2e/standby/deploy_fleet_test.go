@@ -19,40 +19,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2efleet"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
-
-// writeFleet writes the fleet of the two harness clusters: eu (context
-// primary) the primary, us (context standby) the standby, both dev in ns; the
-// standbys reach the primary at the harness's PostgreSQL primary.
-func writeFleet(t *testing.T, ns string, pg *harness.Postgres) string {
-	t.Helper()
-	doc := fmt.Sprintf(`apiVersion: piyasa.io/v1alpha1
-kind: Fleet
-settings:
-  standbyApi: zero
-  primaryHost: %s
-  primaryPort: %d
-regions:
-  - name: us
-    context: standby
-    environment: dev
-    namespace: %s
-    role: standby
-    wave: 2
-  - name: eu
-    context: primary
-    environment: dev
-    namespace: %s
-    role: primary
-    wave: 1
-`, pg.Host, pg.Port, ns, ns)
-	path := filepath.Join(t.TempDir(), "piyasa-fleet.yaml")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // appObjects lists the Deployments, StatefulSets and Secrets of ns.
 func appObjects(t *testing.T, cs kubernetes.Interface, ns string) []string {
@@ -120,7 +89,7 @@ func TestDeployFleet(t *testing.T) {
 	pg := harness.StartPostgres(t, app.DatabaseUser, harness.CanaryValue("pw"), app.DatabaseName, harness.WithReplication())
 	// Execs into the primary cluster's postgres pod (psql of deploy --fleet) reach pg.
 	pg.ClusterExecIn(t, primary, ns, "", nil)
-	fleetFile := writeFleet(t, ns, pg)
+	fleetFile := e2efleet.DeployFleet(t, ns, pg)
 
 	r := harness.Piyasa(t, "deploy", "--fleet", fleetFile, "--env-file", env, "--dry-run=client").RunOK()
 	for _, want := range []string{"=== context primary (region eu, primary", "=== context standby (region us, standby",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,42 +15,9 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/deploy"
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2efleet"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
-
-// failoverFleet writes a fleet of the two clusters in which each region says
-// where the other reaches its database: eu (context primary) at pg, us
-// (context standby) at sb.
-func failoverFleet(t *testing.T, ns string, pg, sb *harness.Postgres) string {
-	t.Helper()
-	doc := fmt.Sprintf(`apiVersion: piyasa.io/v1alpha1
-kind: Fleet
-settings:
-  standbyApi: zero
-regions:
-  - name: eu
-    context: primary
-    environment: dev
-    namespace: %[1]s
-    role: primary       # the writable database
-    wave: 1
-    databaseHost: %[2]s
-    databasePort: %[3]d
-  - name: us
-    context: standby
-    environment: dev
-    namespace: %[1]s
-    role: standby
-    wave: 2
-    databaseHost: %[4]s
-    databasePort: %[5]d
-`, ns, pg.Host, pg.Port, sb.Host, sb.Port)
-	path := filepath.Join(t.TempDir(), "piyasa-fleet.yaml")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // workerWatch lists the worker pods of both clusters every 100 ms and
 // records every moment both had some: workers must run in one region only.
@@ -147,29 +113,8 @@ func inRecovery(t *testing.T, p *harness.Postgres) bool {
 //   - `failover rejoin` makes us a streaming standby of eu again, its old
 //     data directory kept aside.
 func TestFailover(t *testing.T) {
-	primary, standby := harness.ClusterOf(t, "primary"), harness.ClusterOf(t, "standby")
-	ns := primary.Namespace(t, "failover")
-	standby.CreateNamespace(t, ns)
-	pcs, scs := primary.Client(t), standby.Client(t)
-	env := harness.InitEnv(t, filepath.Join(t.TempDir(), ".env"))
-	pg := harness.StartPostgres(t, app.DatabaseUser, harness.CanaryValue("pw"), app.DatabaseName, harness.WithReplication())
-	pg.ClusterExecIn(t, primary, ns, "", map[string]string{"PGDATA": pg.Data})
-	// deploy --fleet with the primary at pg: the standby's address is known once sb runs.
-	fleetFile := writeFleet(t, ns, pg)
-	harness.Piyasa(t, "deploy", "--fleet", fleetFile, "--env-file", env, "--timeout", "3m").WithTimeout(6 * time.Minute).RunOK()
-	secret, err := pcs.CoreV1().Secrets(ns).Get(context.Background(), app.ReplicationSecret, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// TLS with the Secret's certificate before the clone, so that the standby has it too.
-	enableTLS(t, pg, secret.Data)
-	pg.ReplicationPassword = string(secret.Data[app.KeyReplicationPassword])
-	sb := pg.StartStandby(t, "piyasa-us")
-	sb.ClusterExecIn(t, standby, ns, "", map[string]string{"PGDATA": sb.Data})
-	pg.KubeletIn(t, primary, ns, "dev-"+app.Postgres)
-	sb.KubeletIn(t, standby, ns, "dev-"+app.Postgres)
-	fleetFile = failoverFleet(t, ns, pg, sb)
-
+	p := e2efleet.Setup(t, "failover")
+	ns, standby, pcs, scs, pg, sb, fleetFile := p.NS, p.Standby, p.PCS, p.SCS, p.PG, p.SB, p.Fleet
 	w := pg.StartWriter(t, "failover_rows", 50*time.Millisecond)
 	watch := watchWorkers(t, ns, map[string]kubernetes.Interface{"primary": pcs, "standby": scs})
 	time.Sleep(time.Second)
@@ -243,7 +188,7 @@ func TestFailover(t *testing.T) {
 			t.Error("eu's database is not promoted while the failover waits to fence us")
 		}
 		standby.StartAPIServer(t)
-		r := run.ExitWithin(5 * time.Minute)
+		r = run.ExitWithin(5 * time.Minute)
 		var doc deploy.FailoverReport
 		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || r.Code != 0 {
 			t.Fatalf("failover: exit %d, %v\n%s\n%s", r.Code, err, r.Stdout, r.Stderr)

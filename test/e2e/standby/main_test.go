@@ -10,7 +10,8 @@ package standby_test
 import (
 	"testing"
 
+	"github.com/piyasa/kubectl-piyasa/test/e2e/e2efleet"
 	"github.com/piyasa/kubectl-piyasa/test/harness"
 )
 
-func TestMain(m *testing.M) { harness.Main(m, harness.WithClusters("primary", "standby")) }
+func TestMain(m *testing.M) { harness.Main(m, harness.WithClusters(e2efleet.Clusters...)) }
