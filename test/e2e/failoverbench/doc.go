@@ -1,0 +1,3 @@
+// Package failoverbench holds the failover benchmark (build tag bench):
+// see scripts/bench-failover.sh.
+package failoverbench
