@@ -106,7 +106,8 @@ func (c *Completer) Complete(args []string) ([]string, cobra.ShellCompDirective)
 		return nil, noFile
 	}
 	if a, ok := suite.LookupAlias(sub); ok {
-		sub, rest = a.Of, append([]string{a.Name}, rest...)
+		// As the dispatcher runs it: the alias's name first, then the flags.
+		sub, pre = a.Of, append([]string{a.Name}, pre...)
 	}
 	if _, ok := suite.Lookup(sub); !ok {
 		return nil, noFile

@@ -77,6 +77,11 @@ func TestDelegation(t *testing.T) {
 	if !slices.Equal(got, []string{"deploy:__completeNoDesc -n "}) {
 		t.Fatalf("-n: got %q", got)
 	}
+	// An alias is completed by its subcommand's binary, its name first.
+	got, _ = complete(d, false, "--context", "c1", "failover", "--t")
+	if !slices.Equal(got, []string{"deploy:__completeNoDesc failover --context c1 --t"}) {
+		t.Fatalf("failover: got %q", got)
+	}
 	// A subcommand that is not installed completes nothing.
 	if got, _ := complete(d, false, "diagnose", ""); len(got) != 0 {
 		t.Fatalf("not installed: got %q", got)

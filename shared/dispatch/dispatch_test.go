@@ -70,3 +70,34 @@ func TestRunFindsBesideAndPassesFlags(t *testing.T) {
 		t.Fatalf("help: %d %s", code, out.String())
 	}
 }
+
+// `kubectl piyasa failover ...` runs the binary of the alias's subcommand
+// with the alias's name first; help lists it; a typo is suggested.
+func TestRunAlias(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kubectl-piyasa-deploy")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var gotPath string
+	var gotArgs []string
+	var out, errOut bytes.Buffer
+	d := &Dispatcher{IOStreams: IOStreams{Out: &out, ErrOut: &errOut}, SelfDir: dir,
+		LookPath: func(string) (string, error) { return "", os.ErrNotExist },
+		Exec:     func(p string, a []string) error { gotPath, gotArgs = p, a; return nil }}
+	if code := d.Run([]string{"--context", "eu", "failover", "--to", "us"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if gotPath != bin || !reflect.DeepEqual(gotArgs, []string{"failover", "--context", "eu", "--to", "us"}) {
+		t.Fatalf("ran %s %q", gotPath, gotArgs)
+	}
+	if code := d.Run([]string{"help", "failover"}); code != 0 || !reflect.DeepEqual(gotArgs, []string{"failover", "--help"}) {
+		t.Fatalf("help failover: %d %q", code, gotArgs)
+	}
+	if code := d.Run(nil); code != 0 || !strings.Contains(out.String(), "failover   Make a standby region the primary") || !strings.Contains(out.String(), "(kubectl piyasa deploy failover)") {
+		t.Fatalf("help:\n%s", out.String())
+	}
+	if code := d.Run([]string{"failvoer"}); code != 2 || !strings.Contains(errOut.String(), `did you mean "failover"`) {
+		t.Fatalf("typo: %d %s", code, errOut.String())
+	}
+}
