@@ -47,7 +47,7 @@ func failover(t *testing.T, args ...string) deploy.FailoverReport {
 }
 
 type series struct {
-	name                   string
+	name                  string
 	total, wait, overhead []float64
 }
 
