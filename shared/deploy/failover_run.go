@@ -127,13 +127,12 @@ func (o *FailoverOptions) fence(ctx context.Context, what string) (map[string]in
 		return nil, "", false, o.stopped(ctx, err, "the old primary may be partly fenced", "run the same failover again")
 	}
 	if err == nil {
-		// Fenced once the replicas are 0; the pods going away is the
-		// cluster's work, waited for within the cluster timeout only.
-		_ = o.step(from, "its pods gone", true, func() error {
-			c, cancel := context.WithTimeout(ctx, o.ClusterTimeout)
-			defer cancel()
-			return from.scale(c, all, true, o.ClusterTimeout)
-		})
+		// Fenced once its pods are gone (its controllers may be slow after an
+		// outage): the new primary's workers wait for that, up to --timeout.
+		err = o.step(from, "its pods gone", true, func() error { return from.scale(ctx, all, true, o.Timeout) })
+		if ctx.Err() != nil {
+			return nil, "", false, o.stopped(ctx, err, "the old primary is scaled to 0, its pods may still run", "run the same failover again")
+		}
 	}
 	return rs, total, err == nil, nil
 }

@@ -172,6 +172,26 @@ func TestFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		standby.StopAPIServer(t)
+		// Status and diagnose across the fleet: us is a row with its error
+		// (exit 3, the worst), eu answers; no hang (the bound is a guard).
+		for _, cmd := range [][]string{{"deploy", "status"}, {"diagnose"}} {
+			r := harness.Piyasa(t, append(cmd, "--fleet", fleetFile, "--cluster-timeout", "5s", "-o", "json")...).WithTimeout(90 * time.Second).ExpectCode(3)
+			var l struct {
+				Items []struct {
+					Context  string `json:"context"`
+					ExitCode int    `json:"exitCode"`
+					Error    string `json:"error"`
+				} `json:"items"`
+			}
+			if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil || len(l.Items) != 2 {
+				t.Fatalf("%v --fleet: %v\n%s", cmd, err, r.Stdout)
+			}
+			for _, it := range l.Items {
+				if it.Context == "standby" && (it.ExitCode != 3 || it.Error == "") || it.Context == "primary" && it.ExitCode == 3 {
+					t.Errorf("%v --fleet with us's API server stopped: item %+v", cmd, it)
+				}
+			}
+		}
 		r := harness.Piyasa(t, "failover", "--fleet", fleetFile, "--to", "eu", "--accept-data-loss", "0", "--yes", "--cluster-timeout", "5s").ExpectCode(1)
 		if !strings.Contains(r.Stderr, "over --accept-data-loss 0 s") || !inRecovery(t, pg) {
 			t.Fatalf("a lagging standby without --accept-data-loss:\n%s", r.Stderr)
