@@ -77,14 +77,6 @@ func (b *base) getScale(ctx context.Context, w kube.Workload) (*autoscalingv1.Sc
 	return cs.AppsV1().Deployments(b.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
 }
 
-func (b *base) setScale(ctx context.Context, w kube.Workload, n int32) error {
-	cs, err := b.Clientset()
-	if err != nil {
-		return err
-	}
-	return kube.SetReplicas(ctx, cs, b.Namespace, w, n)
-}
-
 // scalePatchTimeout bounds one scale patch, which a signal does not cut short.
 const scalePatchTimeout = 30 * time.Second
 
@@ -93,6 +85,10 @@ const scalePatchTimeout = 30 * time.Second
 // patches are sent together even when a signal comes meanwhile (api and
 // worker are not left one up and one down); the wait ends at once with ctx.
 func (b *base) scaleAll(ctx context.Context, rs []appReplicas, zero bool, timeout time.Duration) error {
+	cs, err := b.Clientset()
+	if err != nil {
+		return err
+	}
 	var ws []kube.Workload
 	for _, r := range rs {
 		n := r.Replicas
@@ -100,7 +96,7 @@ func (b *base) scaleAll(ctx context.Context, rs []appReplicas, zero bool, timeou
 			n = 0
 		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scalePatchTimeout)
-		err := b.setScale(pctx, r.Workload, n)
+		err := kube.SetReplicas(pctx, cs, b.Namespace, r.Workload, n)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("scale %s %s to %d: %w", r.Workload.Kind, r.Workload.Name, n, err)
@@ -112,10 +108,6 @@ func (b *base) scaleAll(ctx context.Context, rs []appReplicas, zero bool, timeou
 	}
 	if len(ws) == 0 {
 		return nil
-	}
-	cs, err := b.Clientset()
-	if err != nil {
-		return err
 	}
 	_, err = kube.WaitForWorkloads(ctx, cs, b.Namespace, ws, kube.WaitOptions{Timeout: timeout, Settled: true, FailFast: !zero})
 	return err

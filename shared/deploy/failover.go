@@ -167,7 +167,7 @@ func (o *FailoverOptions) Complete(cmd *cobra.Command, _ []string) error {
 	if o.repl, err = o.fl.Replication(); err != nil {
 		return err
 	}
-	to, ok := o.fl.Region(o.To)
+	to, ok := fleet.FindRegion(o.fl, o.To)
 	if !ok {
 		return cli.Usagef("--to %s: no region of %s has this name or context", o.To, o.Fleet).WithHint("the regions: %s", regionList(o.fl))
 	}

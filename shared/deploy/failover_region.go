@@ -250,7 +250,10 @@ func (r *foRegion) waitPostgres(ctx context.Context, timeout time.Duration) erro
 // the fleet's address for it, else its replication Service's.
 func (r *foRegion) address(ctx context.Context, f *fleet.Fleet, repl fleet.Replication) (string, int, error) {
 	s := repl
-	s.Host, s.Port = f.DatabaseAddress(r.Region, repl)
+	var err error
+	if s.Host, s.Port, err = fleet.DatabaseAddress(f, r.Region, repl); err != nil {
+		return "", 0, err
+	}
 	return primaryAddress(ctx, r.g, s)
 }
 

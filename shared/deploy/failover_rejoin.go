@@ -71,7 +71,7 @@ func (o *RejoinOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.fl, err = o.loadFleet(); err != nil {
 		return err
 	}
-	r, ok := o.fl.Region(args[0])
+	r, ok := fleet.FindRegion(o.fl, args[0])
 	if !ok {
 		return cli.Usagef("%s: no region of %s has this name or context", args[0], o.Fleet).WithHint("the regions: %s", regionList(o.fl))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli"
+	"github.com/piyasa/kubectl-piyasa/shared/fleet"
 	"github.com/piyasa/kubectl-piyasa/shared/replication"
 )
 
@@ -353,7 +354,7 @@ func (o *FailoverOptions) startApp(ctx context.Context, rs map[string]int32, tot
 // rewrite writes the new roles into the fleet file.
 func (o *FailoverOptions) rewrite() error {
 	o.doc.FleetFile = o.Fleet
-	if err := o.fl.SwitchPrimary(o.to.Name); err != nil {
+	if err := fleet.SwitchPrimary(o.fl, o.to.Name); err != nil {
 		return cli.Failedf("%s is the primary now, but the fleet file could not be rewritten: %v", o.to.Name, err).
 			WithHint("edit %s: role primary for %s, standby for %s", o.Fleet, o.to.Name, o.from.Name)
 	}

@@ -70,7 +70,9 @@ func (o *Options) completeFleet(cmd *cobra.Command) error {
 	if o.fl.repl, err = o.fl.fleet.Replication(); err != nil {
 		return err
 	}
-	o.fl.repl.Host, o.fl.repl.Port = o.fl.fleet.DatabaseAddress(o.fl.fleet.Primary(), o.fl.repl)
+	if o.fl.repl.Host, o.fl.repl.Port, err = fleet.DatabaseAddress(o.fl.fleet, o.fl.fleet.Primary(), o.fl.repl); err != nil {
+		return err
+	}
 	if o.env, err = readEnvFile(o.EnvFile); err != nil {
 		return err
 	}

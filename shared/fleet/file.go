@@ -47,6 +47,8 @@ type Fleet struct {
 	Regions []Region
 	// settings is the settings mapping, for Replication (nil: none given).
 	settings *yaml.Node
+	// regionNodes are the regions' mappings, for DatabaseAddress.
+	regionNodes []*yaml.Node
 }
 
 // Settings apply to the whole fleet.
@@ -56,6 +58,9 @@ type Settings struct {
 	// database: refused by deploy --fleet, the app has no read-only switch).
 	StandbyAPI string
 }
+
+// regionKeys are the known keys of a region (DatabaseAddress reads the last two).
+var regionKeys = []string{"name", "context", "environment", "namespace", "role", "wave", "databaseHost", "databasePort"}
 
 // settingKeys are the known keys of settings (Replication reads the last three).
 var settingKeys = []string{"standbyApi", "replicationService", "primaryHost", "primaryPort"}
@@ -74,14 +79,9 @@ type Region struct {
 	Role string
 	// Wave orders releases: wave 1 first (>= 1).
 	Wave int
-	// DatabaseHost and DatabasePort are where the other regions reach this
-	// region's replication Service once it is the primary ("" and 0: the
-	// settings' primaryHost and primaryPort for the region named primary in
-	// the file, else the Service's load-balancer address). A failover reads them.
-	DatabaseHost string
-	DatabasePort int
-	// Line is the line of the region in the file; RoleLine the line of its role.
-	Line, RoleLine int
+	// Line is the line of the region in the file. Its databaseHost and
+	// databasePort are read by DatabaseAddress.
+	Line int
 }
 
 // Load reads and validates the fleet file at path. Every error is an exit-2
@@ -239,6 +239,7 @@ func (p *parser) document(n *yaml.Node, f *Fleet) {
 	}
 	for i, r := range regions.Content {
 		f.Regions = append(f.Regions, p.region(i, r))
+		f.regionNodes = append(f.regionNodes, r)
 	}
 }
 
@@ -255,18 +256,12 @@ func (p *parser) settings(n *yaml.Node, s *Settings) {
 // region reads one region; its checks that need the other regions are in validate.
 func (p *parser) region(i int, n *yaml.Node) Region {
 	what := fmt.Sprintf("region %d", i+1)
-	m := p.fields(n, what, "name", "context", "environment", "namespace", "role", "wave", "databaseHost", "databasePort")
+	m := p.fields(n, what, regionKeys...)
 	if m == nil {
 		return Region{Line: n.Line}
 	}
 	r := Region{Name: p.str(m, "name"), Context: p.str(m, "context"), Environment: p.str(m, "environment"),
-		Namespace: p.str(m, "namespace"), Role: p.str(m, "role"), Wave: p.integer(m, "wave"), Line: n.Line, RoleLine: lineOf(m, "role", n),
-		DatabaseHost: p.str(m, "databaseHost")}
-	if v := m["databasePort"]; v != nil {
-		if r.DatabasePort = p.integer(m, "databasePort"); r.DatabasePort < 1 || r.DatabasePort > 65535 {
-			p.errorf(v.Line, "region %q: databasePort must be a port (1-65535), not %s", r.Name, v.Value)
-		}
-	}
+		Namespace: p.str(m, "namespace"), Role: p.str(m, "role"), Wave: p.integer(m, "wave"), Line: n.Line}
 	who := fmt.Sprintf("region %q", r.Name)
 	switch {
 	case r.Name == "":

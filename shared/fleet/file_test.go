@@ -16,8 +16,8 @@ func TestParseExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Region{
-		{Name: "eu", Context: "eu-prod", Environment: "prod", Role: RolePrimary, Wave: 1, Line: 7, RoleLine: 10},
-		{Name: "us", Context: "us-prod", Environment: "prod", Namespace: "piyasa-chatbot-us", Role: RoleStandby, Wave: 2, Line: 12, RoleLine: 16},
+		{Name: "eu", Context: "eu-prod", Environment: "prod", Role: RolePrimary, Wave: 1, Line: 7},
+		{Name: "us", Context: "us-prod", Environment: "prod", Namespace: "piyasa-chatbot-us", Role: RoleStandby, Wave: 2, Line: 12},
 	}
 	if !reflect.DeepEqual(f.Regions, want) {
 		t.Errorf("regions = %+v\nwant %+v", f.Regions, want)

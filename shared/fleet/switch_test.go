@@ -22,7 +22,7 @@ func TestSwitchPrimary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.SwitchPrimary("us-prod"); err != nil {
+	if err := SwitchPrimary(f, "us-prod"); err != nil {
 		t.Fatal(err)
 	}
 	if f.Primary().Name != "us" {
@@ -40,7 +40,7 @@ func TestSwitchPrimary(t *testing.T) {
 	if err != nil || g.Primary().Name != "us" {
 		t.Fatalf("reloaded: %v, primary %+v", err, g.Primary())
 	}
-	if err := g.SwitchPrimary("eu"); err != nil {
+	if err := SwitchPrimary(g, "eu"); err != nil {
 		t.Fatal(err)
 	}
 	if back, _ := os.ReadFile(path); string(back) != string(orig) {
@@ -50,7 +50,7 @@ func TestSwitchPrimary(t *testing.T) {
 	if err := os.WriteFile(path, []byte("# nothing here\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SwitchPrimary("us"); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+	if err := SwitchPrimary(g, "us"); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
 		t.Errorf("changed file: %v", err)
 	}
 }
@@ -70,15 +70,19 @@ regions:
 		t.Fatal(err)
 	}
 	s, _ := f.Replication()
-	eu, _ := f.Region("eu")
-	us, _ := f.Region("b")
-	if h, p := f.DatabaseAddress(eu, s); h != "10.0.0.1" || p != 30432 {
-		t.Errorf("eu: %s:%d", h, p)
+	eu, _ := FindRegion(f, "eu")
+	us, _ := FindRegion(f, "b")
+	if h, p, err := DatabaseAddress(f, eu, s); h != "10.0.0.1" || p != 30432 || err != nil {
+		t.Errorf("eu: %s:%d %v", h, p, err)
 	}
-	if h, p := f.DatabaseAddress(us, s); h != "db.us.example" || p != 5433 {
-		t.Errorf("us: %s:%d", h, p)
+	if h, p, err := DatabaseAddress(f, us, s); h != "db.us.example" || p != 5433 || err != nil {
+		t.Errorf("us: %s:%d %v", h, p, err)
 	}
-	if _, err := Parse("f.yaml", []byte(strings.Replace(doc, "databasePort: 5433", "databasePort: 70000", 1))); err == nil || !strings.Contains(err.Error(), "f.yaml:8:") {
+	bad, err := Parse("f.yaml", []byte(strings.Replace(doc, "databasePort: 5433", "databasePort: 70000", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := DatabaseAddress(bad, us, s); err == nil || !strings.Contains(err.Error(), "f.yaml:8:") {
 		t.Errorf("bad port: %v", err)
 	}
 }
