@@ -126,10 +126,10 @@ diagnose_fleet() {
   rb_piyasa diagnose "${fleet[@]}" --probe -o json >"$work/diag.json" 2>"$work/diag.err" || rc=$?
   if [[ $rc -gt 1 ]] || ! jq -e '.items' "$work/diag.json" >/dev/null 2>&1; then
     cat "$work/diag.err" >&2
-    drill_fail "$1: kubectl piyasa diagnose --fleet $fleet_file --probe" "$([[ $rc -gt 1 ]] && echo "$rc" || echo 1)" "$(messages "$work/diag.err")"
+    drill_fail "$1: kubectl piyasa diagnose --fleet $fleet_file --probe" "$([[ $rc -gt 1 ]] && echo "$rc" || echo 1)" "$state; $(messages "$work/diag.err")"
   fi
   bad=$(jq -r '[(.findings // [])[] | select(.severity == "error" and (.code == "PIY990" or .code == "PIY991" or .code == "PIY992")) | "\(.code) \(.message)"] | join("; ")' "$work/diag.json")
-  [[ -z $bad ]] || drill_fail "$1: diagnose --fleet --probe found $bad" 1 "see kubectl piyasa diagnose --fleet $fleet_file --probe"
+  [[ -z $bad ]] || drill_fail "$1: diagnose --fleet --probe found $bad" 1 "$state; see kubectl piyasa diagnose --fleet $fleet_file --probe"
   rb_info "$1: diagnose --fleet --probe: no error across the regions (exit $rc)"
 }
 
@@ -165,6 +165,8 @@ fi
 # 2. the first leg: to the standby (unplanned: the primary answers, so it
 # is fenced at once), then the old primary rejoins.
 failover_leg "$first_name" "$standby" "${first[@]}"
+state="$standby is the primary ($fleet_file says so), $primary its standby"
+$planned_only || state="$standby is the primary ($fleet_file says so), $primary fenced (not yet rejoined)"
 rejoin=""
 if ! $planned_only; then
   t0=$(date +%s%N)
@@ -174,16 +176,18 @@ if ! $planned_only; then
     "$standby is the primary; $(messages "$work/rejoin.err")"
   rejoin=$(( ($(date +%s%N) - t0) / 100000000 ))
   rejoin="$((rejoin / 10)).$((rejoin % 10))"
+  state="$standby is the primary ($fleet_file says so), $primary its standby"
 fi
 
 # 3. the fleet as a whole after the first leg.
-diagnose_fleet "after the $first_name"
+diagnose_fleet "the check after the $first_name"
 
 # 4. back to the old primary, planned: nothing lost.
 failover_leg "switchover back" "$primary" --planned
+state="$primary is the primary again, $standby its standby"
 
 # 5. again.
-diagnose_fleet "after the switchover back"
+diagnose_fleet "the check after the switchover back"
 
 # The fleet file names the original primary again.
 fleet_status || true
