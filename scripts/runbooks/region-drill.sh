@@ -96,8 +96,8 @@ fi
 # deploy status exits 1 for it ("0 replicas"); it is ready when everything
 # else is rolled out and its database streams from the primary.
 not_ready=$(jq -r '
-  def standby_ready: .role == "standby" and .exitCode == 1 and .document != null and
-    all(.document.components[]; .rolledOut or (.found and .desired == 0 and (.component == "api" or .component == "worker" or .component == "frontend"))) and
+  def standby_ready: .role == "standby" and .exitCode == 1 and ((.document.components // []) | length > 0) and
+    all((.document.components // [])[]; .rolledOut or (.found and .desired == 0 and (.component == "api" or .component == "worker" or .component == "frontend"))) and
     .document.replication.role == "standby" and .document.replication.receiverStatus == "streaming";
   [.items[] | select(.exitCode != 0 and (standby_ready | not)) |
     "\(.region) (context \(.context), \(.role)): exit \(.exitCode)\(if .error then ": " + .error else "" end)\(
