@@ -21,9 +21,8 @@ Usage: $RB_NAME --fleet FILE [--to REGION] [--planned-only] [--timeout 10m] [--d
   --dry-run        check that every region is ready and print the commands that would
                    change something; run none of them
 
-Legs: 1. every region ready (kubectl piyasa deploy status --fleet FILE -o json: the
-primary exits 0; a standby, whose workers, api and frontend are at 0, has everything
-else rolled out and its database streaming);
+Legs: 1. every region ready (kubectl piyasa deploy status --fleet FILE -o json exits 0
+for each; a standby's database streaming);
 2. unplanned failover to the standby while the primary still answers (fenced at once;
 --accept-data-loss 3600), then 'failover rejoin' of the old primary; 3. diagnose --fleet
 --probe: no error of PIY990/PIY991/PIY992; 4. planned switchover back to the old primary;
@@ -92,14 +91,10 @@ if ! jq -e '.items | length > 0' "$work/status.json" >/dev/null 2>&1; then
   [[ $rc -ne 0 ]] || rc=1
   drill_fail "preflight: kubectl piyasa deploy status --fleet $fleet_file" "$rc" "$(messages "$work/status.err")"
 fi
-# A standby region runs no workers, api or frontend (settings.standbyApi zero):
-# deploy status exits 1 for it ("0 replicas"); it is ready when everything
-# else is rolled out and its database streams from the primary.
+# Every region must be ready (a standby region's api, worker and frontend at
+# 0 count as ready in deploy status), and a standby's database must stream.
 not_ready=$(jq -r '
-  def standby_ready: .role == "standby" and .exitCode == 1 and ((.document.components // []) | length > 0) and
-    all((.document.components // [])[]; .rolledOut or (.found and .desired == 0 and (.component == "api" or .component == "worker" or .component == "frontend"))) and
-    .document.replication.role == "standby" and .document.replication.receiverStatus == "streaming";
-  [.items[] | select(.exitCode != 0 and (standby_ready | not)) |
+  [.items[] | select(.exitCode != 0 or (.role == "standby" and .document.replication.receiverStatus != "streaming")) |
     "\(.region) (context \(.context), \(.role)): exit \(.exitCode)\(if .error then ": " + .error else "" end)\(
       if .role == "standby" and .document.replication then ", database: " + .document.replication.message else "" end)"] | join("; ")' "$work/status.json")
 if [[ -n $not_ready ]]; then

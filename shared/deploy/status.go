@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,7 +92,9 @@ func NewCmdStatus(g *cli.Global) *cobra.Command {
 		Short: "Show each component's desired/ready/updated/available replicas, image and age (exit 1 when not ready)",
 		Long: `Show each component's desired/ready/updated/available replicas, image and age.
 Exit 0 when every component is found and rolled out with at least one replica; exit 1
-otherwise (a missing namespace or component, pods not ready, a component at 0 replicas).`,
+otherwise (a missing namespace or component, pods not ready, a component at 0 replicas).
+In a standby region of a fleet (its database a hot standby) api, worker and frontend
+at 0 replicas count as ready: they start with a failover.`,
 		Args: cobra.NoArgs,
 		RunE: cli.RunE(o),
 	}
@@ -126,6 +129,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		st.Monitoring, _ = monitoringStatus(ctx, cs.Discovery(), dyn, o.Env, o.Namespace)
 	}
 	o.readRecovery(ctx, cs, st)
+	standbyAtZero(st)
 	if err := o.print(st); err != nil {
 		return err
 	}
@@ -203,6 +207,23 @@ func GetStatus(ctx context.Context, cs kubernetes.Interface, env app.Environment
 		st.RestoreInterrupted = &left
 	}
 	return st, nil
+}
+
+// standbyAtZero counts api, worker and frontend at 0 replicas as rolled out
+// when the database is a hot standby: a standby region of a fleet runs them
+// at 0 until a failover starts them (deploy --fleet, failover).
+func standbyAtZero(st *Status) {
+	if st.Replication == nil || st.Replication.Role != replication.RoleStandby {
+		return
+	}
+	st.Ready = true
+	for i := range st.Components {
+		c := &st.Components[i]
+		if c.Found && c.Desired == 0 && !c.RolledOut && slices.Contains(appComponents, c.Component) {
+			c.RolledOut, c.Message = true, "0 replicas: a standby region (its database is a hot standby)"
+		}
+		st.Ready = st.Ready && c.RolledOut
+	}
 }
 
 // componentStatus is kube's rollout status of a workload (nil: missing),

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/piyasa/kubectl-piyasa/shared/app"
 	"github.com/piyasa/kubectl-piyasa/shared/cli/clitest"
 	"github.com/piyasa/kubectl-piyasa/shared/recovery"
 	"github.com/piyasa/kubectl-piyasa/shared/replication"
@@ -82,5 +83,34 @@ func TestStatusReplicationLine(t *testing.T) {
 				t.Errorf("%s: the field is not left out:\n%s", c.name, stdout)
 			}
 		}
+	}
+}
+
+// A standby region's api, worker and frontend at 0 are ready; postgres at 0
+// is not, and a primary's app at 0 is not.
+func TestStandbyAtZero(t *testing.T) {
+	mk := func(role string) *Status {
+		st := &Status{Replication: &replication.Status{Role: role}}
+		for _, c := range []string{app.API, app.Worker, app.Frontend, app.Postgres} {
+			st.Components = append(st.Components, ComponentStatus{Component: c, Found: true, Desired: 0, Message: "0 replicas: the app needs at least 1"})
+		}
+		st.Components[3].Desired, st.Components[3].RolledOut, st.Components[3].Message = 1, true, ""
+		return st
+	}
+	st := mk(replication.RoleStandby)
+	standbyAtZero(st)
+	if !st.Ready || !strings.Contains(st.Components[0].Message, "standby region") {
+		t.Errorf("standby: %+v", st)
+	}
+	st = mk(replication.RoleStandby)
+	st.Components[3].Desired, st.Components[3].RolledOut = 0, false
+	standbyAtZero(st)
+	if st.Ready {
+		t.Error("a standby region with postgres at 0 is ready")
+	}
+	st = mk(replication.RolePrimary)
+	standbyAtZero(st)
+	if st.Ready || st.Components[0].RolledOut {
+		t.Errorf("primary: %+v", st)
 	}
 }
