@@ -228,6 +228,13 @@ func (o *FailoverOptions) Run(ctx context.Context) error {
 		o.plan(st)
 		return nil
 	}
+	// The rights in both regions before anything changes (the old primary's
+	// only when it answers, in an unplanned failover).
+	for _, r := range []*foRegion{o.to, o.from} {
+		if err := r.checkRights(ctx, "failover", o.ClusterTimeout); err != nil && (o.Planned || r == o.to || isForbidden(err)) {
+			return o.regionErr(r, err, "before anything was changed")
+		}
+	}
 	if !o.Yes {
 		if err := confirmRegion(o.Global, fmt.Sprintf("This makes region %s the primary: %s.", o.to.Name, o.effect()), o.to.Name); err != nil {
 			return err

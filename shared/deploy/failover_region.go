@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +23,7 @@ import (
 	"github.com/piyasa/kubectl-piyasa/shared/kube"
 	"github.com/piyasa/kubectl-piyasa/shared/output"
 	"github.com/piyasa/kubectl-piyasa/shared/psql"
+	"github.com/piyasa/kubectl-piyasa/shared/rbac"
 	"github.com/piyasa/kubectl-piyasa/shared/redact"
 	"github.com/piyasa/kubectl-piyasa/shared/render"
 	"github.com/piyasa/kubectl-piyasa/shared/replication"
@@ -194,18 +197,14 @@ func roleKind(u *unstructured.Unstructured) bool {
 	return false
 }
 
-// applyRole applies the role's objects and deletes those of the other role
-// the new one has not (a standby has no HPAs, PDBs or replication Service).
+// applyRole applies the role's objects (server-side, the deploy's field
+// manager). Objects the other role has and this one has not (a primary's
+// HPAs, PDBs and replication Service in a region that becomes a standby)
+// are left: inert there (an HPA does not scale a workload at 0, a standby's
+// pg_hba.conf lets no replication in), and deleting them would need rights
+// the piyasa-deployer Role does not grant.
 func (r *foRegion) applyRole(ctx context.Context, repl fleet.Replication, role, host string, port int) error {
 	objs, err := r.roleObjects(repl, role, host, port)
-	if err != nil {
-		return err
-	}
-	other := app.RegionStandby
-	if role == app.RegionStandby {
-		other = app.RegionPrimary
-	}
-	others, err := r.roleObjects(repl, other, host, port)
 	if err != nil {
 		return err
 	}
@@ -213,27 +212,8 @@ func (r *foRegion) applyRole(ctx context.Context, repl fleet.Replication, role, 
 	if err != nil {
 		return err
 	}
-	keep := map[string]bool{}
-	for _, u := range objs {
-		keep[u.GetKind()+"/"+u.GetName()] = true
-	}
 	a := &applier{c: c, ns: r.g.Namespace, out: io.Discard, total: len(objs)}
-	if err := a.apply(ctx, objs); err != nil {
-		return err
-	}
-	for _, u := range others {
-		if keep[u.GetKind()+"/"+u.GetName()] {
-			continue
-		}
-		res, err := c.resource(u)
-		if err != nil {
-			return err
-		}
-		if err := res.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete %s/%s: %w", strings.ToLower(u.GetKind()), u.GetName(), err)
-		}
-	}
-	return nil
+	return a.apply(ctx, objs)
 }
 
 // waitPostgres waits until the region's postgres Deployment has rolled out.
@@ -327,4 +307,18 @@ func (r *foRegion) setTotalWorkers(ctx context.Context, n int32) error {
 	patch := []byte(fmt.Sprintf(`{"data":{%q:%q}}`, app.KeyTotalWorkers, v))
 	_, err = cs.CoreV1().ConfigMaps(r.g.Namespace).Patch(ctx, cm.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: app.FieldManager})
 	return err
+}
+
+// checkRights checks the rights of command (rbac) in the region, within timeout.
+func (r *foRegion) checkRights(ctx context.Context, command string, timeout time.Duration) error {
+	c, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return r.g.CheckRights(c, rbac.For(command).Needs(r.g.Namespace))
+}
+
+// isForbidden tells a missing right (rbac's error, or the API server's
+// Forbidden) from a cluster that does not answer.
+func isForbidden(err error) bool {
+	var ce *cli.Error
+	return errors.As(err, &ce) || apierrors.IsForbidden(err)
 }

@@ -113,6 +113,9 @@ func (o *RejoinOptions) Run(ctx context.Context) error {
 	if st.Role != replication.RolePrimary {
 		return cli.Failedf("region %s's database is not a primary (%s): there is nothing to rejoin yet", p.Name, st.Message)
 	}
+	if err := r.checkRights(ctx, "failover rejoin", o.ClusterTimeout); err != nil {
+		return fmt.Errorf("region %s (context %s): before anything was changed: %w", r.Name, r.Context, err)
+	}
 	if !o.Yes {
 		if err := confirmRegion(o.Global, fmt.Sprintf("This stops the app and PostgreSQL of region %s and clones %s's database there (its data directory is kept aside).", r.Name, p.Name), r.Name); err != nil {
 			return err

@@ -53,6 +53,15 @@ func TestUpdate(t *testing.T) {
 				if err := tt.Fake.Tracker().Add(crashingPod("dev-api-x", component(app.API))); err != nil {
 					t.Fatal(err)
 				}
+				// The rollback replaces the crashing pod (its revision's pods go):
+				// gone with the revert patch, before the rollback's wait can see it.
+				var patches atomic.Int32
+				tt.Fake.PrependReactor("patch", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
+					if patches.Add(1) == 2 {
+						_ = tt.Fake.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), devNS, "dev-api-x")
+					}
+					return false, nil, nil
+				})
 				settleAfterRevert(t, tt, 2)
 			},
 			out: []string{"CrashLoopBackOff", "(rolled back)", "update failed and was rolled back to api " + imgV1}},

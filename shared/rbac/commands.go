@@ -178,8 +178,27 @@ var Commands = []Command{
 		Note: "prod without --port-forward only reads the Ingress"},
 	{Path: "deploy tls renew", Role: Deployer, Rights: Join(R("cert-manager.io", []string{"certificates"}, "get", "list", "watch"),
 		R("cert-manager.io", []string{"certificates/status"}, "update")), Optional: R("networking.k8s.io", []string{"ingresses"}, "get")},
+	{Path: "failover", Role: Deployer, Rights: failoverRights,
+		Note: "in both regions (in an unplanned failover, the old primary's only if it answers): scales the app and PostgreSQL, applies the role's objects (postgres Deployment, pg_hba ConfigMap, replication Service and NetworkPolicy, backup CronJob, HPAs, PDBs), promotes through psql (exec), and runs a Job mounting the data volume to make the old primary follow"},
+	{Path: "failover rejoin", Role: Deployer, Rights: failoverRights, Note: "in the region that rejoins; psql through exec in the primary"},
 	{Path: "deploy cleanup", Role: Operator, Rights: Join(R("batch", []string{"jobs"}, "list", "delete"), R("", []string{"pods"}, "list", "delete"))},
 }
+
+// failoverRights are those of failover and failover rejoin in a region.
+var failoverRights = Join(
+	R("apps", []string{"deployments", "statefulsets"}, "get", "patch"),
+	R("", []string{"configmaps"}, "get", "create", "patch"),
+	R("", []string{"secrets", "services"}, "get"),
+	R("", []string{"services"}, "create", "patch"),
+	R("apps", []string{"deployments"}, "create"),
+	R("batch", []string{"cronjobs"}, "create", "patch"),
+	R("autoscaling", []string{"horizontalpodautoscalers"}, "create", "patch"),
+	R("networking.k8s.io", []string{"networkpolicies"}, "create", "patch"),
+	R("policy", []string{"poddisruptionbudgets"}, "create", "patch"),
+	R("batch", []string{"jobs"}, "create", "delete"),
+	R("", []string{"pods"}, "delete"),
+	execRights, waitRights,
+)
 
 // DeployApply are the rights of deploy's server-side apply of the embedded
 // manifests: create and patch of each kind they hold, and patch of the

@@ -126,6 +126,29 @@ func TestFailover(t *testing.T) {
 		}
 	})
 
+	// ServiceAccounts bound in both clusters to the suite's Roles (deploy
+	// render --rbac): the switchover runs as piyasa-deployer, which the
+	// rights table says suffices; piyasa-operator lacks rights failover
+	// checks before it changes anything.
+	for _, c := range []*harness.Cluster{p.Primary, p.Standby} {
+		for sa, role := range map[string]string{"fo-deployer": "deployer", "fo-operator": "operator"} {
+			c.Kubectl(t, "create", "serviceaccount", sa, "-n", ns).RunOK()
+			y := harness.Piyasa(t, "deploy", "render", "--rbac", "-n", ns, "--bind-service-account", sa, "--role", role).RunOK().Stdout
+			c.Kubectl(t, "apply", "-f", "-").WithStdin(strings.NewReader(y)).RunOK()
+		}
+	}
+	as := func(sa string) string { return "--as=system:serviceaccount:" + ns + ":" + sa }
+
+	t.Run("missing rights", func(t *testing.T) {
+		r := harness.Piyasa(t, "failover", "--fleet", fleetFile, "--to", "us", "--planned", "--yes", as("fo-operator")).ExpectCode(3)
+		if !strings.Contains(r.Stderr, "before anything was changed") || !strings.Contains(r.Stderr, "services") || inRecovery(t, pg) || !inRecovery(t, sb) {
+			t.Fatalf("as piyasa-operator:\n%s", r.Stderr)
+		}
+		if n := replicasOf(t, pcs, ns, app.KindStatefulSet, "dev-worker"); n == 0 {
+			t.Error("eu's workers were stopped")
+		}
+	})
+
 	t.Run("not confirmed", func(t *testing.T) {
 		r := harness.Piyasa(t, "failover", "--fleet", fleetFile, "--to", "us", "--planned").WithStdin(strings.NewReader("eu\n")).ExpectCode(2)
 		if !strings.Contains(r.Stderr, "not confirmed") || inRecovery(t, pg) {
@@ -134,7 +157,7 @@ func TestFailover(t *testing.T) {
 	})
 
 	t.Run("planned switchover to us", func(t *testing.T) {
-		doc, r := failoverDoc(t, 0, "--fleet", fleetFile, "--to", "standby", "--planned", "--yes")
+		doc, r := failoverDoc(t, 0, "--fleet", fleetFile, "--to", "standby", "--planned", "--yes", as("fo-deployer"))
 		if !doc.Planned || !doc.Fenced || doc.RPO == nil || doc.RPO.Seconds != 0 || doc.TotalWorkers != app.Environments["dev"].Replicas[app.Worker] {
 			t.Errorf("document: %+v", doc)
 		}
