@@ -84,6 +84,13 @@ YAML
   "$CP_BIN/kubectl" --kubeconfig "$KCFG" apply -f "$CP_BIN/kwok-stages.yaml" -f "$CP_BIN/kwok-metrics.yaml" >/dev/null
   # kwok's default node has no ephemeral-storage; the app's pods request some (as kube-score asks).
   "$CP_BIN/kwokctl" --name "$NAME" scale node --replicas "$NODES" --param '.allocatable["ephemeral-storage"]="100Gi"' >&2 8>&-
+  # metrics-server binds its port last, after kwokctl returns: the lock is held
+  # until it answers through the API server (90 s at most), or the next
+  # creation can pick the same port and its metrics-server never serves.
+  for _ in $(seq 1 180); do
+    "$CP_BIN/kubectl" --kubeconfig "$KCFG" get --raw /apis/metrics.k8s.io/v1beta1 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
   flock -u 8
   echo "$KCFG"
   ;;
